@@ -1,0 +1,57 @@
+"""``python -m bot.sim``: run the simulator until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+from bot.sim import Simulator
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bot.sim", description="Local Backpack Exchange")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--balance", type=Decimal, default=Decimal(100000), help="USDC per new account")
+    p.add_argument("--funding-interval", type=int, default=3600, help="seconds between settlements")
+    p.add_argument("--auth-status", type=int, default=401, help="HTTP status for auth errors")
+    p.add_argument("--tick-interval", type=float, default=0.5, help="seconds between price moves")
+    p.add_argument("--state", type=Path, default=None, help="persist accounts to this JSON file")
+    return p.parse_args(argv)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with Simulator(
+        seed=args.seed,
+        balance=args.balance,
+        funding_interval=args.funding_interval,
+        auth_status=args.auth_status,
+        host=args.host,
+        port=args.port,
+        tick_interval=args.tick_interval,
+        state_path=args.state,
+    ) as sim:
+        print(f"sim ready {sim.rest_url} {sim.ws_url}", flush=True)
+        await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    asyncio.run(serve(parse_args(argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""The simulator's market list: realistic filters, starting prices and fee schedule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+D = Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSpec:
+    """One tradable market as the simulator knows it."""
+
+    symbol: str
+    base: str
+    quote: str
+    kind: str  # "SPOT" or "PERP"
+    tick: Decimal
+    step: Decimal
+    min_qty: Decimal
+    max_qty: Decimal | None
+    price: Decimal  # starting price
+    base_funding: Decimal = Decimal("0.0000125")
+
+    @property
+    def is_perp(self) -> bool:
+        return self.kind == "PERP"
+
+    def to_wire(self, funding_interval_ms: int) -> dict[str, Any]:
+        """The market object exactly as `/api/v1/markets` prints it."""
+        perp = self.is_perp
+        return {
+            "symbol": self.symbol,
+            "baseSymbol": self.base,
+            "quoteSymbol": self.quote,
+            "marketType": self.kind,
+            "filters": {
+                "price": {
+                    "minPrice": fmt(self.tick),
+                    "maxPrice": fmt(self.price * 1000),
+                    "tickSize": fmt(self.tick),
+                    "maxMultiplier": "1.25",
+                    "minMultiplier": "0.75",
+                    "maxImpactMultiplier": "1.03",
+                    "minImpactMultiplier": "0.97",
+                    "meanMarkPriceBand": (
+                        {"maxMultiplier": "1.1", "minMultiplier": "0.9"} if perp else None
+                    ),
+                    "meanPremiumBand": {"tolerancePct": "0.05"} if perp else None,
+                    "borrowEntryFeeMaxMultiplier": None,
+                    "borrowEntryFeeMinMultiplier": None,
+                },
+                "quantity": {
+                    "minQuantity": fmt(self.min_qty),
+                    "maxQuantity": fmt(self.max_qty) if self.max_qty is not None else None,
+                    "stepSize": fmt(self.step),
+                },
+            },
+            "imfFunction": (
+                {"base": "0.02", "factor": "0.0001275", "type": "sqrt"} if perp else None
+            ),
+            "mmfFunction": (
+                {"base": "0.0125", "factor": "0.0000765", "type": "sqrt"} if perp else None
+            ),
+            "fundingInterval": funding_interval_ms if perp else None,
+            "fundingRateUpperBound": "150" if perp else None,
+            "fundingRateLowerBound": "-150" if perp else None,
+            "openInterestLimit": "4000000" if perp else "0",
+            "orderBookState": "Open",
+            "createdAt": "2025-01-21T06:34:54.691858",
+            "visible": True,
+            "positionLimitWeight": "1" if perp else None,
+        }
+
+    @classmethod
+    def from_wire(cls, row: dict[str, Any], price: Decimal) -> MarketSpec:
+        """Build a spec from a real `/api/v1/markets` row (paper trading on real markets)."""
+        q = row["filters"]["quantity"]
+        return cls(
+            symbol=row["symbol"],
+            base=row["baseSymbol"],
+            quote=row["quoteSymbol"],
+            kind=row["marketType"],
+            tick=D(row["filters"]["price"]["tickSize"]),
+            step=D(q["stepSize"]),
+            min_qty=D(q["minQuantity"]),
+            max_qty=D(q["maxQuantity"]) if q.get("maxQuantity") else None,
+            price=price,
+        )
+
+
+def fmt(value: Decimal) -> str:
+    """A decimal as the exchange prints it: plain digits, no exponent, no trailing zeros."""
+    if value == 0:
+        return "0"
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+_COINS: list[tuple[str, str, str, str, str | None, str, str]] = [
+    # base, tick, step, minQty, maxQty, price, base funding per hour
+    ("BTC", "0.1", "0.00001", "0.00001", "1000", "97000", "0.0000125"),
+    ("ETH", "0.01", "0.0001", "0.0001", "10000", "3400", "0.0000125"),
+    ("SOL", "0.01", "0.01", "0.01", "100000", "180", "0.0000200"),
+    ("DOGE", "0.00001", "1", "1", "50000000", "0.35", "0.0000300"),
+    ("XRP", "0.0001", "0.1", "0.1", "5000000", "2.2", "0.0000100"),
+    ("AVAX", "0.001", "0.01", "0.01", "200000", "38", "-0.0000150"),
+    ("LINK", "0.001", "0.01", "0.01", "200000", "22", "0.0000125"),
+    ("SUI", "0.0001", "0.1", "0.1", "2000000", "4.2", "0.0000400"),
+    ("kPEPE", "0.000001", "1", "1", "100000000", "0.02", "0.0000600"),
+    ("ARB", "0.0001", "0.1", "0.1", "5000000", "0.85", "-0.0000050"),
+]
+
+_SPOT = {"BTC", "ETH", "SOL"}
+
+
+def default_markets() -> list[MarketSpec]:
+    """BTC, ETH, SOL spot and ten USDC perps."""
+    specs: list[MarketSpec] = []
+    for base, tick, step, mn, mx, price, funding in _COINS:
+        common = {
+            "base": base,
+            "quote": "USDC",
+            "tick": D(tick),
+            "step": D(step),
+            "min_qty": D(mn),
+            "max_qty": D(mx) if mx else None,
+            "price": D(price),
+        }
+        if base in _SPOT:
+            specs.append(MarketSpec(symbol=f"{base}_USDC", kind="SPOT", **common))  # type: ignore[arg-type]
+        specs.append(
+            MarketSpec(
+                symbol=f"{base}_USDC_PERP",
+                kind="PERP",
+                base_funding=D(funding),
+                **common,  # type: ignore[arg-type]
+            )
+        )
+    return specs
+
+
+ASSET_NAMES = {
+    "USDC": "USD Coin",
+    "BTC": "Bitcoin",
+    "ETH": "Ethereum",
+    "SOL": "Solana",
+    "DOGE": "Dogecoin",
+    "XRP": "XRP",
+    "AVAX": "Avalanche",
+    "LINK": "Chainlink",
+    "SUI": "Sui",
+    "kPEPE": "Pepe (1000)",
+    "ARB": "Arbitrum",
+}
+
+
+def asset_rows(markets: list[MarketSpec]) -> list[dict[str, Any]]:
+    """`/api/v1/assets` rows for every asset the markets use."""
+    seen: list[str] = ["USDC"]
+    for m in markets:
+        if m.base not in seen:
+            seen.append(m.base)
+    return [
+        {
+            "symbol": sym,
+            "displayName": ASSET_NAMES.get(sym, sym),
+            "coingeckoId": ASSET_NAMES.get(sym, sym).lower().replace(" ", "-"),
+            "tokens": [
+                {
+                    "blockchain": "Solana",
+                    "contractAddress": None,
+                    "depositEnabled": True,
+                    "displayName": ASSET_NAMES.get(sym, sym),
+                    "minimumDeposit": "0.0001",
+                    "minimumWithdrawal": "0.0002",
+                    "maximumWithdrawal": None,
+                    "withdrawalFee": "0.0001",
+                    "withdrawEnabled": True,
+                    "nativeDecimals": 8,
+                }
+            ],
+        }
+        for sym in seen
+    ]

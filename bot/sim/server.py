@@ -1,0 +1,654 @@
+"""The simulator's HTTP/WebSocket face: a thin aiohttp layer over :class:`Engine`.
+
+aiohttp serves REST and WebSocket from one port and one event loop, answers protocol pings
+itself (``heartbeat``), and is the fastest pure-asyncio server stack we measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from bot.clock import Clock, SystemClock
+from bot.sim.auth import INSTRUCTIONS, Verifier
+from bot.sim.engine import Engine, SimError, bad_request, parse_error
+
+log = logging.getLogger("bot.sim")
+
+JSON = "application/json; charset=utf-8"
+UNKNOWN_ERROR = "Unknown error, please check your request or try again later."
+DEPTH_LIMITS = {"5", "10", "20", "50", "100", "500", "1000"}
+Handler = Callable[[web.Request, str | None, Any], Awaitable[Any]]
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        body=json.dumps(data, separators=(",", ":")).encode(),
+        status=status,
+        content_type=None,
+        headers={"Content-Type": JSON},
+    )
+
+
+def _error(err: SimError) -> web.Response:
+    if err.plain:
+        return web.Response(text=err.message, status=err.status)
+    return _json({"code": err.code, "message": err.message}, err.status)
+
+
+@dataclass
+class Fault:
+    kind: str
+    count: int
+    status: int = 500
+    ms: int = 0
+    path: str | None = None
+
+
+class WsClient:
+    """One WebSocket connection: its subscriptions, its account and its outbound queue.
+
+    Engine events are queued without awaiting; one writer task per socket drains the queue, so a
+    slow reader never blocks the engine.
+    """
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self.streams: set[str] = set()
+        self.account: str | None = None
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=100_000)
+
+    async def writer(self) -> None:
+        while True:
+            frame = await self.queue.get()
+            if self.ws.closed:
+                return
+            await self.ws.send_str(frame)
+
+    def push(self, frame: str) -> None:
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(frame)
+
+
+class SimServer:
+    """Routes, auth, faults, WebSocket fan-out and the periodic market tasks."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        auth_status: int = 401,
+        tick_interval: float = 0.5,
+        publish_interval: float = 1.0,
+        random_walk: bool = True,
+        state_path: Path | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock or SystemClock()
+        self.verifier = Verifier(
+            auth_status=auth_status, now_ms=lambda: int(self.clock.time() * 1000)
+        )
+        self.tick_interval = tick_interval
+        self.publish_interval = publish_interval
+        self.random_walk = random_walk
+        self.state_path = state_path
+        self.faults: list[Fault] = []
+        self.clients: set[WsClient] = set()
+        self.subscribers: dict[str, set[WsClient]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._dirty = False
+        engine.listeners.append(self._on_event)
+        engine.on_account_change = self._mark_dirty
+        self.app = web.Application()
+        self._routes()
+
+    # ------------------------------------------------------------------ routing
+
+    def _routes(self) -> None:
+        e = self.engine
+        public: dict[str, Handler] = {
+            "/api/v1/ping": self._ping,
+            "/api/v1/time": self._time,
+            "/api/v1/status": self._status,
+            "/api/v1/assets": lambda r, a, p: _const(e.assets()),
+            "/api/v1/markets": lambda r, a, p: _const(e.markets_wire()),
+            "/api/v1/market": self._market,
+            "/api/v1/collateral": self._collateral_params,
+            "/api/v1/securities": lambda r, a, p: _const([]),
+            "/api/v1/ticker": lambda r, a, p: _const(e.ticker(_req(p, "symbol"))),
+            "/api/v1/tickers": lambda r, a, p: _const([e.ticker(s) for s in e.markets]),
+            "/api/v1/depth": self._depth,
+            "/api/v1/klines": self._klines,
+            "/api/v1/trades": self._trades,
+            "/api/v1/trades/history": self._trades,
+            "/api/v1/markPrices": lambda r, a, p: _const(e.mark_prices(p.get("symbol"))),
+            "/api/v1/fundingRates": self._funding_rates,
+            "/api/v1/openInterest": lambda r, a, p: _const(e.open_interest(p.get("symbol"))),
+        }
+        for path, h in public.items():
+            self.app.router.add_get(path, self._wrap(h, None))
+        private: dict[tuple[str, str], Handler] = {
+            ("GET", "/api/v1/account"): lambda r, a, p: _const(e.account_settings(_acct(a))),
+            ("PATCH", "/api/v1/account"): self._account_update,
+            ("GET", "/api/v1/account/limits/order"): self._max_qty,
+            ("GET", "/api/v1/capital"): lambda r, a, p: _const(e.capital(_acct(a))),
+            ("GET", "/api/v1/capital/collateral"): lambda r, a, p: _const(e.collateral(_acct(a))),
+            ("GET", "/api/v1/order"): self._get_order,
+            ("POST", "/api/v1/order"): self._post_order,
+            ("DELETE", "/api/v1/order"): self._delete_order,
+            ("GET", "/api/v1/orders"): lambda r, a, p: _const(
+                e.open_orders(_acct(a), p.get("symbol"))
+            ),
+            ("POST", "/api/v1/orders"): self._batch,
+            ("DELETE", "/api/v1/orders"): lambda r, a, p: _const(
+                e.cancel_all(_acct(a), _req(p, "symbol"))
+            ),
+            ("GET", "/api/v1/position"): lambda r, a, p: _const(
+                e.positions(_acct(a), p.get("symbol"))
+            ),
+            ("GET", "/wapi/v1/history/fills"): lambda r, a, p: _const(
+                e.fill_history(_acct(a), _camel(p))
+            ),
+            ("GET", "/wapi/v1/history/orders"): lambda r, a, p: _const(
+                e.order_history(_acct(a), _camel(p))
+            ),
+            ("GET", "/wapi/v1/history/funding"): lambda r, a, p: _const(
+                e.funding_history(_acct(a), _camel(p))
+            ),
+        }
+        for (method, path), h in private.items():
+            self.app.router.add_route(method, path, self._wrap(h, INSTRUCTIONS[(method, path)]))
+        self.app.router.add_get("/ws", self._ws)
+        self.app.router.add_get("/", self._ws_or_root)
+        self.app.router.add_post("/_sim/price", self._ctl_price)
+        self.app.router.add_post("/_sim/funding", self._ctl_funding)
+        self.app.router.add_post("/_sim/settle", self._ctl_settle)
+        self.app.router.add_post("/_sim/fault", self._ctl_fault)
+        self.app.router.add_get("/_sim/state", self._ctl_state)
+        self.app.router.add_post("/_sim/reset", self._ctl_reset)
+        self.app.router.add_route("*", "/{tail:.*}", self._not_found)
+
+    async def _not_found(self, request: web.Request) -> web.Response:
+        return web.Response(text="not found", status=404)
+
+    def _wrap(
+        self, handler: Handler, instruction: str | None
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def route(request: web.Request) -> web.StreamResponse:
+            fault = self._take_fault(request)
+            if fault is not None:
+                if fault.kind == "delay":
+                    await asyncio.sleep(fault.ms / 1000)
+                elif fault.kind == "http_error":
+                    return _json(
+                        {
+                            "code": "SERVER_ERROR"
+                            if fault.status >= 500
+                            else "INVALID_CLIENT_REQUEST",
+                            "message": UNKNOWN_ERROR,
+                        },
+                        fault.status,
+                    )
+                elif fault.kind == "rate_limit":
+                    return _json({"code": "TOO_MANY_REQUESTS", "message": "Too many requests"}, 429)
+            try:
+                params: Any
+                if request.method in ("GET",):
+                    params = dict(request.query)
+                else:
+                    raw = await request.read()
+                    try:
+                        params = json.loads(raw) if raw else {}
+                    except json.JSONDecodeError:
+                        return web.Response(
+                            text="parse request payload error: invalid JSON", status=400
+                        )
+                    if not isinstance(params, dict | list):
+                        return web.Response(
+                            text="parse request payload error: expected an object", status=400
+                        )
+                account: str | None = None
+                if instruction is not None:
+                    account = self.verifier.verify(request.headers, instruction, params)
+                result = await handler(request, account, params)
+            except SimError as err:
+                return _error(err)
+            if (
+                fault is not None
+                and fault.kind == "lost_response"
+                and request.transport is not None
+            ):
+                # The work is done; the response is lost on the wire.
+                request.transport.close()
+                raise asyncio.CancelledError
+            if isinstance(result, web.StreamResponse):
+                return result
+            return _json(result)
+
+        return route
+
+    def _take_fault(self, request: web.Request) -> Fault | None:
+        for f in self.faults:
+            if f.kind == "drop_ws":
+                continue
+            if f.path is not None and f.path != request.path:
+                continue
+            if f.kind == "lost_response" and f.path is None and request.method == "GET":
+                continue  # lost responses are about orders: only mutating requests match
+            f.count -= 1
+            if f.count <= 0:
+                self.faults.remove(f)
+            return f
+        return None
+
+    # ------------------------------------------------------------------ handlers
+
+    async def _ping(self, r: web.Request, a: str | None, p: Any) -> web.Response:
+        return web.Response(text="pong", content_type="text/plain")
+
+    async def _time(self, r: web.Request, a: str | None, p: Any) -> web.Response:
+        return web.Response(text=str(int(self.clock.time() * 1000)), content_type="text/plain")
+
+    async def _status(self, r: web.Request, a: str | None, p: Any) -> Any:
+        return {"status": "Ok", "message": None}
+
+    async def _market(self, r: web.Request, a: str | None, p: Any) -> Any:
+        m = self.engine.market(_req(p, "symbol"))
+        return m.spec.to_wire(self.engine.funding_interval * 1000)
+
+    async def _collateral_params(self, r: web.Request, a: str | None, p: Any) -> Any:
+        return [
+            {
+                "symbol": s,
+                "imfFunction": {"type": "identity", "base": "1", "factor": "0"},
+                "mmfFunction": {"type": "identity", "base": "1", "factor": "0"},
+                "haircutFunction": {
+                    "weight": "1" if s == "USDC" else "0.9",
+                    "kind": {"type": "identity"},
+                },
+            }
+            for s in [row["symbol"] for row in self.engine.assets()]
+        ]
+
+    async def _depth(self, r: web.Request, a: str | None, p: Any) -> Any:
+        limit = p.get("limit", "1000")
+        if limit not in DEPTH_LIMITS:
+            raise parse_error("limit", '"DepthLimit": Expect a valid enumeration value.')
+        return self.engine.depth(_req(p, "symbol"), int(limit))
+
+    async def _klines(self, r: web.Request, a: str | None, p: Any) -> Any:
+        symbol = _req(p, "symbol")
+        interval = _req(p, "interval")
+        start = _int(p, "startTime", required=True)
+        end = _int(p, "endTime")
+        assert start is not None
+        return self.engine.klines(symbol, interval, start, end)
+
+    async def _trades(self, r: web.Request, a: str | None, p: Any) -> Any:
+        limit = _int(p, "limit") or 100
+        offset = _int(p, "offset") or 0
+        return self.engine.trades(_req(p, "symbol"), min(limit, 1000), offset)
+
+    async def _funding_rates(self, r: web.Request, a: str | None, p: Any) -> Any:
+        limit = _int(p, "limit") or 100
+        offset = _int(p, "offset") or 0
+        return self.engine.funding_rates(_req(p, "symbol"), min(limit, 10000), offset)
+
+    async def _account_update(self, r: web.Request, a: str | None, p: Any) -> web.Response:
+        self.engine.account(_acct(a))
+        return web.Response(status=200)
+
+    async def _max_qty(self, r: web.Request, a: str | None, p: Any) -> Any:
+        price = p.get("price")
+        try:
+            px = Decimal(price) if price else None
+        except InvalidOperation:
+            raise bad_request("Invalid price") from None
+        return self.engine.max_order_quantity(
+            _acct(a), _req(p, "symbol"), _req(p, "side"), px, p.get("reduceOnly") == "true"
+        )
+
+    async def _get_order(self, r: web.Request, a: str | None, p: Any) -> Any:
+        return self.engine.get_order(
+            _acct(a), _req(p, "symbol"), p.get("orderId"), _int(p, "clientId")
+        )
+
+    async def _post_order(self, r: web.Request, a: str | None, p: Any) -> Any:
+        if not isinstance(p, dict):
+            raise bad_request("Expected an order object")
+        return self.engine.execute(_acct(a), p)
+
+    async def _delete_order(self, r: web.Request, a: str | None, p: Any) -> Any:
+        if not isinstance(p, dict):
+            raise bad_request("Expected an object")
+        cid = p.get("clientId")
+        return self.engine.cancel(
+            _acct(a), _req(p, "symbol"), p.get("orderId"), int(cid) if cid is not None else None
+        )
+
+    async def _batch(self, r: web.Request, a: str | None, p: Any) -> Any:
+        if not isinstance(p, list):
+            raise bad_request("Expected a list of orders")
+        out = []
+        for body in p:
+            try:
+                order = self.engine.execute(_acct(a), body)
+                out.append({**order, "operation": "Ok"})
+            except SimError as err:
+                out.append(
+                    {
+                        "operation": "Err",
+                        "code": err.code or "INVALID_CLIENT_REQUEST",
+                        "message": err.message,
+                    }
+                )
+        return out
+
+    # ------------------------------------------------------------------ control API
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        try:
+            data = await request.json()
+        except json.JSONDecodeError:
+            raise bad_request("Body must be JSON") from None
+        if not isinstance(data, dict):
+            raise bad_request("Body must be a JSON object")
+        return data
+
+    async def _control(
+        self, request: web.Request, fn: Callable[[dict[str, Any]], Any]
+    ) -> web.Response:
+        try:
+            body = await self._body(request) if request.can_read_body else {}
+            return _json(fn(body))
+        except SimError as err:
+            return _error(err)
+        except (KeyError, InvalidOperation, ValueError, TypeError) as exc:
+            return _json(
+                {"code": "INVALID_CLIENT_REQUEST", "message": f"Bad control request: {exc}"}, 400
+            )
+
+    async def _ctl_price(self, request: web.Request) -> web.Response:
+        def run(b: dict[str, Any]) -> Any:
+            self.engine.set_price(b["symbol"], Decimal(str(b["price"])))
+            return {"ok": True}
+
+        return await self._control(request, run)
+
+    async def _ctl_funding(self, request: web.Request) -> web.Response:
+        def run(b: dict[str, Any]) -> Any:
+            self.engine.set_funding(b["symbol"], Decimal(str(b["rate"])))
+            return {"ok": True}
+
+        return await self._control(request, run)
+
+    async def _ctl_settle(self, request: web.Request) -> web.Response:
+        def run(b: dict[str, Any]) -> Any:
+            self.engine.settle_funding()
+            return {"ok": True}
+
+        return await self._control(request, run)
+
+    async def _ctl_fault(self, request: web.Request) -> web.Response:
+        def run(b: dict[str, Any]) -> Any:
+            kind = b["kind"]
+            if kind not in ("http_error", "delay", "rate_limit", "drop_ws", "lost_response"):
+                raise bad_request(f"Unknown fault kind {kind!r}")
+            count = int(b.get("count", 1))
+            if kind == "drop_ws":
+                asyncio.get_running_loop().create_task(self.drop_ws())
+                return {"ok": True}
+            self.faults.append(
+                Fault(
+                    kind=kind,
+                    count=count,
+                    status=int(b.get("status", 500)),
+                    ms=int(b.get("ms", 0)),
+                    path=b.get("path"),
+                )
+            )
+            return {"ok": True}
+
+        return await self._control(request, run)
+
+    async def _ctl_state(self, request: web.Request) -> web.Response:
+        return _json(self.engine.state())
+
+    async def _ctl_reset(self, request: web.Request) -> web.Response:
+        self.engine.reset()
+        self.faults.clear()
+        return _json({"ok": True})
+
+    # ------------------------------------------------------------------ WebSocket
+
+    async def _ws_or_root(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return await self._ws(request)
+        return web.Response(text="not found", status=404)
+
+    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=60.0, autoping=True, compress=False)
+        await ws.prepare(request)
+        client = WsClient(ws)
+        self.clients.add(client)
+        writer = asyncio.create_task(client.writer())
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    await self._ws_message(client, msg.data)
+                elif msg.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
+                    break
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await writer
+            self.clients.discard(client)
+            for stream in client.streams:
+                self.subscribers.get(stream, set()).discard(client)
+        return ws
+
+    async def _ws_error(self, client: WsClient, code: int, message: str) -> None:
+        client.push(json.dumps({"id": None, "error": {"code": code, "message": message}}))
+
+    async def _ws_message(self, client: WsClient, text: str) -> None:
+        try:
+            msg = json.loads(text)
+        except json.JSONDecodeError:
+            await self._ws_error(client, 4002, "Parse error")
+            return
+        if not isinstance(msg, dict) or msg.get("method") not in ("SUBSCRIBE", "UNSUBSCRIBE"):
+            await self._ws_error(client, 4002, "Parse error")
+            return
+        params = msg.get("params")
+        if not isinstance(params, list) or not all(isinstance(s, str) for s in params):
+            await self._ws_error(client, 4002, "Parse error")
+            return
+        if msg["method"] == "UNSUBSCRIBE":
+            for stream in params:
+                client.streams.discard(stream)
+                self.subscribers.get(stream, set()).discard(client)
+            return
+        for stream in params:
+            kind = stream.split(".", 1)[0]
+            if kind not in (
+                "depth",
+                "bookTicker",
+                "trade",
+                "ticker",
+                "markPrice",
+                "kline",
+                "openInterest",
+                "liquidation",
+                "account",
+            ):
+                await self._ws_error(client, 4006, "Invalid stream")
+                return
+            if kind == "depth":
+                parts = stream.split(".")
+                if len(parts) == 3 and parts[1] not in ("200ms", "600ms", "1000ms"):
+                    await self._ws_error(client, 4008, "Invalid depth window")
+                    return
+        private = [s for s in params if s.startswith("account.")]
+        if private:
+            sig = msg.get("signature")
+            if not (isinstance(sig, list) and len(sig) == 4):
+                await self._ws_error(client, 4009, "Missing signature")
+                return
+            headers = {
+                "X-API-Key": sig[0],
+                "X-Signature": sig[1],
+                "X-Timestamp": str(sig[2]),
+                "X-Window": str(sig[3]),
+            }
+            try:
+                client.account = self.verifier.verify(headers, "subscribe", {})
+            except SimError as err:
+                await self._ws_error(client, 4009, err.message)
+                return
+            self.engine.account(client.account)
+        for stream in params:
+            # depth.200ms.X is served as the realtime stream: same payloads, same ids.
+            key = _normalise_stream(stream)
+            client.streams.add(key)
+            self.subscribers.setdefault(key, set()).add(client)
+            if key.startswith("account.positionUpdate") and client.account is not None:
+                sym = key.split(".", 2)[2] if key.count(".") >= 2 else None
+                for data in self.engine.position_snapshot(client.account, sym):
+                    client.push(json.dumps({"stream": stream, "data": data}))
+
+    def _on_event(self, stream: str, account: str | None, data: dict[str, Any]) -> None:
+        subs = self.subscribers.get(stream)
+        if not subs:
+            return
+        frame: str | None = None
+        for client in subs:
+            if account is not None and client.account != account:
+                continue
+            if client.ws.closed:
+                continue
+            if frame is None:
+                frame = json.dumps({"stream": stream, "data": data}, separators=(",", ":"))
+            client.push(frame)
+
+    async def drop_ws(self) -> None:
+        """Close every WebSocket (the ``drop_ws`` fault)."""
+        for client in list(self.clients):
+            with contextlib.suppress(Exception):
+                await client.ws.close(code=1001, message=b"dropped by simulator")
+
+    # ------------------------------------------------------------------ background
+
+    def start_tasks(self) -> None:
+        if self.random_walk:
+            self._tasks.append(
+                asyncio.create_task(self._loop(self.tick_interval, self.engine.step))
+            )
+        else:
+            self._tasks.append(
+                asyncio.create_task(self._loop(self.tick_interval, self._settle_only))
+            )
+        self._tasks.append(
+            asyncio.create_task(self._loop(self.publish_interval, self.engine.publish_periodic))
+        )
+        if self.state_path is not None:
+            self._tasks.append(asyncio.create_task(self._loop(0.5, self._save_if_dirty)))
+
+    def _settle_only(self) -> None:
+        self.engine._roll_candles()
+        self.engine._maybe_settle()
+
+    async def _loop(self, period: float, fn: Callable[[], None]) -> None:
+        while True:
+            await asyncio.sleep(period)
+            try:
+                fn()
+            except Exception:
+                log.exception("simulator background step failed")
+
+    async def stop_tasks(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks.clear()
+        await self.drop_ws()
+        self._save_if_dirty()
+
+    def _mark_dirty(self) -> None:
+        self._dirty = True
+
+    def _save_if_dirty(self) -> None:
+        if not self._dirty or self.state_path is None:
+            return
+        self._dirty = False
+        save_state(self.state_path, self.engine.dump())
+
+
+def save_state(path: Path, text: str) -> None:
+    """Write atomically: a crash mid-write never leaves a half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _normalise_stream(stream: str) -> str:
+    parts = stream.split(".")
+    if parts[0] == "depth" and len(parts) == 3:
+        return f"depth.{parts[2]}"
+    return stream
+
+
+async def _const(value: Any) -> Any:
+    return value
+
+
+def _acct(account: str | None) -> str:
+    assert account is not None
+    return account
+
+
+def _req(params: Any, name: str) -> str:
+    value = params.get(name) if isinstance(params, dict) else None
+    if value is None or value == "":
+        raise SimError(400, "", f"failed to parse parameter `{name}`: missing", plain=True)
+    return str(value)
+
+
+def _int(params: Any, name: str, *, required: bool = False) -> int | None:
+    value = params.get(name)
+    if value is None:
+        if required:
+            raise SimError(400, "", f"failed to parse parameter `{name}`: missing", plain=True)
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise parse_error(name, '"i64": invalid digit found in string') from None
+
+
+_SNAKE = {
+    "sort_direction": "sortDirection",
+    "fill_type": "fillType",
+    "order_id": "orderId",
+    "market_type": "marketType",
+    "strategy_id": "strategyId",
+}
+
+
+def _camel(params: dict[str, str]) -> dict[str, str]:
+    return {_SNAKE.get(k, k): v for k, v in params.items()}
