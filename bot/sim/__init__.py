@@ -72,7 +72,9 @@ class Simulator:
         return f"ws://{self.host}:{self.port}/ws"
 
     async def start(self) -> None:
-        runner = web.AppRunner(self.server.app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(
+            self.server.app, access_log=None, handle_signals=False, shutdown_timeout=2.0
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, backlog=1024)
         await site.start()

@@ -30,8 +30,14 @@ FEES = {"futuresMakerFee": "2", "futuresTakerFee": "5", "spotMakerFee": "8", "sp
 BPS = D("0.0001")
 MMF = D("0.0125")
 DEFAULT_BALANCE = D(100000)
+MOVE_PROBABILITY = 0.35
 
+Changes = tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]
+"""Changed ``(price, quantity)`` levels of a book, asks then bids; quantity 0 removes a level."""
 Listener = Callable[[str, str | None, dict[str, Any]], None]
+"""``(stream, account_key | None, data)``; ``account_key`` is set on private streams."""
+Wants = Callable[[str], bool]
+"""Whether a listener cares about a stream; payloads nobody wants are never built."""
 
 
 class SimError(Exception):
@@ -192,7 +198,8 @@ class Account:
     user_id: int
     balances: dict[str, list[Decimal]] = field(default_factory=dict)  # asset -> [avail, locked]
     positions: dict[str, Position] = field(default_factory=dict)
-    orders: dict[str, Order] = field(default_factory=dict)
+    orders: dict[str, Order] = field(default_factory=dict)  # every order ever, by id
+    open: dict[str, Order] = field(default_factory=dict)  # resting orders only (hot path)
     fills: list[dict[str, Any]] = field(default_factory=list)
     funding: list[dict[str, Any]] = field(default_factory=list)
 
@@ -223,32 +230,134 @@ class Market:
     candles: list[Candle] = field(default_factory=list)
     funding_history: list[tuple[int, Decimal]] = field(default_factory=list)
     open_interest: Decimal = ZERO
+    profile_mid: Decimal = ZERO
+    gap: Decimal = ZERO
+    unit: Decimal = ZERO
+    salt: int = 0
+    sizes: dict[int, Decimal] = field(default_factory=dict)
+    bid_index: int = 0
+    kline_starts: dict[str, int] = field(default_factory=dict)
 
-    def spacing(self) -> Decimal:
-        tick = self.spec.tick
-        raw = quantize_to(self.mid * D("0.0001"), tick)
-        return max(tick, raw)
+    def _make_profile(self) -> None:
+        """Fix the ladder's price grid (about 1 bp apart) and base level size for this price.
+
+        Redone only after a ~20 % move, so between those a price move shifts the ladder by
+        whole grid steps: levels that stay keep their size and the depth delta holds just the
+        levels that appeared or vanished, as on a real book.
+        """
+        spec = self.spec
+        self.gap = max(spec.tick, quantize_to(self.mid * D("0.0001"), spec.tick))
+        notional = D(15000) if spec.base in ("BTC", "ETH") else D(6000)
+        self.unit = max(spec.step, quantize_to(notional / self.mid, spec.step))
+        self.profile_mid = self.mid
+        self.sizes = {}
+
+    def size_at(self, index: int) -> Decimal:
+        """The synthetic maker's size at grid index ``index``: deterministic, 0.5-3 units."""
+        size = self.sizes.get(index)
+        if size is None:
+            h = (index * 2654435761 + self.salt) % 4_294_967_291
+            factor = D(50 + h % 251) / 100
+            size = max(self.spec.step, quantize_to(self.unit * factor, self.spec.step))
+            self.sizes[index] = size
+        return size
 
     def rebuild(self) -> None:
-        """Regenerate the synthetic market-maker ladder around ``mid``."""
-        spec = self.spec
-        gap = self.spacing()
-        best_bid = quantize_to(self.mid, spec.tick)
-        if best_bid >= self.mid:
-            best_bid -= spec.tick
-        best_ask = best_bid + gap
-        base_notional = D(15000) if spec.base in ("BTC", "ETH") else D(6000)
-        self.asks = {}
-        self.bids = {}
+        """Re-place the synthetic market-maker ladder (``LEVELS`` a side) around ``mid``."""
+        if self.profile_mid == 0 or not (
+            self.profile_mid * D("0.8") < self.mid < self.profile_mid * D("1.2")
+        ):
+            self._make_profile()
+        gap = self.gap
+        bid_index = int((self.mid / gap).to_integral_value(rounding=ROUND_DOWN))
+        if bid_index * gap >= self.mid:
+            bid_index -= 1
+        self.bid_index = bid_index
+        old_asks, old_bids = self.asks, self.bids
+        asks: dict[Decimal, Decimal] = {}
+        bids: dict[Decimal, Decimal] = {}
         for i in range(LEVELS):
-            size_a = base_notional * D(1 + i * 0.35 + self.rng.random()) / self.mid
-            size_b = base_notional * D(1 + i * 0.35 + self.rng.random()) / self.mid
-            qa = max(spec.step, quantize_to(size_a, spec.step))
-            qb = max(spec.step, quantize_to(size_b, spec.step))
-            self.asks[best_ask + gap * i] = qa
-            pb = best_bid - gap * i
-            if pb > 0:
-                self.bids[pb] = qb
+            ia, ib = bid_index + 1 + i, bid_index - i
+            pa = gap * ia
+            asks[pa] = old_asks.get(pa) or self.size_at(ia)
+            if ib > 0:
+                pb = gap * ib
+                bids[pb] = old_bids.get(pb) or self.size_at(ib)
+        self.asks = asks
+        self.bids = bids
+
+    def _grid_index(self) -> int:
+        index = int((self.mid / self.gap).to_integral_value(rounding=ROUND_DOWN))
+        return index - 1 if index * self.gap >= self.mid else index
+
+    def shift(self) -> Changes | None:
+        """Move the ladder to ``mid`` by whole grid steps and return only the changed levels.
+
+        ``None`` means the ladder had to be rebuilt from scratch (first build, a big jump or a
+        new price grid); the caller then diffs the whole book.
+        """
+        if (
+            not self.gap
+            or not (self.profile_mid * D("0.8") < self.mid < self.profile_mid * D("1.2"))
+            or not (self.asks or self.bids)
+        ):
+            self.rebuild()
+            return None
+        new = self._grid_index()
+        old = self.bid_index
+        if abs(new - old) >= LEVELS:
+            self.rebuild()
+            return None
+        da: list[tuple[Decimal, Decimal]] = []
+        db: list[tuple[Decimal, Decimal]] = []
+        if new == old:
+            return da, db
+        self.bid_index = new
+        gap = self.gap
+        for i in range(old + 1, old + LEVELS + 1):  # asks that fell out of range
+            if not new < i <= new + LEVELS:
+                p = gap * i
+                if self.asks.pop(p, None) is not None:
+                    da.append((p, ZERO))
+        for i in range(new + 1, new + LEVELS + 1):  # asks that came into range
+            if not old < i <= old + LEVELS:
+                p = gap * i
+                self.asks[p] = q = self.size_at(i)
+                da.append((p, q))
+        for i in range(old - LEVELS + 1, old + 1):
+            if not new - LEVELS < i <= new and i > 0:
+                p = gap * i
+                if self.bids.pop(p, None) is not None:
+                    db.append((p, ZERO))
+        for i in range(new - LEVELS + 1, new + 1):
+            if not old - LEVELS < i <= old and i > 0:
+                p = gap * i
+                self.bids[p] = q = self.size_at(i)
+                db.append((p, q))
+        return da, db
+
+    def jiggle(self) -> tuple[bool, Decimal] | None:
+        """Resize one random level near the top (most real depth updates touch one level).
+
+        Returns ``(is_ask, price)`` of the level changed.
+        """
+        is_ask = self.rng.random() < 0.5
+        book = self.asks if is_ask else self.bids
+        if not book or not self.gap:
+            return None
+        i = int(self.rng.random() * 8)
+        index = self.bid_index + 1 + i if is_ask else self.bid_index - i
+        price = self.gap * index
+        if price not in book:
+            if index <= 0:
+                return None
+            # A level a taker ate is requoted: the synthetic maker replenishes.
+            book[price] = self.size_at(index)
+            return is_ask, price
+        step = self.spec.step
+        factor = D(str(round(0.7 + self.rng.random() * 0.6, 3)))
+        book[price] = max(step, quantize_to(book[price] * factor, step))
+        return is_ask, price
 
     def aggregated(self) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
         asks = dict(self.asks)
@@ -275,14 +384,14 @@ class Engine:
         funding_interval: int = HOUR,
         clock: Clock | None = None,
         markets: list[MarketSpec] | None = None,
-        volatility: float = 0.0004,
+        volatility: float = 0.0001,
     ) -> None:
         self.seed = seed
         self.initial_balance = D(balance)
         self.funding_interval = funding_interval
         self.clock: Clock = clock or SystemClock()
         self.volatility = volatility
-        self.listeners: list[Listener] = []
+        self._listeners: list[tuple[Listener, Wants | None]] = []
         self._specs = markets or default_markets()
         self.on_account_change: Callable[[], None] | None = None
         self.reset()
@@ -313,6 +422,7 @@ class Engine:
             index=spec.price,
             funding_rate=spec.base_funding,
             rng=rng,
+            salt=rng.randrange(1 << 30),
         )
         self._generate_history(m, now)
         m.rebuild()
@@ -320,17 +430,41 @@ class Engine:
         m.open_interest = quantize_to(D(2_000_000) / spec.price, spec.step)
         self.markets[spec.symbol] = m
 
-    def load_markets(self, rows: list[dict[str, Any]], prices: dict[str, Decimal]) -> None:
-        """Replace the market list with real exchange rows (paper trading on real markets)."""
-        specs = [
-            MarketSpec.from_wire(r, prices[r["symbol"]])
-            for r in rows
-            if r.get("marketType") in ("SPOT", "PERP") and r["symbol"] in prices
-        ]
+    def load_markets(
+        self, rows: list[dict[str, Any]], prices: dict[str, Decimal] | None = None
+    ) -> None:
+        """Replace the market list with real ``/api/v1/markets`` rows (paper trading).
+
+        Only SPOT and PERP rows are kept. A market's starting price comes from ``prices``, else
+        from the market of the same symbol already here, else from the row's ``minPrice`` x 1000
+        (a placeholder until :meth:`mirror` sets the real book). Markets that already exist keep
+        their state (books, resting orders); markets absent from ``rows`` are dropped.
+        """
+        prices = prices or {}
+        specs: list[MarketSpec] = []
+        for r in rows:
+            if r.get("marketType") not in ("SPOT", "PERP"):
+                continue
+            sym = r["symbol"]
+            price = prices.get(sym)
+            if price is None and sym in self.markets:
+                price = self.markets[sym].mid
+            if price is None:
+                tick = D(r["filters"]["price"]["tickSize"])
+                price = max(tick, D(r["filters"]["price"].get("minPrice") or tick)) * 1000
+            specs.append(MarketSpec.from_wire(r, price))
         self._specs = specs
         now = self.clock.time()
+        old = self.markets
+        self.markets = {}
         for spec in specs:
-            if spec.symbol not in self.markets:
+            if spec.symbol in old and old[spec.symbol].spec == spec:
+                self.markets[spec.symbol] = old[spec.symbol]
+            elif spec.symbol in old:
+                kept = old[spec.symbol]
+                kept.spec = spec
+                self.markets[spec.symbol] = kept
+            else:
                 self._add_market(spec, now)
 
     def _next_boundary(self, now: float) -> float:
@@ -374,9 +508,30 @@ class Engine:
 
     # ------------------------------------------------------------------ events
 
+    def add_listener(self, listener: Listener, wants: Wants | None = None) -> Callable[[], None]:
+        """Receive every event (WS wire payloads); returns a function that unsubscribes.
+
+        ``wants(stream)`` lets a listener say which streams it needs; payloads nobody wants are
+        never built, which is most of the engine's cost when nobody is watching.
+        """
+        entry = (listener, wants)
+        self._listeners.append(entry)
+
+        def remove() -> None:
+            if entry in self._listeners:
+                self._listeners.remove(entry)
+
+        return remove
+
+    def wanted(self, stream: str) -> bool:
+        """Whether any listener wants ``stream``."""
+        return any(wants is None or wants(stream) for _, wants in self._listeners)
+
     def emit(self, stream: str, account: str | None, data: dict[str, Any]) -> None:
-        for listener in self.listeners:
-            listener(stream, account, data)
+        """Hand one event to every listener that wants its stream."""
+        for listener, wants in self._listeners:
+            if wants is None or wants(stream):
+                listener(stream, account, data)
 
     def _now_us(self) -> int:
         return int(self.clock.time() * 1_000_000)
@@ -394,26 +549,18 @@ class Engine:
         if not da and not db:
             return
         m.update_id += 1
-        now = self._now_us()
         sym = m.spec.symbol
-        self.emit(
-            f"depth.{sym}",
-            None,
-            {
-                "e": "depth",
-                "E": now,
-                "s": sym,
-                "a": [[fmt(p), fmt(q)] for p, q in sorted(da)],
-                "b": [[fmt(p), fmt(q)] for p, q in sorted(db)],
-                "U": m.update_id,
-                "u": m.update_id,
-                "T": now,
-            },
-        )
-        if asks and bids:
+        depth_stream, ticker_stream = f"depth.{sym}", f"bookTicker.{sym}"
+        want_depth, want_ticker = self.wanted(depth_stream), self.wanted(ticker_stream)
+        if not want_depth and not want_ticker:
+            return
+        now = self._now_us()
+        if want_depth:
+            self._emit_depth(depth_stream, sym, now, m.update_id, (da, db))
+        if want_ticker and asks and bids:
             ba, bb = min(asks), max(bids)
             self.emit(
-                f"bookTicker.{sym}",
+                ticker_stream,
                 None,
                 {
                     "e": "bookTicker",
@@ -428,70 +575,185 @@ class Engine:
                 },
             )
 
-    def publish_periodic(self) -> None:
-        """markPrice and ticker for every market (the server calls this every second)."""
+    def _publish_changes(self, m: Market, changes: Changes) -> None:
+        """Fast path of :meth:`_publish_book` when the changed synthetic levels are known.
+
+        Only valid while no user order rests in ``m`` (then the synthetic book *is* the
+        aggregated book); saves diffing every level on every tick.
+        """
+        da, db = changes
+        pub_asks, pub_bids = m.published
+        da = [(p, q) for p, q in da if pub_asks.get(p, ZERO) != q]
+        db = [(p, q) for p, q in db if pub_bids.get(p, ZERO) != q]
+        if not da and not db:
+            return
+        for book, levels in ((pub_asks, da), (pub_bids, db)):
+            for p, q in levels:
+                if q:
+                    book[p] = q
+                else:
+                    book.pop(p, None)
+        m.update_id += 1
+        sym = m.spec.symbol
+        depth_stream, ticker_stream = f"depth.{sym}", f"bookTicker.{sym}"
         now = self._now_us()
-        next_ms = int(self.next_funding * 1000)
-        for sym, m in self.markets.items():
-            if m.spec.is_perp:
+        if self.wanted(depth_stream):
+            self._emit_depth(depth_stream, sym, now, m.update_id, (da, db))
+        if self.wanted(ticker_stream) and pub_asks and pub_bids:
+            ba, bb = min(pub_asks), max(pub_bids)
+            if any(p == ba for p, _ in da) or any(p == bb for p, _ in db) or len(da) + len(db) > 1:
                 self.emit(
-                    f"markPrice.{sym}",
+                    ticker_stream,
                     None,
                     {
-                        "e": "markPrice",
+                        "e": "bookTicker",
                         "E": now,
                         "s": sym,
-                        "p": fmt(m.mark),
-                        "f": fmt(m.funding_rate),
-                        "i": fmt(m.index),
-                        "n": next_ms,
+                        "a": fmt(ba),
+                        "A": fmt(pub_asks[ba]),
+                        "b": fmt(bb),
+                        "B": fmt(pub_bids[bb]),
+                        "u": m.update_id,
                         "T": now,
                     },
                 )
-            t = self.ticker(sym)
-            self.emit(
-                f"ticker.{sym}",
-                None,
-                {
-                    "e": "ticker",
-                    "E": now,
-                    "s": sym,
-                    "o": t["firstPrice"],
-                    "c": t["lastPrice"],
-                    "h": t["high"],
-                    "l": t["low"],
-                    "v": t["volume"],
-                    "V": t["quoteVolume"],
-                    "n": int(t["trades"]),
-                },
+
+    def _emit_depth(
+        self,
+        stream: str,
+        sym: str,
+        now: int,
+        update_id: int,
+        changes: tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]],
+    ) -> None:
+        da, db = changes
+        self.emit(
+            stream,
+            None,
+            {
+                "e": "depth",
+                "E": now,
+                "s": sym,
+                "a": [[fmt(p), fmt(q)] for p, q in sorted(da)],
+                "b": [[fmt(p), fmt(q)] for p, q in sorted(db)],
+                "U": update_id,
+                "u": update_id,
+                "T": now,
+            },
+        )
+
+    def publish_periodic(self) -> None:
+        """markPrice, ticker and kline for every market (the server calls this every second)."""
+        now = self._now_us()
+        for sym, m in self.markets.items():
+            self.publish_periodic_for(m)
+            if self.wanted(f"ticker.{sym}"):
+                self._emit_ticker(sym, now)
+            for interval, secs in INTERVALS.items():
+                stream = f"kline.{interval}.{sym}"
+                if self.wanted(stream):
+                    self._emit_kline(m, stream, secs, now)
+
+    def _emit_ticker(self, sym: str, now: int) -> None:
+        t = self.ticker(sym)
+        self.emit(
+            f"ticker.{sym}",
+            None,
+            {
+                "e": "ticker",
+                "E": now,
+                "s": sym,
+                "o": t["firstPrice"],
+                "c": t["lastPrice"],
+                "h": t["high"],
+                "l": t["low"],
+                "v": t["volume"],
+                "V": t["quoteVolume"],
+                "n": int(t["trades"]),
+            },
+        )
+
+    def _live_candle(self, m: Market, start: int, secs: int) -> Candle:
+        """The candle of the interval in progress, from hourly candles or recent trades."""
+        if secs >= HOUR:
+            cs = [c for c in m.candles if c.start >= start]
+            merged = _kline(start, secs, cs or [m.candles[-1]])
+            return Candle(
+                start,
+                D(merged["open"]),
+                D(merged["high"]),
+                D(merged["low"]),
+                D(merged["close"]),
+                D(merged["volume"]),
+                D(merged["quoteVolume"]),
+                int(merged["trades"]),
             )
-            c = m.candles[-1]
-            self.emit(
-                f"kline.1h.{sym}",
-                None,
-                {
-                    "e": "kline",
-                    "E": now,
-                    "s": sym,
-                    "t": iso(c.start, ms=False),
-                    "T": iso(c.start + HOUR, ms=False),
-                    "o": fmt(c.open),
-                    "c": fmt(c.close),
-                    "h": fmt(c.high),
-                    "l": fmt(c.low),
-                    "v": fmt(c.volume),
-                    "n": c.trades,
-                    "X": False,
-                },
-            )
+        c = Candle(start, m.last, m.last, m.last, m.last)
+        first = True
+        for t in m.trades:
+            if t["timestamp"] < start * 1000:
+                continue
+            price = D(t["price"])
+            if first:
+                c.open = c.high = c.low = price
+                first = False
+            c.update(price, D(t["quantity"]))
+        return c
+
+    def _emit_kline(self, m: Market, stream: str, secs: int, now: int) -> None:
+        start = int(self.clock.time()) // secs * secs
+        prev = m.kline_starts.get(stream)
+        if prev is not None and prev < start:
+            # The interval rolled over: close the previous candle once with X=true.
+            self._send_kline(m, stream, self._live_candle(m, prev, secs), secs, now, closed=True)
+        m.kline_starts[stream] = start
+        self._send_kline(m, stream, self._live_candle(m, start, secs), secs, now, closed=False)
+
+    def _send_kline(
+        self, m: Market, stream: str, c: Candle, secs: int, now: int, *, closed: bool
+    ) -> None:
+        self.emit(
+            stream,
+            None,
+            {
+                "e": "kline",
+                "E": now,
+                "s": m.spec.symbol,
+                "t": iso(c.start, ms=False),
+                "T": iso(c.start + secs, ms=False),
+                "o": fmt(c.open),
+                "c": fmt(c.close),
+                "h": fmt(c.high),
+                "l": fmt(c.low),
+                "v": fmt(c.volume),
+                "n": c.trades,
+                "X": closed,
+            },
+        )
 
     # ------------------------------------------------------------------ market moves
 
     def step(self) -> None:
         """One random-walk tick for every market: move, rebuild, fill crossed orders, trade."""
         for m in self.markets.values():
-            shock = m.rng.gauss(0, self.volatility)
-            self._move(m, m.mid * D(str(math.exp(shock))))
+            # Like a real book, most updates resize a level; the mid moves on ~1 tick in 3
+            # (volatility scaled so the variance per second is unchanged).
+            moved = m.rng.random() < MOVE_PROBABILITY
+            new_mid = m.mid
+            if moved:
+                shock = m.rng.gauss(0, self.volatility / math.sqrt(MOVE_PROBABILITY))
+                new_mid = quantize_to(m.mid * D(str(math.exp(shock))), m.spec.tick, ROUND_HALF_UP)
+            if new_mid != m.mid:
+                self._move(m, new_mid)
+            else:
+                # Price unchanged at tick resolution: the maker still requotes a level.
+                changed = m.jiggle()
+                if changed is not None and not m.resting:
+                    is_ask, price = changed
+                    level = [(price, (m.asks if is_ask else m.bids)[price])]
+                    self._publish_changes(m, (level, []) if is_ask else ([], level))
+                elif changed is not None:
+                    self._publish_book(m)
             if m.rng.random() < 0.5:
                 self._public_trade(m)
         self._roll_candles()
@@ -502,7 +764,10 @@ class Engine:
         m.mid = max(tick, quantize_to(new_mid, tick, ROUND_HALF_UP))
         m.index = m.mid
         m.mark = m.mid
-        m.rebuild()
+        changes = m.shift()
+        if changes is not None and not m.resting:
+            self._publish_changes(m, changes)
+            return
         self._fill_crossed(m)
         self._publish_book(m)
 
@@ -516,8 +781,10 @@ class Engine:
         buyer: str = "",
         seller: str = "",
     ) -> None:
-        bb, ba = m.best()
         if price is None:
+            pub_asks, pub_bids = m.published
+            bb = max(pub_bids) if pub_bids else None
+            ba = min(pub_asks) if pub_asks else None
             taker_buy = m.rng.random() < 0.5
             price = (ba if taker_buy else bb) or m.mid
             buyer_maker = not taker_buy
@@ -525,8 +792,9 @@ class Engine:
             notional = D(str(round(m.rng.uniform(50, 5000), 2)))
             qty = max(m.spec.step, quantize_to(notional / price, m.spec.step))
         now_ms = self._now_ms()
+        tid = m.trade_id
         row = {
-            "id": m.trade_id,
+            "id": tid,
             "price": fmt(price),
             "quantity": fmt(qty),
             "quoteQuantity": fmt(price * qty),
@@ -536,9 +804,13 @@ class Engine:
         m.trades.append(row)
         m.last = price
         m.candles[-1].update(price, qty)
+        m.trade_id += 1
+        stream = f"trade.{m.spec.symbol}"
+        if not self.wanted(stream):
+            return
         now = self._now_us()
         self.emit(
-            f"trade.{m.spec.symbol}",
+            stream,
             None,
             {
                 "e": "trade",
@@ -546,14 +818,15 @@ class Engine:
                 "s": m.spec.symbol,
                 "p": fmt(price),
                 "q": fmt(qty),
-                "b": buyer or str(self.rng.randint(10**9, 10**10)),
-                "a": seller or str(self.rng.randint(10**9, 10**10)),
-                "t": m.trade_id,
+                # Synthetic counterparties get stable made-up order ids (no RNG: the walk must
+                # not depend on who is subscribed).
+                "b": buyer or str(7_000_000_000 + tid * 2),
+                "a": seller or str(7_000_000_001 + tid * 2),
+                "t": tid,
                 "T": now,
                 "m": bool(buyer_maker),
             },
         )
-        m.trade_id += 1
 
     def _roll_candles(self) -> None:
         hour = int(self.clock.time() // HOUR) * HOUR
@@ -579,7 +852,8 @@ class Engine:
         self.publish_periodic_for(m)
 
     def publish_periodic_for(self, m: Market) -> None:
-        if m.spec.is_perp:
+        """One ``markPrice`` event for a perp (sent every second and on every price set)."""
+        if m.spec.is_perp and self.wanted(f"markPrice.{m.spec.symbol}"):
             now = self._now_us()
             self.emit(
                 f"markPrice.{m.spec.symbol}",
@@ -810,8 +1084,8 @@ class Engine:
             (abs(p.qty) * self.markets[s].mark / LEVERAGE for s, p in acc.positions.items()),
             ZERO,
         )
-        for o in acc.orders.values():
-            if o.status in ("New", "PartiallyFilled") and o.symbol.endswith("_PERP"):
+        for o in acc.open.values():
+            if not o.reduce_only and self.markets[o.symbol].spec.is_perp:
                 used += o.remaining * (o.price or ZERO) / LEVERAGE
         return used
 
@@ -1106,6 +1380,7 @@ class Engine:
         if order.remaining > 0:
             self._lock(acc, m, order)
             m.resting.append(order)
+            acc.open[order.id] = order
             self._publish_book(m)
 
     def _can_fill(self, m: Market, order: Order) -> bool:
@@ -1176,7 +1451,6 @@ class Engine:
             if quote_left is not None:
                 quote_left -= take * price
             if maker is None:
-                m.asks[price] if buy else m.bids[price]
                 book = m.asks if buy else m.bids
                 book[price] -= take
                 if book[price] <= 0:
@@ -1207,18 +1481,21 @@ class Engine:
         synth = m.asks if buy else m.bids
         best_s = (min(synth) if buy else max(synth)) if synth else None
         best_o: Order | None = None
+        best_p = ZERO
+        best_q = ZERO
         for o in m.resting:
             if o is exclude or o.account == exclude.account or (o.side == "Bid") == buy:
                 continue
             assert o.price is not None
-            if best_o is None or (o.price < best_o.price if buy else o.price > best_o.price):  # type: ignore[operator]
-                best_o = o
-        if (
-            best_o is not None
-            and best_o.price is not None
-            and (best_s is None or (best_o.price <= best_s if buy else best_o.price >= best_s))
+            avail = self._reducible(o) if o.reduce_only else o.remaining
+            if avail <= 0:
+                continue
+            if best_o is None or (o.price < best_p if buy else o.price > best_p):
+                best_o, best_p, best_q = o, o.price, avail
+        if best_o is not None and (
+            best_s is None or (best_p <= best_s if buy else best_p >= best_s)
         ):
-            return best_o.price, best_o.remaining, best_o
+            return best_p, best_q, best_o
         if best_s is None:
             return None
         return best_s, synth[best_s], None
@@ -1270,6 +1547,7 @@ class Engine:
             order.status = "Filled"
             if order in m.resting:
                 m.resting.remove(order)
+                acc.open.pop(order.id, None)
                 self._unlock(acc, order)
         elif order.executed:
             order.status = "PartiallyFilled"
@@ -1338,11 +1616,33 @@ class Engine:
         self._position_event(acc, pos, event)
         if new == 0:
             del acc.positions[sym]
+        if (old > 0) != (new > 0) or new == 0:
+            self._expire_stale_reduce_only(acc, sym)
 
     def _expire(self, order: Order, reason: str) -> None:
         order.status = "Expired"
         order.expiry_reason = reason
+        acc = self.accounts[order.account]
+        if acc.open.pop(order.id, None) is not None:
+            m = self.markets[order.symbol]
+            if order in m.resting:
+                m.resting.remove(order)
+            self._unlock(acc, order)
         self._order_event(order, "orderExpired", extra={"R": reason})
+
+    def _reducible(self, order: Order) -> Decimal:
+        """How much of a reduce-only order may still fill without growing or flipping."""
+        pos = self.accounts[order.account].positions.get(order.symbol)
+        pq = pos.qty if pos is not None else ZERO
+        if pq == 0 or (pq > 0) == (order.side == "Bid"):
+            return ZERO
+        return min(order.remaining, abs(pq))
+
+    def _expire_stale_reduce_only(self, acc: Account, symbol: str) -> None:
+        """Resting reduce-only orders that can no longer reduce are expired, as on the exchange."""
+        for o in list(acc.open.values()):
+            if o.reduce_only and o.symbol == symbol and self._reducible(o) <= 0:
+                self._expire(o, "ReduceOnlyNotReduced")
 
     def _fill_crossed(self, m: Market) -> None:
         """Resting user orders that the moved market now crosses fill as makers."""
@@ -1355,9 +1655,12 @@ class Engine:
             crossed = (o.side == "Bid" and best_ask is not None and o.price >= best_ask) or (
                 o.side == "Ask" and best_bid is not None and o.price <= best_bid
             )
-            if crossed:
+            if crossed and o.status in ("New", "PartiallyFilled"):
                 acc = self.accounts[o.account]
-                qty = o.remaining
+                qty = self._reducible(o) if o.reduce_only else o.remaining
+                if qty <= 0:
+                    self._expire(o, "ReduceOnlyNotReduced")
+                    continue
                 self._fill(acc, m, o, o.price, qty, maker_is_me=True)
                 self._public_trade(m, price=o.price, qty=qty, buyer_maker=o.side == "Bid")
                 self._changed()
@@ -1399,6 +1702,7 @@ class Engine:
 
     def _cancel(self, acc: Account, m: Market, o: Order) -> None:
         o.status = "Cancelled"
+        acc.open.pop(o.id, None)
         if o in m.resting:
             m.resting.remove(o)
         self._unlock(acc, o)
@@ -1420,11 +1724,7 @@ class Engine:
         acc = self.account(key)
         if symbol is not None:
             self.market(symbol)
-        return [
-            o.to_wire()
-            for o in acc.orders.values()
-            if o.status in ("New", "PartiallyFilled") and (symbol is None or o.symbol == symbol)
-        ]
+        return [o.to_wire() for o in acc.open.values() if symbol is None or o.symbol == symbol]
 
     def max_order_quantity(
         self, key: str, symbol: str, side: str, price: Decimal | None, reduce_only: bool
@@ -1530,6 +1830,9 @@ class Engine:
         fill: dict[str, Any] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
+        streams = ("account.orderUpdate", f"account.orderUpdate.{o.symbol}")
+        if not (self.wanted(streams[0]) or self.wanted(streams[1])):
+            return
         now = self._now_us()
         data: dict[str, Any] = {
             "e": event,
@@ -1561,7 +1864,7 @@ class Engine:
             data.update(fill)
         if extra:
             data.update(extra)
-        for stream in ("account.orderUpdate", f"account.orderUpdate.{o.symbol}"):
+        for stream in streams:
             self.emit(stream, o.account, data)
 
     def position_event_payload(
@@ -1593,8 +1896,11 @@ class Engine:
         return data
 
     def _position_event(self, acc: Account, p: Position, event: str) -> None:
+        streams = ("account.positionUpdate", f"account.positionUpdate.{p.symbol}")
+        if not (self.wanted(streams[0]) or self.wanted(streams[1])):
+            return
         data = self.position_event_payload(acc, p, event)
-        for stream in ("account.positionUpdate", f"account.positionUpdate.{p.symbol}"):
+        for stream in streams:
             self.emit(stream, acc.key, data)
 
     def position_snapshot(self, key: str, symbol: str | None) -> list[dict[str, Any]]:
@@ -1661,6 +1967,8 @@ class Engine:
     def load(self, text: str) -> None:
         """Restore accounts written by :meth:`dump`; resting orders go back on their books."""
         data = json.loads(text)
+        for m in self.markets.values():
+            m.resting.clear()
         self.next_order_id = data["next_order_id"]
         self.next_user_id = data["next_user_id"]
         self.next_position_id = data["next_position_id"]
@@ -1684,6 +1992,7 @@ class Engine:
                 acc.orders[o.id] = o
                 if o.status in ("New", "PartiallyFilled") and o.symbol in self.markets:
                     self.markets[o.symbol].resting.append(o)
+                    acc.open[o.id] = o
             acc.fills = a["fills"]
             acc.funding = a["funding"]
             self.accounts[acc.key] = acc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 D = Decimal
@@ -91,8 +92,12 @@ class MarketSpec:
         )
 
 
+@lru_cache(maxsize=1 << 16)
 def fmt(value: Decimal) -> str:
-    """A decimal as the exchange prints it: plain digits, no exponent, no trailing zeros."""
+    """A decimal as the exchange prints it: plain digits, no exponent, no trailing zeros.
+
+    Cached because book prices and sizes repeat constantly and formatting dominates streaming.
+    """
     if value == 0:
         return "0"
     text = format(value, "f")

@@ -106,10 +106,11 @@ class SimServer:
         self.state_path = state_path
         self.faults: list[Fault] = []
         self.clients: set[WsClient] = set()
+        self.stopping = False
         self.subscribers: dict[str, set[WsClient]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._dirty = False
-        engine.listeners.append(self._on_event)
+        engine.add_listener(self._on_event, self._wants)
         engine.on_account_change = self._mark_dirty
         self.app = web.Application()
         self._routes()
@@ -438,7 +439,9 @@ class SimServer:
             return await self._ws(request)
         return web.Response(text="not found", status=404)
 
-    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+    async def _ws(self, request: web.Request) -> web.StreamResponse:
+        if self.stopping:
+            return web.Response(text="simulator is shutting down", status=503)
         ws = web.WebSocketResponse(heartbeat=60.0, autoping=True, compress=False)
         await ws.prepare(request)
         client = WsClient(ws)
@@ -528,6 +531,9 @@ class SimServer:
                 for data in self.engine.position_snapshot(client.account, sym):
                     client.push(json.dumps({"stream": stream, "data": data}))
 
+    def _wants(self, stream: str) -> bool:
+        return bool(self.subscribers.get(stream))
+
     def _on_event(self, stream: str, account: str | None, data: dict[str, Any]) -> None:
         subs = self.subscribers.get(stream)
         if not subs:
@@ -551,6 +557,7 @@ class SimServer:
     # ------------------------------------------------------------------ background
 
     def start_tasks(self) -> None:
+        self.stopping = False
         if self.random_walk:
             self._tasks.append(
                 asyncio.create_task(self._loop(self.tick_interval, self.engine.step))
@@ -578,6 +585,7 @@ class SimServer:
                 log.exception("simulator background step failed")
 
     async def stop_tasks(self) -> None:
+        self.stopping = True
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
