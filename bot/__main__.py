@@ -1,0 +1,60 @@
+"""``python -m bot`` / ``backpack-bot``: read settings, check them, run the bot."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from pydantic import ValidationError
+
+from bot.app import build_application, install_token_redaction
+from bot.settings import ConfigError, Settings
+from bot.storage.db import InstanceLocked
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs every request URL at INFO; they contain the bot token (redacted anyway).
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def main() -> int:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        lines = [
+            f"  {'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        ]
+        print("Configuration error:\n" + "\n".join(lines), file=sys.stderr)
+        return 2
+    install_token_redaction(settings.telegram_bot_token.get_secret_value())
+    configure_logging(settings.log_level)
+    try:
+        settings.check()
+    except ConfigError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
+    app = build_application(settings)
+    try:
+        if settings.webhook_url:
+            secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+            app.run_webhook(
+                listen=settings.webhook_listen,
+                port=settings.webhook_port,
+                webhook_url=settings.webhook_url,
+                secret_token=secret,
+                drop_pending_updates=False,
+            )
+        else:
+            app.run_polling()
+    except InstanceLocked as exc:
+        print(f"Not starting: {exc}", file=sys.stderr)
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Messages and keyboards for /positions, /orders, /balance, /account and /mode."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.render.common import esc, mode_badge, num, pct, signed_usd, usd
+from bot.services.account import AccountView, BalanceView, OrderView, PositionView
+
+CLOSE_PREFIX = "close:"
+CANCEL_PREFIX = "cxl:"
+
+
+def positions(views: list[PositionView], mode: str) -> tuple[str, InlineKeyboardMarkup | None]:
+    if not views:
+        return f"{mode_badge(mode)} · no open positions", None
+    lines = [f"{mode_badge(mode)} · <b>positions</b>"]
+    for v in views:
+        icon = "🟢" if v.quantity > 0 else "🔴"
+        lines.append(
+            f"\n{icon} <b>{esc(v.symbol)}</b> {v.side} {num(abs(v.quantity))}\n"
+            f"entry {num(v.entry)} · mark {num(v.mark)}\n"
+            f"uPnL {signed_usd(v.unrealized)} · funding {signed_usd(v.funding)}\n"
+            f"liq. {num(v.liquidation) if v.liquidation else '—'} · notional {usd(v.notional)}"
+        )
+    buttons = [
+        [InlineKeyboardButton(f"Close {v.symbol}", callback_data=f"{CLOSE_PREFIX}{v.symbol}")]
+        for v in views
+    ]
+    return "\n".join(lines), InlineKeyboardMarkup(buttons)
+
+
+def orders(views: list[OrderView], mode: str) -> tuple[str, InlineKeyboardMarkup | None]:
+    if not views:
+        return f"{mode_badge(mode)} · no open orders", None
+    lines = [f"{mode_badge(mode)} · <b>open orders</b>"]
+    for o in views:
+        side = "BUY" if o.side == "Bid" else "SELL"
+        price = f" @ {num(o.price)}" if o.price is not None else ""
+        filled = f" (filled {num(o.executed)})" if o.executed else ""
+        lines.append(
+            f"<code>{esc(o.id)}</code> {side} {num(o.quantity)} {esc(o.symbol)}{price}{filled}"
+        )
+    buttons = [
+        [InlineKeyboardButton(f"Cancel {o.id}", callback_data=f"{CANCEL_PREFIX}{o.id}")]
+        for o in views[:20]
+    ]
+    if len(views) > 1:
+        buttons.append([InlineKeyboardButton("Cancel all", callback_data=f"{CANCEL_PREFIX}all")])
+    return "\n".join(lines), InlineKeyboardMarkup(buttons)
+
+
+def cancelled(views: list[OrderView]) -> str:
+    if not views:
+        return "no open orders to cancel"
+    return "cancelled " + ", ".join(f"<code>{esc(o.id)}</code> ({esc(o.symbol)})" for o in views)
+
+
+def balances(views: list[BalanceView], mode: str) -> str:
+    if not views:
+        return f"{mode_badge(mode)} · the account is empty"
+    lines = [f"{mode_badge(mode)} · <b>balances</b>"]
+    for b in views:
+        locked = f" (locked {num(b.locked)})" if b.locked else ""
+        lines.append(f"{esc(b.asset)}: {num(b.available)}{locked}")
+    return "\n".join(lines)
+
+
+def account(v: AccountView, mode: str) -> str:
+    lines = [
+        f"{mode_badge(mode)} · <b>account</b> ({esc(v.status)}, {esc(v.tier)})",
+        f"perp fees: maker {num(v.maker_fee_bps)} bps · taker {num(v.taker_fee_bps)} bps",
+        f"spot fees: maker {num(v.spot_maker_fee_bps)} bps · taker {num(v.spot_taker_fee_bps)} bps",
+        f"leverage limit {num(v.leverage_limit)}x",
+    ]
+    if v.net_equity is not None:
+        lines.append(f"net equity {usd(v.net_equity)} · available {usd(v.available)}")
+    if v.margin_fraction is not None:
+        lines.append(f"margin fraction {pct(v.margin_fraction)}")
+    if v.unrealized is not None:
+        lines.append(f"unrealised PnL {signed_usd(v.unrealized)}")
+    return "\n".join(lines)
+
+
+def mode(mode_name: str, exchange: str) -> str:
+    if mode_name == "paper":
+        where = "the built-in simulator" if exchange == "sim" else "live Backpack market data"
+        return (
+            f"{mode_badge(mode_name)} — orders fill against {where} in a paper account; "
+            "no real money moves."
+        )
+    return f"{mode_badge(mode_name)} — orders are signed with your API key and sent to Backpack."

@@ -1,0 +1,173 @@
+"""Account views and order cancellation (no Telegram types)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from bot.exchange.client import BackpackAPI
+from bot.exchange.errors import NotFound
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    symbol: str
+    quantity: Decimal  # signed
+    entry: Decimal
+    mark: Decimal
+    unrealized: Decimal
+    realized: Decimal
+    funding: Decimal
+    liquidation: Decimal | None
+
+    @property
+    def side(self) -> str:
+        return "LONG" if self.quantity > 0 else "SHORT"
+
+    @property
+    def notional(self) -> Decimal:
+        return abs(self.quantity) * self.mark
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    id: str
+    symbol: str
+    side: str  # "Bid" / "Ask"
+    order_type: str
+    quantity: Decimal
+    executed: Decimal
+    price: Decimal | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceView:
+    asset: str
+    available: Decimal
+    locked: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    maker_fee_bps: Decimal
+    taker_fee_bps: Decimal
+    spot_maker_fee_bps: Decimal
+    spot_taker_fee_bps: Decimal
+    leverage_limit: Decimal
+    status: str
+    tier: str
+    net_equity: Decimal | None
+    available: Decimal | None
+    margin_fraction: Decimal | None
+    unrealized: Decimal | None
+
+
+def _d(value: Any) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value or 0))
+
+
+class AccountService:
+    """Reads the trading account (paper or live) through the account client."""
+
+    def __init__(self, account: BackpackAPI) -> None:
+        self.api = account
+
+    async def positions(self) -> list[PositionView]:
+        rows = await self.api.get_positions()
+        out = []
+        for p in rows:
+            liq = _d(p.get("liquidationPrice"))
+            out.append(
+                PositionView(
+                    symbol=p["symbol"],
+                    quantity=p["quantity"],
+                    entry=_d(p.get("entryPrice")),
+                    mark=_d(p.get("markPrice")),
+                    unrealized=_d(p.get("unrealizedProfit")),
+                    realized=_d(p.get("realizedProfit")),
+                    funding=_d(p.get("fundingPaid")),
+                    liquidation=liq if liq > 0 else None,
+                )
+            )
+        return sorted(out, key=lambda v: v.symbol)
+
+    async def orders(self) -> list[OrderView]:
+        rows = await self.api.get_open_orders()
+        return [
+            OrderView(
+                id=str(o["id"]),
+                symbol=o["symbol"],
+                side=o["side"],
+                order_type=o["orderType"],
+                quantity=_d(o.get("quantity")),
+                executed=_d(o.get("executedQuantity")),
+                price=o.get("price"),
+                status=o["status"],
+            )
+            for o in rows
+        ]
+
+    async def cancel(self, order_id: str) -> OrderView:
+        """Cancel one open order by id (its market is looked up from the open orders)."""
+        for o in await self.orders():
+            if o.id == order_id:
+                row = await self.api.cancel_order(o.symbol, o.id)
+                return OrderView(
+                    id=o.id,
+                    symbol=o.symbol,
+                    side=o.side,
+                    order_type=o.order_type,
+                    quantity=o.quantity,
+                    executed=_d(row.get("executedQuantity")),
+                    price=o.price,
+                    status=row.get("status", "Cancelled"),
+                )
+        raise NotFound(f"no open order with id {order_id}", code="RESOURCE_NOT_FOUND")
+
+    async def cancel_all(self) -> list[OrderView]:
+        rows = await self.api.cancel_all_orders()
+        return [
+            OrderView(
+                id=str(o["id"]),
+                symbol=o["symbol"],
+                side=o["side"],
+                order_type=o["orderType"],
+                quantity=_d(o.get("quantity")),
+                executed=_d(o.get("executedQuantity")),
+                price=o.get("price"),
+                status=o.get("status", "Cancelled"),
+            )
+            for o in rows
+        ]
+
+    async def balances(self) -> list[BalanceView]:
+        rows = await self.api.get_balances()
+        out = [BalanceView(r["asset"], _d(r["available"]), _d(r["locked"])) for r in rows]
+        return sorted(
+            (b for b in out if b.available or b.locked),
+            key=lambda b: (b.asset != "USDC", b.asset),
+        )
+
+    async def account(self) -> AccountView:
+        info = await self.api.get_account_info()
+        col: dict[str, Any] = {}
+        try:
+            col = await self.api.get_collateral()
+        except Exception:  # collateral is optional detail
+            col = {}
+        mf = col.get("marginFraction")
+        return AccountView(
+            maker_fee_bps=_d(info.get("futuresMakerFee")),
+            taker_fee_bps=_d(info.get("futuresTakerFee")),
+            spot_maker_fee_bps=_d(info.get("spotMakerFee")),
+            spot_taker_fee_bps=_d(info.get("spotTakerFee")),
+            leverage_limit=_d(info.get("leverageLimit")),
+            status=info["status"],
+            tier=info["commissionTier"],
+            net_equity=col.get("netEquity"),
+            available=col.get("netEquityAvailable"),
+            margin_fraction=_d(mf) if mf is not None else None,
+            unrealized=col.get("pnlUnrealized"),
+        )

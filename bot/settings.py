@@ -1,0 +1,104 @@
+"""Every setting, from the environment and ``.env`` (pydantic-settings). See ``.env.example``."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class ConfigError(ValueError):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+class Settings(BaseSettings):
+    """The bot's configuration. Field names are the environment variable names, lowercased."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    telegram_bot_token: SecretStr = SecretStr("")
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_allowed_users: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    trading_mode: Literal["paper", "live"] = "paper"
+    backpack_api_key: str | None = None
+    backpack_api_secret: SecretStr | None = None
+    backpack_api_url: str = "https://api.backpack.exchange"
+    backpack_ws_url: str = "wss://ws.backpack.exchange"
+    exchange: Literal["backpack", "sim"] = "backpack"
+    database_url: str = "sqlite+aiosqlite:///./data/bot.db"
+    data_dir: Path = Path("./data")
+    max_order_notional: Decimal = Decimal(10000)
+    confirm_ttl_seconds: int = Field(default=60, ge=5, le=3600)
+    price_drift_tolerance: Decimal = Decimal("0.005")
+    log_level: str = "INFO"
+    webhook_url: str | None = None
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = 8443
+    webhook_secret: SecretStr | None = None
+    paper_balance: Decimal = Decimal(10000)
+    sim_seed: int = 1
+    sim_tick_seconds: float = 0.5
+    limit_price_band: Decimal = Decimal("0.2")
+    stale_stream_seconds: float = 15.0
+    alert_hysteresis: Decimal = Decimal("0.002")
+    liquidation_warning_distance: Decimal = Decimal("0.10")
+    funding_notice_minutes: int = 10
+    strategy_interval_seconds: int = Field(default=60, ge=5)
+
+    @field_validator("telegram_allowed_users", mode="before")
+    @classmethod
+    def _split_users(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+            try:
+                return [int(p) for p in parts]
+            except ValueError:
+                raise ValueError(
+                    "TELEGRAM_ALLOWED_USERS must be numeric Telegram user ids separated by "
+                    "commas, e.g. 123456789,987654321"
+                ) from None
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _strip_url(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def paper(self) -> bool:
+        return self.trading_mode == "paper"
+
+    def check(self) -> None:
+        """Start-up checks with messages a user can act on (raises :class:`ConfigError`)."""
+        if not self.telegram_bot_token.get_secret_value():
+            raise ConfigError(
+                "TELEGRAM_BOT_TOKEN is not set. Create a bot with @BotFather and put its token "
+                "in .env (see .env.example)."
+            )
+        if not self.telegram_allowed_users:
+            raise ConfigError(
+                "TELEGRAM_ALLOWED_USERS is empty, so nobody could use the bot. Put your numeric "
+                "Telegram user id in .env (ask @userinfobot), e.g. TELEGRAM_ALLOWED_USERS=123456789"
+            )
+        if self.trading_mode == "live":
+            if self.exchange == "sim":
+                raise ConfigError(
+                    "TRADING_MODE=live cannot run on EXCHANGE=sim; use TRADING_MODE=paper."
+                )
+            secret = self.backpack_api_secret.get_secret_value() if self.backpack_api_secret else ""
+            if not self.backpack_api_key or not secret:
+                raise ConfigError(
+                    "TRADING_MODE=live needs BACKPACK_API_KEY and BACKPACK_API_SECRET "
+                    "(or use TRADING_MODE=paper to trade without keys)."
+                )
+        if self.max_order_notional <= 0:
+            raise ConfigError("MAX_ORDER_NOTIONAL must be a positive USDC amount.")
+        if not Decimal(0) < self.price_drift_tolerance < Decimal(1):
+            raise ConfigError("PRICE_DRIFT_TOLERANCE is a fraction, e.g. 0.005 for 0.5 %.")

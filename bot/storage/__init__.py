@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2 async models per domain, Alembic migrations applied at start-up."""

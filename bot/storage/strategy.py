@@ -1,0 +1,500 @@
+"""Strategy storage: settings + mode, positions it owns, exits, approvals, actions, PnL journal.
+
+Money is stored as exact decimal text (:class:`~bot.storage.base.DecimalText`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, String, Text, delete, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.storage.base import Base, DecimalText
+from bot.storage.db import Database
+from bot.strategy.model import Action, Kind, Leg, Portfolio, StrategyConfig, StrategyPosition
+
+MODES = ("off", "approve", "auto")
+
+
+class StrategySettingsRow(Base):
+    __tablename__ = "strategy_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))
+    config: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    chat_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    updated_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class StrategyPositionRow(Base):
+    __tablename__ = "strategy_positions"
+
+    symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    perp_quantity: Mapped[Decimal] = mapped_column(DecimalText)
+    perp_entry: Mapped[Decimal] = mapped_column(DecimalText)
+    spot_symbol: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    spot_quantity: Mapped[Decimal] = mapped_column(DecimalText)
+    spot_entry: Mapped[Decimal] = mapped_column(DecimalText)
+    entry_rate: Mapped[Decimal] = mapped_column(DecimalText)
+    opened_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class StrategyExitRow(Base):
+    __tablename__ = "strategy_exits"
+
+    symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
+    exited_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class StrategyApprovalRow(Base):
+    __tablename__ = "strategy_approvals"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class StrategyActionRow(Base):
+    __tablename__ = "strategy_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    mode: Mapped[str] = mapped_column(String(8))
+    symbol: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(8))
+    strategy: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    order_ids: Mapped[str] = mapped_column(Text)
+    perp_quantity: Mapped[Decimal] = mapped_column(DecimalText)
+    perp_price: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    spot_quantity: Mapped[Decimal] = mapped_column(DecimalText)
+    spot_price: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    problems: Mapped[str] = mapped_column(Text)
+
+
+class JournalRow(Base):
+    """One fill or funding payment of the account (deduplicated by ``external_id``)."""
+
+    __tablename__ = "pnl_journal"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    external_id: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "fill" | "funding"
+    mode: Mapped[str] = mapped_column(String(8))
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    quantity: Mapped[Decimal] = mapped_column(DecimalText)
+    price: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    fee: Mapped[Decimal] = mapped_column(DecimalText)
+    fee_symbol: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    amount: Mapped[Decimal] = mapped_column(DecimalText)  # funding: USDC received (+) / paid (−)
+    order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    rate: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+
+
+@dataclass(frozen=True, slots=True)
+class StrategySettings:
+    mode: str
+    config: StrategyConfig
+    user_id: int | None
+    chat_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """A journal row as a value."""
+
+    external_id: str
+    kind: str
+    mode: str
+    at_ms: int
+    symbol: str
+    side: str | None
+    quantity: Decimal
+    price: Decimal | None
+    fee: Decimal
+    fee_symbol: str | None
+    amount: Decimal
+    order_id: str | None = None
+    rate: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    """One executed strategy action as ``/trades`` lists it."""
+
+    at_ms: int
+    mode: str
+    symbol: str
+    kind: str
+    strategy: str
+    reason: str
+    order_ids: tuple[str, ...]
+    perp_quantity: Decimal
+    perp_price: Decimal | None
+    spot_quantity: Decimal
+    spot_price: Decimal | None
+    problems: tuple[str, ...]
+
+
+def action_to_json(action: Action) -> str:
+    """An action as JSON text (decimals as strings) for a pending approval."""
+    return json.dumps(
+        {
+            "kind": action.kind,
+            "symbol": action.symbol,
+            "strategy": action.strategy,
+            "reason": action.reason,
+            "funding_rate": str(action.funding_rate),
+            "notional": str(action.notional),
+            "expected_edge": str(action.expected_edge),
+            "legs": [
+                {
+                    "symbol": leg.symbol,
+                    "side": leg.side,
+                    "quantity": str(leg.quantity),
+                    "reduce_only": leg.reduce_only,
+                    "expected_price": str(leg.expected_price),
+                }
+                for leg in action.legs
+            ],
+        }
+    )
+
+
+def action_from_json(text: str) -> Action:
+    d: dict[str, Any] = json.loads(text)
+    return Action(
+        kind=d["kind"],
+        symbol=d["symbol"],
+        strategy=d["strategy"],
+        reason=d["reason"],
+        funding_rate=Decimal(d["funding_rate"]),
+        notional=Decimal(d["notional"]),
+        expected_edge=Decimal(d["expected_edge"]),
+        legs=tuple(
+            Leg(
+                symbol=leg["symbol"],
+                side=leg["side"],
+                quantity=Decimal(leg["quantity"]),
+                reduce_only=bool(leg["reduce_only"]),
+                expected_price=Decimal(leg["expected_price"]),
+            )
+            for leg in d["legs"]
+        ),
+    )
+
+
+class StrategyStore:
+    """Repository for everything the strategy keeps across restarts."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ------------------------------------------------------------------ settings
+
+    async def settings(self) -> StrategySettings:
+        async with self.db.session() as s:
+            row = await s.get(StrategySettingsRow, 1)
+        if row is None:
+            return StrategySettings("off", StrategyConfig(), None, None)
+        return StrategySettings(
+            row.mode, StrategyConfig.from_dict(json.loads(row.config)), row.user_id, row.chat_id
+        )
+
+    async def save_settings(
+        self,
+        *,
+        now_ms: int,
+        mode: str | None = None,
+        config: StrategyConfig | None = None,
+        user_id: int | None = None,
+        chat_id: int | None = None,
+    ) -> StrategySettings:
+        async with self.db.session() as s, s.begin():
+            row = await s.get(StrategySettingsRow, 1)
+            if row is None:
+                row = StrategySettingsRow(
+                    id=1, mode="off", config=json.dumps(StrategyConfig().to_dict())
+                )
+                s.add(row)
+            if mode is not None:
+                row.mode = mode
+            if config is not None:
+                row.config = json.dumps(config.to_dict())
+            if user_id is not None:
+                row.user_id = user_id
+            if chat_id is not None:
+                row.chat_id = chat_id
+            row.updated_at_ms = now_ms
+        return await self.settings()
+
+    # ------------------------------------------------------------------ positions
+
+    async def portfolio(self) -> Portfolio:
+        async with self.db.session() as s:
+            rows = (await s.execute(select(StrategyPositionRow))).scalars().all()
+            exits = (await s.execute(select(StrategyExitRow))).scalars().all()
+        return Portfolio(
+            positions=tuple(_position(r) for r in sorted(rows, key=lambda r: r.opened_at_ms)),
+            last_exit_ms={e.symbol: e.exited_at_ms for e in exits},
+        )
+
+    async def put_position(self, p: StrategyPosition) -> None:
+        async with self.db.session() as s, s.begin():
+            await s.merge(
+                StrategyPositionRow(
+                    symbol=p.symbol,
+                    kind=p.kind,
+                    perp_quantity=p.perp_quantity,
+                    perp_entry=p.perp_entry,
+                    spot_symbol=p.spot_symbol,
+                    spot_quantity=p.spot_quantity,
+                    spot_entry=p.spot_entry,
+                    entry_rate=p.entry_rate,
+                    opened_at_ms=p.opened_at_ms,
+                )
+            )
+
+    async def remove_position(self, symbol: str, *, exited_at_ms: int | None) -> None:
+        async with self.db.session() as s, s.begin():
+            await s.execute(delete(StrategyPositionRow).where(StrategyPositionRow.symbol == symbol))
+            if exited_at_ms is not None:
+                await s.merge(StrategyExitRow(symbol=symbol, exited_at_ms=exited_at_ms))
+
+    # ------------------------------------------------------------------ approvals
+
+    async def add_approval(
+        self,
+        token: str,
+        action: Action,
+        *,
+        chat_id: int,
+        message_id: int | None,
+        now_ms: int,
+        expires_at_ms: int,
+    ) -> None:
+        async with self.db.session() as s, s.begin():
+            s.add(
+                StrategyApprovalRow(
+                    token=token,
+                    symbol=action.symbol,
+                    action=action_to_json(action),
+                    status="pending",
+                    chat_id=chat_id,
+                    message_id=message_id,
+                    created_at_ms=now_ms,
+                    expires_at_ms=expires_at_ms,
+                )
+            )
+
+    async def set_approval_message(self, token: str, message_id: int) -> None:
+        async with self.db.session() as s, s.begin():
+            row = await s.get(StrategyApprovalRow, token)
+            if row is not None:
+                row.message_id = message_id
+
+    async def extend_approval(self, token: str, expires_at_ms: int) -> None:
+        """A re-quoted proposal lives as long as its fresh confirmation."""
+        async with self.db.session() as s, s.begin():
+            row = await s.get(StrategyApprovalRow, token)
+            if row is not None:
+                row.expires_at_ms = expires_at_ms
+
+    async def approval(self, token: str) -> tuple[Action, str] | None:
+        async with self.db.session() as s:
+            row = await s.get(StrategyApprovalRow, token)
+        return (action_from_json(row.action), row.status) if row else None
+
+    async def pending_symbols(self, now_ms: int) -> set[str]:
+        """Symbols with an approval still waiting for a tap (no second proposal meanwhile)."""
+        async with self.db.session() as s:
+            rows = (
+                await s.execute(
+                    select(StrategyApprovalRow.symbol).where(
+                        StrategyApprovalRow.status == "pending",
+                        StrategyApprovalRow.expires_at_ms > now_ms,
+                    )
+                )
+            ).all()
+        return {r[0] for r in rows}
+
+    async def finish_approval(self, token: str, status: str) -> bool:
+        """Move a pending approval to ``status``; ``False`` if it was no longer pending."""
+        # One conditional UPDATE: two taps racing (or a replay after a restart) cannot both win.
+        async with self.db.session() as s, s.begin():
+            result = await s.execute(
+                update(StrategyApprovalRow)
+                .where(StrategyApprovalRow.token == token, StrategyApprovalRow.status == "pending")
+                .values(status=status)
+            )
+            return bool(getattr(result, "rowcount", 0) == 1)
+
+    # ------------------------------------------------------------------ actions
+
+    async def add_action(self, rec: ActionRecord) -> None:
+        async with self.db.session() as s, s.begin():
+            s.add(
+                StrategyActionRow(
+                    at_ms=rec.at_ms,
+                    mode=rec.mode,
+                    symbol=rec.symbol,
+                    kind=rec.kind,
+                    strategy=rec.strategy,
+                    reason=rec.reason,
+                    order_ids=json.dumps(list(rec.order_ids)),
+                    perp_quantity=rec.perp_quantity,
+                    perp_price=rec.perp_price,
+                    spot_quantity=rec.spot_quantity,
+                    spot_price=rec.spot_price,
+                    problems=json.dumps(list(rec.problems)),
+                )
+            )
+
+    async def actions(self, limit: int = 10) -> list[ActionRecord]:
+        async with self.db.session() as s:
+            rows = (
+                (
+                    await s.execute(
+                        select(StrategyActionRow)
+                        .order_by(StrategyActionRow.at_ms.desc(), StrategyActionRow.id.desc())
+                        .limit(limit)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        return [
+            ActionRecord(
+                at_ms=r.at_ms,
+                mode=r.mode,
+                symbol=r.symbol,
+                kind=r.kind,
+                strategy=r.strategy,
+                reason=r.reason,
+                order_ids=tuple(json.loads(r.order_ids)),
+                perp_quantity=r.perp_quantity,
+                perp_price=r.perp_price,
+                spot_quantity=r.spot_quantity,
+                spot_price=r.spot_price,
+                problems=tuple(json.loads(r.problems)),
+            )
+            for r in rows
+        ]
+
+    async def reasons_by_order(self) -> dict[str, str]:
+        """``{order id: reason}`` for every order the strategy placed."""
+        async with self.db.session() as s:
+            rows = (
+                await s.execute(select(StrategyActionRow.order_ids, StrategyActionRow.reason))
+            ).all()
+        out: dict[str, str] = {}
+        for ids, reason in rows:
+            for oid in json.loads(ids):
+                out[oid] = reason
+        return out
+
+    # ------------------------------------------------------------------ journal
+
+    async def add_journal(self, entries: Sequence[JournalEntry]) -> int:
+        """Insert entries not seen before; returns how many were new."""
+        if not entries:
+            return 0
+        ids = [e.external_id for e in entries]
+        async with self.db.session() as s, s.begin():
+            seen = set(
+                (
+                    await s.execute(
+                        select(JournalRow.external_id).where(JournalRow.external_id.in_(ids))
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            new = [
+                e for e in {e.external_id: e for e in entries}.values() if e.external_id not in seen
+            ]
+            for e in new:
+                s.add(
+                    JournalRow(
+                        external_id=e.external_id,
+                        kind=e.kind,
+                        mode=e.mode,
+                        at_ms=e.at_ms,
+                        symbol=e.symbol,
+                        side=e.side,
+                        quantity=e.quantity,
+                        price=e.price,
+                        fee=e.fee,
+                        fee_symbol=e.fee_symbol,
+                        amount=e.amount,
+                        order_id=e.order_id,
+                        rate=e.rate,
+                    )
+                )
+        return len(new)
+
+    async def journal(self, *, mode: str | None = None) -> list[JournalEntry]:
+        """Every entry, oldest first (``mode`` filters paper/live)."""
+        q = select(JournalRow).order_by(JournalRow.at_ms, JournalRow.id)
+        if mode is not None:
+            q = q.where(JournalRow.mode == mode)
+        async with self.db.session() as s:
+            rows = (await s.execute(q)).scalars().all()
+        return [
+            JournalEntry(
+                external_id=r.external_id,
+                kind=r.kind,
+                mode=r.mode,
+                at_ms=r.at_ms,
+                symbol=r.symbol,
+                side=r.side,
+                quantity=r.quantity,
+                price=r.price,
+                fee=r.fee,
+                fee_symbol=r.fee_symbol,
+                amount=r.amount,
+                order_id=r.order_id,
+                rate=r.rate,
+            )
+            for r in rows
+        ]
+
+
+def _position(r: StrategyPositionRow) -> StrategyPosition:
+    kind: Kind = "carry" if r.kind == "carry" else "directional"
+    return StrategyPosition(
+        symbol=r.symbol,
+        kind=kind,
+        perp_quantity=r.perp_quantity,
+        perp_entry=r.perp_entry,
+        opened_at_ms=r.opened_at_ms,
+        entry_rate=r.entry_rate,
+        spot_symbol=r.spot_symbol,
+        spot_quantity=r.spot_quantity,
+        spot_entry=r.spot_entry,
+    )
+
+
+__all__ = [
+    "MODES",
+    "ActionRecord",
+    "JournalEntry",
+    "StrategySettings",
+    "StrategyStore",
+    "action_from_json",
+    "action_to_json",
+]

@@ -1,0 +1,92 @@
+"""/positions, /orders, /cancel, /balance, /account (+ the order Cancel buttons)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.exchange.errors import BackpackError
+from bot.render import account as render
+from handlers.common import Context, args_of, friendly, guarded, reply, rt
+
+_ORDER_ID = re.compile(r"^\d{1,24}$")
+
+
+@guarded
+async def positions(update: Update, context: Context) -> None:
+    r = rt(context)
+    assert r.account is not None
+    text, markup = render.positions(await r.account.positions(), r.mode)
+    await reply(update, text, markup)
+
+
+@guarded
+async def orders(update: Update, context: Context) -> None:
+    r = rt(context)
+    assert r.account is not None
+    text, markup = render.orders(await r.account.orders(), r.mode)
+    await reply(update, text, markup)
+
+
+@guarded
+async def cancel(update: Update, context: Context) -> None:
+    words = args_of(context)
+    example = (
+        "e.g. <code>/cancel 8284661092</code> or <code>/cancel all</code> (ids are in /orders)"
+    )
+    if len(words) != 1:
+        await reply(update, f"Which order? {example}")
+        return
+    r = rt(context)
+    assert r.account is not None
+    word = words[0].lower()
+    if word == "all":
+        await reply(update, render.cancelled(await r.account.cancel_all()))
+        return
+    if not _ORDER_ID.match(word):
+        await reply(update, f"{word!r} is not an order id; {example}")
+        return
+    await reply(update, render.cancelled([await r.account.cancel(word)]))
+
+
+async def cancel_button(update: Update, context: Context) -> None:
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    r = rt(context)
+    assert r.account is not None
+    target = query.data.removeprefix(render.CANCEL_PREFIX)
+    try:
+        done = await r.account.cancel_all() if target == "all" else [await r.account.cancel(target)]
+        await query.answer("cancelled")
+        await reply(update, render.cancelled(done))
+    except BackpackError as exc:
+        await query.answer(friendly(exc)[:190], show_alert=True)
+
+
+@guarded
+async def balance(update: Update, context: Context) -> None:
+    r = rt(context)
+    assert r.account is not None
+    await reply(update, render.balances(await r.account.balances(), r.mode))
+
+
+@guarded
+async def account(update: Update, context: Context) -> None:
+    r = rt(context)
+    assert r.account is not None
+    await reply(update, render.account(await r.account.account(), r.mode))
+
+
+def handlers() -> list[BaseHandler[Any, Any, Any]]:
+    return [
+        CommandHandler("positions", positions),
+        CommandHandler("orders", orders),
+        CommandHandler("cancel", cancel),
+        CommandHandler("balance", balance),
+        CommandHandler("account", account),
+        CallbackQueryHandler(cancel_button, pattern=f"^{render.CANCEL_PREFIX}"),
+    ]
