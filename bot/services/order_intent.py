@@ -1,0 +1,290 @@
+"""What the user asked to trade, parsed from command text — pure, no market data needed.
+
+``/buy BTC 0.01``, ``/sell ETH 0.5``, ``/buy SOL $200`` (USDC notional), ``/buy BTC 0.01 @ 60000``
+(limit), optional flags ``post`` and ``reduce``; ``/close BTC [50%]``. The parser checks the
+*shape* of the request (is the size a positive plain number, is there a price after ``@`` ...);
+everything that needs the market (does the symbol exist, too many decimals for the step, price
+far from the market, notional over the limit) is checked when the preview is built.
+
+Every rejection is an :class:`IntentError` with the problem and an example of the right form, so
+the handler can answer with both and nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+Side = Literal["buy", "sell"]
+
+#: A plain positive-looking decimal: digits with an optional dot part (no exponent, no sign).
+_NUMBER = re.compile(r"^(?:\d+(?:\.\d*)?|\.\d+)$")
+_SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
+_POST_FLAGS = frozenset({"post", "postonly", "post-only", "post_only", "maker"})
+_REDUCE_FLAGS = frozenset({"reduce", "reduceonly", "reduce-only", "reduce_only"})
+_QUOTE_WORDS = frozenset({"usdc", "usd"})
+
+
+def examples(command: str) -> str:
+    """Examples of the right form for a command (``buy``, ``sell`` or ``close``)."""
+    if command == "close":
+        return "/close BTC  or  /close BTC 50%"
+    return (
+        f"/{command} BTC 0.01  ·  /{command} SOL $200  ·  "
+        f"/{command} BTC 0.01 @ 60000  ·  /{command} ETH 0.5 @ 3000 post"
+    )
+
+
+class IntentError(ValueError):
+    """A request that cannot become an order; ``problem`` says why, ``example`` shows how."""
+
+    def __init__(self, problem: str, example: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.example = example
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    """One order as asked: exactly one of ``quantity`` (base units) or ``notional`` (USDC).
+
+    ``price`` makes it a limit order; ``market`` is the symbol as typed (``btc``, ``SOL_USDC``),
+    resolved against the exchange's markets when the preview is built.
+    """
+
+    side: Side
+    market: str
+    quantity: Decimal | None = None
+    notional: Decimal | None = None
+    price: Decimal | None = None
+    post_only: bool = False
+    reduce_only: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.quantity is None) == (self.notional is None):
+            raise ValueError("an OrderIntent needs exactly one of quantity or notional")
+        if self.post_only and self.price is None:
+            raise ValueError("post_only needs a limit price")
+
+
+@dataclass(frozen=True, slots=True)
+class CloseIntent:
+    """Close ``fraction`` (0 < f ≤ 1) of the open position in ``market`` with a reduce-only
+    market order."""
+
+    market: str
+    fraction: Decimal = Decimal(1)
+
+    def __post_init__(self) -> None:
+        if not Decimal(0) < self.fraction <= Decimal(1):
+            raise ValueError("fraction must be in (0, 1]")
+
+
+Leg = OrderIntent | CloseIntent
+
+
+@dataclass(frozen=True, slots=True)
+class MultiLeg:
+    """Several orders approved with one tap and sent in order (e.g. a strategy's hedge pair).
+
+    ``title`` heads the preview; ``origin`` is a free tag (``"strategy:approve:17"``) returned
+    in the outcome so the caller can recognise its own confirmations.
+    """
+
+    legs: tuple[Leg, ...]
+    title: str = ""
+    origin: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.legs:
+            raise ValueError("a MultiLeg needs at least one leg")
+
+
+Intent = OrderIntent | CloseIntent | MultiLeg
+
+
+def _tokens(args: Sequence[str] | str) -> list[str]:
+    text = args if isinstance(args, str) else " ".join(args)
+    # "0.01@60000" and "@60000" are the same as "0.01 @ 60000".
+    text = text.replace("@", " @ ")
+    return text.split()
+
+
+def parse_number(text: str, what: str, example: str) -> Decimal:
+    """A strictly positive plain decimal, or an :class:`IntentError` naming ``what`` was wrong."""
+    raw = text.strip()
+    if raw.startswith("-"):
+        raise IntentError(f"The {what} must be greater than zero, not {raw}.", example)
+    if "," in raw:
+        raise IntentError(
+            f"The {what} {raw!r} has a comma; write digits with a dot, e.g. 0.5 or 60000.", example
+        )
+    if raw.startswith("+"):
+        raw = raw[1:]
+    if not _NUMBER.match(raw):
+        raise IntentError(f"The {what} {text!r} is not a number.", example)
+    value = Decimal(raw)
+    if value <= 0:
+        raise IntentError(f"The {what} must be greater than zero, not {text}.", example)
+    return value
+
+
+def _parse_size(text: str, example: str) -> tuple[Decimal | None, Decimal | None]:
+    """``0.01`` → (quantity, None); ``$200`` / ``200$`` / ``200usdc`` → (None, notional)."""
+    low = text.lower()
+    if low.startswith("$"):
+        return None, parse_number(text[1:], "USDC amount", example)
+    if low.endswith("$"):
+        return None, parse_number(text[:-1], "USDC amount", example)
+    for word in _QUOTE_WORDS:
+        if low.endswith(word) and len(low) > len(word):
+            return None, parse_number(text[: -len(word)], "USDC amount", example)
+    return parse_number(text, "size", example), None
+
+
+def _parse_symbol(text: str, example: str) -> str:
+    if not _SYMBOL.match(text) or _NUMBER.match(text) or text.startswith(("$", "-")):
+        raise IntentError(
+            f"{text!r} is not a market. Put the market first, then the size.", example
+        )
+    return text
+
+
+def parse_order(side: Side, args: Sequence[str] | str) -> OrderIntent:
+    """Parse the arguments of ``/buy`` or ``/sell`` (without the command itself)."""
+    example = examples(side)
+    tokens = _tokens(args)
+    if not tokens:
+        raise IntentError(f"Tell me what to {side} and how much.", example)
+    market = _parse_symbol(tokens[0], example)
+    rest = tokens[1:]
+    if not rest or rest[0] == "@" or rest[0].lower() in _POST_FLAGS | _REDUCE_FLAGS:
+        raise IntentError(f"How much {market.upper()}? The size is missing.", example)
+    size_text = rest[0]
+    rest = rest[1:]
+    # "200 usdc" is two tokens.
+    if rest and rest[0].lower() in _QUOTE_WORDS:
+        size_text += rest[0]
+        rest = rest[1:]
+    quantity, notional = _parse_size(size_text, example)
+
+    price: Decimal | None = None
+    post_only = reduce_only = False
+    i = 0
+    while i < len(rest):
+        tok = rest[i]
+        low = tok.lower()
+        if tok == "@":
+            if price is not None:
+                raise IntentError("Give the limit price only once.", example)
+            if i + 1 >= len(rest):
+                raise IntentError("A price must follow '@'.", example)
+            price = parse_number(rest[i + 1], "limit price", example)
+            i += 2
+            continue
+        if low in _POST_FLAGS:
+            post_only = True
+        elif low in _REDUCE_FLAGS:
+            reduce_only = True
+        else:
+            raise IntentError(f"I don't understand {tok!r}.", example)
+        i += 1
+    if post_only and price is None:
+        raise IntentError("'post' (maker only) needs a limit price: add '@ price'.", examples(side))
+    return OrderIntent(
+        side=side,
+        market=market,
+        quantity=quantity,
+        notional=notional,
+        price=price,
+        post_only=post_only,
+        reduce_only=reduce_only,
+    )
+
+
+def parse_close(args: Sequence[str] | str) -> CloseIntent:
+    """Parse the arguments of ``/close``: a market and an optional percentage (default all)."""
+    example = examples("close")
+    tokens = _tokens(args)
+    if not tokens:
+        raise IntentError("Which position? Name the market.", example)
+    market = _parse_symbol(tokens[0], example)
+    rest = tokens[1:]
+    if len(rest) == 2 and rest[1] == "%":
+        rest = [rest[0] + "%"]
+    if not rest or (len(rest) == 1 and rest[0].lower() in ("all", "100%")):
+        return CloseIntent(market=market)
+    if len(rest) > 1:
+        raise IntentError(f"I don't understand {' '.join(rest[1:])!r}.", example)
+    text = rest[0]
+    if not text.endswith("%"):
+        raise IntentError(
+            f"Give the part to close as a percentage, e.g. 50%, not {text!r}.", example
+        )
+    pct = parse_number(text[:-1], "percentage", example)
+    if pct > 100:
+        raise IntentError(f"You can close at most 100%, not {text}.", example)
+    return CloseIntent(market=market, fraction=pct / 100)
+
+
+def intent_to_json(intent: Intent) -> dict[str, Any]:
+    """A JSON-safe form of an intent (decimals as strings), stored with its confirmation."""
+    if isinstance(intent, MultiLeg):
+        return {
+            "type": "multi",
+            "legs": [intent_to_json(leg) for leg in intent.legs],
+            "title": intent.title,
+            "origin": intent.origin,
+        }
+    if isinstance(intent, CloseIntent):
+        return {"type": "close", "market": intent.market, "fraction": str(intent.fraction)}
+
+    def opt(v: Decimal | None) -> str | None:
+        return None if v is None else str(v)
+
+    return {
+        "type": "order",
+        "side": intent.side,
+        "market": intent.market,
+        "quantity": opt(intent.quantity),
+        "notional": opt(intent.notional),
+        "price": opt(intent.price),
+        "post_only": intent.post_only,
+        "reduce_only": intent.reduce_only,
+    }
+
+
+def intent_from_json(data: dict[str, Any]) -> Intent:
+    """The inverse of :func:`intent_to_json`."""
+    kind = data["type"]
+    if kind == "multi":
+        legs: list[Leg] = []
+        for raw in data["legs"]:
+            leg = intent_from_json(raw)
+            if isinstance(leg, MultiLeg):
+                raise ValueError("legs cannot nest")
+            legs.append(leg)
+        return MultiLeg(legs=tuple(legs), title=data.get("title", ""), origin=data.get("origin"))
+    if kind == "close":
+        return CloseIntent(market=data["market"], fraction=Decimal(data["fraction"]))
+
+    def opt(v: Any) -> Decimal | None:
+        return None if v is None else Decimal(str(v))
+
+    return OrderIntent(
+        side="buy" if data["side"] == "buy" else "sell",
+        market=data["market"],
+        quantity=opt(data.get("quantity")),
+        notional=opt(data.get("notional")),
+        price=opt(data.get("price")),
+        post_only=bool(data.get("post_only")),
+        reduce_only=bool(data.get("reduce_only")),
+    )
+
+
+def legs_of(intent: Intent) -> tuple[Leg, ...]:
+    """The orders an intent stands for, in the order they are sent."""
+    return intent.legs if isinstance(intent, MultiLeg) else (intent,)

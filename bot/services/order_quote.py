@@ -1,0 +1,479 @@
+"""Turn an intent into a checked, priced order leg — pure functions of the book and the account.
+
+Nothing here talks to the network: :func:`build_leg` takes a :class:`MarketView` (the market's
+rules, the book best-first on both sides, the position, fees, leverage and what is available)
+and either returns a :class:`LegPreview` whose quantity and price are already rounded to the
+market's step and tick, or raises :class:`~bot.services.order_intent.IntentError` naming the
+problem. The same function runs at preview time and again when the preview is re-quoted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
+from typing import Any, Literal
+
+from bot.exchange.markets import Market
+from bot.services.order_intent import CloseIntent, IntentError, OrderIntent, Side, examples
+
+ZERO = Decimal(0)
+Level = tuple[Decimal, Decimal]
+OrderType = Literal["MARKET", "LIMIT"]
+
+
+def plain(value: Decimal) -> str:
+    """A decimal without exponent or trailing zeros (``1E+2`` → ``100``, ``0.0100`` → ``0.01``)."""
+    if value == 0:
+        return "0"
+    text = format(value.normalize(), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def decimals(value: Decimal) -> int:
+    """How many decimals a number really uses (``0.0100`` → 2, ``100`` → 0)."""
+    exp = value.normalize().as_tuple().exponent
+    assert isinstance(exp, int)
+    return max(0, -exp)
+
+
+def floor_to(value: Decimal, step: Decimal) -> Decimal:
+    return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
+
+
+@dataclass(frozen=True, slots=True)
+class MarketView:
+    """Everything :func:`build_leg` needs to know, fetched by the service in one go.
+
+    ``bids``/``asks`` are best-first ``(price, quantity)`` levels. ``position`` is the signed
+    perp position, or the base balance for spot. ``available`` is the USDC the account can
+    still commit (free equity for perps, the USDC balance for spot). Fees are fractions
+    (0.0005 = 5 bps).
+    """
+
+    market: Market
+    bids: Sequence[Level]
+    asks: Sequence[Level]
+    position: Decimal
+    available: Decimal
+    taker_fee: Decimal
+    maker_fee: Decimal
+    leverage: Decimal
+
+    @property
+    def mid(self) -> Decimal:
+        if self.bids and self.asks:
+            return (self.bids[0][0] + self.asks[0][0]) / 2
+        if self.bids:
+            return self.bids[0][0]
+        if self.asks:
+            return self.asks[0][0]
+        raise IntentError(
+            f"The {self.market.symbol} order book is empty; try again in a moment.", ""
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The bot's own safety limits (``MAX_ORDER_NOTIONAL``) and the accepted limit-price band
+    around the mid (the exchange's own band is ±25 % of the last price)."""
+
+    max_notional: Decimal
+    max_limit_deviation: Decimal = Decimal("0.25")
+
+
+@dataclass(frozen=True, slots=True)
+class LegPreview:
+    """One order exactly as it will be sent, with what it is expected to cost.
+
+    ``est_price`` is the expected average fill (the book walk for the part that crosses, the
+    limit price for the part that rests); ``taker_qty`` is the part expected to fill at once;
+    ``slippage`` compares the crossing part's average with the mid (positive = worse than mid);
+    ``margin`` is the USDC the order ties up (perp: initial margin added, negative when it frees
+    margin; spot buy: the cost).
+    """
+
+    symbol: str
+    base: str
+    quote: str
+    perp: bool
+    side: Side
+    order_type: OrderType
+    quantity: Decimal
+    price: Decimal | None
+    post_only: bool
+    reduce_only: bool
+    est_price: Decimal
+    taker_qty: Decimal
+    mid: Decimal
+    slippage: Decimal
+    notional: Decimal
+    fee: Decimal
+    position_before: Decimal
+    position_after: Decimal
+    margin: Decimal
+    available: Decimal
+    asked: str
+    notes: tuple[str, ...] = ()
+
+    @property
+    def is_buy(self) -> bool:
+        return self.side == "buy"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-safe dict (decimals as strings) — the stored form of the preview."""
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            v = getattr(self, name)
+            if isinstance(v, Decimal):
+                out[name] = str(v)
+            elif isinstance(v, tuple):
+                out[name] = list(v)
+            else:
+                out[name] = v
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LegPreview:
+        def d(key: str) -> Decimal:
+            return Decimal(str(data[key]))
+
+        return cls(
+            symbol=data["symbol"],
+            base=data["base"],
+            quote=data["quote"],
+            perp=bool(data["perp"]),
+            side="buy" if data["side"] == "buy" else "sell",
+            order_type="LIMIT" if data["order_type"] == "LIMIT" else "MARKET",
+            quantity=d("quantity"),
+            price=Decimal(str(data["price"])) if data.get("price") is not None else None,
+            post_only=bool(data["post_only"]),
+            reduce_only=bool(data["reduce_only"]),
+            est_price=d("est_price"),
+            taker_qty=d("taker_qty"),
+            mid=d("mid"),
+            slippage=d("slippage"),
+            notional=d("notional"),
+            fee=d("fee"),
+            position_before=d("position_before"),
+            position_after=d("position_after"),
+            margin=d("margin"),
+            available=d("available"),
+            asked=str(data["asked"]),
+            notes=tuple(str(n) for n in data.get("notes", ())),
+        )
+
+
+def walk(levels: Sequence[Level], quantity: Decimal, limit: Decimal | None, buy: bool) -> Level:
+    """Take ``quantity`` from best-first ``levels`` (not past ``limit``): ``(filled, cost)``."""
+    left, cost = quantity, ZERO
+    for price, size in levels:
+        if limit is not None and (price > limit if buy else price < limit):
+            break
+        take = min(left, size)
+        cost += take * price
+        left -= take
+        if left <= 0:
+            break
+    return quantity - left, cost
+
+
+def quantity_for_notional(levels: Sequence[Level], notional: Decimal, buy: bool) -> Decimal:
+    """How much base ``notional`` USDC buys (or sells for) walking best-first ``levels``; the
+    part beyond the visible book is priced at the last level."""
+    left, qty = notional, ZERO
+    last: Decimal | None = None
+    for price, size in levels:
+        last = price
+        cost = price * size
+        if cost >= left:
+            return qty + left / price
+        qty += size
+        left -= cost
+    if last is None:
+        return ZERO
+    return qty + left / last
+
+
+def slippage(avg: Decimal, mid: Decimal, buy: bool) -> Decimal:
+    """How much worse than the mid an average fill is, as a fraction (negative = better)."""
+    if mid <= 0:
+        return ZERO
+    return (avg - mid) / mid if buy else (mid - avg) / mid
+
+
+def drift(old: Decimal, new: Decimal) -> Decimal:
+    """Relative move of the expected price between preview and tap."""
+    if old == 0:
+        return Decimal(1) if new else ZERO
+    return abs(new - old) / old
+
+
+def requote(leg: LegPreview, view: MarketView) -> Decimal:
+    """The expected average fill of an already-built leg against a fresh book.
+
+    Raises :class:`IntentError` when the book can no longer fill a market order.
+    """
+    return _price_leg(view, leg.side == "buy", leg.quantity, leg.price, leg.symbol)[0]
+
+
+def _price_leg(
+    view: MarketView, buy: bool, qty: Decimal, limit: Decimal | None, symbol: str
+) -> tuple[Decimal, Decimal, Decimal]:
+    """``(est_price, taker_qty, taker_avg)`` for ``qty`` against the view's book."""
+    levels = view.asks if buy else view.bids
+    filled, cost = walk(levels, qty, limit, buy)
+    if limit is None:
+        if filled < qty:
+            raise IntentError(
+                f"The {symbol} book only shows {plain(filled)} within reach; a market order "
+                f"for {plain(qty)} would sweep past it. Use a smaller size or a limit price.",
+                "",
+            )
+        avg = cost / filled
+        return avg, filled, avg
+    resting = qty - filled
+    est = (cost + resting * limit) / qty
+    return est, filled, (cost / filled if filled else limit)
+
+
+def _check_decimals(value: Decimal, unit: Decimal, what: str, sym: str, example: str) -> None:
+    allowed = decimals(unit)
+    if decimals(value) > allowed:
+        raise IntentError(
+            f"Too many decimals in the {what} {plain(value)}: {sym} goes in steps of "
+            f"{plain(unit)} (at most {allowed} decimal{'s' if allowed != 1 else ''}).",
+            example,
+        )
+
+
+def build_leg(intent: OrderIntent | CloseIntent, view: MarketView, limits: Limits) -> LegPreview:
+    """Check and price one leg; raise :class:`IntentError` for anything that must not be sent."""
+    m = view.market
+    if not m.open:
+        raise IntentError(f"{m.symbol} is not open for trading right now.", "")
+    if isinstance(intent, CloseIntent):
+        return _build_close(intent, view)
+    return _build_order(intent, view, limits)
+
+
+def _build_order(intent: OrderIntent, view: MarketView, limits: Limits) -> LegPreview:
+    m = view.market
+    buy = intent.side == "buy"
+    ex = examples(intent.side)
+    if intent.reduce_only and not m.is_perp:
+        raise IntentError(
+            f"'reduce' applies to perp positions only; {m.symbol} is a spot market.", ex
+        )
+    mid = view.mid
+    notes: list[str] = []
+
+    price: Decimal | None = None
+    if intent.price is not None:
+        _check_decimals(intent.price, m.tick_size, "price", m.symbol, ex)
+        mode = ROUND_FLOOR if buy else ROUND_CEILING
+        price = (intent.price / m.tick_size).to_integral_value(rounding=mode) * m.tick_size
+        if price != intent.price:
+            notes.append(f"price rounded to the tick {plain(m.tick_size)}")
+        dev = (price - mid) / mid
+        if abs(dev) > limits.max_limit_deviation:
+            where = "above" if dev > 0 else "below"
+            raise IntentError(
+                f"The limit price {plain(price)} is {abs(dev) * 100:.0f}% {where} the market "
+                f"({plain(mid.quantize(m.tick_size))}); keep it within "
+                f"{limits.max_limit_deviation * 100:.0f}%.",
+                ex,
+            )
+        if price < (m.min_price or ZERO) or (m.max_price is not None and price > m.max_price):
+            raise IntentError(f"The price {plain(price)} is outside {m.symbol}'s range.", ex)
+
+    if intent.quantity is not None:
+        _check_decimals(intent.quantity, m.step_size, "size", m.symbol, ex)
+        asked = plain(intent.quantity)
+        raw_qty = intent.quantity
+    else:
+        assert intent.notional is not None
+        asked = f"${plain(intent.notional)}"
+        if price is not None:
+            raw_qty = intent.notional / price
+        else:
+            raw_qty = quantity_for_notional(view.asks if buy else view.bids, intent.notional, buy)
+    qty = floor_to(raw_qty, m.step_size)
+    if intent.quantity is not None and qty != intent.quantity:
+        notes.append(f"size rounded down to the step {plain(m.step_size)}")
+    ref = price or mid
+    if qty < m.min_quantity or qty <= 0:
+        raise IntentError(
+            f"The size {plain(qty if intent.quantity is None else intent.quantity)} {m.base} is "
+            f"below the {m.symbol} minimum of {plain(m.min_quantity)} "
+            f"(≈ {plain((m.min_quantity * ref).quantize(Decimal('0.01'), ROUND_CEILING))} USDC).",
+            ex,
+        )
+    if m.max_quantity is not None and qty > m.max_quantity:
+        raise IntentError(
+            f"The size {plain(qty)} {m.base} is above the {m.symbol} maximum of "
+            f"{plain(m.max_quantity)}.",
+            ex,
+        )
+    if intent.post_only and price is not None:
+        best = view.asks[0][0] if buy and view.asks else (view.bids[0][0] if view.bids else None)
+        if best is not None and (price >= best if buy else price <= best):
+            raise IntentError(
+                f"A post-only {intent.side} at {plain(price)} would trade at once against the "
+                f"best {'ask' if buy else 'bid'} {plain(best)} and be rejected; "
+                f"price it {'below' if buy else 'above'} {plain(best)}.",
+                ex,
+            )
+
+    before = view.position
+    if intent.reduce_only:
+        if before == 0 or (before > 0) == buy:
+            have = "no open position" if before == 0 else "a position on the same side"
+            raise IntentError(
+                f"'reduce' needs a position to reduce; you have {have} in {m.symbol}.", ex
+            )
+        if qty > abs(before):
+            raise IntentError(
+                f"'reduce' size {plain(qty)} is more than your {plain(abs(before))} {m.base} "
+                f"position; /close {m.base} closes all of it.",
+                ex,
+            )
+    if not m.is_perp and not buy and qty > before:
+        raise IntentError(f"You have {plain(before)} {m.base} to sell, less than {plain(qty)}.", ex)
+    est, taker_qty, taker_avg = _price_leg(view, buy, qty, price, m.symbol)
+    notional = qty * est
+    if not intent.reduce_only and notional > limits.max_notional:
+        cap = floor_to(limits.max_notional / est, m.step_size)
+        raise IntentError(
+            f"The order is worth ≈ {plain(notional.quantize(Decimal('0.01')))} USDC, over the "
+            f"per-order limit of {plain(limits.max_notional)} USDC (MAX_ORDER_NOTIONAL). "
+            f"At most ≈ {plain(cap)} {m.base} fits.",
+            f"/{intent.side} {m.base} {plain(cap)}",
+        )
+    return _finish(
+        view,
+        side=intent.side,
+        qty=qty,
+        price=price,
+        post_only=intent.post_only,
+        reduce_only=intent.reduce_only,
+        est=est,
+        taker_qty=taker_qty,
+        taker_avg=taker_avg,
+        asked=asked,
+        notes=notes,
+        check_funds=True,
+    )
+
+
+def _build_close(intent: CloseIntent, view: MarketView) -> LegPreview:
+    m = view.market
+    ex = examples("close")
+    if not m.is_perp:
+        raise IntentError(
+            f"/close closes perp positions; {m.symbol} is spot — sell it with "
+            f"/sell {m.symbol} <size>.",
+            ex,
+        )
+    pos = view.position
+    if pos == 0:
+        raise IntentError(f"No open {m.base} position.", "/positions lists what is open")
+    full = abs(pos)
+    qty = full if intent.fraction == 1 else floor_to(full * intent.fraction, m.step_size)
+    pct = plain((intent.fraction * 100).normalize())
+    if qty < m.min_quantity or qty <= 0:
+        raise IntentError(
+            f"{pct}% of your {plain(full)} {m.base} position is below the minimum size "
+            f"{plain(m.min_quantity)}; close all of it instead.",
+            f"/close {m.base}",
+        )
+    side: Side = "sell" if pos > 0 else "buy"
+    est, taker_qty, taker_avg = _price_leg(view, side == "buy", qty, None, m.symbol)
+    notes = [] if intent.fraction == 1 else [f"{pct}% of the position"]
+    return _finish(
+        view,
+        side=side,
+        qty=qty,
+        price=None,
+        post_only=False,
+        reduce_only=True,
+        est=est,
+        taker_qty=taker_qty,
+        taker_avg=taker_avg,
+        asked=f"{pct}%",
+        notes=notes,
+        check_funds=False,
+    )
+
+
+def _finish(
+    view: MarketView,
+    *,
+    side: Side,
+    qty: Decimal,
+    price: Decimal | None,
+    post_only: bool,
+    reduce_only: bool,
+    est: Decimal,
+    taker_qty: Decimal,
+    taker_avg: Decimal,
+    asked: str,
+    notes: list[str],
+    check_funds: bool,
+) -> LegPreview:
+    m = view.market
+    buy = side == "buy"
+    mid = view.mid
+    notional = qty * est
+    resting = qty - taker_qty
+    fee = taker_qty * taker_avg * view.taker_fee + resting * (price or est) * view.maker_fee
+    before = view.position
+    after = before + qty if buy else before - qty
+    if m.is_perp:
+        margin = (abs(after) - abs(before)) * est / view.leverage
+    else:
+        margin = notional + fee if buy else ZERO
+    if check_funds and margin > view.available:
+        what = "USDC of margin" if m.is_perp else "USDC"
+        raise IntentError(
+            f"Not enough funds: the order needs ≈ {plain(margin.quantize(Decimal('0.01')))} "
+            f"{what} and {plain(view.available.quantize(Decimal('0.01')))} USDC is available.",
+            examples(side),
+        )
+    if resting > 0 and price is not None:
+        notes.append(
+            f"{plain(resting)} rests on the book at {plain(price)}"
+            if taker_qty
+            else f"rests on the book at {plain(price)} until filled"
+        )
+    return LegPreview(
+        symbol=m.symbol,
+        base=m.base,
+        quote=m.quote,
+        perp=m.is_perp,
+        side=side,
+        order_type="LIMIT" if price is not None else "MARKET",
+        quantity=qty,
+        price=price,
+        post_only=post_only,
+        reduce_only=reduce_only,
+        est_price=est,
+        taker_qty=taker_qty,
+        mid=mid,
+        slippage=slippage(taker_avg, mid, buy) if taker_qty else ZERO,
+        notional=notional,
+        fee=fee,
+        position_before=before,
+        position_after=after,
+        margin=margin,
+        available=view.available,
+        asked=asked,
+        notes=tuple(notes),
+    )
+
+
+def with_notes(leg: LegPreview, *notes: str) -> LegPreview:
+    """The same leg with extra notes (e.g. "re-quoted: the price moved 0.8 %")."""
+    return replace(leg, notes=(*leg.notes, *notes))

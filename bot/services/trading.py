@@ -1,0 +1,829 @@
+"""Orders with a preview and a single-use, owner-only, expiring confirmation.
+
+The whole flow, with no Telegram types (handlers, strategy approvals and tests call it alike)::
+
+    preview = await trading.preview(user_id, chat_id, intent)      # priced, checked, stored
+    ...show it with ✅ (callback data = preview.token) / ❌...
+    outcome = await trading.confirm(user_id, preview.token)         # at most one order set
+    outcome = await trading.cancel(user_id, preview.token)
+
+``intent`` is one order (:class:`OrderIntent`), a close (:class:`CloseIntent`) or several legs
+sent in order with one tap (:class:`MultiLeg`, e.g. a strategy's hedge pair; its ``origin`` tag
+comes back in the :class:`Outcome`, and :attr:`TradingService.listeners` hear every outcome).
+
+Guarantees:
+
+* Nothing is sent at preview time. Quantities and prices are rounded to the market's step and
+  tick, and checked against the market's min/max, ``MAX_ORDER_NOTIONAL``, the limit-price band,
+  post-only crossing, reduce-only direction and available funds — a bad request never becomes a
+  confirmation at all.
+* The token is 144 random bits (``secrets``), stored with the owner, the chat and the expiry.
+* ``confirm`` re-quotes first; if the expected price moved more than the drift tolerance the old
+  token is retired and a fresh preview (new token) is returned instead of trading.
+* The claim is one conditional ``UPDATE … WHERE status='pending' AND user_id=… AND expires>now``;
+  only the caller whose update hits the row sends orders, so double taps, two devices or a replay
+  after a restart place exactly one order. The journal rows (with each order's ``clientId``) are
+  written in the same transaction, before anything is sent.
+* A lost answer is settled by the client's ``clientId`` lookup: the outcome is ``filled`` /
+  ``placed`` when the order exists, ``not_placed`` when it provably does not, and ``unknown``
+  (never "failed") when it cannot be told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from bot.clock import Clock, SystemClock, now_ms
+from bot.exchange.client import BackpackAPI, new_client_id
+from bot.exchange.errors import (
+    BackpackError,
+    InvalidSymbol,
+    NetworkError,
+    OrderStatusUnknown,
+)
+from bot.exchange.markets import Market
+from bot.services.order_intent import (
+    CloseIntent,
+    Intent,
+    IntentError,
+    MultiLeg,
+    OrderIntent,
+    examples,
+    intent_from_json,
+    intent_to_json,
+    legs_of,
+)
+from bot.services.order_quote import (
+    LegPreview,
+    Limits,
+    MarketView,
+    build_leg,
+    drift,
+    requote,
+)
+from bot.storage.trading import (
+    CANCELLED,
+    DONE,
+    EXECUTING,
+    EXPIRED,
+    PENDING,
+    REQUOTED,
+    ConfirmationRecord,
+    NewJournalEntry,
+    TradingStore,
+)
+
+ZERO = Decimal(0)
+BPS = Decimal("0.0001")
+KIND_ORDER = "order"
+_FEES_TTL_S = 300.0
+
+
+def new_token() -> str:
+    """An unguessable confirmation token, safe as Telegram callback data (24 chars)."""
+    return secrets.token_urlsafe(18)
+
+
+@dataclass(frozen=True, slots=True)
+class TradingConfig:
+    """The knobs from settings: mode label, limits, confirmation TTL and drift tolerance."""
+
+    mode: str = "paper"
+    max_order_notional: Decimal = Decimal(10000)
+    confirm_ttl_seconds: int = 60
+    price_drift_tolerance: Decimal = Decimal("0.005")
+    limit_price_band: Decimal = Decimal("0.2")
+    book_depth: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """A stored, priced, not-yet-sent order set; ``token`` is the ✅ button's callback data."""
+
+    token: str
+    user_id: int
+    chat_id: int
+    mode: str
+    intent: Intent
+    legs: tuple[LegPreview, ...]
+    created_at_ms: int
+    expires_at_ms: int
+    title: str = ""
+    origin: str | None = None
+    replaces: str | None = None
+    drift: Decimal | None = None
+
+    @property
+    def ttl_seconds(self) -> int:
+        return max(0, (self.expires_at_ms - self.created_at_ms) // 1000)
+
+    @property
+    def notional(self) -> Decimal:
+        return sum((leg.notional for leg in self.legs), ZERO)
+
+    @property
+    def fee(self) -> Decimal:
+        return sum((leg.fee for leg in self.legs), ZERO)
+
+    def payload(self) -> str:
+        return json.dumps(
+            {
+                "v": 1,
+                "intent": intent_to_json(self.intent),
+                "legs": [leg.to_json() for leg in self.legs],
+                "title": self.title,
+                "origin": self.origin,
+                "drift": None if self.drift is None else str(self.drift),
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_record(cls, rec: ConfirmationRecord) -> Preview:
+        data = json.loads(rec.payload)
+        return cls(
+            token=rec.token,
+            user_id=rec.user_id,
+            chat_id=rec.chat_id,
+            mode=rec.mode,
+            intent=intent_from_json(data["intent"]),
+            legs=tuple(LegPreview.from_json(x) for x in data["legs"]),
+            created_at_ms=rec.created_at_ms,
+            expires_at_ms=rec.expires_at_ms,
+            title=data.get("title", ""),
+            origin=data.get("origin"),
+            replaces=rec.replaces,
+            drift=Decimal(data["drift"]) if data.get("drift") is not None else None,
+        )
+
+
+class Status(StrEnum):
+    """What a tap led to."""
+
+    FILLED = "filled"  # every leg filled completely
+    PLACED = "placed"  # every leg accepted; some rest on the book or filled partly
+    PARTIAL = "partial"  # several legs: some went through, some did not
+    REJECTED = "rejected"  # the exchange refused the (first) order; nothing was placed
+    NOT_PLACED = "not_placed"  # the answer was lost and the lookup shows no such order
+    UNKNOWN = "unknown"  # the answer was lost and the lookup failed: check before retrying
+    REQUOTED = "requoted"  # the price moved; a fresh preview replaces the old one
+    INVALID = "invalid"  # on re-quote the order no longer passes the checks; nothing sent
+    UNAVAILABLE = "unavailable"  # the exchange could not be reached before sending; tap again
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    USED = "used"  # already confirmed (or replaced) — nothing more happens
+    NOT_YOURS = "not_yours"
+    NOT_FOUND = "not_found"
+
+
+class LegStatus(StrEnum):
+    FILLED = "filled"
+    PLACED = "placed"
+    PARTIALLY_FILLED = "partially_filled"
+    REJECTED = "rejected"
+    NOT_PLACED = "not_placed"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"
+
+
+_SENT_OK = (LegStatus.FILLED, LegStatus.PLACED, LegStatus.PARTIALLY_FILLED)
+
+
+@dataclass(frozen=True, slots=True)
+class LegResult:
+    """What happened to one leg."""
+
+    leg: LegPreview
+    status: LegStatus
+    client_id: int
+    order_id: str | None = None
+    executed_quantity: Decimal = ZERO
+    avg_price: Decimal | None = None
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "symbol": self.leg.symbol,
+            "status": str(self.status),
+            "client_id": self.client_id,
+            "order_id": self.order_id,
+            "executed_quantity": str(self.executed_quantity),
+            "avg_price": None if self.avg_price is None else str(self.avg_price),
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The answer to a tap (or to the expiry sweeper).
+
+    ``preview`` is the confirmation the tap was about (``None`` when the token is unknown);
+    ``chat_id``/``message_id`` locate the message showing it; ``new_preview`` is set for
+    :attr:`Status.REQUOTED`.
+    """
+
+    status: Status
+    token: str
+    preview: Preview | None = None
+    results: tuple[LegResult, ...] = ()
+    new_preview: Preview | None = None
+    reason: str = ""
+    chat_id: int | None = None
+    message_id: int | None = None
+
+    @property
+    def origin(self) -> str | None:
+        return self.preview.origin if self.preview else None
+
+    @property
+    def order_ids(self) -> list[str]:
+        return [r.order_id for r in self.results if r.order_id]
+
+
+Listener = Callable[[Outcome], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Fees:
+    """Fee rates as fractions (the account reports basis points) and the leverage limit."""
+
+    taker: Decimal
+    maker: Decimal
+    spot_taker: Decimal
+    spot_maker: Decimal
+    leverage: Decimal
+    at: float
+
+
+@dataclass
+class _Account:
+    perp_positions: dict[str, Decimal] = field(default_factory=dict)
+    balances: dict[str, Decimal] = field(default_factory=dict)
+    free_equity: Decimal = ZERO
+
+
+class TradingService:
+    """Preview → confirm/cancel for orders; see the module docstring for the guarantees."""
+
+    def __init__(
+        self,
+        exchange: BackpackAPI,
+        store: TradingStore,
+        config: TradingConfig | None = None,
+        *,
+        market_data: BackpackAPI | None = None,
+        before_send: Callable[[str], Awaitable[None]] | None = None,
+        clock: Clock | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        """``exchange`` holds the account (positions, funds, orders); ``market_data`` serves
+        markets and books when they come from elsewhere (paper trading on the real exchange's
+        data), and ``before_send(symbol)`` runs just before an order goes out (there: copy the
+        real book into the paper engine)."""
+        self.exchange = exchange
+        self.market_data = market_data or exchange
+        self.before_send = before_send
+        self.store = store
+        self.config = config or TradingConfig()
+        self.clock: Clock = clock or SystemClock()
+        self.logger = logger or logging.getLogger("bot.trading")
+        self.listeners: list[Listener] = []
+        self._fees: _Fees | None = None
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(
+            max_notional=self.config.max_order_notional,
+            max_limit_deviation=self.config.limit_price_band,
+        )
+
+    # ------------------------------------------------------------------ preview
+
+    async def preview(
+        self, user_id: int, chat_id: int, intent: Intent, *, replaces: str | None = None
+    ) -> Preview:
+        """Price and check ``intent`` and store it as a pending confirmation.
+
+        Raises :class:`IntentError` (problem + example) for anything that must not be sent, and
+        :class:`~bot.exchange.errors.BackpackError` when the exchange cannot be asked.
+        """
+        preview = await self._build(user_id, chat_id, intent, replaces=replaces)
+        await self.store.add(_record(preview, PENDING))
+        return preview
+
+    async def attach_message(self, token: str, message_id: int) -> None:
+        """Remember the chat message that shows ``token`` (the expiry sweeper edits it)."""
+        await self.store.set_message(token, message_id)
+
+    async def _build(
+        self,
+        user_id: int,
+        chat_id: int,
+        intent: Intent,
+        *,
+        replaces: str | None = None,
+        drift_seen: Decimal | None = None,
+    ) -> Preview:
+        legs = legs_of(intent)
+        markets = [await self._market(leg) for leg in legs]
+        books, account, fees = await asyncio.gather(
+            asyncio.gather(*(self._book(m.symbol) for m in markets)),
+            self._account(markets),
+            self._fee_rates(),
+        )
+        built: list[LegPreview] = []
+        for leg, market, (bids, asks) in zip(legs, markets, books, strict=True):
+            view = self._view(market, bids, asks, account, fees)
+            built.append(build_leg(leg, view, self.limits))
+        now = now_ms(self.clock)
+        title = intent.title if isinstance(intent, MultiLeg) else ""
+        origin = intent.origin if isinstance(intent, MultiLeg) else None
+        return Preview(
+            token=new_token(),
+            user_id=user_id,
+            chat_id=chat_id,
+            mode=self.config.mode,
+            intent=intent,
+            legs=tuple(built),
+            created_at_ms=now,
+            expires_at_ms=now + self.config.confirm_ttl_seconds * 1000,
+            title=title,
+            origin=origin,
+            replaces=replaces,
+            drift=drift_seen,
+        )
+
+    async def _market(self, leg: OrderIntent | CloseIntent) -> Market:
+        try:
+            return await self.market_data.market(leg.market)
+        except InvalidSymbol as exc:
+            command = "close" if isinstance(leg, CloseIntent) else leg.side
+            raise IntentError(
+                f"Unknown market {leg.market!r}. {_hint(exc.message)}".strip(), examples(command)
+            ) from None
+
+    async def _book(
+        self, symbol: str
+    ) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+        book = await self.market_data.get_orderbook(symbol, limit=self.config.book_depth)
+        bids = [(Decimal(p), Decimal(q)) for p, q in book["bids"]]
+        asks = [(Decimal(p), Decimal(q)) for p, q in book["asks"]]
+        return bids, asks
+
+    async def _account(self, markets: Sequence[Market]) -> _Account:
+        acc = _Account()
+        calls: list[Awaitable[Any]] = []
+        if any(m.is_perp for m in markets):
+            calls += [self.exchange.get_positions(), self.exchange.get_collateral()]
+        if any(not m.is_perp for m in markets):
+            calls.append(self.exchange.get_balances())
+        results = await asyncio.gather(*calls)
+        i = 0
+        if any(m.is_perp for m in markets):
+            positions, collateral = results[0], results[1]
+            i = 2
+            acc.perp_positions = {p["symbol"]: Decimal(p["quantity"]) for p in positions}
+            acc.free_equity = Decimal(str(collateral.get("netEquityAvailable") or 0))
+        if i < len(results):
+            acc.balances = {b["asset"]: Decimal(b["available"]) for b in results[i]}
+        return acc
+
+    async def _fee_rates(self) -> _Fees:
+        t = self.clock.time()
+        if self._fees is None or t - self._fees.at > _FEES_TTL_S:
+            info = await self.exchange.get_account_info()
+
+            def bps(key: str) -> Decimal:
+                return Decimal(str(info.get(key) or 0)) * BPS
+
+            self._fees = _Fees(
+                taker=bps("futuresTakerFee"),
+                maker=bps("futuresMakerFee"),
+                spot_taker=bps("spotTakerFee"),
+                spot_maker=bps("spotMakerFee"),
+                leverage=Decimal(str(info.get("leverageLimit") or 1)) or Decimal(1),
+                at=t,
+            )
+        return self._fees
+
+    def _view(
+        self,
+        market: Market,
+        bids: list[tuple[Decimal, Decimal]],
+        asks: list[tuple[Decimal, Decimal]],
+        account: _Account,
+        fees: _Fees,
+    ) -> MarketView:
+        if market.is_perp:
+            return MarketView(
+                market=market,
+                bids=bids,
+                asks=asks,
+                position=account.perp_positions.get(market.symbol, ZERO),
+                available=account.free_equity,
+                taker_fee=fees.taker,
+                maker_fee=fees.maker,
+                leverage=fees.leverage,
+            )
+        return MarketView(
+            market=market,
+            bids=bids,
+            asks=asks,
+            position=account.balances.get(market.base, ZERO),
+            available=account.balances.get(market.quote, ZERO),
+            taker_fee=fees.spot_taker,
+            maker_fee=fees.spot_maker,
+            leverage=Decimal(1),
+        )
+
+    # ------------------------------------------------------------------ confirm / cancel
+
+    async def confirm(self, user_id: int, token: str) -> Outcome:
+        """Execute the confirmation ``token`` for ``user_id`` — at most once, ever."""
+        rec = await self.store.get(token)
+        early = await self._refuse(rec, user_id, token)
+        if early is not None:
+            return early
+        assert rec is not None
+        preview = Preview.from_record(rec)
+        try:
+            moved = await self._drift(preview)
+        except BackpackError as exc:
+            self.logger.warning("re-quote for %s failed: %s", token, exc)
+            return self._outcome(
+                Status.UNAVAILABLE,
+                rec,
+                preview,
+                reason=f"the exchange did not answer ({exc.message}); nothing was sent",
+            )
+        if moved is not None:
+            return await self._requote(rec, preview, moved)
+
+        cids = [new_client_id() for _ in preview.legs]
+        journal = [
+            NewJournalEntry(
+                leg=i,
+                symbol=leg.symbol,
+                side=leg.side,
+                order_type=leg.order_type,
+                quantity=leg.quantity,
+                price=leg.price,
+                post_only=leg.post_only,
+                reduce_only=leg.reduce_only,
+                client_id=cid,
+                preview=json.dumps(leg.to_json(), separators=(",", ":")),
+            )
+            for i, (leg, cid) in enumerate(zip(preview.legs, cids, strict=True))
+        ]
+        if not await self.store.claim(token, user_id, now_ms(self.clock), journal):
+            # Someone (another tap, another device) got there first, or time ran out.
+            return await self._refuse(await self.store.get(token), user_id, token) or (
+                self._outcome(Status.USED, rec, preview)
+            )
+
+        results: list[LegResult] = []
+        for i, (leg, cid) in enumerate(zip(preview.legs, cids, strict=True)):
+            if results and results[-1].status not in _SENT_OK:
+                result = LegResult(leg, LegStatus.SKIPPED, cid, reason="an earlier leg failed")
+            else:
+                result = await self._send(leg, cid)
+            results.append(result)
+            await self._journal(token, i, result)
+        status = _overall(results)
+        await self.store.transition(
+            token, EXECUTING, DONE, now_ms(self.clock), result=_result_json(status, results)
+        )
+        outcome = self._outcome(status, rec, preview, results=tuple(results))
+        await self._notify(outcome)
+        return outcome
+
+    async def cancel(self, user_id: int, token: str) -> Outcome:
+        """Cancel a pending confirmation (owner only); nothing is sent."""
+        rec = await self.store.get(token)
+        early = await self._refuse(rec, user_id, token)
+        if early is not None:
+            return early
+        assert rec is not None
+        preview = Preview.from_record(rec)
+        if await self.store.transition(
+            token, PENDING, CANCELLED, now_ms(self.clock), user_id=user_id
+        ):
+            outcome = self._outcome(Status.CANCELLED, rec, preview)
+            await self._notify(outcome)
+            return outcome
+        return await self._refuse(await self.store.get(token), user_id, token) or (
+            self._outcome(Status.USED, rec, preview)
+        )
+
+    async def expire_due(self) -> list[Outcome]:
+        """Expire every pending confirmation whose time is up; one outcome per expired one
+        (with its chat and message, so a job can edit the message and drop its buttons)."""
+        now = now_ms(self.clock)
+        out: list[Outcome] = []
+        for rec in await self.store.due(now):
+            if await self.store.transition(rec.token, PENDING, EXPIRED, now):
+                outcome = self._outcome(Status.EXPIRED, rec, Preview.from_record(rec))
+                out.append(outcome)
+                await self._notify(outcome)
+        return out
+
+    async def reconcile(self) -> list[Outcome]:
+        """Settle confirmations left ``executing`` by a stop mid-send (run at start-up).
+
+        Each journal row still ``sending`` is looked up by its ``clientId`` on the exchange
+        (open orders, then order history); what is found is recorded, what is not is recorded
+        as not placed. Nothing is ever re-sent.
+        """
+        out: list[Outcome] = []
+        for rec in await self.store.stuck():
+            preview = Preview.from_record(rec)
+            results: list[LegResult] = []
+            for row in await self.store.journal_for(rec.token):
+                leg = preview.legs[row.leg]
+                if row.status != "sending":
+                    results.append(
+                        LegResult(
+                            leg,
+                            LegStatus(row.status),
+                            row.client_id,
+                            row.order_id,
+                            row.executed_quantity or ZERO,
+                            row.avg_price,
+                            row.error or "",
+                        )
+                    )
+                    continue
+                try:
+                    order = await self._find_order(row.symbol, row.client_id)
+                except BackpackError as exc:
+                    self.logger.warning("reconcile %s: lookup failed: %s", rec.token, exc)
+                    result = LegResult(leg, LegStatus.UNKNOWN, row.client_id, reason=exc.message)
+                else:
+                    result = (
+                        _leg_result(leg, row.client_id, order)
+                        if order is not None
+                        else LegResult(
+                            leg,
+                            LegStatus.NOT_PLACED,
+                            row.client_id,
+                            reason="the bot stopped before the exchange accepted it",
+                        )
+                    )
+                results.append(result)
+                await self._journal(rec.token, row.leg, result)
+            if not results:
+                continue
+            status = _overall(results)
+            if await self.store.transition(
+                rec.token, EXECUTING, DONE, now_ms(self.clock), result=_result_json(status, results)
+            ):
+                outcome = self._outcome(status, rec, preview, results=tuple(results))
+                out.append(outcome)
+                await self._notify(outcome)
+        return out
+
+    async def _find_order(self, symbol: str, client_id: int) -> dict[str, Any] | None:
+        for order in await self.exchange.get_open_orders(symbol):
+            if order.get("clientId") is not None and int(order["clientId"]) == client_id:
+                return order
+        for order in await self.exchange.get_order_history(symbol, limit=200):
+            if order.get("clientId") is not None and int(order["clientId"]) == client_id:
+                return order
+        return None
+
+    async def _journal(self, token: str, leg: int, result: LegResult) -> None:
+        await self.store.journal_update(
+            token,
+            leg,
+            now_ms(self.clock),
+            status=str(result.status),
+            order_id=result.order_id,
+            executed_quantity=result.executed_quantity,
+            avg_price=result.avg_price,
+            error=result.reason or None,
+            result=json.dumps(result.to_json(), separators=(",", ":")),
+        )
+
+    async def get(self, token: str) -> Preview | None:
+        """The stored preview behind ``token`` (any status), for display."""
+        rec = await self.store.get(token)
+        return Preview.from_record(rec) if rec is not None else None
+
+    # ------------------------------------------------------------------ internals
+
+    async def _refuse(
+        self, rec: ConfirmationRecord | None, user_id: int, token: str
+    ) -> Outcome | None:
+        """The outcome for a tap that must do nothing, or ``None`` when it may proceed."""
+        if rec is None:
+            return Outcome(Status.NOT_FOUND, token)
+        if rec.user_id != user_id:
+            # Say nothing about someone else's order beyond "not yours".
+            return Outcome(Status.NOT_YOURS, token)
+        preview = Preview.from_record(rec)
+        if rec.status == PENDING and rec.expires_at_ms <= now_ms(self.clock):
+            if await self.store.transition(rec.token, PENDING, EXPIRED, now_ms(self.clock)):
+                return self._outcome(Status.EXPIRED, rec, preview)
+            rec = await self.store.get(token) or rec
+        status = {
+            PENDING: None,
+            EXECUTING: Status.USED,
+            DONE: Status.USED,
+            REQUOTED: Status.USED,
+            CANCELLED: Status.CANCELLED,
+            EXPIRED: Status.EXPIRED,
+        }.get(rec.status, Status.USED)
+        if status is None:
+            return None
+        reason = "replaced by a newer preview" if rec.status == REQUOTED else ""
+        return self._outcome(status, rec, preview, reason=reason)
+
+    async def _drift(self, preview: Preview) -> Decimal | None:
+        """The largest relative price move since the preview when it exceeds the tolerance."""
+        books = await asyncio.gather(*(self._book(leg.symbol) for leg in preview.legs))
+        worst = ZERO
+        for leg, (bids, asks) in zip(preview.legs, books, strict=True):
+            view = MarketView(
+                market=_stub_market(leg),
+                bids=bids,
+                asks=asks,
+                position=leg.position_before,
+                available=leg.available,
+                taker_fee=ZERO,
+                maker_fee=ZERO,
+                leverage=Decimal(1),
+            )
+            try:
+                worst = max(worst, drift(leg.est_price, requote(leg, view)))
+            except IntentError:
+                return Decimal(1)  # the book can no longer fill it: definitely re-preview
+        return worst if worst > self.config.price_drift_tolerance else None
+
+    async def _requote(self, rec: ConfirmationRecord, old: Preview, moved: Decimal) -> Outcome:
+        now = now_ms(self.clock)
+        try:
+            fresh = await self._build(
+                rec.user_id, rec.chat_id, old.intent, replaces=rec.token, drift_seen=moved
+            )
+        except IntentError as exc:
+            if await self.store.transition(
+                rec.token, PENDING, CANCELLED, now, user_id=rec.user_id, result=exc.problem
+            ):
+                return self._outcome(Status.INVALID, rec, old, reason=exc.problem)
+            return await self._refuse(await self.store.get(rec.token), rec.user_id, rec.token) or (
+                self._outcome(Status.USED, rec, old)
+            )
+        except BackpackError as exc:
+            return self._outcome(
+                Status.UNAVAILABLE,
+                rec,
+                old,
+                reason=f"the exchange did not answer ({exc.message}); nothing was sent",
+            )
+        if await self.store.replace(rec.token, rec.user_id, now, _record(fresh, PENDING)):
+            return self._outcome(Status.REQUOTED, rec, old, new_preview=fresh, reason=str(moved))
+        return await self._refuse(await self.store.get(rec.token), rec.user_id, rec.token) or (
+            self._outcome(Status.USED, rec, old)
+        )
+
+    async def _send(self, leg: LegPreview, cid: int) -> LegResult:
+        try:
+            if self.before_send is not None:
+                await self.before_send(leg.symbol)
+            order = await self.exchange.place_order(
+                leg.symbol,
+                "BUY" if leg.is_buy else "SELL",
+                leg.quantity,
+                leg.price,
+                order_type=leg.order_type,
+                post_only=leg.post_only,
+                reduce_only=leg.reduce_only,
+                client_id=cid,
+            )
+        except OrderStatusUnknown as exc:
+            self.logger.error("order cid=%s %s: status unknown: %s", cid, leg.symbol, exc)
+            return LegResult(leg, LegStatus.UNKNOWN, cid, reason=exc.message)
+        except NetworkError as exc:
+            # The client looked the clientId up and found nothing: the order does not exist.
+            return LegResult(leg, LegStatus.NOT_PLACED, cid, reason=exc.message)
+        except BackpackError as exc:
+            return LegResult(leg, LegStatus.REJECTED, cid, reason=exc.message)
+        return _leg_result(leg, cid, order)
+
+    def _outcome(
+        self,
+        status: Status,
+        rec: ConfirmationRecord,
+        preview: Preview,
+        *,
+        results: tuple[LegResult, ...] = (),
+        new_preview: Preview | None = None,
+        reason: str = "",
+    ) -> Outcome:
+        return Outcome(
+            status=status,
+            token=rec.token,
+            preview=preview,
+            results=results,
+            new_preview=new_preview,
+            reason=reason,
+            chat_id=rec.chat_id,
+            message_id=rec.message_id,
+        )
+
+    async def _notify(self, outcome: Outcome) -> None:
+        for listener in list(self.listeners):
+            try:
+                await listener(outcome)
+            except Exception:  # a listener's bug must not undo or hide a placed order
+                self.logger.exception("trading outcome listener failed")
+
+
+def _record(p: Preview, status: str) -> ConfirmationRecord:
+    return ConfirmationRecord(
+        token=p.token,
+        kind=KIND_ORDER,
+        user_id=p.user_id,
+        chat_id=p.chat_id,
+        message_id=None,
+        status=status,
+        mode=p.mode,
+        payload=p.payload(),
+        result=None,
+        replaces=p.replaces,
+        created_at_ms=p.created_at_ms,
+        expires_at_ms=p.expires_at_ms,
+        used_at_ms=None,
+    )
+
+
+def _stub_market(leg: LegPreview) -> Market:
+    """Enough of a market for re-pricing a built leg (rules were checked at preview time)."""
+    return Market(
+        symbol=leg.symbol,
+        base=leg.base,
+        quote=leg.quote,
+        market_type="PERP" if leg.perp else "SPOT",
+        tick_size=Decimal(1),
+        step_size=Decimal(1),
+        min_quantity=ZERO,
+        max_quantity=None,
+        min_price=None,
+        max_price=None,
+        funding_interval_ms=None,
+        open=True,
+    )
+
+
+def _leg_result(leg: LegPreview, cid: int, order: dict[str, Any]) -> LegResult:
+    executed = Decimal(str(order.get("executedQuantity") or 0))
+    quote = Decimal(str(order.get("executedQuoteQuantity") or 0))
+    avg = quote / executed if executed else None
+    wire = str(order.get("status") or "")
+    order_id = str(order.get("id") or order.get("orderId") or "") or None
+    qty = leg.quantity
+    if wire == "Filled" or (executed and executed >= qty):
+        status = LegStatus.FILLED
+    elif wire in ("New", "TriggerPending") and not executed:
+        status = LegStatus.PLACED
+    elif executed:
+        status = LegStatus.PARTIALLY_FILLED
+    else:
+        reason = str(order.get("expiryReason") or wire or "not filled")
+        return LegResult(leg, LegStatus.REJECTED, cid, order_id, ZERO, None, reason)
+    return LegResult(leg, status, cid, order_id, executed, avg)
+
+
+def _result_json(status: Status, results: Sequence[LegResult]) -> str:
+    return json.dumps(
+        {"status": str(status), "legs": [r.to_json() for r in results]}, separators=(",", ":")
+    )
+
+
+def _overall(results: Sequence[LegResult]) -> Status:
+    if all(r.status == LegStatus.FILLED for r in results):
+        return Status.FILLED
+    if all(r.status in _SENT_OK for r in results):
+        return Status.PLACED
+    if any(r.status in _SENT_OK for r in results):
+        return Status.PARTIAL
+    first = next(r for r in results if r.status != LegStatus.SKIPPED)
+    return {
+        LegStatus.REJECTED: Status.REJECTED,
+        LegStatus.NOT_PLACED: Status.NOT_PLACED,
+        LegStatus.UNKNOWN: Status.UNKNOWN,
+    }.get(first.status, Status.REJECTED)
+
+
+def _hint(message: str) -> str:
+    """The "Try one of: …" part of the client's unknown-symbol message."""
+    idx = message.find("Try one of")
+    return message[idx:] + "." if idx >= 0 else ""

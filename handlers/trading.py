@@ -1,0 +1,172 @@
+"""/buy, /sell, /close, the ✅ / ❌ taps and the per-position Close buttons.
+
+Thin adapters: parse → :class:`bot.services.trading.TradingService` → :mod:`bot.render.trading`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import CallbackQuery, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.render import trading as render
+from bot.render.account import CLOSE_PREFIX
+from bot.services.order_intent import CloseIntent, Intent, IntentError, parse_close, parse_order
+from bot.services.trading import Outcome, Status, TradingService
+from handlers.common import Context, args_of, friendly, guarded, reply, rt
+
+log = logging.getLogger("bot.handlers.trading")
+
+
+def service(context: Context) -> TradingService:
+    trading = rt(context).trading
+    if not isinstance(trading, TradingService):
+        raise RuntimeError("trading is not available yet")
+    return trading
+
+
+async def _preview(update: Update, context: Context, intent: Intent) -> None:
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        return
+    svc = service(context)
+    try:
+        p = await svc.preview(user.id, chat.id, intent)
+    except IntentError as err:
+        await reply(update, render.intent_error(err))
+        return
+    msg = await reply(update, render.preview(p), render.keyboard(p.token))
+    if msg is not None:
+        await svc.attach_message(p.token, msg.message_id)
+
+
+@guarded
+async def buy(update: Update, context: Context) -> None:
+    try:
+        intent = parse_order("buy", args_of(context))
+    except IntentError as err:
+        await reply(update, render.intent_error(err))
+        return
+    await _preview(update, context, intent)
+
+
+@guarded
+async def sell(update: Update, context: Context) -> None:
+    try:
+        intent = parse_order("sell", args_of(context))
+    except IntentError as err:
+        await reply(update, render.intent_error(err))
+        return
+    await _preview(update, context, intent)
+
+
+@guarded
+async def close(update: Update, context: Context) -> None:
+    try:
+        intent = parse_close(args_of(context))
+    except IntentError as err:
+        await reply(update, render.intent_error(err))
+        return
+    await _preview(update, context, intent)
+
+
+@guarded
+async def close_button(update: Update, context: Context) -> None:
+    """A Close button under /positions: a preview for closing that whole position."""
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    await query.answer()
+    await _preview(update, context, CloseIntent(market=query.data.removeprefix(CLOSE_PREFIX)))
+
+
+async def confirm_button(update: Update, context: Context) -> None:
+    await _tap(update, context, confirm=True)
+
+
+async def cancel_button(update: Update, context: Context) -> None:
+    await _tap(update, context, confirm=False)
+
+
+async def _tap(update: Update, context: Context, *, confirm: bool) -> None:
+    query = update.callback_query
+    user = update.effective_user
+    if query is None or query.data is None or user is None:
+        return
+    prefix = render.CONFIRM_PREFIX if confirm else render.CANCEL_PREFIX
+    token = query.data.removeprefix(prefix)
+    svc = service(context)
+    try:
+        outcome = await (svc.confirm(user.id, token) if confirm else svc.cancel(user.id, token))
+    except Exception as exc:  # the service already journals what it sent; tell the user
+        log.exception("confirmation %s failed", "tap" if confirm else "cancel")
+        await query.answer(friendly(exc)[:190], show_alert=True)
+        return
+    text, as_alert = render.alert(outcome)
+    await query.answer(text, show_alert=as_alert)
+    await present(context, outcome, query)
+
+
+async def present(context: Context, outcome: Outcome, query: CallbackQuery | None = None) -> None:
+    """Show an outcome in the chat: edit the preview message, send the short result."""
+    bot = context.bot
+    if outcome.status is Status.REQUOTED and outcome.new_preview is not None:
+        fresh = outcome.new_preview
+        msg_id = _message_id(outcome, query)
+        if msg_id is not None:
+            await _edit(context, fresh.chat_id, msg_id, render.preview(fresh), fresh.token)
+            await service(context).attach_message(fresh.token, msg_id)
+        return
+    if outcome.status in (Status.NOT_FOUND,) and query is not None and query.message is not None:
+        await _edit_markup_off(context, query.message.chat.id, query.message.message_id)
+        return
+    final = render.final(outcome)
+    msg_id = _message_id(outcome, query)
+    if final is not None and outcome.chat_id is not None and msg_id is not None:
+        await _edit(context, outcome.chat_id, msg_id, final, None)
+    text = render.result(outcome)
+    if text is not None and outcome.chat_id is not None:
+        await bot.send_message(outcome.chat_id, text, parse_mode=ParseMode.HTML)
+
+
+def _message_id(outcome: Outcome, query: CallbackQuery | None) -> int | None:
+    if query is not None and query.message is not None:
+        return query.message.message_id
+    return outcome.message_id
+
+
+async def _edit(
+    context: Context, chat_id: int, message_id: int, text: str, token: str | None
+) -> None:
+    try:
+        await context.bot.edit_message_text(
+            text,
+            chat_id=chat_id,
+            message_id=message_id,
+            parse_mode=ParseMode.HTML,
+            reply_markup=render.keyboard(token) if token is not None else None,
+        )
+    except BadRequest as exc:  # "message is not modified" after a duplicate tap, or deleted
+        log.info("could not edit message %s: %s", message_id, exc.message)
+
+
+async def _edit_markup_off(context: Context, chat_id: int, message_id: int) -> None:
+    try:
+        await context.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id)
+    except BadRequest as exc:
+        log.info("could not remove buttons from %s: %s", message_id, exc.message)
+
+
+def handlers() -> list[BaseHandler[Any, Any, Any]]:
+    return [
+        CommandHandler("buy", buy),
+        CommandHandler("sell", sell),
+        CommandHandler("close", close),
+        CallbackQueryHandler(confirm_button, pattern=f"^{render.CONFIRM_PREFIX}"),
+        CallbackQueryHandler(cancel_button, pattern=f"^{render.CANCEL_PREFIX}"),
+        CallbackQueryHandler(close_button, pattern=f"^{CLOSE_PREFIX}"),
+    ]
