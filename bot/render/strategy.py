@@ -1,0 +1,221 @@
+"""Strategy, PnL, trades and backtest messages (HTML, every dynamic value escaped)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.render.common import esc, mode_badge, num, pct, rate_pct, signed_usd, usd
+from bot.services.journal import PnlReport, PnlRow
+from bot.services.strategy import ApprovalResult, Proposal, StrategyStatus
+from bot.services.trading import Status
+from bot.storage.strategy import ActionRecord
+from bot.strategy.backtest import BacktestResult
+from bot.strategy.executor import ExecutionReport
+from bot.strategy.model import Action, config_help
+
+APPROVE_PREFIX = "stg:ok:"
+REJECT_PREFIX = "stg:no:"
+
+MODE_TEXT = {
+    "off": "⏸ off — the strategy watches nothing and trades nothing",
+    "approve": "🙋 approve — each intended trade arrives here with ✅/❌",
+    "auto": "🤖 auto — trades are executed and reported",
+}
+
+
+def _side(side: str) -> str:
+    return "BUY" if side == "Bid" else "SELL"
+
+
+def _time(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%m-%d %H:%M")
+
+
+def legs(action: Action) -> list[str]:
+    out = []
+    for leg in action.legs:
+        flag = " reduce-only" if leg.reduce_only else ""
+        out.append(
+            f"• {_side(leg.side)} {esc(num(leg.quantity))} {esc(leg.symbol)}{flag} "
+            f"≈ {esc(num(leg.expected_price, 4))}"
+        )
+    return out
+
+
+def mode_set(mode: str, trading_mode: str) -> str:
+    return f"Strategy mode: {MODE_TEXT[mode]}\nAccount: {mode_badge(trading_mode)}"
+
+
+def status(st: StrategyStatus) -> str:
+    c = st.config
+    lines = [
+        f"<b>Strategy</b> · {mode_badge(st.trading_mode)}",
+        f"Mode: {MODE_TEXT.get(st.mode, esc(st.mode))}",
+        "",
+        "<b>Config</b> (change with <code>/strategy set key value</code>)",
+    ]
+    for key, value in c.to_dict().items():
+        lines.append(f"<code>{esc(key)}</code> = {esc(value or 'all')}")
+    lines += ["", "<b>Candidates</b> (expected edge over the horizon, after costs)"]
+    if not st.candidates:
+        lines.append("none")
+    for cand in st.candidates:
+        mark = "✅" if cand.eligible else "·"
+        lines.append(
+            f"{mark} {esc(cand.symbol)} {rate_pct(cand.funding_rate)} — edge "
+            f"{esc(signed_usd(cand.edge)) if cand.quantity else '—'}: {esc(cand.reason)}"
+        )
+    lines += ["", "<b>Open strategy positions</b>"]
+    if not st.positions:
+        lines.append("none")
+    for v in st.positions:
+        p = v.position
+        hedge = f" + {esc(num(p.spot_quantity))} {esc(p.spot_symbol)}" if p.spot_quantity else ""
+        side = "short" if p.is_short else "long"
+        lines.append(
+            f"{esc(p.symbol)} {side} {esc(num(abs(p.perp_quantity)))}{hedge} @ "
+            f"{esc(num(p.perp_entry))} ({esc(p.kind)}), mark {esc(num(v.mark))}, "
+            f"rate {rate_pct(v.funding_rate) if v.funding_rate is not None else '—'}, "
+            f"unhedged PnL {esc(signed_usd(v.unrealized)) if v.unrealized is not None else '—'}, "
+            f"since {_time(p.opened_at_ms)}"
+        )
+    return "\n".join(lines)
+
+
+def config_saved(key: str, value: str) -> str:
+    return f"✅ <code>{esc(key)}</code> = {esc(value or 'all')} (saved)"
+
+
+def config_usage(problem: str | None = None) -> str:
+    lines = [f"⚠️ {esc(problem)}", ""] if problem else []
+    lines.append("Usage: <code>/strategy set key value</code>, keys:")
+    for key, example, helptext in config_help():
+        lines.append(f"<code>{esc(key)}</code> — {esc(helptext)} (e.g. {esc(example)})")
+    return "\n".join(lines)
+
+
+def proposal(p: Proposal, trading_mode: str) -> tuple[str, InlineKeyboardMarkup]:
+    a = p.action
+    head = "Open" if a.kind == "open" else "Close"
+    lines = [
+        f"<b>Strategy proposes: {head} {esc(a.symbol)}</b> ({esc(a.strategy)}) · "
+        f"{mode_badge(trading_mode)}",
+        *legs(a),
+        f"Notional ≈ {esc(usd(a.notional))}, funding {rate_pct(a.funding_rate)}/interval",
+        f"Why: {esc(a.reason)}",
+        "Tap ✅ to execute or ❌ to skip.",
+    ]
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("✅ Execute", callback_data=f"{APPROVE_PREFIX}{p.token}"),
+                InlineKeyboardButton("❌ Skip", callback_data=f"{REJECT_PREFIX}{p.token}"),
+            ]
+        ]
+    )
+    return "\n".join(lines), markup
+
+
+def report(r: ExecutionReport, trading_mode: str) -> str:
+    a = r.action
+    icon = "✅" if r.ok else "⚠️"
+    head = "Opened" if a.kind == "open" else "Closed"
+    lines = [f"{icon} <b>Strategy {head} {esc(a.symbol)}</b> · {mode_badge(trading_mode)}"]
+    for f in (*r.fills, *r.unwinds):
+        if f.error:
+            lines.append(f"• {_side(f.side)} {esc(num(f.requested))} {esc(f.symbol)}: failed")
+        else:
+            lines.append(
+                f"• {_side(f.side)} {esc(num(f.filled))} {esc(f.symbol)} @ "
+                f"{esc(num(f.average_price, 4) if f.average_price else '—')} "
+                f"(order {esc(f.order_id)})"
+            )
+    lines.append(f"Why: {esc(a.reason)}")
+    lines += [f"⚠️ {esc(p)}" for p in r.problems]
+    return "\n".join(lines)
+
+
+def approval(res: ApprovalResult, trading_mode: str) -> str:
+    """The final state of a tapped proposal."""
+    if res.report is not None:
+        return report(res.report, trading_mode)
+    what = f" {esc(res.action.symbol)}" if res.action else ""
+    status = res.outcome.status
+    reason = f": {esc(res.outcome.reason)}" if res.outcome.reason else ""
+    texts = {
+        Status.CANCELLED: f"❌ Skipped{what}; nothing was sent.",
+        Status.EXPIRED: f"⌛ This proposal{what} expired; nothing was sent.",
+        Status.USED: f"This proposal{what} was already answered; nothing more was sent.",
+        Status.NOT_YOURS: "This proposal is not yours.",
+        Status.NOT_FOUND: "Unknown proposal; nothing was sent.",
+        Status.REQUOTED: f"↻ The price{what} moved; a fresh proposal follows. Nothing was sent.",
+        Status.INVALID: f"⚠️ The proposal{what} no longer passes the checks{reason}",
+        Status.UNAVAILABLE: f"📡 Not sent{what}{reason}",
+    }
+    return texts.get(status, f"{esc(str(status))}{what}{reason}")
+
+
+def _pnl_row(r: PnlRow) -> str:
+    return (
+        f"<b>{esc(r.symbol)}</b>: realised {esc(signed_usd(r.realized))}, "
+        f"unrealised {esc(signed_usd(r.unrealized))}, funding {esc(signed_usd(r.funding))}, "
+        f"fees {esc(usd(r.fees))}, <b>net {esc(signed_usd(r.net))}</b>"
+    )
+
+
+def pnl(rep: PnlReport) -> str:
+    title = {"day": "last 24 h", "week": "last 7 days", "all": "all time"}[rep.period]
+    lines = [f"<b>PnL, {title}</b> · {mode_badge(rep.mode)}"]
+    if not rep.rows:
+        lines.append("No fills or funding payments yet.")
+        return "\n".join(lines)
+    lines += [_pnl_row(r) for r in rep.rows]
+    lines += ["", _pnl_row(rep.total)]
+    return "\n".join(lines)
+
+
+def trades(records: Sequence[ActionRecord]) -> str:
+    if not records:
+        return "No strategy trades yet."
+    lines = ["<b>Last strategy trades</b>"]
+    for r in records:
+        qty = f"perp {esc(num(r.perp_quantity))}"
+        if r.perp_price is not None:
+            qty += f" @ {esc(num(r.perp_price, 4))}"
+        if r.spot_quantity:
+            qty += f", spot {esc(num(r.spot_quantity))}"
+            if r.spot_price is not None:
+                qty += f" @ {esc(num(r.spot_price, 4))}"
+        lines.append(
+            f"{_time(r.at_ms)} {mode_badge(r.mode)} <b>{esc(r.kind)} {esc(r.symbol)}</b> "
+            f"({esc(r.strategy)}): {qty}\n   why: {esc(r.reason)}"
+        )
+        lines += [f"   ⚠️ {esc(p)}" for p in r.problems]
+    return "\n".join(lines)
+
+
+def backtest(result: BacktestResult, kind: str) -> str:
+    days = Decimal(result.end_ms - result.start_ms) / 86_400_000
+    sym = ", ".join(result.symbols)
+    return "\n".join(
+        [
+            f"<b>Backtest {esc(sym)}</b>, {esc(num(days, 1))} days, {esc(kind)}",
+            f"Trades: {len(result.trades)} ({result.round_trips} round trips)",
+            f"Funding earned: {esc(signed_usd(result.funding))}",
+            f"Fees: {esc(usd(result.fees))}",
+            f"Price PnL: {esc(signed_usd(result.realized + result.unrealized))}",
+            f"<b>Net: {esc(signed_usd(result.net))}</b> on {esc(usd(result.capital))}",
+            f"Max drawdown: {esc(pct(result.max_drawdown))}",
+            f"Annualised return: {esc(pct(result.annualised_return))}",
+        ]
+    )
+
+
+def reconciled(notes: Sequence[str]) -> str:
+    lines = ["Strategy positions reconciled with the exchange:"]
+    lines += [f"• {esc(n)}" for n in notes]
+    return "\n".join(lines)

@@ -1,0 +1,558 @@
+"""Strategy control: build snapshots, run a decision cycle, propose or execute, keep the books.
+
+No Telegram types here: the job and the handlers call these methods and render the results.
+``off`` does nothing; ``approve`` turns each intended action into a single-use proposal (a random
+token bound to the user, with an expiry) that only an explicit tap executes; ``auto`` executes
+at once and reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from bot.clock import Clock
+from bot.exchange.client import BackpackAPI
+from bot.exchange.errors import BackpackError
+from bot.exchange.markets import round_quantity
+from bot.render.charts import equity_png, funding_bars_png, price_funding_png
+from bot.services.journal import JournalService
+from bot.services.order_intent import IntentError, MultiLeg, OrderIntent
+from bot.services.trading import LegStatus, Outcome, Preview, Status, TradingService
+from bot.storage.strategy import MODES, ActionRecord, StrategyStore
+from bot.strategy.backtest import BacktestResult, run_backtest
+from bot.strategy.decide import candidates, decide
+from bot.strategy.executor import ExecutionReport, Executor, LegFill
+from bot.strategy.history import load_history, parse_ts_ms
+from bot.strategy.model import (
+    BPS,
+    HOUR_MS,
+    ONE,
+    ZERO,
+    Action,
+    Candidate,
+    Fees,
+    Leg,
+    Level,
+    MarketSnapshot,
+    PerpSnapshot,
+    Portfolio,
+    StrategyConfig,
+    StrategyPosition,
+)
+
+log = logging.getLogger("bot.strategy")
+
+BOOK_DEPTH = 50
+ORIGIN = "strategy:"
+SENT = (LegStatus.FILLED, LegStatus.PLACED, LegStatus.PARTIALLY_FILLED)
+MAX_BACKTEST_DAYS = 35
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """An action waiting for the user's ✅ (``token`` is the callback data)."""
+
+    token: str
+    action: Action
+    expires_at_ms: int
+    chat_id: int
+    preview: Preview | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CycleResult:
+    """What one cycle did: proposals to send (approve) or executions to report (auto)."""
+
+    mode: str
+    proposals: tuple[Proposal, ...] = ()
+    reports: tuple[ExecutionReport, ...] = ()
+    chat_id: int | None = None
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalResult:
+    """A tap's result: the confirmation service's outcome, plus what the strategy made of it.
+
+    ``report`` is set when orders were sent; ``proposal`` replaces the tapped one when the price
+    moved (re-quote: a fresh token to tap).
+    """
+
+    outcome: Outcome
+    action: Action | None = None
+    report: ExecutionReport | None = None
+    proposal: Proposal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    position: StrategyPosition
+    mark: Decimal | None
+    funding_rate: Decimal | None
+    unrealized: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyStatus:
+    mode: str
+    trading_mode: str
+    config: StrategyConfig
+    candidates: tuple[Candidate, ...]
+    positions: tuple[PositionView, ...]
+
+
+def _levels(rows: list[list[Decimal]]) -> tuple[Level, ...]:
+    return tuple((Decimal(p), Decimal(q)) for p, q in rows)
+
+
+class StrategyService:
+    """The strategy's rules and state, shared by the job, the handlers and the tests."""
+
+    def __init__(
+        self,
+        store: StrategyStore,
+        market_api: BackpackAPI,
+        account_api: BackpackAPI,
+        journal: JournalService,
+        clock: Clock,
+        *,
+        trading_mode: str,
+        confirm_ttl_seconds: int = 60,
+        before_order: Callable[[str], Awaitable[None]] | None = None,
+        trading: TradingService | None = None,
+    ) -> None:
+        self.store = store
+        self.market_api = market_api
+        self.account_api = account_api
+        self.journal = journal
+        self.clock = clock
+        self.trading_mode = trading_mode
+        self.confirm_ttl_ms = confirm_ttl_seconds * 1000
+        self.before_order = before_order
+        self.trading = trading
+        self.executor = Executor(account_api)
+        self._lock = asyncio.Lock()
+        self._fees: Fees | None = None
+
+    def now_ms(self) -> int:
+        return int(self.clock.time() * 1000)
+
+    # ------------------------------------------------------------------ settings
+
+    async def set_mode(self, mode: str, *, user_id: int, chat_id: int) -> str:
+        """Switch ``off | approve | auto``; the user and chat receive proposals and reports."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        await self.store.save_settings(
+            now_ms=self.now_ms(), mode=mode, user_id=user_id, chat_id=chat_id
+        )
+        return mode
+
+    async def set_config(self, key: str, value: str) -> StrategyConfig:
+        """Validate and persist one setting (raises ``ConfigError`` with the reason)."""
+        current = (await self.store.settings()).config
+        updated = current.with_value(key, value)
+        await self.store.save_settings(now_ms=self.now_ms(), config=updated)
+        return updated
+
+    # ------------------------------------------------------------------ market data
+
+    async def fees(self) -> Fees:
+        """Taker fees from the account (basis points on the wire); defaults when unknown."""
+        if self._fees is None:
+            try:
+                info = await self.account_api.get_account_info()
+                self._fees = Fees(
+                    perp_taker=Decimal(str(info["futuresTakerFee"])) * BPS,
+                    spot_taker=Decimal(str(info["spotTakerFee"])) * BPS,
+                )
+            except (BackpackError, KeyError, ArithmeticError) as exc:
+                log.warning("account fees unavailable (%s); assuming tier-1 fees", exc)
+                return Fees()
+        return self._fees
+
+    async def snapshot(self, config: StrategyConfig, portfolio: Portfolio) -> MarketSnapshot:
+        """Every allowed perp; books only where a trade is possible (|rate| > entry, or held)."""
+        api = self.market_api
+        markets = await api.load_markets()
+        marks, tickers, fees = await asyncio.gather(
+            api.get_mark_prices(), api.get_tickers(), self.fees()
+        )
+        volume = {t["symbol"]: t.get("quoteVolume") for t in tickers}
+        last = {t["symbol"]: t.get("lastPrice") for t in tickers}
+        held = {p.symbol for p in portfolio.positions}
+        rows = []
+        for m in marks:
+            sym = m["symbol"]
+            market = markets.get(sym)
+            if market is None or not market.is_perp or "fundingRate" not in m:
+                continue
+            rows.append((m, market))
+        wanted: set[str] = set()
+        for m, market in rows:
+            rate = Decimal(m["fundingRate"])
+            tradable = abs(rate) > config.entry_rate and market.base
+            if market.symbol in held or tradable:
+                wanted.add(market.symbol)
+                spot = f"{market.base}_{market.quote}"
+                if spot in markets:
+                    wanted.add(spot)
+        books_list = await asyncio.gather(
+            *(api.get_orderbook(s, limit=BOOK_DEPTH) for s in sorted(wanted))
+        )
+        books = dict(zip(sorted(wanted), books_list, strict=True))
+        perps: list[PerpSnapshot] = []
+        for m, market in rows:
+            sym = market.symbol
+            spot_sym = f"{market.base}_{market.quote}"
+            spot_market = markets.get(spot_sym)
+            book = books.get(sym)
+            spot_book = books.get(spot_sym)
+            interval = (
+                Decimal(market.funding_interval_ms) / HOUR_MS if market.funding_interval_ms else ONE
+            )
+            vol = volume.get(sym)
+            perps.append(
+                PerpSnapshot(
+                    symbol=sym,
+                    base=market.base,
+                    mark=Decimal(m["markPrice"]),
+                    funding_rate=Decimal(m["fundingRate"]),
+                    funding_interval_hours=interval,
+                    volume_24h=vol if isinstance(vol, Decimal) else ZERO,
+                    step_size=market.step_size,
+                    min_quantity=market.min_quantity,
+                    bids=_levels(book["bids"]) if book else (),
+                    asks=_levels(book["asks"]) if book else (),
+                    spot_symbol=spot_sym if spot_market else None,
+                    spot_step_size=spot_market.step_size if spot_market else None,
+                    spot_min_quantity=spot_market.min_quantity if spot_market else None,
+                    spot_bids=_levels(spot_book["bids"]) if spot_book else (),
+                    spot_asks=_levels(spot_book["asks"]) if spot_book else (),
+                    spot_price=last.get(spot_sym) if spot_market else None,
+                    next_funding_ms=int(m.get("nextFundingTimestamp") or 0),
+                )
+            )
+        return MarketSnapshot(perps=tuple(perps), fees=fees, taken_at_ms=self.now_ms())
+
+    # ------------------------------------------------------------------ status
+
+    async def status(self, limit: int = 8) -> StrategyStatus:
+        settings = await self.store.settings()
+        portfolio = await self.store.portfolio()
+        snap = await self.snapshot(settings.config, portfolio)
+        cands = candidates(snap, portfolio, settings.config, self.now_ms())
+        views = []
+        for p in portfolio.positions:
+            perp = snap.get(p.symbol)
+            views.append(
+                PositionView(
+                    p,
+                    perp.mark if perp else None,
+                    perp.funding_rate if perp else None,
+                    p.unhedged_pnl(perp.mark, perp.spot_price) if perp else None,
+                )
+            )
+        return StrategyStatus(
+            settings.mode,
+            self.trading_mode,
+            settings.config,
+            tuple(cands[:limit]),
+            tuple(views),
+        )
+
+    # ------------------------------------------------------------------ the cycle
+
+    async def run_cycle(self) -> CycleResult:
+        """One decision: off → nothing; approve → proposals; auto → executions."""
+        async with self._lock:
+            settings = await self.store.settings()
+            if settings.mode == "off":
+                return CycleResult(mode="off")
+            now = self.now_ms()
+            portfolio = await self.store.portfolio()
+            snap = await self.snapshot(settings.config, portfolio)
+            actions = decide(snap, portfolio, settings.config, now)
+            if settings.mode == "auto":
+                reports = [await self._execute(a, settings.mode) for a in actions]
+                return CycleResult("auto", reports=tuple(reports), chat_id=settings.chat_id)
+            if settings.chat_id is None or settings.user_id is None or self.trading is None:
+                return CycleResult("approve", notes=("approve mode has nobody to ask",))
+            waiting = await self.store.pending_symbols(now)
+            proposals: list[Proposal] = []
+            notes: list[str] = []
+            for a in actions:
+                if a.symbol in waiting:
+                    continue  # the user has not answered the last proposal for it yet
+                try:
+                    proposals.append(
+                        await self._propose(a, settings.user_id, settings.chat_id, now)
+                    )
+                except IntentError as exc:
+                    notes.append(f"{a.symbol}: {exc.problem}")
+            return CycleResult(
+                "approve", proposals=tuple(proposals), chat_id=settings.chat_id, notes=tuple(notes)
+            )
+
+    async def _propose(self, action: Action, user_id: int, chat_id: int, now: int) -> Proposal:
+        """A pending confirmation in the trading service (the same single-use, owner-only,
+        expiring one as manual orders), tagged so the tap comes back to the strategy."""
+        assert self.trading is not None
+        action = await self._prepare(action)
+        aid = secrets.token_urlsafe(12)
+        intent = MultiLeg(
+            legs=tuple(
+                OrderIntent(
+                    side="buy" if leg.is_buy else "sell",
+                    market=leg.symbol,
+                    quantity=leg.quantity,
+                    reduce_only=leg.reduce_only,
+                )
+                for leg in action.legs
+            ),
+            title=f"Strategy: {action.kind} {action.symbol} ({action.strategy})",
+            origin=f"{ORIGIN}{aid}",
+        )
+        preview = await self.trading.preview(user_id, chat_id, intent)
+        await self.store.add_approval(
+            aid,
+            action,
+            chat_id=chat_id,
+            message_id=None,
+            now_ms=now,
+            expires_at_ms=preview.expires_at_ms,
+        )
+        return Proposal(preview.token, action, preview.expires_at_ms, chat_id, preview)
+
+    async def approve(self, token: str, user_id: int) -> ApprovalResult:
+        """The ✅ tap: the trading service's single-use confirm, then unwind and book."""
+        if self.trading is None:
+            return ApprovalResult(Outcome(Status.NOT_FOUND, token))
+        async with self._lock:
+            outcome = await self.trading.confirm(user_id, token)
+            return await self._after(outcome)
+
+    async def reject(self, token: str, user_id: int) -> ApprovalResult:
+        """The ❌ tap: cancel the confirmation; nothing is sent."""
+        if self.trading is None:
+            return ApprovalResult(Outcome(Status.NOT_FOUND, token))
+        return await self._after(await self.trading.cancel(user_id, token))
+
+    async def _after(self, outcome: Outcome) -> ApprovalResult:
+        origin = outcome.origin or ""
+        if not origin.startswith(ORIGIN):
+            return ApprovalResult(outcome)
+        aid = origin.removeprefix(ORIGIN)
+        found = await self.store.approval(aid)
+        if found is None:
+            return ApprovalResult(outcome)
+        action, _ = found
+        if outcome.status == Status.REQUOTED and outcome.new_preview is not None:
+            fresh = outcome.new_preview
+            await self.store.extend_approval(aid, fresh.expires_at_ms)
+            return ApprovalResult(
+                outcome,
+                action,
+                proposal=Proposal(fresh.token, action, fresh.expires_at_ms, fresh.chat_id, fresh),
+            )
+        if outcome.status in (Status.CANCELLED, Status.EXPIRED, Status.INVALID):
+            await self.store.finish_approval(aid, str(outcome.status))
+            return ApprovalResult(outcome, action)
+        if not outcome.results:
+            return ApprovalResult(outcome, action)
+        await self.store.finish_approval(aid, "executed")
+        fills = [
+            LegFill(
+                symbol=r.leg.symbol,
+                side="Bid" if r.leg.is_buy else "Ask",
+                requested=r.leg.quantity,
+                filled=r.executed_quantity,
+                average_price=r.avg_price,
+                order_id=r.order_id,
+                reduce_only=r.leg.reduce_only,
+                error=None if r.status in SENT else (r.reason or str(r.status)),
+            )
+            for r in outcome.results
+            if r.status != LegStatus.SKIPPED
+        ]
+        report = await self.executor.complete(action, fills)
+        await self._book(action, report, "approve")
+        await self._sync_journal()
+        return ApprovalResult(outcome, action, report)
+
+    async def _sync_journal(self) -> None:
+        try:
+            await self.journal.sync()
+        except BackpackError as exc:
+            log.warning("journal sync after a strategy trade failed: %s", exc)
+
+    async def _prepare(self, action: Action) -> Action:
+        """Closing a spot hedge sells what the account really holds (a spot buy's fee is
+        charged in the base asset, so slightly less than was bought)."""
+        if action.kind != "close":
+            return action
+        legs: list[Leg] = []
+        balances = {b["asset"]: b["available"] for b in await self.account_api.get_balances()}
+        markets = await self.account_api.load_markets()
+        for leg in action.legs:
+            market = markets.get(leg.symbol)
+            if market is not None and not market.is_perp and leg.side == "Ask":
+                have = Decimal(str(balances.get(market.base, ZERO)))
+                qty = round_quantity(market, min(leg.quantity, have))
+                if qty < market.min_quantity:
+                    continue
+                legs.append(replace(leg, quantity=qty))
+            else:
+                legs.append(leg)
+        return replace(action, legs=tuple(legs))
+
+    async def _execute(self, action: Action, mode: str) -> ExecutionReport:
+        action = await self._prepare(action)
+        if not action.legs:
+            await self.store.remove_position(action.symbol, exited_at_ms=self.now_ms())
+            return ExecutionReport(action, (), (), ("nothing left to trade",))
+        if self.before_order is not None:
+            for leg in action.legs:
+                await self.before_order(leg.symbol)
+        report = await self.executor.execute(action)
+        await self._book(action, report, mode)
+        await self._sync_journal()
+        return report
+
+    async def _book(self, action: Action, report: ExecutionReport, mode: str) -> None:
+        """Update the positions the strategy owns from what really filled; log the action."""
+        now = self.now_ms()
+        perp_px = report.price_of(action.symbol)
+        spot_leg = action.legs[1] if len(action.legs) > 1 else None
+        spot_px = report.price_of(spot_leg.symbol) if spot_leg else None
+        existing = (await self.store.portfolio()).position(action.symbol)
+        if action.kind == "open":
+            if report.perp_filled:
+                await self.store.put_position(
+                    StrategyPosition(
+                        symbol=action.symbol,
+                        kind=action.strategy,
+                        perp_quantity=report.perp_filled,
+                        perp_entry=perp_px or action.legs[0].expected_price,
+                        opened_at_ms=now,
+                        entry_rate=action.funding_rate,
+                        spot_symbol=spot_leg.symbol if spot_leg and report.spot_filled else None,
+                        spot_quantity=report.spot_filled,
+                        spot_entry=spot_px or ZERO,
+                    )
+                )
+        elif existing is not None:
+            perp_left = existing.perp_quantity + report.perp_filled
+            spot_left = existing.spot_quantity + report.spot_filled
+            markets = await self.account_api.load_markets()
+            spot_market = markets.get(existing.spot_symbol or "")
+            dust = spot_market is None or spot_left < spot_market.min_quantity
+            if perp_left == 0 and dust:
+                await self.store.remove_position(action.symbol, exited_at_ms=now)
+            else:
+                await self.store.put_position(
+                    replace(existing, perp_quantity=perp_left, spot_quantity=spot_left)
+                )
+        await self.store.add_action(
+            ActionRecord(
+                at_ms=now,
+                mode=self.trading_mode,
+                symbol=action.symbol,
+                kind=action.kind,
+                strategy=action.strategy,
+                reason=action.reason,
+                order_ids=tuple(f.order_id for f in (*report.fills, *report.unwinds) if f.order_id),
+                perp_quantity=report.perp_filled,
+                perp_price=perp_px,
+                spot_quantity=report.spot_filled,
+                spot_price=spot_px,
+                problems=report.problems,
+            )
+        )
+
+    # ------------------------------------------------------------------ restart
+
+    async def reconcile(self) -> list[str]:
+        """Align the positions the strategy owns with the exchange's real ones (at start)."""
+        notes: list[str] = []
+        portfolio = await self.store.portfolio()
+        if not portfolio.positions:
+            return notes
+        real = {
+            p["symbol"]: Decimal(str(p["netQuantity"]))
+            for p in await self.account_api.get_positions()
+        }
+        balances = {
+            b["asset"]: Decimal(str(b["available"])) + Decimal(str(b["locked"]))
+            for b in await self.account_api.get_balances()
+        }
+        markets = await self.account_api.load_markets()
+        now = self.now_ms()
+        for pos in portfolio.positions:
+            have = real.get(pos.symbol, ZERO)
+            gone = have == 0 or (have > 0) != (pos.perp_quantity > 0)
+            if pos.perp_quantity != 0 and gone:
+                notes.append(f"{pos.symbol}: no matching position on the exchange; forgotten")
+                await self.store.remove_position(pos.symbol, exited_at_ms=now)
+                continue
+            updated = pos
+            if abs(have) < abs(pos.perp_quantity):
+                notes.append(f"{pos.symbol}: exchange holds {have}, had {pos.perp_quantity}")
+                updated = replace(updated, perp_quantity=have)
+            if pos.spot_symbol is not None:
+                base = markets[pos.spot_symbol].base if pos.spot_symbol in markets else ""
+                held = balances.get(base, ZERO)
+                if held < pos.spot_quantity:
+                    notes.append(f"{pos.spot_symbol}: holding {held}, had {pos.spot_quantity}")
+                    updated = replace(updated, spot_quantity=held)
+            if updated != pos:
+                await self.store.put_position(updated)
+        return notes
+
+    # ------------------------------------------------------------------ backtests and charts
+
+    async def backtest(self, symbol: str, days: int) -> tuple[BacktestResult, bytes]:
+        """Run the current config over ``days`` of the exchange's history; returns the PNG too."""
+        if not 1 <= days <= MAX_BACKTEST_DAYS:
+            raise ValueError(f"days must be between 1 and {MAX_BACKTEST_DAYS}")
+        config = (await self.store.settings()).config
+        history = await load_history(self.market_api, symbol, days=days, now_ms=self.now_ms())
+        result = run_backtest([history], config, fees=await self.fees())
+        png = equity_png(result.equity, f"{history.symbol} backtest, {days} days ({config.kind})")
+        return result, png
+
+    async def price_chart(self, symbol: str, hours: int) -> tuple[str, bytes]:
+        sym = await self.market_api.resolve_symbol(symbol)
+        now = self.now_ms()
+        start = now - hours * HOUR_MS
+        interval = "15m" if hours <= 24 else "1h"
+        klines = await self.market_api.get_klines(sym, interval, start // 1000, now // 1000)
+        prices = [
+            (parse_ts_ms(str(k["start"])), Decimal(str(k["close"])))
+            for k in klines
+            if k.get("close") is not None
+        ]
+        funding: list[tuple[int, Decimal]] = []
+        if sym.endswith("_PERP"):
+            for r in await self.market_api.get_funding_history(sym, limit=min(1000, hours + 1)):
+                t = parse_ts_ms(str(r["intervalEndTimestamp"]))
+                if start <= t <= now:
+                    funding.append((t, Decimal(str(r["fundingRate"]))))
+            funding.sort()
+        return sym, price_funding_png(sym, prices, funding)
+
+    async def funding_chart(self, top: int = 15) -> bytes:
+        rows = [
+            (m["symbol"], Decimal(m["fundingRate"]))
+            for m in await self.market_api.get_mark_prices()
+            if "fundingRate" in m
+        ]
+        rows.sort(key=lambda r: abs(r[1]), reverse=True)
+        return funding_bars_png(
+            rows[:top], f"Funding per interval, top {min(top, len(rows))} perps"
+        )

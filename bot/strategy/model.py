@@ -1,0 +1,318 @@
+"""The strategy's domain values: market snapshot, config, positions it owns, intended actions.
+
+Everything here is a frozen dataclass of ``Decimal`` money so that :func:`bot.strategy.decide`
+stays a pure function that tests can feed tables of cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+Kind = Literal["directional", "carry"]
+Side = Literal["Bid", "Ask"]
+ActionKind = Literal["open", "close"]
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+BPS = Decimal("0.0001")
+HOUR_MS = 3_600_000
+
+#: A price level: (price, quantity), best first.
+Level = tuple[Decimal, Decimal]
+
+
+@dataclass(frozen=True, slots=True)
+class PerpSnapshot:
+    """What the strategy knows about one perp (and its spot twin, for carry) at one instant."""
+
+    symbol: str
+    base: str
+    mark: Decimal
+    funding_rate: Decimal  # per funding interval, a fraction; positive ⇒ longs pay shorts
+    funding_interval_hours: Decimal
+    volume_24h: Decimal  # quote (USDC) volume over the last 24 h
+    step_size: Decimal
+    min_quantity: Decimal
+    bids: tuple[Level, ...]  # best first
+    asks: tuple[Level, ...]  # best first
+    spot_symbol: str | None = None
+    spot_step_size: Decimal | None = None
+    spot_min_quantity: Decimal | None = None
+    spot_bids: tuple[Level, ...] = ()
+    spot_asks: tuple[Level, ...] = ()
+    spot_price: Decimal | None = None
+    next_funding_ms: int = 0
+
+    @property
+    def has_spot(self) -> bool:
+        return self.spot_symbol is not None and self.spot_step_size is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Fees:
+    """Taker fees as fractions (the strategy only sends market orders)."""
+
+    perp_taker: Decimal = Decimal("0.0005")
+    spot_taker: Decimal = Decimal("0.0010")
+
+
+@dataclass(frozen=True, slots=True)
+class MarketSnapshot:
+    """Every perp the strategy may trade, at one instant."""
+
+    perps: tuple[PerpSnapshot, ...]
+    fees: Fees = Fees()
+    taken_at_ms: int = 0
+
+    def get(self, symbol: str) -> PerpSnapshot | None:
+        for p in self.perps:
+            if p.symbol == symbol:
+                return p
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyPosition:
+    """A position the strategy opened and owns.
+
+    ``perp_quantity`` is signed (negative = short); ``spot_quantity`` is the spot hedge held
+    (zero for directional trades).
+    """
+
+    symbol: str
+    kind: Kind
+    perp_quantity: Decimal
+    perp_entry: Decimal
+    opened_at_ms: int
+    entry_rate: Decimal
+    spot_symbol: str | None = None
+    spot_quantity: Decimal = ZERO
+    spot_entry: Decimal = ZERO
+
+    @property
+    def notional(self) -> Decimal:
+        return abs(self.perp_quantity) * self.perp_entry
+
+    @property
+    def is_short(self) -> bool:
+        return self.perp_quantity < 0
+
+    def unhedged_pnl(self, perp_mark: Decimal, spot_price: Decimal | None) -> Decimal:
+        """Price PnL of both legs at the given prices (the hedge cancels most of it in carry)."""
+        pnl = (perp_mark - self.perp_entry) * self.perp_quantity
+        if self.spot_quantity:
+            spot = spot_price if spot_price is not None else perp_mark
+            pnl += (spot - self.spot_entry) * self.spot_quantity
+        return pnl
+
+
+@dataclass(frozen=True, slots=True)
+class Portfolio:
+    """The strategy's own book: open positions and when each symbol was last exited."""
+
+    positions: tuple[StrategyPosition, ...] = ()
+    last_exit_ms: Mapping[str, int] = field(default_factory=dict)
+
+    def position(self, symbol: str) -> StrategyPosition | None:
+        for p in self.positions:
+            if p.symbol == symbol:
+                return p
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One market order of an action."""
+
+    symbol: str
+    side: Side
+    quantity: Decimal
+    reduce_only: bool = False
+    expected_price: Decimal = ZERO
+
+    @property
+    def is_buy(self) -> bool:
+        return self.side == "Bid"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """An intended trade: open or close one strategy position (one or two legs)."""
+
+    kind: ActionKind
+    symbol: str
+    strategy: Kind
+    legs: tuple[Leg, ...]
+    reason: str
+    funding_rate: Decimal
+    notional: Decimal
+    expected_edge: Decimal = ZERO  # USDC over the horizon, after costs (opens only)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A perp's evaluation: the trade it would be and why it is or is not taken."""
+
+    symbol: str
+    funding_rate: Decimal
+    strategy: Kind | None
+    quantity: Decimal
+    notional: Decimal
+    expected_funding: Decimal
+    fees: Decimal
+    slippage: Decimal
+    edge: Decimal  # expected_funding − fees − slippage
+    eligible: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyConfig:
+    """User-editable strategy settings (``/strategy set key value``)."""
+
+    kind: Kind = "carry"
+    entry_rate: Decimal = Decimal("0.0001")  # |rate| per interval needed to open (the seed's)
+    exit_rate: Decimal = Decimal("0.00003")  # close when the earning rate drops below this
+    allow_unhedged: bool = False  # carry: may negative funding be traded with a naked long?
+    trade_notional: Decimal = Decimal(1000)  # USDC per new position
+    max_notional_per_symbol: Decimal = Decimal(2000)
+    max_notional_total: Decimal = Decimal(10000)
+    max_positions: int = 3
+    horizon_hours: Decimal = Decimal(24)  # how long we expect to collect funding
+    min_edge_bps: Decimal = Decimal(5)  # required edge after costs, in bps of notional
+    max_hold_hours: Decimal = Decimal(72)
+    stop_loss_pct: Decimal = Decimal(3)  # % of notional lost on the unhedged PnL
+    cooldown_minutes: int = 60
+    symbols: tuple[str, ...] = ()  # allow-list of bases or symbols; empty = every perp
+    min_volume_24h: Decimal = Decimal(100_000)
+
+    def allows(self, perp: PerpSnapshot) -> bool:
+        if not self.symbols:
+            return True
+        wanted = {s.upper() for s in self.symbols}
+        return perp.symbol.upper() in wanted or perp.base.upper() in wanted
+
+    def to_dict(self) -> dict[str, str]:
+        """Every setting as text (stored in the database, shown in chat)."""
+        out: dict[str, str] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, bool):
+                out[f.name] = "on" if v else "off"
+            elif isinstance(v, tuple):
+                out[f.name] = ",".join(v)
+            else:
+                out[f.name] = str(v)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, str]) -> StrategyConfig:
+        """Rebuild from :meth:`to_dict` output; unknown keys are ignored (older versions)."""
+        cfg = cls()
+        for key, value in data.items():
+            if key in CONFIG_KEYS:
+                cfg = cfg.with_value(key, value)
+        return cfg
+
+    def with_value(self, key: str, text: str) -> StrategyConfig:
+        """A copy with one setting parsed from text; raises :class:`ConfigError` when invalid."""
+        spec = CONFIG_KEYS.get(key)
+        if spec is None:
+            raise ConfigError(f"unknown setting {key!r}; known: {', '.join(sorted(CONFIG_KEYS))}")
+        value = spec.parse(key, text.strip())
+        cfg = replace(self, **{key: value})
+        if cfg.exit_rate >= cfg.entry_rate:
+            raise ConfigError(
+                f"exit_rate ({cfg.exit_rate}) must be below entry_rate ({cfg.entry_rate}) "
+                "so entries and exits do not flap"
+            )
+        if cfg.trade_notional > cfg.max_notional_per_symbol:
+            raise ConfigError(
+                f"trade_notional ({cfg.trade_notional}) must not exceed "
+                f"max_notional_per_symbol ({cfg.max_notional_per_symbol})"
+            )
+        if cfg.max_notional_per_symbol > cfg.max_notional_total:
+            raise ConfigError(
+                f"max_notional_per_symbol ({cfg.max_notional_per_symbol}) must not exceed "
+                f"max_notional_total ({cfg.max_notional_total})"
+            )
+        return cfg
+
+
+class ConfigError(ValueError):
+    """A setting that does not parse or breaks an invariant; the message says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Key:
+    kind: str  # "decimal" | "int" | "bool" | "kind" | "symbols"
+    low: Decimal | None = None
+    high: Decimal | None = None
+    example: str = ""
+    help: str = ""
+
+    def parse(self, key: str, text: str) -> Any:
+        if self.kind == "bool":
+            low = text.lower()
+            if low in ("on", "true", "yes", "1"):
+                return True
+            if low in ("off", "false", "no", "0"):
+                return False
+            raise ConfigError(f"{key} must be on or off, e.g. /strategy set {key} on")
+        if self.kind == "kind":
+            if text.lower() not in ("directional", "carry"):
+                raise ConfigError(f"{key} must be directional or carry")
+            return text.lower()
+        if self.kind == "symbols":
+            if text.lower() in ("", "all", "*", "-"):
+                return ()
+            parts = tuple(p.strip().upper() for p in text.split(",") if p.strip())
+            for p in parts:
+                if not p.replace("_", "").isalnum():
+                    raise ConfigError(f"{p!r} is not a symbol, e.g. /strategy set {key} BTC,ETH")
+            return parts
+        try:
+            number = Decimal(text.rstrip("%"))
+        except InvalidOperation:
+            raise ConfigError(
+                f"{key} must be a number, e.g. /strategy set {key} {self.example}"
+            ) from None
+        if not number.is_finite():
+            raise ConfigError(f"{key} must be a finite number")
+        if self.low is not None and number < self.low:
+            raise ConfigError(f"{key} must be at least {self.low}")
+        if self.high is not None and number > self.high:
+            raise ConfigError(f"{key} must be at most {self.high}")
+        if self.kind == "int":
+            if number != number.to_integral_value():
+                raise ConfigError(f"{key} must be a whole number")
+            return int(number)
+        return number
+
+
+D = Decimal
+CONFIG_KEYS: dict[str, _Key] = {
+    "kind": _Key("kind", example="carry", help="directional (the seed's rule) or carry"),
+    "entry_rate": _Key("decimal", D("0.000001"), D("0.05"), "0.0001", "|rate|/interval to open"),
+    "exit_rate": _Key("decimal", D(0), D("0.05"), "0.00003", "close below this earning rate"),
+    "allow_unhedged": _Key("bool", example="off", help="carry: naked long on negative funding"),
+    "trade_notional": _Key("decimal", D(1), D(10_000_000), "1000", "USDC per position"),
+    "max_notional_per_symbol": _Key("decimal", D(1), D(10_000_000), "2000", "USDC cap a symbol"),
+    "max_notional_total": _Key("decimal", D(1), D(100_000_000), "10000", "USDC cap overall"),
+    "max_positions": _Key("int", D(0), D(100), "3", "open positions at most"),
+    "horizon_hours": _Key("decimal", D(1), D(24 * 30), "24", "hours of funding counted"),
+    "min_edge_bps": _Key("decimal", D(0), D(10_000), "5", "edge after costs, bps of notional"),
+    "max_hold_hours": _Key("decimal", D(1), D(24 * 90), "72", "close after this long"),
+    "stop_loss_pct": _Key("decimal", D("0.1"), D(100), "3", "% loss on unhedged PnL"),
+    "cooldown_minutes": _Key("int", D(0), D(24 * 60 * 7), "60", "wait after an exit"),
+    "symbols": _Key("symbols", example="BTC,ETH", help="allow-list; all = every perp"),
+    "min_volume_24h": _Key("decimal", D(0), D(10**12), "100000", "USDC 24h volume at least"),
+}
+
+
+def config_help() -> list[tuple[str, str, str]]:
+    """``(key, example, help)`` for every setting, in declaration order."""
+    return [(k, v.example, v.help) for k, v in CONFIG_KEYS.items()]
