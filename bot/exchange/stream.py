@@ -126,7 +126,10 @@ class StreamSupervisor:
         handler = self.handler
         while True:
             try:
-                raw = await asyncio.wait_for(ws.recv(), self.silence_timeout)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+                # races a frame arriving, and then stop() would wait forever.
+                async with asyncio.timeout(self.silence_timeout):
+                    raw = await ws.recv()
             except TimeoutError:
                 self.log.warning(
                     "price stream silent for %.0fs; reconnecting", self.silence_timeout
