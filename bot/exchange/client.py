@@ -217,6 +217,7 @@ class BackpackAPI:
         self.last_update: dict[str, float] = {}
         self.books: dict[str, LocalOrderBook] = {}
         self._price_callbacks: list[CallbackDispatcher] = []
+        self._funding_callbacks: list[CallbackDispatcher] = []
         self._order_callbacks: list[Callable[[dict[str, Any]], Awaitable[None]]] = []
         self._position_callbacks: list[Callable[[dict[str, Any]], Awaitable[None]]] = []
         self._event_tasks: set[asyncio.Task[None]] = set()
@@ -257,7 +258,7 @@ class BackpackAPI:
     async def close(self) -> None:
         """Stop streams and callbacks, close the HTTP pool."""
         await self._stream.stop()
-        for d in self._price_callbacks:
+        for d in (*self._price_callbacks, *self._funding_callbacks):
             await d.stop()
         for t in list(self._event_tasks):
             t.cancel()
@@ -794,7 +795,7 @@ class BackpackAPI:
         streams = [f"ticker.{s}" for s in syms]
         streams += [f"markPrice.{s}" for s in syms if self.markets[s].is_perp]
         await self._stream.subscribe(streams)
-        for d in self._price_callbacks:
+        for d in (*self._price_callbacks, *self._funding_callbacks):
             d.start()
         await self._stream.start()
 
@@ -809,6 +810,13 @@ class BackpackAPI:
         """``async callback(symbol, price)`` on every price update; never blocks the reader."""
         d = CallbackDispatcher(callback, self.logger)
         self._price_callbacks.append(d)
+        if self._stream.running:
+            d.start()
+
+    def register_funding_callback(self, callback: PriceCallback) -> None:
+        """``async callback(symbol, funding_rate)`` on every ``markPrice`` update of a perp."""
+        d = CallbackDispatcher(callback, self.logger)
+        self._funding_callbacks.append(d)
         if self._stream.running:
             d.start()
 
@@ -885,8 +893,10 @@ class BackpackAPI:
             sym = data["s"]
             self.mark_prices[sym] = Decimal(data["p"])
             if "f" in data:
-                self.funding_rates[sym] = Decimal(data["f"])
+                rate = self.funding_rates[sym] = Decimal(data["f"])
                 self.next_funding[sym] = int(data["n"])
+                for d in self._funding_callbacks:
+                    d.push(sym, rate)
             self.last_update[sym] = time.monotonic()
         elif kind == "depth":
             book = self.books.get(data["s"])

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -107,6 +108,7 @@ class SimServer:
         self.faults: list[Fault] = []
         self.clients: set[WsClient] = set()
         self.stopping = False
+        self.ws_down_until = 0.0
         self.subscribers: dict[str, set[WsClient]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._dirty = False
@@ -409,6 +411,8 @@ class SimServer:
                 raise bad_request(f"Unknown fault kind {kind!r}")
             count = int(b.get("count", 1))
             if kind == "drop_ws":
+                # ``ms``: keep refusing new WebSocket connections that long (an outage).
+                self.ws_down_until = time.monotonic() + int(b.get("ms", 0)) / 1000
                 asyncio.get_running_loop().create_task(self.drop_ws())
                 return {"ok": True}
             self.faults.append(
@@ -442,6 +446,8 @@ class SimServer:
     async def _ws(self, request: web.Request) -> web.StreamResponse:
         if self.stopping:
             return web.Response(text="simulator is shutting down", status=503)
+        if time.monotonic() < self.ws_down_until:
+            return web.Response(text="stream outage (drop_ws fault)", status=503)
         ws = web.WebSocketResponse(heartbeat=60.0, autoping=True, compress=False)
         await ws.prepare(request)
         client = WsClient(ws)

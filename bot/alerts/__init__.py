@@ -1,0 +1,1 @@
+"""Price and funding alerts, and the watchers that run without being asked."""

@@ -1,0 +1,288 @@
+"""Alerts: the users' price/move/funding alerts, evaluated as the stream ticks.
+
+* Price alerts live in an :class:`AlertIndex` (bisect per symbol, see :mod:`bot.alerts.index`);
+  a tick costs O(log n + fired). A fired alert is disarmed in the database *before* it is
+  announced, so a crash, a reconnect or a second tick never fires it twice for one crossing. It
+  re-arms once the price has gone back past the threshold by the hysteresis band.
+* Move alerts (``change 5% 1h``) keep a per-symbol price trail, one sample per second.
+* Funding alerts are evaluated on every ``markPrice`` update (rate per interval, or its APR).
+* On every (re)connect the current price is checked against every armed alert, so nothing that
+  crossed while the stream was down is lost.
+
+Messages go through :class:`bot.alerts.notify.Notifier` (queued, batched per chat, quiet hours),
+never from the price-stream path itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from bot.alerts.index import AlertIndex, ArmedAlert, Hysteresis
+from bot.alerts.parse import AlertSpec, AlertSyntaxError
+from bot.clock import Clock, now_ms
+from bot.exchange.client import BackpackAPI
+from bot.services.market import apr
+from bot.storage.alerts import Alert, AlertStore
+
+log = logging.getLogger("bot.alerts")
+
+MAX_ALERTS_PER_USER = 500
+SAMPLE_MS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Firing:
+    """One alert that just fired, with what it saw."""
+
+    alert: Alert
+    value: Decimal
+    at_ms: int
+    detail: str = ""
+
+
+FireCallback = Callable[[Firing], Awaitable[None]]
+
+
+class AlertService:
+    def __init__(
+        self,
+        store: AlertStore,
+        market: BackpackAPI,
+        clock: Clock,
+        *,
+        hysteresis: Decimal = Decimal("0.002"),
+        on_fire: FireCallback | None = None,
+    ) -> None:
+        self.store = store
+        self.market = market
+        self.clock = clock
+        self.band = hysteresis
+        self.on_fire = on_fire
+        self.index = AlertIndex()
+        self.parked = Hysteresis()
+        self.alerts: dict[int, Alert] = {}
+        self.funding: dict[str, dict[int, Alert]] = {}
+        self.moves: dict[str, dict[int, Alert]] = {}
+        self.trails: dict[str, deque[tuple[int, Decimal]]] = {}
+        self.ticks = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def load(self) -> int:
+        """Rebuild the in-memory indexes from the database (start-up)."""
+        for alert in await self.store.all():
+            self._register(alert)
+        return len(self.alerts)
+
+    def _register(self, alert: Alert) -> None:
+        self.alerts[alert.id] = alert
+        if alert.kind == "price":
+            armed = ArmedAlert(alert.id, alert.symbol, alert.op, alert.threshold)
+            if alert.armed:
+                self.index.add(armed)
+            else:
+                self.parked.park(armed, self.band)
+        elif alert.kind in ("funding", "funding_apr"):
+            self.funding.setdefault(alert.symbol, {})[alert.id] = alert
+        elif alert.kind == "change":
+            self.moves.setdefault(alert.symbol, {})[alert.id] = alert
+
+    def _forget(self, alert_id: int) -> None:
+        alert = self.alerts.pop(alert_id, None)
+        if alert is None:
+            return
+        self.index.remove(alert_id)
+        self.parked.remove(alert_id)
+        self.funding.get(alert.symbol, {}).pop(alert_id, None)
+        self.moves.get(alert.symbol, {}).pop(alert_id, None)
+
+    # ------------------------------------------------------------------ user actions
+
+    async def add(self, user_id: int, chat_id: int, spec: AlertSpec) -> Alert:
+        symbol = await self.market.resolve_symbol(spec.symbol)
+        if spec.kind in ("funding", "funding_apr") and not symbol.endswith("_PERP"):
+            raise AlertSyntaxError(f"{symbol} is a spot market; funding applies to perps only")
+        if await self.store.count_for(user_id) >= MAX_ALERTS_PER_USER:
+            raise AlertSyntaxError(
+                f"you already have {MAX_ALERTS_PER_USER} alerts; remove some with /alerts"
+            )
+        alert = await self.store.add(
+            user_id=user_id,
+            chat_id=chat_id,
+            symbol=symbol,
+            kind=spec.kind,
+            op=spec.op,
+            threshold=spec.threshold,
+            window_seconds=spec.window_seconds,
+            now_ms=now_ms(self.clock),
+        )
+        self._register(alert)
+        return alert
+
+    async def for_user(self, user_id: int) -> list[Alert]:
+        return await self.store.for_user(user_id)
+
+    async def remove(self, user_id: int, alert_id: int) -> bool:
+        removed = await self.store.delete(alert_id, user_id)
+        if removed:
+            self._forget(alert_id)
+        return removed
+
+    async def clear(self, user_id: int) -> int:
+        ids = await self.store.clear(user_id)
+        for i in ids:
+            self._forget(i)
+        return len(ids)
+
+    async def mute(self, user_id: int, alert_id: int, seconds: int) -> bool:
+        until = now_ms(self.clock) + seconds * 1000
+        if not await self.store.mute(alert_id, user_id, until):
+            return False
+        alert = self.alerts.get(alert_id)
+        if alert is not None:
+            self.alerts[alert_id] = replace(alert, muted_until_ms=until)
+        return True
+
+    # ------------------------------------------------------------------ evaluation
+
+    async def on_price(self, symbol: str, price: Decimal) -> list[Firing]:
+        """One tick: fire crossed price alerts, re-arm released ones, check move alerts."""
+        self.ticks += 1
+        now = now_ms(self.clock)
+        fired: list[Firing] = []
+        crossed = self.index.crossed(symbol, price)
+        if crossed:
+            for armed in crossed:
+                self.parked.park(armed, self.band)
+            # one transaction for the whole batch: a burst costs one write, not hundreds
+            won = await self.store.fired_many([a.id for a in crossed], now)
+            for armed in crossed:
+                if armed.id in won:
+                    firing = await self._announce(armed.id, price, now)
+                    if firing is not None:
+                        fired.append(firing)
+        for armed in self.parked.released(symbol, price):
+            await self.store.rearm(armed.id)
+            alert = self.alerts.get(armed.id)
+            if alert is None:
+                continue
+            self.alerts[armed.id] = replace(alert, armed=True)
+            self.index.add(armed)
+        moves = self.moves.get(symbol)
+        if moves:
+            fired.extend(await self._moves(symbol, price, now, moves))
+        return fired
+
+    async def _moves(
+        self, symbol: str, price: Decimal, now: int, moves: dict[int, Alert]
+    ) -> list[Firing]:
+        trail = self.trails.setdefault(symbol, deque())
+        if not trail or now - trail[-1][0] >= SAMPLE_MS:
+            trail.append((now, price))
+        longest = max((a.window_seconds or 0) for a in moves.values()) * 1000
+        while trail and now - trail[0][0] > longest:
+            trail.popleft()
+        fired: list[Firing] = []
+        for alert in list(moves.values()):
+            window = (alert.window_seconds or 3600) * 1000
+            if alert.last_fired_ms is not None and now - alert.last_fired_ms < window:
+                continue  # one message per window: the same move never fires twice
+            base = [p for t, p in trail if now - t <= window]
+            if not base:
+                continue
+            low, high = min(base), max(base)
+            up = (price - low) / low if low else Decimal(0)
+            down = (high - price) / high if high else Decimal(0)
+            move = up if up >= down else -down
+            if abs(move) >= alert.threshold:
+                firing = await self._fire(alert.id, price, now, detail=f"{move:+.6f}")
+                if firing is not None:
+                    fired.append(firing)
+                    # move alerts stay armed, paced by their window (last_fired_ms is stored)
+                    await self.store.rearm(alert.id)
+                    self.alerts[alert.id] = replace(firing.alert, armed=True)
+                    moves[alert.id] = self.alerts[alert.id]
+        return fired
+
+    async def on_funding(self, symbol: str, rate: Decimal) -> list[Firing]:
+        """A ``markPrice`` update: fire funding alerts whose condition now holds."""
+        alerts = self.funding.get(symbol)
+        if not alerts:
+            return []
+        now = now_ms(self.clock)
+        fired: list[Firing] = []
+        for alert in list(alerts.values()):
+            value = rate
+            if alert.kind == "funding_apr":
+                market = self.market.markets.get(symbol)
+                ms = market.funding_interval_ms if market and market.funding_interval_ms else None
+                value = apr(rate, Decimal(ms or 3_600_000) / Decimal(3_600_000))
+            holds = value >= alert.threshold if alert.op == ">" else value <= alert.threshold
+            band = abs(alert.threshold) * self.band + Decimal("0.000001") * (
+                alert.kind == "funding"
+            )
+            if alert.armed and holds:
+                firing = await self._fire(alert.id, value, now)
+                if firing is not None:
+                    fired.append(firing)
+                    alerts[alert.id] = self.alerts[alert.id]
+            elif not alert.armed and not holds:
+                back = (
+                    value <= alert.threshold - band
+                    if alert.op == ">"
+                    else value >= alert.threshold + band
+                )
+                if back:
+                    await self.store.rearm(alert.id)
+                    self.alerts[alert.id] = alerts[alert.id] = replace(alert, armed=True)
+        return fired
+
+    async def check_all(self) -> list[Firing]:
+        """After a (re)connect or a stale period: check every armed alert at current values."""
+        fired: list[Firing] = []
+        symbols = set(self.index.symbols()) | {a.symbol for a in self.alerts.values()}
+        for symbol in sorted(symbols):
+            price = self.market.prices.get(symbol)
+            if price is None:
+                try:
+                    price = await self.market.get_price(symbol)
+                except Exception as exc:
+                    log.warning("could not check alerts for %s: %s", symbol, exc)
+                    continue
+            fired.extend(await self.on_price(symbol, price))
+            rate = self.market.funding_rates.get(symbol)
+            if rate is not None:
+                fired.extend(await self.on_funding(symbol, rate))
+        return fired
+
+    async def _fire(
+        self, alert_id: int, value: Decimal, now: int, detail: str = ""
+    ) -> Firing | None:
+        alert = self.alerts.get(alert_id)
+        if alert is None:
+            return None
+        if not await self.store.fired(alert_id, now):
+            return None  # already fired (another tick, another process): never twice
+        return await self._announce(alert_id, value, now, detail)
+
+    async def _announce(
+        self, alert_id: int, value: Decimal, now: int, detail: str = ""
+    ) -> Firing | None:
+        """An alert the database has just disarmed: update memory and tell its owner."""
+        alert = self.alerts.get(alert_id)
+        if alert is None:
+            return None
+        alert = replace(alert, armed=False, fired_count=alert.fired_count + 1, last_fired_ms=now)
+        self.alerts[alert_id] = alert
+        firing = Firing(alert, value, now, detail)
+        muted = alert.muted_until_ms is not None and alert.muted_until_ms > now
+        if self.on_fire is not None and not muted:
+            try:
+                await self.on_fire(firing)
+            except Exception:
+                log.exception("could not announce alert %s", alert_id)
+        return firing

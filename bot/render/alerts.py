@@ -1,0 +1,175 @@
+"""Alert and watcher messages (HTML, every dynamic value escaped)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.alerts.parse import EXAMPLES
+from bot.alerts.service import Firing
+from bot.render.common import esc, num, pct, rate_pct, signed_usd
+from bot.storage.alerts import Alert, NotifySettings
+
+DELETE_PREFIX = "al:del:"
+MUTE_PREFIX = "al:mute:"
+FUNDING_PREFIX = "al:fund:"
+PRICE_PREFIX = "al:px:"
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M:%S UTC")
+
+
+def condition(a: Alert) -> str:
+    if a.kind == "price":
+        return f"{esc(a.symbol)} {'≥' if a.op == '>' else '≤'} {num(a.threshold)}"
+    if a.kind == "change":
+        hours = Decimal(a.window_seconds or 3600) / 3600
+        window = f"{num(hours)}h" if hours >= 1 else f"{(a.window_seconds or 0) // 60}m"
+        return f"{esc(a.symbol)} moves ±{pct(a.threshold)} within {window}"
+    if a.kind == "funding":
+        return f"{esc(a.symbol)} funding {esc(a.op)} {rate_pct(a.threshold)} per interval"
+    return f"{esc(a.symbol)} funding APR {esc(a.op)} {pct(a.threshold)}"
+
+
+def created(a: Alert) -> str:
+    return f"🔔 Alert <b>#{a.id}</b> set: {condition(a)}\nSee all with /alerts."
+
+
+def usage(problem: str) -> str:
+    lines = "\n".join(f"<code>{esc(e)}</code>" for e in EXAMPLES)
+    return f"⚠️ {esc(problem)}.\nFor example:\n{lines}"
+
+
+def listing(alerts: list[Alert]) -> tuple[str, InlineKeyboardMarkup | None]:
+    if not alerts:
+        return "No alerts yet. " + usage("Set one").split("\n", 1)[1], None
+    lines = ["🔔 <b>Your alerts</b>"]
+    for a in alerts:
+        state = "armed" if a.armed else "fired — re-arms after the price comes back"
+        if a.kind == "change":
+            state = "armed"
+        lines.append(f"#{a.id} · {condition(a)} · {state}")
+    lines.append(
+        "\nRemove one with 🗑 or <code>/alert off ID</code>; all: <code>/alerts clear</code>"
+    )
+    rows = [
+        [InlineKeyboardButton(f"🗑 #{a.id} {a.symbol}", callback_data=f"{DELETE_PREFIX}{a.id}")]
+        for a in alerts[:40]
+    ]
+    return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+def fired(f: Firing) -> tuple[str, InlineKeyboardMarkup]:
+    a = f.alert
+    if a.kind == "price":
+        verb = "rose above" if a.op == ">" else "fell below"
+        head = f"🚨 <b>{esc(a.symbol)}</b> {verb} {num(a.threshold)}: now <b>{num(f.value)}</b>"
+    elif a.kind == "change":
+        move = Decimal(f.detail) if f.detail else Decimal(0)
+        head = (
+            f"🚨 <b>{esc(a.symbol)}</b> moved {'+' if move >= 0 else '−'}{pct(abs(move))} "
+            f"(alert: ±{pct(a.threshold)}): now <b>{num(f.value)}</b>"
+        )
+    elif a.kind == "funding":
+        head = (
+            f"🚨 <b>{esc(a.symbol)}</b> funding {esc(a.op)} {rate_pct(a.threshold)}: "
+            f"now <b>{rate_pct(f.value)}</b> per interval"
+        )
+    else:
+        head = (
+            f"🚨 <b>{esc(a.symbol)}</b> funding APR {esc(a.op)} {pct(a.threshold)}: "
+            f"now <b>{pct(f.value)}</b>"
+        )
+    text = f"{head}\nalert #{a.id} · {_when(f.at_ms)}"
+    buttons = [
+        InlineKeyboardButton("📈 Price", callback_data=f"{PRICE_PREFIX}{a.symbol}"),
+        InlineKeyboardButton("💸 Funding", callback_data=f"{FUNDING_PREFIX}{a.symbol}"),
+        InlineKeyboardButton("🔕 Mute 1h", callback_data=f"{MUTE_PREFIX}{a.id}"),
+        InlineKeyboardButton("🗑", callback_data=f"{DELETE_PREFIX}{a.id}"),
+    ]
+    if not a.symbol.endswith("_PERP"):
+        buttons.pop(1)
+    return text, InlineKeyboardMarkup([buttons])
+
+
+def notify_settings(st: NotifySettings) -> str:
+    def onoff(v: bool) -> str:
+        return "on" if v else "off"
+
+    quiet = (
+        f"{st.quiet_start:02d}-{st.quiet_end:02d} UTC"
+        if st.quiet_start is not None and st.quiet_end is not None
+        else "off"
+    )
+    return (
+        "🔔 <b>Notifications</b>\n"
+        f"funding notices: {onoff(st.funding)}\n"
+        f"position warnings: {onoff(st.positions)}\n"
+        f"fills and cancels: {onoff(st.fills)}\n"
+        f"daily funding digest: {onoff(st.digest)}\n"
+        f"quiet hours: {quiet} (liquidation warnings always go)\n\n"
+        "Change: <code>/notify fills off</code> · <code>/notify digest on</code> · "
+        "<code>/notify quiet 23-07</code> · <code>/notify quiet off</code>"
+    )
+
+
+def funding_notice(symbol: str, qty: Decimal, rate: Decimal, payment: Decimal, minutes: int) -> str:
+    side = "long" if qty > 0 else "short"
+    verb = "receive" if payment >= 0 else "pay"
+    return (
+        f"⏰ Funding for <b>{esc(symbol)}</b> in {minutes} min: rate {rate_pct(rate)}; "
+        f"your {side} {num(abs(qty))} will {verb} ≈ <b>{signed_usd(payment)}</b>"
+    )
+
+
+def funding_flip(symbol: str, qty: Decimal, rate: Decimal) -> str:
+    side = "long" if qty > 0 else "short"
+    return (
+        f"↩️ Funding on <b>{esc(symbol)}</b> flipped against your {side}: now {rate_pct(rate)} "
+        "per interval — the position now pays funding."
+    )
+
+
+def liquidation(symbol: str, qty: Decimal, mark: Decimal, liq: Decimal, dist: Decimal) -> str:
+    side = "long" if qty > 0 else "short"
+    return (
+        f"🆘 <b>{esc(symbol)}</b> {side} {num(abs(qty))} is {pct(dist)} from liquidation: "
+        f"mark {num(mark)}, liquidation {num(liq)}. Add margin or /close {esc(symbol)}."
+    )
+
+
+def fill(event: dict[str, object]) -> str | None:
+    kind = str(event.get("e", ""))
+    symbol = esc(event.get("s", ""))
+    side = "BUY" if event.get("S") == "Bid" else "SELL"
+    oid = esc(event.get("i", ""))
+    if kind == "orderFill":
+        qty = event.get("l") or event.get("z")
+        px = event.get("L") or event.get("p")
+        return (
+            f"💱 Fill: {side} {esc(qty)} {symbol} at {esc(px)} "
+            f"({esc(event.get('X', ''))}) · order <code>{oid}</code>"
+        )
+    if kind in ("orderCancelled", "orderExpired"):
+        what = "cancelled" if kind == "orderCancelled" else "expired"
+        return f"✖️ Order {what}: {side} {esc(event.get('q', ''))} {symbol} · <code>{oid}</code>"
+    return None
+
+
+def stale(on: bool, seconds: float) -> str:
+    if on:
+        return (
+            f"📡 The price stream has been silent for over {seconds:.0f} s; alerts now use "
+            "REST polling until it recovers."
+        )
+    return "📡 The price stream is back; alerts are real-time again."
+
+
+def digest(rows: list[tuple[str, Decimal, Decimal]]) -> str:
+    lines = ["📰 <b>Daily funding digest</b> — top perps by |rate|"]
+    for symbol, rate, yearly in rows:
+        lines.append(f"{esc(symbol)}: {rate_pct(rate)} · APR {pct(yearly)}")
+    return "\n".join(lines)

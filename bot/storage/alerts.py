@@ -1,0 +1,291 @@
+"""Alerts storage: the alerts users set, their notification settings, and watcher marks.
+
+An alert row is the durable truth; the in-memory index (:mod:`bot.alerts.index`) is rebuilt from
+the armed rows at start-up. ``armed`` flips to false when an alert fires and back to true when
+the price has gone back past the threshold by the hysteresis band, so a restart neither loses an
+alert nor fires one twice for the same crossing.
+
+Watch marks are small "already done" records (``liq:<user>:<symbol>`` → last warning time,
+``fund:<user>:<symbol>:<funding time>`` → notice sent) that keep watchers from repeating
+themselves across restarts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, Boolean, Integer, String, Text, delete, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.storage.base import Base, DecimalText
+from bot.storage.db import Database
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    symbol: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    op: Mapped[str] = mapped_column(String(2))
+    threshold: Mapped[Decimal] = mapped_column(DecimalText)
+    window_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    armed: Mapped[bool] = mapped_column(Boolean)
+    fired_count: Mapped[int] = mapped_column(Integer)
+    last_fired_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    muted_until_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class NotifyRow(Base):
+    __tablename__ = "notify_settings"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    funding: Mapped[bool] = mapped_column(Boolean)
+    positions: Mapped[bool] = mapped_column(Boolean)
+    fills: Mapped[bool] = mapped_column(Boolean)
+    digest: Mapped[bool] = mapped_column(Boolean)
+    quiet_start: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    quiet_end: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class WatchMark(Base):
+    __tablename__ = "watch_marks"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    at_ms: Mapped[int] = mapped_column(BigInteger)
+    value: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A detached alert. ``kind``: price | change | funding | funding_apr; ``op``: > or <."""
+
+    id: int
+    user_id: int
+    chat_id: int
+    symbol: str
+    kind: str
+    op: str
+    threshold: Decimal
+    window_seconds: int | None
+    armed: bool
+    fired_count: int
+    last_fired_ms: int | None
+    muted_until_ms: int | None
+    created_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class NotifySettings:
+    user_id: int
+    chat_id: int
+    funding: bool = True
+    positions: bool = True
+    fills: bool = True
+    digest: bool = False
+    quiet_start: int | None = None
+    quiet_end: int | None = None
+
+    def quiet_at(self, hour: int) -> bool:
+        """Whether ``hour`` (UTC, 0-23) falls in the quiet hours (which may wrap midnight)."""
+        if self.quiet_start is None or self.quiet_end is None:
+            return False
+        start, end = self.quiet_start, self.quiet_end
+        if start == end:
+            return False
+        if start < end:
+            return start <= hour < end
+        return hour >= start or hour < end
+
+
+def _alert(r: AlertRow) -> Alert:
+    return Alert(
+        id=r.id,
+        user_id=r.user_id,
+        chat_id=r.chat_id,
+        symbol=r.symbol,
+        kind=r.kind,
+        op=r.op,
+        threshold=r.threshold,
+        window_seconds=r.window_seconds,
+        armed=r.armed,
+        fired_count=r.fired_count,
+        last_fired_ms=r.last_fired_ms,
+        muted_until_ms=r.muted_until_ms,
+        created_at_ms=r.created_at_ms,
+    )
+
+
+def _notify(r: NotifyRow) -> NotifySettings:
+    return NotifySettings(
+        user_id=r.user_id,
+        chat_id=r.chat_id,
+        funding=r.funding,
+        positions=r.positions,
+        fills=r.fills,
+        digest=r.digest,
+        quiet_start=r.quiet_start,
+        quiet_end=r.quiet_end,
+    )
+
+
+class AlertStore:
+    """Every read and write of alerts, settings and marks."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add(
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        symbol: str,
+        kind: str,
+        op: str,
+        threshold: Decimal,
+        window_seconds: int | None,
+        now_ms: int,
+    ) -> Alert:
+        row = AlertRow(
+            user_id=user_id,
+            chat_id=chat_id,
+            symbol=symbol,
+            kind=kind,
+            op=op,
+            threshold=threshold,
+            window_seconds=window_seconds,
+            armed=True,
+            fired_count=0,
+            created_at_ms=now_ms,
+        )
+        async with self.db.session() as s, s.begin():
+            s.add(row)
+            await s.flush()
+            return _alert(row)
+
+    async def get(self, alert_id: int) -> Alert | None:
+        async with self.db.session() as s:
+            row = await s.get(AlertRow, alert_id)
+            return _alert(row) if row else None
+
+    async def for_user(self, user_id: int) -> list[Alert]:
+        async with self.db.session() as s:
+            rows = await s.scalars(
+                select(AlertRow).where(AlertRow.user_id == user_id).order_by(AlertRow.id)
+            )
+            return [_alert(r) for r in rows]
+
+    async def count_for(self, user_id: int) -> int:
+        return len(await self.for_user(user_id))
+
+    async def all(self) -> list[Alert]:
+        async with self.db.session() as s:
+            return [_alert(r) for r in await s.scalars(select(AlertRow).order_by(AlertRow.id))]
+
+    async def delete(self, alert_id: int, user_id: int) -> bool:
+        async with self.db.session() as s, s.begin():
+            res = await s.execute(
+                delete(AlertRow).where(AlertRow.id == alert_id, AlertRow.user_id == user_id)
+            )
+            return bool(getattr(res, "rowcount", 0))
+
+    async def clear(self, user_id: int) -> list[int]:
+        async with self.db.session() as s, s.begin():
+            ids = list(await s.scalars(select(AlertRow.id).where(AlertRow.user_id == user_id)))
+            await s.execute(delete(AlertRow).where(AlertRow.user_id == user_id))
+            return ids
+
+    async def fired(self, alert_id: int, now_ms: int) -> bool:
+        """Disarm after a crossing; false when it was not armed (somebody else fired it)."""
+        async with self.db.session() as s, s.begin():
+            res = await s.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id, AlertRow.armed.is_(True))
+                .values(armed=False, fired_count=AlertRow.fired_count + 1, last_fired_ms=now_ms)
+            )
+            return bool(getattr(res, "rowcount", 0))
+
+    async def fired_many(self, alert_ids: list[int], now_ms: int) -> set[int]:
+        """:meth:`fired` for a batch in one transaction; returns the ids that were armed."""
+        if not alert_ids:
+            return set()
+        async with self.db.session() as s, s.begin():
+            armed = set(
+                await s.scalars(
+                    select(AlertRow.id).where(AlertRow.id.in_(alert_ids), AlertRow.armed.is_(True))
+                )
+            )
+            if armed:
+                await s.execute(
+                    update(AlertRow)
+                    .where(AlertRow.id.in_(armed), AlertRow.armed.is_(True))
+                    .values(armed=False, fired_count=AlertRow.fired_count + 1, last_fired_ms=now_ms)
+                )
+            return armed
+
+    async def rearm(self, alert_id: int) -> None:
+        async with self.db.session() as s, s.begin():
+            await s.execute(update(AlertRow).where(AlertRow.id == alert_id).values(armed=True))
+
+    async def mute(self, alert_id: int, user_id: int, until_ms: int) -> bool:
+        async with self.db.session() as s, s.begin():
+            res = await s.execute(
+                update(AlertRow)
+                .where(AlertRow.id == alert_id, AlertRow.user_id == user_id)
+                .values(muted_until_ms=until_ms)
+            )
+            return bool(getattr(res, "rowcount", 0))
+
+    # ------------------------------------------------------------------ notification settings
+
+    async def settings(self, user_id: int, chat_id: int | None = None) -> NotifySettings:
+        async with self.db.session() as s:
+            row = await s.get(NotifyRow, user_id)
+            if row is not None:
+                return _notify(row)
+        return NotifySettings(user_id=user_id, chat_id=chat_id if chat_id is not None else user_id)
+
+    async def save_settings(self, st: NotifySettings) -> None:
+        async with self.db.session() as s, s.begin():
+            row = await s.get(NotifyRow, st.user_id)
+            if row is None:
+                row = NotifyRow(user_id=st.user_id)
+                s.add(row)
+            row.chat_id = st.chat_id
+            row.funding, row.positions, row.fills = st.funding, st.positions, st.fills
+            row.digest, row.quiet_start, row.quiet_end = st.digest, st.quiet_start, st.quiet_end
+
+    # ------------------------------------------------------------------ marks
+
+    async def mark(self, key: str) -> WatchMarkView | None:
+        async with self.db.session() as s:
+            row = await s.get(WatchMark, key)
+            return WatchMarkView(row.at_ms, row.value) if row else None
+
+    async def set_mark(self, key: str, at_ms: int, value: str | None = None) -> None:
+        async with self.db.session() as s, s.begin():
+            row = await s.get(WatchMark, key)
+            if row is None:
+                s.add(WatchMark(key=key, at_ms=at_ms, value=value))
+            else:
+                row.at_ms, row.value = at_ms, value
+
+    async def claim_mark(self, key: str, at_ms: int) -> bool:
+        """Set ``key`` once: true for the first caller only (a notice sent at most once)."""
+        async with self.db.session() as s, s.begin():
+            if await s.get(WatchMark, key) is not None:
+                return False
+            s.add(WatchMark(key=key, at_ms=at_ms))
+            return True
+
+
+@dataclass(frozen=True, slots=True)
+class WatchMarkView:
+    at_ms: int
+    value: str | None

@@ -1,0 +1,157 @@
+"""/alert, /alerts, /notify and the buttons under alert messages."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.alerts.parse import AlertSyntaxError, parse_alert
+from bot.alerts.service import AlertService
+from bot.render import alerts as render
+from bot.render import market as render_market
+from bot.storage.alerts import NotifySettings
+from handlers.common import Context, args_of, guarded, reply, rt
+
+MUTE_SECONDS = 3600
+_TOGGLES = {"funding", "positions", "fills", "digest"}
+
+
+def service(context: Context) -> AlertService:
+    svc = rt(context).extras.get("alerts")
+    if not isinstance(svc, AlertService):
+        raise RuntimeError("alerts are still starting")
+    return svc
+
+
+def _ids(update: Update) -> tuple[int, int] | None:
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        return None
+    return user.id, chat.id
+
+
+@guarded
+async def alert(update: Update, context: Context) -> None:
+    ids = _ids(update)
+    if ids is None:
+        return
+    args = args_of(context)
+    svc = service(context)
+    if args and args[0].lower() in ("off", "del", "delete", "remove"):
+        if len(args) != 2 or not args[1].lstrip("#").isdigit():
+            await reply(update, "Which alert? e.g. <code>/alert off 3</code> (ids are in /alerts)")
+            return
+        alert_id = int(args[1].lstrip("#"))
+        if await svc.remove(ids[0], alert_id):
+            await reply(update, f"🗑 Alert #{alert_id} removed.")
+        else:
+            await reply(update, f"There is no alert #{alert_id} of yours; see /alerts.")
+        return
+    if args and args[0].lower() == "list":
+        await alerts(update, context)
+        return
+    try:
+        spec = parse_alert(args)
+        created = await svc.add(ids[0], ids[1], spec)
+    except AlertSyntaxError as err:
+        await reply(update, render.usage(err.problem))
+        return
+    await reply(update, render.created(created))
+
+
+@guarded
+async def alerts(update: Update, context: Context) -> None:
+    ids = _ids(update)
+    if ids is None:
+        return
+    args = args_of(context)
+    svc = service(context)
+    if args and args[0].lower() == "clear":
+        n = await svc.clear(ids[0])
+        await reply(update, f"🗑 Removed {n} alert{'s' if n != 1 else ''}.")
+        return
+    if args:
+        await reply(update, "Use <code>/alerts</code> to list or <code>/alerts clear</code>.")
+        return
+    text, markup = render.listing(await svc.for_user(ids[0]))
+    await reply(update, text, markup)
+
+
+@guarded
+async def button(update: Update, context: Context) -> None:
+    query = update.callback_query
+    user = update.effective_user
+    if query is None or query.data is None or user is None:
+        return
+    data = query.data
+    svc = service(context)
+    r = rt(context)
+    if data.startswith(render.DELETE_PREFIX):
+        alert_id = int(data.removeprefix(render.DELETE_PREFIX))
+        ok = await svc.remove(user.id, alert_id)
+        await query.answer(f"Alert #{alert_id} removed" if ok else "Already gone")
+    elif data.startswith(render.MUTE_PREFIX):
+        alert_id = int(data.removeprefix(render.MUTE_PREFIX))
+        ok = await svc.mute(user.id, alert_id, MUTE_SECONDS)
+        await query.answer(f"Alert #{alert_id} muted for 1 h" if ok else "Not yours or gone")
+    elif data.startswith(render.PRICE_PREFIX):
+        await query.answer()
+        assert r.market is not None
+        symbol = data.removeprefix(render.PRICE_PREFIX)
+        await reply(update, render_market.prices(await r.market.prices([symbol])))
+    elif data.startswith(render.FUNDING_PREFIX):
+        await query.answer()
+        assert r.market is not None
+        symbol = data.removeprefix(render.FUNDING_PREFIX)
+        views = await r.market.funding(symbol)
+        await reply(update, render_market.funding(views, r.clock, single=True))
+
+
+_QUIET = re.compile(r"^(\d{1,2})-(\d{1,2})$")
+
+
+@guarded
+async def notify(update: Update, context: Context) -> None:
+    ids = _ids(update)
+    if ids is None:
+        return
+    store = service(context).store
+    st = await store.settings(ids[0], ids[1])
+    st = replace(st, chat_id=ids[1])
+    args = [a.lower() for a in args_of(context)]
+    if not args:
+        await reply(update, render.notify_settings(st))
+        return
+    new: NotifySettings | None = None
+    if len(args) == 2 and args[0] in _TOGGLES and args[1] in ("on", "off"):
+        new = replace(st, **{args[0]: args[1] == "on"})
+    elif len(args) == 2 and args[0] == "quiet":
+        if args[1] == "off":
+            new = replace(st, quiet_start=None, quiet_end=None)
+        else:
+            m = _QUIET.match(args[1])
+            if m and int(m.group(1)) < 24 and int(m.group(2)) < 24:
+                new = replace(st, quiet_start=int(m.group(1)), quiet_end=int(m.group(2)))
+    if new is None:
+        await reply(
+            update,
+            "⚠️ I did not get that. For example: <code>/notify fills off</code>, "
+            "<code>/notify digest on</code>, <code>/notify quiet 23-07</code> (UTC hours), "
+            "<code>/notify quiet off</code>",
+        )
+        return
+    await store.save_settings(new)
+    await reply(update, "✅ Saved.\n\n" + render.notify_settings(new))
+
+
+def handlers() -> list[BaseHandler[Any, Any, Any]]:
+    return [
+        CommandHandler("alert", alert),
+        CommandHandler("alerts", alerts),
+        CommandHandler("notify", notify),
+        CallbackQueryHandler(button, pattern=r"^al:"),
+    ]

@@ -1,0 +1,101 @@
+"""The alert index against a linear scan, hysteresis, and the /alert grammar."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+
+import pytest
+
+from bot.alerts.index import AlertIndex, ArmedAlert, Hysteresis, linear_scan
+from bot.alerts.parse import AlertSpec, AlertSyntaxError, parse_alert
+
+D = Decimal
+
+
+def test_fires_once_at_or_past_the_threshold() -> None:
+    idx = AlertIndex()
+    idx.add(ArmedAlert(1, "BTC", ">", D(100)))
+    idx.add(ArmedAlert(2, "BTC", "<", D(90)))
+    assert idx.crossed("BTC", D(99)) == []
+    assert [a.id for a in idx.crossed("BTC", D(100))] == [1]
+    assert idx.crossed("BTC", D(101)) == []  # disarmed: never twice
+    assert [a.id for a in idx.crossed("BTC", D(80))] == [2]
+    assert len(idx) == 0
+    assert idx.crossed("ETH", D(1)) == []
+
+
+def test_same_threshold_and_removal() -> None:
+    idx = AlertIndex()
+    for i in range(5):
+        idx.add(ArmedAlert(i, "BTC", ">", D(100)))
+    assert idx.remove(3) and not idx.remove(3)
+    assert sorted(a.id for a in idx.crossed("BTC", D(100))) == [0, 1, 2, 4]
+
+
+def test_hysteresis_rearms_only_past_the_band() -> None:
+    parked = Hysteresis()
+    parked.park(ArmedAlert(1, "BTC", ">", D(100)), D("0.01"))
+    parked.park(ArmedAlert(2, "BTC", "<", D(100)), D("0.01"))
+    assert parked.released("BTC", D("99.5")) == []
+    assert [a.id for a in parked.released("BTC", D(99))] == [1]
+    assert parked.released("BTC", D("100.5")) == []
+    assert [a.id for a in parked.released("BTC", D(101))] == [2]
+
+
+def test_index_matches_a_linear_scan() -> None:
+    rng = random.Random(5)
+    idx = AlertIndex()
+    alerts = [
+        ArmedAlert(i, rng.choice(["BTC", "ETH"]), rng.choice("<>"), D(rng.randint(900, 1100)))
+        for i in range(500)
+    ]
+    for a in alerts:
+        idx.add(a)
+    live = list(alerts)
+    for _ in range(200):
+        sym, price = rng.choice(["BTC", "ETH"]), D(rng.randint(850, 1150))
+        expected = {a.id for a in linear_scan(live, sym, price)}
+        got = {a.id for a in idx.crossed(sym, price)}
+        assert got == expected
+        live = [a for a in live if a.id not in got]
+
+
+@pytest.mark.parametrize(
+    ("args", "spec"),
+    [
+        ("BTC > 70000", AlertSpec("BTC", "price", ">", D(70000))),
+        ("BTC>70000", AlertSpec("BTC", "price", ">", D(70000))),
+        ("btc below 60,000", AlertSpec("btc", "price", "<", D(60000))),
+        ("ETH change 5% 1h", AlertSpec("ETH", "change", "±", D("0.05"), 3600)),
+        ("ETH change 2 15m", AlertSpec("ETH", "change", "±", D("0.02"), 900)),
+        ("BTC funding > 0.05%", AlertSpec("BTC", "funding", ">", D("0.0005"))),
+        ("SOL funding < -0.02%", AlertSpec("SOL", "funding", "<", D("-0.0002"))),
+        ("BTC funding > 0.0005", AlertSpec("BTC", "funding", ">", D("0.0005"))),
+        ("BTC funding apr > 30%", AlertSpec("BTC", "funding_apr", ">", D("0.30"))),
+    ],
+)
+def test_grammar(args: str, spec: AlertSpec) -> None:
+    assert parse_alert(args.split()) == spec
+
+
+@pytest.mark.parametrize(
+    ("args", "problem"),
+    [
+        ("", "market"),
+        ("BTC", "market"),
+        ("BTC > abc", "number"),
+        ("BTC = 5", "operator"),
+        ("BTC > -5", "greater than zero"),
+        ("BTC > nan", "finite"),
+        ("ETH change 0% 1h", "between"),
+        ("ETH change 5% 30s", "window"),
+        ("ETH change 5% 30d", "between 1m and 7d"),
+        ("BTC funding > 150%", "out of range"),
+        ("BTC funding >", "operator"),
+    ],
+)
+def test_bad_grammar(args: str, problem: str) -> None:
+    with pytest.raises(AlertSyntaxError) as err:
+        parse_alert(args.split())
+    assert problem in err.value.problem
