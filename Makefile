@@ -15,6 +15,7 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $(STAMP)
 
 run: setup
+	@test -f .env || cp .env.example .env
 	$(BIN)/python -m bot
 
 sim: setup

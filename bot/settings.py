@@ -66,6 +66,30 @@ class Settings(BaseSettings):
             return [value]
         return value
 
+    @field_validator(
+        "price_drift_tolerance",
+        "limit_price_band",
+        "alert_hysteresis",
+        "liquidation_warning_distance",
+        mode="before",
+    )
+    @classmethod
+    def _percent(cls, value: object) -> object:
+        """Fractions may be written as percents: ``0.5%`` is ``0.005``."""
+        if isinstance(value, str) and value.strip().endswith("%"):
+            try:
+                return Decimal(value.strip()[:-1]) / 100
+            except ArithmeticError:
+                raise ValueError(f"{value!r} is not a percent like 0.5%") from None
+        return value
+
+    @field_validator(
+        "backpack_api_key", "backpack_api_secret", "webhook_url", "webhook_secret", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("telegram_api_url")
     @classmethod
     def _strip_url(cls, value: str) -> str:

@@ -1,0 +1,66 @@
+"""Settings: every field documented in .env.example, friendly start-up errors."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.settings import ConfigError, Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_env_example_lists_every_setting_with_a_comment() -> None:
+    text = (ROOT / ".env.example").read_text()
+    names = re.findall(r"^([A-Z_]+)=", text, flags=re.M)
+    assert sorted(names) == sorted(f.upper() for f in Settings.model_fields)
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if re.match(r"^[A-Z_]+=", line):
+            assert lines[i - 1].startswith("#") or re.match(r"^[A-Z_]+=", lines[i - 1]), line
+
+
+def test_example_file_parses(tmp_path: Path) -> None:
+    s = Settings(_env_file=ROOT / ".env.example")
+    assert s.price_drift_tolerance == Decimal("0.005")
+    assert s.trading_mode == "paper" and s.backpack_api_key is None
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        ({"telegram_allowed_users": "1"}, "TELEGRAM_BOT_TOKEN"),
+        ({"telegram_bot_token": "1:x"}, "TELEGRAM_ALLOWED_USERS is empty"),
+        (
+            {"telegram_bot_token": "1:x", "telegram_allowed_users": "1", "trading_mode": "live"},
+            "BACKPACK_API_KEY",
+        ),
+        (
+            {
+                "telegram_bot_token": "1:x",
+                "telegram_allowed_users": "1",
+                "trading_mode": "live",
+                "exchange": "sim",
+            },
+            "EXCHANGE=sim",
+        ),
+    ],
+)
+def test_start_up_errors_say_what_to_do(values: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        Settings(_env_file=None, **values).check()
+    assert problem in str(err.value)
+
+
+def test_users_and_percentages_parse() -> None:
+    s = Settings(
+        _env_file=None,
+        telegram_allowed_users="12, 34;56",
+        alert_hysteresis="0.5%",
+    )
+    assert s.telegram_allowed_users == [12, 34, 56]
+    assert s.alert_hysteresis == Decimal("0.005")
