@@ -19,7 +19,6 @@ from bot.clock import Clock
 from bot.exchange.client import BackpackAPI
 from bot.exchange.errors import BackpackError
 from bot.exchange.markets import round_quantity
-from bot.render.charts import equity_png, funding_bars_png, price_funding_png
 from bot.services.journal import JournalService
 from bot.services.order_intent import IntentError, MultiLeg, OrderIntent
 from bot.services.trading import LegStatus, Outcome, Preview, Status, TradingService
@@ -523,6 +522,7 @@ class StrategyService:
         config = (await self.store.settings()).config
         history = await load_history(self.market_api, symbol, days=days, now_ms=self.now_ms())
         result = run_backtest([history], config, fees=await self.fees())
+        from bot.render.charts import equity_png  # matplotlib: ~35 MB, load on use
         png = equity_png(result.equity, f"{history.symbol} backtest, {days} days ({config.kind})")
         return result, png
 
@@ -544,6 +544,7 @@ class StrategyService:
                 if start <= t <= now:
                     funding.append((t, Decimal(str(r["fundingRate"]))))
             funding.sort()
+        from bot.render.charts import price_funding_png  # matplotlib: ~35 MB, load on use
         return sym, price_funding_png(sym, prices, funding)
 
     async def funding_chart(self, top: int = 15) -> bytes:
@@ -553,6 +554,7 @@ class StrategyService:
             if "fundingRate" in m
         ]
         rows.sort(key=lambda r: abs(r[1]), reverse=True)
+        from bot.render.charts import funding_bars_png  # matplotlib: ~35 MB, load on use
         return funding_bars_png(
             rows[:top], f"Funding per interval, top {min(top, len(rows))} perps"
         )

@@ -1,0 +1,108 @@
+"""The bot end to end: tap-to-order-acknowledged latency, start-up time, memory.
+
+A user taps ✅ under a ``/buy BTC 0.001`` preview on the fake Bot API server; the clock stops
+when the bot answers the callback query — after it claimed the confirmation in the database,
+re-quoted, sent the signed order to the simulator over HTTP and got the fill back. The
+simulator runs in its own process, as the exchange would. The baseline, measured in the same
+run, is one bare ``sendMessage`` round trip to the same fake server (the floor any Telegram
+interaction pays).
+
+Targets (issue 5): p50 < 30 ms; RSS of the running bot < 120 MB; start-up < 2 s. The RSS is
+of this whole process, which also hosts the fake Telegram server, so it over-counts the bot a
+little.
+
+Run: ``python -m bench.bot`` (or ``python -m bench``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.sim import _process
+from tests.bot.conftest import ALICE, TOKEN, BotRunner, make_settings
+from tests.fakes.telegram import FakeTelegram
+from tests.keys import new_keypair
+
+ROUNDS = 40
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def measure() -> dict[str, float]:
+    keys = new_keypair()
+    out: dict[str, float] = {"rss_before": _rss_mb()}
+    with tempfile.TemporaryDirectory() as tmp:
+        sim_args = ("-m", "bot.sim", "--host", "127.0.0.1", "--port", "0", "--seed", "3")
+        async with FakeTelegram(TOKEN) as tg, _process(*sim_args) as (rest_url, ws_url):
+            settings = make_settings(
+                tg,
+                Path(tmp),
+                trading_mode="live",
+                exchange="backpack",
+                backpack_api_key=keys.api_key,
+                backpack_api_secret=keys.api_secret,
+                backpack_api_url=rest_url,
+                backpack_ws_url=ws_url,
+            )
+            runner = BotRunner(settings)
+            t0 = time.perf_counter()
+            await runner.start()
+            out["startup_s"] = time.perf_counter() - t0
+            try:
+                taps: list[float] = []
+                for i in range(ROUNDS):
+                    side = "buy" if i % 2 == 0 else "sell"
+                    preview = await tg.ask(ALICE, f"/{side} BTC 0.001", "until you tap")
+                    data = preview.button("Confirm")
+                    t0 = time.perf_counter()
+                    await tg.answer_to(await tg.tap(ALICE, preview, data))
+                    taps.append((time.perf_counter() - t0) * 1000)
+                out["tap_p50"] = statistics.median(taps)
+                out["tap_p95"] = statistics.quantiles(taps, n=20)[18]
+                async with httpx.AsyncClient(base_url=f"{tg.url}/bot{TOKEN}") as http:
+                    base = []
+                    for _ in range(ROUNDS):
+                        t0 = time.perf_counter()
+                        r = await http.post("/sendMessage", data={"chat_id": 1, "text": "x"})
+                        r.raise_for_status()
+                        base.append((time.perf_counter() - t0) * 1000)
+                out["baseline_p50"] = statistics.median(base)
+                out["rss"] = _rss_mb()
+            finally:
+                await runner.stop()
+    return out
+
+
+def main() -> None:
+    r = asyncio.run(measure())
+    print(f"{'bot (bench/bot.py)':<36} {'value':>9} {'baseline':>9} {'ratio':>7}  target")
+    ok = "ok" if r["tap_p50"] < 30 else "MISSED"
+    print(
+        f"{'tap → order acknowledged p50 (ms)':<36} {r['tap_p50']:>9.1f} "
+        f"{r['baseline_p50']:>9.1f} {r['tap_p50'] / r['baseline_p50']:>7.1f}  <30 ms {ok}"
+    )
+    print(f"{'tap → order acknowledged p95 (ms)':<36} {r['tap_p95']:>9.1f}")
+    ok = "ok" if r["startup_s"] < 2 else "MISSED"
+    print(f"{'start-up (s)':<36} {r['startup_s']:>9.2f} {'':>9} {'':>7}  <2 s {ok}")
+    ok = "ok" if r["rss"] < 120 else "MISSED"
+    print(
+        f"{'RSS, bot + fake Telegram (MB)':<36} {r['rss']:>9.0f} {r['rss_before']:>9.0f} "
+        f"{r['rss'] / r['rss_before']:>7.1f}  <120 MB {ok}"
+    )
+    print("baselines: one bare sendMessage round trip / RSS after imports, before start-up")
+
+
+if __name__ == "__main__":
+    main()
