@@ -1,0 +1,1 @@
+"""``python -m bot.backtest``: the strategy's backtest from the command line (see __main__)."""
