@@ -55,6 +55,7 @@ class Fault:
     status: int = 500
     ms: int = 0
     path: str | None = None
+    skip: int = 0  # let this many matching requests through first
 
 
 class WsClient:
@@ -250,6 +251,9 @@ class SimServer:
                 continue
             if f.kind == "lost_response" and f.path is None and request.method == "GET":
                 continue  # lost responses are about orders: only mutating requests match
+            if f.skip > 0:
+                f.skip -= 1
+                continue
             f.count -= 1
             if f.count <= 0:
                 self.faults.remove(f)
@@ -422,6 +426,7 @@ class SimServer:
                     status=int(b.get("status", 500)),
                     ms=int(b.get("ms", 0)),
                     path=b.get("path"),
+                    skip=int(b.get("skip", 0)),
                 )
             )
             return {"ok": True}
