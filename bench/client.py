@@ -43,8 +43,10 @@ from bot.exchange.client import BackpackAPI
 
 ROUNDS = 300
 SYMBOL = "BTC_USDC_PERP"
-SIM_ARGS = ("-m", "bot.sim", "--host", "127.0.0.1", "--port", "0", "--seed", "1")
-SIM_ARGS += ("--balance", "100000000")
+SIM_ARGS = (
+    *("-m", "bot.sim", "--host", "127.0.0.1", "--port", "0"),
+    *("--seed", "1", "--balance", "100000000"),
+)
 
 
 async def _median_ms(fn: Callable[[], Awaitable[Any]], rounds: int = ROUNDS) -> float:
