@@ -135,7 +135,11 @@ async def rest_baseline(rest_url: str) -> float:
 
 async def ws_rate(ws_url: str, subscribe: list[str]) -> float:
     """Messages per second received by one subscriber."""
-    async with aiohttp.ClientSession() as http, http.ws_connect(ws_url) as ws:
+    close_timeout = aiohttp.ClientWSTimeout(ws_close=2.0)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(ws_url, timeout=close_timeout) as ws,
+    ):
         if subscribe:
             await ws.send_str(json.dumps({"method": "SUBSCRIBE", "params": subscribe}))
         await ws.receive()  # first frame: streaming has started
@@ -183,8 +187,15 @@ def _baseline_app() -> web.Application:
     async def push(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        while not ws.closed:
+        closing = asyncio.create_task(ws.receive())  # done when the client says goodbye
+        sent = 0
+        while not closing.done() and not ws.closed:
             await ws.send_str(frame)
+            sent += 1
+            if sent % 64 == 0:
+                await asyncio.sleep(0)  # let the reader notice a close frame
+        closing.cancel()
+        await ws.close()
         return ws
 
     app = web.Application()
