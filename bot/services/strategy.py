@@ -523,6 +523,7 @@ class StrategyService:
         history = await load_history(self.market_api, symbol, days=days, now_ms=self.now_ms())
         result = run_backtest([history], config, fees=await self.fees())
         from bot.render.charts import equity_png  # matplotlib: ~35 MB, load on use
+
         png = equity_png(result.equity, f"{history.symbol} backtest, {days} days ({config.kind})")
         return result, png
 
@@ -545,6 +546,7 @@ class StrategyService:
                     funding.append((t, Decimal(str(r["fundingRate"]))))
             funding.sort()
         from bot.render.charts import price_funding_png  # matplotlib: ~35 MB, load on use
+
         return sym, price_funding_png(sym, prices, funding)
 
     async def funding_chart(self, top: int = 15) -> bytes:
@@ -555,6 +557,7 @@ class StrategyService:
         ]
         rows.sort(key=lambda r: abs(r[1]), reverse=True)
         from bot.render.charts import funding_bars_png  # matplotlib: ~35 MB, load on use
+
         return funding_bars_png(
             rows[:top], f"Funding per interval, top {min(top, len(rows))} perps"
         )

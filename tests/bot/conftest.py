@@ -44,8 +44,14 @@ class BotRunner:
         self.settings.check()
         app = build_application(self.settings, clock=self.clock)
         await app.initialize()
-        if app.post_init is not None:
-            await app.post_init(app)
+        try:
+            if app.post_init is not None:
+                await app.post_init(app)
+        except BaseException:
+            await app.shutdown()
+            if app.post_shutdown is not None:
+                await app.post_shutdown(app)
+            raise
         assert app.updater is not None
         await app.updater.start_polling(poll_interval=0.0, timeout=1)
         await app.start()
