@@ -100,14 +100,26 @@ async def _tap(update: Update, context: Context, *, confirm: bool) -> None:
     prefix = render.CONFIRM_PREFIX if confirm else render.CANCEL_PREFIX
     token = query.data.removeprefix(prefix)
     svc = service(context)
+    answered = False
+
+    async def acknowledge(outcome: Outcome) -> None:
+        nonlocal answered
+        text, as_alert = render.alert(outcome)
+        await query.answer(text, show_alert=as_alert)
+        answered = True
+
     try:
-        outcome = await (svc.confirm(user.id, token) if confirm else svc.cancel(user.id, token))
+        if confirm:
+            outcome = await svc.confirm(user.id, token, on_sent=acknowledge)
+        else:
+            outcome = await svc.cancel(user.id, token)
     except Exception as exc:  # the service already journals what it sent; tell the user
         log.exception("confirmation %s failed", "tap" if confirm else "cancel")
-        await query.answer(friendly(exc)[:190], show_alert=True)
+        if not answered:
+            await query.answer(friendly(exc)[:190], show_alert=True)
         return
-    text, as_alert = render.alert(outcome)
-    await query.answer(text, show_alert=as_alert)
+    if not answered:
+        await acknowledge(outcome)
     await present(context, outcome, query)
 
 

@@ -446,8 +446,19 @@ class TradingService:
 
     # ------------------------------------------------------------------ confirm / cancel
 
-    async def confirm(self, user_id: int, token: str) -> Outcome:
-        """Execute the confirmation ``token`` for ``user_id`` — at most once, ever."""
+    async def confirm(
+        self,
+        user_id: int,
+        token: str,
+        on_sent: Callable[[Outcome], Awaitable[None]] | None = None,
+    ) -> Outcome:
+        """Execute the confirmation ``token`` for ``user_id`` — at most once, ever.
+
+        ``on_sent`` (optional) hears the outcome as soon as the exchange has answered, before
+        the journal and the confirmation are updated: the user's tap is acknowledged without
+        waiting for those writes. (The journal rows, with each order's clientId, were written
+        when the confirmation was claimed, so nothing is lost if the process dies here.)
+        """
         rec = await self.store.get(token)
         early = await self._refuse(rec, user_id, token)
         if early is not None:
@@ -496,8 +507,15 @@ class TradingService:
             else:
                 result = await self._send(leg, cid)
             results.append(result)
-            await self._journal(token, i, result)
+            if i < len(preview.legs) - 1:
+                await self._journal(token, i, result)
         status = _overall(results)
+        if on_sent is not None:
+            try:
+                await on_sent(self._outcome(status, rec, preview, results=tuple(results)))
+            except Exception:  # telling the user early is a courtesy; the books come first
+                self.logger.exception("early acknowledgement of %s failed", token)
+        await self._journal(token, len(results) - 1, results[-1])
         await self.store.transition(
             token, EXECUTING, DONE, now_ms(self.clock), result=_result_json(status, results)
         )
