@@ -1,6 +1,6 @@
 """The strategy runner: a JobQueue job every ``STRATEGY_INTERVAL_SECONDS``.
 
-Each run syncs the PnL journal and asks the strategy service for a cycle; proposals (approve
+A funding-rate alert firing runs a cycle at once (debounced). Each run syncs the PnL journal and asks the strategy service for a cycle; proposals (approve
 mode) and execution reports (auto mode) are sent to the chat that switched the strategy on. At
 start the positions the strategy owns are reconciled with the exchange's real ones.
 """
@@ -8,11 +8,13 @@ start the positions the strategy owns are reconciled with the exchange's real on
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from telegram.constants import ParseMode
 from telegram.ext import Application, ContextTypes
 
+from bot.alerts.service import AlertService, Firing
 from bot.exchange.errors import BackpackError
 from bot.render import strategy as render
 from bot.runtime import Runtime
@@ -24,6 +26,7 @@ log = logging.getLogger("jobs.strategy")
 
 EXTRA_KEY = "strategy"
 JOB_NAME = "strategy"
+REACT_DEBOUNCE_SECONDS = 10.0
 
 HELP: list[tuple[str, str, str]] = [
     (
@@ -126,6 +129,22 @@ async def setup(app: Application[Any, Any, Any, Any, Any, Any], runtime: Runtime
     interval = runtime.settings.strategy_interval_seconds
     if app.job_queue is not None:
         app.job_queue.run_repeating(tick, interval=interval, first=interval, name=JOB_NAME)
+        jq = app.job_queue
+        last = [0.0]
+
+        async def on_alert(firing: Firing) -> None:
+            """A funding alert fired: run a cycle now rather than at the next interval."""
+            if firing.alert.kind not in ("funding", "funding_apr"):
+                return
+            now = time.monotonic()
+            if now - last[0] < REACT_DEBOUNCE_SECONDS:
+                return
+            last[0] = now
+            jq.run_once(tick, 0, name=f"{JOB_NAME}-on-alert")
+
+        alerts = runtime.extras.get("alerts")
+        if isinstance(alerts, AlertService):
+            alerts.listeners.append(on_alert)
 
 
 async def teardown(app: Application[Any, Any, Any, Any, Any, Any], runtime: Runtime) -> None:

@@ -62,6 +62,8 @@ class AlertService:
         self.clock = clock
         self.band = hysteresis
         self.on_fire = on_fire
+        #: Other parts that react to alerts (the strategy re-runs on funding alerts).
+        self.listeners: list[FireCallback] = []
         self.index = AlertIndex()
         self.parked = Hysteresis()
         self.alerts: dict[int, Alert] = {}
@@ -285,4 +287,9 @@ class AlertService:
                 await self.on_fire(firing)
             except Exception:
                 log.exception("could not announce alert %s", alert_id)
+        for listener in self.listeners:
+            try:
+                await listener(firing)
+            except Exception:
+                log.exception("alert listener failed for alert %s", alert_id)
         return firing

@@ -117,3 +117,36 @@ def test_backtest_cli_writes_a_png(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "Net" in proc.stdout
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_a_funding_alert_triggers_a_strategy_cycle_at_once(
+    tg: FakeTelegram, tmp_path: Path, quiet_sim: Simulator, keys: KeyPair, sim_control: Control
+) -> None:
+    runner = BotRunner(
+        make_settings(
+            tg,
+            tmp_path,
+            trading_mode="live",
+            exchange="backpack",
+            backpack_api_key=keys.api_key,
+            backpack_api_secret=keys.api_secret,
+            backpack_api_url=quiet_sim.rest_url,
+            backpack_ws_url=quiet_sim.ws_url,
+            strategy_interval_seconds=3600,  # the timer alone would not run for an hour
+        )
+    )
+    await runner.start()
+    try:
+        await tg.ask(ALICE, "/strategy approve", "approve")
+        await tg.ask(ALICE, "/alert BTC funding > 0.05%", "#")
+        await sim_control.post("funding", {"symbol": "BTC_USDC_PERP", "rate": "0.001"})
+        await tg.next_message(ALICE, "funding &gt; +0.0500%: now", timeout=8)
+        proposal = await tg.wait_for(
+            lambda: next(
+                (m for m in tg.to(ALICE) if any("Execute" in b for b, _ in m.buttons)), None
+            ),
+            timeout=10,
+        )
+        assert "BTC_USDC_PERP" in proposal.text
+    finally:
+        await runner.stop()
