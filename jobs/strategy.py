@@ -1,8 +1,9 @@
 """The strategy runner: a JobQueue job every ``STRATEGY_INTERVAL_SECONDS``.
 
-A funding-rate alert firing runs a cycle at once (debounced). Each run syncs the PnL journal and asks the strategy service for a cycle; proposals (approve
-mode) and execution reports (auto mode) are sent to the chat that switched the strategy on. At
-start the positions the strategy owns are reconciled with the exchange's real ones.
+A funding-rate alert firing runs a cycle at once (debounced). Each run syncs the PnL journal
+and asks the strategy service for a cycle; proposals (approve mode) and execution reports (auto
+mode) are sent to the chat that switched the strategy on. At start the positions the strategy
+owns are reconciled with the exchange's real ones.
 """
 
 from __future__ import annotations
