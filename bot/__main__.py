@@ -6,6 +6,8 @@ import logging
 import sys
 
 from pydantic import ValidationError
+from telegram.error import InvalidToken
+from telegram.error import NetworkError as TelegramNetworkError
 
 from bot.app import build_application, install_token_redaction
 from bot.settings import ConfigError, Settings
@@ -53,6 +55,19 @@ def main() -> int:
     except InstanceLocked as exc:
         print(f"Not starting: {exc}", file=sys.stderr)
         return 3
+    except InvalidToken:
+        print(
+            "Telegram rejected TELEGRAM_BOT_TOKEN; copy it again from @BotFather into .env.",
+            file=sys.stderr,
+        )
+        return 2
+    except TelegramNetworkError as exc:
+        print(
+            f"Cannot reach the Telegram Bot API at {settings.telegram_api_url} ({exc.message}). "
+            "Check the network or TELEGRAM_API_URL.",
+            file=sys.stderr,
+        )
+        return 4
     return 0
 
 
