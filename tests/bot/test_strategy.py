@@ -67,7 +67,7 @@ async def test_approve_a_carry_trade_then_earn_funding(
     assert "funding +" in pnl.text
     trades = await tg.ask(ALICE, "/trades", "trades")
     assert "BTC_USDC_PERP" in trades.text
-    status = await tg.ask(ALICE, "/strategy", "")
+    status = await tg.ask(ALICE, "/strategy", "<b>Strategy</b>")
     assert "BTC_USDC_PERP" in status.text
 
 

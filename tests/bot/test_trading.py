@@ -51,7 +51,7 @@ async def test_buy_preview_then_tap_fills_one_order(
     assert "Filled" in answer.text
     await tg.wait_for(lambda: "filled at" in tg.find(p.message_id).text)
     assert tg.find(p.message_id).reply_markup is None  # buttons removed
-    result = await tg.next_message(ALICE, "order")
+    result = await tg.next_message(ALICE, "· ✅")
     assert "filled" in result.text
     assert await position(sim_control, keys, "BTC_USDC_PERP") == Decimal("0.01")
 
@@ -180,7 +180,7 @@ async def test_close_partial_then_full_and_flat(
     await tg.answer_to(await tg.tap(ALICE, half, half.button("Confirm")))
     await tg.wait_for(lambda: "filled at" in tg.find(half.message_id).text)
     assert await position(sim_control, keys, "BTC_USDC_PERP") == Decimal("0.01")
-    listing = await tg.ask(ALICE, "/positions", "BTC_USDC_PERP")
+    listing = await tg.ask(ALICE, "/positions", "<b>positions</b>")
     close_data = listing.button("Close")
     mark = len(tg.messages)
     await tg.tap(ALICE, listing, close_data)
@@ -236,7 +236,7 @@ async def test_paper_mode_trades_offline_and_survives_restart(
     runner = BotRunner(settings)
     await runner.start()
     try:
-        listing = await tg.ask(ALICE, "/positions", "SOL_USDC_PERP")
+        listing = await tg.ask(ALICE, "/positions", "<b>positions</b>")
         assert "long" in listing.text.lower()
     finally:
         await runner.stop()
