@@ -72,11 +72,15 @@ class WsClient:
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=100_000)
 
     async def writer(self) -> None:
+        queue, ws = self.queue, self.ws
         while True:
-            frame = await self.queue.get()
-            if self.ws.closed:
+            frame = await queue.get()
+            if ws.closed:
                 return
-            await self.ws.send_str(frame)
+            await ws.send_str(frame)
+            # Drain what is already queued without a trip through the scheduler per frame.
+            while not queue.empty() and not ws.closed:
+                await ws.send_str(queue.get_nowait())
 
     def push(self, frame: str) -> None:
         with contextlib.suppress(asyncio.QueueFull):
