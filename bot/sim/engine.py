@@ -525,7 +525,10 @@ class Engine:
 
     def wanted(self, stream: str) -> bool:
         """Whether any listener wants ``stream``."""
-        return any(wants is None or wants(stream) for _, wants in self._listeners)
+        for _, wants in self._listeners:  # noqa: SIM110 - a plain loop: runs for every event
+            if wants is None or wants(stream):
+                return True
+        return False
 
     def emit(self, stream: str, account: str | None, data: dict[str, Any]) -> None:
         """Hand one event to every listener that wants its stream."""

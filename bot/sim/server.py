@@ -13,6 +13,7 @@ import logging
 import os
 import tempfile
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -58,6 +59,22 @@ class Fault:
     skip: int = 0  # let this many matching requests through first
 
 
+WRITE_BATCH = 512
+WRITE_HIGH_WATER = 1 << 20
+MAX_PENDING = 100_000
+
+
+def _text_frame(text: str) -> bytes:
+    """One final, unmasked WebSocket text frame (RFC 6455 §5.2)."""
+    payload = text.encode()
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 1 << 16:
+        return bytes((0x81, 126)) + n.to_bytes(2, "big") + payload
+    return bytes((0x81, 127)) + n.to_bytes(8, "big") + payload
+
+
 class WsClient:
     """One WebSocket connection: its subscriptions, its account and its outbound queue.
 
@@ -65,26 +82,51 @@ class WsClient:
     slow reader never blocks the engine.
     """
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(
+        self, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None = None
+    ) -> None:
         self.ws = ws
+        self.transport = transport if isinstance(transport, asyncio.WriteTransport) else None
         self.streams: set[str] = set()
         self.account: str | None = None
-        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=100_000)
+        self.pending: deque[str] = deque()
+        self.wake = asyncio.Event()
 
     async def writer(self) -> None:
-        queue, ws = self.queue, self.ws
+        """Send queued frames; what is already queued goes out in one socket write.
+
+        Frames are plain text frames (no compression, server frames are unmasked), so a batch
+        is encoded here and handed to the transport at once: one syscall per batch instead of
+        one per frame. Control frames (pings, close) stay with aiohttp; a transport write is
+        atomic on the event loop, so they never land inside a data frame.
+        """
+        pending, ws, transport = self.pending, self.ws, self.transport
         while True:
-            frame = await queue.get()
-            if ws.closed:
+            await self.wake.wait()
+            self.wake.clear()
+            while pending:
+                if ws.closed:
+                    return
+                if transport is None or transport.is_closing():
+                    await ws.send_str(pending.popleft())
+                    continue
+                n = min(len(pending), WRITE_BATCH)
+                transport.write(b"".join(_text_frame(pending.popleft()) for _ in range(n)))
+                if transport.get_write_buffer_size() > WRITE_HIGH_WATER:
+                    await self._drained(transport)
+
+    async def _drained(self, transport: asyncio.WriteTransport) -> None:
+        """A slow reader: wait for the socket buffer to drain before writing more."""
+        for _ in range(2000):
+            if transport.get_write_buffer_size() <= WRITE_HIGH_WATER or self.ws.closed:
                 return
-            await ws.send_str(frame)
-            # Drain what is already queued without a trip through the scheduler per frame.
-            while not queue.empty() and not ws.closed:
-                await ws.send_str(queue.get_nowait())
+            await asyncio.sleep(0.005)
 
     def push(self, frame: str) -> None:
-        with contextlib.suppress(asyncio.QueueFull):
-            self.queue.put_nowait(frame)
+        if len(self.pending) < MAX_PENDING:  # a reader that stopped reading loses frames
+            self.pending.append(frame)
+            if not self.wake.is_set():
+                self.wake.set()
 
 
 class SimServer:
@@ -459,7 +501,7 @@ class SimServer:
             return web.Response(text="stream outage (drop_ws fault)", status=503)
         ws = web.WebSocketResponse(heartbeat=60.0, autoping=True, compress=False)
         await ws.prepare(request)
-        client = WsClient(ws)
+        client = WsClient(ws, request.transport)
         self.clients.add(client)
         writer = asyncio.create_task(client.writer())
         try:
