@@ -7,7 +7,8 @@ Against a simulator in its own process (``python -m bot.sim``), sequential calls
   the httpx-aiohttp transport: the floor for our layer) vs ccxt async ``fetch_ticker`` vs a raw
   aiohttp GET (the floor for Python).
 * signed market ``place_order`` — ours (rounding, validation, clientId, signing) vs a
-  hand-written signed POST on the same stack vs ccxt ``create_order`` vs raw aiohttp + PyNaCl.
+  hand-written signed POST through httpx vs ccxt ``create_order`` vs raw aiohttp + PyNaCl (the
+  same stack as ours: signed writes skip the httpx adapter and go straight to aiohttp).
 
 WS ingest: recorded ticker/bookTicker frames replayed through the client's frame handler with
 one price callback registered; messages per second (target ≥ 50,000), against a loop that only
@@ -222,8 +223,12 @@ async def main() -> None:
             f"{r['ccxt_' + key]:>6.2f} {r['raw_' + key]:>6.2f}"
         )
     g = r["ours_get"] / r["floor_get"]
-    p = r["ours_post"] / r["floor_post"]
-    print(f"ours / same-stack floor: get {g:.2f}x, order {p:.2f}x (target <= 1.2x)")
+    p = r["ours_post"] / r["raw_post"]
+    print(
+        f"ours / same-stack floor: get {g:.2f}x (httpx on aiohttp), "
+        f"order {p:.2f}x (signed writes go straight to aiohttp: raw aiohttp + PyNaCl) "
+        "(target <= 1.2x)"
+    )
     print(
         f"ours / ccxt: get {r['ours_get'] / r['ccxt_get']:.2f}x (target <= 1.5x), "
         f"order {r['ours_post'] / r['ccxt_post']:.2f}x (target <= 1.0x)"

@@ -115,15 +115,21 @@ class BackpackAuth(httpx.Auth):
         if spec is None:
             return
         instruction, params = spec
+        request.headers.update(self.headers(instruction, params))
+
+    def headers(self, instruction: str, params: Any) -> dict[str, str]:
+        """The four auth headers for one request signed now."""
         ts = self.now_ms()
         if isinstance(params, list):
             text = batch_signing_string(instruction, params, ts, self.window_ms)
         else:
             text = signing_string(instruction, params, ts, self.window_ms)
-        request.headers["X-API-Key"] = self.signer.api_key
-        request.headers["X-Signature"] = self.signer.sign(text)
-        request.headers["X-Timestamp"] = str(ts)
-        request.headers["X-Window"] = str(self.window_ms)
+        return {
+            "X-API-Key": self.signer.api_key,
+            "X-Signature": self.signer.sign(text),
+            "X-Timestamp": str(ts),
+            "X-Window": str(self.window_ms),
+        }
 
     async def async_auth_flow(
         self, request: httpx.Request
