@@ -1,14 +1,21 @@
-"""The composition root: settings → runtime → python-telegram-bot ``Application``.
+"""The composition root: settings → services → python-telegram-bot ``Application``.
 
-Nothing else builds long-lived objects. ``post_init`` starts the runtime (database, exchange
-clients, simulator for paper trading, price stream) and publishes the command menu;
-``post_shutdown`` closes it all. Tests build the same graph with other settings.
+Nothing else builds long-lived objects. Start-up is one sequence, in :func:`post_init`:
+
+    database (migrations, single-instance lock) → exchange clients (paper engine or live)
+    → services → outbox → **recovery** (every interrupted request settled, users told)
+    → streams (prices, alerts, fills) → jobs → command menu → (PTB starts polling)
+
+``post_shutdown`` undoes it in reverse. Handlers and jobs are explicit, ordered lists. Tests
+build the same graph with other settings.
 """
 
 from __future__ import annotations
 
-import importlib
+import asyncio
+import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from telegram import BotCommand, Update
@@ -19,28 +26,57 @@ from telegram.ext import (
     ApplicationHandlerStop,
     BaseHandler,
     ContextTypes,
+    JobQueue,
     TypeHandler,
 )
 
+from bot.alerts.service import AlertService
 from bot.clock import Clock, SystemClock
-from bot.runtime import Runtime
+from bot.container import HelpLine, Services
+from bot.exchange.client import BackpackAPI
+from bot.paper import PaperExchange
+from bot.services.account import AccountService
+from bot.services.journal import JournalService
+from bot.services.market import MarketService
+from bot.services.orders import OrderSender
+from bot.services.outbox import Outbox
+from bot.services.recovery import RecoveryService
+from bot.services.strategy import StrategyService
+from bot.services.trading import TradingConfig, TradingService
+from bot.services.watchers import WatchConfig, WatcherService
 from bot.settings import Settings
-from handlers import general
+from bot.storage.alerts import AlertStore
+from bot.storage.db import Database
+from bot.storage.strategy import StrategyStore
+from bot.storage.trading import TradingStore
+from handlers import account, alerts, general, market, strategy, trading
 from handlers.common import BotData, Context, friendly
+from jobs import recovery, watchers
+from jobs import strategy as strategy_jobs
+from jobs import trading as trading_jobs
+from jobs.outbox import TelegramTransport
 
 log = logging.getLogger("bot.app")
 
-#: Handler modules, each exporting ``handlers()``; wired in this order.
-HANDLER_MODULES = [
-    "handlers.general",
-    "handlers.market",
-    "handlers.account",
-    "handlers.trading",
-    "handlers.alerts",
-    "handlers.strategy",
+App = Application[Any, Any, Any, Any, Any, Any]
+
+#: Handlers in the order they are tried (the first match wins within a group).
+HANDLERS: list[Callable[[], list[BaseHandler[Any, Any, Any]]]] = [
+    general.handlers,
+    market.handlers,
+    account.handlers,
+    trading.handlers,
+    alerts.handlers,
+    strategy.handlers,
 ]
-#: Job modules, each exporting ``async def setup(application, runtime)``.
-JOB_MODULES = ["jobs.trading", "jobs.alerts", "jobs.strategy"]
+#: Help lines of the commands beyond the general ones, in menu order.
+HELP: list[HelpLine] = [*alerts.HELP, *strategy.HELP]
+#: Commands that only read; an *edited* message may run these again. Every other edited
+#: command is ignored: an edit must never preview, confirm, cancel or change anything.
+READ_ONLY = frozenset(
+    {"price", "funding", "book", "positions", "orders", "balance", "account", "mode", "help"}
+    | {"start", "alerts", "pnl", "trades", "chart", "backtest"}
+)
 
 
 class _Redactor:
@@ -74,64 +110,167 @@ def install_token_redaction(token: str) -> None:
     logging.setLogRecordFactory(_Redactor(token))
 
 
-def _modules(names: list[str]) -> list[Any]:
-    out = []
-    for name in names:
-        try:
-            out.append(importlib.import_module(name))
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    return out
+async def open_services(
+    settings: Settings, clock: Clock, stack: contextlib.AsyncExitStack
+) -> Services:
+    """Build every long-lived object once, in order; ``stack`` closes them in reverse."""
+    s = settings
+    db = Database(s.database_url, clock=clock)
+    stack.push_async_callback(db.close)
+    await db.acquire_lock(s.telegram_bot_token.get_secret_value())
+    await db.start()
+
+    paper: PaperExchange | None = None
+    if s.paper:
+        paper = PaperExchange(s, clock)
+        stack.push_async_callback(paper.stop)
+        account_api, market_api = await paper.start(db)
+        stack.push_async_callback(account_api.close)
+        stack.push_async_callback(market_api.close)
+    else:
+        secret = s.backpack_api_secret.get_secret_value() if s.backpack_api_secret else None
+        account_api = market_api = BackpackAPI(
+            s.backpack_api_key,
+            secret,
+            s.backpack_api_url,
+            s.backpack_ws_url,
+            logging.getLogger("bot.exchange"),
+            clock=clock,
+            stream_silence_timeout=s.stale_stream_seconds,
+        )
+        stack.push_async_callback(account_api.close)
+
+    trading_store = TradingStore(db)
+    orders = OrderSender(
+        account_api,
+        trading_store,
+        mode=s.trading_mode,
+        before_send=paper.sync_market if paper is not None and paper.real_data else None,
+        clock=clock,
+        logger=logging.getLogger("bot.orders"),
+    )
+    market_service = MarketService(market_api, account_api, clock)
+    account_service = AccountService(account_api, orders)
+    trading_service = TradingService(
+        account_api,
+        trading_store,
+        TradingConfig(
+            mode=s.trading_mode,
+            max_order_notional=s.max_order_notional,
+            confirm_ttl_seconds=s.confirm_ttl_seconds,
+            price_drift_tolerance=s.price_drift_tolerance,
+            limit_price_band=s.limit_price_band,
+        ),
+        market_data=market_api,
+        sender=orders,
+        clock=clock,
+        logger=logging.getLogger("bot.trading"),
+    )
+    strategy_store = StrategyStore(db)
+    journal = JournalService(strategy_store, account_api, market_api, clock, s.trading_mode)
+    strategy_service = StrategyService(
+        strategy_store,
+        market_api,
+        account_api,
+        journal,
+        clock,
+        trading_mode=s.trading_mode,
+        orders=orders,
+        trading=trading_service,
+        confirm_ttl_seconds=s.confirm_ttl_seconds,
+    )
+    alert_store = AlertStore(db)
+    alert_service = AlertService(alert_store, market_api, clock, hysteresis=s.alert_hysteresis)
+    watcher_service = WatcherService(
+        WatchConfig(
+            users=tuple(s.telegram_allowed_users),
+            funding_notice_minutes=s.funding_notice_minutes,
+            liquidation_warning_distance=s.liquidation_warning_distance,
+            stale_stream_seconds=s.stale_stream_seconds,
+        ),
+        alert_service,
+        alert_store,
+        market_api,
+        account_api,
+        account_service,
+        clock,
+    )
+    outbox = Outbox(clock, alert_store.settings)
+    stack.push_async_callback(outbox.stop)
+    return Services(
+        settings=s,
+        clock=clock,
+        db=db,
+        paper=paper,
+        market_api=market_api,
+        account_api=account_api,
+        orders=orders,
+        market=market_service,
+        account=account_service,
+        trading=trading_service,
+        journal=journal,
+        strategy=strategy_service,
+        alert_store=alert_store,
+        alerts=alert_service,
+        watchers=watcher_service,
+        outbox=outbox,
+        recovery=RecoveryService(orders, trading_service, strategy_service),
+    )
 
 
-def build_application(
-    settings: Settings, *, clock: Clock | None = None
-) -> Application[Any, Any, Any, Any, Any, Any]:
+def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
     """Build the bot. Call ``settings.check()`` first for friendly configuration errors."""
     token = settings.telegram_bot_token.get_secret_value()
     install_token_redaction(token)
-    runtime = Runtime(settings=settings, clock=clock or SystemClock())
+    the_clock = clock or SystemClock()
     allowed = frozenset(settings.telegram_allowed_users)
     refused: set[int] = set()
-    handler_modules = _modules(HANDLER_MODULES)
-    job_modules = _modules(JOB_MODULES)
+    stack = contextlib.AsyncExitStack()
 
-    async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        await runtime.start()
-        app.bot_data.runtime = runtime
-        for mod in job_modules:
-            await mod.setup(app, runtime)
-        extra_help = runtime.extras.get("help", [])
-        cmds = [*general.bot_commands(), *(BotCommand(n, d[:256]) for n, d, _ in extra_help)]
+    async def post_init(app: App) -> None:
+        try:
+            services = await open_services(settings, the_clock, stack)
+            services.outbox.start(TelegramTransport(app.bot))
+            recovered = await services.recovery.run()
+            recovery.announce(services, recovered)
+            await _start_stream(services)
+            await watchers.start_streams(services)
+            jq: JobQueue[Any] | None = app.job_queue
+            if jq is None:
+                raise RuntimeError("python-telegram-bot[job-queue] is required")
+            trading_jobs.schedule(jq, services)
+            watchers.schedule(jq, services)
+            strategy_jobs.schedule(jq, services)
+            recovery.schedule(jq, services, recovered)
+        except BaseException:
+            await stack.aclose()
+            raise
+        app.bot_data.services = services
+        app.bot_data.help = HELP
+        cmds = [*general.bot_commands(), *(BotCommand(n, d[:256]) for n, d, _ in HELP)]
         try:
             await app.bot.set_my_commands(cmds)
         except Exception as exc:  # a menu is nice to have; never fail start-up over it
             log.warning("set_my_commands failed: %s", exc)
 
-    async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        for mod in job_modules:
-            stop = getattr(mod, "teardown", None)
-            if stop is not None:
-                await stop(app, runtime)
-        await runtime.close()
+    async def post_shutdown(app: App) -> None:
+        app.bot_data.services = None
+        await stack.aclose()
 
     async def gate(update: object, context: Context) -> None:
         if not isinstance(update, Update):
             return
         user = update.effective_user
-        if user is not None and user.id in allowed:
-            return
-        uid = user.id if user else None
-        log.warning("refused update from unauthorised user id=%s", uid)
-        if update.callback_query is not None:
-            await update.callback_query.answer("This bot is private.", show_alert=True)
-        elif update.effective_chat is not None and uid is not None and uid not in refused:
-            refused.add(uid)
-            await update.effective_chat.send_message(
-                "Sorry, this is a private trading bot and you are not on its list of users."
-            )
-        raise ApplicationHandlerStop
+        if user is None or user.id not in allowed:
+            await _refuse(update, user.id if user else None, refused)
+            raise ApplicationHandlerStop
+        edited = update.edited_message
+        if edited is not None:
+            command = (edited.text or "").lstrip("/").split(maxsplit=1)[0:1]
+            name = command[0].split("@", 1)[0].lower() if command else ""
+            if not (edited.text or "").startswith("/") or name not in READ_ONLY:
+                await edited.reply_text("✏️ Edits are ignored; send a new command.")
+                raise ApplicationHandlerStop
 
     async def on_error(update: object, context: Context) -> None:
         log.error("unhandled error: %r", context.error, exc_info=context.error)
@@ -155,9 +294,25 @@ def build_application(
     )
     app = builder.build()
     app.add_handler(TypeHandler(Update, gate), group=-1)
-    for mod in handler_modules:
-        handlers: list[BaseHandler[Any, Any, Any]] = mod.handlers()
-        app.add_handlers(handlers)
+    for handlers in HANDLERS:
+        app.add_handlers(handlers())
     app.add_error_handler(on_error)
-    app.bot_data.runtime = None
     return app
+
+
+async def _start_stream(services: Services) -> None:
+    try:
+        await asyncio.wait_for(services.market_api.start_ws_price_stream(), 10)
+    except (TimeoutError, Exception) as exc:  # keep running; the stream retries by itself
+        log.warning("price stream not up yet (%s); it keeps retrying", type(exc).__name__)
+
+
+async def _refuse(update: Update, uid: int | None, refused: set[int]) -> None:
+    log.warning("refused update from unauthorised user id=%s", uid)
+    if update.callback_query is not None:
+        await update.callback_query.answer("This bot is private.", show_alert=True)
+    elif update.effective_chat is not None and uid is not None and uid not in refused:
+        refused.add(uid)
+        await update.effective_chat.send_message(
+            "Sorry, this is a private trading bot and you are not on its list of users."
+        )

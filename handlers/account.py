@@ -10,6 +10,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.exchange.errors import BackpackError
 from bot.render import account as render
+from bot.render.common import esc
 from handlers.common import Context, args_of, friendly, guarded, reply, rt
 
 _ORDER_ID = re.compile(r"^\d{1,24}$")
@@ -18,7 +19,6 @@ _ORDER_ID = re.compile(r"^\d{1,24}$")
 @guarded
 async def positions(update: Update, context: Context) -> None:
     r = rt(context)
-    assert r.account is not None
     text, markup = render.positions(await r.account.positions(), r.mode)
     await reply(update, text, markup)
 
@@ -26,7 +26,6 @@ async def positions(update: Update, context: Context) -> None:
 @guarded
 async def orders(update: Update, context: Context) -> None:
     r = rt(context)
-    assert r.account is not None
     text, markup = render.orders(await r.account.orders(), r.mode)
     await reply(update, text, markup)
 
@@ -41,15 +40,24 @@ async def cancel(update: Update, context: Context) -> None:
         await reply(update, f"Which order? {example}")
         return
     r = rt(context)
-    assert r.account is not None
     word = words[0].lower()
+    who = _who(update)
+    if who is None:
+        return
     if word == "all":
-        await reply(update, render.cancelled(await r.account.cancel_all()))
+        await reply(update, render.cancelled(await r.account.cancel_all(**who)))
         return
     if not _ORDER_ID.match(word):
-        await reply(update, f"{word!r} is not an order id; {example}")
+        await reply(update, f"{esc(repr(word))} is not an order id; {example}")
         return
-    await reply(update, render.cancelled([await r.account.cancel(word)]))
+    await reply(update, render.cancelled([await r.account.cancel(word, **who)]))
+
+
+def _who(update: Update) -> dict[str, int] | None:
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        return None
+    return {"user_id": user.id, "chat_id": chat.id}
 
 
 async def cancel_button(update: Update, context: Context) -> None:
@@ -57,10 +65,16 @@ async def cancel_button(update: Update, context: Context) -> None:
     if query is None or query.data is None:
         return
     r = rt(context)
-    assert r.account is not None
+    who = _who(update)
+    if who is None:
+        return
     target = query.data.removeprefix(render.CANCEL_PREFIX)
     try:
-        done = await r.account.cancel_all() if target == "all" else [await r.account.cancel(target)]
+        done = (
+            await r.account.cancel_all(**who)
+            if target == "all"
+            else [await r.account.cancel(target, **who)]
+        )
         await query.answer("cancelled")
         await reply(update, render.cancelled(done))
     except BackpackError as exc:
@@ -70,14 +84,12 @@ async def cancel_button(update: Update, context: Context) -> None:
 @guarded
 async def balance(update: Update, context: Context) -> None:
     r = rt(context)
-    assert r.account is not None
     await reply(update, render.balances(await r.account.balances(), r.mode))
 
 
 @guarded
 async def account(update: Update, context: Context) -> None:
     r = rt(context)
-    assert r.account is not None
     await reply(update, render.account(await r.account.account(), r.mode))
 
 

@@ -16,15 +16,17 @@ from bot.render import market as render_market
 from bot.storage.alerts import NotifySettings
 from handlers.common import Context, args_of, guarded, reply, rt
 
+HELP: list[tuple[str, str, str]] = [
+    ("alert", "price, move and funding alerts", "/alert BTC > 70000  ·  /alert ETH change 5% 1h"),
+    ("alerts", "your alerts (🗑 to remove)", "/alerts  ·  /alerts clear  ·  /alert off 3"),
+    ("notify", "funding, liquidation, fill notices; quiet hours", "/notify quiet 23-07"),
+]
 MUTE_SECONDS = 3600
 _TOGGLES = {"funding", "positions", "fills", "digest"}
 
 
 def service(context: Context) -> AlertService:
-    svc = rt(context).extras.get("alerts")
-    if not isinstance(svc, AlertService):
-        raise RuntimeError("alerts are still starting")
-    return svc
+    return rt(context).alerts
 
 
 def _ids(update: Update) -> tuple[int, int] | None:
@@ -100,12 +102,10 @@ async def button(update: Update, context: Context) -> None:
         await query.answer(f"Alert #{alert_id} muted for 1 h" if ok else "Not yours or gone")
     elif data.startswith(render.PRICE_PREFIX):
         await query.answer()
-        assert r.market is not None
         symbol = data.removeprefix(render.PRICE_PREFIX)
         await reply(update, render_market.prices(await r.market.prices([symbol])))
     elif data.startswith(render.FUNDING_PREFIX):
         await query.answer()
-        assert r.market is not None
         symbol = data.removeprefix(render.FUNDING_PREFIX)
         views = await r.market.funding(symbol)
         await reply(update, render_market.funding(views, r.clock, single=True))

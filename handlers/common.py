@@ -1,4 +1,4 @@
-"""What every handler shares: the runtime lookup, HTML replies, and friendly errors."""
+"""What every handler shares: the services lookup, HTML replies, and friendly errors."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from telegram import InlineKeyboardMarkup, Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import CallbackContext, ExtBot
 
+from bot.container import HelpLine, Services
 from bot.exchange.errors import (
     AuthError,
     BackpackError,
@@ -23,16 +24,16 @@ from bot.exchange.errors import (
     RateLimitError,
 )
 from bot.render.common import esc, split_message
-from bot.runtime import Runtime
 
 log = logging.getLogger("bot.handlers")
 
 
 class BotData:
-    """Typed ``application.bot_data``: the runtime, set in ``post_init``."""
+    """Typed ``application.bot_data``: the services, set in ``post_init``."""
 
     def __init__(self) -> None:
-        self.runtime: Runtime | None = None
+        self.services: Services | None = None
+        self.help: list[HelpLine] = []
 
 
 Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]
@@ -40,11 +41,12 @@ HandlerFn = Callable[[Update, Context], Awaitable[None]]
 F = TypeVar("F", bound=HandlerFn)
 
 
-def rt(context: Context) -> Runtime:
-    runtime = context.bot_data.runtime
-    if runtime is None:
+def rt(context: Context) -> Services:
+    """The bot's services (typed); only ``None`` before start-up finished."""
+    services = context.bot_data.services
+    if services is None:
         raise RuntimeError("the bot is still starting")
-    return runtime
+    return services
 
 
 async def reply(

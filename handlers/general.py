@@ -50,7 +50,7 @@ def help_text(mode: str, extra: list[tuple[str, str, str]]) -> str:
 @guarded
 async def start(update: Update, context: Context) -> None:
     r = rt(context)
-    await reply(update, help_text(r.mode, r.extras.get("help", [])))
+    await reply(update, help_text(r.mode, context.bot_data.help))
 
 
 @guarded

@@ -28,7 +28,6 @@ async def price(update: Update, context: Context) -> None:
         )
         return
     r = rt(context)
-    assert r.market is not None
     await reply(update, render.prices(await r.market.prices(words)))
 
 
@@ -43,7 +42,6 @@ async def funding(update: Update, context: Context) -> None:
         )
         return
     r = rt(context)
-    assert r.market is not None
     views = await r.market.funding(words[0] if words else None)
     await reply(update, render.funding(views, r.clock, single=bool(words)))
 
@@ -55,7 +53,6 @@ async def book(update: Update, context: Context) -> None:
         await reply(update, "Which market? e.g. <code>/book BTC</code>")
         return
     r = rt(context)
-    assert r.market is not None
     await reply(update, render.book(await r.market.book(words[0])))
 
 

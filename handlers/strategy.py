@@ -17,7 +17,6 @@ from bot.services.strategy import StrategyService
 from bot.storage.strategy import MODES
 from bot.strategy.model import ConfigError
 from handlers.common import Context, args_of, guarded, reply, rt
-from jobs.strategy import strategy_service
 
 log = logging.getLogger("bot.handlers.strategy")
 
@@ -27,8 +26,21 @@ _DAYS = re.compile(r"^(\d{1,3})d?$")
 _HOURS = re.compile(r"^(\d{1,4})([hd]?)$")
 
 
+HELP: list[tuple[str, str, str]] = [
+    (
+        "strategy",
+        "funding strategy: mode, config, candidates",
+        "/strategy  ·  /strategy approve  ·  /strategy set kind carry",
+    ),
+    ("pnl", "realised, unrealised, funding, fees, net", "/pnl  ·  /pnl day  ·  /pnl week"),
+    ("trades", "the strategy's last trades with reasons", "/trades"),
+    ("backtest", "run the strategy on history, equity PNG", "/backtest BTC 30d"),
+    ("chart", "price + funding chart, or top funding rates", "/chart BTC 24h  ·  /chart funding"),
+]
+
+
 def _service(context: Context) -> StrategyService:
-    return strategy_service(rt(context))
+    return rt(context).strategy
 
 
 @guarded
@@ -183,9 +195,7 @@ async def tap(update: Update, context: Context) -> None:
         sent = await context.bot.send_message(
             msg.chat.id, fresh_text, parse_mode=ParseMode.HTML, reply_markup=markup
         )
-        trading = rt(context).trading
-        if trading is not None:
-            await trading.attach_message(res.proposal.token, sent.message_id)
+        await rt(context).trading.attach_message(res.proposal.token, sent.message_id)
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:

@@ -23,10 +23,7 @@ log = logging.getLogger("bot.handlers.trading")
 
 
 def service(context: Context) -> TradingService:
-    trading = rt(context).trading
-    if not isinstance(trading, TradingService):
-        raise RuntimeError("trading is not available yet")
-    return trading
+    return rt(context).trading
 
 
 async def _preview(update: Update, context: Context, intent: Intent) -> None:

@@ -603,7 +603,7 @@ class BackpackAPI:
             return _with_aliases(order)
         except (NetworkError, ExchangeUnavailable) as exc:
             self.logger.warning("order cid=%s: %s; looking it up by clientId", cid, exc)
-            found = await self._recover(symbol, cid)
+            found = await self.find_order_by_client_id(symbol, cid)
             if found is not None:
                 return _with_aliases(found)
             raise NetworkError(
@@ -611,8 +611,12 @@ class BackpackAPI:
                 code=exc.code,
             ) from exc
 
-    async def _recover(self, symbol: str, cid: int) -> dict[str, Any] | None:
-        """Find an order by clientId: open orders first, then history. ``None`` = not placed."""
+    async def find_order_by_client_id(self, symbol: str, cid: int) -> dict[str, Any] | None:
+        """Find an order by clientId: open orders first, then history. ``None`` = not placed.
+
+        The one clientId lookup: a lost answer here, and recovery after a restart, both use it.
+        Raises :class:`OrderStatusUnknown` when the exchange cannot be asked.
+        """
         last_error: Exception | None = None
         for delay in (0.0, 0.3, 1.0):
             await asyncio.sleep(delay)
@@ -624,7 +628,7 @@ class BackpackAPI:
                         params={"symbol": symbol, "clientId": cid},
                         instruction="orderQuery",
                     )
-                    return order
+                    return _with_aliases(order)
                 except NotFound:
                     pass
                 rows = await self._send(
@@ -635,7 +639,7 @@ class BackpackAPI:
                 )
                 for row in rows:
                     if row.get("clientId") is not None and int(row["clientId"]) == cid:
-                        return dict(row)
+                        return _with_aliases(dict(row))
                 last_error = None
             except BackpackError as exc:
                 last_error = exc

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.exchange.client import BackpackAPI
 from bot.exchange.errors import NotFound
+from bot.services.orders import OrderSender
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +72,9 @@ def _d(value: Any) -> Decimal:
 class AccountService:
     """Reads the trading account (paper or live) through the account client."""
 
-    def __init__(self, account: BackpackAPI) -> None:
+    def __init__(self, account: BackpackAPI, orders: OrderSender) -> None:
         self.api = account
+        self.orders_path = orders
 
     async def positions(self) -> list[PositionView]:
         rows = await self.api.get_positions()
@@ -109,11 +111,14 @@ class AccountService:
             for o in rows
         ]
 
-    async def cancel(self, order_id: str) -> OrderView:
-        """Cancel one open order by id (its market is looked up from the open orders)."""
+    async def cancel(self, order_id: str, *, user_id: int, chat_id: int) -> OrderView:
+        """Cancel one open order by id (its market is looked up from the open orders);
+        journaled like every request that changes the account."""
         for o in await self.orders():
             if o.id == order_id:
-                row = await self.api.cancel_order(o.symbol, o.id)
+                (row,) = await self.orders_path.cancel(
+                    o.symbol, o.id, user_id=user_id, chat_id=chat_id
+                )
                 return OrderView(
                     id=o.id,
                     symbol=o.symbol,
@@ -126,8 +131,8 @@ class AccountService:
                 )
         raise NotFound(f"no open order with id {order_id}", code="RESOURCE_NOT_FOUND")
 
-    async def cancel_all(self) -> list[OrderView]:
-        rows = await self.api.cancel_all_orders()
+    async def cancel_all(self, *, user_id: int, chat_id: int) -> list[OrderView]:
+        rows = await self.orders_path.cancel(None, None, user_id=user_id, chat_id=chat_id)
         return [
             OrderView(
                 id=str(o["id"]),

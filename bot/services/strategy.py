@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -19,9 +18,11 @@ from bot.clock import Clock
 from bot.exchange.client import BackpackAPI
 from bot.exchange.errors import BackpackError
 from bot.exchange.markets import round_quantity
+from bot.faults import crash_point
 from bot.services.journal import JournalService
 from bot.services.order_intent import IntentError, MultiLeg, OrderIntent
-from bot.services.trading import LegStatus, Outcome, Preview, Status, TradingService
+from bot.services.orders import SENT_OK, LegStatus, OrderOutcome, OrderSender, WireOrder
+from bot.services.trading import Outcome, Preview, Status, TradingService
 from bot.storage.strategy import MODES, ActionRecord, StrategyStore
 from bot.strategy.backtest import BacktestResult, run_backtest
 from bot.strategy.decide import candidates, decide
@@ -48,7 +49,8 @@ log = logging.getLogger("bot.strategy")
 
 BOOK_DEPTH = 50
 ORIGIN = "strategy:"
-SENT = (LegStatus.FILLED, LegStatus.PLACED, LegStatus.PARTIALLY_FILLED)
+#: Journal leg numbers of an action's orders (token = the action's id).
+STEP_LEG = {"0": 0, "1": 1, "unwind": 2}
 MAX_BACKTEST_DAYS = 35
 
 
@@ -105,6 +107,21 @@ class StrategyStatus:
     positions: tuple[PositionView, ...]
 
 
+def _fill(leg: Leg, o: OrderOutcome) -> LegFill:
+    """A journaled order's outcome as the executor's fill."""
+    ok = o.status in SENT_OK
+    return LegFill(
+        symbol=leg.symbol,
+        side=leg.side,
+        requested=leg.quantity,
+        filled=o.executed_quantity if ok else ZERO,
+        average_price=o.avg_price,
+        order_id=o.order_id,
+        reduce_only=leg.reduce_only,
+        error=None if ok else (o.reason or str(o.status)),
+    )
+
+
 def _levels(rows: list[list[Decimal]]) -> tuple[Level, ...]:
     return tuple((Decimal(p), Decimal(q)) for p, q in rows)
 
@@ -121,9 +138,9 @@ class StrategyService:
         clock: Clock,
         *,
         trading_mode: str,
+        orders: OrderSender,
+        trading: TradingService,
         confirm_ttl_seconds: int = 60,
-        before_order: Callable[[str], Awaitable[None]] | None = None,
-        trading: TradingService | None = None,
     ) -> None:
         self.store = store
         self.market_api = market_api
@@ -132,9 +149,8 @@ class StrategyService:
         self.clock = clock
         self.trading_mode = trading_mode
         self.confirm_ttl_ms = confirm_ttl_seconds * 1000
-        self.before_order = before_order
+        self.orders = orders
         self.trading = trading
-        self.executor = Executor(account_api)
         self._lock = asyncio.Lock()
         self._fees: Fees | None = None
 
@@ -278,9 +294,10 @@ class StrategyService:
             snap = await self.snapshot(settings.config, portfolio)
             actions = decide(snap, portfolio, settings.config, now)
             if settings.mode == "auto":
-                reports = [await self._execute(a, settings.mode) for a in actions]
+                owner = (settings.user_id or 0, settings.chat_id or 0)
+                reports = [await self._execute(a, *owner) for a in actions]
                 return CycleResult("auto", reports=tuple(reports), chat_id=settings.chat_id)
-            if settings.chat_id is None or settings.user_id is None or self.trading is None:
+            if settings.chat_id is None or settings.user_id is None:
                 return CycleResult("approve", notes=("approve mode has nobody to ask",))
             waiting = await self.store.pending_symbols(now)
             proposals: list[Proposal] = []
@@ -301,7 +318,6 @@ class StrategyService:
     async def _propose(self, action: Action, user_id: int, chat_id: int, now: int) -> Proposal:
         """A pending confirmation in the trading service (the same single-use, owner-only,
         expiring one as manual orders), tagged so the tap comes back to the strategy."""
-        assert self.trading is not None
         action = await self._prepare(action)
         aid = secrets.token_urlsafe(12)
         intent = MultiLeg(
@@ -330,17 +346,19 @@ class StrategyService:
 
     async def approve(self, token: str, user_id: int) -> ApprovalResult:
         """The ✅ tap: the trading service's single-use confirm, then unwind and book."""
-        if self.trading is None:
-            return ApprovalResult(Outcome(Status.NOT_FOUND, token))
         async with self._lock:
             outcome = await self.trading.confirm(user_id, token)
             return await self._after(outcome)
 
     async def reject(self, token: str, user_id: int) -> ApprovalResult:
         """The ❌ tap: cancel the confirmation; nothing is sent."""
-        if self.trading is None:
-            return ApprovalResult(Outcome(Status.NOT_FOUND, token))
         return await self._after(await self.trading.cancel(user_id, token))
+
+    async def after(self, outcome: Outcome) -> ApprovalResult:
+        """Book what a confirmation of a strategy proposal did (a tap, or recovery after a
+        restart settling one); unwind a hedge gap. Other confirmations pass through."""
+        async with self._lock:
+            return await self._after(outcome)
 
     async def _after(self, outcome: Outcome) -> ApprovalResult:
         origin = outcome.origin or ""
@@ -364,7 +382,6 @@ class StrategyService:
             return ApprovalResult(outcome, action)
         if not outcome.results:
             return ApprovalResult(outcome, action)
-        await self.store.finish_approval(aid, "executed")
         fills = [
             LegFill(
                 symbol=r.leg.symbol,
@@ -374,15 +391,43 @@ class StrategyService:
                 average_price=r.avg_price,
                 order_id=r.order_id,
                 reduce_only=r.leg.reduce_only,
-                error=None if r.status in SENT else (r.reason or str(r.status)),
+                error=None if r.status in SENT_OK else (r.reason or str(r.status)),
             )
             for r in outcome.results
             if r.status != LegStatus.SKIPPED
         ]
-        report = await self.executor.complete(action, fills)
+        preview = outcome.preview
+        owner = (preview.user_id, preview.chat_id) if preview else (0, 0)
+        report = await self._executor(aid, *owner).complete(action, fills)
         await self._book(action, report, "approve")
+        await self.store.finish_approval(aid, "executed")
         await self._sync_journal()
         return ApprovalResult(outcome, action, report)
+
+    def _executor(self, aid: str, user_id: int, chat_id: int) -> Executor:
+        """An executor whose legs go through the journaled order path under the action's id."""
+
+        async def send(leg: Leg, step: str) -> LegFill:
+            wire = WireOrder(
+                leg.symbol,
+                "BUY" if leg.side == "Bid" else "SELL",
+                leg.quantity,
+                order_type="MARKET",
+                reduce_only=leg.reduce_only,
+            )
+            outcome = await self.orders.place(
+                wire,
+                token=aid,
+                leg=STEP_LEG[step],
+                user_id=user_id,
+                chat_id=chat_id,
+                origin=f"{ORIGIN}{aid}",
+            )
+            if step == "0":
+                crash_point("first-leg")
+            return _fill(leg, outcome)
+
+        return Executor(send)
 
     async def _sync_journal(self) -> None:
         try:
@@ -410,18 +455,60 @@ class StrategyService:
                 legs.append(leg)
         return replace(action, legs=tuple(legs))
 
-    async def _execute(self, action: Action, mode: str) -> ExecutionReport:
+    async def _execute(self, action: Action, user_id: int, chat_id: int) -> ExecutionReport:
+        """Auto mode: record the action (``executing``), send its legs, book, finish. A stop
+        anywhere in between is finished by :meth:`recover` at the next start."""
         action = await self._prepare(action)
         if not action.legs:
             await self.store.remove_position(action.symbol, exited_at_ms=self.now_ms())
             return ExecutionReport(action, (), (), ("nothing left to trade",))
-        if self.before_order is not None:
-            for leg in action.legs:
-                await self.before_order(leg.symbol)
-        report = await self.executor.execute(action)
-        await self._book(action, report, mode)
+        aid = secrets.token_urlsafe(12)
+        now = self.now_ms()
+        await self.store.add_approval(
+            aid,
+            action,
+            chat_id=chat_id,
+            message_id=None,
+            now_ms=now,
+            expires_at_ms=now,
+            status="executing",
+        )
+        report = await self._executor(aid, user_id, chat_id).execute(action)
+        await self._book(action, report, "auto")
+        await self.store.finish_approval(aid, "executed", frm="executing")
         await self._sync_journal()
         return report
+
+    async def recover(self) -> list[tuple[int, ExecutionReport]]:
+        """Finish auto-mode actions a stop interrupted (run at start-up, after the order
+        journal was settled): book what their legs did, unwind a half-entered pair per the
+        executor's rules. Returns (chat id, report) for each, to tell the user."""
+        out: list[tuple[int, ExecutionReport]] = []
+        settings = await self.store.settings()
+        for aid, action, chat_id in await self.store.executing():
+            rows = {r.leg: r for r in await self.trading.store.journal_for(aid)}
+            if 0 not in rows:
+                await self.store.finish_approval(aid, "not_placed", frm="executing")
+                continue
+            fills = [_fill(action.legs[0], OrderOutcome.of_row(rows[0]))]
+            if 1 in rows and len(action.legs) > 1:
+                fills.append(_fill(action.legs[1], OrderOutcome.of_row(rows[1])))
+            if 2 in rows:
+                back = fills[0]
+                undo = _fill(
+                    Leg(back.symbol, "Ask" if back.side == "Bid" else "Bid", back.filled),
+                    OrderOutcome.of_row(rows[2]),
+                )
+                report = ExecutionReport(
+                    action, tuple(fills), (undo,), ("interrupted by a restart; unwind recorded",)
+                )
+            else:
+                owner = (settings.user_id or 0, chat_id)
+                report = await self._executor(aid, *owner).complete(action, fills)
+            await self._book(action, report, "auto")
+            await self.store.finish_approval(aid, "executed", frm="executing")
+            out.append((chat_id, report))
+        return out
 
     async def _book(self, action: Action, report: ExecutionReport, mode: str) -> None:
         """Update the positions the strategy owns from what really filled; log the action."""

@@ -42,14 +42,10 @@ from enum import StrEnum
 from typing import Any
 
 from bot.clock import Clock, SystemClock, now_ms
-from bot.exchange.client import BackpackAPI, new_client_id
-from bot.exchange.errors import (
-    BackpackError,
-    InvalidSymbol,
-    NetworkError,
-    OrderStatusUnknown,
-)
+from bot.exchange.client import BackpackAPI
+from bot.exchange.errors import BackpackError, InvalidSymbol
 from bot.exchange.markets import Market
+from bot.faults import crash_point
 from bot.services.order_intent import (
     CloseIntent,
     Intent,
@@ -69,6 +65,8 @@ from bot.services.order_quote import (
     drift,
     requote,
 )
+from bot.services.orders import SENT_OK as _SENT_OK
+from bot.services.orders import LegStatus, OrderOutcome, OrderSender, WireOrder
 from bot.storage.trading import (
     CANCELLED,
     DONE,
@@ -76,10 +74,12 @@ from bot.storage.trading import (
     EXPIRED,
     PENDING,
     REQUOTED,
+    SENDING,
     ConfirmationRecord,
-    NewJournalEntry,
     TradingStore,
 )
+
+__all__ = ["LegStatus", "Outcome", "Preview", "Status", "TradingService"]
 
 ZERO = Decimal(0)
 BPS = Decimal("0.0001")
@@ -184,19 +184,6 @@ class Status(StrEnum):
     NOT_FOUND = "not_found"
 
 
-class LegStatus(StrEnum):
-    FILLED = "filled"
-    PLACED = "placed"
-    PARTIALLY_FILLED = "partially_filled"
-    REJECTED = "rejected"
-    NOT_PLACED = "not_placed"
-    UNKNOWN = "unknown"
-    SKIPPED = "skipped"
-
-
-_SENT_OK = (LegStatus.FILLED, LegStatus.PLACED, LegStatus.PARTIALLY_FILLED)
-
-
 @dataclass(frozen=True, slots=True)
 class LegResult:
     """What happened to one leg."""
@@ -208,6 +195,12 @@ class LegResult:
     executed_quantity: Decimal = ZERO
     avg_price: Decimal | None = None
     reason: str = ""
+
+    @classmethod
+    def of(cls, leg: LegPreview, o: OrderOutcome) -> LegResult:
+        return cls(
+            leg, o.status, o.client_id, o.order_id, o.executed_quantity, o.avg_price, o.reason
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -280,21 +273,22 @@ class TradingService:
         config: TradingConfig | None = None,
         *,
         market_data: BackpackAPI | None = None,
-        before_send: Callable[[str], Awaitable[None]] | None = None,
+        sender: OrderSender | None = None,
         clock: Clock | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
         """``exchange`` holds the account (positions, funds, orders); ``market_data`` serves
         markets and books when they come from elsewhere (paper trading on the real exchange's
-        data), and ``before_send(symbol)`` runs just before an order goes out (there: copy the
-        real book into the paper engine)."""
+        data); ``sender`` is the one order path (built here on ``exchange`` when not given)."""
         self.exchange = exchange
         self.market_data = market_data or exchange
-        self.before_send = before_send
         self.store = store
         self.config = config or TradingConfig()
         self.clock: Clock = clock or SystemClock()
         self.logger = logger or logging.getLogger("bot.trading")
+        self.sender = sender or OrderSender(
+            exchange, store, mode=self.config.mode, clock=self.clock, logger=self.logger
+        )
         self.listeners: list[Listener] = []
         self._fees: _Fees | None = None
 
@@ -478,44 +472,45 @@ class TradingService:
         if moved is not None:
             return await self._requote(rec, preview, moved)
 
-        cids = [new_client_id() for _ in preview.legs]
+        wires = [_wire(leg) for leg in preview.legs]
         journal = [
-            NewJournalEntry(
-                leg=i,
-                symbol=leg.symbol,
-                side=leg.side,
-                order_type=leg.order_type,
-                quantity=leg.quantity,
-                price=leg.price,
-                post_only=leg.post_only,
-                reduce_only=leg.reduce_only,
-                client_id=cid,
+            self.sender.entry(
+                i,
+                wire,
                 preview=json.dumps(leg.to_json(), separators=(",", ":")),
+                origin=preview.origin or "confirm",
             )
-            for i, (leg, cid) in enumerate(zip(preview.legs, cids, strict=True))
+            for i, (leg, wire) in enumerate(zip(preview.legs, wires, strict=True))
         ]
         if not await self.store.claim(token, user_id, now_ms(self.clock), journal):
             # Someone (another tap, another device) got there first, or time ran out.
             return await self._refuse(await self.store.get(token), user_id, token) or (
                 self._outcome(Status.USED, rec, preview)
             )
+        crash_point("claimed")
 
         results: list[LegResult] = []
-        for i, (leg, cid) in enumerate(zip(preview.legs, cids, strict=True)):
+        for i, (leg, wire, entry) in enumerate(zip(preview.legs, wires, journal, strict=True)):
             if results and results[-1].status not in _SENT_OK:
-                result = LegResult(leg, LegStatus.SKIPPED, cid, reason="an earlier leg failed")
+                result = LegResult(
+                    leg, LegStatus.SKIPPED, entry.client_id, reason="an earlier leg failed"
+                )
             else:
-                result = await self._send(leg, cid)
+                result = LegResult.of(leg, await self.sender.send(wire, entry.client_id))
+                crash_point("answered")
             results.append(result)
             if i < len(preview.legs) - 1:
-                await self._journal(token, i, result)
+                await self.sender.record(token, i, _outcome_of(result))
+                crash_point("recorded-leg")
         status = _overall(results)
         if on_sent is not None:
             try:
                 await on_sent(self._outcome(status, rec, preview, results=tuple(results)))
             except Exception:  # telling the user early is a courtesy; the books come first
                 self.logger.exception("early acknowledgement of %s failed", token)
-        await self._journal(token, len(results) - 1, results[-1])
+        crash_point("acknowledged")
+        await self.sender.record(token, len(results) - 1, _outcome_of(results[-1]))
+        crash_point("recorded")
         await self.store.transition(
             token, EXECUTING, DONE, now_ms(self.clock), result=_result_json(status, results)
         )
@@ -557,48 +552,28 @@ class TradingService:
         """Settle confirmations left ``executing`` by a stop mid-send (run at start-up).
 
         Each journal row still ``sending`` is looked up by its ``clientId`` on the exchange
-        (open orders, then order history); what is found is recorded, what is not is recorded
-        as not placed. Nothing is ever re-sent.
+        (open orders, then order history) and what is found is recorded; what is not found was
+        not placed. Nothing is ever re-sent. Every such confirmation ends ``done``: no ✅ stays
+        live, and the outcome (with its chat and message) says what really happened.
         """
         out: list[Outcome] = []
         for rec in await self.store.stuck():
             preview = Preview.from_record(rec)
             results: list[LegResult] = []
-            for row in await self.store.journal_for(rec.token):
-                leg = preview.legs[row.leg]
-                if row.status != "sending":
-                    results.append(
-                        LegResult(
-                            leg,
-                            LegStatus(row.status),
-                            row.client_id,
-                            row.order_id,
-                            row.executed_quantity or ZERO,
-                            row.avg_price,
-                            row.error or "",
-                        )
-                    )
-                    continue
-                try:
-                    order = await self._find_order(row.symbol, row.client_id)
-                except BackpackError as exc:
-                    self.logger.warning("reconcile %s: lookup failed: %s", rec.token, exc)
-                    result = LegResult(leg, LegStatus.UNKNOWN, row.client_id, reason=exc.message)
+            rows = {row.leg: row for row in await self.store.journal_for(rec.token)}
+            unanswered = False
+            for i, leg in enumerate(preview.legs):
+                row = rows.get(i)
+                if row is None:
+                    results.append(LegResult(leg, LegStatus.NOT_PLACED, 0, reason="never sent"))
+                elif row.status == SENDING:
+                    found = await self.sender.resolve(row)
+                    unanswered = unanswered or found.status is LegStatus.UNKNOWN
+                    results.append(LegResult.of(leg, found))
                 else:
-                    result = (
-                        _leg_result(leg, row.client_id, order)
-                        if order is not None
-                        else LegResult(
-                            leg,
-                            LegStatus.NOT_PLACED,
-                            row.client_id,
-                            reason="the bot stopped before the exchange accepted it",
-                        )
-                    )
-                results.append(result)
-                await self._journal(rec.token, row.leg, result)
-            if not results:
-                continue
+                    results.append(LegResult.of(leg, OrderOutcome.of_row(row)))
+            if unanswered:
+                continue  # the exchange could not be asked: try again later, tell nothing yet
             status = _overall(results)
             if await self.store.transition(
                 rec.token, EXECUTING, DONE, now_ms(self.clock), result=_result_json(status, results)
@@ -607,28 +582,6 @@ class TradingService:
                 out.append(outcome)
                 await self._notify(outcome)
         return out
-
-    async def _find_order(self, symbol: str, client_id: int) -> dict[str, Any] | None:
-        for order in await self.exchange.get_open_orders(symbol):
-            if order.get("clientId") is not None and int(order["clientId"]) == client_id:
-                return order
-        for order in await self.exchange.get_order_history(symbol, limit=200):
-            if order.get("clientId") is not None and int(order["clientId"]) == client_id:
-                return order
-        return None
-
-    async def _journal(self, token: str, leg: int, result: LegResult) -> None:
-        await self.store.journal_update(
-            token,
-            leg,
-            now_ms(self.clock),
-            status=str(result.status),
-            order_id=result.order_id,
-            executed_quantity=result.executed_quantity,
-            avg_price=result.avg_price,
-            error=result.reason or None,
-            result=json.dumps(result.to_json(), separators=(",", ":")),
-        )
 
     async def get(self, token: str) -> Preview | None:
         """The stored preview behind ``token`` (any status), for display."""
@@ -712,30 +665,6 @@ class TradingService:
             self._outcome(Status.USED, rec, old)
         )
 
-    async def _send(self, leg: LegPreview, cid: int) -> LegResult:
-        try:
-            if self.before_send is not None:
-                await self.before_send(leg.symbol)
-            order = await self.exchange.place_order(
-                leg.symbol,
-                "BUY" if leg.is_buy else "SELL",
-                leg.quantity,
-                leg.price,
-                order_type=leg.order_type,
-                post_only=leg.post_only,
-                reduce_only=leg.reduce_only,
-                client_id=cid,
-            )
-        except OrderStatusUnknown as exc:
-            self.logger.error("order cid=%s %s: status unknown: %s", cid, leg.symbol, exc)
-            return LegResult(leg, LegStatus.UNKNOWN, cid, reason=exc.message)
-        except NetworkError as exc:
-            # The client looked the clientId up and found nothing: the order does not exist.
-            return LegResult(leg, LegStatus.NOT_PLACED, cid, reason=exc.message)
-        except BackpackError as exc:
-            return LegResult(leg, LegStatus.REJECTED, cid, reason=exc.message)
-        return _leg_result(leg, cid, order)
-
     def _outcome(
         self,
         status: Status,
@@ -801,23 +730,22 @@ def _stub_market(leg: LegPreview) -> Market:
     )
 
 
-def _leg_result(leg: LegPreview, cid: int, order: dict[str, Any]) -> LegResult:
-    executed = Decimal(str(order.get("executedQuantity") or 0))
-    quote = Decimal(str(order.get("executedQuoteQuantity") or 0))
-    avg = quote / executed if executed else None
-    wire = str(order.get("status") or "")
-    order_id = str(order.get("id") or order.get("orderId") or "") or None
-    qty = leg.quantity
-    if wire == "Filled" or (executed and executed >= qty):
-        status = LegStatus.FILLED
-    elif wire in ("New", "TriggerPending") and not executed:
-        status = LegStatus.PLACED
-    elif executed:
-        status = LegStatus.PARTIALLY_FILLED
-    else:
-        reason = str(order.get("expiryReason") or wire or "not filled")
-        return LegResult(leg, LegStatus.REJECTED, cid, order_id, ZERO, None, reason)
-    return LegResult(leg, status, cid, order_id, executed, avg)
+def _wire(leg: LegPreview) -> WireOrder:
+    return WireOrder(
+        symbol=leg.symbol,
+        side="BUY" if leg.is_buy else "SELL",
+        quantity=leg.quantity,
+        price=leg.price,
+        order_type=leg.order_type,
+        post_only=leg.post_only,
+        reduce_only=leg.reduce_only,
+    )
+
+
+def _outcome_of(r: LegResult) -> OrderOutcome:
+    return OrderOutcome(
+        r.status, r.client_id, r.order_id, r.executed_quantity, r.avg_price, r.reason
+    )
 
 
 def _result_json(status: Status, results: Sequence[LegResult]) -> str:
@@ -827,6 +755,8 @@ def _result_json(status: Status, results: Sequence[LegResult]) -> str:
 
 
 def _overall(results: Sequence[LegResult]) -> Status:
+    if not results:
+        return Status.NOT_PLACED
     if all(r.status == LegStatus.FILLED for r in results):
         return Status.FILLED
     if all(r.status in _SENT_OK for r in results):

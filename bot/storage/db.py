@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -20,10 +23,9 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from bot.clock import Clock, SystemClock
-from bot.storage.core import AppMeta, InstanceLock
+from bot.storage.core import AppMeta
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-LOCK_STALE_MS = 60_000
 
 
 class InstanceLocked(RuntimeError):
@@ -55,6 +57,8 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.owner = uuid.uuid4().hex
         self._lock_name: str | None = None
+        self._lock_fd: int | None = None
+        self._lock_conn: AsyncConnection | None = None
 
     async def start(self) -> None:
         """Apply every Alembic migration (idempotent)."""
@@ -88,53 +92,56 @@ class Database:
     # ------------------------------------------------------------------ single instance
 
     async def acquire_lock(self, token: str) -> None:
-        """Claim this token+database; refuse when another live instance holds it."""
+        """Claim this token+database; refuse when another live process holds it.
+
+        The lock is one the operating system or the database server releases when the holder
+        dies, so a ``kill -9`` never blocks the restart: an ``fcntl`` lock on a file beside a
+        SQLite database, a session-level advisory lock on PostgreSQL (held by one dedicated
+        connection for the life of the process). An in-memory SQLite database is private to
+        its process and needs none.
+        """
         name = hashlib.sha256(token.encode()).hexdigest()[:32]  # never store the token itself
-        now = int(self.clock.time() * 1000)
-        async with self.session() as s, s.begin():
-            row = await s.get(InstanceLock, name)
-            if row is None:
-                s.add(InstanceLock(name=name, owner=self.owner, heartbeat_ms=now))
-            elif row.owner != self.owner and now - row.heartbeat_ms < LOCK_STALE_MS:
-                raise InstanceLocked(
-                    "another backpack-bot is already running with this bot token and database "
-                    f"(last seen {(now - row.heartbeat_ms) / 1000:.0f}s ago); stop it first"
-                )
-            else:
-                row.owner = self.owner
-                row.heartbeat_ms = now
+        u = make_url(self.url)
+        if u.get_backend_name() == "sqlite":
+            if u.database and u.database != ":memory:":
+                self._file_lock(Path(f"{u.database}.{name[:12]}.lock"))
+        elif u.get_backend_name() == "postgresql":
+            await self._advisory_lock(name)
         self._lock_name = name
 
-    async def heartbeat(self) -> None:
-        if self._lock_name is None:
-            return
-        now = int(self.clock.time() * 1000)
-        async with self.session() as s, s.begin():
-            await s.execute(
-                update(InstanceLock)
-                .where(InstanceLock.name == self._lock_name, InstanceLock.owner == self.owner)
-                .values(heartbeat_ms=now)
-            )
+    def _file_lock(self, path: Path) -> None:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise InstanceLocked(_LOCKED) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+
+    async def _advisory_lock(self, name: str) -> None:
+        key = int.from_bytes(bytes.fromhex(name[:16]), "big", signed=True)
+        conn = await self.engine.connect()
+        got = (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})).scalar()
+        await conn.commit()
+        if not got:
+            await conn.close()
+            raise InstanceLocked(_LOCKED)
+        self._lock_conn = conn
 
     async def release_lock(self) -> None:
-        if self._lock_name is None:
-            return
-        try:
-            async with self.session() as s, s.begin():
-                await s.execute(
-                    delete(InstanceLock).where(
-                        InstanceLock.name == self._lock_name, InstanceLock.owner == self.owner
-                    )
-                )
-        except IntegrityError:  # pragma: no cover - nothing to release
-            pass
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor drops the flock
+            self._lock_fd = None
+        if self._lock_conn is not None:
+            with contextlib.suppress(Exception):
+                await self._lock_conn.close()  # the session ends, and its advisory lock with it
+            self._lock_conn = None
         self._lock_name = None
 
-    async def lock_owner(self, token: str) -> str | None:
-        name = hashlib.sha256(token.encode()).hexdigest()[:32]
-        async with self.session() as s:
-            row = (await s.execute(select(InstanceLock).where(InstanceLock.name == name))).scalar()
-            return row.owner if row else None
+
+_LOCKED = "another backpack-bot is already running with this bot token and database; stop it first"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

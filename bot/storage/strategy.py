@@ -286,14 +286,17 @@ class StrategyStore:
         message_id: int | None,
         now_ms: int,
         expires_at_ms: int,
+        status: str = "pending",
     ) -> None:
+        """Record an action before anything is sent for it: ``pending`` waits for a tap
+        (approve mode), ``executing`` is being sent now (auto mode; a restart finishes it)."""
         async with self.db.session() as s, s.begin():
             s.add(
                 StrategyApprovalRow(
                     token=token,
                     symbol=action.symbol,
                     action=action_to_json(action),
-                    status="pending",
+                    status=status,
                     chat_id=chat_id,
                     message_id=message_id,
                     created_at_ms=now_ms,
@@ -332,13 +335,23 @@ class StrategyStore:
             ).all()
         return {r[0] for r in rows}
 
-    async def finish_approval(self, token: str, status: str) -> bool:
-        """Move a pending approval to ``status``; ``False`` if it was no longer pending."""
+    async def executing(self) -> list[tuple[str, Action, int]]:
+        """Actions left ``executing`` by a stop mid-send: (token, action, chat id)."""
+        async with self.db.session() as s:
+            rows = (
+                await s.scalars(
+                    select(StrategyApprovalRow).where(StrategyApprovalRow.status == "executing")
+                )
+            ).all()
+        return [(r.token, action_from_json(r.action), r.chat_id) for r in rows]
+
+    async def finish_approval(self, token: str, status: str, *, frm: str = "pending") -> bool:
+        """Move an approval from ``frm`` to ``status``; ``False`` if it was no longer there."""
         # One conditional UPDATE: two taps racing (or a replay after a restart) cannot both win.
         async with self.db.session() as s, s.begin():
             result = await s.execute(
                 update(StrategyApprovalRow)
-                .where(StrategyApprovalRow.token == token, StrategyApprovalRow.status == "pending")
+                .where(StrategyApprovalRow.token == token, StrategyApprovalRow.status == frm)
                 .values(status=status)
             )
             return bool(getattr(result, "rowcount", 0) == 1)

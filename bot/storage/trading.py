@@ -39,6 +39,11 @@ CANCELLED = "cancelled"
 EXPIRED = "expired"
 REQUOTED = "requoted"
 
+#: Journal row kinds and the status of a row whose request may be in flight.
+KIND_ORDER = "order"
+KIND_CANCEL = "cancel"
+SENDING = "sending"
+
 
 class Confirmation(Base):
     """One pending (or settled) action behind a ✅ / ❌ pair of buttons."""
@@ -88,6 +93,9 @@ class OrderJournalEntry(Base):
     result: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at_ms: Mapped[int] = mapped_column(BigInteger)
     updated_at_ms: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16), default=KIND_ORDER)
+    origin: Mapped[str | None] = mapped_column(String(96), nullable=True)
+    target: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +131,9 @@ class NewJournalEntry:
     reduce_only: bool
     client_id: int
     preview: str
+    kind: str = KIND_ORDER
+    origin: str | None = None
+    target: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +159,12 @@ class JournalRecord:
     error: str | None
     created_at_ms: int
     updated_at_ms: int
+    post_only: bool = False
+    reduce_only: bool = False
+    kind: str = KIND_ORDER
+    origin: str | None = None
+    target: str | None = None
+    result: str | None = None
 
 
 def _snap(row: Confirmation) -> ConfirmationRecord:
@@ -189,6 +206,39 @@ def _jsnap(row: OrderJournalEntry) -> JournalRecord:
         error=row.error,
         created_at_ms=row.created_at_ms,
         updated_at_ms=row.updated_at_ms,
+        post_only=row.post_only,
+        reduce_only=row.reduce_only,
+        kind=row.kind,
+        origin=row.origin,
+        target=row.target,
+        result=row.result,
+    )
+
+
+def _journal_row(
+    token: str, user_id: int, chat_id: int, mode: str, entry: NewJournalEntry, *, now_ms: int
+) -> OrderJournalEntry:
+    return OrderJournalEntry(
+        token=token,
+        leg=entry.leg,
+        user_id=user_id,
+        chat_id=chat_id,
+        mode=mode,
+        symbol=entry.symbol,
+        side=entry.side,
+        order_type=entry.order_type,
+        quantity=entry.quantity,
+        price=entry.price,
+        post_only=entry.post_only,
+        reduce_only=entry.reduce_only,
+        client_id=entry.client_id,
+        preview=entry.preview,
+        status=SENDING,
+        kind=entry.kind,
+        origin=entry.origin,
+        target=entry.target,
+        created_at_ms=now_ms,
+        updated_at_ms=now_ms,
     )
 
 
@@ -253,27 +303,7 @@ class TradingStore:
             row = await s.get(Confirmation, token)
             assert row is not None
             for entry in journal:
-                s.add(
-                    OrderJournalEntry(
-                        token=token,
-                        leg=entry.leg,
-                        user_id=row.user_id,
-                        chat_id=row.chat_id,
-                        mode=row.mode,
-                        symbol=entry.symbol,
-                        side=entry.side,
-                        order_type=entry.order_type,
-                        quantity=entry.quantity,
-                        price=entry.price,
-                        post_only=entry.post_only,
-                        reduce_only=entry.reduce_only,
-                        client_id=entry.client_id,
-                        preview=entry.preview,
-                        status="sending",
-                        created_at_ms=now_ms,
-                        updated_at_ms=now_ms,
-                    )
-                )
+                s.add(_journal_row(token, row.user_id, row.chat_id, row.mode, entry, now_ms=now_ms))
             return True
 
     async def transition(
@@ -336,6 +366,32 @@ class TradingStore:
             return [_snap(r) for r in rows]
 
     # ------------------------------------------------------------------ journal
+
+    async def journal_add(
+        self,
+        token: str,
+        entries: Sequence[NewJournalEntry],
+        *,
+        user_id: int,
+        chat_id: int,
+        mode: str,
+        now_ms: int,
+    ) -> None:
+        """Commit journal rows (status ``sending``) for requests about to go out that no
+        confirmation claim covers (strategy legs in auto mode, unwinds, cancels)."""
+        async with self.db.session() as s, s.begin():
+            for entry in entries:
+                s.add(_journal_row(token, user_id, chat_id, mode, entry, now_ms=now_ms))
+
+    async def unsettled(self) -> list[JournalRecord]:
+        """Journal rows whose request may have gone out but whose outcome was never recorded."""
+        async with self.db.session() as s:
+            rows = await s.scalars(
+                select(OrderJournalEntry)
+                .where(OrderJournalEntry.status == SENDING)
+                .order_by(OrderJournalEntry.id)
+            )
+            return [_jsnap(r) for r in rows]
 
     async def journal_update(
         self,

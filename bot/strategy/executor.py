@@ -1,4 +1,4 @@
-"""The executor: turn an :class:`Action` into market orders through the exchange client.
+"""The executor: turn an :class:`Action` into market orders through the journaled order path.
 
 The legs of a carry trade go out back to back, perp first: the spot leg is sized to what the perp
 really filled, so a rejected or partially filled perp never leaves a naked spot leg. When the
@@ -13,9 +13,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Protocol
 
-from bot.exchange.errors import BackpackError
 from bot.strategy.model import ZERO, Action, Leg, Side
 
 log = logging.getLogger(__name__)
@@ -23,23 +22,12 @@ log = logging.getLogger(__name__)
 UNWIND_TIMEOUT = 5.0
 
 
-class OrderClient(Protocol):
-    """What the executor needs from :class:`bot.exchange.client.BackpackAPI`."""
+class LegSender(Protocol):
+    """The one order path as the executor sees it: journal the leg, send it, record the
+    answer (see :class:`bot.services.orders.OrderSender`); ``step`` names the leg within the
+    action ("0", "1", "unwind") so a restart can tell which legs went out."""
 
-    async def place_order(  # noqa: PLR0917 - mirrors the client's seed-guide signature
-        self,
-        symbol: str,
-        side: str,
-        quantity: Decimal | str | int | float | None = None,
-        price: Decimal | str | int | float | None = None,
-        order_type: str = "LIMIT",
-        post_only: bool = False,
-        reduce_only: bool = False,
-        *,
-        time_in_force: str | None = None,
-        quote_quantity: Decimal | str | int | float | None = None,
-        client_id: int | None = None,
-    ) -> dict[str, Any]: ...
+    async def __call__(self, leg: Leg, step: str) -> LegFill: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,55 +83,28 @@ class ExecutionReport:
 LegCallback = Callable[[LegFill], Awaitable[None]]
 
 
-def _fill_of(leg: Leg, order: dict[str, Any]) -> LegFill:
-    qty = Decimal(str(order.get("executedQuantity") or 0))
-    quote = Decimal(str(order.get("executedQuoteQuantity") or 0))
-    oid = order.get("id") or order.get("orderId")
-    return LegFill(
-        symbol=leg.symbol,
-        side=leg.side,
-        requested=leg.quantity,
-        filled=qty,
-        average_price=quote / qty if qty else None,
-        order_id=str(oid) if oid is not None else None,
-        reduce_only=leg.reduce_only,
-    )
-
-
 class Executor:
-    """Places actions' orders; ``on_fill`` (if given) hears every order as it completes."""
+    """Places actions' orders through ``send`` (the journaled order path)."""
 
-    def __init__(self, client: OrderClient, *, on_fill: LegCallback | None = None) -> None:
-        self.client = client
-        self.on_fill = on_fill
+    def __init__(self, send: LegSender) -> None:
+        self.send = send
 
-    async def _place(self, leg: Leg) -> LegFill:
-        try:
-            order = await self.client.place_order(
-                leg.symbol,
-                leg.side,
-                leg.quantity,
-                order_type="MARKET",
-                reduce_only=leg.reduce_only,
+    async def _place(self, leg: Leg, step: str) -> LegFill:
+        fill = await self.send(leg, step)
+        if fill.error is not None:
+            log.warning(
+                "strategy leg %s %s %s failed: %s", leg.side, leg.quantity, leg.symbol, fill.error
             )
-        except BackpackError as exc:
-            log.warning("strategy leg %s %s %s failed: %s", leg.side, leg.quantity, leg.symbol, exc)
-            return LegFill(
-                leg.symbol, leg.side, leg.quantity, ZERO, None, None, leg.reduce_only, str(exc)
-            )
-        fill = _fill_of(leg, order)
-        if self.on_fill is not None:
-            await self.on_fill(fill)
         return fill
 
     async def execute(self, action: Action) -> ExecutionReport:
         """Place the action's legs; unwind the first if the second cannot match it."""
-        first = await self._place(action.legs[0])
+        first = await self._place(action.legs[0], "0")
         fills = [first]
         if len(action.legs) > 1 and first.filled > 0:
             second = action.legs[1]
             fills.append(
-                await self._place(replace(second, quantity=min(first.filled, second.quantity)))
+                await self._place(replace(second, quantity=min(first.filled, second.quantity)), "1")
             )
         return await self.complete(action, fills)
 
@@ -160,6 +121,18 @@ class Executor:
             problems.append(f"{first.symbol} filled {first.filled} of {first.requested}")
         if len(action.legs) == 1:
             return ExecutionReport(action, tuple(fills), (), tuple(problems))
+        if len(fills) == 1 and first.filled > 0 and action.kind != "close":
+            # The hedge never went out (the bot stopped between the legs): undo the first leg
+            # rather than leave it naked.
+            u = await self.unwind(action.legs[0], first.filled)
+            problems.append(f"{action.legs[1].symbol} leg not sent")
+            problems.append(
+                f"unwound {u.filled} {u.symbol}"
+                if u.error is None
+                else f"UNWIND FAILED: {u.symbol} still carries {first.filled} unhedged "
+                f"({u.error}); close it by hand"
+            )
+            return ExecutionReport(action, tuple(fills[:1]), (u,), tuple(problems))
         if len(fills) == 1 or first.filled <= 0:
             problems.append(f"{action.legs[1].symbol} leg not sent")
             return ExecutionReport(action, tuple(fills[:1]), (), tuple(problems))
@@ -193,7 +166,7 @@ class Executor:
         is_perp = leg.symbol.endswith("_PERP")
         undo = Leg(leg.symbol, back, quantity, reduce_only=is_perp, expected_price=ZERO)
         try:
-            return await asyncio.wait_for(self._place(undo), UNWIND_TIMEOUT)
+            return await asyncio.wait_for(self._place(undo, "unwind"), UNWIND_TIMEOUT)
         except TimeoutError:
             return LegFill(
                 undo.symbol,

@@ -15,7 +15,7 @@ import pytest
 
 from bot.app import build_application
 from bot.clock import Clock
-from bot.runtime import Runtime
+from bot.container import Services
 from bot.settings import Settings
 from bot.sim import Simulator
 from tests.conftest import Control
@@ -35,10 +35,10 @@ class BotRunner:
         self.app: Any = None
 
     @property
-    def runtime(self) -> Runtime:
-        runtime = self.app.bot_data.runtime
-        assert isinstance(runtime, Runtime)
-        return runtime
+    def services(self) -> Services:
+        services = self.app.bot_data.services
+        assert isinstance(services, Services)
+        return services
 
     async def start(self) -> None:
         self.settings.check()

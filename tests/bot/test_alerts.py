@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from bot.alerts.notify import Notifier
 from bot.alerts.parse import parse_alert
 from bot.alerts.service import AlertService
 from bot.exchange.client import BackpackAPI
+from bot.services.outbox import Outbox
 from bot.sim import Simulator
 from tests.bot.conftest import ALICE, BotRunner, make_settings
 from tests.conftest import Control
@@ -37,7 +37,7 @@ def live_settings(tg: FakeTelegram, tmp_path: Path, sim: Simulator, keys: KeyPai
 
 
 async def last_price(runner: BotRunner, symbol: str = BTC) -> Decimal:
-    api = runner.runtime.market_api
+    api = runner.services.market_api
     assert api is not None
     return (await api.get_ticker(symbol))["lastPrice"]  # type: ignore[no-any-return]
 
@@ -174,7 +174,7 @@ async def test_fill_notification_for_an_order_placed_elsewhere(
 async def test_a_burst_of_200_alerts_is_delivered_batched(
     live_bot: BotRunner, tg: FakeTelegram, sim_control: Control
 ) -> None:
-    svc = live_bot.runtime.extras["alerts"]
+    svc = live_bot.services.alerts
     assert isinstance(svc, AlertService)
     p = await last_price(live_bot)
     ids = []
@@ -202,8 +202,8 @@ async def test_quiet_hours_hold_alerts_until_they_end(
     await set_price(sim_control, p * Decimal("1.02"))
     await asyncio.sleep(1.5)
     assert not any("rose above" in m.text for m in tg.messages)
-    notifier = live_bot.runtime.extras["notifier"]
-    assert isinstance(notifier, Notifier) and len(notifier.held) == 1
+    notifier = live_bot.services.outbox
+    assert isinstance(notifier, Outbox) and len(notifier.held) == 1
     await tg.ask(ALICE, "/notify quiet off", "Saved")
     assert await notifier.release_held() == 1
     await tg.next_message(ALICE, "rose above")

@@ -122,7 +122,7 @@ async def test_price_drift_shows_a_fresh_preview(
 ) -> None:
     p = await tg.ask(ALICE, "/buy BTC 0.01")
     first = p.text
-    price = (await live_bot.runtime.market_api.get_ticker("BTC_USDC_PERP"))["lastPrice"]  # type: ignore[union-attr]
+    price = (await live_bot.services.market_api.get_ticker("BTC_USDC_PERP"))["lastPrice"]
     await sim_control.post(
         "price", {"symbol": "BTC_USDC_PERP", "price": str(price * Decimal("1.03"))}
     )

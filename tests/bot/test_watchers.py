@@ -54,10 +54,10 @@ async def test_funding_notice_and_liquidation_warning_arrive_once(
         assert "BTC_USDC_PERP" in notice.text and "USDC" in notice.text
         warning = await tg.next_message(ALICE, "from liquidation", timeout=12)
         assert "BTC_USDC_PERP" in warning.text
-        watchers = runner.runtime.extras["watchers"]
-        await watchers.funding()
-        await watchers.liquidation()
-        await watchers.notifier.drain()
+        watchers = runner.services.watchers
+        assert await watchers.funding() == []  # each notice fires once
+        assert await watchers.liquidation() == []
+        await runner.services.outbox.drain()
         assert sum("Funding for" in m.text for m in tg.to(ALICE)) == 1
         assert sum("from liquidation" in m.text for m in tg.to(ALICE)) == 1
     finally:

@@ -1,0 +1,56 @@
+"""The typed container of every long-lived object, built once by :mod:`bot.app`.
+
+Handlers reach it as ``context.bot_data.services`` and jobs get it handed in; nothing is looked
+up by string and nothing is built lazily elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.alerts.service import AlertService
+from bot.clock import Clock
+from bot.exchange.client import BackpackAPI
+from bot.paper import PaperExchange
+from bot.services.account import AccountService
+from bot.services.journal import JournalService
+from bot.services.market import MarketService
+from bot.services.orders import OrderSender
+from bot.services.outbox import Outbox
+from bot.services.recovery import RecoveryService
+from bot.services.strategy import StrategyService
+from bot.services.trading import TradingService
+from bot.services.watchers import WatcherService
+from bot.settings import Settings
+from bot.storage.alerts import AlertStore
+from bot.storage.db import Database
+
+#: A help line: (command, what it does, examples).
+HelpLine = tuple[str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Everything handlers and jobs use, in the order it was built."""
+
+    settings: Settings
+    clock: Clock
+    db: Database
+    paper: PaperExchange | None
+    market_api: BackpackAPI
+    account_api: BackpackAPI
+    orders: OrderSender
+    market: MarketService
+    account: AccountService
+    trading: TradingService
+    journal: JournalService
+    strategy: StrategyService
+    alert_store: AlertStore
+    alerts: AlertService
+    watchers: WatcherService
+    outbox: Outbox
+    recovery: RecoveryService
+
+    @property
+    def mode(self) -> str:
+        return self.settings.trading_mode

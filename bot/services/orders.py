@@ -1,0 +1,343 @@
+"""The one order path: intent → journal row (with its ``clientId``) committed → request → outcome.
+
+Every request that can change the account — a confirmed preview's legs, a strategy's legs in auto
+mode, the unwind of a failed leg, ``/cancel`` — goes through :class:`OrderSender`. Its rule: no
+request leaves before a journal row naming it is committed, so after a crash at any instant the
+journal lists everything that may have reached the exchange, each with the ``clientId`` to look it
+up by (:meth:`OrderSender.resolve`). Nothing here retries an order: a lost answer is settled by
+that lookup, never by sending again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from bot.clock import Clock, SystemClock, now_ms
+from bot.exchange.client import BackpackAPI, new_client_id
+from bot.exchange.errors import BackpackError, NetworkError, OrderStatusUnknown
+from bot.faults import crash_point
+from bot.storage.trading import (
+    KIND_CANCEL,
+    KIND_ORDER,
+    JournalRecord,
+    NewJournalEntry,
+    TradingStore,
+)
+
+ZERO = Decimal(0)
+
+
+class LegStatus(StrEnum):
+    """What became of one request."""
+
+    FILLED = "filled"
+    PLACED = "placed"
+    PARTIALLY_FILLED = "partially_filled"
+    REJECTED = "rejected"
+    NOT_PLACED = "not_placed"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"  # a cancel request went through
+
+
+SENT_OK = (LegStatus.FILLED, LegStatus.PLACED, LegStatus.PARTIALLY_FILLED)
+
+
+@dataclass(frozen=True, slots=True)
+class WireOrder:
+    """One order as it goes on the wire (already rounded and checked by the caller)."""
+
+    symbol: str
+    side: str  # "BUY" | "SELL"
+    quantity: Decimal
+    price: Decimal | None = None
+    order_type: str = "MARKET"
+    post_only: bool = False
+    reduce_only: bool = False
+
+    @property
+    def is_buy(self) -> bool:
+        return self.side == "BUY"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderOutcome:
+    """The exchange's answer to one request, as recorded in the journal."""
+
+    status: LegStatus
+    client_id: int
+    order_id: str | None = None
+    executed_quantity: Decimal = ZERO
+    avg_price: Decimal | None = None
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": str(self.status),
+            "client_id": self.client_id,
+            "order_id": self.order_id,
+            "executed_quantity": str(self.executed_quantity),
+            "avg_price": None if self.avg_price is None else str(self.avg_price),
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def of_row(cls, row: JournalRecord) -> OrderOutcome:
+        """A settled journal row as an outcome."""
+        return cls(
+            LegStatus(row.status),
+            row.client_id,
+            row.order_id,
+            row.executed_quantity or ZERO,
+            row.avg_price,
+            row.error or "",
+        )
+
+
+def outcome_of(order: dict[str, Any], requested: Decimal, cid: int) -> OrderOutcome:
+    """Classify an order object from the exchange (placed, looked up, or from history)."""
+    executed = Decimal(str(order.get("executedQuantity") or 0))
+    quote = Decimal(str(order.get("executedQuoteQuantity") or 0))
+    avg = quote / executed if executed else None
+    wire = str(order.get("status") or "")
+    order_id = str(order.get("id") or order.get("orderId") or "") or None
+    if wire == "Filled" or (executed and executed >= requested):
+        status = LegStatus.FILLED
+    elif wire in ("New", "TriggerPending") and not executed:
+        status = LegStatus.PLACED
+    elif executed:
+        status = LegStatus.PARTIALLY_FILLED
+    else:
+        reason = str(order.get("expiryReason") or wire or "not filled")
+        return OrderOutcome(LegStatus.REJECTED, cid, order_id, ZERO, None, reason)
+    return OrderOutcome(status, cid, order_id, executed, avg)
+
+
+class OrderSender:
+    """Sends orders and cancels, journaled first; settles journal rows after a restart."""
+
+    def __init__(
+        self,
+        exchange: BackpackAPI,
+        store: TradingStore,
+        *,
+        mode: str,
+        before_send: Callable[[str], Awaitable[None]] | None = None,
+        clock: Clock | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        """``before_send(symbol)`` runs just before an order goes out (paper trading on the
+        real exchange's data: copy the real book into the paper engine)."""
+        self.exchange = exchange
+        self.store = store
+        self.mode = mode
+        self.before_send = before_send
+        self.clock: Clock = clock or SystemClock()
+        self.logger = logger or logging.getLogger("bot.orders")
+
+    # ------------------------------------------------------------------ journal rows
+
+    @staticmethod
+    def entry(
+        leg: int, order: WireOrder, *, preview: str = "", origin: str | None = None
+    ) -> NewJournalEntry:
+        """A journal row for ``order`` with a fresh clientId (not yet stored)."""
+        return NewJournalEntry(
+            leg=leg,
+            symbol=order.symbol,
+            side=order.side,
+            order_type=order.order_type,
+            quantity=order.quantity,
+            price=order.price,
+            post_only=order.post_only,
+            reduce_only=order.reduce_only,
+            client_id=new_client_id(),
+            preview=preview,
+            kind=KIND_ORDER,
+            origin=origin,
+        )
+
+    async def record(self, token: str, leg: int, outcome: OrderOutcome) -> None:
+        """Write the exchange's answer onto the journal row."""
+        await self.store.journal_update(
+            token,
+            leg,
+            now_ms(self.clock),
+            status=str(outcome.status),
+            order_id=outcome.order_id,
+            executed_quantity=outcome.executed_quantity,
+            avg_price=outcome.avg_price,
+            error=outcome.reason or None,
+            result=json.dumps(outcome.to_json(), separators=(",", ":")),
+        )
+
+    # ------------------------------------------------------------------ sending
+
+    async def place(
+        self,
+        order: WireOrder,
+        *,
+        token: str,
+        leg: int,
+        user_id: int,
+        chat_id: int,
+        origin: str,
+    ) -> OrderOutcome:
+        """Journal, send and record one order no confirmation covers (strategy legs, unwinds)."""
+        entry = self.entry(leg, order, origin=origin)
+        await self.store.journal_add(
+            token, [entry], user_id=user_id, chat_id=chat_id, mode=self.mode, now_ms=self._now()
+        )
+        crash_point("journaled")
+        outcome = await self.send(order, entry.client_id)
+        crash_point("answered")
+        await self.record(token, leg, outcome)
+        return outcome
+
+    async def send(self, order: WireOrder, cid: int) -> OrderOutcome:
+        """The request for an order whose journal row is already committed; never retried."""
+        try:
+            if self.before_send is not None:
+                await self.before_send(order.symbol)
+            answer = await self.exchange.place_order(
+                order.symbol,
+                order.side,
+                order.quantity,
+                order.price,
+                order_type=order.order_type,
+                post_only=order.post_only,
+                reduce_only=order.reduce_only,
+                client_id=cid,
+            )
+        except OrderStatusUnknown as exc:
+            self.logger.error("order cid=%s %s: status unknown: %s", cid, order.symbol, exc)
+            return OrderOutcome(LegStatus.UNKNOWN, cid, reason=exc.message)
+        except NetworkError as exc:
+            # The client looked the clientId up and found nothing: the order does not exist.
+            return OrderOutcome(LegStatus.NOT_PLACED, cid, reason=exc.message)
+        except BackpackError as exc:
+            return OrderOutcome(LegStatus.REJECTED, cid, reason=exc.message)
+        outcome = outcome_of(answer, order.quantity, cid)
+        self.logger.info(
+            "order %s %s %s cid=%s: %s %s",
+            order.side,
+            order.quantity,
+            order.symbol,
+            cid,
+            outcome.status,
+            outcome.order_id or "",
+        )
+        return outcome
+
+    async def cancel(
+        self, symbol: str | None, order_id: str | None, *, user_id: int, chat_id: int
+    ) -> list[dict[str, Any]]:
+        """Cancel one order (``order_id``) or every open order (of ``symbol``, or all markets).
+
+        Journaled like an order; a cancel is safe to repeat, so an interrupted one is simply
+        reported after a restart with the order's real state.
+        """
+        token = f"cancel:{new_client_id()}"
+        entry = NewJournalEntry(
+            leg=0,
+            symbol=symbol or "*",
+            side="CANCEL",
+            order_type="CANCEL",
+            quantity=ZERO,
+            price=None,
+            post_only=False,
+            reduce_only=False,
+            client_id=0,
+            preview="",
+            kind=KIND_CANCEL,
+            origin="cancel",
+            target=order_id,
+        )
+        await self.store.journal_add(
+            token, [entry], user_id=user_id, chat_id=chat_id, mode=self.mode, now_ms=self._now()
+        )
+        try:
+            if order_id is not None:
+                assert symbol is not None
+                done = [await self.exchange.cancel_order(symbol, order_id)]
+            else:
+                done = await self.exchange.cancel_all_orders(symbol)
+        except BackpackError as exc:
+            await self.store.journal_update(
+                token, 0, self._now(), status=str(LegStatus.REJECTED), error=exc.message
+            )
+            raise
+        await self.store.journal_update(
+            token,
+            0,
+            self._now(),
+            status=str(LegStatus.CANCELLED),
+            order_id=order_id,
+            result=json.dumps({"cancelled": [str(o.get("id")) for o in done]}),
+        )
+        self.logger.info("cancelled %d order(s) on %s", len(done), symbol or "every market")
+        return done
+
+    # ------------------------------------------------------------------ recovery
+
+    async def unsettled(self) -> list[JournalRecord]:
+        return await self.store.unsettled()
+
+    async def resolve(self, row: JournalRecord) -> OrderOutcome:
+        """Settle a journal row left ``sending`` by a crash: look the order up by its clientId
+        (open orders, then history) and record what is found. Never re-sends anything."""
+        if row.kind == KIND_CANCEL:
+            outcome = await self._resolve_cancel(row)
+        else:
+            try:
+                found = await self.exchange.find_order_by_client_id(row.symbol, row.client_id)
+            except BackpackError as exc:
+                self.logger.warning("recovery cid=%s: lookup failed: %s", row.client_id, exc)
+                return OrderOutcome(LegStatus.UNKNOWN, row.client_id, reason=exc.message)
+            if found is None:
+                outcome = OrderOutcome(
+                    LegStatus.NOT_PLACED,
+                    row.client_id,
+                    reason="the bot stopped before the exchange accepted it",
+                )
+            else:
+                outcome = outcome_of(found, row.quantity, row.client_id)
+        await self.record(row.token, row.leg, outcome)
+        return outcome
+
+    async def _resolve_cancel(self, row: JournalRecord) -> OrderOutcome:
+        if row.target is None or row.symbol == "*":
+            return OrderOutcome(LegStatus.UNKNOWN, 0, reason="interrupted; check /orders")
+        try:
+            order = await self.exchange.get_order_status(row.symbol, row.target)
+        except BackpackError as exc:
+            return OrderOutcome(LegStatus.UNKNOWN, 0, row.target, reason=exc.message)
+        status = str(order.get("status") or "")
+        if status == "Cancelled":
+            return OrderOutcome(LegStatus.CANCELLED, 0, row.target)
+        return OrderOutcome(LegStatus.UNKNOWN, 0, row.target, reason=f"order is {status}")
+
+    def _now(self) -> int:
+        return now_ms(self.clock)
+
+
+def wire_orders(rows: Sequence[JournalRecord]) -> list[WireOrder]:
+    """The orders behind journal rows (for reporting what a recovered request was)."""
+    return [
+        WireOrder(
+            r.symbol,
+            r.side,
+            r.quantity,
+            r.price,
+            r.order_type,
+            r.post_only,
+            r.reduce_only,
+        )
+        for r in rows
+    ]

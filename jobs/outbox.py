@@ -1,0 +1,41 @@
+"""The outbox's transport: python-telegram-bot's ``Bot`` sending and editing HTML messages."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+log = logging.getLogger("jobs.outbox")
+
+
+class TelegramTransport:
+    """:class:`bot.services.outbox.Transport` over the Bot API (rate-limited by PTB)."""
+
+    def __init__(self, bot: Any) -> None:
+        self.bot = bot
+
+    async def send(self, chat_id: int, text: str, markup: object | None) -> int:
+        msg = await self.bot.send_message(
+            chat_id,
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,
+            disable_web_page_preview=True,
+        )
+        return int(msg.message_id)
+
+    async def edit(self, chat_id: int, message_id: int, text: str, markup: object | None) -> None:
+        try:
+            await self.bot.edit_message_text(
+                text,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,
+            )
+        except BadRequest as exc:  # deleted message, unchanged text: nothing left to tidy
+            log.info("could not edit message %s: %s", message_id, exc.message)

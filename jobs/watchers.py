@@ -1,0 +1,120 @@
+"""Alerts and watchers on the JobQueue and the streams; the rules are in the services.
+
+Wiring: the alert service hears the market client's price and funding callbacks and its
+reconnect hook (every armed alert is re-checked after a reconnect); the account client's
+private order stream feeds fill notices. Scheduled:
+
+* ``watch-funding`` (60 s): funding notices ahead of each funding time, flip warnings;
+* ``watch-liquidation`` (30 s): mark within the warning distance of liquidation;
+* ``watch-stale`` (2 s): a silent stream switches alerts to REST polling, and back;
+* ``outbox-quiet`` (60 s): releases what quiet hours held;
+* ``funding-digest`` (daily, 08:00 UTC), for users who turned it on.
+
+Whatever a watcher returns is rendered here and handed to the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import time as dtime
+from decimal import Decimal
+from typing import Any
+
+from telegram.ext import JobQueue
+
+from bot.alerts.service import Firing
+from bot.container import Services
+from bot.render import alerts as render
+from bot.services.outbox import Note
+from bot.services.watchers import (
+    Digest,
+    FillNotice,
+    FundingFlip,
+    FundingNotice,
+    LiquidationWarning,
+    Notice,
+    StreamNotice,
+)
+from jobs.common import safe
+
+log = logging.getLogger("jobs.watchers")
+
+
+def present(notice: Notice) -> Note | None:
+    """A watcher's notice as an outbox message."""
+    match notice:
+        case FundingNotice(user, chat, sym, qty, rate, payment, minutes):
+            return Note(chat, user, render.funding_notice(sym, qty, rate, payment, minutes))
+        case FundingFlip(user, chat, sym, qty, rate):
+            return Note(chat, user, render.funding_flip(sym, qty, rate))
+        case LiquidationWarning(user, chat, sym, qty, mark, liq, distance):
+            text = render.liquidation(sym, qty, mark, liq, distance)
+            return Note(chat, user, text, critical=True)
+        case StreamNotice(user, chat, silent, seconds):
+            return Note(chat, user, render.stale(silent, seconds))
+        case Digest(user, chat, rows):
+            return Note(chat, user, render.digest(list(rows)))
+        case FillNotice(user, chat, event):
+            fill = render.fill(event)
+            return Note(chat, user, fill) if fill is not None else None
+    return None
+
+
+def deliver(services: Services, notices: list[Notice]) -> None:
+    for notice in notices:
+        note = present(notice)
+        if note is not None:
+            services.outbox.send(note)
+
+
+async def start_streams(services: Services) -> None:
+    """Load the alerts and hook them, and the fill notices, to the streams."""
+    alerts = services.alerts
+    log.info("%d alerts loaded", await alerts.load())
+
+    async def on_fire(f: Firing) -> None:
+        text, markup = render.fired(f)
+        services.outbox.send(Note(f.alert.chat_id, f.alert.user_id, text, markup))
+
+    async def on_price(symbol: str, price: Decimal) -> None:
+        await alerts.on_price(symbol, price)
+
+    async def on_funding(symbol: str, rate: Decimal) -> None:
+        await alerts.on_funding(symbol, rate)
+
+    async def on_reconnect() -> None:
+        await alerts.check_all()
+
+    async def on_order(event: dict[str, Any]) -> None:
+        deliver(services, await services.watchers.fills(event))
+
+    alerts.on_fire = on_fire
+    api = services.market_api
+    api.register_price_callback(on_price)
+    api.register_funding_callback(on_funding)
+    api.on_reconnect.append(on_reconnect)
+    if services.account_api.has_keys:
+        try:
+            await services.account_api.subscribe_orders(on_order)
+        except Exception as exc:  # the stream supervisor keeps retrying on its own
+            log.warning("order stream not up yet: %s", exc)
+    await alerts.check_all()
+
+
+def schedule(jq: JobQueue[Any], services: Services) -> None:
+    w = services.watchers
+
+    def job(name: str, fn: Callable[[], Awaitable[list[Notice]]]) -> Any:
+        async def run() -> None:
+            deliver(services, await fn())
+
+        return safe(name, run)
+
+    jq.run_repeating(job("watch-funding", w.funding), 60, first=5, name="watch-funding")
+    jq.run_repeating(job("watch-liquidation", w.liquidation), 30, first=3, name="watch-liq")
+    jq.run_repeating(job("watch-stale", w.stale), 2, first=2, name="watch-stale")
+    jq.run_repeating(
+        safe("outbox-quiet", services.outbox.release_held), 60, first=60, name="outbox-quiet"
+    )
+    jq.run_daily(job("funding-digest", w.digest), dtime(8, 0), name="funding-digest")
