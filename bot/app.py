@@ -269,7 +269,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
             command = (edited.text or "").lstrip("/").split(maxsplit=1)[0:1]
             name = command[0].split("@", 1)[0].lower() if command else ""
             if not (edited.text or "").startswith("/") or name not in READ_ONLY:
-                await edited.reply_text("✏️ Edits are ignored; send a new command.")
+                await edited.chat.send_message("✏️ Edits are ignored; send a new command.")
                 raise ApplicationHandlerStop
 
     async def on_error(update: object, context: Context) -> None:

@@ -48,6 +48,7 @@ class PaperExchange:
         """Start the engine; returns (account client, market-data client)."""
         s = self.settings
         await self.sim.start()
+        log.info("paper exchange (simulator) at %s", self.sim.rest_url)
         secret = await db.get_meta(PAPER_KEY)
         if secret is None:
             secret = base64.b64encode(bytes(SigningKey.generate())).decode()

@@ -240,3 +240,28 @@ async def test_paper_mode_trades_offline_and_survives_restart(
         assert "long" in listing.text.lower()
     finally:
         await runner.stop()
+
+
+async def test_an_edited_command_never_trades(
+    live_bot: BotRunner, tg: FakeTelegram, sim_control: Control, keys: KeyPair
+) -> None:
+    mark = len(tg.messages)
+    sent = await tg.send(ALICE, "/buy BTC 0.001")
+    first = await tg.next_message(ALICE, "order preview", after=mark)
+    assert first.button("Confirm")
+    mark = len(tg.messages)
+    await tg.edit(ALICE, sent, "/buy BTC 0.002")
+    refusal = await tg.next_message(ALICE, "Edits are ignored", after=mark)
+    assert "new command" in refusal.text
+    await asyncio.sleep(0.3)
+    previews = [m for m in tg.to(ALICE) if any("Confirm" in label for label, _ in m.buttons)]
+    assert previews == [first]  # no second live confirmation
+    # An old /price edited into /cancel all cancels nothing; a read-only edit may answer again.
+    price = await tg.send(ALICE, "/price BTC")
+    await tg.next_message(ALICE, "BTC_USDC_PERP", after=mark)
+    mark = len(tg.messages)
+    await tg.edit(ALICE, price, "/cancel all")
+    await tg.next_message(ALICE, "Edits are ignored", after=mark)
+    await tg.edit(ALICE, price, "/price ETH")
+    await tg.next_message(ALICE, "ETH_USDC", after=mark)
+    assert await fills(sim_control, keys) == []

@@ -124,6 +124,21 @@ class FakeTelegram:
         await self._push({"message": message})
         return int(message["message_id"])
 
+    async def edit(self, user_id: int, message_id: int, text: str) -> None:
+        """A user edits their earlier message ``message_id`` into ``text`` (edited_message)."""
+        message: dict[str, Any] = {
+            "message_id": message_id,
+            "date": int(time.time()) - 5,
+            "edit_date": int(time.time()),
+            "chat": {"id": user_id, "type": "private"},
+            "from": self._user(user_id),
+            "text": text,
+        }
+        if text.startswith("/"):
+            command = text.split(maxsplit=1)[0]
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        await self._push({"edited_message": message})
+
     async def tap(self, user_id: int, message: Sent, data: str) -> str:
         """A user presses the inline button carrying ``data`` under ``message``."""
         query_id = str(next(self._query_ids))

@@ -1,0 +1,206 @@
+"""``kill -9`` at many instants around an order, then a restart: nothing lost, nothing doubled.
+
+Each case starts the bot as a real process (live mode against a simulator process, or paper
+mode with its in-process simulator), previews ``/buy BTC 0.01``, taps ✅ and SIGKILLs the bot —
+at a named crash point (``BOT_CRASH_AT``: after the claim, after the exchange answered, after the
+acknowledgement, after the journal write) or after a delay while the order request is held in
+flight by the simulator's ``delay`` fault. Then it restarts the bot and checks that
+
+* the confirmation is final (no live ✅) and the journal agrees with the exchange: a row says
+  filled exactly when the exchange has that clientId filled, not placed exactly when it has
+  no such order; there is at most one order per confirmation and no order the journal does
+  not know;
+* what the user was told is true: a "Filled" said before the crash is on the exchange after it,
+  the preview shows the real outcome, and "After a restart" says what happened;
+* the next order works and gets a fresh order id (never one used before the crash).
+
+``make test`` runs a short selection; ``pytest -m crash`` runs every kill point (≥ 20 per mode).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.render.trading import CONFIRM_PREFIX
+from tests.conftest import Control
+from tests.crash.harness import ALICE, TOKEN, BotProcess, Db, SimProcess
+from tests.fakes.telegram import FakeTelegram
+from tests.keys import new_keypair
+
+DELAY_MS = 600
+
+
+@dataclass(frozen=True)
+class Kill:
+    """Where to kill: a named crash point, or ``after_ms`` after the tap (request held
+    ``DELAY_MS`` in flight when ``in_flight``)."""
+
+    point: str | None = None
+    after_ms: int = 0
+    in_flight: bool = True
+
+    def __str__(self) -> str:
+        if self.point is not None:
+            return self.point
+        return f"{'inflight' if self.in_flight else 'plain'}-{self.after_ms}ms"
+
+
+NAMED = [Kill("claimed"), Kill("answered"), Kill("acknowledged"), Kill("recorded")]
+TIMED = [Kill(after_ms=t) for t in (0, 40, 80, 150, 250, 350, 450, 550, 650, 750, 900)]
+PLAIN = [Kill(after_ms=t, in_flight=False) for t in (5, 15, 30, 60, 120)]
+ALL_POINTS = NAMED + TIMED + PLAIN  # 20 per mode
+SHORT = [Kill("claimed"), Kill("answered"), Kill(after_ms=250)]
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram(TOKEN) as fake:
+        yield fake
+
+
+async def _account(control: Control, api_key: str | None) -> dict[str, Any]:
+    accounts: dict[str, Any] = (await control.state())["accounts"]
+    if api_key is None:  # paper: the only account
+        return next(iter(accounts.values()), {})
+    return dict(accounts.get(api_key, {}))
+
+
+def _by_client_id(acc: dict[str, Any], cid: int) -> list[dict[str, Any]]:
+    return [o for o in acc.get("orders", []) if o.get("clientId") == cid]
+
+
+async def run_case(mode: str, kill: Kill, tg: FakeTelegram, tmp_path: Path, sim_url: str) -> None:
+    keys = new_keypair()
+    env = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": f"{tg.url}/bot",
+        "TELEGRAM_ALLOWED_USERS": str(ALICE),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        "DATA_DIR": str(tmp_path / "data"),
+        "SIM_TICK_SECONDS": "0.5",
+        "MAX_ORDER_NOTIONAL": "20000",
+        "LOG_LEVEL": "INFO",
+    }
+    if mode == "live":
+        env |= {
+            "TRADING_MODE": "live",
+            "EXCHANGE": "backpack",
+            "BACKPACK_API_KEY": keys.api_key,
+            "BACKPACK_API_SECRET": keys.api_secret,
+            "BACKPACK_API_URL": sim_url,
+            "BACKPACK_WS_URL": sim_url.replace("http", "ws") + "/ws",
+        }
+    else:
+        env |= {"TRADING_MODE": "paper", "EXCHANGE": "sim"}
+    api_key = keys.api_key if mode == "live" else None
+    db = Db(tmp_path / "bot.db")
+    bot = BotProcess(env, tmp_path / "bot.log")
+    await bot.start(tg, crash_at=kill.point)
+    control = Control(sim_url if mode == "live" else bot.paper_url())
+    try:
+        preview = await tg.ask(ALICE, "/buy BTC 0.01", "order preview", timeout=10)
+        data = preview.button("Confirm")
+        token = data.removeprefix(CONFIRM_PREFIX)
+        if kill.point is None and kill.in_flight:
+            await control.post(
+                "fault", {"kind": "delay", "ms": DELAY_MS, "path": "/api/v1/order", "count": 1}
+            )
+        qid = await tg.tap(ALICE, preview, data)
+        if kill.point is not None:
+            code = await bot.wait_dead()
+            assert code == -9, f"the crash point {kill.point} was not reached:\n{bot.tail()}"
+        else:
+            await asyncio.sleep(kill.after_ms / 1000)
+            await bot.kill()
+        said_filled = any(a.callback_query_id == qid and "Filled" in a.text for a in tg.answers)
+        if mode == "live":
+            await asyncio.sleep(DELAY_MS / 1000 + 0.3)  # a held request still reaches the sim
+        await control.close()
+
+        started = time.monotonic()
+        mark = len(tg.messages)
+        await bot.start(tg)
+        assert time.monotonic() - started < 15, "a restart after SIGKILL must not wait"
+        control = Control(sim_url if mode == "live" else bot.paper_url())
+        assert db.unsettled() == 0, "recovery left something unsettled"
+        status = db.confirmation(token)
+        rows = db.journal(token)
+        acc = await _account(control, api_key)
+        placed = [o for o in acc.get("orders", []) if o.get("symbol") == "BTC_USDC_PERP"]
+        if status == "pending":  # killed before the claim: nothing went out, ✅ still valid
+            assert rows == [] and placed == [], (rows, placed)
+            assert not said_filled
+        else:
+            assert status == "done", status
+            assert len(rows) == 1
+            row = rows[0]
+            found = _by_client_id(acc, row.client_id)
+            assert len(found) <= 1 and len(placed) == len(found), (placed, row)
+            if row.status == "filled":
+                assert found and found[0]["status"] == "Filled"
+                assert Decimal(found[0]["executedQuantity"]) == Decimal("0.01")
+                assert found[0]["id"] == row.order_id
+            else:
+                assert row.status == "not_placed", row
+                assert found == [] and not said_filled
+            final = tg.find(preview.message_id)
+            await tg.wait_for(lambda: tg.find(preview.message_id).reply_markup is None, 10)
+            final = tg.find(preview.message_id)
+            expected = "filled at" if row.status == "filled" else "not placed"
+            await tg.wait_for(lambda: expected in tg.find(preview.message_id).text, 10)
+            told = [m.text for m in tg.messages if m.chat_id == ALICE]
+            recovered = [t for t in told[mark:] if "After a restart" in t]
+            result = [t for t in told if "· ✅" in t]
+            assert recovered or result, told[-5:]
+            if recovered:
+                assert len(recovered) == 1
+                assert ("filled at" in recovered[0]) == (row.status == "filled")
+            assert final.reply_markup is None
+        # The next order works and never reuses an order id.
+        before = {o["id"] for o in acc.get("orders", [])}
+        again = await tg.ask(ALICE, "/buy BTC 0.01", "order preview", timeout=10)
+        answer = await tg.answer_to(await tg.tap(ALICE, again, again.button("Confirm")), 10)
+        assert "Filled" in answer.text, answer.text
+        acc = await _account(control, api_key)
+        ids = [o["id"] for o in acc.get("orders", [])]
+        assert len(ids) == len(set(ids)), "an order id was used twice"
+        new = set(ids) - before
+        assert len(new) == 1 and all(int(n) > int(b) for n in new for b in before)
+    finally:
+        await control.close()
+        await bot.stop()
+
+
+@pytest.fixture
+async def live_sim() -> AsyncIterator[str]:
+    async with SimProcess() as sim:
+        yield sim.rest_url
+
+
+def _params(points: list[Kill], *, long: bool) -> list[Any]:
+    marks = [pytest.mark.crash] if long else []
+    return [pytest.param(k, id=str(k), marks=marks) for k in points]
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("kill", _params(SHORT, long=False) + _params(
+    [k for k in ALL_POINTS if k not in SHORT], long=True
+))
+async def test_live_kill(kill: Kill, tg: FakeTelegram, tmp_path: Path, live_sim: str) -> None:
+    await run_case("live", kill, tg, tmp_path, live_sim)
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("kill", _params(SHORT, long=False) + _params(
+    [k for k in ALL_POINTS if k not in SHORT], long=True
+))
+async def test_paper_kill(kill: Kill, tg: FakeTelegram, tmp_path: Path) -> None:
+    await run_case("paper", kill, tg, tmp_path, "")
