@@ -50,8 +50,6 @@ class Simulator:
             clock=self.clock,
             markets=markets,
         )
-        if state_path is not None and state_path.exists():
-            self.engine.load(state_path.read_text())
         self.server = SimServer(
             self.engine,
             auth_status=auth_status,

@@ -202,6 +202,8 @@ class Account:
     open: dict[str, Order] = field(default_factory=dict)  # resting orders only (hot path)
     fills: list[dict[str, Any]] = field(default_factory=list)
     funding: list[dict[str, Any]] = field(default_factory=list)
+    persisted_fills: int = 0  # rows of ``fills``/``funding`` already in the journal
+    persisted_funding: int = 0
 
     def bal(self, asset: str) -> list[Decimal]:
         return self.balances.setdefault(asset, [ZERO, ZERO])
@@ -407,6 +409,7 @@ class Engine:
         self.next_user_id = 1_813_870
         self.next_position_id = 5_479_295_502
         self.next_fill_id = 2_959_284
+        self._reset_tracking()
         now = self.clock.time()
         for spec in self._specs:
             self._add_market(spec, now)
@@ -1046,6 +1049,7 @@ class Engine:
             self.next_user_id += 1
             acc.bal("USDC")[0] = self.initial_balance
             self.accounts[key] = acc
+            self._touched_accounts.add(key)
             self._changed()
         return acc
 
@@ -1833,6 +1837,8 @@ class Engine:
         fill: dict[str, Any] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
+        self._touched_orders[o.id] = o
+        self._touched_accounts.add(o.account)
         streams = ("account.orderUpdate", f"account.orderUpdate.{o.symbol}")
         if not (self.wanted(streams[0]) or self.wanted(streams[1])):
             return
@@ -1899,6 +1905,7 @@ class Engine:
         return data
 
     def _position_event(self, acc: Account, p: Position, event: str) -> None:
+        self._touched_accounts.add(acc.key)
         streams = ("account.positionUpdate", f"account.positionUpdate.{p.symbol}")
         if not (self.wanted(streams[0]) or self.wanted(streams[1])):
             return
@@ -1936,28 +1943,27 @@ class Engine:
 
     def dump(self) -> str:
         """Serialise every account (paper trading persistence)."""
-        data = {
+        return json.dumps(self.dump_data())
+
+    def load(self, text: str) -> None:
+        """Restore accounts written by :meth:`dump`; resting orders go back on their books."""
+        self.load_data(json.loads(text))
+
+    def _counters(self) -> dict[str, int]:
+        return {
             "next_order_id": self.next_order_id,
             "next_user_id": self.next_user_id,
             "next_position_id": self.next_position_id,
             "next_fill_id": self.next_fill_id,
+        }
+
+    def dump_data(self) -> dict[str, Any]:
+        """Every account and id counter as JSON-ready data (see :mod:`bot.sim.store`)."""
+        return {
+            **self._counters(),
             "accounts": [
                 {
-                    "key": a.key,
-                    "user_id": a.user_id,
-                    "balances": {k: [str(v[0]), str(v[1])] for k, v in a.balances.items()},
-                    "positions": [
-                        {
-                            "symbol": p.symbol,
-                            "position_id": p.position_id,
-                            "qty": str(p.qty),
-                            "entry": str(p.entry),
-                            "realized": str(p.realized),
-                            "funding": str(p.funding),
-                            "fees": str(p.fees),
-                        }
-                        for p in a.positions.values()
-                    ],
+                    **_account_head(a),
                     "orders": [_order_dump(o) for o in a.orders.values()],
                     "fills": a.fills,
                     "funding": a.funding,
@@ -1965,21 +1971,67 @@ class Engine:
                 for a in self.accounts.values()
             ],
         }
-        return json.dumps(data)
 
-    def load(self, text: str) -> None:
-        """Restore accounts written by :meth:`dump`; resting orders go back on their books."""
-        data = json.loads(text)
+    def load_data(self, data: dict[str, Any]) -> None:
+        """Restore what :meth:`dump_data` wrote; resting orders go back on their books."""
         for m in self.markets.values():
             m.resting.clear()
-        self.next_order_id = data["next_order_id"]
-        self.next_user_id = data["next_user_id"]
-        self.next_position_id = data["next_position_id"]
-        self.next_fill_id = data["next_fill_id"]
         self.accounts = {}
+        self.apply_changes(data)
+        self._reset_tracking()
+
+    def _reset_tracking(self) -> None:
+        self._touched_orders: dict[str, Order] = {}
+        self._touched_accounts: set[str] = set()
+        self._full_snapshot = True
+
+    def needs_snapshot(self) -> bool:
+        """True after a reset or load: the journal cannot express that, a snapshot must."""
+        return self._full_snapshot
+
+    def take_changes(self) -> dict[str, Any] | None:
+        """What changed since the last call, in :meth:`apply_changes` form (or ``None``).
+
+        Order rows are whole orders (every order change passes through ``_order_event``);
+        balances and positions are whole per account; fills and funding rows are the new tail.
+        """
+        self._full_snapshot = False
+        if not self._touched_accounts and not self._touched_orders:
+            return None
+        by_account: dict[str, list[dict[str, Any]]] = {}
+        for o in self._touched_orders.values():
+            by_account.setdefault(o.account, []).append(_order_dump(o))
+        keys = self._touched_accounts | set(by_account)
+        rows = []
+        for key in keys:
+            a = self.accounts.get(key)
+            if a is None:
+                continue
+            rows.append(
+                {
+                    **_account_head(a),
+                    "orders": by_account.get(key, []),
+                    "fills_from": a.persisted_fills,
+                    "fills": a.fills[a.persisted_fills :],
+                    "funding_from": a.persisted_funding,
+                    "funding": a.funding[a.persisted_funding :],
+                }
+            )
+            a.persisted_fills, a.persisted_funding = len(a.fills), len(a.funding)
+        self._touched_orders = {}
+        self._touched_accounts = set()
+        return {**self._counters(), "accounts": rows}
+
+    def apply_changes(self, data: dict[str, Any]) -> None:
+        """Apply a snapshot or a journal record; applying one twice changes nothing."""
+        for name in ("next_order_id", "next_user_id", "next_position_id", "next_fill_id"):
+            setattr(self, name, max(getattr(self, name), int(data[name])))
         for a in data["accounts"]:
-            acc = Account(key=a["key"], user_id=a["user_id"])
+            acc = self.accounts.get(a["key"])
+            if acc is None:
+                acc = self.accounts[a["key"]] = Account(key=a["key"], user_id=a["user_id"])
             acc.balances = {k: [D(v[0]), D(v[1])] for k, v in a["balances"].items()}
+            acc.positions = {}
             for p in a["positions"]:
                 acc.positions[p["symbol"]] = Position(
                     symbol=p["symbol"],
@@ -1991,14 +2043,23 @@ class Engine:
                     fees=D(p["fees"]),
                 )
             for od in a["orders"]:
-                o = _order_load(od)
-                acc.orders[o.id] = o
-                if o.status in ("New", "PartiallyFilled") and o.symbol in self.markets:
-                    self.markets[o.symbol].resting.append(o)
-                    acc.open[o.id] = o
-            acc.fills = a["fills"]
-            acc.funding = a["funding"]
-            self.accounts[acc.key] = acc
+                self._restore_order(acc, _order_load(od))
+            del acc.fills[a.get("fills_from", 0) :]
+            acc.fills.extend(a["fills"])
+            del acc.funding[a.get("funding_from", 0) :]
+            acc.funding.extend(a["funding"])
+            acc.persisted_fills, acc.persisted_funding = len(acc.fills), len(acc.funding)
+
+    def _restore_order(self, acc: Account, o: Order) -> None:
+        old = acc.orders.get(o.id)
+        if old is not None:
+            acc.open.pop(o.id, None)
+            if old.symbol in self.markets and old in self.markets[old.symbol].resting:
+                self.markets[old.symbol].resting.remove(old)
+        acc.orders[o.id] = o
+        if o.status in ("New", "PartiallyFilled") and o.symbol in self.markets:
+            self.markets[o.symbol].resting.append(o)
+            acc.open[o.id] = o
 
 
 INTERVALS = {
@@ -2094,6 +2155,26 @@ def _page(rows: list[Any], q: dict[str, str]) -> list[Any]:
     desc = q.get("sortDirection", "Desc") != "Asc"
     ordered = list(reversed(rows)) if desc else list(rows)
     return ordered[offset : offset + limit]
+
+
+def _account_head(a: Account) -> dict[str, Any]:
+    return {
+        "key": a.key,
+        "user_id": a.user_id,
+        "balances": {k: [str(v[0]), str(v[1])] for k, v in a.balances.items()},
+        "positions": [
+            {
+                "symbol": p.symbol,
+                "position_id": p.position_id,
+                "qty": str(p.qty),
+                "entry": str(p.entry),
+                "realized": str(p.realized),
+                "funding": str(p.funding),
+                "fees": str(p.fees),
+            }
+            for p in a.positions.values()
+        ],
+    }
 
 
 def _order_dump(o: Order) -> dict[str, Any]:

@@ -10,8 +10,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import tempfile
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -25,6 +23,7 @@ from aiohttp import WSMsgType, web
 from bot.clock import Clock, SystemClock
 from bot.sim.auth import INSTRUCTIONS, Verifier
 from bot.sim.engine import Engine, SimError, bad_request, parse_error
+from bot.sim.store import StateStore
 
 log = logging.getLogger("bot.sim")
 
@@ -141,6 +140,7 @@ class SimServer:
         publish_interval: float = 1.0,
         random_walk: bool = True,
         state_path: Path | None = None,
+        store: StateStore | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.engine = engine
@@ -152,15 +152,20 @@ class SimServer:
         self.publish_interval = publish_interval
         self.random_walk = random_walk
         self.state_path = state_path
+        if store is None and state_path is not None:
+            store = StateStore(state_path)
+            store.load(engine)
+        self.store = store
+        self._held: list[tuple[str, str, str]] = []  # private frames waiting for a save
+        self._flush_scheduled = False
         self.faults: list[Fault] = []
         self.clients: set[WsClient] = set()
         self.stopping = False
         self.ws_down_until = 0.0
         self.subscribers: dict[str, set[WsClient]] = {}
         self._tasks: list[asyncio.Task[None]] = []
-        self._dirty = False
         engine.add_listener(self._on_event, self._wants)
-        engine.on_account_change = self._mark_dirty
+        engine.on_account_change = self._schedule_flush
         self.app = web.Application()
         self._routes()
 
@@ -274,7 +279,9 @@ class SimServer:
                     account = self.verifier.verify(request.headers, instruction, params)
                 result = await handler(request, account, params)
             except SimError as err:
+                self.flush()
                 return _error(err)
+            self.flush()  # what the answer says is on disk before the answer leaves
             if (
                 fault is not None
                 and fault.kind == "lost_response"
@@ -425,7 +432,9 @@ class SimServer:
     ) -> web.Response:
         try:
             body = await self._body(request) if request.can_read_body else {}
-            return _json(fn(body))
+            result = fn(body)
+            self.flush()
+            return _json(result)
         except SimError as err:
             return _error(err)
         except (KeyError, InvalidOperation, ValueError, TypeError) as exc:
@@ -485,6 +494,7 @@ class SimServer:
     async def _ctl_reset(self, request: web.Request) -> web.Response:
         self.engine.reset()
         self.faults.clear()
+        self.flush()
         return _json({"ok": True})
 
     # ------------------------------------------------------------------ WebSocket
@@ -595,15 +605,56 @@ class SimServer:
         subs = self.subscribers.get(stream)
         if not subs:
             return
-        frame: str | None = None
+        if account is not None and self.store is not None:
+            # A private frame announces a change: it waits until that change is on disk.
+            self._held.append((stream, account, _frame(stream, data)))
+            self._schedule_flush()
+            return
+        self._deliver(subs, account, None, stream, data)
+
+    def _deliver(
+        self,
+        subs: set[WsClient],
+        account: str | None,
+        frame: str | None,
+        stream: str,
+        data: dict[str, Any] | None,
+    ) -> None:
         for client in subs:
             if account is not None and client.account != account:
                 continue
             if client.ws.closed:
                 continue
             if frame is None:
-                frame = json.dumps({"stream": stream, "data": data}, separators=(",", ":"))
+                frame = _frame(stream, data)
             client.push(frame)
+
+    def _schedule_flush(self) -> None:
+        """Save soon (engine changes made outside a request, e.g. ``Engine.mirror``)."""
+        if self.store is None or self._flush_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop yet: the first request or ``stop`` saves
+        self._flush_scheduled = True
+        loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Persist every engine change, then release the private frames that announce them.
+
+        Called synchronously after each request and each background step, before the event
+        loop can send anything, so no answer ever gets ahead of the disk.
+        """
+        self._flush_scheduled = False
+        if self.store is None:
+            return
+        self.store.save(self.engine)
+        held, self._held = self._held, []
+        for stream, account, frame in held:
+            subs = self.subscribers.get(stream)
+            if subs:
+                self._deliver(subs, account, frame, stream, None)
 
     async def drop_ws(self) -> None:
         """Close every WebSocket (the ``drop_ws`` fault)."""
@@ -626,8 +677,6 @@ class SimServer:
         self._tasks.append(
             asyncio.create_task(self._loop(self.publish_interval, self.engine.publish_periodic))
         )
-        if self.state_path is not None:
-            self._tasks.append(asyncio.create_task(self._loop(0.5, self._save_if_dirty)))
 
     def _settle_only(self) -> None:
         self.engine._roll_candles()
@@ -638,6 +687,7 @@ class SimServer:
             await asyncio.sleep(period)
             try:
                 fn()
+                self.flush()
             except Exception:
                 log.exception("simulator background step failed")
 
@@ -649,26 +699,14 @@ class SimServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         self._tasks.clear()
+        self.flush()
         await self.drop_ws()
-        self._save_if_dirty()
-
-    def _mark_dirty(self) -> None:
-        self._dirty = True
-
-    def _save_if_dirty(self) -> None:
-        if not self._dirty or self.state_path is None:
-            return
-        self._dirty = False
-        save_state(self.state_path, self.engine.dump())
+        if self.store is not None:
+            self.store.close()
 
 
-def save_state(path: Path, text: str) -> None:
-    """Write atomically: a crash mid-write never leaves a half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
+def _frame(stream: str, data: Any) -> str:
+    return json.dumps({"stream": stream, "data": data}, separators=(",", ":"))
 
 
 def _normalise_stream(stream: str) -> str:

@@ -1,0 +1,136 @@
+"""Durable simulator state: a snapshot plus an fsynced append-only journal of changes.
+
+A paper account must survive ``kill -9`` at any moment: once an answer (an HTTP response or a
+private WebSocket frame) has left the simulator, the change it announces is on disk. Writing
+the whole engine on every order costs time that grows with the account's history, so each
+change is one JSON line appended to ``<state>.wal`` and ``fdatasync``-ed; the journal is folded
+into the snapshot (``<state>``, replaced atomically) when it grows past the snapshot's size.
+
+Journal records are idempotent (absolute values, rows placed at absolute offsets) and carry
+the snapshot's generation, so a crash between writing a new snapshot and emptying the journal
+never replays stale records over newer state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+from bot.sim.engine import Engine
+
+MIN_COMPACT_BYTES = 1 << 20
+
+
+def write_durably(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that either the old or the new file survives a crash."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or a file creation in ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync(fh: IO[bytes]) -> None:
+    fh.flush()
+    sync = getattr(os, "fdatasync", os.fsync)
+    sync(fh.fileno())
+
+
+class StateStore:
+    """Owns ``path`` (the snapshot) and ``path.wal`` (the journal) for one engine."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.wal_path = path.with_name(path.name + ".wal")
+        self.generation = 0
+        self._wal: IO[bytes] | None = None
+        self._wal_bytes = 0
+        self._snapshot_bytes = 0
+
+    def load(self, engine: Engine) -> None:
+        """Restore the engine from the snapshot and the journal, then fold them together."""
+        if self.path.exists():
+            data = json.loads(self.path.read_text())
+            if "engine" in data:  # {"generation", "engine"}; older files are a bare dump
+                self.generation = int(data.get("generation", 0))
+                data = data["engine"]
+            engine.load_data(data)
+            if self.wal_path.exists():
+                for record in _records(self.wal_path.read_bytes()):
+                    if record.get("generation") == self.generation:
+                        engine.apply_changes(record["changes"])
+        self.compact(engine)
+
+    def save(self, engine: Engine) -> None:
+        """Persist whatever changed since the last save; returns once it is on disk."""
+        if engine.needs_snapshot() or self._wal is None:
+            self.compact(engine)
+            return
+        changes = engine.take_changes()
+        if changes is None:
+            return
+        line = json.dumps(
+            {"generation": self.generation, "changes": changes}, separators=(",", ":")
+        ).encode()
+        self._wal.write(line + b"\n")
+        _sync(self._wal)
+        self._wal_bytes += len(line) + 1
+        if self._wal_bytes > max(MIN_COMPACT_BYTES, self._snapshot_bytes):
+            self.compact(engine)
+
+    def compact(self, engine: Engine) -> None:
+        """Write a full snapshot (new generation) and start an empty journal."""
+        engine.take_changes()  # everything is in the snapshot
+        self.generation += 1
+        text = json.dumps(
+            {"generation": self.generation, "engine": engine.dump_data()}, separators=(",", ":")
+        )
+        write_durably(self.path, text)
+        self._snapshot_bytes = len(text)
+        if self._wal is not None:
+            self._wal.close()
+        existed = self.wal_path.exists()
+        self._wal = open(self.wal_path, "wb")  # noqa: SIM115 - held open for appends
+        _sync(self._wal)
+        if not existed:
+            fsync_dir(self.wal_path.parent)
+        self._wal_bytes = 0
+
+    def close(self) -> None:
+        if self._wal is not None:
+            self._wal.close()
+            self._wal = None
+
+
+def _records(raw: bytes) -> list[dict[str, Any]]:
+    """Complete journal lines; a torn last line (crash mid-append) was never acknowledged."""
+    out = []
+    for line in raw.split(b"\n"):
+        if not line:
+            continue
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return out

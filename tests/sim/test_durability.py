@@ -1,0 +1,196 @@
+"""Paper durability: ``kill -9`` right after an answer never loses what the answer said.
+
+A real ``python -m bot.sim --state PATH`` process, killed with SIGKILL the moment an HTTP
+response or a private WebSocket frame arrives, then restarted on the same state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from tests.keys import KeyPair, new_keypair
+from tests.sim.wire import Wire
+
+SOL = "SOL_USDC_PERP"
+
+
+@dataclass
+class SimProcess:
+    proc: asyncio.subprocess.Process
+    rest_url: str
+    ws_url: str
+
+    def kill(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+
+
+async def start(state: Path) -> SimProcess:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.sim",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--seed",
+        "1",
+        "--state",
+        str(state),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().split()
+    assert line[:2] == ["sim", "ready"], line
+    return SimProcess(proc, line[2], line[3])
+
+
+@pytest.fixture
+async def procs() -> AsyncIterator[list[SimProcess]]:
+    started: list[SimProcess] = []
+    yield started
+    for p in started:
+        if p.proc.returncode is None:
+            p.kill()
+        await p.proc.wait()
+
+
+async def account_state(url: str, key: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=url) as http:
+        data: dict[str, Any] = (await http.get("/_sim/state")).json()["accounts"][key]
+        return data
+
+
+async def test_kill_after_order_response_keeps_the_fill(
+    tmp_path: Path, procs: list[SimProcess]
+) -> None:
+    state = tmp_path / "paper.json"
+    keys = new_keypair()
+    first = await start(state)
+    procs.append(first)
+    wire = Wire(first.rest_url, keys)
+    order = await wire.call(
+        "POST",
+        "/api/v1/order",
+        {"symbol": SOL, "side": "Bid", "orderType": "Market", "quantity": "3"},
+    )
+    first.kill()  # the instant the answer is in
+    await first.proc.wait()
+    await wire.close()
+
+    second = await start(state)
+    procs.append(second)
+    acc = await account_state(second.rest_url, keys.api_key)
+    assert [o["id"] for o in acc["orders"]] == [order["id"]]
+    assert acc["orders"][0]["status"] == "Filled"
+    assert [f["orderId"] for f in acc["fills"]] == [order["id"]]
+    assert [p["netQuantity"] for p in acc["positions"]] == ["3"]
+    wire = Wire(second.rest_url, keys)
+    nxt = await wire.call(
+        "POST",
+        "/api/v1/order",
+        {"symbol": SOL, "side": "Ask", "orderType": "Market", "quantity": "1"},
+    )
+    assert int(nxt["id"]) > int(order["id"])
+    await wire.close()
+
+
+async def _fill_frame(ws: Any) -> dict[str, Any]:
+    while True:
+        msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        if msg.get("data", {}).get("e") == "orderFill":
+            data: dict[str, Any] = msg["data"]
+            return data
+
+
+async def test_kill_after_fill_frame_keeps_the_fill(
+    tmp_path: Path, procs: list[SimProcess]
+) -> None:
+    """A resting order filled by a price move: the frame never gets ahead of the disk."""
+    state = tmp_path / "paper.json"
+    keys: KeyPair = new_keypair()
+    first = await start(state)
+    procs.append(first)
+    wire = Wire(first.rest_url, keys)
+    mark = (await wire.call("GET", "/api/v1/markPrices", {"symbol": SOL}))[0]["markPrice"]
+    price = f"{float(mark) * 0.99:.2f}"
+    order = await wire.call(
+        "POST",
+        "/api/v1/order",
+        {"symbol": SOL, "side": "Bid", "orderType": "Limit", "quantity": "2", "price": price},
+    )
+    assert order["status"] == "New"
+    async with websockets.connect(first.ws_url) as ws:
+        await ws.send(wire.subscribe_frame(["account.orderUpdate"]))
+        await asyncio.sleep(0.2)  # the subscribe is read before the price moves
+        await wire.http.post(
+            "/_sim/price", json={"symbol": SOL, "price": f"{float(price) * 0.98:.2f}"}
+        )
+        fill = await _fill_frame(ws)
+        first.kill()
+    await first.proc.wait()
+    await wire.close()
+    assert fill["i"] == order["id"]
+
+    second = await start(state)
+    procs.append(second)
+    acc = await account_state(second.rest_url, keys.api_key)
+    assert acc["orders"][0]["status"] == "Filled"
+    assert acc["fills"] and acc["fills"][0]["orderId"] == order["id"]
+    assert [p["netQuantity"] for p in acc["positions"]] == ["2"]
+
+
+async def test_many_orders_survive_compaction_and_restart(
+    tmp_path: Path, procs: list[SimProcess]
+) -> None:
+    """Journal, snapshot, torn tail: the restart sees every answered order, ids only grow."""
+    state = tmp_path / "paper.json"
+    keys = new_keypair()
+    first = await start(state)
+    procs.append(first)
+    wire = Wire(first.rest_url, keys)
+    ids = []
+    for i in range(20):
+        o = await wire.call(
+            "POST",
+            "/api/v1/order",
+            {
+                "symbol": SOL,
+                "side": "Bid" if i % 2 else "Ask",
+                "orderType": "Market",
+                "quantity": "1",
+            },
+        )
+        ids.append(o["id"])
+    first.kill()
+    await first.proc.wait()
+    await wire.close()
+    wal = state.with_name(state.name + ".wal")
+    with wal.open("ab") as fh:
+        fh.write(b'{"generation": 1, "changes": {"acc')  # a torn last line
+
+    second = await start(state)
+    procs.append(second)
+    acc = await account_state(second.rest_url, keys.api_key)
+    assert [o["id"] for o in acc["orders"]] == ids
+    assert len(acc["fills"]) >= 20
+    wire = Wire(second.rest_url, keys)
+    nxt = await wire.call(
+        "POST",
+        "/api/v1/order",
+        {"symbol": SOL, "side": "Bid", "orderType": "Market", "quantity": "1"},
+    )
+    assert int(nxt["id"]) > int(ids[-1])
+    await wire.close()
