@@ -192,4 +192,6 @@ class Db:
         return {str(s): str(q) for s, q in rows}
 
     def approvals(self) -> list[tuple[str, str]]:
-        return [(str(t), str(s)) for t, s in self._query("SELECT token, status FROM strategy_approvals")]
+        return [
+            (str(t), str(s)) for t, s in self._query("SELECT token, status FROM strategy_approvals")
+        ]
