@@ -226,7 +226,9 @@ async def tap(update: Update, context: Context) -> None:
     except Exception:
         log.exception("strategy approval failed")
         await query.answer(
-            "Something went wrong; check /positions before retrying", show_alert=True
+            "The proposal could not be executed (the error is logged); check /positions "
+            "before retrying",
+            show_alert=True,
         )
         return
     text = render.approval(res, mode)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from bot.clock import Clock
 from bot.render import money
 from bot.render.common import countdown, esc, hhmm, num, pct, rate_pct, signed_pct, signed_usd, usd
@@ -12,7 +14,10 @@ def prices(views: list[PriceView]) -> str:
     blocks = []
     for v in views:
         arrow = "🟢" if v.change_24h >= 0 else "🔴"
-        px = money.price
+
+        def px(value: Decimal | None, tick: Decimal | None = v.tick) -> str:
+            return money.price(value, tick)
+
         head = f"<b>{esc(v.symbol)}</b>  {px(v.last)}  {arrow} {signed_pct(v.change_24h)} 24h"
         lines = [head]
         if v.mark is not None:
@@ -55,13 +60,13 @@ def book(v: BookView) -> str:
     lines = [f"<b>{esc(v.symbol)}</b> order book"]
     lines.append("<pre>")
     for p, q in reversed(v.asks[:8]):
-        lines.append(f"ask {money.price(p):>14} {money.size(q):>12}")
+        lines.append(f"ask {money.price(p, v.tick):>14} {money.size(q, v.step):>12}")
     lines.append("-" * 31)
     for p, q in v.bids[:8]:
-        lines.append(f"bid {money.price(p):>14} {money.size(q):>12}")
+        lines.append(f"bid {money.price(p, v.tick):>14} {money.size(q, v.step):>12}")
     lines.append("</pre>")
     if v.mid is not None and v.spread is not None:
-        spread = f"{money.price(v.spread)} ({pct(v.spread / v.mid, 3)})"
+        spread = f"{money.price(v.spread, v.tick)} ({pct(v.spread / v.mid, 3)})"
         lines.append(f"mid {money.price(v.mid)} · spread {spread}")
     lines.append(f"depth shown: bids {usd(v.bid_depth_usd)} · asks {usd(v.ask_depth_usd)}")
     return "\n".join(lines)
