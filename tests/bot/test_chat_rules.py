@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from telegram import Update
+from telegram.ext import ApplicationHandlerStop, TypeHandler
 
 from bot.alerts.parse import parse_alert
 from bot.alerts.service import AlertService
 from handlers import general
+from handlers.guard import refusal_for_update, send_refusal
 from jobs.strategy import strategy_service
 from tests.bot.conftest import BotRunner, make_settings
 from tests.fakes.telegram import FakeTelegram, Sent
@@ -233,6 +236,41 @@ CASES: list[Case] = [
 ]
 
 
+STRANGER = 6666
+
+#: With the update gate wired as bot/app.py is to wire it (roles and groups for every command).
+GATED_CASES: list[Case] = [
+    C("/buy BTC 0.01", "role is <b>viewer</b>", VIEWER),
+    C("/sell ETH 0.5", "role is <b>viewer</b>", VIEWER),
+    C("/close BTC", "role is <b>viewer</b>", VIEWER),
+    C("/cancel all", "role is <b>viewer</b>", VIEWER),
+    C("/positions", "positions", VIEWER),
+    C("/balance", "balances", VIEWER),
+    C("/balance", "use a private chat with me", OWNER, GROUP),
+    C("/positions", "use a private chat with me", OWNER, GROUP),
+    C("/orders", "use a private chat with me", TRADER, GROUP),
+    C("/account", "use a private chat with me", OWNER, GROUP),
+    C("/buy BTC 0.01", "use a private chat with me", OWNER, GROUP),
+    C("/close BTC", "use a private chat with me", TRADER, GROUP),
+    C("/price BTC", "BTC_USDC_PERP", OWNER, GROUP),
+    C("/balance", "balances", OWNER, ALLOWED_GROUP),
+    C("/price BTC", "not on its list of users", STRANGER),
+    C("tap:tc:sometoken", "may not trade", VIEWER),
+    C("tap:close:BTC_USDC_PERP", "may not trade", VIEWER),
+    C("tap:cxl:all", "may not trade", VIEWER),
+    C("tap:al:del:1", "This bot is private", STRANGER),
+]
+
+
+async def _gate(update: object, context: Any) -> None:
+    if not isinstance(update, Update):
+        return
+    refused = refusal_for_update(update, context.bot_data.runtime.settings)
+    if refused is not None:
+        await send_refusal(update, refused)
+        raise ApplicationHandlerStop
+
+
 async def _start(tg: FakeTelegram, tmp_path: Path) -> BotRunner:
     runner = BotRunner(
         make_settings(
@@ -310,6 +348,23 @@ async def test_table_of_bad_inputs(bot: BotRunner, tg: FakeTelegram) -> None:
         if before != after:
             failures.append(f"{case.text[:60]!r}: state changed")
     assert not failures, f"{len(failures)}/{len(CASES)} failed:\n" + "\n".join(failures)
+
+
+async def test_table_with_the_update_gate(bot: BotRunner, tg: FakeTelegram) -> None:
+    bot.app.add_handler(TypeHandler(Update, _gate), group=-2)
+    failures: list[str] = []
+    for case in GATED_CASES:
+        before = await _state(bot)
+        try:
+            got = await _run(tg, case)
+        except AssertionError as exc:
+            failures.append(f"{case.text[:60]!r}: no reply ({exc})")
+            continue
+        if case.expect not in got:
+            failures.append(f"{case.text[:60]!r}: expected {case.expect!r}, got {got[:200]!r}")
+        if "until you tap" in got or before != await _state(bot):
+            failures.append(f"{case.text[:60]!r}: something was prepared or changed")
+    assert not failures, f"{len(failures)}/{len(GATED_CASES)} failed:\n" + "\n".join(failures)
 
 
 # ---------------------------------------------------------------------- the intended paths
