@@ -167,6 +167,13 @@ async def notify(update: Update, context: Context) -> None:
             m = _QUIET.match(args[1])
             if m and int(m.group(1)) < 24 and int(m.group(2)) < 24:
                 new = replace(st, quiet_start=int(m.group(1)), quiet_end=int(m.group(2)))
+            elif m:
+                await reply(
+                    update,
+                    "⚠️ I did not get that: quiet hours are UTC hours from 0 to 23, "
+                    "e.g. <code>/notify quiet 23-07</code>",
+                )
+                return
     if new is None:
         await reply(
             update,

@@ -111,7 +111,7 @@ CASES: list[Case] = [
     C("/alert off 999", "no alert #999"),
     C("/alerts foo", "<code>/alerts clear</code>"),
     # --- /notify
-    C("/notify quiet 25-3", "did not get"),
+    C("/notify quiet 25-3", "UTC hours from 0 to 23"),
     C("/notify quiet 1-2-3", "did not get"),
     C("/notify fills maybe", "did not get"),
     C("/notify <b>x</b>", "did not get"),
