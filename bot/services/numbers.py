@@ -138,7 +138,7 @@ def parse_number(
             raise NumberError(
                 f"The {what} {_shown(raw)} uses non-ASCII digits; type 0-9 with a dot.", example
             )
-        if ch in "−–—":  # noqa: RUF001 - the point is to catch these look-alikes
+        if ch in "\u2212\u2013\u2014":  # minus sign, en dash, em dash: look-alikes of "-"
             raise NumberError(
                 f"The {what} {_shown(raw)} has a dash that is not a minus; type '-'.", example
             )

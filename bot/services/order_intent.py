@@ -160,11 +160,8 @@ def parse_order(side: Side, args: Sequence[str] | str) -> OrderIntent:
         raise IntentError(f"How much {market.upper()}? The size is missing.", example)
     size_text = rest[0]
     rest = rest[1:]
-    # "$ 200" and "200 usdc" are two tokens.
-    if size_text == "$" and rest:
-        size_text += rest[0]
-        rest = rest[1:]
-    elif rest and (rest[0].lower() in _QUOTE_WORDS or rest[0] == "$"):
+    # "$ 200", "200 $" and "200 usdc" are one amount typed as two tokens.
+    if rest and (size_text == "$" or rest[0] == "$" or rest[0].lower() in _QUOTE_WORDS):
         size_text += rest[0]
         rest = rest[1:]
     quantity, notional = _parse_size(size_text, example)
