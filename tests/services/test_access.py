@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from bot.services.access import (
+    COMMANDS,
     Action,
     Role,
     callback_action,
@@ -166,3 +167,18 @@ def test_settings_keep_the_ids_and_expose_the_roles(monkeypatch: pytest.MonkeyPa
 def test_settings_from_a_list_of_ids() -> None:
     s = Settings(_env_file=None, telegram_allowed_users=[1001, 1002])
     assert s.role_of(1001) == "owner" and s.role_of(1002) == "trader"
+
+
+def test_every_command_of_the_bot_has_a_permission() -> None:
+    """A command missing from access.COMMANDS would pass the gate unchecked."""
+    from telegram.ext import CommandHandler
+
+    from bot.app import build_application
+    from handlers import general
+
+    settings = Settings(_env_file=None, telegram_bot_token="1:x", telegram_allowed_users="1:owner")
+    app = build_application(settings)
+    handlers = [h for group in app.handlers.values() for h in group]
+    handlers += general.fallback_handlers()
+    names = {c for h in handlers if isinstance(h, CommandHandler) for c in h.commands}
+    assert names == set(COMMANDS)
