@@ -51,6 +51,7 @@ from bot.storage.strategy import StrategyStore
 from bot.storage.trading import TradingStore
 from handlers import account, alerts, general, market, strategy, trading
 from handlers.common import BotData, Context, friendly
+from handlers.guard import refusal_for_update, send_refusal
 from jobs import recovery, watchers
 from jobs import strategy as strategy_jobs
 from jobs import trading as trading_jobs
@@ -258,6 +259,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
         await stack.aclose()
 
     async def gate(update: object, context: Context) -> None:
+        """Every update passes here first: strangers, roles, group rules, edits."""
         if not isinstance(update, Update):
             return
         user = update.effective_user
@@ -271,6 +273,10 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
             if not (edited.text or "").startswith("/") or name not in READ_ONLY:
                 await edited.chat.send_message("✏️ Edits are ignored; send a new command.")
                 raise ApplicationHandlerStop
+        refusal = refusal_for_update(update, settings)
+        if refusal is not None:
+            await send_refusal(update, refusal)
+            raise ApplicationHandlerStop
 
     async def on_error(update: object, context: Context) -> None:
         log.error("unhandled error: %r", context.error, exc_info=context.error)
@@ -296,6 +302,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
     app.add_handler(TypeHandler(Update, gate), group=-1)
     for handlers in HANDLERS:
         app.add_handlers(handlers())
+    app.add_handlers(general.fallback_handlers())  # last: unknown commands, text, buttons
     app.add_error_handler(on_error)
     return app
 

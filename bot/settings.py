@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal
+from types import MappingProxyType
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.services.access import Role, parse_users, with_default_owner
 
 
 class ConfigError(ValueError):
@@ -23,7 +34,10 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr = SecretStr("")
     telegram_api_url: str = "https://api.telegram.org/bot"
+    #: ``id[:role]`` items; the ids stay available here as a list, the roles in :attr:`roles`.
     telegram_allowed_users: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    #: Group chats where account data and trading are allowed (a team's group).
+    telegram_allowed_groups: Annotated[list[int], NoDecode] = Field(default_factory=list)
     trading_mode: Literal["paper", "live"] = "paper"
     backpack_api_key: str | None = None
     backpack_api_secret: SecretStr | None = None
@@ -50,21 +64,57 @@ class Settings(BaseSettings):
     funding_notice_minutes: int = 10
     strategy_interval_seconds: int = Field(default=60, ge=5)
 
-    @field_validator("telegram_allowed_users", mode="before")
+    _roles: dict[int, Role] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
     @classmethod
-    def _split_users(cls, value: object) -> object:
+    def _users_and_roles(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """Split ``id[:role]`` items: the ids go to the field, the roles to :attr:`roles`."""
+        roles: dict[int, Role] | None = None
+        if isinstance(data, dict):
+            key = next((k for k in data if k.lower() == "telegram_allowed_users"), None)
+            raw = data.get(key) if key is not None else None
+            if isinstance(raw, str):
+                roles = parse_users(raw)
+            elif isinstance(raw, int) and not isinstance(raw, bool):
+                roles = parse_users(str(raw))
+            elif isinstance(raw, list | tuple):
+                roles = parse_users(",".join(str(v) for v in raw))
+            if key is not None and roles is not None:
+                data = {**data, key: list(roles)}
+        settings = handler(data)
+        if isinstance(settings, Settings):
+            if roles is None:
+                roles = with_default_owner(
+                    {uid: "trader" for uid in settings.telegram_allowed_users}
+                )
+            settings._roles = roles
+        return settings
+
+    @field_validator("telegram_allowed_groups", mode="before")
+    @classmethod
+    def _split_groups(cls, value: object) -> object:
         if isinstance(value, str):
             parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
             try:
                 return [int(p) for p in parts]
             except ValueError:
                 raise ValueError(
-                    "TELEGRAM_ALLOWED_USERS must be numeric Telegram user ids separated by "
-                    "commas, e.g. 123456789,987654321"
+                    "TELEGRAM_ALLOWED_GROUPS must be numeric chat ids separated by commas, "
+                    "e.g. -1001234567890"
                 ) from None
         if isinstance(value, int):
             return [value]
         return value
+
+    @property
+    def roles(self) -> Mapping[int, Role]:
+        """Every allowed user's role (``owner`` | ``trader`` | ``viewer``)."""
+        return MappingProxyType(self._roles)
+
+    def role_of(self, user_id: int | None) -> Role | None:
+        """The user's role, or ``None`` for someone not on the list."""
+        return None if user_id is None else self._roles.get(user_id)
 
     @field_validator(
         "price_drift_tolerance",

@@ -13,8 +13,10 @@ from bot.alerts.parse import AlertSyntaxError, parse_alert
 from bot.alerts.service import AlertService
 from bot.render import alerts as render
 from bot.render import market as render_market
+from bot.services.access import Action
 from bot.storage.alerts import NotifySettings
 from handlers.common import Context, args_of, guarded, reply, rt
+from handlers.guard import permitted
 
 HELP: list[tuple[str, str, str]] = [
     ("alert", "price, move and funding alerts", "/alert BTC > 70000  ·  /alert ETH change 5% 1h"),
@@ -23,6 +25,10 @@ HELP: list[tuple[str, str, str]] = [
 ]
 MUTE_SECONDS = 3600
 _TOGGLES = {"funding", "positions", "fills", "digest"}
+#: What a tap on a button whose data we do not recognise (tampered, or from an old version) gets.
+STALE_BUTTON = "This button is no longer valid"
+_ID = re.compile(r"^[0-9]{1,9}$")
+_SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9_]{0,39}$")
 
 
 def service(context: Context) -> AlertService:
@@ -41,10 +47,12 @@ async def alert(update: Update, context: Context) -> None:
     ids = _ids(update)
     if ids is None:
         return
+    if not await permitted(update, context, Action.ALERTS):
+        return
     args = args_of(context)
     svc = service(context)
     if args and args[0].lower() in ("off", "del", "delete", "remove"):
-        if len(args) != 2 or not args[1].lstrip("#").isdigit():
+        if len(args) != 2 or not _ID.match(args[1].lstrip("#")):
             await reply(update, "Which alert? e.g. <code>/alert off 3</code> (ids are in /alerts)")
             return
         alert_id = int(args[1].lstrip("#"))
@@ -62,13 +70,15 @@ async def alert(update: Update, context: Context) -> None:
     except AlertSyntaxError as err:
         await reply(update, render.usage(err.problem))
         return
-    await reply(update, render.created(created))
+    await reply(update, render.created(created, spec))
 
 
 @guarded
 async def alerts(update: Update, context: Context) -> None:
     ids = _ids(update)
     if ids is None:
+        return
+    if not await permitted(update, context, Action.ALERTS):
         return
     args = args_of(context)
     svc = service(context)
@@ -89,26 +99,47 @@ async def button(update: Update, context: Context) -> None:
     user = update.effective_user
     if query is None or query.data is None or user is None:
         return
+    if not await permitted(update, context, Action.ALERTS):
+        return
     data = query.data
     svc = service(context)
     r = rt(context)
-    if data.startswith(render.DELETE_PREFIX):
-        alert_id = int(data.removeprefix(render.DELETE_PREFIX))
+    kind, arg = _parse_button(data)
+    if kind == "del":
+        alert_id = int(arg)
         ok = await svc.remove(user.id, alert_id)
         await query.answer(f"Alert #{alert_id} removed" if ok else "Already gone")
-    elif data.startswith(render.MUTE_PREFIX):
-        alert_id = int(data.removeprefix(render.MUTE_PREFIX))
+    elif kind == "mute":
+        alert_id = int(arg)
         ok = await svc.mute(user.id, alert_id, MUTE_SECONDS)
         await query.answer(f"Alert #{alert_id} muted for 1 h" if ok else "Not yours or gone")
-    elif data.startswith(render.PRICE_PREFIX):
+    elif kind == "px":
         await query.answer()
-        symbol = data.removeprefix(render.PRICE_PREFIX)
-        await reply(update, render_market.prices(await r.market.prices([symbol])))
-    elif data.startswith(render.FUNDING_PREFIX):
+        await reply(update, render_market.prices(await r.market.prices([arg])))
+    elif kind == "fund":
         await query.answer()
-        symbol = data.removeprefix(render.FUNDING_PREFIX)
-        views = await r.market.funding(symbol)
+        views = await r.market.funding(arg)
         await reply(update, render_market.funding(views, r.clock, single=True))
+    else:
+        await query.answer(STALE_BUTTON)
+
+
+def _parse_button(data: str) -> tuple[str, str]:
+    """``al:del:3`` → ``("del", "3")``; anything malformed → ``("", "")``.
+
+    Callback data comes from the client and can be forged: ids must be small decimal numbers
+    and symbols plain market names before anything is looked up.
+    """
+    for kind, prefix, pattern in (
+        ("del", render.DELETE_PREFIX, _ID),
+        ("mute", render.MUTE_PREFIX, _ID),
+        ("px", render.PRICE_PREFIX, _SYMBOL),
+        ("fund", render.FUNDING_PREFIX, _SYMBOL),
+    ):
+        if data.startswith(prefix):
+            arg = data.removeprefix(prefix)
+            return (kind, arg) if pattern.match(arg) else ("", "")
+    return "", ""
 
 
 _QUIET = re.compile(r"^(\d{1,2})-(\d{1,2})$")
@@ -118,6 +149,8 @@ _QUIET = re.compile(r"^(\d{1,2})-(\d{1,2})$")
 async def notify(update: Update, context: Context) -> None:
     ids = _ids(update)
     if ids is None:
+        return
+    if not await permitted(update, context, Action.ALERTS):
         return
     store = service(context).store
     st = await store.settings(ids[0], ids[1])
@@ -136,6 +169,13 @@ async def notify(update: Update, context: Context) -> None:
             m = _QUIET.match(args[1])
             if m and int(m.group(1)) < 24 and int(m.group(2)) < 24:
                 new = replace(st, quiet_start=int(m.group(1)), quiet_end=int(m.group(2)))
+            elif m:
+                await reply(
+                    update,
+                    "⚠️ I did not get that: quiet hours are UTC hours from 0 to 23, "
+                    "e.g. <code>/notify quiet 23-07</code>",
+                )
+                return
     if new is None:
         await reply(
             update,

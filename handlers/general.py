@@ -1,14 +1,21 @@
-"""/start, /help and /mode."""
+"""/start, /help, /mode, /whoami — and the fallbacks for what no other handler understood.
+
+:func:`handlers` goes first like every module's; :func:`fallback_handlers` must be registered
+LAST (after every other module's handlers), because its callback handler answers any button.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from telegram import BotCommand, Update
-from telegram.ext import BaseHandler, CommandHandler
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.render import account as render_account
-from bot.render.common import mode_badge
+from bot.render.common import esc, mode_badge
+from bot.services import access
+from bot.services.suggest import suggest
 from handlers.common import Context, guarded, reply, rt
 
 COMMANDS: list[tuple[str, str, str]] = [
@@ -28,8 +35,11 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("balance", "balances", "/balance"),
     ("account", "fees, leverage, margin", "/account"),
     ("mode", "paper or live", "/mode"),
+    ("whoami", "your user id and role", "/whoami"),
     ("help", "this help", "/help"),
 ]
+#: What a tap on a button nobody recognises gets (tampered data, or a button from an old version).
+STALE_BUTTON = "This button is no longer valid"
 
 
 def bot_commands() -> list[BotCommand]:
@@ -59,8 +69,73 @@ async def mode(update: Update, context: Context) -> None:
     await reply(update, render_account.mode(r.mode, r.settings.exchange))
 
 
+@guarded
+async def whoami(update: Update, context: Context) -> None:
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        return
+    settings = rt(context).settings
+    role = settings.role_of(user.id)
+    where = "a private chat" if chat.type == "private" else f"a group (chat id {chat.id})"
+    lines = [f"You are user <code>{user.id}</code> in {where}."]
+    if role is None:
+        lines.append("You are not on this bot's list of users.")
+    else:
+        lines.append(f"Your role: <b>{role}</b> — {esc(access.describe(role))}.")
+        if access.is_group(chat.type) and chat.id not in settings.telegram_allowed_groups:
+            lines.append(
+                "In this group: market data and alerts only; the account and trading "
+                "need a private chat with me."
+            )
+    await reply(update, "\n".join(lines))
+
+
+def unknown_reply(text: str) -> str:
+    """The one line for a message no handler took: the closest command, and /help."""
+    guess = suggest(text)
+    first = text.split(maxsplit=1)[0] if text.split() else ""
+    if first.startswith("/"):
+        name = esc(first.split("@", 1)[0][:32])
+        if guess is not None:
+            return f"❓ I don't know {name} — did you mean <code>{esc(guess)}</code>? See /help."
+        return f"❓ I don't know {name}. /help lists what I can do."
+    if guess is not None:
+        return f"❓ Did you mean <code>{esc(guess)}</code>? Commands start with /; see /help."
+    return "I answer commands, like <code>/price BTC</code>; /help lists them all."
+
+
+async def unknown(update: Update, context: Context) -> None:
+    """A command no handler took, or free text, in a private chat."""
+    message = update.effective_message
+    if message is None or message.text is None:
+        return
+    await reply(update, unknown_reply(message.text))
+
+
+async def stale_button(update: Update, context: Context) -> None:
+    """A tap whose callback data no handler recognised: answer it so the client stops waiting."""
+    query = update.callback_query
+    if query is not None:
+        await query.answer(STALE_BUTTON)
+
+
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
     return [
         CommandHandler(["start", "help"], start),
         CommandHandler("mode", mode),
+        CommandHandler("whoami", whoami),
+    ]
+
+
+def fallback_handlers() -> list[BaseHandler[Any, Any, Any]]:
+    """Register LAST: unknown commands and free text in private chats, and unknown buttons.
+
+    Known commands are excluded by the filter too, so registering this early would not steal
+    them; the callback handler, though, takes every tap and must come after all the others.
+    """
+    names = "|".join(sorted(access.COMMANDS))
+    known = filters.Regex(re.compile(rf"^/({names})(@\w+)?(\s|$)", re.IGNORECASE))
+    return [
+        MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~known, unknown),
+        CallbackQueryHandler(stale_button),
     ]

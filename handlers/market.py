@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
 from bot.render import market as render
+from bot.render.common import esc
 from handlers.common import Context, args_of, guarded, reply, rt
 
 MAX_SYMBOLS = 10
+#: A market as typed: ``btc``, ``SOL_USDC``, ``BTC_USDC_PERP`` — checked before any lookup so
+#: markup, long pastes and look-alike characters get a plain answer.
+_SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{0,39}$")
+
+
+def bad_symbol(words: list[str], example: str) -> str | None:
+    """The reply for the first word that cannot be a market name, or ``None``."""
+    for w in words:
+        if not _SYMBOL.match(w):
+            shown = w if len(w) <= 24 else w[:21] + "..."
+            return (
+                f"⚠️ <code>{esc(shown)}</code> is not a market name; markets are letters and "
+                f"digits, e.g. <code>{esc(example)}</code>"
+            )
+    return None
 
 
 @guarded
@@ -27,6 +44,10 @@ async def price(update: Update, context: Context) -> None:
             update, f"At most {MAX_SYMBOLS} markets at once, e.g. <code>/price BTC ETH SOL</code>"
         )
         return
+    problem = bad_symbol(words, "/price BTC ETH sol_usdc")
+    if problem is not None:
+        await reply(update, problem)
+        return
     r = rt(context)
     await reply(update, render.prices(await r.market.prices(words)))
 
@@ -41,6 +62,10 @@ async def funding(update: Update, context: Context) -> None:
             "or <code>/funding</code> for the top 10",
         )
         return
+    problem = bad_symbol(words, "/funding BTC")
+    if problem is not None:
+        await reply(update, problem)
+        return
     r = rt(context)
     views = await r.market.funding(words[0] if words else None)
     await reply(update, render.funding(views, r.clock, single=bool(words)))
@@ -51,6 +76,10 @@ async def book(update: Update, context: Context) -> None:
     words = args_of(context)
     if len(words) != 1:
         await reply(update, "Which market? e.g. <code>/book BTC</code>")
+        return
+    problem = bad_symbol(words, "/book BTC")
+    if problem is not None:
+        await reply(update, problem)
         return
     r = rt(context)
     await reply(update, render.book(await r.market.book(words[0])))

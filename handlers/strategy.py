@@ -13,17 +13,21 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.render import strategy as render
 from bot.render.common import esc
-from bot.services.strategy import StrategyService
+from bot.services.access import Action
+from bot.services.numbers import NumberError, human_duration, parse_duration
+from bot.services.strategy import MAX_BACKTEST_DAYS, StrategyService
 from bot.storage.strategy import MODES
-from bot.strategy.model import ConfigError
+from bot.strategy.model import CONFIG_KEYS, ConfigError
 from handlers.common import Context, args_of, guarded, reply, rt
+from handlers.guard import permitted
+from handlers.market import bad_symbol
 
 log = logging.getLogger("bot.handlers.strategy")
 
-MAX_BACKTEST_DAYS = 90
+DAY = 86_400
+#: The chart loads 15-minute klines up to a day and hourly ones beyond; two weeks stay readable.
 MAX_CHART_HOURS = 24 * 14
-_DAYS = re.compile(r"^(\d{1,3})d?$")
-_HOURS = re.compile(r"^(\d{1,4})([hd]?)$")
+_KEY = re.compile(r"^[a-z_0-9]{1,40}$")
 
 
 HELP: list[tuple[str, str, str]] = [
@@ -52,34 +56,66 @@ async def strategy(update: Update, context: Context) -> None:
     svc = _service(context)
     mode = rt(context).mode
     if not args:
-        await reply(update, render.status(await svc.status()))
+        if await permitted(update, context, Action.ACCOUNT):
+            await reply(update, render.status(await svc.status()))
         return
     word = args[0].lower()
     if word in MODES and len(args) == 1:
-        await svc.set_mode(word, user_id=user.id, chat_id=chat.id)
-        await reply(update, render.mode_set(word, mode))
+        if await permitted(update, context, Action.STRATEGY):
+            await svc.set_mode(word, user_id=user.id, chat_id=chat.id)
+            await reply(update, render.mode_set(word, mode))
         return
     if word == "set":
+        if not await permitted(update, context, Action.STRATEGY):
+            return
         if len(args) < 3:
             await reply(update, render.config_usage("give a key and a value"))
             return
+        key, value = args[1].lower(), " ".join(args[2:])
+        if not _KEY.match(key) or key not in CONFIG_KEYS:
+            await reply(update, render.config_usage(f"unknown setting {args[1][:40]!r}"))
+            return
         try:
-            await svc.set_config(args[1], " ".join(args[2:]))
+            if key == "symbols":
+                value = await _check_symbols(svc, value)
+            updated = await svc.set_config(key, value)
         except ConfigError as err:
             await reply(update, render.config_usage(str(err)))
             return
-        await reply(update, render.config_saved(args[1], " ".join(args[2:])))
+        await reply(update, render.config_saved(key, updated.to_dict()[key]))
         return
+    shown = " ".join(args)
     await reply(
         update,
-        f"⚠️ I don't know <code>{esc(' '.join(args))}</code>. Use "
+        f"⚠️ I don't know <code>{esc(shown[:60])}</code>. Use "
         "<code>/strategy</code>, <code>/strategy off|approve|auto</code> or "
-        "<code>/strategy set entry_rate 0.0002</code>",
+        "<code>/strategy set entry_rate 0.02%</code>",
     )
+
+
+async def _check_symbols(svc: StrategyService, text: str) -> str:
+    """Every market in a ``symbols`` list must be a perp that exists (``FOO`` is refused)."""
+    if text.strip().lower() in ("", "all", "*", "-"):
+        return text
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    CONFIG_KEYS["symbols"].parse("symbols", text)  # the shape first: no lookups of junk
+    markets = await svc.market_api.load_markets()
+    perps = {m.base.upper() for m in markets.values() if m.is_perp}
+    perps |= {s.upper() for s, m in markets.items() if m.is_perp}
+    unknown = [p for p in parts if p.upper() not in perps]
+    if unknown:
+        some = ", ".join(sorted({m.base for m in markets.values() if m.is_perp})[:12])
+        raise ConfigError(
+            f"no perp market {', '.join(repr(u[:24]) for u in unknown[:5])}; "
+            f"the strategy trades perps such as {some}"
+        )
+    return ",".join(p.upper() for p in parts)
 
 
 @guarded
 async def pnl(update: Update, context: Context) -> None:
+    if not await permitted(update, context, Action.ACCOUNT):
+        return
     args = [a.lower() for a in args_of(context)]
     period = args[0] if args else "all"
     if len(args) > 1 or period not in ("day", "week", "all"):
@@ -94,6 +130,8 @@ async def pnl(update: Update, context: Context) -> None:
 
 @guarded
 async def trades(update: Update, context: Context) -> None:
+    if not await permitted(update, context, Action.ACCOUNT):
+        return
     svc = _service(context)
     await reply(update, render.trades(await svc.store.actions(limit=10)))
 
@@ -104,17 +142,30 @@ async def backtest(update: Update, context: Context) -> None:
     if not 1 <= len(args) <= 2:
         await reply(update, "⚠️ Which market and how far back? e.g. <code>/backtest BTC 30d</code>")
         return
+    problem = bad_symbol(args[:1], "/backtest BTC 30d")
+    if problem is not None:
+        await reply(update, problem)
+        return
     days = 30
     if len(args) == 2:
-        m = _DAYS.match(args[1].lower())
-        if m is None or not 1 <= int(m.group(1)) <= MAX_BACKTEST_DAYS:
+        try:
+            window = parse_duration(
+                args[1],
+                what="window",
+                example="/backtest BTC 30d",
+                units="dw",
+                default_unit="d",
+                low=DAY,
+                high=MAX_BACKTEST_DAYS * DAY,
+            )
+        except NumberError as err:
             await reply(
                 update,
-                f"⚠️ The window is a number of days from 1 to {MAX_BACKTEST_DAYS}, "
+                f"⚠️ {esc(err.problem)} The history goes back {MAX_BACKTEST_DAYS} days, "
                 "e.g. <code>/backtest BTC 30d</code>",
             )
             return
-        days = int(m.group(1))
+        days = window.seconds // DAY
     svc = _service(context)
     symbol = await svc.market_api.resolve_symbol(args[0])
     if not symbol.endswith("_PERP"):
@@ -147,25 +198,36 @@ async def chart(update: Update, context: Context) -> None:
             "<code>/chart funding</code>",
         )
         return
+    problem = bad_symbol(args[:1], "/chart BTC 24h")
+    if problem is not None:
+        await reply(update, problem)
+        return
     hours = 24
     if len(args) == 2:
-        m = _HOURS.match(args[1])
-        value = int(m.group(1)) * (24 if m.group(2) == "d" else 1) if m else 0
-        if not 1 <= value <= MAX_CHART_HOURS:
-            await reply(
-                update,
-                f"⚠️ The window is 1h to {MAX_CHART_HOURS // 24}d, e.g. <code>/chart BTC 24h</code>",
+        try:
+            window = parse_duration(
+                args[1],
+                what="window",
+                example="/chart BTC 24h",
+                units="hdw",
+                default_unit="h",
+                low=3600,
+                high=MAX_CHART_HOURS * 3600,
             )
+        except NumberError as err:
+            await reply(update, f"⚠️ {esc(err.problem)} e.g. <code>/chart BTC 24h</code>")
             return
-        hours = value
+        hours = window.seconds // 3600
     symbol, png = await svc.price_chart(args[0], hours)
-    await chat.send_photo(png, caption=f"{symbol}, last {hours} h")
+    await chat.send_photo(png, caption=f"{symbol}, last {human_duration(hours * 3600)}")
 
 
 async def tap(update: Update, context: Context) -> None:
     query = update.callback_query
     user = update.effective_user
     if query is None or query.data is None or user is None:
+        return
+    if not await permitted(update, context, Action.TRADE):
         return
     approve = query.data.startswith(render.APPROVE_PREFIX)
     token = query.data.removeprefix(render.APPROVE_PREFIX).removeprefix(render.REJECT_PREFIX)
@@ -176,7 +238,9 @@ async def tap(update: Update, context: Context) -> None:
     except Exception:
         log.exception("strategy approval failed")
         await query.answer(
-            "Something went wrong; check /positions before retrying", show_alert=True
+            "The proposal could not be executed (the error is logged); check /positions "
+            "before retrying",
+            show_alert=True,
         )
         return
     text = render.approval(res, mode)

@@ -12,8 +12,10 @@ Accepted forms (symbols as in /price; ``above``/``below`` for ``>``/``<``)::
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from bot.services.numbers import NumberError, parse_duration, parse_number, plain
 
 EXAMPLES = (
     "/alert BTC > 70000",
@@ -23,8 +25,16 @@ EXAMPLES = (
     "/alert BTC funding apr > 30%",
 )
 _OPS = {">": ">", "above": ">", ">=": ">", "<": "<", "below": "<", "<=": "<"}
-_UNITS = {"m": 60, "h": 3600, "d": 86400}
 MAX_WINDOW = 7 * 86400
+#: A price threshold must lie within this factor of the current price, either way.
+PRICE_FACTOR = Decimal(1000)
+#: Funding thresholds per interval: ±10 % (real rates are capped far below that).
+MAX_FUNDING = Decimal("0.1")
+#: Funding APR thresholds: ±10,000 %.
+MAX_APR = Decimal(100)
+#: A move alert's size: from 0.1 % to 90 %.
+MIN_MOVE, MAX_MOVE = Decimal("0.001"), Decimal("0.9")
+_SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 
 
 class AlertSyntaxError(ValueError):
@@ -35,30 +45,27 @@ class AlertSyntaxError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class AlertSpec:
-    """``kind``: price | change | funding | funding_apr. Thresholds are fractions for rates."""
+    """``kind``: price | change | funding | funding_apr. Thresholds are fractions for rates.
+
+    ``op`` is ``>``, ``<`` or ``±`` (what is stored and evaluated); ``typed_op`` and ``echo`` are
+    what the user typed and what was understood, for the reply.
+    """
 
     symbol: str
     kind: str
     op: str
     threshold: Decimal
     window_seconds: int | None = None
+    typed_op: str = field(default="", compare=False)
+    echo: str = field(default="", compare=False)
 
 
-def _number(text: str, what: str, *, percent: bool = False) -> Decimal:
-    """A decimal; ``percent=True`` requires/assumes ``%`` and returns a fraction."""
-    raw = text.strip().replace(",", "")
-    is_pct = raw.endswith("%")
-    if is_pct:
-        raw = raw[:-1]
+def _number(text: str, what: str, example: str, **rules: object) -> tuple[Decimal, str]:
     try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise AlertSyntaxError(f"{what} must be a number, not {text!r}") from None
-    if not value.is_finite():
-        raise AlertSyntaxError(f"{what} must be a finite number")
-    if percent or is_pct:
-        value = value / 100
-    return value
+        n = parse_number(text, what=what, example=example, **rules)  # type: ignore[arg-type]
+    except NumberError as err:
+        raise AlertSyntaxError(err.problem.rstrip(".")) from None
+    return n.value, n.echo
 
 
 def _op(word: str) -> str:
@@ -68,14 +75,14 @@ def _op(word: str) -> str:
     return op
 
 
-def _window(text: str) -> int:
-    m = re.fullmatch(r"(\d+)([mhd])", text.strip().lower())
-    if m is None:
-        raise AlertSyntaxError(f"the window must look like 15m, 1h or 1d, not {text!r}")
-    seconds = int(m.group(1)) * _UNITS[m.group(2)]
-    if not 60 <= seconds <= MAX_WINDOW:
-        raise AlertSyntaxError("the window must be between 1m and 7d")
-    return seconds
+def _window(text: str) -> tuple[int, str]:
+    try:
+        d = parse_duration(
+            text, what="window", example="/alert ETH change 5% 1h", low=60, high=MAX_WINDOW
+        )
+    except NumberError as err:
+        raise AlertSyntaxError(err.problem.rstrip(".")) from None
+    return d.seconds, d.echo
 
 
 def parse_alert(args: list[str]) -> AlertSpec:
@@ -86,13 +93,24 @@ def parse_alert(args: list[str]) -> AlertSpec:
     if len(words) < 2:
         raise AlertSyntaxError("tell me the market and the condition")
     symbol, rest = words[0], [w.lower() for w in words[1:]]
+    if not _SYMBOL.match(symbol):
+        raise AlertSyntaxError(f"{symbol[:24]!r} is not a market; put the market first, e.g. BTC")
     if rest[0] == "change":
         if len(rest) != 3:
             raise AlertSyntaxError("a move alert needs a size and a window, like 5% 1h")
-        size = _number(rest[1], "the move", percent=True)
-        if size <= 0 or size >= 1:
-            raise AlertSyntaxError("the move must be between 0% and 100%, e.g. 5%")
-        return AlertSpec(symbol, "change", "±", size, _window(rest[2]))
+        size, shown = _number(
+            rest[1],
+            "move",
+            "/alert ETH change 5% 1h",
+            percent="assume",
+            zero=True,
+            low=MIN_MOVE,
+            high=MAX_MOVE,
+        )
+        seconds, window = _window(rest[2])
+        return AlertSpec(
+            symbol, "change", "±", size, seconds, "±", f"moves ±{shown} within {window}"
+        )
     if rest[0] == "funding":
         kind = "funding"
         if len(rest) > 1 and rest[1] == "apr":
@@ -100,16 +118,45 @@ def parse_alert(args: list[str]) -> AlertSpec:
         if len(rest) != 3:
             raise AlertSyntaxError("a funding alert needs an operator and a rate, like > 0.05%")
         op = _op(rest[1])
-        value = _number(rest[2], "the rate")
-        if not rest[2].endswith("%") and kind == "funding_apr":
-            value = value / 100  # an APR is always read as percent
-        if abs(value) >= (100 if kind == "funding_apr" else 1):
-            raise AlertSyntaxError("that rate is out of range; write it as a percent, e.g. 0.05%")
-        return AlertSpec(symbol, kind, op, value)
+        if kind == "funding_apr":  # an APR is always read as a percent
+            value, shown = _number(
+                rest[2],
+                "APR",
+                "/alert BTC funding apr > 30%",
+                percent="assume",
+                signed=True,
+                zero=True,
+                low=-MAX_APR,
+                high=MAX_APR,
+            )
+            return AlertSpec(
+                symbol, kind, op, value, None, rest[1], f"funding APR {rest[1]} {shown}"
+            )
+        value, shown = _number(
+            rest[2],
+            "funding rate per interval",
+            "/alert BTC funding > 0.05%",
+            percent="allow",
+            signed=True,
+            zero=True,
+            low=-MAX_FUNDING,
+            high=MAX_FUNDING,
+        )
+        return AlertSpec(symbol, kind, op, value, None, rest[1], f"funding {rest[1]} {shown}")
     if len(rest) != 2:
         raise AlertSyntaxError("a price alert is a market, an operator and a price")
     op = _op(rest[0])
-    price = _number(rest[1], "the price")
-    if price <= 0:
-        raise AlertSyntaxError("the price must be greater than zero")
-    return AlertSpec(symbol, "price", op, price)
+    price, shown = _number(rest[1], "price", "/alert BTC > 70000", usdc=True, suffixes=True)
+    return AlertSpec(symbol, "price", op, price, None, rest[0], f"{rest[0]} {shown}")
+
+
+def check_price(spec: AlertSpec, current: Decimal) -> None:
+    """A price threshold must be within 1/1000× and 1000× of the current price."""
+    if spec.kind != "price" or current <= 0:
+        return
+    low, high = current / PRICE_FACTOR, current * PRICE_FACTOR
+    if not low <= spec.threshold <= high:
+        raise AlertSyntaxError(
+            f"the price must be between {plain(low.normalize())} and {plain(high.normalize())} "
+            f"(1/1000× to 1000× of the current {plain(current)})"
+        )

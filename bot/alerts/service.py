@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from bot.alerts.index import AlertIndex, ArmedAlert, Hysteresis
-from bot.alerts.parse import AlertSpec, AlertSyntaxError
+from bot.alerts.parse import AlertSpec, AlertSyntaxError, check_price
 from bot.clock import Clock, now_ms
 from bot.exchange.client import BackpackAPI
 from bot.services.market import apr
@@ -30,7 +30,9 @@ from bot.storage.alerts import Alert, AlertStore
 
 log = logging.getLogger("bot.alerts")
 
-MAX_ALERTS_PER_USER = 500
+#: Alerts one user may keep; each is evaluated on every tick, and a list longer than this is
+#: unreadable in chat anyway.
+MAX_ALERTS_PER_USER = 50
 SAMPLE_MS = 1000
 
 
@@ -71,6 +73,7 @@ class AlertService:
         self.moves: dict[str, dict[int, Alert]] = {}
         self.trails: dict[str, deque[tuple[int, Decimal]]] = {}
         self.ticks = 0
+        self.max_per_user = MAX_ALERTS_PER_USER
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -108,10 +111,17 @@ class AlertService:
         symbol = await self.market.resolve_symbol(spec.symbol)
         if spec.kind in ("funding", "funding_apr") and not symbol.endswith("_PERP"):
             raise AlertSyntaxError(f"{symbol} is a spot market; funding applies to perps only")
-        if await self.store.count_for(user_id) >= MAX_ALERTS_PER_USER:
+        count = await self.store.count_for(user_id)
+        if count >= self.max_per_user:
             raise AlertSyntaxError(
-                f"you already have {MAX_ALERTS_PER_USER} alerts; remove some with /alerts"
+                f"you already have {count} alerts, the most one user may keep is "
+                f"{self.max_per_user}; remove some with /alerts or /alert off ID"
             )
+        if spec.kind == "price":
+            current = self.market.prices.get(symbol)
+            if current is None:
+                current = await self.market.get_price(symbol)
+            check_price(spec, current)
         alert = await self.store.add(
             user_id=user_id,
             chat_id=chat_id,

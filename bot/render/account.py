@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.render import money
 from bot.render.common import esc, mode_badge, num, pct, signed_usd, usd
 from bot.services.account import AccountView, BalanceView, OrderView, PositionView
 
@@ -18,10 +19,11 @@ def positions(views: list[PositionView], mode: str) -> tuple[str, InlineKeyboard
     for v in views:
         icon = "🟢" if v.quantity > 0 else "🔴"
         lines.append(
-            f"\n{icon} <b>{esc(v.symbol)}</b> {v.side} {num(abs(v.quantity))}\n"
-            f"entry {num(v.entry)} · mark {num(v.mark)}\n"
+            f"\n{icon} <b>{esc(v.symbol)}</b> {v.side} {money.size(abs(v.quantity))}\n"
+            f"entry {money.price(v.entry)} · mark {money.price(v.mark)}\n"
             f"uPnL {signed_usd(v.unrealized)} · funding {signed_usd(v.funding)}\n"
-            f"liq. {num(v.liquidation) if v.liquidation else '—'} · notional {usd(v.notional)}"
+            f"liq. {money.price(v.liquidation) if v.liquidation else '—'} · "
+            f"notional {usd(v.notional)}"
         )
     buttons = [
         [InlineKeyboardButton(f"Close {v.symbol}", callback_data=f"{CLOSE_PREFIX}{v.symbol}")]
@@ -36,10 +38,11 @@ def orders(views: list[OrderView], mode: str) -> tuple[str, InlineKeyboardMarkup
     lines = [f"{mode_badge(mode)} · <b>open orders</b>"]
     for o in views:
         side = "BUY" if o.side == "Bid" else "SELL"
-        price = f" @ {num(o.price)}" if o.price is not None else ""
-        filled = f" (filled {num(o.executed)})" if o.executed else ""
+        price = f" @ {money.price(o.price)}" if o.price is not None else ""
+        filled = f" (filled {money.size(o.executed)})" if o.executed else ""
         lines.append(
-            f"<code>{esc(o.id)}</code> {side} {num(o.quantity)} {esc(o.symbol)}{price}{filled}"
+            f"<code>{esc(o.id)}</code> {side} {money.size(o.quantity)} "
+            f"{esc(o.symbol)}{price}{filled}"
         )
     buttons = [
         [InlineKeyboardButton(f"Cancel {o.id}", callback_data=f"{CANCEL_PREFIX}{o.id}")]
@@ -61,8 +64,8 @@ def balances(views: list[BalanceView], mode: str) -> str:
         return f"{mode_badge(mode)} · the account is empty"
     lines = [f"{mode_badge(mode)} · <b>balances</b>"]
     for b in views:
-        locked = f" (locked {num(b.locked)})" if b.locked else ""
-        lines.append(f"{esc(b.asset)}: {num(b.available)}{locked}")
+        locked = f" (locked {esc(money.amount(b.locked, b.asset))})" if b.locked else ""
+        lines.append(f"{esc(b.asset)}: {esc(money.amount(b.available, b.asset))}{locked}")
     return "\n".join(lines)
 
 

@@ -7,9 +7,11 @@ from decimal import Decimal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.alerts.parse import EXAMPLES
+from bot.alerts.parse import EXAMPLES, AlertSpec
 from bot.alerts.service import Firing
-from bot.render.common import esc, num, pct, rate_pct, signed_usd
+from bot.render import money
+from bot.render.common import esc, pct, rate_pct, signed_usd
+from bot.services.numbers import human_duration
 from bot.storage.alerts import Alert, NotifySettings
 
 DELETE_PREFIX = "al:del:"
@@ -23,24 +25,26 @@ def _when(ms: int) -> str:
 
 
 def condition(a: Alert) -> str:
+    """An alert's condition with its operator as stored (``>``/``<``), the threshold unrounded."""
     if a.kind == "price":
-        return f"{esc(a.symbol)} {'≥' if a.op == '>' else '≤'} {num(a.threshold)}"
+        return f"{esc(a.symbol)} {esc(a.op)} {money.number(a.threshold)}"
     if a.kind == "change":
-        hours = Decimal(a.window_seconds or 3600) / 3600
-        window = f"{num(hours)}h" if hours >= 1 else f"{(a.window_seconds or 0) // 60}m"
-        return f"{esc(a.symbol)} moves ±{pct(a.threshold)} within {window}"
+        window = human_duration(a.window_seconds or 3600)
+        return f"{esc(a.symbol)} moves ±{money.number(a.threshold * 100)}% within {window}"
     if a.kind == "funding":
         return f"{esc(a.symbol)} funding {esc(a.op)} {rate_pct(a.threshold)} per interval"
     return f"{esc(a.symbol)} funding APR {esc(a.op)} {pct(a.threshold)}"
 
 
-def created(a: Alert) -> str:
-    return f"🔔 Alert <b>#{a.id}</b> set: {condition(a)}\nSee all with /alerts."
+def created(a: Alert, spec: AlertSpec | None = None) -> str:
+    """The confirmation, echoing what was understood as it was typed (``BTC > 70000``)."""
+    what = f"{esc(a.symbol)} {esc(spec.echo)}" if spec is not None and spec.echo else condition(a)
+    return f"🔔 Alert <b>#{a.id}</b> set: {what}\nSee all with /alerts."
 
 
 def usage(problem: str) -> str:
     lines = "\n".join(f"<code>{esc(e)}</code>" for e in EXAMPLES)
-    return f"⚠️ {esc(problem)}.\nFor example:\n{lines}"
+    return f"⚠️ {esc(problem.rstrip('.'))}.\nFor example:\n{lines}"
 
 
 def listing(alerts: list[Alert]) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -66,12 +70,15 @@ def fired(f: Firing) -> tuple[str, InlineKeyboardMarkup]:
     a = f.alert
     if a.kind == "price":
         verb = "rose above" if a.op == ">" else "fell below"
-        head = f"🚨 <b>{esc(a.symbol)}</b> {verb} {num(a.threshold)}: now <b>{num(f.value)}</b>"
+        head = (
+            f"🚨 <b>{esc(a.symbol)}</b> {verb} {money.number(a.threshold)}: "
+            f"now <b>{money.price(f.value)}</b>"
+        )
     elif a.kind == "change":
         move = Decimal(f.detail) if f.detail else Decimal(0)
         head = (
             f"🚨 <b>{esc(a.symbol)}</b> moved {'+' if move >= 0 else '−'}{pct(abs(move))} "
-            f"(alert: ±{pct(a.threshold)}): now <b>{num(f.value)}</b>"
+            f"(alert: ±{pct(a.threshold)}): now <b>{money.price(f.value)}</b>"
         )
     elif a.kind == "funding":
         head = (
@@ -121,7 +128,7 @@ def funding_notice(symbol: str, qty: Decimal, rate: Decimal, payment: Decimal, m
     verb = "receive" if payment >= 0 else "pay"
     return (
         f"⏰ Funding for <b>{esc(symbol)}</b> in {minutes} min: rate {rate_pct(rate)}; "
-        f"your {side} {num(abs(qty))} will {verb} ≈ <b>{signed_usd(payment)}</b>"
+        f"your {side} {money.size(abs(qty))} will {verb} ≈ <b>{signed_usd(payment)}</b>"
     )
 
 
@@ -136,9 +143,17 @@ def funding_flip(symbol: str, qty: Decimal, rate: Decimal) -> str:
 def liquidation(symbol: str, qty: Decimal, mark: Decimal, liq: Decimal, dist: Decimal) -> str:
     side = "long" if qty > 0 else "short"
     return (
-        f"🆘 <b>{esc(symbol)}</b> {side} {num(abs(qty))} is {pct(dist)} from liquidation: "
-        f"mark {num(mark)}, liquidation {num(liq)}. Add margin or /close {esc(symbol)}."
+        f"🆘 <b>{esc(symbol)}</b> {side} {money.size(abs(qty))} is {pct(dist)} from liquidation: "
+        f"mark {money.price(mark)}, liquidation {money.price(liq)}. "
+        f"Add margin or /close {esc(symbol)}."
     )
+
+
+def _wire_decimal(value: object) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value not in (None, "") else None
+    except ArithmeticError:
+        return None
 
 
 def fill(event: dict[str, object]) -> str | None:
@@ -147,15 +162,19 @@ def fill(event: dict[str, object]) -> str | None:
     side = "BUY" if event.get("S") == "Bid" else "SELL"
     oid = esc(event.get("i", ""))
     if kind == "orderFill":
-        qty = event.get("l") or event.get("z")
-        px = event.get("L") or event.get("p")
+        qty = _wire_decimal(event.get("l") or event.get("z"))
+        px = _wire_decimal(event.get("L") or event.get("p"))
+        fee = _wire_decimal(event.get("n"))
+        fee_asset = str(event.get("N") or "USDC")
+        fee_text = f", fee {esc(money.amount(fee, fee_asset))}" if fee else ""
         return (
-            f"💱 Fill: {side} {esc(qty)} {symbol} at {esc(px)} "
+            f"💱 Fill: {side} {money.size(qty)} {symbol} at {money.price(px)}{fee_text} "
             f"({esc(event.get('X', ''))}) · order <code>{oid}</code>"
         )
     if kind in ("orderCancelled", "orderExpired"):
         what = "cancelled" if kind == "orderCancelled" else "expired"
-        return f"✖️ Order {what}: {side} {esc(event.get('q', ''))} {symbol} · <code>{oid}</code>"
+        qty = _wire_decimal(event.get("q"))
+        return f"✖️ Order {what}: {side} {money.size(qty)} {symbol} · <code>{oid}</code>"
     return None
 
 

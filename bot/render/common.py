@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import html
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+
+from bot.render import money
 
 TELEGRAM_LIMIT = 4096
 SAFE_LIMIT = 4000
@@ -18,49 +20,36 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=False)
 
 
+# The names below predate bot.render.money and stay for existing callers; they are the same
+# formatter, so every number in chat is written one way.
+
+
 def num(value: Decimal | None, places: int | None = None) -> str:
-    """A decimal without exponent or trailing zeros; ``places`` fixes the decimals."""
-    if value is None:
-        return "—"
-    if places is not None:
-        value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-        return f"{value:,.{places}f}"
-    text = format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    head, _, tail = text.partition(".")
-    sign = "-" if head.startswith("-") else ""
-    head = f"{int(head.lstrip('-') or 0):,}"
-    return f"{sign}{head}.{tail}" if tail else f"{sign}{head}"
+    """A grouped decimal without exponent or trailing zeros; ``places`` fixes the decimals."""
+    return money.number(value, places)
 
 
 def usd(value: Decimal | None) -> str:
-    """A USDC amount with two decimals (or more for tiny amounts)."""
-    if value is None:
-        return "—"
-    if value != 0 and abs(value) < Decimal("0.01"):
-        return f"{num(value)} USDC"
-    return f"{num(value, 2)} USDC"
+    """A USDC amount (:func:`bot.render.money.usdc`)."""
+    return money.usdc(value)
 
 
 def signed_usd(value: Decimal) -> str:
-    return ("+" if value > 0 else "") + usd(value)
+    return money.signed_usdc(value)
 
 
 def pct(fraction: Decimal | None, places: int = 2) -> str:
-    """A fraction as a percentage (0.0125 → 1.25 %)."""
-    if fraction is None:
-        return "—"
-    return f"{num(fraction * 100, places)}%"
+    """A fraction as a percentage (0.0125 → 1.25%)."""
+    return money.percent(fraction, places)
 
 
 def signed_pct(fraction: Decimal, places: int = 2) -> str:
-    return ("+" if fraction > 0 else "") + pct(fraction, places)
+    return money.signed_percent(fraction, places)
 
 
 def rate_pct(fraction: Decimal) -> str:
-    """A funding rate per interval: four decimals in percent (0.0000125 → 0.0013 %)."""
-    return ("+" if fraction > 0 else "") + f"{num(fraction * 100, 4)}%"
+    """A funding rate per interval: four decimals in percent (0.0000125 → +0.0013%)."""
+    return money.rate(fraction)
 
 
 def countdown(delta: timedelta) -> str:

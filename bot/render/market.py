@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from bot.clock import Clock
+from bot.render import money
 from bot.render.common import countdown, esc, hhmm, num, pct, rate_pct, signed_pct, signed_usd, usd
 from bot.services.market import BookView, FundingView, PriceView
 
@@ -11,11 +14,16 @@ def prices(views: list[PriceView]) -> str:
     blocks = []
     for v in views:
         arrow = "🟢" if v.change_24h >= 0 else "🔴"
-        lines = [f"<b>{esc(v.symbol)}</b>  {num(v.last)}  {arrow} {signed_pct(v.change_24h)} 24h"]
+
+        def px(value: Decimal | None, tick: Decimal | None = v.tick) -> str:
+            return money.price(value, tick)
+
+        head = f"<b>{esc(v.symbol)}</b>  {px(v.last)}  {arrow} {signed_pct(v.change_24h)} 24h"
+        lines = [head]
         if v.mark is not None:
-            lines.append(f"mark {num(v.mark)} · index {num(v.index)}")
-        lines.append(f"bid {num(v.best_bid)} · ask {num(v.best_ask)}")
-        lines.append(f"24h high {num(v.high)} · low {num(v.low)}")
+            lines.append(f"mark {px(v.mark)} · index {px(v.index)}")
+        lines.append(f"bid {px(v.best_bid)} · ask {px(v.best_ask)}")
+        lines.append(f"24h high {px(v.high)} · low {px(v.low)}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -33,7 +41,7 @@ def funding(views: list[FundingView], clock: Clock, *, single: bool) -> str:
         if v.position_qty is not None and v.expected_payment is not None:
             side = "long" if v.position_qty > 0 else "short"
             lines.append(
-                f"your {side} {num(abs(v.position_qty))} → {signed_usd(v.expected_payment)} "
+                f"your {side} {money.size(abs(v.position_qty))} → {signed_usd(v.expected_payment)} "
                 "expected at the next funding"
             )
         return "\n".join(lines)
@@ -52,12 +60,13 @@ def book(v: BookView) -> str:
     lines = [f"<b>{esc(v.symbol)}</b> order book"]
     lines.append("<pre>")
     for p, q in reversed(v.asks[:8]):
-        lines.append(f"ask {num(p):>14} {num(q):>12}")
+        lines.append(f"ask {money.price(p, v.tick):>14} {money.size(q, v.step):>12}")
     lines.append("-" * 31)
     for p, q in v.bids[:8]:
-        lines.append(f"bid {num(p):>14} {num(q):>12}")
+        lines.append(f"bid {money.price(p, v.tick):>14} {money.size(q, v.step):>12}")
     lines.append("</pre>")
     if v.mid is not None and v.spread is not None:
-        lines.append(f"mid {num(v.mid)} · spread {num(v.spread)} ({pct(v.spread / v.mid, 3)})")
+        spread = f"{money.price(v.spread, v.tick)} ({pct(v.spread / v.mid, 3)})"
+        lines.append(f"mid {money.price(v.mid)} · spread {spread}")
     lines.append(f"depth shown: bids {usd(v.bid_depth_usd)} · asks {usd(v.ask_depth_usd)}")
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.render import money
 from bot.render.common import esc, mode_badge, num, pct, rate_pct, signed_usd, usd
 from bot.services.journal import PnlReport, PnlRow
 from bot.services.strategy import ApprovalResult, Proposal, StrategyStatus
@@ -40,8 +41,8 @@ def legs(action: Action) -> list[str]:
     for leg in action.legs:
         flag = " reduce-only" if leg.reduce_only else ""
         out.append(
-            f"• {_side(leg.side)} {esc(num(leg.quantity))} {esc(leg.symbol)}{flag} "
-            f"≈ {esc(num(leg.expected_price, 4))}"
+            f"• {_side(leg.side)} {money.size(leg.quantity)} {esc(leg.symbol)}{flag} "
+            f"≈ {money.price(leg.expected_price)}"
         )
     return out
 
@@ -74,11 +75,11 @@ def status(st: StrategyStatus) -> str:
         lines.append("none")
     for v in st.positions:
         p = v.position
-        hedge = f" + {esc(num(p.spot_quantity))} {esc(p.spot_symbol)}" if p.spot_quantity else ""
+        hedge = f" + {money.size(p.spot_quantity)} {esc(p.spot_symbol)}" if p.spot_quantity else ""
         side = "short" if p.is_short else "long"
         lines.append(
-            f"{esc(p.symbol)} {side} {esc(num(abs(p.perp_quantity)))}{hedge} @ "
-            f"{esc(num(p.perp_entry))} ({esc(p.kind)}), mark {esc(num(v.mark))}, "
+            f"{esc(p.symbol)} {side} {money.size(abs(p.perp_quantity))}{hedge} @ "
+            f"{money.price(p.perp_entry)} ({esc(p.kind)}), mark {money.price(v.mark)}, "
             f"rate {rate_pct(v.funding_rate) if v.funding_rate is not None else '—'}, "
             f"unhedged PnL {esc(signed_usd(v.unrealized)) if v.unrealized is not None else '—'}, "
             f"since {_time(p.opened_at_ms)}"
@@ -127,11 +128,11 @@ def report(r: ExecutionReport, trading_mode: str) -> str:
     lines = [f"{icon} <b>Strategy {head} {esc(a.symbol)}</b> · {mode_badge(trading_mode)}"]
     for f in (*r.fills, *r.unwinds):
         if f.error:
-            lines.append(f"• {_side(f.side)} {esc(num(f.requested))} {esc(f.symbol)}: failed")
+            lines.append(f"• {_side(f.side)} {money.size(f.requested)} {esc(f.symbol)}: failed")
         else:
             lines.append(
-                f"• {_side(f.side)} {esc(num(f.filled))} {esc(f.symbol)} @ "
-                f"{esc(num(f.average_price, 4) if f.average_price else '—')} "
+                f"• {_side(f.side)} {money.size(f.filled)} {esc(f.symbol)} @ "
+                f"{money.price(f.average_price) if f.average_price else '—'} "
                 f"(order {esc(f.order_id)})"
             )
     lines.append(f"Why: {esc(a.reason)}")
@@ -183,13 +184,13 @@ def trades(records: Sequence[ActionRecord]) -> str:
         return "No strategy trades yet."
     lines = ["<b>Last strategy trades</b>"]
     for r in records:
-        qty = f"perp {esc(num(r.perp_quantity))}"
+        qty = f"perp {money.size(r.perp_quantity)}"
         if r.perp_price is not None:
-            qty += f" @ {esc(num(r.perp_price, 4))}"
+            qty += f" @ {money.price(r.perp_price)}"
         if r.spot_quantity:
-            qty += f", spot {esc(num(r.spot_quantity))}"
+            qty += f", spot {money.size(r.spot_quantity)}"
             if r.spot_price is not None:
-                qty += f" @ {esc(num(r.spot_price, 4))}"
+                qty += f" @ {money.price(r.spot_price)}"
         lines.append(
             f"{_time(r.at_ms)} {mode_badge(r.mode)} <b>{esc(r.kind)} {esc(r.symbol)}</b> "
             f"({esc(r.strategy)}): {qty}\n   why: {esc(r.reason)}"

@@ -13,7 +13,8 @@ from decimal import Decimal
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.render.common import esc, mode_badge, num, pct, usd
+from bot.render import money
+from bot.render.common import esc, mode_badge, pct, usd
 from bot.services.order_intent import IntentError
 from bot.services.order_quote import LegPreview, decimals
 from bot.services.trading import LegResult, LegStatus, Outcome, Preview, Status
@@ -58,11 +59,11 @@ def intent_error(err: IntentError) -> str:
 def _px(value: Decimal, leg: LegPreview) -> str:
     """A price with one decimal more than the book's mid uses (averages fall between ticks)."""
     places = min(8, max(2, decimals(leg.mid) + 1))
-    return num(value.quantize(Decimal(1).scaleb(-places)).normalize())
+    return money.price(value, Decimal(1).scaleb(-places)).rstrip("0").rstrip(".")
 
 
 def _qty(value: Decimal, leg: LegPreview) -> str:
-    return f"{num(value)} {esc(leg.base)}"
+    return f"{money.size(value)} {esc(leg.base)}"
 
 
 def _signed_position(value: Decimal, leg: LegPreview) -> str:
@@ -75,7 +76,7 @@ def _signed_position(value: Decimal, leg: LegPreview) -> str:
 
 def _leg_lines(leg: LegPreview) -> list[str]:
     icon = "🟢" if leg.is_buy else "🔴"
-    kind = "market" if leg.order_type == "MARKET" else f"limit @ {num(leg.price)}"
+    kind = "market" if leg.order_type == "MARKET" else f"limit @ {money.price(leg.price)}"
     flags = [f for f, on in (("post-only", leg.post_only), ("reduce-only", leg.reduce_only)) if on]
     head = (
         f"{icon} <b>{'BUY' if leg.is_buy else 'SELL'} {_qty(leg.quantity, leg)}</b> "
@@ -136,7 +137,7 @@ def _leg_result(r: LegResult) -> str:
     if r.status is LegStatus.PARTIALLY_FILLED:
         return f"🟡 {what}: filled {_qty(r.executed_quantity, leg)} at {avg}{oid}"
     if r.status is LegStatus.PLACED:
-        where = f" at {num(leg.price)}" if leg.price is not None else ""
+        where = f" at {money.price(leg.price)}" if leg.price is not None else ""
         return f"📌 {what}: placed, resting on the book{where}{oid}"
     if r.status is LegStatus.REJECTED:
         return f"❌ {what}: rejected: {esc(r.reason)}"

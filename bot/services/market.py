@@ -25,6 +25,7 @@ class PriceView:
     low: Decimal
     best_bid: Decimal | None
     best_ask: Decimal | None
+    tick: Decimal | None = None  # the market's price step, for display
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,8 @@ class BookView:
     spread: Decimal | None
     bid_depth_usd: Decimal
     ask_depth_usd: Decimal
+    tick: Decimal | None = None  # the market's price step, for display
+    step: Decimal | None = None  # the market's quantity step, for display
 
 
 def apr(rate: Decimal, interval_hours: Decimal) -> Decimal:
@@ -70,6 +73,10 @@ class MarketService:
 
     async def resolve(self, text: str) -> str:
         return await self.market.resolve_symbol(text)
+
+    def _steps(self, symbol: str) -> tuple[Decimal | None, Decimal | None]:
+        m = self.market.markets.get(symbol)
+        return (m.tick_size, m.step_size) if m is not None else (None, None)
 
     async def prices(self, texts: list[str]) -> list[PriceView]:
         symbols = [await self.resolve(t) for t in texts]
@@ -94,6 +101,7 @@ class MarketService:
             low=ticker["low"],
             best_bid=book["bids"][0][0] if book["bids"] else None,
             best_ask=book["asks"][0][0] if book["asks"] else None,
+            tick=self._steps(symbol)[0],
         )
 
     async def funding(self, text: str | None, top: int = 10) -> list[FundingView]:
@@ -153,7 +161,10 @@ class MarketService:
         if bids and asks:
             mid = (bids[0][0] + asks[0][0]) / 2
             spread = asks[0][0] - bids[0][0]
+        tick, step = self._steps(symbol)
         return BookView(
+            tick=tick,
+            step=step,
             symbol=symbol,
             bids=bids,
             asks=asks,

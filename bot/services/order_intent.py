@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from bot.services import numbers
+
 Side = Literal["buy", "sell"]
 
 #: A plain positive-looking decimal: digits with an optional dot part (no exponent, no sign).
@@ -114,22 +116,15 @@ def _tokens(args: Sequence[str] | str) -> list[str]:
 
 
 def parse_number(text: str, what: str, example: str) -> Decimal:
-    """A strictly positive plain decimal, or an :class:`IntentError` naming ``what`` was wrong."""
-    raw = text.strip()
-    if raw.startswith("-"):
-        raise IntentError(f"The {what} must be greater than zero, not {raw}.", example)
-    if "," in raw:
-        raise IntentError(
-            f"The {what} {raw!r} has a comma; write digits with a dot, e.g. 0.5 or 60000.", example
-        )
-    if raw.startswith("+"):
-        raw = raw[1:]
-    if not _NUMBER.match(raw):
-        raise IntentError(f"The {what} {text!r} is not a number.", example)
-    value = Decimal(raw)
-    if value <= 0:
-        raise IntentError(f"The {what} must be greater than zero, not {text}.", example)
-    return value
+    """A strictly positive plain decimal, or an :class:`IntentError` naming ``what`` was wrong.
+
+    The rules are the shared grammar's (:mod:`bot.services.numbers`): no commas, exponents,
+    ``inf``/``nan`` or non-ASCII digits, at most 20 digits.
+    """
+    try:
+        return numbers.parse_number(text, what=what, example=example).value
+    except numbers.NumberError as err:
+        raise IntentError(err.problem, example) from None
 
 
 def _parse_size(text: str, example: str) -> tuple[Decimal | None, Decimal | None]:
@@ -165,8 +160,8 @@ def parse_order(side: Side, args: Sequence[str] | str) -> OrderIntent:
         raise IntentError(f"How much {market.upper()}? The size is missing.", example)
     size_text = rest[0]
     rest = rest[1:]
-    # "200 usdc" is two tokens.
-    if rest and rest[0].lower() in _QUOTE_WORDS:
+    # "$ 200", "200 $" and "200 usdc" are one amount typed as two tokens.
+    if rest and (size_text == "$" or rest[0] == "$" or rest[0].lower() in _QUOTE_WORDS):
         size_text += rest[0]
         rest = rest[1:]
     quantity, notional = _parse_size(size_text, example)

@@ -305,9 +305,14 @@ def _build_order(intent: OrderIntent, view: MarketView, limits: Limits) -> LegPr
         notes.append(f"size rounded down to the step {plain(m.step_size)}")
     ref = price or mid
     if qty < m.min_quantity or qty <= 0:
+        what = (
+            f"The size {plain(intent.quantity)} {m.base} is"
+            if intent.quantity is not None
+            else f"{plain(intent.notional or ZERO)} USDC buys only "
+            f"{plain(raw_qty.quantize(m.step_size / 1000, ROUND_DOWN).normalize())} {m.base},"
+        )
         raise IntentError(
-            f"The size {plain(qty if intent.quantity is None else intent.quantity)} {m.base} is "
-            f"below the {m.symbol} minimum of {plain(m.min_quantity)} "
+            f"{what} below the {m.symbol} minimum of {plain(m.min_quantity)} "
             f"(≈ {plain((m.min_quantity * ref).quantize(Decimal('0.01'), ROUND_CEILING))} USDC).",
             ex,
         )

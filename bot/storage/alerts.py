@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, Integer, String, Text, delete, select, update
+from sqlalchemy import BigInteger, Boolean, Integer, String, Text, delete, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.base import Base, DecimalText
@@ -182,7 +182,11 @@ class AlertStore:
             return [_alert(r) for r in rows]
 
     async def count_for(self, user_id: int) -> int:
-        return len(await self.for_user(user_id))
+        async with self.db.session() as s:
+            n = await s.scalar(
+                select(func.count()).select_from(AlertRow).where(AlertRow.user_id == user_id)
+            )
+            return int(n or 0)
 
     async def all(self) -> list[Alert]:
         async with self.db.session() as s:

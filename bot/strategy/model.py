@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
+from bot.services.numbers import NumberError, Unit, bounds, parse_number, plain
+
 Kind = Literal["directional", "carry"]
 Side = Literal["Bid", "Ask"]
 ActionKind = Literal["open", "close"]
@@ -188,6 +190,9 @@ class StrategyConfig:
     cooldown_minutes: int = 60
     symbols: tuple[str, ...] = ()  # allow-list of bases or symbols; empty = every perp
     min_volume_24h: Decimal = Decimal(100_000)
+    #: Each changed setting as the user typed it (``0.01%``, ``$1000``), for display; not a
+    #: setting itself, so it takes no part in equality.
+    shown: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def allows(self, perp: PerpSnapshot) -> bool:
         if not self.symbols:
@@ -199,45 +204,68 @@ class StrategyConfig:
         """Every setting as text (stored in the database, shown in chat)."""
         out: dict[str, str] = {}
         for f in fields(self):
+            if f.name not in CONFIG_KEYS:
+                continue
             v = getattr(self, f.name)
-            if isinstance(v, bool):
+            if f.name in self.shown:
+                out[f.name] = self.shown[f.name]
+            elif isinstance(v, bool):
                 out[f.name] = "on" if v else "off"
             elif isinstance(v, tuple):
                 out[f.name] = ",".join(v)
+            elif isinstance(v, Decimal):
+                out[f.name] = plain(v)
             else:
                 out[f.name] = str(v)
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, str]) -> StrategyConfig:
-        """Rebuild from :meth:`to_dict` output; unknown keys are ignored (older versions)."""
+        """Rebuild from :meth:`to_dict` output; unknown keys are ignored (older versions).
+
+        The cross-setting rules were checked when the settings were saved, so they are not
+        re-checked one key at a time here (that would depend on the order of the keys).
+        """
         cfg = cls()
         for key, value in data.items():
-            if key in CONFIG_KEYS:
-                cfg = cfg.with_value(key, value)
+            if key not in CONFIG_KEYS:
+                continue
+            try:
+                cfg = cfg._set(key, value)
+            except ConfigError:
+                # Stored before the shared number grammar (``str(Decimal)`` may be ``1E-7``):
+                # read it as the plain decimal it was.
+                try:
+                    cfg = cfg._set(key, plain(Decimal(value)))
+                except (ConfigError, InvalidOperation):
+                    continue  # keep the default rather than refuse to start
         return cfg
 
-    def with_value(self, key: str, text: str) -> StrategyConfig:
-        """A copy with one setting parsed from text; raises :class:`ConfigError` when invalid."""
+    def _set(self, key: str, text: str) -> StrategyConfig:
         spec = CONFIG_KEYS.get(key)
         if spec is None:
             raise ConfigError(f"unknown setting {key!r}; known: {', '.join(sorted(CONFIG_KEYS))}")
-        value = spec.parse(key, text.strip())
-        cfg = replace(self, **{key: value})
+        value, shown = spec.parse(key, text.strip())
+        return replace(self, **{key: value}, shown={**self.shown, key: shown})
+
+    def with_value(self, key: str, text: str) -> StrategyConfig:
+        """A copy with one setting parsed from text; raises :class:`ConfigError` when invalid."""
+        cfg = self._set(key, text)
         if cfg.exit_rate >= cfg.entry_rate:
             raise ConfigError(
-                f"exit_rate ({cfg.exit_rate}) must be below entry_rate ({cfg.entry_rate}) "
+                f"exit_rate ({cfg.to_dict()['exit_rate']}) must be below entry_rate "
+                f"({cfg.to_dict()['entry_rate']}) "
                 "so entries and exits do not flap"
             )
         if cfg.trade_notional > cfg.max_notional_per_symbol:
             raise ConfigError(
-                f"trade_notional ({cfg.trade_notional}) must not exceed "
-                f"max_notional_per_symbol ({cfg.max_notional_per_symbol})"
+                f"trade_notional ({plain(cfg.trade_notional)}) must not exceed "
+                f"max_notional_per_symbol ({plain(cfg.max_notional_per_symbol)})"
             )
         if cfg.max_notional_per_symbol > cfg.max_notional_total:
             raise ConfigError(
-                f"max_notional_per_symbol ({cfg.max_notional_per_symbol}) must not exceed "
-                f"max_notional_total ({cfg.max_notional_total})"
+                f"max_notional_per_symbol ({plain(cfg.max_notional_per_symbol)}) must not exceed "
+                f"max_notional_total ({plain(cfg.max_notional_total)})"
             )
         return cfg
 
@@ -246,70 +274,105 @@ class ConfigError(ValueError):
     """A setting that does not parse or breaks an invariant; the message says which and why."""
 
 
+#: How a numeric setting is typed and stored. ``rate``: a fraction, ``0.0001`` or ``0.01%``;
+#: ``usdc``: a notional, ``1000``, ``$1k``, ``1000 usdc``; ``points``: percent points, ``3`` or
+#: ``3%``; ``bps``: basis points, ``5`` or ``0.05%``; ``decimal``/``int``: plain numbers.
+_SCALE = {"rate": Decimal(1), "points": Decimal(100), "bps": Decimal(10_000)}
+
+
 @dataclass(frozen=True, slots=True)
 class _Key:
-    kind: str  # "decimal" | "int" | "bool" | "kind" | "symbols"
+    kind: (
+        str  # "rate" | "usdc" | "points" | "bps" | "decimal" | "int" | "bool" | "kind" | "symbols"
+    )
     low: Decimal | None = None
     high: Decimal | None = None
     example: str = ""
     help: str = ""
 
-    def parse(self, key: str, text: str) -> Any:
+    def parse(self, key: str, text: str) -> tuple[Any, str]:
+        """``(value, text to show)`` — the value in the setting's unit, the text as typed."""
         if self.kind == "bool":
             low = text.lower()
             if low in ("on", "true", "yes", "1"):
-                return True
+                return True, "on"
             if low in ("off", "false", "no", "0"):
-                return False
+                return False, "off"
             raise ConfigError(f"{key} must be on or off, e.g. /strategy set {key} on")
         if self.kind == "kind":
             if text.lower() not in ("directional", "carry"):
                 raise ConfigError(f"{key} must be directional or carry")
-            return text.lower()
+            return text.lower(), text.lower()
         if self.kind == "symbols":
             if text.lower() in ("", "all", "*", "-"):
-                return ()
+                return (), "all"
             parts = tuple(p.strip().upper() for p in text.split(",") if p.strip())
+            if len(parts) > 50:
+                raise ConfigError(f"{key}: at most 50 markets, not {len(parts)}")
             for p in parts:
-                if not p.replace("_", "").isalnum():
-                    raise ConfigError(f"{p!r} is not a symbol, e.g. /strategy set {key} BTC,ETH")
-            return parts
+                if len(p) > 40 or not p.replace("_", "").isalnum() or not p.isascii():
+                    raise ConfigError(
+                        f"{p[:24]!r} is not a symbol, e.g. /strategy set {key} BTC,ETH"
+                    )
+            return parts, ",".join(parts)
+        return self._number(key, text)
+
+    def _number(self, key: str, text: str) -> tuple[Any, str]:
+        example = f"/strategy set {key} {self.example}"
+        scale = _SCALE.get(self.kind)
         try:
-            number = Decimal(text.rstrip("%"))
-        except InvalidOperation:
-            raise ConfigError(
-                f"{key} must be a number, e.g. /strategy set {key} {self.example}"
-            ) from None
-        if not number.is_finite():
-            raise ConfigError(f"{key} must be a finite number")
-        if self.low is not None and number < self.low:
-            raise ConfigError(f"{key} must be at least {self.low}")
-        if self.high is not None and number > self.high:
-            raise ConfigError(f"{key} must be at most {self.high}")
+            n = parse_number(
+                text,
+                what=key,
+                example=example,
+                percent="allow" if scale is not None else "no",
+                usdc=self.kind == "usdc",
+                suffixes=self.kind == "usdc",
+                signed=True,
+                zero=True,
+            )
+        except NumberError as err:
+            raise ConfigError(f"{err.problem} For example: {example}") from None
+        # A typed percent is a fraction (``3%`` = 0.03); a bare number is in the setting's own
+        # unit (``3`` percent points, ``5`` bps, ``0.0001`` as a rate).
+        value = n.value
+        if scale is not None and n.unit == "percent":
+            value = (n.value * scale).normalize()
+        if self.kind == "rate" or n.unit != "percent":
+            shown_unit: Unit = n.unit
+        else:
+            shown_unit = "percent"
+        if (self.low is not None and value < self.low) or (
+            self.high is not None and value > self.high
+        ):
+            div = scale if scale is not None and n.unit == "percent" else Decimal(1)
+            lo = None if self.low is None else self.low / div
+            hi = None if self.high is None else self.high / div
+            raise ConfigError(f"{key} must be {bounds(lo, hi, shown_unit)}, e.g. {example}")
         if self.kind == "int":
-            if number != number.to_integral_value():
-                raise ConfigError(f"{key} must be a whole number")
-            return int(number)
-        return number
+            if value != value.to_integral_value():
+                raise ConfigError(f"{key} must be a whole number, e.g. {example}")
+            return int(value), str(int(value))
+        return value, n.echo if n.unit != "plain" else plain(value)
 
 
 D = Decimal
 CONFIG_KEYS: dict[str, _Key] = {
     "kind": _Key("kind", example="carry", help="directional (the seed's rule) or carry"),
-    "entry_rate": _Key("decimal", D("0.000001"), D("0.05"), "0.0001", "|rate|/interval to open"),
-    "exit_rate": _Key("decimal", D(0), D("0.05"), "0.00003", "close below this earning rate"),
+    "entry_rate": _Key("rate", D("0.000001"), D("0.05"), "0.01%", "|rate|/interval to open"),
+    "exit_rate": _Key("rate", D(0), D("0.05"), "0.003%", "close below this earning rate"),
     "allow_unhedged": _Key("bool", example="off", help="carry: naked long on negative funding"),
-    "trade_notional": _Key("decimal", D(1), D(10_000_000), "1000", "USDC per position"),
-    "max_notional_per_symbol": _Key("decimal", D(1), D(10_000_000), "2000", "USDC cap a symbol"),
-    "max_notional_total": _Key("decimal", D(1), D(100_000_000), "10000", "USDC cap overall"),
+    "trade_notional": _Key("usdc", D(1), D(10_000_000), "1000", "USDC per position"),
+    "max_notional_per_symbol": _Key("usdc", D(1), D(10_000_000), "2000", "USDC cap a symbol"),
+    "max_notional_total": _Key("usdc", D(1), D(100_000_000), "10000", "USDC cap overall"),
     "max_positions": _Key("int", D(0), D(100), "3", "open positions at most"),
     "horizon_hours": _Key("decimal", D(1), D(24 * 30), "24", "hours of funding counted"),
-    "min_edge_bps": _Key("decimal", D(0), D(10_000), "5", "edge after costs, bps of notional"),
+    "min_edge_bps": _Key("bps", D(0), D(10_000), "5", "edge after costs, bps of notional"),
     "max_hold_hours": _Key("decimal", D(1), D(24 * 90), "72", "close after this long"),
-    "stop_loss_pct": _Key("decimal", D("0.1"), D(100), "3", "% loss on unhedged PnL"),
+    "stop_loss_pct": _Key("points", D("0.1"), D(100), "3%", "% loss on unhedged PnL"),
     "cooldown_minutes": _Key("int", D(0), D(24 * 60 * 7), "60", "wait after an exit"),
     "symbols": _Key("symbols", example="BTC,ETH", help="allow-list; all = every perp"),
-    "min_volume_24h": _Key("decimal", D(0), D(10**12), "100000", "USDC 24h volume at least"),
+    "min_volume_24h": _Key("usdc", D(0), D(10**12), "100000", "USDC 24h volume at least"),
 }
 
 

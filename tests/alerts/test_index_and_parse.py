@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from bot.alerts.index import AlertIndex, ArmedAlert, Hysteresis, linear_scan
-from bot.alerts.parse import AlertSpec, AlertSyntaxError, parse_alert
+from bot.alerts.parse import AlertSpec, AlertSyntaxError, check_price, parse_alert
 
 D = Decimal
 
@@ -66,7 +66,8 @@ def test_index_matches_a_linear_scan() -> None:
     [
         ("BTC > 70000", AlertSpec("BTC", "price", ">", D(70000))),
         ("BTC>70000", AlertSpec("BTC", "price", ">", D(70000))),
-        ("btc below 60,000", AlertSpec("btc", "price", "<", D(60000))),
+        ("btc below 60000", AlertSpec("btc", "price", "<", D(60000))),
+        ("BTC > 1.5k", AlertSpec("BTC", "price", ">", D(1500))),
         ("ETH change 5% 1h", AlertSpec("ETH", "change", "±", D("0.05"), 3600)),
         ("ETH change 2 15m", AlertSpec("ETH", "change", "±", D("0.02"), 900)),
         ("BTC funding > 0.05%", AlertSpec("BTC", "funding", ">", D("0.0005"))),
@@ -87,15 +88,45 @@ def test_grammar(args: str, spec: AlertSpec) -> None:
         ("BTC > abc", "number"),
         ("BTC = 5", "operator"),
         ("BTC > -5", "greater than zero"),
-        ("BTC > nan", "finite"),
+        ("BTC > nan", "not a number"),
         ("ETH change 0% 1h", "between"),
         ("ETH change 5% 30s", "window"),
-        ("ETH change 5% 30d", "between 1m and 7d"),
-        ("BTC funding > 150%", "out of range"),
+        ("ETH change 5% 30d", "between 1 minute and 7 days"),
+        ("BTC funding > 150%", "between -10% and 10%"),
         ("BTC funding >", "operator"),
+        ("btc below 60,000", "comma"),
+        ("BTC > 1e999999", "exponents"),
+        ("BTC > 1e-30", "exponents"),
+        ("BTC > 1,5", "comma"),
+        ("BTC > " + "9" * 60, "too long"),
+        ("BTC > 123456789012345678901", "21 digits"),
+        ("BTC > \u0663", "non-ASCII digits"),
+        ("BTC > inf", "not a number"),
+        ("BTC funding > 1e-20%", "exponents"),
+        ("BTC funding apr > 20000%", "between -10000% and 10000%"),
+        ("<b>x</b> > 5", "not a market"),
     ],
 )
 def test_bad_grammar(args: str, problem: str) -> None:
     with pytest.raises(AlertSyntaxError) as err:
         parse_alert(args.split())
     assert problem in err.value.problem
+
+
+def test_echo_keeps_the_operator_and_the_number_as_typed() -> None:
+    assert parse_alert(["BTC", ">", "70000.50"]).echo == "> 70000.5"
+    assert parse_alert(["BTC", "above", "1.5k"]).echo == "above 1500"
+    assert parse_alert(["BTC", "funding", ">", "0.00001%"]).echo == "funding > 0.00001%"
+
+
+@pytest.mark.parametrize(
+    ("threshold", "ok"),
+    [("70", True), ("69999999", True), ("69", False), ("70000001", False)],
+)
+def test_price_threshold_within_1000x_of_the_price(threshold: str, ok: bool) -> None:
+    spec = parse_alert(["BTC", ">", threshold])
+    if ok:
+        check_price(spec, D(70000))
+    else:
+        with pytest.raises(AlertSyntaxError, match="1/1000"):
+            check_price(spec, D(70000))

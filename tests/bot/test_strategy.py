@@ -89,8 +89,8 @@ async def test_backtest_and_charts_send_pngs(paper_bot: BotRunner, tg: FakeTeleg
     [
         ("/strategy maybe", "don't know"),
         ("/strategy set nope 1", "nope"),
-        ("/strategy set entry_rate abc", "must be a number"),
-        ("/backtest BTC abc", "number of days"),
+        ("/strategy set entry_rate abc", "not a number"),
+        ("/backtest BTC abc", "not a duration"),
         ("/backtest SOL_USDC 7d", "spot"),
         ("/backtest NOPE 7d", "NOPE"),
         ("/chart BTC 99y", "window"),

@@ -143,3 +143,27 @@ def test_intent_invariants() -> None:
         CloseIntent("BTC", D(0))
     with pytest.raises(ValueError):
         MultiLeg(legs=())
+
+
+@pytest.mark.parametrize(
+    ("text", "notional"),
+    [("SOL $ 200", D(200)), ("SOL 200 $", D(200)), ("BTC 0.01usdc", D("0.01"))],
+)
+def test_notional_forms(text: str, notional: Decimal) -> None:
+    assert parse_order("buy", text).notional == notional
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("BTC 1,000.5", "comma"),
+        ("BTC 1e309", "not a number"),
+        ("BTC " + "1" * 60, "too long"),
+        ("BTC \u0661", "non-ASCII"),
+        ("BTC $", "missing"),
+    ],
+)
+def test_shared_grammar_refusals(text: str, problem: str) -> None:
+    with pytest.raises(IntentError) as info:
+        parse_order("buy", text)
+    assert problem in info.value.problem

@@ -240,15 +240,18 @@ def test_fill_estimate_walks_levels() -> None:
     ("key", "value", "problem"),
     [
         ("nope", "1", "unknown setting"),
-        ("entry_rate", "abc", "must be a number"),
+        ("entry_rate", "abc", "not a number"),
         ("exit_rate", "0.001", "must be below entry_rate"),
         ("max_positions", "1.5", "whole number"),
-        ("max_positions", "-1", "at least"),
+        ("max_positions", "-1", "between 0 and 100"),
         ("allow_unhedged", "maybe", "on or off"),
         ("kind", "yolo", "directional or carry"),
         ("trade_notional", "5000", "must not exceed"),
         ("symbols", "BTC;DROP", "not a symbol"),
-        ("entry_rate", "NaN", "finite"),
+        ("entry_rate", "NaN", "not a number"),
+        ("entry_rate", "1e-5", "exponent"),
+        ("entry_rate", "6%", "between 0.0001% and 5%"),
+        ("trade_notional", "1,000", "comma"),
     ],
 )
 def test_config_validation(key: str, value: str, problem: str) -> None:
@@ -260,3 +263,30 @@ def test_config_round_trips_through_text() -> None:
     c = cfg(kind="directional", symbols="BTC,ETH", allow_unhedged="on", entry_rate="0.0002")
     assert StrategyConfig.from_dict(c.to_dict()) == c
     assert c.to_dict()["symbols"] == "BTC,ETH"
+
+
+@pytest.mark.parametrize(
+    ("key", "typed", "value", "shown"),
+    [
+        ("entry_rate", "0.01%", D("0.0001"), "0.01%"),
+        ("entry_rate", "0.0002", D("0.0002"), "0.0002"),
+        ("stop_loss_pct", "3%", D(3), "3%"),
+        ("stop_loss_pct", "5", D(5), "5"),
+        ("min_edge_bps", "0.05%", D(5), "0.05%"),
+        ("trade_notional", "$1.5k", D(1500), "1500 USDC"),
+        ("max_notional_total", "20000 usdc", D(20000), "20000 USDC"),
+    ],
+)
+def test_a_typed_percent_is_a_percent_and_is_shown_as_typed(
+    key: str, typed: str, value: Decimal, shown: str
+) -> None:
+    c = StrategyConfig(max_notional_per_symbol=D(2000)).with_value(key, typed)
+    assert getattr(c, key) == value
+    assert c.to_dict()[key] == shown
+    again = StrategyConfig.from_dict(c.to_dict())
+    assert getattr(again, key) == value
+
+
+def test_a_stored_config_from_before_the_grammar_still_loads() -> None:
+    old = {"entry_rate": "1E-5", "exit_rate": "0.000001", "max_positions": "3"}
+    assert StrategyConfig.from_dict(old).entry_rate == D("0.00001")
