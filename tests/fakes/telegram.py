@@ -86,7 +86,12 @@ class FakeTelegram:
 
     @property
     def commands(self) -> list[dict[str, Any]]:
+        """The command menu last set with ``setMyCommands`` (default scope)."""
         return list(self.server.store.commands.get("default:", []))
+
+    @commands.setter
+    def commands(self, value: list[dict[str, Any]]) -> None:
+        self.server.store.commands["default:"] = list(value)
 
     def _gate(self, method: str, params: dict[str, Any]) -> BotApiError | None:
         if self.refuse_429 > 0 and method.startswith(("send", "edit")):

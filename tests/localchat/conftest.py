@@ -32,7 +32,8 @@ async def running(settings: Settings) -> AsyncIterator[str]:
     stop = asyncio.Event()
     ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(serve(settings, stop, ready.set_result))
-    done, _ = await asyncio.wait({task, ready}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+    waiting: set[asyncio.Future[Any]] = {task, ready}
+    done, _ = await asyncio.wait(waiting, timeout=30, return_when=asyncio.FIRST_COMPLETED)
     if task in done:
         task.result()  # start-up failed: raise its error here
     assert ready in done, "the local chat did not start within 30 s"
