@@ -34,6 +34,10 @@ log = logging.getLogger("bot.localchat")
 PROBE_SECONDS = 3.0
 
 
+class PortUnavailable(OSError):
+    """The page's address cannot be bound (in use, or not an address of this machine)."""
+
+
 async def exchange_reachable(api_url: str, seconds: float = PROBE_SECONDS) -> bool:
     """Whether the exchange's public REST API answers ``/api/v1/markets`` with 200 in time."""
     try:
@@ -104,7 +108,10 @@ async def serve(
         banner=banner,
         password=password.get_secret_value() if password else None,
     )
-    await server.start()
+    try:
+        await server.start()
+    except OSError as exc:
+        raise PortUnavailable(exc.errno, exc.strerror or str(exc)) from exc
     try:
         app = build_application(local_settings(market_settings, server, token, user_id))
         await _run(app, stop, lambda: on_ready(f"{server.url}/"))
@@ -158,7 +165,7 @@ def run_local_chat(settings: Settings) -> int:
     except InstanceLocked as exc:
         print(f"Not starting: {exc}", file=sys.stderr)
         return 3
-    except OSError as exc:
+    except PortUnavailable as exc:
         print(
             f"Cannot open the local chat on {settings.local_chat_host}:"
             f"{settings.local_chat_port} ({exc.strerror or exc}). Set LOCAL_CHAT_PORT to a free "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,9 +16,15 @@ from bot.localchat.run import exchange_reachable
 from bot.sim import Simulator
 
 
-def test_python_m_bot_without_a_token_opens_the_local_chat(tmp_path: Path) -> None:
+def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BACKPACK_"))}
     env.update(EXCHANGE="sim", LOCAL_CHAT_PORT="0", TELEGRAM_BOT_TOKEN="", DATA_DIR="data")
+    env.update(extra)
+    return env
+
+
+def test_python_m_bot_without_a_token_opens_the_local_chat(tmp_path: Path) -> None:
+    env = clean_env()
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot"],
@@ -57,3 +64,22 @@ async def test_an_unreachable_exchange_is_noticed_quickly() -> None:
     assert time.monotonic() - started < 2.5
     async with Simulator(seed=1, random_walk=False) as sim:
         assert await exchange_reachable(sim.rest_url)
+
+
+def test_a_busy_port_is_explained(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "bot"],
+            cwd=tmp_path,
+            env=clean_env(LOCAL_CHAT_PORT=str(port)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert f"Cannot open the local chat on 127.0.0.1:{port}" in proc.stderr
+    assert proc.stdout == ""
