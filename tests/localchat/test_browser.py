@@ -10,8 +10,11 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.localchat.conftest import local_settings, running
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not Path(CHROMIUM).exists():
@@ -33,16 +36,20 @@ WAIT_MS = 20_000
 pytestmark = pytest.mark.timeout(180)
 
 
+def browser(pw: Any, tmp_path: Path) -> Any:
+    return pw.chromium.launch_persistent_context(
+        str(tmp_path / "profile"),  # a fresh profile for every test
+        executable_path=CHROMIUM,
+        headless=True,
+        args=FLAGS,
+        viewport={"width": 480, "height": 900},
+    )
+
+
 async def test_price_buy_confirm_chart_and_reload(chat_url: str, tmp_path: Path) -> None:
     expect = async_api.expect
     async with async_api.async_playwright() as pw:
-        context = await pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=FLAGS,
-            viewport={"width": 480, "height": 900},
-        )
+        context = await browser(pw, tmp_path)
         try:
             page = await context.new_page()
             await page.goto(chat_url)
@@ -91,5 +98,28 @@ async def test_price_buy_confirm_chart_and_reload(chat_url: str, tmp_path: Path)
             await expect(page.locator("article.msg")).to_have_count(count, timeout=WAIT_MS)
             await expect(page.locator(f"#msg-{preview_id}")).to_contain_text("filled at")
             await expect(page.locator("article.msg.out").first).to_contain_text("/price BTC")
+        finally:
+            await context.close()
+
+
+async def test_with_a_password_the_page_asks_for_it(tmp_path: Path) -> None:
+    expect = async_api.expect
+    settings = local_settings(tmp_path, local_chat_password="open sesame")
+    async with running(settings) as url, async_api.async_playwright() as pw:
+        context = await browser(pw, tmp_path)
+        try:
+            page = await context.new_page()
+            await page.goto(url)
+            password = page.get_by_label("Password")
+            await password.fill("guess")
+            await password.press("Enter")
+            await expect(page.get_by_role("alert")).to_have_text("wrong password")
+            await password.fill("open sesame")
+            await password.press("Enter")
+            box = page.get_by_label("Message")
+            await box.fill("/price SOL")
+            await box.press("Enter")
+            reply = page.locator("article.msg.in").filter(has_text="SOL_USDC_PERP")
+            await expect(reply).to_have_count(1, timeout=WAIT_MS)
         finally:
             await context.close()
