@@ -139,7 +139,7 @@ class ChatStore:
             cid = int(chat_id)
         except (TypeError, ValueError):
             raise bad("chat not found") from None
-        if cid > 0:
+        if cid > 0:  # a user's private chat, as if they had pressed Start
             return {"id": cid, "first_name": self.user(cid)["first_name"], "type": "private"}
         if cid in self._groups:
             return self._groups[cid]
