@@ -14,8 +14,11 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
+# Without a token in .env this opens the local chat (prints `local chat: http://127.0.0.1:8080/`).
+# .env will hold the bot token and exchange keys: readable by its owner only.
 run: setup
-	@test -f .env || cp .env.example .env
+	@test -f .env || (umask 077 && cp .env.example .env)
+	@chmod 600 .env
 	$(BIN)/python -m bot
 
 sim: setup

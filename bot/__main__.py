@@ -34,6 +34,10 @@ def main() -> int:
         return 2
     install_token_redaction(settings.telegram_bot_token.get_secret_value())
     configure_logging(settings.log_level)
+    if settings.wants_local_chat:  # no token, or LOCAL_CHAT=true: the bot in a local web chat
+        from bot.localchat.run import run_local_chat
+
+        return run_local_chat(settings)
     try:
         settings.check()
     except ConfigError as exc:

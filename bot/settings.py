@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -63,6 +64,10 @@ class Settings(BaseSettings):
     liquidation_warning_distance: Decimal = Decimal("0.10")
     funding_notice_minutes: int = 10
     strategy_interval_seconds: int = Field(default=60, ge=5)
+    local_chat: bool = False
+    local_chat_host: str = "127.0.0.1"
+    local_chat_port: int = Field(default=8080, ge=0, le=65535)
+    local_chat_password: SecretStr | None = None
 
     _roles: dict[int, Role] = PrivateAttr(default_factory=dict)
 
@@ -134,7 +139,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "backpack_api_key", "backpack_api_secret", "webhook_url", "webhook_secret", mode="before"
+        "backpack_api_key",
+        "backpack_api_secret",
+        "webhook_url",
+        "webhook_secret",
+        "local_chat_password",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
@@ -149,14 +159,34 @@ class Settings(BaseSettings):
     def paper(self) -> bool:
         return self.trading_mode == "paper"
 
+    @property
+    def wants_local_chat(self) -> bool:
+        """Run against the embedded Bot API and chat page: ``LOCAL_CHAT=true`` or no token."""
+        return self.local_chat or not self.telegram_bot_token.get_secret_value()
+
+    @property
+    def local_chat_on_loopback(self) -> bool:
+        host = self.local_chat_host.strip("[]")
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
     def check(self) -> None:
-        """Start-up checks with messages a user can act on (raises :class:`ConfigError`)."""
-        if not self.telegram_bot_token.get_secret_value():
-            raise ConfigError(
-                "TELEGRAM_BOT_TOKEN is not set. Create a bot with @BotFather and put its token "
-                "in .env (see .env.example)."
-            )
-        if not self.telegram_allowed_users:
+        """Start-up checks with messages a user can act on (raises :class:`ConfigError`).
+
+        In local-chat mode (:attr:`wants_local_chat`) no token or Telegram user is needed, but
+        the page may only be reachable from other machines behind ``LOCAL_CHAT_PASSWORD``.
+        """
+        if self.wants_local_chat:
+            if not self.local_chat_on_loopback and self.local_chat_password is None:
+                raise ConfigError(
+                    f"LOCAL_CHAT_HOST={self.local_chat_host} lets other machines open the local "
+                    "chat and trade; set LOCAL_CHAT_PASSWORD too (or use 127.0.0.1)."
+                )
+        elif not self.telegram_allowed_users:
             raise ConfigError(
                 "TELEGRAM_ALLOWED_USERS is empty, so nobody could use the bot. Put your numeric "
                 "Telegram user id in .env (ask @userinfobot), e.g. TELEGRAM_ALLOWED_USERS=123456789"

@@ -33,7 +33,8 @@ def test_example_file_parses(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("values", "problem"),
     [
-        ({"telegram_allowed_users": "1"}, "TELEGRAM_BOT_TOKEN"),
+        ({"local_chat_host": "0.0.0.0"}, "LOCAL_CHAT_PASSWORD"),
+        ({"local_chat": "true", "local_chat_host": "192.168.1.5"}, "LOCAL_CHAT_PASSWORD"),
         ({"telegram_bot_token": "1:x"}, "TELEGRAM_ALLOWED_USERS is empty"),
         (
             {"telegram_bot_token": "1:x", "telegram_allowed_users": "1", "trading_mode": "live"},
@@ -64,3 +65,15 @@ def test_users_and_percentages_parse() -> None:
     )
     assert s.telegram_allowed_users == [12, 34, 56]
     assert s.alert_hysteresis == Decimal("0.005")
+
+
+def test_no_token_means_the_local_chat() -> None:
+    s = Settings(_env_file=None)
+    assert s.wants_local_chat and s.local_chat_on_loopback
+    s.check()  # no token and no Telegram users needed
+    assert (s.local_chat_host, s.local_chat_port) == ("127.0.0.1", 8080)
+    forced = Settings(_env_file=None, telegram_bot_token="1:x", local_chat="true")
+    assert forced.wants_local_chat
+    exposed = Settings(_env_file=None, local_chat_host="0.0.0.0", local_chat_password="pw")
+    exposed.check()
+    assert not Settings(_env_file=None, telegram_bot_token="1:x").wants_local_chat

@@ -28,7 +28,7 @@ def run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("env", "code", "message"),
     [
-        ({}, 2, "TELEGRAM_BOT_TOKEN is not set"),
+        ({"LOCAL_CHAT_HOST": "0.0.0.0"}, 2, "LOCAL_CHAT_PASSWORD"),
         ({"TELEGRAM_BOT_TOKEN": TOKEN}, 2, "TELEGRAM_ALLOWED_USERS is empty"),
         (
             {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_ALLOWED_USERS": "1", "TRADING_MODE": "live"},

@@ -1,0 +1,176 @@
+"""``python -m bot`` without a Telegram token: the bot in a local web chat, in one process.
+
+Starts the embedded Bot API + chat page (:class:`LocalChatServer`), builds the very same
+python-telegram-bot ``Application`` with :func:`bot.app.build_application` pointed at it
+through ``base_url`` (a random local token, the page's user as the only allowed user), runs it
+as ``run_polling`` would (initialize → post_init → start_polling → start), prints
+``local chat: http://HOST:PORT/`` and stops in reverse order on SIGINT/SIGTERM.
+
+Market data: the real exchange when it answers, otherwise the built-in simulator; the page's
+banner says which. Trading is paper unless ``TRADING_MODE=live`` was set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import signal
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from pydantic import SecretStr
+
+from bot.app import build_application
+from bot.localchat.server import BOT_ID, LOCAL_USER_ID, LocalChatServer
+from bot.localchat.web import Banner
+from bot.settings import ConfigError, Settings
+from bot.storage.db import InstanceLocked
+
+log = logging.getLogger("bot.localchat")
+
+PROBE_SECONDS = 3.0
+
+
+class PortUnavailable(OSError):
+    """The page's address cannot be bound (in use, or not an address of this machine)."""
+
+
+async def exchange_reachable(api_url: str, seconds: float = PROBE_SECONDS) -> bool:
+    """Whether the exchange's public REST API answers ``/api/v1/markets`` with 200 in time."""
+    try:
+        client_timeout = aiohttp.ClientTimeout(total=seconds)
+        async with (
+            aiohttp.ClientSession(timeout=client_timeout) as session,
+            session.get(f"{api_url.rstrip('/')}/api/v1/markets") as response,
+        ):
+            return response.status == 200
+    except (aiohttp.ClientError, TimeoutError, OSError):
+        return False
+
+
+async def choose_market(settings: Settings) -> tuple[Settings, Banner]:
+    """Pick the market data source and say it in a banner; raises ConfigError for live+offline."""
+    mode = settings.trading_mode
+    if settings.exchange == "sim":
+        return settings, Banner(mode, "built-in simulator", "EXCHANGE=sim")
+    if await exchange_reachable(settings.backpack_api_url):
+        detail = "real prices; paper orders fill in the built-in engine" if settings.paper else ""
+        return settings, Banner(mode, "Backpack Exchange", detail)
+    if not settings.paper:
+        raise ConfigError(
+            f"TRADING_MODE=live needs the exchange, and {settings.backpack_api_url} is not "
+            "reachable; use TRADING_MODE=paper to try the bot offline."
+        )
+    log.warning("Backpack Exchange is not reachable; the local chat uses the built-in simulator")
+    offline = settings.model_copy(update={"exchange": "sim"})
+    return offline, Banner(mode, "built-in simulator", "Backpack Exchange is not reachable")
+
+
+def local_settings(
+    settings: Settings, server: LocalChatServer, token: str, user_id: int
+) -> Settings:
+    """``settings`` pointed at the embedded Bot API, with the page's user as the owner."""
+    return settings.model_copy(
+        update={
+            "telegram_bot_token": SecretStr(token),
+            "telegram_api_url": server.api_url,
+            "telegram_allowed_users": [user_id],
+            "webhook_url": None,
+            "local_chat": True,
+        }
+    )
+
+
+def announce(url: str) -> None:
+    """The one line ``python -m bot`` prints on stdout in local-chat mode."""
+    print(f"local chat: {url}", flush=True)
+
+
+async def serve(
+    settings: Settings, stop: asyncio.Event, on_ready: Callable[[str], None] = announce
+) -> None:
+    """Run the local chat until ``stop`` is set; ``on_ready(page_url)`` once the bot answers."""
+    settings.check()
+    market_settings, banner = await choose_market(settings)
+    user_id = settings.telegram_allowed_users[0] if settings.telegram_allowed_users else None
+    password = settings.local_chat_password
+    # A fresh token per run: nobody else on the network can act as the bot or read updates.
+    token = f"{BOT_ID}:{secrets.token_urlsafe(24)}"
+    user_id = user_id or LOCAL_USER_ID
+    server = LocalChatServer(
+        token,
+        host=settings.local_chat_host,
+        port=settings.local_chat_port,
+        user_id=user_id,
+        banner=banner,
+        password=password.get_secret_value() if password else None,
+    )
+    try:
+        await server.start()
+    except OSError as exc:
+        raise PortUnavailable(exc.errno, exc.strerror or str(exc)) from exc
+    try:
+        app = build_application(local_settings(market_settings, server, token, user_id))
+        await _run(app, stop, lambda: on_ready(f"{server.url}/"))
+    finally:
+        await server.stop()
+
+
+async def _run(app: Any, stop: asyncio.Event, ready: Callable[[], None]) -> None:
+    await app.initialize()
+    try:
+        if app.post_init is not None:
+            await app.post_init(app)
+    except BaseException:
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
+        raise
+    try:
+        await app.updater.start_polling(poll_interval=0.0, timeout=10)
+        await app.start()
+        ready()
+        await stop.wait()
+    finally:
+        if app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
+
+
+def run_local_chat(settings: Settings) -> int:
+    """The blocking entry point ``bot/__main__.py`` calls; returns the process exit code."""
+
+    # The terminal is not the user's interface here, the page is: keep it to warnings.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(settings, stop)
+
+    try:
+        asyncio.run(main())
+    except ConfigError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        return 2
+    except InstanceLocked as exc:
+        print(f"Not starting: {exc}", file=sys.stderr)
+        return 3
+    except PortUnavailable as exc:
+        print(
+            f"Cannot open the local chat on {settings.local_chat_host}:"
+            f"{settings.local_chat_port} ({exc.strerror or exc}). Set LOCAL_CHAT_PORT to a free "
+            "port (0 picks one).",
+            file=sys.stderr,
+        )
+        return 2
+    return 0

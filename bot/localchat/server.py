@@ -1,0 +1,83 @@
+"""One aiohttp server for the embedded Bot API and the chat page (an async context manager)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from bot.localchat.botapi import BotApi
+from bot.localchat.store import ChatStore
+from bot.localchat.web import Banner, ChatPage
+
+BOT_ID = 7000001
+BOT_NAME = "Backpack bot"
+BOT_USERNAME = "backpack_local_bot"
+LOCAL_USER_ID = 100000001
+
+
+class LocalChatServer:
+    """``async with LocalChatServer(token) as server:`` → ``server.url``, ``server.api_url``.
+
+    ``api_url`` is python-telegram-bot's ``base_url`` (``…/bot``); the page is at ``url + "/"``.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        user_id: int = LOCAL_USER_ID,
+        user_name: str = "You",
+        banner: Banner | None = None,
+        password: str | None = None,
+        bot_username: str = BOT_USERNAME,
+        max_poll_seconds: float = 50.0,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.store = ChatStore(BOT_ID, BOT_NAME, bot_username)
+        self.store.user_names[user_id] = user_name
+        self.api = BotApi(self.store, token, max_poll_seconds=max_poll_seconds)
+        self.page = ChatPage(
+            self.store, user_id, banner or Banner("paper", "built-in simulator"), password
+        )
+        self.app = web.Application(client_max_size=60 * 1024 * 1024)
+        self.api.add_routes(self.app)
+        self.page.add_routes(self.app)
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/bot"
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        try:
+            await site.start()
+        except OSError:
+            await self._runner.cleanup()
+            self._runner = None
+            raise
+        server: Any = site._server
+        port = server.sockets[0].getsockname()[1]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.url = f"http://{host}:{port}"
+
+    async def stop(self) -> None:
+        self.store.close()
+        await self.page.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> LocalChatServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
