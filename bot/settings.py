@@ -121,6 +121,13 @@ class Settings(BaseSettings):
         """The user's role, or ``None`` for someone not on the list."""
         return None if user_id is None else self._roles.get(user_id)
 
+    def with_users(self, roles: Mapping[int, Role], **update: Any) -> Settings:
+        """A copy whose allowed users are exactly ``roles`` (``model_copy`` skips validators,
+        so the roles are set here rather than parsed again)."""
+        copy = self.model_copy(update={**update, "telegram_allowed_users": list(roles)})
+        copy._roles = dict(roles)
+        return copy
+
     @field_validator(
         "price_drift_tolerance",
         "limit_price_band",

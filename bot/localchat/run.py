@@ -73,14 +73,12 @@ def local_settings(
     settings: Settings, server: LocalChatServer, token: str, user_id: int
 ) -> Settings:
     """``settings`` pointed at the embedded Bot API, with the page's user as the owner."""
-    return settings.model_copy(
-        update={
-            "telegram_bot_token": SecretStr(token),
-            "telegram_api_url": server.api_url,
-            "telegram_allowed_users": [user_id],
-            "webhook_url": None,
-            "local_chat": True,
-        }
+    return settings.with_users(
+        {user_id: "owner"},
+        telegram_bot_token=SecretStr(token),
+        telegram_api_url=server.api_url,
+        webhook_url=None,
+        local_chat=True,
     )
 
 
