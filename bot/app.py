@@ -254,6 +254,12 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
         except Exception as exc:  # a menu is nice to have; never fail start-up over it
             log.warning("set_my_commands failed: %s", exc)
 
+    async def post_stop(app: App) -> None:
+        """Updates and jobs have stopped; the bot can still talk: say what is queued."""
+        services = app.bot_data.services
+        if services is not None:
+            await services.outbox.stop()
+
     async def post_shutdown(app: App) -> None:
         app.bot_data.services = None
         await stack.aclose()
@@ -295,6 +301,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
         .context_types(ContextTypes(bot_data=BotData))
         .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .concurrent_updates(True)
     )

@@ -199,6 +199,7 @@ class LocalOrderBook:
         self.asks: dict[Decimal, Decimal] = {}
         self.last_update_id: int | None = None
         self.synced = False
+        self.updated_at = 0.0  # time.monotonic() of the last snapshot or applied delta
         self._buffer: list[dict[str, Any]] = []
 
     def on_delta(self, data: dict[str, Any]) -> None:
@@ -212,6 +213,7 @@ class LocalOrderBook:
         self.asks = {Decimal(p): Decimal(q) for p, q in snapshot["asks"]}
         self.last_update_id = int(snapshot["lastUpdateId"])
         self.synced = True
+        self.updated_at = time.monotonic()
         buffered, self._buffer = self._buffer, []
         for data in buffered:
             self._apply(data)
@@ -229,6 +231,16 @@ class LocalOrderBook:
         for p, q in data.get("a", ()):
             _set(self.asks, Decimal(p), Decimal(q))
         self.last_update_id = last
+        self.updated_at = time.monotonic()
+
+    def fresh(self, max_age: float) -> bool:
+        """In sync, both sides non-empty, and updated within ``max_age`` seconds."""
+        return (
+            self.synced
+            and bool(self.bids)
+            and bool(self.asks)
+            and time.monotonic() - self.updated_at <= max_age
+        )
 
     def reset(self) -> None:
         self.last_update_id = None

@@ -137,6 +137,8 @@ async def _run(app: Any, stop: asyncio.Event, ready: Callable[[], None]) -> None
             await app.updater.stop()
         if app.running:
             await app.stop()
+            if app.post_stop is not None:
+                await app.post_stop(app)
         await app.shutdown()
         if app.post_shutdown is not None:
             await app.post_shutdown(app)

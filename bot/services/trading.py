@@ -85,6 +85,9 @@ ZERO = Decimal(0)
 BPS = Decimal("0.0001")
 KIND_ORDER = "order"
 _FEES_TTL_S = 300.0
+#: A streamed book older than this is not trusted for a re-quote (REST is asked instead).
+BOOK_MAX_AGE_S = 2.0
+_RECENT = 256
 
 
 def new_token() -> str:
@@ -291,6 +294,7 @@ class TradingService:
         )
         self.listeners: list[Listener] = []
         self._fees: _Fees | None = None
+        self._recent: dict[str, ConfirmationRecord] = {}
 
     @property
     def limits(self) -> Limits:
@@ -310,8 +314,17 @@ class TradingService:
         :class:`~bot.exchange.errors.BackpackError` when the exchange cannot be asked.
         """
         preview = await self._build(user_id, chat_id, intent, replaces=replaces)
-        await self.store.add(_record(preview, PENDING))
+        record = _record(preview, PENDING)
+        await self.store.add(record)
+        self._remember(record)
         return preview
+
+    def _remember(self, record: ConfirmationRecord) -> None:
+        """Keep a fresh pending confirmation at hand so its tap skips one database read (the
+        claim itself stays the conditional UPDATE that decides who wins)."""
+        self._recent[record.token] = record
+        while len(self._recent) > _RECENT:
+            self._recent.pop(next(iter(self._recent)))
 
     async def attach_message(self, token: str, message_id: int) -> None:
         """Remember the chat message that shows ``token`` (the expiry sweeper edits it)."""
@@ -367,6 +380,17 @@ class TradingService:
     async def _book(
         self, symbol: str
     ) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+        """The book from the stream when it is in sync and fresh (no round trip on the tap's
+        path), else over REST. A preview starts the stream for its market."""
+        local = self.market_data.books.get(symbol)
+        if local is not None and local.fresh(BOOK_MAX_AGE_S):
+            top = local.top(self.config.book_depth)
+            return [(p, q) for p, q in top["bids"]], [(p, q) for p, q in top["asks"]]
+        if local is None:
+            try:
+                await self.market_data.watch_order_book(symbol)
+            except BackpackError as exc:  # the stream is a speed-up; REST always works
+                self.logger.info("no streamed book for %s: %s", symbol, exc)
         book = await self.market_data.get_orderbook(symbol, limit=self.config.book_depth)
         bids = [(Decimal(p), Decimal(q)) for p, q in book["bids"]]
         asks = [(Decimal(p), Decimal(q)) for p, q in book["asks"]]
@@ -453,7 +477,7 @@ class TradingService:
         waiting for those writes. (The journal rows, with each order's clientId, were written
         when the confirmation was claimed, so nothing is lost if the process dies here.)
         """
-        rec = await self.store.get(token)
+        rec = self._recent.pop(token, None) or await self.store.get(token)
         early = await self._refuse(rec, user_id, token)
         if early is not None:
             return early
@@ -659,7 +683,9 @@ class TradingService:
                 old,
                 reason=f"the exchange did not answer ({exc.message}); nothing was sent",
             )
-        if await self.store.replace(rec.token, rec.user_id, now, _record(fresh, PENDING)):
+        record = _record(fresh, PENDING)
+        if await self.store.replace(rec.token, rec.user_id, now, record):
+            self._remember(record)
             return self._outcome(Status.REQUOTED, rec, old, new_preview=fresh, reason=str(moved))
         return await self._refuse(await self.store.get(rec.token), rec.user_id, rec.token) or (
             self._outcome(Status.USED, rec, old)

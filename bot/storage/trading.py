@@ -25,7 +25,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Boolean, CursorResult, Integer, String, Text, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CursorResult,
+    Integer,
+    String,
+    Text,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -218,7 +228,13 @@ def _jsnap(row: OrderJournalEntry) -> JournalRecord:
 def _journal_row(
     token: str, user_id: int, chat_id: int, mode: str, entry: NewJournalEntry, *, now_ms: int
 ) -> OrderJournalEntry:
-    return OrderJournalEntry(
+    return OrderJournalEntry(**_journal_values(token, user_id, chat_id, mode, entry, now_ms=now_ms))
+
+
+def _journal_values(
+    token: str, user_id: int, chat_id: int, mode: str, entry: NewJournalEntry, *, now_ms: int
+) -> dict[str, Any]:
+    return dict(
         token=token,
         leg=entry.leg,
         user_id=user_id,
@@ -286,24 +302,32 @@ class TradingStore:
 
         Exactly one caller per token ever gets ``True``.
         """
+        # One statement decides the winner (and hands back what the journal rows need), one
+        # inserts them: the single transaction on the tap's path before the order goes out.
         async with self.db.session() as s, s.begin():
-            won = await _rowcount(
-                s,
-                update(Confirmation)
-                .where(
-                    Confirmation.token == token,
-                    Confirmation.status == PENDING,
-                    Confirmation.user_id == user_id,
-                    Confirmation.expires_at_ms > now_ms,
+            won = (
+                await s.execute(
+                    update(Confirmation)
+                    .where(
+                        Confirmation.token == token,
+                        Confirmation.status == PENDING,
+                        Confirmation.user_id == user_id,
+                        Confirmation.expires_at_ms > now_ms,
+                    )
+                    .values(status=EXECUTING, used_at_ms=now_ms)
+                    .returning(Confirmation.chat_id, Confirmation.mode)
                 )
-                .values(status=EXECUTING, used_at_ms=now_ms),
-            )
-            if won != 1:
+            ).first()
+            if won is None:
                 return False
-            row = await s.get(Confirmation, token)
-            assert row is not None
-            for entry in journal:
-                s.add(_journal_row(token, row.user_id, row.chat_id, row.mode, entry, now_ms=now_ms))
+            if journal:
+                await s.execute(
+                    insert(OrderJournalEntry),
+                    [
+                        _journal_values(token, user_id, won.chat_id, won.mode, e, now_ms=now_ms)
+                        for e in journal
+                    ],
+                )
             return True
 
     async def transition(
