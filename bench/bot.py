@@ -8,10 +8,10 @@ run, is one bare ``sendMessage`` round trip to the same fake server (the floor a
 interaction pays).
 
 Targets: p50 ≤ 15 ms with journaling first (issue 10: the re-quote reads the streamed book, one
-database transaction before the send; it was 27–30 ms); RSS of the running bot < 120 MB; start-up < 2 s. RSS and
-start-up are also measured on ``python -m bot`` itself, started as a user would (paper trading,
-``EXCHANGE=sim``, so the process includes the in-process simulator), until its command menu is
-published and it has answered ``/price``.
+database transaction before the send; it was 27–30 ms); RSS of the running bot < 120 MB;
+start-up < 2 s. RSS and start-up are also measured on ``python -m bot`` itself, started as a
+user would (paper trading, ``EXCHANGE=sim``, so the process includes the in-process simulator),
+until its command menu is published and it has answered ``/price``.
 
 Run: ``python -m bench.bot`` (or ``python -m bench``).
 """
