@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
 from typing import Any
 
 from bot.clock import Clock, SystemClock
@@ -105,7 +105,12 @@ class Candle:
 
 @dataclass
 class Order:
-    """A user order; ``to_wire`` renders the REST order object."""
+    """A user order; ``to_wire`` renders the REST order object.
+
+    A conditional order (``trigger_price`` set) waits as ``TriggerPending`` with no quantity until
+    its reference price crosses the trigger, then runs as a market or limit order with the same
+    id. ``stop_loss``/``take_profit`` hold the protective orders a fill of this order creates.
+    """
 
     id: str
     account: str
@@ -127,19 +132,49 @@ class Order:
     expiry_reason: str | None = None
     locked_asset: str | None = None
     locked: Decimal = ZERO
+    reduce_only_sent: bool = False  # ``reduceOnly`` is null in replies unless it was sent
+    quote_estimate: Decimal | None = None  # what a market order by quantity was expected to cost
+    slippage: dict[str, Any] | None = None  # ``slippageTolerance*`` exactly as sent
+    trigger_price: Decimal | None = None
+    trigger_quantity: str | None = None  # a quantity, or a percentage of the position ("50%")
+    trigger_by: str | None = None
+    trigger_above: bool = False  # fires when the reference price is >= (else <=) the trigger
+    triggered_ms: int | None = None
+    related_order_id: str | None = None
+    bracket_kind: str | None = None  # "stopLoss"/"takeProfit" on a protective order
+    stop_loss: Bracket | None = None
+    take_profit: Bracket | None = None
 
     @property
     def remaining(self) -> Decimal:
         return (self.quantity or ZERO) - self.executed
 
+    @property
+    def pending(self) -> bool:
+        return self.status == "TriggerPending"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ("New", "PartiallyFilled", "TriggerPending")
+
+    def quote_wire(self) -> Decimal | None:
+        """``quoteQuantity`` as replies print it: as sent, else the estimate or price x qty."""
+        if self.quote_quantity is not None:
+            return self.quote_quantity
+        if self.order_type == "Limit" and self.price is not None and self.quantity is not None:
+            return self.price * self.quantity
+        return self.quote_estimate
+
     def to_wire(self, *, history: bool = False) -> dict[str, Any]:
+        sl, tp = self.stop_loss, self.take_profit
+        quantity = self.quantity if not self.pending else ZERO
         out: dict[str, Any] = {
             "id": self.id,
             "clientId": self.client_id,
             "symbol": self.symbol,
             "side": self.side,
             "orderType": self.order_type,
-            "quantity": fmt(self.quantity) if self.quantity is not None else None,
+            "quantity": fmt(quantity) if quantity is not None else None,
             "executedQuantity": fmt(self.executed),
             "executedQuoteQuantity": fmt(self.executed_quote),
             "selfTradePrevention": self.stp,
@@ -147,38 +182,65 @@ class Order:
             "timeInForce": self.tif,
             "createdAt": iso(self.created_ms / 1000) if history else self.created_ms,
             "strategyId": None,
-            "triggerBy": None,
-            "triggerPrice": None,
-            "triggerQuantity": None,
-            "stopLossLimitPrice": None,
-            "stopLossTriggerBy": None,
-            "stopLossTriggerPrice": None,
-            "takeProfitLimitPrice": None,
-            "takeProfitTriggerBy": None,
-            "takeProfitTriggerPrice": None,
+            "triggerBy": self.trigger_by,
+            "triggerPrice": fmt(self.trigger_price) if self.trigger_price is not None else None,
+            "triggerQuantity": self.trigger_quantity,
+            "stopLossLimitPrice": sl.limit_wire() if sl else None,
+            "stopLossTriggerBy": sl.trigger_by if sl else None,
+            "stopLossTriggerPrice": fmt(sl.trigger_price) if sl else None,
+            "takeProfitLimitPrice": tp.limit_wire() if tp else None,
+            "takeProfitTriggerBy": tp.trigger_by if tp else None,
+            "takeProfitTriggerPrice": fmt(tp.trigger_price) if tp else None,
         }
+        quote = self.quote_wire()
         if self.order_type == "Limit":
             out["price"] = fmt(self.price or ZERO)
             out["postOnly"] = self.post_only
+            if history:
+                out["quoteQuantity"] = fmt(quote) if quote is not None else None
         else:
-            out["quoteQuantity"] = (
-                fmt(self.quote_quantity) if self.quote_quantity is not None else None
-            )
-            out["slippageTolerance"] = None
-            out["slippageToleranceType"] = None
+            out["quoteQuantity"] = fmt(quote) if quote is not None else None
+            if self.slippage:
+                out.update(self.slippage)
         if history:
             out["expiryReason"] = self.expiry_reason
             out["systemOrderType"] = None
         else:
-            out["reduceOnly"] = self.reduce_only
-            out["relatedOrderId"] = None
-            out["triggeredAt"] = None
+            out["reduceOnly"] = self.reduce_only if self.reduce_only_sent else None
+            out["relatedOrderId"] = self.related_order_id
+            out["triggeredAt"] = self.triggered_ms
         return out
 
     def to_state(self) -> dict[str, Any]:
         wire = self.to_wire()
         wire["reduceOnly"] = self.reduce_only
         return wire
+
+
+@dataclass(frozen=True)
+class Bracket:
+    """A stop-loss or take-profit attached to an order: placed when that order fills."""
+
+    trigger_price: Decimal
+    limit_price: Decimal | None
+    trigger_by: str
+
+    def limit_wire(self) -> str | None:
+        return fmt(self.limit_price) if self.limit_price is not None else None
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "trigger_price": str(self.trigger_price),
+            "limit_price": str(self.limit_price) if self.limit_price is not None else None,
+            "trigger_by": self.trigger_by,
+        }
+
+    @classmethod
+    def load(cls, d: dict[str, Any] | None) -> Bracket | None:
+        if d is None:
+            return None
+        limit = d.get("limit_price")
+        return cls(D(d["trigger_price"]), D(limit) if limit is not None else None, d["trigger_by"])
 
 
 @dataclass
@@ -190,6 +252,8 @@ class Position:
     realized: Decimal = ZERO
     funding: Decimal = ZERO
     fees: Decimal = ZERO
+    opened_ms: int = 0
+    closed_volume: Decimal = ZERO
 
 
 @dataclass
@@ -202,8 +266,10 @@ class Account:
     open: dict[str, Order] = field(default_factory=dict)  # resting orders only (hot path)
     fills: list[dict[str, Any]] = field(default_factory=list)
     funding: list[dict[str, Any]] = field(default_factory=list)
-    persisted_fills: int = 0  # rows of ``fills``/``funding`` already in the journal
-    persisted_funding: int = 0
+    settlements: list[dict[str, Any]] = field(default_factory=list)
+    position_history: list[dict[str, Any]] = field(default_factory=list)  # closed positions
+    persisted: dict[str, int] = field(default_factory=dict)  # rows of each log in the journal
+    published_balances: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
 
     def bal(self, asset: str) -> list[Decimal]:
         return self.balances.setdefault(asset, [ZERO, ZERO])
@@ -223,6 +289,7 @@ class Market:
     asks: dict[Decimal, Decimal] = field(default_factory=dict)  # synthetic liquidity
     bids: dict[Decimal, Decimal] = field(default_factory=dict)
     resting: list[Order] = field(default_factory=list)
+    triggers: list[Order] = field(default_factory=list)  # conditional orders waiting to fire
     update_id: int = 1_000_000
     published: tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]] = field(
         default_factory=lambda: ({}, {})
@@ -239,6 +306,7 @@ class Market:
     sizes: dict[int, Decimal] = field(default_factory=dict)
     bid_index: int = 0
     kline_starts: dict[str, int] = field(default_factory=dict)
+    oi_published_us: int = 0
 
     def _make_profile(self) -> None:
         """Fix the ladder's price grid (about 1 bp apart) and base level size for this price.
@@ -393,6 +461,7 @@ class Engine:
         self.funding_interval = funding_interval
         self.clock: Clock = clock or SystemClock()
         self.volatility = volatility
+        self.open_interest_interval = 60.0  # seconds between ``openInterest`` frames
         self._listeners: list[tuple[Listener, Wants | None]] = []
         self._specs = markets or default_markets()
         self.on_account_change: Callable[[], None] | None = None
@@ -410,6 +479,7 @@ class Engine:
         self.next_position_id = 5_479_295_502
         self.next_fill_id = 2_959_284
         self._reset_tracking()
+        self._firing = False
         now = self.clock.time()
         for spec in self._specs:
             self._add_market(spec, now)
@@ -430,8 +500,32 @@ class Engine:
         self._generate_history(m, now)
         m.rebuild()
         m.published = m.aggregated()
+        self._seed_trades(m, now)
         m.open_interest = quantize_to(D(2_000_000) / spec.price, spec.step)
         self.markets[spec.symbol] = m
+
+    def _seed_trades(self, m: Market, now: float, count: int = 50) -> None:
+        """Recent trades before the start (a real market is never silent), ending at ``last``."""
+        rng = random.Random(f"{self.seed}:{m.spec.symbol}:trades")
+        spec = m.spec
+        for i in range(count):
+            price = m.last
+            if i < count - 1:
+                offset = D(rng.randint(-5, 5)) * m.gap
+                price = max(spec.tick, quantize_to(m.last + offset, spec.tick))
+            notional = D(str(round(rng.uniform(50, 5000), 2)))
+            qty = max(spec.step, quantize_to(notional / price, spec.step))
+            m.trades.append(
+                {
+                    "id": m.trade_id,
+                    "price": fmt(price),
+                    "quantity": fmt(qty),
+                    "quoteQuantity": fmt(price * qty),
+                    "timestamp": int((now - (count - i) * 6) * 1000),
+                    "isBuyerMaker": rng.random() < 0.5,
+                }
+            )
+            m.trade_id += 1
 
     def load_markets(
         self, rows: list[dict[str, Any]], prices: dict[str, Decimal] | None = None
@@ -576,7 +670,7 @@ class Engine:
                     "A": fmt(asks[ba]),
                     "b": fmt(bb),
                     "B": fmt(bids[bb]),
-                    "u": m.update_id,
+                    "u": str(m.update_id),  # a string in the AsyncAPI document
                     "T": now,
                 },
             )
@@ -619,7 +713,7 @@ class Engine:
                         "A": fmt(pub_asks[ba]),
                         "b": fmt(bb),
                         "B": fmt(pub_bids[bb]),
-                        "u": m.update_id,
+                        "u": str(m.update_id),
                         "T": now,
                     },
                 )
@@ -649,10 +743,18 @@ class Engine:
         )
 
     def publish_periodic(self) -> None:
-        """markPrice, ticker and kline for every market (the server calls this every second)."""
+        """markPrice, ticker, kline (every call: the server's second) and openInterest (60 s)."""
         now = self._now_us()
         for sym, m in self.markets.items():
             self.publish_periodic_for(m)
+            if m.spec.is_perp and now - m.oi_published_us >= self.open_interest_interval * 1e6:
+                m.oi_published_us = now
+                if self.wanted(f"openInterest.{sym}"):
+                    self.emit(
+                        f"openInterest.{sym}",
+                        None,
+                        {"e": "openInterest", "E": now, "s": sym, "o": fmt(m.open_interest)},
+                    )
             if self.wanted(f"ticker.{sym}"):
                 self._emit_ticker(sym, now)
             for interval, secs in INTERVALS.items():
@@ -762,6 +864,7 @@ class Engine:
                     self._publish_book(m)
             if m.rng.random() < 0.5:
                 self._public_trade(m)
+            self.check_triggers(m)
         self._roll_candles()
         self._maybe_settle()
 
@@ -856,6 +959,7 @@ class Engine:
         m.candles[-1].update(m.mid)
         self._public_trade(m, price=m.mid, qty=m.spec.min_qty, buyer_maker=False)
         self.publish_periodic_for(m)
+        self.check_triggers(m)
 
     def publish_periodic_for(self, m: Market) -> None:
         """One ``markPrice`` event for a perp (sent every second and on every price set)."""
@@ -913,6 +1017,7 @@ class Engine:
             m.index = index
         if funding_rate is not None:
             m.funding_rate = funding_rate
+        self.check_triggers(m)
 
     def market(self, symbol: str) -> Market:
         m = self.markets.get(symbol)
@@ -995,11 +1100,11 @@ class Engine:
         return out[-1000:]
 
     def trades(self, symbol: str, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """Recent public trades, newest first (``offset`` skips the newest)."""
         m = self.market(symbol)
         rows = list(m.trades)
-        if offset:
-            rows = rows[: max(0, len(rows) - offset)]
-        return rows[-limit:]
+        rows.reverse()
+        return rows[offset : offset + limit]
 
     def mark_prices(self, symbol: str | None = None) -> list[dict[str, Any]]:
         if symbol is not None:
@@ -1049,13 +1154,52 @@ class Engine:
             self.next_user_id += 1
             acc.bal("USDC")[0] = self.initial_balance
             self.accounts[key] = acc
-            self._touched_accounts.add(key)
+            self._touch(key)
             self._changed()
         return acc
 
     def _changed(self) -> None:
+        if self._balance_dirty:
+            self._publish_balances()
         if self.on_account_change is not None:
             self.on_account_change()
+
+    def _touch(self, key: str) -> None:
+        self._touched_accounts.add(key)
+        self._balance_dirty.add(key)
+
+    def _publish_balances(self) -> None:
+        """``account.balanceUpdate``: one frame per asset whose balance changed.
+
+        Not in the AsyncAPI document; the payload is what ccxt pro's ``watch_balance`` reads
+        (``a`` asset, ``A`` available, ``L`` locked, ``S`` staked, ``E``/``T`` in µs).
+        """
+        dirty = list(self._balance_dirty)
+        self._balance_dirty.clear()
+        for key in dirty:
+            acc = self.accounts.get(key)
+            if acc is None:
+                continue
+            for asset, (avail, locked) in acc.balances.items():
+                if acc.published_balances.get(asset) == (avail, locked):
+                    continue
+                acc.published_balances[asset] = (avail, locked)
+                if not self.wanted("account.balanceUpdate"):
+                    continue
+                now = self._now_us()
+                self.emit(
+                    "account.balanceUpdate",
+                    key,
+                    {
+                        "e": "balanceUpdate",
+                        "E": now,
+                        "a": asset,
+                        "A": fmt(avail),
+                        "L": fmt(locked),
+                        "S": "0",
+                        "T": now,
+                    },
+                )
 
     def capital(self, key: str) -> dict[str, Any]:
         acc = self.account(key)
@@ -1065,7 +1209,8 @@ class Engine:
         }
 
     def account_settings(self, key: str) -> dict[str, Any]:
-        self.account(key)
+        acc = self.account(key)
+        pending = sum(1 for o in acc.open.values() if o.pending)
         return {
             "autoBorrowSettlements": False,
             "autoLend": False,
@@ -1074,10 +1219,10 @@ class Engine:
             "borrowLimit": "0",
             **FEES,
             "leverageLimit": fmt(LEVERAGE),
-            "limitOrders": 1000,
+            "limitOrders": len(acc.open) - pending,
             "liquidating": False,
             "positionLimit": "1000000",
-            "triggerOrders": 200,
+            "triggerOrders": pending,
         }
 
     def _upnl(self, acc: Account) -> Decimal:
@@ -1169,7 +1314,7 @@ class Engine:
             "pnlUnrealized": fmt(upnl),
             "cumulativeFundingPayment": fmt(p.funding),
             "cumulativeInterest": "0",
-            "imf": "0.1",
+            "imf": m.spec.imf_base,
             "imfFunction": m.spec.to_wire(0)["imfFunction"],
             "mmf": fmt(MMF),
             "mmfFunction": m.spec.to_wire(0)["mmfFunction"],
@@ -1209,6 +1354,7 @@ class Engine:
         acc = self.account(key)
         order = self._validate(acc, body)
         self._run(acc, order)
+        self.check_triggers(self.markets[order.symbol])
         self._changed()
         return order.to_wire()
 
@@ -1234,19 +1380,14 @@ class Engine:
         if tif not in ("GTC", "IOC", "FOK"):
             raise _payload_error("TimeInForce", "Expect a valid enumeration value")
         stp = body.get("selfTradePrevention") or "RejectTaker"
-        if stp not in ("RejectTaker", "RejectMaker", "RejectBoth", "Allow"):
+        if stp not in ("RejectTaker", "RejectMaker", "RejectBoth"):
             raise _payload_error("SelfTradePrevention", "Expect a valid enumeration value")
         cid = body.get("clientId")
         if cid is not None and (
             isinstance(cid, bool) or not isinstance(cid, int) or not 0 <= cid <= 4_294_967_295
         ):
             raise _payload_error("u32", "Expect a valid unsigned 32-bit integer")
-        if body.get("triggerPrice") is not None or body.get("triggerQuantity") is not None:
-            if body.get("triggerPrice") is None or body.get("triggerQuantity") is None:
-                raise bad_request(
-                    "Must specify both `triggerPrice` and `triggerQuantity` or neither"
-                )
-            raise SimError(400, "NOT_IMPLEMENTED", "Trigger orders are not simulated")
+        trigger = _trigger_fields(body, spec)
         post_only = bool(body.get("postOnly") or False)
         reduce_only = bool(body.get("reduceOnly") or False)
         qty = dec(body["quantity"], "quantity") if body.get("quantity") is not None else None
@@ -1256,36 +1397,29 @@ class Engine:
             else None
         )
         price = dec(body["price"], "price") if body.get("price") is not None else None
-        if otype == "Limit":
+        if trigger is not None:
+            if qty is not None or quote_qty is not None:
+                raise bad_request("Trigger orders take `triggerQuantity`, not `quantity`")
+            if otype == "Limit" and price is None:
+                raise bad_request("Limit orders require `price` and `quantity`")
+        elif otype == "Limit":
             if price is None or qty is None:
                 raise bad_request("Limit orders require `price` and `quantity`")
             if quote_qty is not None:
                 raise bad_request("Quote quantity is only supported for market orders")
-        else:
-            if (qty is None) == (quote_qty is None):
-                raise bad_request("Must specify one of `quantity` or `quoteQuantity`")
-            if post_only:
-                raise SimError(400, "INVALID_ORDER", "Post only is only supported for limit orders")
+        elif (qty is None) == (quote_qty is None):
+            raise bad_request("Must specify one of `quantity` or `quoteQuantity`")
+        if otype == "Market" and post_only:
+            raise SimError(400, "INVALID_ORDER", "Post only is only supported for limit orders")
         if price is not None:
             if price <= 0:
                 raise SimError(400, "INVALID_PRICE", "Price must be positive")
             if price % spec.tick != 0:
                 raise bad_request("Price decimal too long")
-            if price > m.last * D("1.25") or price < m.last * D("0.75"):
+            if trigger is None and (price > m.last * D("1.25") or price < m.last * D("0.75")):
                 raise SimError(400, "INVALID_PRICE", "Price is too far from the last active price")
         if qty is not None:
-            if qty <= 0:
-                raise SimError(400, "INVALID_QUANTITY", "Quantity must be positive")
-            if qty % spec.step != 0:
-                raise bad_request("Quantity decimal too long")
-            if qty < spec.min_qty:
-                raise SimError(
-                    400, "INVALID_QUANTITY", "Quantity is below the minimum allowed value"
-                )
-            if spec.max_qty is not None and qty > spec.max_qty:
-                raise SimError(
-                    400, "INVALID_QUANTITY", "Quantity is above the maximum allowed value"
-                )
+            self._check_quantity(spec, qty)
         if quote_qty is not None and quote_qty <= 0:
             raise SimError(400, "INVALID_QUANTITY", "Quote quantity must be positive")
         if reduce_only and not spec.is_perp:
@@ -1295,12 +1429,17 @@ class Engine:
             pq = pos.qty if pos else ZERO
             if pq == 0 or (pq > 0) == (side == "Bid"):
                 raise SimError(400, "INVALID_ORDER", "Reduce only order would not reduce position")
-        if post_only and price is not None:
+        if post_only and price is not None and trigger is None:
             bb, ba = m.best()
             if (side == "Bid" and ba is not None and price >= ba) or (
                 side == "Ask" and bb is not None and price <= bb
             ):
                 raise SimError(400, "INVALID_ORDER", "Order would immediately match and take")
+        slippage = {
+            k: body[k]
+            for k in ("slippageTolerance", "slippageToleranceType")
+            if body.get(k) is not None
+        }
         order = Order(
             id=str(self.next_order_id),
             account=acc.key,
@@ -1316,10 +1455,48 @@ class Engine:
             reduce_only=reduce_only,
             stp=stp,
             created_ms=self._now_ms(),
+            reduce_only_sent=body.get("reduceOnly") is not None,
+            slippage=slippage or None,
+            stop_loss=_bracket(body, "stopLoss", spec),
+            take_profit=_bracket(body, "takeProfit", spec),
         )
+        if (order.stop_loss or order.take_profit) and not spec.is_perp:
+            raise SimError(
+                400, "INVALID_ORDER", "Stop loss and take profit are only supported for futures"
+            )
+        if trigger is not None:
+            trigger_price, trigger_qty, trigger_by = trigger
+            order.status = "TriggerPending"
+            order.trigger_price = trigger_price
+            order.trigger_quantity = trigger_qty
+            order.trigger_by = trigger_by
+            order.trigger_above = trigger_price > self.reference_price(m, trigger_by)
+            self.next_order_id += 1 + self.rng.randint(0, 7)
+            return order
+        if otype == "Market" and qty is not None:
+            order.quote_estimate = quantize_to(self._estimate_cost(m, order), spec.tick, ROUND_UP)
         self._check_funds(acc, m, order)
         self.next_order_id += 1 + self.rng.randint(0, 7)
         return order
+
+    @staticmethod
+    def _check_quantity(spec: MarketSpec, qty: Decimal) -> None:
+        if qty <= 0:
+            raise SimError(400, "INVALID_QUANTITY", "Quantity must be positive")
+        if qty % spec.step != 0:
+            raise bad_request("Quantity decimal too long")
+        if qty < spec.min_qty:
+            raise SimError(400, "INVALID_QUANTITY", "Quantity is below the minimum allowed value")
+        if spec.max_qty is not None and qty > spec.max_qty:
+            raise SimError(400, "INVALID_QUANTITY", "Quantity is above the maximum allowed value")
+
+    def reference_price(self, m: Market, trigger_by: str) -> Decimal:
+        """The price a conditional order watches (``triggerBy``)."""
+        if trigger_by == "LastPrice":
+            return m.last
+        if trigger_by == "IndexPrice":
+            return m.index
+        return m.mark
 
     def _estimate_cost(self, m: Market, order: Order) -> Decimal:
         """Quote needed to fill ``order`` now (walks the book for market orders)."""
@@ -1376,6 +1553,14 @@ class Engine:
         m = self.markets[order.symbol]
         acc.orders[order.id] = order
         self._order_event(order, "orderAccepted")
+        if order.pending:
+            acc.open[order.id] = order
+            m.triggers.append(order)
+            return
+        self._match(acc, m, order)
+
+    def _match(self, acc: Account, m: Market, order: Order) -> None:
+        """Take liquidity, then rest what is left (GTC limit) or expire it."""
         if order.tif == "FOK" and not self._can_fill(m, order):
             self._expire(order, "FillOrKill")
             return
@@ -1389,6 +1574,133 @@ class Engine:
             m.resting.append(order)
             acc.open[order.id] = order
             self._publish_book(m)
+
+    # ------------------------------------------------------------------ conditional orders
+
+    def check_triggers(self, m: Market) -> None:
+        """Fire the conditional orders of ``m`` whose reference price crossed their trigger.
+
+        Each fires once: it leaves ``m.triggers`` before it runs. A fired order's own trades can
+        move the last price and fire others, hence the loop; the guard stops re-entry from the
+        matching that firing causes.
+        """
+        if not m.triggers or self._firing:
+            return
+        self._firing = True
+        try:
+            while True:
+                due = [o for o in m.triggers if self._crossed(m, o)]
+                if not due:
+                    break
+                for o in due:
+                    if o in m.triggers:
+                        self._fire(m, o)
+        finally:
+            self._firing = False
+
+    def _crossed(self, m: Market, o: Order) -> bool:
+        assert o.trigger_price is not None
+        ref = self.reference_price(m, o.trigger_by or DEFAULT_TRIGGER_BY)
+        return ref >= o.trigger_price if o.trigger_above else ref <= o.trigger_price
+
+    def _fire(self, m: Market, o: Order) -> None:
+        m.triggers.remove(o)
+        acc = self.accounts[o.account]
+        acc.open.pop(o.id, None)
+        o.triggered_ms = self._now_ms()
+        qty = self._trigger_size(acc, m, o)
+        if qty is None:
+            self._trigger_failed(o)
+            return
+        o.quantity = qty
+        if o.order_type == "Market":
+            o.quote_estimate = quantize_to(self._estimate_cost(m, o), m.spec.tick, ROUND_UP)
+        try:
+            self._check_funds(acc, m, o)
+        except SimError:
+            self._trigger_failed(o)
+            return
+        o.status = "New"
+        self._order_event(o, "triggerPlaced")
+        self._match(acc, m, o)
+        self._changed()
+
+    def _trigger_failed(self, o: Order) -> None:
+        o.status = "TriggerFailed"
+        self._order_event(o, "triggerFailed")
+        self._changed()
+
+    def _trigger_size(self, acc: Account, m: Market, o: Order) -> Decimal | None:
+        """The quantity a firing order runs with; ``None`` when it cannot run (no position)."""
+        text = o.trigger_quantity or "0"
+        pos = acc.positions.get(o.symbol)
+        held = abs(pos.qty) if pos is not None else ZERO
+        pct = text.endswith("%")
+        qty = quantize_to(held * D(text[:-1]) / 100, m.spec.step) if pct else D(text)
+        if o.reduce_only:
+            if pos is None or not pos.qty or (pos.qty > 0) == (o.side == "Bid"):
+                return None
+            qty = min(qty, held)
+        return qty if qty > 0 else None
+
+    def _protect(self, acc: Account, m: Market, parent: Order) -> None:
+        """Place (or resize to the filled quantity) the stop-loss/take-profit of ``parent``."""
+        side = "Ask" if parent.side == "Bid" else "Bid"
+        for kind, bracket in (("stopLoss", parent.stop_loss), ("takeProfit", parent.take_profit)):
+            if bracket is None:
+                continue
+            child = next(
+                (
+                    o
+                    for o in acc.orders.values()
+                    if o.related_order_id == parent.id and o.bracket_kind == kind
+                ),
+                None,
+            )
+            if child is not None:
+                if child.pending and child.trigger_quantity != fmt(parent.executed):
+                    child.trigger_quantity = fmt(parent.executed)
+                    self._order_event(child, "orderModified")
+                continue
+            child = Order(
+                id=str(self.next_order_id),
+                account=acc.key,
+                symbol=parent.symbol,
+                side=side,
+                order_type="Market" if bracket.limit_price is None else "Limit",
+                quantity=None,
+                price=bracket.limit_price,
+                quote_quantity=None,
+                client_id=None,
+                tif="GTC",
+                post_only=False,
+                reduce_only=True,
+                stp=parent.stp,
+                created_ms=self._now_ms(),
+                status="TriggerPending",
+                reduce_only_sent=True,
+                trigger_price=bracket.trigger_price,
+                trigger_quantity=fmt(parent.executed),
+                trigger_by=bracket.trigger_by,
+                # A long's stop fires on a fall, its take-profit on a rise; a short's mirror it.
+                trigger_above=(kind == "stopLoss") == (side == "Bid"),
+                related_order_id=parent.id,
+                bracket_kind=kind,
+            )
+            self.next_order_id += 1 + self.rng.randint(0, 7)
+            self._run(acc, child)
+
+    def _cancel_stale_triggers(self, acc: Account, m: Market) -> None:
+        """Reduce-only conditional orders go with the position they protect (closed or flipped)."""
+        pos = acc.positions.get(m.spec.symbol)
+        pq = pos.qty if pos is not None else ZERO
+        for o in list(m.triggers):
+            if (
+                o.account == acc.key
+                and o.reduce_only
+                and (pq == 0 or (pq > 0) == (o.side == "Bid"))
+            ):
+                self._cancel(acc, m, o)
 
     def _can_fill(self, m: Market, order: Order) -> bool:
         asks, bids = m.aggregated()
@@ -1588,6 +1900,8 @@ class Engine:
                 "t": self.next_fill_id,
             },
         )
+        if order.stop_loss is not None or order.take_profit is not None:
+            self._protect(acc, m, order)
 
     def _apply_perp(
         self, acc: Account, m: Market, signed: Decimal, price: Decimal, fee: Decimal
@@ -1596,7 +1910,9 @@ class Engine:
         pos = acc.positions.get(sym)
         event = "positionAdjusted"
         if pos is None or pos.qty == 0:
-            pos = Position(symbol=sym, position_id=str(self.next_position_id))
+            pos = Position(
+                symbol=sym, position_id=str(self.next_position_id), opened_ms=self._now_ms()
+            )
             self.next_position_id += 1
             acc.positions[sym] = pos
             event = "positionOpened"
@@ -1617,14 +1933,66 @@ class Engine:
         pos.realized += realized - fee
         pos.fees += fee
         usdc[0] += realized - fee
+        if old and (old > 0) != (signed > 0):
+            pos.closed_volume += min(abs(old), abs(signed))
+        self._settlement(acc, pos, -fee, "TradingFees")
+        if realized:
+            self._settlement(acc, pos, realized, "RealizePnl")
         m.open_interest = max(ZERO, m.open_interest + abs(new) - abs(old))
         if new == 0:
             event = "positionClosed"
         self._position_event(acc, pos, event)
         if new == 0:
+            acc.position_history.append(self._position_row(acc, pos, closing_price=price))
             del acc.positions[sym]
         if (old > 0) != (new > 0) or new == 0:
+            self._cancel_stale_triggers(acc, m)
             self._expire_stale_reduce_only(acc, sym)
+
+    def _settlement(self, acc: Account, pos: Position, amount: Decimal, source: str) -> None:
+        if not amount:
+            return
+        acc.settlements.append(
+            {
+                "quantity": fmt(amount),
+                "source": source,
+                "timestamp": iso(self.clock.time()),
+                "userId": acc.user_id,
+                "subaccountId": None,
+                "positionId": pos.position_id,
+            }
+        )
+
+    def _position_row(
+        self, acc: Account, p: Position, *, closing_price: Decimal | None = None
+    ) -> dict[str, Any]:
+        """A ``/wapi/v1/history/position`` row (open positions are built on request)."""
+        m = self.markets[p.symbol]
+        closed = closing_price is not None
+        return {
+            "id": p.position_id,
+            "symbol": p.symbol,
+            "netQuantity": fmt(p.qty),
+            "netExposureQuantity": fmt(abs(p.qty)),
+            "netExposureNotional": fmt(abs(p.qty) * m.mark),
+            "netCost": fmt(p.qty * p.entry),
+            "markPrice": fmt(m.mark),
+            "entryPrice": fmt(p.entry),
+            "cumulativePnlRealized": fmt(p.realized),
+            "unrealizedPnl": fmt(p.qty * (m.mark - p.entry)),
+            "fundingQuantity": fmt(p.funding),
+            "interest": "0",
+            "liquidated": "0",
+            "imf": m.spec.imf_base,
+            "fees": fmt(p.fees),
+            "state": "Closed" if closed else "Open",
+            "closedVolume": fmt(p.closed_volume),
+            "liquidationFees": "0",
+            "closingPrice": fmt(closing_price) if closing_price is not None else None,
+            "accountLeverage": fmt(LEVERAGE),
+            "openedAt": iso(p.opened_ms / 1000),
+            "closedAt": iso(self.clock.time()) if closed else None,
+        }
 
     def _expire(self, order: Order, reason: str) -> None:
         order.status = "Expired"
@@ -1648,7 +2016,7 @@ class Engine:
     def _expire_stale_reduce_only(self, acc: Account, symbol: str) -> None:
         """Resting reduce-only orders that can no longer reduce are expired, as on the exchange."""
         for o in list(acc.open.values()):
-            if o.reduce_only and o.symbol == symbol and self._reducible(o) <= 0:
+            if o.reduce_only and not o.pending and o.symbol == symbol and self._reducible(o) <= 0:
                 self._expire(o, "ReduceOnlyNotReduced")
 
     def _fill_crossed(self, m: Market) -> None:
@@ -1678,7 +2046,7 @@ class Engine:
         acc = self.account(key)
         self.market(symbol)
         o = self._find(acc, symbol, order_id, client_id)
-        if o is None or o.status not in ("New", "PartiallyFilled"):
+        if o is None or not o.is_open:
             raise SimError(404, "RESOURCE_NOT_FOUND", "Not Found")
         return o.to_wire()
 
@@ -1691,7 +2059,7 @@ class Engine:
             o = acc.orders.get(str(order_id))
             return o if o is not None and o.symbol == symbol else None
         live = [o for o in acc.orders.values() if o.client_id == client_id and o.symbol == symbol]
-        live.sort(key=lambda o: (o.status in ("New", "PartiallyFilled"), o.created_ms))
+        live.sort(key=lambda o: (o.is_open, o.created_ms))
         return live[-1] if live else None
 
     def cancel(
@@ -1700,7 +2068,7 @@ class Engine:
         acc = self.account(key)
         m = self.market(symbol)
         o = self._find(acc, symbol, order_id, client_id)
-        if o is None or o.status not in ("New", "PartiallyFilled"):
+        if o is None or not o.is_open:
             raise SimError(404, "RESOURCE_NOT_FOUND", "Not Found")
         self._cancel(acc, m, o)
         self._publish_book(m)
@@ -1712,14 +2080,26 @@ class Engine:
         acc.open.pop(o.id, None)
         if o in m.resting:
             m.resting.remove(o)
+        if o in m.triggers:
+            m.triggers.remove(o)
         self._unlock(acc, o)
         self._order_event(o, "orderCancelled")
 
-    def cancel_all(self, key: str, symbol: str) -> list[dict[str, Any]]:
+    def cancel_all(
+        self, key: str, symbol: str, order_type: str | None = None
+    ) -> list[dict[str, Any]]:
+        """``DELETE /api/v1/orders``; ``order_type``: ``RestingLimitOrder``/``ConditionalOrder``."""
+        if order_type not in (None, "RestingLimitOrder", "ConditionalOrder"):
+            raise _payload_error("CancelOrderTypeEnum", "Expect a valid enumeration value")
         acc = self.account(key)
         m = self.market(symbol)
         out = []
-        for o in list(m.resting):
+        books = {
+            None: m.resting + m.triggers,
+            "RestingLimitOrder": list(m.resting),
+            "ConditionalOrder": list(m.triggers),
+        }[order_type]
+        for o in books:
             if o.account == key:
                 self._cancel(acc, m, o)
                 out.append(o.to_wire())
@@ -1796,11 +2176,47 @@ class Engine:
         rows = [r for r in acc.funding if not q.get("symbol") or r["symbol"] == q["symbol"]]
         return _page(rows, q)
 
+    def settlement_history(self, key: str, q: dict[str, str]) -> list[dict[str, Any]]:
+        """``/wapi/v1/history/settlement``: fees, realized PnL and funding, per position."""
+        source = q.get("source")
+        if source is not None and source not in SETTLEMENT_SOURCES:
+            raise parse_error(
+                "source", '"SettlementSourceFilter": Expect a valid enumeration value.'
+            )
+        acc = self.account(key)
+        rows = [r for r in acc.settlements if source is None or r["source"] == source]
+        return _page(rows, q)
+
+    def position_history(self, key: str, q: dict[str, str]) -> list[dict[str, Any]]:
+        """``/wapi/v1/history/position``: closed positions, then the open ones."""
+        state = q.get("state")
+        if state is not None and state not in ("Open", "Closed"):
+            raise parse_error("state", '"PositionState": Expect a valid enumeration value.')
+        acc = self.account(key)
+        rows = [*acc.position_history]
+        rows += [self._position_row(acc, p) for p in acc.positions.values() if p.qty]
+        rows = [
+            r
+            for r in rows
+            if (not q.get("symbol") or r["symbol"] == q["symbol"])
+            and (state is None or r["state"] == state)
+        ]
+        return _page(rows, q)
+
     # ------------------------------------------------------------------ funding
 
     def settle_funding(self) -> None:
-        """Pay funding on every open perp position at the current mark and estimated rate."""
-        end = self.next_funding if self.clock.time() >= self.next_funding else self.clock.time()
+        """Pay funding on every open perp position at the current mark and estimated rate.
+
+        Rows are stamped with an interval boundary like the exchange's: the due one, or for an
+        early (manual, ``/_sim/settle``) settlement the boundary that last passed.
+        """
+        now = self.clock.time()
+        end = (
+            self.next_funding
+            if now >= self.next_funding
+            else self.next_funding - self.funding_interval
+        )
         end_ts = int(end)
         for m in self.markets.values():
             if m.spec.is_perp:
@@ -1813,6 +2229,7 @@ class Engine:
                 payment = (m.funding_rate * pos.qty * m.mark).quantize(D("0.000001"), ROUND_HALF_UP)
                 acc.bal("USDC")[0] -= payment
                 pos.funding -= payment
+                self._settlement(acc, pos, -payment, "FundingPayment")
                 acc.funding.append(
                     {
                         "userId": acc.user_id,
@@ -1824,7 +2241,7 @@ class Engine:
                     }
                 )
                 self._position_event(acc, pos, "positionAdjusted")
-        self.next_funding = self._next_boundary(max(self.clock.time(), end) + 0.001)
+        self.next_funding = self._next_boundary(max(now, end) + 0.001)
         self._changed()
 
     # ------------------------------------------------------------------ private events
@@ -1838,7 +2255,7 @@ class Engine:
         extra: dict[str, Any] | None = None,
     ) -> None:
         self._touched_orders[o.id] = o
-        self._touched_accounts.add(o.account)
+        self._touch(o.account)
         streams = ("account.orderUpdate", f"account.orderUpdate.{o.symbol}")
         if not (self.wanted(streams[0]) or self.wanted(streams[1])):
             return
@@ -1862,19 +2279,49 @@ class Engine:
         }
         if o.client_id is not None:
             data["c"] = o.client_id
-        if o.quantity is not None:
-            data["q"] = fmt(o.quantity)
-        if o.quote_quantity is not None:
-            data["Q"] = fmt(o.quote_quantity)
+        qty = self._frame_quantity(o)
+        if qty is not None:
+            data["q"] = fmt(qty)
+        quote = o.quote_wire()
+        if quote is None and qty is not None and o.price is not None:
+            quote = qty * o.price
+        if quote is not None:
+            data["Q"] = fmt(quote)
         if o.price is not None:
             data["p"] = fmt(o.price)
             data["y"] = o.post_only
+        if o.trigger_price is not None:
+            data["P"] = fmt(o.trigger_price)
+            data["B"] = o.trigger_by
+            data["Y"] = o.trigger_quantity
+        for bracket, price, limit, by in (
+            (o.take_profit, "a", "j", "d"),
+            (o.stop_loss, "b", "k", "g"),
+        ):
+            if bracket is not None:
+                data[price] = fmt(bracket.trigger_price)
+                data[by] = bracket.trigger_by
+                if bracket.limit_price is not None:
+                    data[limit] = fmt(bracket.limit_price)
+        if o.related_order_id is not None:
+            data["I"] = o.related_order_id
         if fill:
             data.update(fill)
         if extra:
             data.update(extra)
         for stream in streams:
             self.emit(stream, o.account, data)
+
+    def _frame_quantity(self, o: Order) -> Decimal | None:
+        """``q`` of an order frame: the quantity, or for a quote-quantity order an estimate."""
+        if o.pending:
+            return None
+        if o.quantity is not None:
+            return o.quantity
+        if o.quote_quantity is None:
+            return None
+        m = self.markets[o.symbol]
+        return quantize_to(o.quote_quantity / m.mid, m.spec.step) if m.mid else None
 
     def position_event_payload(
         self, acc: Account, p: Position, event: str | None
@@ -1886,14 +2333,15 @@ class Engine:
         data: dict[str, Any] = {
             "E": now,
             "s": p.symbol,
-            "b": fmt(be.quantize(m.spec.tick)),
-            "B": fmt(p.entry),
-            "f": "0.1",
-            "m": fmt(MMF),
-            "M": fmt(m.mark),
-            "q": fmt(p.qty),
-            "Q": fmt(abs(p.qty)),
-            "n": fmt(abs(p.qty) * m.mark),
+            # The AsyncAPI document types these as JSON numbers (live frames carry strings).
+            "b": float(be.quantize(m.spec.tick)),
+            "B": float(p.entry),
+            "f": float(m.spec.imf_base),
+            "m": float(MMF),
+            "M": float(m.mark),
+            "q": float(p.qty),
+            "Q": float(abs(p.qty)),
+            "n": float(abs(p.qty) * m.mark),
             "i": p.position_id,
             "p": fmt(p.realized),
             "P": fmt(p.qty * (m.mark - p.entry)),
@@ -1905,7 +2353,7 @@ class Engine:
         return data
 
     def _position_event(self, acc: Account, p: Position, event: str) -> None:
-        self._touched_accounts.add(acc.key)
+        self._touch(acc.key)
         streams = ("account.positionUpdate", f"account.positionUpdate.{p.symbol}")
         if not (self.wanted(streams[0]) or self.wanted(streams[1])):
             return
@@ -1965,8 +2413,7 @@ class Engine:
                 {
                     **_account_head(a),
                     "orders": [_order_dump(o) for o in a.orders.values()],
-                    "fills": a.fills,
-                    "funding": a.funding,
+                    **{log: getattr(a, log) for log in LOGS},
                 }
                 for a in self.accounts.values()
             ],
@@ -1976,6 +2423,7 @@ class Engine:
         """Restore what :meth:`dump_data` wrote; resting orders go back on their books."""
         for m in self.markets.values():
             m.resting.clear()
+            m.triggers.clear()
         self.accounts = {}
         self.apply_changes(data)
         self._reset_tracking()
@@ -1983,6 +2431,7 @@ class Engine:
     def _reset_tracking(self) -> None:
         self._touched_orders: dict[str, Order] = {}
         self._touched_accounts: set[str] = set()
+        self._balance_dirty: set[str] = set()
         self._full_snapshot = True
 
     def needs_snapshot(self) -> bool:
@@ -2011,13 +2460,17 @@ class Engine:
                 {
                     **_account_head(a),
                     "orders": by_account.get(key, []),
-                    "fills_from": a.persisted_fills,
-                    "fills": a.fills[a.persisted_fills :],
-                    "funding_from": a.persisted_funding,
-                    "funding": a.funding[a.persisted_funding :],
+                    **{
+                        k: v
+                        for log in LOGS
+                        for k, v in (
+                            (f"{log}_from", a.persisted.get(log, 0)),
+                            (log, getattr(a, log)[a.persisted.get(log, 0) :]),
+                        )
+                    },
                 }
             )
-            a.persisted_fills, a.persisted_funding = len(a.fills), len(a.funding)
+            a.persisted = {log: len(getattr(a, log)) for log in LOGS}
         self._touched_orders = {}
         self._touched_accounts = set()
         return {**self._counters(), "accounts": rows}
@@ -2041,28 +2494,34 @@ class Engine:
                     realized=D(p["realized"]),
                     funding=D(p["funding"]),
                     fees=D(p["fees"]),
+                    opened_ms=p.get("opened_ms", 0),
+                    closed_volume=D(p.get("closed_volume", "0")),
                 )
             for od in a["orders"]:
                 self._restore_order(acc, _order_load(od))
-            del acc.fills[a.get("fills_from", 0) :]
-            acc.fills.extend(a["fills"])
-            del acc.funding[a.get("funding_from", 0) :]
-            acc.funding.extend(a["funding"])
-            acc.persisted_fills, acc.persisted_funding = len(acc.fills), len(acc.funding)
+            for log in LOGS:
+                rows: list[dict[str, Any]] = getattr(acc, log)
+                del rows[a.get(f"{log}_from", 0) :]
+                rows.extend(a.get(log, []))
+            acc.persisted = {log: len(getattr(acc, log)) for log in LOGS}
 
     def _restore_order(self, acc: Account, o: Order) -> None:
         old = acc.orders.get(o.id)
+        m = self.markets.get(o.symbol)
         if old is not None:
             acc.open.pop(o.id, None)
-            if old.symbol in self.markets and old in self.markets[old.symbol].resting:
-                self.markets[old.symbol].resting.remove(old)
+            if m is not None:
+                for book in (m.resting, m.triggers):
+                    if old in book:
+                        book.remove(old)
         acc.orders[o.id] = o
-        if o.status in ("New", "PartiallyFilled") and o.symbol in self.markets:
-            self.markets[o.symbol].resting.append(o)
+        if m is not None and o.is_open:
+            (m.triggers if o.pending else m.resting).append(o)
             acc.open[o.id] = o
 
 
 INTERVALS = {
+    "1s": 1,
     "1m": 60,
     "3m": 180,
     "5m": 300,
@@ -2088,6 +2547,79 @@ def _payload_error(type_name: str, detail: str) -> SimError:
         f'parse request payload error: failed to parse "{type_name}": {detail} '
         '(occurred while parsing "OrderExecutePayload")',
         plain=True,
+    )
+
+
+SETTLEMENT_SOURCES = (
+    "BackstopLiquidation",
+    "CulledBorrowInterest",
+    "CulledRealizePnl",
+    "CulledRealizePnlBookUtilization",
+    "FundingPayment",
+    "RealizePnl",
+    "TradingFees",
+    "TradingFeesSystem",
+)
+
+LOGS = ("fills", "funding", "settlements", "position_history")
+"""Append-only per-account histories: journaled as new tails, never rewritten."""
+
+TRIGGER_BY = ("MarkPrice", "LastPrice", "IndexPrice")
+DEFAULT_TRIGGER_BY = "MarkPrice"
+
+
+def _trigger_fields(body: dict[str, Any], spec: MarketSpec) -> tuple[Decimal, str, str] | None:
+    """``(triggerPrice, triggerQuantity, triggerBy)`` of a conditional order, validated."""
+    tp, tq = body.get("triggerPrice"), body.get("triggerQuantity")
+    if tp is None and tq is None:
+        return None
+    if tp is None or tq is None:
+        raise bad_request("Must specify both `triggerPrice` and `triggerQuantity` or neither")
+    price = _trigger_price(tp, "triggerPrice", spec)
+    text = str(tq).strip()
+    if text.endswith("%"):
+        pct = dec(text[:-1], "triggerQuantity")
+        if not 0 < pct <= 100:
+            raise SimError(400, "INVALID_QUANTITY", "Trigger quantity percentage must be 0-100")
+        qty_text = f"{fmt(pct)}%"
+    else:
+        qty = dec(text, "triggerQuantity")
+        Engine._check_quantity(spec, qty)
+        qty_text = fmt(qty)
+    return price, qty_text, _trigger_by(body.get("triggerBy"), "triggerBy")
+
+
+def _trigger_price(value: Any, name: str, spec: MarketSpec) -> Decimal:
+    price = dec(value, name)
+    if price <= 0:
+        raise SimError(400, "INVALID_PRICE", f"{name} must be positive")
+    if price % spec.tick != 0:
+        raise bad_request("Price decimal too long")
+    return price
+
+
+def _trigger_by(value: Any, name: str) -> str:
+    if value is None:
+        return DEFAULT_TRIGGER_BY
+    if value not in TRIGGER_BY:
+        raise _payload_error(name[0].upper() + name[1:], "Expect a valid enumeration value")
+    return str(value)
+
+
+def _bracket(body: dict[str, Any], prefix: str, spec: MarketSpec) -> Bracket | None:
+    """An attached stop-loss (``prefix="stopLoss"``) or take-profit, validated."""
+    trigger = body.get(f"{prefix}TriggerPrice")
+    limit = body.get(f"{prefix}LimitPrice")
+    if trigger is None:
+        if limit is not None or body.get(f"{prefix}TriggerBy") is not None:
+            raise bad_request(f"`{prefix}LimitPrice` and `{prefix}TriggerBy` need a trigger price")
+        return None
+    return Bracket(
+        trigger_price=_trigger_price(trigger, f"{prefix}TriggerPrice", spec),
+        limit_price=_trigger_price(limit, f"{prefix}LimitPrice", spec)
+        if limit is not None
+        else None,
+        trigger_by=_trigger_by(body.get(f"{prefix}TriggerBy"), f"{prefix}TriggerBy"),
     )
 
 
@@ -2171,6 +2703,8 @@ def _account_head(a: Account) -> dict[str, Any]:
                 "realized": str(p.realized),
                 "funding": str(p.funding),
                 "fees": str(p.fees),
+                "opened_ms": p.opened_ms,
+                "closed_volume": str(p.closed_volume),
             }
             for p in a.positions.values()
         ],
@@ -2199,7 +2733,23 @@ def _order_dump(o: Order) -> dict[str, Any]:
         "expiry_reason": o.expiry_reason,
         "locked_asset": o.locked_asset,
         "locked": str(o.locked),
+        "reduce_only_sent": o.reduce_only_sent,
+        "quote_estimate": _opt_str(o.quote_estimate),
+        "slippage": o.slippage,
+        "trigger_price": _opt_str(o.trigger_price),
+        "trigger_quantity": o.trigger_quantity,
+        "trigger_by": o.trigger_by,
+        "trigger_above": o.trigger_above,
+        "triggered_ms": o.triggered_ms,
+        "related_order_id": o.related_order_id,
+        "bracket_kind": o.bracket_kind,
+        "stop_loss": o.stop_loss.dump() if o.stop_loss else None,
+        "take_profit": o.take_profit.dump() if o.take_profit else None,
     }
+
+
+def _opt_str(value: Decimal | None) -> str | None:
+    return str(value) if value is not None else None
 
 
 def _order_load(d: dict[str, Any]) -> Order:
@@ -2227,4 +2777,16 @@ def _order_load(d: dict[str, Any]) -> Order:
         expiry_reason=d["expiry_reason"],
         locked_asset=d["locked_asset"],
         locked=D(d["locked"]),
+        reduce_only_sent=d.get("reduce_only_sent", d["reduce_only"]),
+        quote_estimate=opt(d.get("quote_estimate")),
+        slippage=d.get("slippage"),
+        trigger_price=opt(d.get("trigger_price")),
+        trigger_quantity=d.get("trigger_quantity"),
+        trigger_by=d.get("trigger_by"),
+        trigger_above=d.get("trigger_above", False),
+        triggered_ms=d.get("triggered_ms"),
+        related_order_id=d.get("related_order_id"),
+        bracket_kind=d.get("bracket_kind"),
+        stop_loss=Bracket.load(d.get("stop_loss")),
+        take_profit=Bracket.load(d.get("take_profit")),
     )
