@@ -206,9 +206,45 @@ async def _trade_everything(rec: Recorder, wire: Wire, control: Control) -> None
         {"symbol": PERP, "side": "Ask", "orderType": "Market", "quantity": "1", "reduceOnly": True},
     )
     await call(rec, wire, "GET", "/api/v1/position", {})
+    # conditional orders: a plain trigger, an entry with SL/TP, one fired by a price move
+    await call(
+        rec,
+        wire,
+        "POST",
+        "/api/v1/order",
+        {
+            "symbol": PERP,
+            "side": "Ask",
+            "orderType": "Limit",
+            "price": below,
+            "triggerPrice": below,
+            "triggerQuantity": "50%",
+            "reduceOnly": True,
+            "triggerBy": "LastPrice",
+        },
+    )
+    await call(
+        rec,
+        wire,
+        "POST",
+        "/api/v1/order",
+        {
+            "symbol": PERP,
+            "side": "Bid",
+            "orderType": "Market",
+            "quantity": "1",
+            "stopLossTriggerPrice": below,
+            "takeProfitTriggerPrice": above,
+            "takeProfitLimitPrice": above,
+            "stopLossTriggerBy": "IndexPrice",
+        },
+    )
+    await call(rec, wire, "GET", "/api/v1/orders", {"symbol": PERP})
+    await control.post("price", {"symbol": PERP, "price": str(mark * Decimal("1.06"))})
+    await call(rec, wire, "GET", "/api/v1/orders", {"symbol": PERP})
     await control.post("funding", {"symbol": PERP, "rate": "0.0001"})
     await control.post("settle")
-    await control.post("price", {"symbol": PERP, "price": str(mark * Decimal("1.01"))})
+    await control.post("price", {"symbol": PERP, "price": str(mark * Decimal("0.94"))})
     for path in (
         "/wapi/v1/history/fills",
         "/wapi/v1/history/orders",
