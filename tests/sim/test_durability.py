@@ -20,6 +20,7 @@ import httpx
 import pytest
 import websockets
 
+from bot.sim import Simulator
 from tests.keys import KeyPair, new_keypair
 from tests.sim.wire import Wire
 
@@ -194,3 +195,64 @@ async def test_many_orders_survive_compaction_and_restart(
     )
     assert int(nxt["id"]) > int(ids[-1])
     await wire.close()
+
+
+async def test_a_file_from_before_the_journal_still_loads(tmp_path: Path) -> None:
+    """Paper accounts saved by the previous format (a bare engine dump) are read, then folded."""
+    state = tmp_path / "paper-sim.json"
+    order = {
+        "id": "8284661100",
+        "account": "k",
+        "symbol": SOL,
+        "side": "Bid",
+        "order_type": "Limit",
+        "quantity": "1",
+        "price": "100",
+        "quote_quantity": None,
+        "client_id": None,
+        "tif": "GTC",
+        "post_only": False,
+        "reduce_only": False,
+        "stp": "RejectTaker",
+        "created_ms": 1,
+        "status": "New",
+        "executed": "0",
+        "executed_quote": "0",
+        "expiry_reason": None,
+        "locked_asset": None,
+        "locked": "0",
+    }
+    old = {
+        "next_order_id": 8284661200,
+        "next_user_id": 1813871,
+        "next_position_id": 5479295502,
+        "next_fill_id": 2959284,
+        "accounts": [
+            {
+                "key": "k",
+                "user_id": 1813870,
+                "balances": {"USDC": ["100000", "0"]},
+                "positions": [
+                    {
+                        "symbol": SOL,
+                        "position_id": "5479295501",
+                        "qty": "2",
+                        "entry": "180",
+                        "realized": "0",
+                        "funding": "0",
+                        "fees": "0",
+                    }
+                ],
+                "orders": [order],
+                "fills": [],
+                "funding": [],
+            }
+        ],
+    }
+    state.write_text(json.dumps(old))
+    async with Simulator(seed=1, random_walk=False, state_path=state) as sim:
+        acc = sim.engine.state()["accounts"]["k"]
+        assert [o["id"] for o in acc["orders"]] == ["8284661100"]
+        assert acc["positions"][0]["netQuantity"] == "2"
+        assert sim.engine.next_order_id == 8284661200
+    assert json.loads(state.read_text())["generation"] >= 1
