@@ -18,7 +18,7 @@ from urllib.parse import quote
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from bot.sim.engine import SimError
+from bot.sim.model import SimError
 
 MAX_WINDOW = 60_000
 DEFAULT_WINDOW = 5_000

@@ -22,8 +22,9 @@ from aiohttp import WSMsgType, web
 
 from bot.clock import Clock, SystemClock
 from bot.sim.auth import INSTRUCTIONS, Verifier
-from bot.sim.engine import Engine, SimError, bad_request, parse_error
+from bot.sim.engine import Engine
 from bot.sim.markets import contract_address
+from bot.sim.model import SimError, bad_request, parse_error
 from bot.sim.store import StateStore
 
 log = logging.getLogger("bot.sim")
@@ -702,8 +703,8 @@ class SimServer:
         )
 
     def _settle_only(self) -> None:
-        self.engine._roll_candles()
-        self.engine._maybe_settle()
+        self.engine.roll_candles()
+        self.engine.maybe_settle()
 
     async def _loop(self, period: float, fn: Callable[[], None]) -> None:
         while True:
