@@ -20,7 +20,7 @@ import websockets
 from bot.sim import Simulator
 from tests.conftest import Control
 from tests.keys import KeyPair
-from tests.sim.schemas import errors, response_validator, stream_validator
+from tests.sim.schemas import errors, response_validator, schema_validator, stream_validator
 from tests.sim.wire import Wire
 
 PERP = "SOL_USDC_PERP"
@@ -95,6 +95,8 @@ async def test_public_replies_match_the_openapi_spec(recorder: Recorder, wire: W
         ("/api/v1/openInterest", {}),
         ("/api/v1/status", {}),
         ("/api/v1/wallets", {}),
+        ("/api/v1/securities", {}),
+        ("/api/v1/market", {"symbol": "BTC_USDC"}),
     ]:
         await call(recorder, wire, "GET", path, params)
     for interval, span in (("1s", 120), ("1m", 7200), ("1h", 86400 * 2), ("1d", 86400 * 10)):
@@ -254,3 +256,28 @@ async def _trade_everything(rec: Recorder, wire: Wire, control: Control) -> None
     ):
         rows = await call(rec, wire, "GET", path, {})
         assert rows, path
+
+
+async def test_json_errors_match_the_api_error_schema(wire: Wire, control: Control) -> None:
+    """Every JSON error the simulator answers is an ``ApiErrorResponse`` with a spec code."""
+    validator = schema_validator("ApiErrorResponse")
+    bad_orders = [
+        {"symbol": PERP, "side": "Bid", "orderType": "Market"},
+        {"symbol": PERP, "side": "Bid", "orderType": "Market", "quantity": "0.001"},
+        {"symbol": PERP, "side": "Bid", "orderType": "Limit", "quantity": "1", "price": "1"},
+        {"symbol": PERP, "side": "Bid", "orderType": "Market", "quantity": "1", "reduceOnly": True},
+        {"symbol": PERP, "side": "Bid", "orderType": "Market", "quantity": "100000"},
+        {"symbol": "SOL_USDC", "side": "Ask", "orderType": "Market", "quantity": "5"},
+        {"symbol": PERP, "side": "Bid", "orderType": "Market", "triggerPrice": "1"},
+    ]
+    replies = [await wire.request("POST", "/api/v1/order", body) for body in bad_orders]
+    replies.append(await wire.request("GET", "/api/v1/order", {"symbol": PERP, "orderId": "1"}))
+    await control.post("fault", {"kind": "http_error", "status": 500, "path": "/api/v1/capital"})
+    replies.append(await wire.request("GET", "/api/v1/capital"))
+    await control.post("fault", {"kind": "rate_limit", "path": "/api/v1/capital"})
+    replies.append(await wire.request("GET", "/api/v1/capital"))
+    problems = []
+    for r in replies:
+        assert r.status_code >= 400, r.text
+        problems += [f"{r.text}: {e}" for e in errors(validator, r.json())]
+    assert problems == [], "\n".join(problems)
