@@ -261,7 +261,7 @@ async def _trade_everything(rec: Recorder, wire: Wire, control: Control) -> None
 async def test_json_errors_match_the_api_error_schema(wire: Wire, control: Control) -> None:
     """Every JSON error the simulator answers is an ``ApiErrorResponse`` with a spec code."""
     validator = schema_validator("ApiErrorResponse")
-    bad_orders = [
+    bad_orders: list[dict[str, Any]] = [
         {"symbol": PERP, "side": "Bid", "orderType": "Market"},
         {"symbol": PERP, "side": "Bid", "orderType": "Market", "quantity": "0.001"},
         {"symbol": PERP, "side": "Bid", "orderType": "Limit", "quantity": "1", "price": "1"},
