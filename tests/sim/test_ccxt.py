@@ -136,12 +136,18 @@ async def test_conditional_orders(exchange: Any, control: Control) -> None:
     )
     assert entry["stopLossPrice"] == round(price * 0.9, 2)
     assert entry["takeProfitPrice"] == round(price * 1.1, 2)
+    # ccxt forwards its unified stopLossPrice verbatim, which is not an order field: a standalone
+    # stop is triggerPrice + reduceOnly
+    stop = await exchange.create_order(
+        sym, "market", "sell", 2, None, {"triggerPrice": round(price * 0.85, 2), "reduceOnly": True}
+    )
+    assert stop["status"] == "open" and stop["reduceOnly"] is True
     opened = await exchange.fetch_open_orders(sym)
     protective = [o for o in opened if o["info"]["relatedOrderId"] == entry["id"]]
     assert len(protective) == 2 and all(o["reduceOnly"] for o in protective)
     assert {o["triggerPrice"] for o in protective} == {round(price * 0.9, 2), round(price * 1.1, 2)}
     await control.post("price", {"symbol": "SOL_USDC_PERP", "price": str(round(price * 0.89, 2))})
-    assert await exchange.fetch_positions() == []  # the stop closed it, the TP went with it
+    assert await exchange.fetch_positions() == []  # the SL closed it; TP and stop went with it
     left = await exchange.fetch_open_orders(sym)
     assert [o["id"] for o in left] == [trigger["id"]]
 
