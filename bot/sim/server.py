@@ -612,6 +612,7 @@ class SimServer:
                 await self._ws_error(client, 4009, err.message)
                 return
             self.engine.account(client.account)
+            self.flush()  # the position snapshot below describes saved state only
         for stream in params:
             # depth.200ms.X is served as the realtime stream: same payloads, same ids.
             key = _normalise_stream(stream)

@@ -290,3 +290,23 @@ async def test_pending_triggers_survive_a_restart(tmp_path: Path, keys: KeyPair)
         await ctl.close()
         assert await position(wire) == 0
         await wire.close()
+
+
+async def test_the_random_walk_fires_triggers(sim: Simulator, keys: KeyPair) -> None:
+    """Not only the control API: the simulator's own price moves fire conditional orders."""
+    wire = Wire(sim.rest_url, keys)
+    mark = Decimal((await wire.call("GET", "/api/v1/markPrices", {"symbol": PERP}))[0]["markPrice"])
+    tick = Decimal("0.01")
+    ids = []
+    for price in (mark + tick, mark - tick):  # whichever way the walk goes, one is crossed
+        o = await place(
+            wire, side="Bid", orderType="Market", triggerPrice=str(price), triggerQuantity="1"
+        )
+        ids.append(o["id"])
+    for _ in range(200):  # poll for up to ~10 s
+        if len(await wire.call("GET", "/api/v1/orders", {})) < 2:
+            break
+        await asyncio.sleep(0.05)
+    statuses = {(await order(wire, i))["status"] for i in ids}
+    await wire.close()
+    assert "Filled" in statuses
