@@ -45,8 +45,12 @@ class Snapshot:
         return json.dumps(self.dump_data())
 
     def load(self, text: str) -> None:
-        """Restore accounts written by :meth:`dump`; resting orders go back on their books."""
-        self.load_data(json.loads(text))
+        """Restore accounts written by :meth:`dump` (or a :mod:`bot.sim.store` snapshot file).
+
+        Resting orders go back on their books, pending conditional orders on their triggers.
+        """
+        data = json.loads(text)
+        self.load_data(data.get("engine", data))
 
     def _counters(self) -> dict[str, int]:
         return {

@@ -21,6 +21,8 @@ import pytest
 import websockets
 
 from bot.sim import Simulator
+from bot.sim.engine import Engine
+from bot.sim.store import StateStore
 from tests.keys import KeyPair, new_keypair
 from tests.sim.wire import Wire
 
@@ -256,3 +258,15 @@ async def test_a_file_from_before_the_journal_still_loads(tmp_path: Path) -> Non
         assert acc["positions"][0]["netQuantity"] == "2"
         assert sim.engine.next_order_id == 8284661200
     assert json.loads(state.read_text())["generation"] >= 1
+
+
+def test_engine_load_reads_its_dump_and_a_store_snapshot(tmp_path: Path) -> None:
+    engine = Engine(seed=1)
+    engine.execute("k", {"symbol": SOL, "side": "Bid", "orderType": "Market", "quantity": "1"})
+    store = StateStore(tmp_path / "s.json")
+    store.compact(engine)
+    store.close()
+    for text in (engine.dump(), (tmp_path / "s.json").read_text()):
+        other = Engine(seed=1)
+        other.load(text)
+        assert other.state()["accounts"]["k"]["positions"][0]["netQuantity"] == "1"
