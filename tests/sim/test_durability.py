@@ -270,3 +270,27 @@ def test_engine_load_reads_its_dump_and_a_store_snapshot(tmp_path: Path) -> None
         other = Engine(seed=1)
         other.load(text)
         assert other.state()["accounts"]["k"]["positions"][0]["netQuantity"] == "1"
+
+
+def test_a_crash_between_snapshot_and_journal_reset_replays_nothing_stale(
+    tmp_path: Path,
+) -> None:
+    """The fold writes the snapshot, then empties the journal; dying in between is harmless."""
+    path = tmp_path / "s.json"
+    engine = Engine(seed=1)
+    store = StateStore(path)
+    store.load(engine)
+    engine.execute("k", {"symbol": SOL, "side": "Bid", "orderType": "Market", "quantity": "1"})
+    store.save(engine)
+    old_journal = store.wal_path.read_bytes()
+    engine.execute("k", {"symbol": SOL, "side": "Ask", "orderType": "Market", "quantity": "1"})
+    store.save(engine)
+    store.compact(engine)  # the snapshot now has both orders ...
+    store.close()
+    store.wal_path.write_bytes(old_journal)  # ... but the old journal was never emptied
+    (tmp_path / "s.json.abc.tmp").write_text("{half")  # and a cut-short snapshot write
+    restored = Engine(seed=1)
+    StateStore(path).load(restored)
+    acc = restored.state()["accounts"]["k"]
+    assert len(acc["orders"]) == 2 and acc["positions"] == []
+    assert not list(tmp_path.glob("*.tmp"))
