@@ -36,6 +36,7 @@ class Recorder:
     def __init__(self) -> None:
         self.problems: list[str] = []
         self.checked: dict[str, int] = {}
+        self.events: set[tuple[str, str]] = set()
 
     def reply(self, method: str, path: str, body: Any) -> None:
         key = f"{method} {path}"
@@ -44,6 +45,7 @@ class Recorder:
             self.problems.append(f"{key}: {e}")
 
     def frame(self, stream: str, data: Any) -> None:
+        self.events.add((stream, str(data.get("e"))))
         validator = stream_validator(stream)
         if validator is None:
             if stream not in UNSPECIFIED:
@@ -152,6 +154,14 @@ async def test_private_replies_and_frames_match_the_specs(
         recorder.frame(msg["stream"], msg["data"])
     assert {"account.orderUpdate", "account.positionUpdate"} <= set(recorder.checked)
     assert {"depth", "bookTicker", "trade", "markPrice", "kline"} <= set(recorder.checked)
+    events = {e for s, e in recorder.events if s == "account.orderUpdate"}
+    assert {
+        "orderAccepted",
+        "orderFill",
+        "orderCancelled",
+        "triggerPlaced",
+        "triggerFailed",
+    } <= events
     assert recorder.problems == [], "\n".join(recorder.problems)
 
 
@@ -241,6 +251,21 @@ async def _trade_everything(rec: Recorder, wire: Wire, control: Control) -> None
             "stopLossTriggerBy": "IndexPrice",
         },
     )
+    eth = "ETH_USDC_PERP"  # no position there: a "50%" trigger cannot run (triggerFailed)
+    await call(
+        rec,
+        wire,
+        "POST",
+        "/api/v1/order",
+        {
+            "symbol": eth,
+            "side": "Bid",
+            "orderType": "Market",
+            "triggerPrice": "3500",
+            "triggerQuantity": "50%",
+        },
+    )
+    await control.post("price", {"symbol": eth, "price": "3600"})
     await call(rec, wire, "GET", "/api/v1/orders", {"symbol": PERP})
     await control.post("price", {"symbol": PERP, "price": str(mark * Decimal("1.06"))})
     await call(rec, wire, "GET", "/api/v1/orders", {"symbol": PERP})
