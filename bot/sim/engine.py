@@ -23,8 +23,8 @@ as ``(stream, account_key | None, data)``; ``account_key`` is set for private st
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 from bot.clock import Clock
 from bot.sim.book import Market
@@ -166,12 +166,12 @@ class Engine:
         return self.ex.next_order_id
 
     @property
-    def on_account_change(self) -> Any:
+    def on_account_change(self) -> Callable[[], None] | None:
         """Called after every change to an account (the server saves and releases frames)."""
         return self.ex.on_account_change
 
     @on_account_change.setter
-    def on_account_change(self, callback: Any) -> None:
+    def on_account_change(self, callback: Callable[[], None] | None) -> None:
         self.ex.on_account_change = callback
 
     @property

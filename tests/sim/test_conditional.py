@@ -310,3 +310,36 @@ async def test_the_random_walk_fires_triggers(sim: Simulator, keys: KeyPair) -> 
     statuses = {(await order(wire, i))["status"] for i in ids}
     await wire.close()
     assert "Filled" in statuses
+
+
+async def test_protection_follows_a_partly_filled_entry(
+    still: Simulator, wire: Wire, ctl: Control
+) -> None:
+    """An entry that fills in parts: its stop is placed at the first fill, resized after."""
+    book = await wire.call("GET", "/api/v1/depth", {"symbol": PERP})
+    best_ask = Decimal(book["asks"][0][0])
+    top = Decimal(book["asks"][0][1])
+    qty = (top * 3).quantize(Decimal("0.01"))
+    async with websockets.connect(still.ws_url) as ws:
+        await ws.send(wire.subscribe_frame(["account.orderUpdate"]))
+        await asyncio.sleep(0.1)
+        entry = await place(
+            wire,
+            side="Bid",
+            orderType="Limit",
+            price=str(best_ask),
+            quantity=str(qty),
+            stopLossTriggerPrice="150",
+        )
+        assert entry["status"] == "PartiallyFilled"
+        stop = next(
+            o
+            for o in await wire.call("GET", "/api/v1/orders", {})
+            if o["relatedOrderId"] == entry["id"]
+        )
+        assert stop["triggerQuantity"] == entry["executedQuantity"]
+        await ctl.post("price", {"symbol": PERP, "price": str(best_ask - 2)})
+        events = await frames(ws, 0.5)
+    assert (await order(wire, entry["id"]))["status"] == "Filled"
+    modified = [e for e in events if e["e"] == "orderModified"]
+    assert modified and modified[-1]["i"] == stop["id"] and modified[-1]["Y"] == str(qty)
