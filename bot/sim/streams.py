@@ -300,6 +300,9 @@ class Streams:
         quote = o.quote_wire()
         if quote is None and qty is not None and o.price is not None:
             quote = qty * o.price
+        tq = o.trigger_quantity
+        if quote is None and o.pending and tq and not tq.endswith("%") and o.trigger_price:
+            quote = D(tq) * (o.price or o.trigger_price)  # what it would cost when it fires
         if quote is not None:
             data["Q"] = fmt(quote)
         if o.price is not None:

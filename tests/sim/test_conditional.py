@@ -97,6 +97,7 @@ async def test_trigger_order_waits_then_fires_once(
     assert kinds[:2] == ["orderAccepted", "triggerPlaced"] and kinds.count("triggerPlaced") == 1
     assert set(kinds[2:]) == {"orderFill"}
     assert events[0]["X"] == "TriggerPending" and events[0]["P"] == "190" and events[0]["Y"] == "2"
+    assert all("Q" in e for e in events)  # real frames always carry it
     assert events[1]["X"] == "New" and events[1]["q"] == "2"
     assert await position(wire) == 2
     done = await order(wire, o["id"])
