@@ -18,7 +18,7 @@ from urllib.parse import quote
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
-from bot.sim.engine import SimError
+from bot.sim.model import SimError
 
 MAX_WINDOW = 60_000
 DEFAULT_WINDOW = 5_000
@@ -39,6 +39,8 @@ INSTRUCTIONS: dict[tuple[str, str], str] = {
     ("GET", "/wapi/v1/history/fills"): "fillHistoryQueryAll",
     ("GET", "/wapi/v1/history/orders"): "orderHistoryQueryAll",
     ("GET", "/wapi/v1/history/funding"): "fundingHistoryQueryAll",
+    ("GET", "/wapi/v1/history/settlement"): "settlementHistoryQueryAll",
+    ("GET", "/wapi/v1/history/position"): "positionHistoryQueryAll",
 }
 
 

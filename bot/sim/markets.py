@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 D = Decimal
+IMF_FUNCTION = {"base": "0.02", "factor": "0.0001275", "type": "sqrt"}
+MMF_FUNCTION = {"base": "0.0125", "factor": "0.0000765", "type": "sqrt"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,11 @@ class MarketSpec:
     @property
     def is_perp(self) -> bool:
         return self.kind == "PERP"
+
+    @property
+    def imf_base(self) -> str:
+        """The initial margin fraction a position reports: its ``imfFunction.base``."""
+        return IMF_FUNCTION["base"]
 
     def to_wire(self, funding_interval_ms: int) -> dict[str, Any]:
         """The market object exactly as `/api/v1/markets` prints it."""
@@ -59,12 +67,8 @@ class MarketSpec:
                     "stepSize": fmt(self.step),
                 },
             },
-            "imfFunction": (
-                {"base": "0.02", "factor": "0.0001275", "type": "sqrt"} if perp else None
-            ),
-            "mmfFunction": (
-                {"base": "0.0125", "factor": "0.0000765", "type": "sqrt"} if perp else None
-            ),
+            "imfFunction": dict(IMF_FUNCTION) if perp else None,
+            "mmfFunction": dict(MMF_FUNCTION) if perp else None,
             "fundingInterval": funding_interval_ms if perp else None,
             "fundingRateUpperBound": "150" if perp else None,
             "fundingRateLowerBound": "-150" if perp else None,
@@ -164,6 +168,19 @@ ASSET_NAMES = {
 }
 
 
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def contract_address(asset: str) -> str:
+    """A stable, Solana-looking (base58, 44 characters) made-up mint address for ``asset``."""
+    n = int.from_bytes(hashlib.sha256(f"sim-mint:{asset}".encode()).digest(), "big")
+    out = []
+    for _ in range(44):
+        n, r = divmod(n, 58)
+        out.append(_B58[r])
+    return "".join(out)
+
+
 def asset_rows(markets: list[MarketSpec]) -> list[dict[str, Any]]:
     """`/api/v1/assets` rows for every asset the markets use."""
     seen: list[str] = ["USDC"]
@@ -178,7 +195,7 @@ def asset_rows(markets: list[MarketSpec]) -> list[dict[str, Any]]:
             "tokens": [
                 {
                     "blockchain": "Solana",
-                    "contractAddress": None,
+                    "contractAddress": contract_address(sym),
                     "depositEnabled": True,
                     "displayName": ASSET_NAMES.get(sym, sym),
                     "minimumDeposit": "0.0001",

@@ -22,13 +22,16 @@ from aiohttp import WSMsgType, web
 
 from bot.clock import Clock, SystemClock
 from bot.sim.auth import INSTRUCTIONS, Verifier
-from bot.sim.engine import Engine, SimError, bad_request, parse_error
+from bot.sim.engine import Engine
+from bot.sim.markets import contract_address
+from bot.sim.model import SimError, bad_request, parse_error
 from bot.sim.store import StateStore
 
 log = logging.getLogger("bot.sim")
 
 JSON = "application/json; charset=utf-8"
 UNKNOWN_ERROR = "Unknown error, please check your request or try again later."
+MARKET_TYPES = {"SPOT", "PERP", "IPERP", "DATED", "PREDICTION", "RFQ"}
 DEPTH_LIMITS = {"5", "10", "20", "50", "100", "500", "1000"}
 Handler = Callable[[web.Request, str | None, Any], Awaitable[Any]]
 
@@ -178,7 +181,8 @@ class SimServer:
             "/api/v1/time": self._time,
             "/api/v1/status": self._status,
             "/api/v1/assets": lambda r, a, p: _const(e.assets()),
-            "/api/v1/markets": lambda r, a, p: _const(e.markets_wire()),
+            "/api/v1/markets": self._markets,
+            "/api/v1/wallets": lambda r, a, p: _const(wallets()),
             "/api/v1/market": self._market,
             "/api/v1/collateral": self._collateral_params,
             "/api/v1/securities": lambda r, a, p: _const([]),
@@ -208,7 +212,7 @@ class SimServer:
             ),
             ("POST", "/api/v1/orders"): self._batch,
             ("DELETE", "/api/v1/orders"): lambda r, a, p: _const(
-                e.cancel_all(_acct(a), _req(p, "symbol"))
+                e.cancel_all(_acct(a), _req(p, "symbol"), p.get("orderType"))
             ),
             ("GET", "/api/v1/position"): lambda r, a, p: _const(
                 e.positions(_acct(a), p.get("symbol"))
@@ -221,6 +225,12 @@ class SimServer:
             ),
             ("GET", "/wapi/v1/history/funding"): lambda r, a, p: _const(
                 e.funding_history(_acct(a), _camel(p))
+            ),
+            ("GET", "/wapi/v1/history/settlement"): lambda r, a, p: _const(
+                e.settlement_history(_acct(a), _camel(p))
+            ),
+            ("GET", "/wapi/v1/history/position"): lambda r, a, p: _const(
+                e.position_history(_acct(a), _camel(p))
             ),
         }
         for (method, path), h in private.items():
@@ -328,12 +338,22 @@ class SimServer:
         m = self.engine.market(_req(p, "symbol"))
         return m.spec.to_wire(self.engine.funding_interval * 1000)
 
+    async def _markets(self, r: web.Request, a: str | None, p: Any) -> Any:
+        kinds = r.query.getall("marketType", [])
+        for kind in kinds:
+            if kind not in MARKET_TYPES:
+                raise parse_error("marketType", '"MarketType": Expect a valid enumeration value.')
+        rows = self.engine.markets_wire()
+        return [m for m in rows if m["marketType"] in kinds] if kinds else rows
+
     async def _collateral_params(self, r: web.Request, a: str | None, p: Any) -> Any:
+        # The spec's PositionImfFunction has one variant, ``sqrt``; base 1 + 0 x sqrt(n) is the
+        # constant 1 the identity function meant (collateral needs 100 % initial margin).
         return [
             {
                 "symbol": s,
-                "imfFunction": {"type": "identity", "base": "1", "factor": "0"},
-                "mmfFunction": {"type": "identity", "base": "1", "factor": "0"},
+                "imfFunction": {"type": "sqrt", "base": "1", "factor": "0"},
+                "mmfFunction": {"type": "sqrt", "base": "1", "factor": "0"},
                 "haircutFunction": {
                     "weight": "1" if s == "USDC" else "0.9",
                     "kind": {"type": "identity"},
@@ -576,6 +596,10 @@ class SimServer:
             if not (isinstance(sig, list) and len(sig) == 4):
                 await self._ws_error(client, 4009, "Missing signature")
                 return
+            if not all(isinstance(x, str) for x in sig):
+                # The live exchange parses all four as strings; numbers are a parse error.
+                await self._ws_error(client, 4002, "Parse error")
+                return
             headers = {
                 "X-API-Key": sig[0],
                 "X-Signature": sig[1],
@@ -588,6 +612,7 @@ class SimServer:
                 await self._ws_error(client, 4009, err.message)
                 return
             self.engine.account(client.account)
+            self.flush()  # the position snapshot below describes saved state only
         for stream in params:
             # depth.200ms.X is served as the realtime stream: same payloads, same ids.
             key = _normalise_stream(stream)
@@ -679,8 +704,8 @@ class SimServer:
         )
 
     def _settle_only(self) -> None:
-        self.engine._roll_candles()
-        self.engine._maybe_settle()
+        self.engine.roll_candles()
+        self.engine.maybe_settle()
 
     async def _loop(self, period: float, fn: Callable[[], None]) -> None:
         while True:
@@ -707,6 +732,14 @@ class SimServer:
 
 def _frame(stream: str, data: Any) -> str:
     return json.dumps({"stream": stream, "data": data}, separators=(",", ":"))
+
+
+def wallets() -> list[dict[str, str]]:
+    """``/api/v1/wallets``: the exchange's deposit wallets (made-up, stable addresses)."""
+    return [
+        {"blockchain": "Solana", "address": contract_address("wallet:Solana")},
+        {"blockchain": "Ethereum", "address": "0x" + contract_address("wallet:Ethereum")[:40]},
+    ]
 
 
 def _normalise_stream(stream: str) -> str:

@@ -14,6 +14,7 @@ never replays stale records over newer state.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
@@ -70,6 +71,8 @@ class StateStore:
 
     def load(self, engine: Engine) -> None:
         """Restore the engine from the snapshot and the journal, then fold them together."""
+        for tmp in self.path.parent.glob(f"{glob.escape(self.path.name)}*.tmp"):
+            tmp.unlink(missing_ok=True)  # a snapshot write that a crash cut short
         if self.path.exists():
             data = json.loads(self.path.read_text())
             if "engine" in data:  # {"generation", "engine"}; older files are a bare dump

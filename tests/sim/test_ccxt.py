@@ -111,3 +111,68 @@ async def test_pro_watch_ticker_and_order_book(sim: Simulator) -> None:
         assert book["bids"][0][0] < book["asks"][0][0]
     finally:
         await ex.close()
+
+
+async def test_conditional_orders(exchange: Any, control: Control) -> None:
+    """ccxt's ``triggerPrice`` and attached ``stopLoss``/``takeProfit`` (its stop/TP prices)."""
+    sym = "SOL/USDC:USDC"
+    await exchange.load_markets()
+    price = (await exchange.fetch_ticker(sym))["last"]
+    trigger = await exchange.create_order(
+        sym, "market", "buy", 1, None, {"triggerPrice": round(price * 1.2, 2)}
+    )
+    assert trigger["status"] == "open" and trigger["triggerPrice"] == round(price * 1.2, 2)
+    assert trigger["amount"] == 0 or trigger["info"]["triggerQuantity"] == "1"
+    entry = await exchange.create_order(
+        sym,
+        "market",
+        "buy",
+        2,
+        None,
+        {
+            "stopLoss": {"triggerPrice": round(price * 0.9, 2)},
+            "takeProfit": {"triggerPrice": round(price * 1.1, 2)},
+        },
+    )
+    assert entry["stopLossPrice"] == round(price * 0.9, 2)
+    assert entry["takeProfitPrice"] == round(price * 1.1, 2)
+    # ccxt forwards its unified stopLossPrice verbatim, which is not an order field: a standalone
+    # stop is triggerPrice + reduceOnly
+    stop = await exchange.create_order(
+        sym, "market", "sell", 2, None, {"triggerPrice": round(price * 0.85, 2), "reduceOnly": True}
+    )
+    assert stop["status"] == "open" and stop["reduceOnly"] is True
+    opened = await exchange.fetch_open_orders(sym)
+    protective = [o for o in opened if o["info"]["relatedOrderId"] == entry["id"]]
+    assert len(protective) == 2 and all(o["reduceOnly"] for o in protective)
+    assert {o["triggerPrice"] for o in protective} == {round(price * 0.9, 2), round(price * 1.1, 2)}
+    await control.post("price", {"symbol": "SOL_USDC_PERP", "price": str(round(price * 0.89, 2))})
+    assert await exchange.fetch_positions() == []  # the SL closed it; TP and stop went with it
+    left = await exchange.fetch_open_orders(sym)
+    assert [o["id"] for o in left] == [trigger["id"]]
+
+
+async def test_pro_watch_balance(sim: Simulator, keys: KeyPair) -> None:
+    ex = ccxt_pro.backpack({"apiKey": keys.api_key, "secret": keys.api_secret})
+    _point(ex, sim)
+    rest = ccxt_async.backpack({"apiKey": keys.api_key, "secret": keys.api_secret})
+    _point(rest, sim)
+    try:
+        await ex.load_markets()
+        await rest.load_markets()
+        await rest.fetch_balance()  # the account exists before the stream starts
+        watching = asyncio.ensure_future(ex.watch_balance())
+        await asyncio.sleep(0.3)  # subscribed
+        await rest.create_order("SOL/USDC", "market", "buy", 1)
+        balance = await asyncio.wait_for(watching, 5)
+        assert balance["USDC"]["free"] < 100000  # the first frame: the USDC it paid
+    finally:
+        await ex.close()
+        await rest.close()
+
+
+async def test_trades_newest_first(exchange: Any) -> None:
+    trades = await exchange.fetch_trades("ETH/USDC:USDC", limit=50)
+    assert len(trades) >= 20  # a fresh simulator already has a tape
+    # ccxt sorts by time itself; the wire order is checked in test_divergences.py
+    assert trades[0]["timestamp"] <= trades[-1]["timestamp"]

@@ -20,6 +20,9 @@ import httpx
 import pytest
 import websockets
 
+from bot.sim import Simulator
+from bot.sim.engine import Engine
+from bot.sim.store import StateStore
 from tests.keys import KeyPair, new_keypair
 from tests.sim.wire import Wire
 
@@ -194,3 +197,100 @@ async def test_many_orders_survive_compaction_and_restart(
     )
     assert int(nxt["id"]) > int(ids[-1])
     await wire.close()
+
+
+async def test_a_file_from_before_the_journal_still_loads(tmp_path: Path) -> None:
+    """Paper accounts saved by the previous format (a bare engine dump) are read, then folded."""
+    state = tmp_path / "paper-sim.json"
+    order = {
+        "id": "8284661100",
+        "account": "k",
+        "symbol": SOL,
+        "side": "Bid",
+        "order_type": "Limit",
+        "quantity": "1",
+        "price": "100",
+        "quote_quantity": None,
+        "client_id": None,
+        "tif": "GTC",
+        "post_only": False,
+        "reduce_only": False,
+        "stp": "RejectTaker",
+        "created_ms": 1,
+        "status": "New",
+        "executed": "0",
+        "executed_quote": "0",
+        "expiry_reason": None,
+        "locked_asset": None,
+        "locked": "0",
+    }
+    old = {
+        "next_order_id": 8284661200,
+        "next_user_id": 1813871,
+        "next_position_id": 5479295502,
+        "next_fill_id": 2959284,
+        "accounts": [
+            {
+                "key": "k",
+                "user_id": 1813870,
+                "balances": {"USDC": ["100000", "0"]},
+                "positions": [
+                    {
+                        "symbol": SOL,
+                        "position_id": "5479295501",
+                        "qty": "2",
+                        "entry": "180",
+                        "realized": "0",
+                        "funding": "0",
+                        "fees": "0",
+                    }
+                ],
+                "orders": [order],
+                "fills": [],
+                "funding": [],
+            }
+        ],
+    }
+    state.write_text(json.dumps(old))
+    async with Simulator(seed=1, random_walk=False, state_path=state) as sim:
+        acc = sim.engine.state()["accounts"]["k"]
+        assert [o["id"] for o in acc["orders"]] == ["8284661100"]
+        assert acc["positions"][0]["netQuantity"] == "2"
+        assert sim.engine.next_order_id == 8284661200
+    assert json.loads(state.read_text())["generation"] >= 1
+
+
+def test_engine_load_reads_its_dump_and_a_store_snapshot(tmp_path: Path) -> None:
+    engine = Engine(seed=1)
+    engine.execute("k", {"symbol": SOL, "side": "Bid", "orderType": "Market", "quantity": "1"})
+    store = StateStore(tmp_path / "s.json")
+    store.compact(engine)
+    store.close()
+    for text in (engine.dump(), (tmp_path / "s.json").read_text()):
+        other = Engine(seed=1)
+        other.load(text)
+        assert other.state()["accounts"]["k"]["positions"][0]["netQuantity"] == "1"
+
+
+def test_a_crash_between_snapshot_and_journal_reset_replays_nothing_stale(
+    tmp_path: Path,
+) -> None:
+    """The fold writes the snapshot, then empties the journal; dying in between is harmless."""
+    path = tmp_path / "s.json"
+    engine = Engine(seed=1)
+    store = StateStore(path)
+    store.load(engine)
+    engine.execute("k", {"symbol": SOL, "side": "Bid", "orderType": "Market", "quantity": "1"})
+    store.save(engine)
+    old_journal = store.wal_path.read_bytes()
+    engine.execute("k", {"symbol": SOL, "side": "Ask", "orderType": "Market", "quantity": "1"})
+    store.save(engine)
+    store.compact(engine)  # the snapshot now has both orders ...
+    store.close()
+    store.wal_path.write_bytes(old_journal)  # ... but the old journal was never emptied
+    (tmp_path / "s.json.abc.tmp").write_text("{half")  # and a cut-short snapshot write
+    restored = Engine(seed=1)
+    StateStore(path).load(restored)
+    acc = restored.state()["accounts"]["k"]
+    assert len(acc["orders"]) == 2 and acc["positions"] == []
+    assert not list(tmp_path.glob("*.tmp"))
