@@ -107,7 +107,7 @@ async def run_case(mode: str, kill: Kill, tg: FakeTelegram, tmp_path: Path, sim_
     await bot.start(tg, crash_at=kill.point)
     control = Control(sim_url if mode == "live" else bot.paper_url())
     try:
-        preview = await tg.ask(ALICE, "/buy BTC 0.01", "order preview", timeout=10)
+        preview = await tg.ask(ALICE, "/buy BTC 0.01", "order preview", timeout=20)
         data = preview.button("Confirm")
         token = data.removeprefix(CONFIRM_PREFIX)
         if kill.point is None and kill.in_flight:
@@ -137,13 +137,13 @@ async def run_case(mode: str, kill: Kill, tg: FakeTelegram, tmp_path: Path, sim_
         # is gone: then nothing was sent and the preview is still valid — tapping it again
         # must place exactly one order.
         with contextlib.suppress(AssertionError):
-            await tg.wait_for(lambda: db.confirmation(token) == "done", 3)
+            await tg.wait_for(lambda: db.confirmation(token) == "done", 6)
         if db.confirmation(token) == "pending":
             acc = await _account(control, api_key)
             assert db.journal(token) == [] and acc.get("orders", []) == []
             assert not said_filled
-            await tg.answer_to(await tg.tap(ALICE, tg.find(preview.message_id), data), 10)
-        await tg.wait_for(lambda: db.confirmation(token) == "done" and db.unsettled() == 0, 15)
+            await tg.answer_to(await tg.tap(ALICE, tg.find(preview.message_id), data), 20)
+        await tg.wait_for(lambda: db.confirmation(token) == "done" and db.unsettled() == 0, 20)
         rows = db.journal(token)
         acc = await _account(control, api_key)
         placed = [o for o in acc.get("orders", []) if o.get("symbol") == "BTC_USDC_PERP"]
@@ -158,10 +158,10 @@ async def run_case(mode: str, kill: Kill, tg: FakeTelegram, tmp_path: Path, sim_
         else:
             assert row.status == "not_placed", row
             assert found == [] and not said_filled
-        await tg.wait_for(lambda: tg.find(preview.message_id).reply_markup is None, 10)
+        await tg.wait_for(lambda: tg.find(preview.message_id).reply_markup is None, 20)
         final = tg.find(preview.message_id)
         expected = "filled at" if row.status == "filled" else "not placed"
-        await tg.wait_for(lambda: expected in tg.find(preview.message_id).text, 10)
+        await tg.wait_for(lambda: expected in tg.find(preview.message_id).text, 20)
 
         def told() -> list[str]:
             return [m.text for m in tg.messages if m.chat_id == ALICE]
@@ -169,7 +169,7 @@ async def run_case(mode: str, kill: Kill, tg: FakeTelegram, tmp_path: Path, sim_
         def said(t: str) -> bool:
             return "After a restart" in t or "· ✅" in t or "· ❌" in t
 
-        await tg.wait_for(lambda: any(said(t) for t in told()), 10)
+        await tg.wait_for(lambda: any(said(t) for t in told()), 20)
         recovered = [t for t in told()[mark:] if "After a restart" in t]
         if recovered:
             assert len(recovered) == 1
@@ -177,8 +177,8 @@ async def run_case(mode: str, kill: Kill, tg: FakeTelegram, tmp_path: Path, sim_
         assert final.reply_markup is None
         # The next order works and never reuses an order id.
         before = {o["id"] for o in acc.get("orders", [])}
-        again = await tg.ask(ALICE, "/buy BTC 0.01", "order preview", timeout=10)
-        answer = await tg.answer_to(await tg.tap(ALICE, again, again.button("Confirm")), 10)
+        again = await tg.ask(ALICE, "/buy BTC 0.01", "order preview", timeout=20)
+        answer = await tg.answer_to(await tg.tap(ALICE, again, again.button("Confirm")), 20)
         assert "Filled" in answer.text, answer.text
         acc = await _account(control, api_key)
         ids = [o["id"] for o in acc.get("orders", [])]
