@@ -39,6 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from bot.faults import crash_point
 from bot.storage.base import Base, DecimalText
 from bot.storage.db import Database
 
@@ -328,6 +329,7 @@ class TradingStore:
                         for e in journal
                     ],
                 )
+            crash_point("claiming")  # inside the transaction: a crash here commits nothing
             return True
 
     async def transition(

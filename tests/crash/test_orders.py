@@ -2,8 +2,8 @@
 
 Each case starts the bot as a real process (live mode against a simulator process, or paper
 mode with its in-process simulator), previews ``/buy BTC 0.01``, taps ✅ and SIGKILLs the bot —
-at a named crash point (``BOT_CRASH_AT``: after the claim, after the exchange answered, after the
-acknowledgement, after the journal write) or after a delay while the order request is held in
+at a named crash point (``BOT_CRASH_AT``: inside the claim's transaction, after the claim, after
+the exchange answered, after the acknowledgement, after the journal write) or after a delay while the order request is held in
 flight by the simulator's ``delay`` fault. Then it restarts the bot and checks that
 
 * the confirmation is final (no live ✅) and the journal agrees with the exchange: a row says
@@ -14,7 +14,7 @@ flight by the simulator's ``delay`` fault. Then it restarts the bot and checks t
   the preview shows the real outcome, and "After a restart" says what happened;
 * the next order works and gets a fresh order id (never one used before the crash).
 
-``make test`` runs a short selection; ``pytest -m crash`` runs every kill point (≥ 20 per mode).
+``make test`` runs a short selection; ``pytest -m crash`` runs every kill point (21 per mode).
 """
 
 from __future__ import annotations
@@ -54,11 +54,11 @@ class Kill:
         return f"{'inflight' if self.in_flight else 'plain'}-{self.after_ms}ms"
 
 
-NAMED = [Kill("claimed"), Kill("answered"), Kill("acknowledged"), Kill("recorded")]
+NAMED = [Kill("claiming"), Kill("claimed"), Kill("answered"), Kill("acknowledged"), Kill("recorded")]
 TIMED = [Kill(after_ms=t) for t in (0, 40, 80, 150, 250, 350, 450, 550, 650, 750, 900)]
 PLAIN = [Kill(after_ms=t, in_flight=False) for t in (5, 15, 30, 60, 120)]
-ALL_POINTS = NAMED + TIMED + PLAIN  # 20 per mode
-SHORT = [Kill("claimed"), Kill("answered"), Kill(after_ms=250)]
+ALL_POINTS = NAMED + TIMED + PLAIN  # 21 per mode
+SHORT = [Kill("claiming"), Kill("answered"), Kill(after_ms=250)]
 
 
 @pytest.fixture
