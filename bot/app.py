@@ -314,6 +314,36 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
     return app
 
 
+async def start_polling(app: App, *, poll_timeout: int = 10) -> None:
+    """Start ``app`` the way ``run_polling`` does, for callers that own the event loop (the
+    local chat, the tests): initialize → post_init → polling → start."""
+    await app.initialize()
+    try:
+        if app.post_init is not None:
+            await app.post_init(app)
+    except BaseException:
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
+        raise
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0.0, timeout=poll_timeout)
+    await app.start()
+
+
+async def stop_polling(app: App) -> None:
+    """Undo :func:`start_polling` in reverse, with ``post_stop`` and ``post_shutdown``."""
+    if app.updater is not None and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+        if app.post_stop is not None:
+            await app.post_stop(app)
+    await app.shutdown()
+    if app.post_shutdown is not None:
+        await app.post_shutdown(app)
+
+
 async def _start_stream(services: Services) -> None:
     try:
         await asyncio.wait_for(services.market_api.start_ws_price_stream(), 10)

@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 from pydantic import SecretStr
 
-from bot.app import build_application
+from bot.app import build_application, start_polling, stop_polling
 from bot.localchat.server import BOT_ID, LOCAL_USER_ID, LocalChatServer
 from bot.localchat.web import Banner
 from bot.settings import ConfigError, Settings
@@ -118,30 +118,12 @@ async def serve(
 
 
 async def _run(app: Any, stop: asyncio.Event, ready: Callable[[], None]) -> None:
-    await app.initialize()
+    await start_polling(app)
     try:
-        if app.post_init is not None:
-            await app.post_init(app)
-    except BaseException:
-        await app.shutdown()
-        if app.post_shutdown is not None:
-            await app.post_shutdown(app)
-        raise
-    try:
-        await app.updater.start_polling(poll_interval=0.0, timeout=10)
-        await app.start()
         ready()
         await stop.wait()
     finally:
-        if app.updater.running:
-            await app.updater.stop()
-        if app.running:
-            await app.stop()
-            if app.post_stop is not None:
-                await app.post_stop(app)
-        await app.shutdown()
-        if app.post_shutdown is not None:
-            await app.post_shutdown(app)
+        await stop_polling(app)
 
 
 def run_local_chat(settings: Settings) -> int:

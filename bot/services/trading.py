@@ -206,15 +206,7 @@ class LegResult:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "symbol": self.leg.symbol,
-            "status": str(self.status),
-            "client_id": self.client_id,
-            "order_id": self.order_id,
-            "executed_quantity": str(self.executed_quantity),
-            "avg_price": None if self.avg_price is None else str(self.avg_price),
-            "reason": self.reason,
-        }
+        return {"symbol": self.leg.symbol, **_outcome_of(self).to_json()}
 
 
 @dataclass(frozen=True, slots=True)

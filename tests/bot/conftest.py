@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_application
+from bot.app import build_application, start_polling, stop_polling
 from bot.clock import Clock
 from bot.container import Services
 from bot.settings import Settings
@@ -43,31 +43,14 @@ class BotRunner:
     async def start(self) -> None:
         self.settings.check()
         app = build_application(self.settings, clock=self.clock)
-        await app.initialize()
-        try:
-            if app.post_init is not None:
-                await app.post_init(app)
-        except BaseException:
-            await app.shutdown()
-            if app.post_shutdown is not None:
-                await app.post_shutdown(app)
-            raise
-        assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0.0, timeout=1)
-        await app.start()
+        await start_polling(app, poll_timeout=1)
         self.app = app
 
     async def stop(self) -> None:
         app, self.app = self.app, None
         if app is None:
             return
-        await app.updater.stop()
-        await app.stop()
-        if app.post_stop is not None:
-            await app.post_stop(app)
-        await app.shutdown()
-        if app.post_shutdown is not None:
-            await app.post_shutdown(app)
+        await stop_polling(app)
 
 
 def make_settings(tg: FakeTelegram, tmp_path: Path, **overrides: Any) -> Settings:

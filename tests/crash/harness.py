@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.fakes.telegram import FakeTelegram
+from tests.keys import KeyPair
 
 TOKEN = "123456789:AAE-crash-test-token"
 ALICE = 1001
@@ -30,6 +31,38 @@ PAPER_URL = re.compile(r"paper exchange \(simulator\) at (http://[0-9.:]+)")
 def clean_env() -> dict[str, str]:
     drop = ("TELEGRAM_", "BACKPACK_", "TRADING_", "EXCHANGE", "DATABASE_", "BOT_CRASH")
     return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+
+
+def bot_env(
+    tg: FakeTelegram,
+    tmp_path: Path,
+    *,
+    keys: KeyPair | None = None,
+    sim_url: str = "",
+    **extra: str,
+) -> dict[str, str]:
+    """The environment of ``python -m bot`` for a test: paper on ``EXCHANGE=sim``, or live
+    against the simulator at ``sim_url`` with ``keys``; ``extra`` settings on top."""
+    env = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": f"{tg.url}/bot",
+        "TELEGRAM_ALLOWED_USERS": str(ALICE),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        "DATA_DIR": str(tmp_path / "data"),
+        "MAX_ORDER_NOTIONAL": "20000",
+        "TRADING_MODE": "paper",
+        "EXCHANGE": "sim",
+    }
+    if keys is not None:
+        env |= {
+            "TRADING_MODE": "live",
+            "EXCHANGE": "backpack",
+            "BACKPACK_API_KEY": keys.api_key,
+            "BACKPACK_API_SECRET": keys.api_secret,
+            "BACKPACK_API_URL": sim_url,
+            "BACKPACK_WS_URL": sim_url.replace("http", "ws", 1) + "/ws",
+        }
+    return env | extra
 
 
 class BotProcess:

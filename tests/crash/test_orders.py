@@ -3,8 +3,9 @@
 Each case starts the bot as a real process (live mode against a simulator process, or paper
 mode with its in-process simulator), previews ``/buy BTC 0.01``, taps ✅ and SIGKILLs the bot —
 at a named crash point (``BOT_CRASH_AT``: inside the claim's transaction, after the claim, after
-the exchange answered, after the acknowledgement, after the journal write) or after a delay while the order request is held in
-flight by the simulator's ``delay`` fault. Then it restarts the bot and checks that
+the exchange answered, after the acknowledgement, after the journal write) or after a delay
+while the order request is held in flight by the simulator's ``delay`` fault. Then it restarts
+the bot and checks that
 
 * the confirmation is final (no live ✅) and the journal agrees with the exchange: a row says
   filled exactly when the exchange has that clientId filled, not placed exactly when it has
@@ -32,7 +33,7 @@ import pytest
 
 from bot.render.trading import CONFIRM_PREFIX
 from tests.conftest import Control
-from tests.crash.harness import ALICE, TOKEN, BotProcess, Db, SimProcess
+from tests.crash.harness import ALICE, TOKEN, BotProcess, Db, SimProcess, bot_env
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import new_keypair
 
@@ -54,7 +55,13 @@ class Kill:
         return f"{'inflight' if self.in_flight else 'plain'}-{self.after_ms}ms"
 
 
-NAMED = [Kill("claiming"), Kill("claimed"), Kill("answered"), Kill("acknowledged"), Kill("recorded")]
+NAMED = [
+    Kill("claiming"),
+    Kill("claimed"),
+    Kill("answered"),
+    Kill("acknowledged"),
+    Kill("recorded"),
+]
 TIMED = [Kill(after_ms=t) for t in (0, 40, 80, 150, 250, 350, 450, 550, 650, 750, 900)]
 PLAIN = [Kill(after_ms=t, in_flight=False) for t in (5, 15, 30, 60, 120)]
 ALL_POINTS = NAMED + TIMED + PLAIN  # 21 per mode
@@ -80,27 +87,10 @@ def _by_client_id(acc: dict[str, Any], cid: int) -> list[dict[str, Any]]:
 
 async def run_case(mode: str, kill: Kill, tg: FakeTelegram, tmp_path: Path, sim_url: str) -> None:
     keys = new_keypair()
-    env = {
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": f"{tg.url}/bot",
-        "TELEGRAM_ALLOWED_USERS": str(ALICE),
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-        "DATA_DIR": str(tmp_path / "data"),
-        "SIM_TICK_SECONDS": "0.5",
-        "MAX_ORDER_NOTIONAL": "20000",
-        "LOG_LEVEL": "INFO",
-    }
-    if mode == "live":
-        env |= {
-            "TRADING_MODE": "live",
-            "EXCHANGE": "backpack",
-            "BACKPACK_API_KEY": keys.api_key,
-            "BACKPACK_API_SECRET": keys.api_secret,
-            "BACKPACK_API_URL": sim_url,
-            "BACKPACK_WS_URL": sim_url.replace("http", "ws") + "/ws",
-        }
-    else:
-        env |= {"TRADING_MODE": "paper", "EXCHANGE": "sim"}
+    live = keys if mode == "live" else None
+    env = bot_env(
+        tg, tmp_path, keys=live, sim_url=sim_url, SIM_TICK_SECONDS="0.5", LOG_LEVEL="INFO"
+    )
     api_key = keys.api_key if mode == "live" else None
     db = Db(tmp_path / "bot.db")
     bot = BotProcess(env, tmp_path / "bot.log")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Control
-from tests.crash.harness import ALICE, TOKEN, BotProcess, Db, SimProcess
+from tests.crash.harness import ALICE, TOKEN, BotProcess, Db, SimProcess, bot_env
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import new_keypair
 
@@ -34,21 +34,7 @@ async def test_auto_strategy_killed_mid_entry(point: str, tg: FakeTelegram, tmp_
     keys = new_keypair()
     async with SimProcess() as sim:
         control = Control(sim.rest_url)
-        env = {
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_URL": f"{tg.url}/bot",
-            "TELEGRAM_ALLOWED_USERS": str(ALICE),
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
-            "DATA_DIR": str(tmp_path / "data"),
-            "TRADING_MODE": "live",
-            "EXCHANGE": "backpack",
-            "BACKPACK_API_KEY": keys.api_key,
-            "BACKPACK_API_SECRET": keys.api_secret,
-            "BACKPACK_API_URL": sim.rest_url,
-            "BACKPACK_WS_URL": sim.ws_url,
-            "STRATEGY_INTERVAL_SECONDS": "5",
-            "MAX_ORDER_NOTIONAL": "20000",
-        }
+        env = bot_env(tg, tmp_path, keys=keys, sim_url=sim.rest_url, STRATEGY_INTERVAL_SECONDS="5")
         bot = BotProcess(env, tmp_path / "bot.log")
         db = Db(tmp_path / "bot.db")
         try:

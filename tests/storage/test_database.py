@@ -18,7 +18,7 @@ from sqlalchemy import inspect, text
 from bot.storage.db import Database, InstanceLocked
 from bot.storage.trading import PENDING, ConfirmationRecord, NewJournalEntry, TradingStore
 from tests.conftest import Control
-from tests.crash.harness import ALICE, TOKEN, BotProcess, SimProcess
+from tests.crash.harness import ALICE, TOKEN, BotProcess, SimProcess, bot_env
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import new_keypair
 
@@ -146,20 +146,7 @@ async def test_recovery_after_a_kill_on_postgres(pg_url: str, tmp_path: Path) ->
     """The crash path end to end with ``DATABASE_URL=postgresql+asyncpg://…``."""
     keys = new_keypair()
     async with SimProcess() as sim, FakeTelegram(TOKEN) as tg:
-        env = {
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_API_URL": f"{tg.url}/bot",
-            "TELEGRAM_ALLOWED_USERS": str(ALICE),
-            "DATABASE_URL": pg_url,
-            "DATA_DIR": str(tmp_path / "data"),
-            "TRADING_MODE": "live",
-            "EXCHANGE": "backpack",
-            "BACKPACK_API_KEY": keys.api_key,
-            "BACKPACK_API_SECRET": keys.api_secret,
-            "BACKPACK_API_URL": sim.rest_url,
-            "BACKPACK_WS_URL": sim.ws_url,
-            "MAX_ORDER_NOTIONAL": "20000",
-        }
+        env = bot_env(tg, tmp_path, keys=keys, sim_url=sim.rest_url, DATABASE_URL=pg_url)
         bot = BotProcess(env, tmp_path / "bot.log")
         await bot.start(tg, crash_at="answered")
         preview = await tg.ask(ALICE, "/buy BTC 0.01", "order preview", timeout=10)
