@@ -89,10 +89,11 @@ async def service_rate(n: int) -> float:
         )
         service = AlertService(AlertStore(db), api, SystemClock())
         price = D(100000)
+        api.prices[SYMBOL] = price  # the range check reads the streamed price; no server here
         for i in range(n):
             level = (price * D(1 + rng.uniform(-0.3, 0.3))).quantize(D("0.1"))
             op = ">" if level > price else "<"
-            user = 1 + i // 400  # the per-user cap is 500
+            user = 1 + i // service.max_per_user  # stay within the per-user cap
             await service.add(user, user, AlertSpec(SYMBOL, "price", op, level))
         t0 = time.perf_counter()
         for _ in range(TICKS):
