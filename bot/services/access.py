@@ -55,6 +55,7 @@ COMMANDS: dict[str, Action] = {
     "price": Action.MARKET,
     "funding": Action.MARKET,
     "book": Action.MARKET,
+    "arb": Action.MARKET,
     "chart": Action.MARKET,
     "backtest": Action.MARKET,
     "alert": Action.ALERTS,

@@ -108,18 +108,25 @@ def make_exchange(exchange_id: str, credentials: str, api_url: str | None) -> An
 class CcxtVenue:
     """A venue over an async ccxt exchange object, which this adapter owns and closes."""
 
-    def __init__(self, exchange: Any) -> None:
+    def __init__(self, exchange: Any, label: str | None = None) -> None:
         self.ex = exchange
+        self.label = label or str(exchange.id)
         self._markets: dict[str, VenueMarket] = {}
         self._contract_size: dict[str, Decimal] = {}
         self._intervals: dict[str, tuple[float, Decimal]] = {}
 
     @property
     def name(self) -> str:
-        return str(self.ex.id)
+        return self.label
 
     def _fail(self, exc: Exception) -> VenueError:
-        return VenueError(self.name, str(exc) or type(exc).__name__)
+        """The venue's own words, with any credential the exchange object holds blanked."""
+        text = str(exc) or type(exc).__name__
+        for field in ("apiKey", "secret", "password", "privateKey", "walletAddress", "token"):
+            value = getattr(self.ex, field, None)
+            if isinstance(value, str) and len(value) >= 4:
+                text = text.replace(value, "<secret>")
+        return VenueError(self.name, text[:300])
 
     async def _load(self) -> dict[str, Any]:
         try:
