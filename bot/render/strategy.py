@@ -15,6 +15,7 @@ from bot.services.strategy import ApprovalResult, Proposal, StrategyStatus
 from bot.services.trading import Status
 from bot.storage.strategy import ActionRecord
 from bot.strategy.backtest import BacktestResult
+from bot.strategy.cross import CrossResult
 from bot.strategy.executor import ExecutionReport
 from bot.strategy.model import Action, config_help
 
@@ -219,4 +220,25 @@ def backtest(result: BacktestResult, kind: str) -> str:
 def reconciled(notes: Sequence[str]) -> str:
     lines = ["Strategy positions reconciled with the exchange:"]
     lines += [f"• {esc(n)}" for n in notes]
+    return "\n".join(lines)
+
+
+def cross_backtest(result: CrossResult, base: str, short_long: str, days: int) -> str:
+    """The ``cross`` backtest's summary: funding, costs and basis kept apart."""
+    closed = [t for t in result.trades if t.closed_ms is not None]
+    lines = [
+        f"<b>Backtest {esc(base)} cross</b> ({esc(short_long)}), {days} days, "
+        f"{result.hours} hours with both venues' prices",
+        f"Trades: {len(result.trades)} ({len(closed)} closed)",
+        f"Funding earned on both venues: {esc(signed_usd(result.funding))}",
+        f"Fees and slippage, in and out: {esc(usd(result.costs))}",
+        f"Basis (the legs' price PnL): {esc(signed_usd(result.basis))}",
+        f"<b>Net: {esc(signed_usd(result.net))}</b>",
+    ]
+    for t in result.trades[-5:]:
+        lines.append(
+            f"• short {esc(t.short)} {esc(num(t.quantity))} → {esc(signed_usd(t.net))} "
+            f"({esc(t.reason)})"
+        )
+    lines += [f"note: {esc(n)}" for n in result.notes]
     return "\n".join(lines)

@@ -502,11 +502,14 @@ class Engine:
         rate = float(m.spec.base_funding)
         hist: list[tuple[int, Decimal]] = []
         regime = 0.0
-        for i in range(n):
+        # One settled rate per funding interval, as the venue pays them (hourly by default).
+        every = self.funding_interval
+        last_end = int(now // every) * every
+        for i in range(n * HOUR // every):
             if rng.random() < 0.02:
                 regime = rng.choice([-1.0, 0.0, 1.0, 2.0, 4.0]) * 0.00005
             value = rate + regime + rng.gauss(0, 0.000008)
-            hist.append((hour - (n - i - 1) * HOUR, D(str(round(value, 9)))))
+            hist.append((last_end - (n * HOUR // every - i - 1) * every, D(str(round(value, 9)))))
         m.funding_history = hist if m.spec.is_perp else []
 
     # ------------------------------------------------------------------ events

@@ -352,5 +352,49 @@ class CcxtVenue:
         out.sort(key=lambda p: p.time_ms, reverse=True)
         return out
 
+    # ------------------------------------------------------------------ history (backtests)
+
+    async def rate_history(self, symbol: str, since_ms: int) -> list[tuple[int, Decimal]]:
+        """Settled funding rates since ``since_ms``: ``(payment time ms, rate)``, oldest first."""
+        out: dict[int, Decimal] = {}
+        cursor = since_ms
+        try:
+            while True:
+                rows = await self.ex.fetch_funding_rate_history(symbol, cursor, 1000)
+                fresh = [r for r in rows if r.get("timestamp") and int(r["timestamp"]) >= cursor]
+                for r in fresh:
+                    rate = dec(r.get("fundingRate"))
+                    if rate is not None:
+                        out[int(r["timestamp"])] = rate
+                newest = max((int(r["timestamp"]) for r in fresh), default=cursor)
+                if len(rows) < 1000 or newest <= cursor:
+                    break
+                cursor = newest + 1
+        except ccxt_async.BaseError as exc:
+            raise self._fail(exc) from exc
+        return sorted((t, r) for t, r in out.items() if t >= since_ms)
+
+    async def hourly_closes(
+        self, symbol: str, since_ms: int, until_ms: int
+    ) -> list[tuple[int, Decimal]]:
+        """Hourly closes: ``(close time ms, price)``, oldest first."""
+        out: dict[int, Decimal] = {}
+        cursor = since_ms
+        try:
+            while cursor < until_ms:
+                rows = await self.ex.fetch_ohlcv(symbol, "1h", cursor, 1000)
+                for start, _o, _h, _l, close, *_ in rows:
+                    price = dec(close)
+                    end = int(start) + _HOUR_MS
+                    if price is not None and since_ms < end <= until_ms:
+                        out[end] = price
+                last = max((int(r[0]) for r in rows), default=cursor)
+                if not rows or last + _HOUR_MS <= cursor:
+                    break
+                cursor = last + _HOUR_MS
+        except ccxt_async.BaseError as exc:
+            raise self._fail(exc) from exc
+        return sorted(out.items())
+
     async def close(self) -> None:
         await self.ex.close()
