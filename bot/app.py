@@ -166,6 +166,7 @@ async def open_services(
         before_send=paper.sync_market if paper is not None and paper.real_data else None,
         clock=clock,
         logger=logging.getLogger("bot.orders"),
+        hedge=hedge,
     )
     market_service = MarketService(market_api, account_api, clock)
     account_service = AccountService(account_api, orders)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.exchange.client import BackpackAPI
-from bot.exchange.errors import BackpackError
+from bot.exchange.errors import BackpackError, OrderStatusUnknown
 from bot.venues.port import (
     FundingPayment,
     FundingQuote,
@@ -153,6 +153,8 @@ class BackpackVenue:
                 reduce_only=reduce_only,
                 client_id=client_id,
             )
+        except OrderStatusUnknown as exc:
+            raise VenueError(self.name, exc.message, uncertain=True) from exc
         except BackpackError as exc:
             raise VenueError(self.name, exc.message) from exc
         return _order(row)

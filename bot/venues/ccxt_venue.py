@@ -126,7 +126,9 @@ class CcxtVenue:
             value = getattr(self.ex, field, None)
             if isinstance(value, str) and len(value) >= 4:
                 text = text.replace(value, "<secret>")
-        return VenueError(self.name, text[:300])
+        refused = isinstance(exc, ccxt_async.RateLimitExceeded | ccxt_async.DDoSProtection)
+        uncertain = isinstance(exc, ccxt_async.NetworkError) and not refused
+        return VenueError(self.name, text[:300], uncertain=uncertain)
 
     async def _load(self) -> dict[str, Any]:
         try:

@@ -17,12 +17,17 @@ Side = Literal["buy", "sell"]
 
 
 class VenueError(Exception):
-    """A venue refused or failed a request; ``venue`` names it, the message says why."""
+    """A venue refused or failed a request; ``venue`` names it, the message says why.
 
-    def __init__(self, venue: str, message: str) -> None:
+    ``uncertain``: the request may have reached the venue (a timeout, a lost answer), so an
+    order's fate must be looked up by its client id before anything is said or re-sent.
+    """
+
+    def __init__(self, venue: str, message: str, *, uncertain: bool = False) -> None:
         super().__init__(f"{venue}: {message}")
         self.venue = venue
         self.message = message
+        self.uncertain = uncertain
 
 
 @dataclass(frozen=True, slots=True)
