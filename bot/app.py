@@ -37,6 +37,7 @@ from bot.exchange.client import BackpackAPI
 from bot.paper import PaperExchange, PaperHedge
 from bot.services.account import AccountService
 from bot.services.arb import ArbConfig, ArbService
+from bot.services.cross import CrossDesk
 from bot.services.journal import JournalService
 from bot.services.market import MarketService
 from bot.services.orders import OrderSender
@@ -146,7 +147,10 @@ async def open_services(
         stack.push_async_callback(account_api.close)
 
     primary = BackpackVenue(account_api, market_api)
-    hedge = await _open_hedge(s, db, clock, stack) if s.hedge else None
+    hedge, tradable = await _open_hedge(s, db, clock, stack) if s.hedge else (None, False)
+    #: The hedge venue orders may go to: live, or the offline simulator in paper mode. On
+    #: real data in paper mode it is read-only (compare, never trade).
+    hedge_orders = hedge if tradable else None
     arb_service = (
         ArbService(
             primary,
@@ -166,7 +170,7 @@ async def open_services(
         before_send=paper.sync_market if paper is not None and paper.real_data else None,
         clock=clock,
         logger=logging.getLogger("bot.orders"),
-        hedge=hedge,
+        hedge=hedge_orders,
     )
     market_service = MarketService(market_api, account_api, clock)
     account_service = AccountService(account_api, orders)
@@ -197,6 +201,11 @@ async def open_services(
         orders=orders,
         trading=trading_service,
         confirm_ttl_seconds=s.confirm_ttl_seconds,
+        cross=(
+            CrossDesk(arb_service, account_api, hedge_orders, strategy_store)
+            if arb_service is not None and hedge_orders is not None
+            else None
+        ),
     )
     alert_store = AlertStore(db)
     alert_service = AlertService(alert_store, market_api, clock, hysteresis=s.alert_hysteresis)
@@ -242,9 +251,10 @@ async def open_services(
 
 async def _open_hedge(
     s: Settings, db: Database, clock: Clock, stack: contextlib.AsyncExitStack
-) -> Venue:
-    """The hedge venue through ccxt: a second simulator offline (``EXCHANGE=sim``), the real
-    venue's public data in paper mode (nothing is signed there), the real account when live."""
+) -> tuple[Venue, bool]:
+    """The hedge venue through ccxt, and whether orders may go to it: a second simulator
+    offline (``EXCHANGE=sim``, tradable on paper), the real venue's public data in paper mode
+    (read-only: nothing is signed there), the real account when live (tradable)."""
     # ccxt costs ~0.5 s and ~60 MB to import: only a bot with a hedge venue pays for it.
     from bot.venues.ccxt_venue import CcxtVenue, make_exchange
 
@@ -263,7 +273,7 @@ async def _open_hedge(
         )
     venue = CcxtVenue(exchange, label)
     stack.push_async_callback(venue.close)
-    return venue
+    return venue, not (s.paper and s.exchange != "sim")
 
 
 def build_application(settings: Settings, *, clock: Clock | None = None) -> App:

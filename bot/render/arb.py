@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
 from bot.clock import Clock
 from bot.render import money
 from bot.render.common import countdown, esc, hhmm
@@ -96,6 +98,20 @@ def scan(s: Scan, primary: str, hedge: str, clock: Clock) -> str:
     if s.failed:
         lines.append(f"\n{s.failed} pair(s) could not be read and are left out.")
     return "\n".join(lines)
+
+
+#: Callback data of the "Open" buttons under /arb: ``arb:open:<BASE>``.
+OPEN_PREFIX = "arb:open:"
+
+
+def open_buttons(s: Scan, limit: int = 3) -> InlineKeyboardMarkup | None:
+    """ "Open BTC" for the best tradable spreads: a strategy proposal with the usual ✅."""
+    rows = [
+        [InlineKeyboardButton(f"Open {e.base}", callback_data=f"{OPEN_PREFIX}{e.base}"[:64])]
+        for e in s.edges
+        if e.problem is None and e.spread_per_hour > 0
+    ][:limit]
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 def no_hedge() -> str:

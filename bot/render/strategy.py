@@ -41,8 +41,9 @@ def legs(action: Action) -> list[str]:
     out = []
     for leg in action.legs:
         flag = " reduce-only" if leg.reduce_only else ""
+        where = " on the hedge venue" if leg.venue else ""
         out.append(
-            f"• {_side(leg.side)} {money.size(leg.quantity)} {esc(leg.symbol)}{flag} "
+            f"• {_side(leg.side)} {money.size(leg.quantity)} {esc(leg.symbol)}{where}{flag} "
             f"≈ {money.price(leg.expected_price)}"
         )
     return out
@@ -107,7 +108,11 @@ def proposal(p: Proposal, trading_mode: str) -> tuple[str, InlineKeyboardMarkup]
         f"<b>Strategy proposes: {head} {esc(a.symbol)}</b> ({esc(a.strategy)}) · "
         f"{mode_badge(trading_mode)}",
         *legs(a),
-        f"Notional ≈ {esc(usd(a.notional))}, funding {rate_pct(a.funding_rate)}/interval",
+        (
+            f"Notional ≈ {esc(usd(a.notional))} a leg, spread {rate_pct(a.funding_rate)}/hour"
+            if a.strategy == "cross"
+            else f"Notional ≈ {esc(usd(a.notional))}, funding {rate_pct(a.funding_rate)}/interval"
+        ),
         f"Why: {esc(a.reason)}",
         "Tap ✅ to execute or ❌ to skip.",
     ]
@@ -242,3 +247,8 @@ def cross_backtest(result: CrossResult, base: str, short_long: str, days: int) -
         )
     lines += [f"note: {esc(n)}" for n in result.notes]
     return "\n".join(lines)
+
+
+def warning(text: str, trading_mode: str) -> str:
+    """Something about the strategy's positions the user must know (legs diverging...)."""
+    return f"⚠️ <b>Strategy</b> · {mode_badge(trading_mode)}\n{esc(text)}"

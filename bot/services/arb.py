@@ -91,10 +91,13 @@ class ArbService:
         pair = await self.pair(text)
         return pair, await self.edge_of(pair)
 
-    async def scan(self, top: int = 10) -> Scan:
-        """Every matched pair, best spread APR first (ties: the better net edge)."""
+    async def scan(self, top: int | None = 10, notional: Decimal | None = None) -> Scan:
+        """Every matched pair (the best ``top``), best spread APR first (ties: the better net
+        edge), each for ``notional`` USDC a leg (``ARB_NOTIONAL`` by default)."""
         pairs = await self.pairs()
-        results = await asyncio.gather(*(self.edge_of(p) for p in pairs), return_exceptions=True)
+        results = await asyncio.gather(
+            *(self.edge_of(p, notional) for p in pairs), return_exceptions=True
+        )
         edges: list[Edge] = []
         failed = 0
         for p, r in zip(pairs, results, strict=True):
@@ -106,4 +109,4 @@ class ArbService:
             else:
                 edges.append(r)
         edges.sort(key=lambda e: (e.spread_apr, e.net), reverse=True)
-        return Scan(edges=edges[:top], pairs=len(pairs), failed=failed)
+        return Scan(edges=edges[:top] if top else edges, pairs=len(pairs), failed=failed)

@@ -29,11 +29,9 @@ from bot.storage.trading import (
     NewJournalEntry,
     TradingStore,
 )
-from bot.venues.port import Venue, VenueError, VenueOrder
+from bot.venues.port import HEDGE, Venue, VenueError, VenueOrder
 
 ZERO = Decimal(0)
-#: ``WireOrder.venue`` / the journal's ``venue`` of an order on the hedge venue.
-HEDGE = "hedge"
 
 
 class LegStatus(StrEnum):

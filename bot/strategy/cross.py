@@ -22,7 +22,22 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Literal
 
-from bot.venues.spread import apr
+from bot.strategy.model import (
+    BPS,
+    Action,
+    Candidate,
+    Leg,
+    Portfolio,
+    Side,
+    StrategyConfig,
+    StrategyPosition,
+)
+from bot.venues.port import HEDGE
+from bot.venues.spread import HOURS_PER_YEAR, Edge, apr, mid
+from bot.venues.spread import Leg as SpreadLeg
+
+#: The primary venue's name in :class:`bot.venues.spread.Leg` (``BackpackVenue.name``).
+PRIMARY = "backpack"
 
 HOUR_MS = 3_600_000
 ZERO = Decimal(0)
@@ -252,3 +267,165 @@ def _basis(h: Holding | None, pa: Decimal, pb: Decimal) -> Decimal:
 def merge_funding(rows: Sequence[tuple[int, Decimal]]) -> tuple[tuple[int, Decimal], ...]:
     """Sorted, one rate per payment time (a venue may list the same payment twice)."""
     return tuple(sorted(dict(rows).items()))
+
+
+# ---------------------------------------------------------------------------- live actions
+
+
+def _edge_spread(e: Edge) -> Decimal:
+    """The edge's spread APR as APR(Backpack) − APR(hedge): positive = short Backpack."""
+    return e.spread_apr if e.short.venue == PRIMARY else -e.spread_apr
+
+
+def cross_config(config: StrategyConfig) -> CrossConfig:
+    """The strategy's settings read for ``cross``: entry/exit rates are the spread per hour."""
+    return CrossConfig(
+        entry_apr=config.entry_rate * HOURS_PER_YEAR,
+        exit_apr=config.exit_rate * HOURS_PER_YEAR,
+        max_hold_hours=config.max_hold_hours,
+        notional=config.trade_notional,
+        cooldown_hours=Decimal(config.cooldown_minutes) / 60,
+    )
+
+
+def open_action(e: Edge) -> Action:
+    """Short the venue that pays more, long the other: Backpack's leg first."""
+    return _open(e, "a" if _edge_spread(e) > 0 else "b")
+
+
+def _open(e: Edge, short: Short) -> Action:
+    ours, hedge = (e.short, e.long) if short == "a" else (e.long, e.short)
+    ours_side: Side = "Ask" if short == "a" else "Bid"
+    hedge_side: Side = "Bid" if short == "a" else "Ask"
+    spread = _edge_spread(e) if short == "a" else -_edge_spread(e)
+    return Action(
+        kind="open",
+        symbol=ours.market.symbol,
+        strategy="cross",
+        legs=(
+            Leg(ours.market.symbol, ours_side, e.quantity, expected_price=mid_or_zero(ours)),
+            Leg(
+                hedge.market.symbol,
+                hedge_side,
+                e.quantity,
+                expected_price=mid_or_zero(hedge),
+                venue=HEDGE,
+            ),
+        ),
+        reason=(
+            f"spread {_pct(spread / HOURS_PER_YEAR, 4)}/h ({_pct(spread, 1)} APR): short "
+            f"{e.short.venue}, long {e.long.venue}; net edge {e.net:.2f} USDC over "
+            f"{e.horizon_hours}h"
+        ),
+        funding_rate=spread / HOURS_PER_YEAR,
+        notional=e.notional,
+        expected_edge=e.net,
+    )
+
+
+def close_action(p: StrategyPosition, reason: str, spread_per_hour: Decimal = ZERO) -> Action:
+    """Both legs of a cross position out, reduce-only."""
+    legs = []
+    if p.perp_quantity:
+        side: Side = "Bid" if p.perp_quantity < 0 else "Ask"
+        legs.append(Leg(p.symbol, side, abs(p.perp_quantity), reduce_only=True))
+    if p.spot_quantity and p.spot_symbol:
+        hside: Side = "Bid" if p.spot_quantity < 0 else "Ask"
+        legs.append(Leg(p.spot_symbol, hside, abs(p.spot_quantity), reduce_only=True, venue=HEDGE))
+    return Action(
+        kind="close",
+        symbol=p.symbol,
+        strategy="cross",
+        legs=tuple(legs),
+        reason=reason,
+        funding_rate=spread_per_hour,
+        notional=abs(p.perp_quantity) * p.perp_entry,
+    )
+
+
+def cross_actions(
+    edges: Sequence[Edge],
+    portfolio: Portfolio,
+    config: StrategyConfig,
+    now_ms: int,
+) -> tuple[list[Action], list[Candidate]]:
+    """Exits of held pairs and entries of new ones, plus every pair's evaluation.
+
+    ``portfolio`` holds the cross positions only. Entries also need the net edge over the
+    horizon to beat ``min_edge_bps`` of the notional, a place under ``max_positions`` and the
+    asset on the allow-list; a failed or unwound entry counts as an exit, so the cooldown stops
+    an open/unwind loop.
+    """
+    cfg = cross_config(config)
+    actions: list[Action] = []
+    candidates: list[Candidate] = []
+    by_symbol = {e.short.market.symbol: e for e in edges} | {e.long.market.symbol: e for e in edges}
+    held = {p.symbol for p in portfolio.positions}
+    for p in portfolio.positions:
+        e = by_symbol.get(p.symbol)
+        if e is None:
+            continue  # the pair could not be read this cycle: decide next time
+        short: Short = "a" if p.perp_quantity < 0 else "b"
+        holding = Holding(short, abs(p.perp_quantity), p.perp_entry, p.spot_entry, p.opened_at_ms)
+        d = decide_cross(_edge_spread(e), holding, now_ms, None, cfg)
+        if d is not None:
+            actions.append(close_action(p, d.reason, _edge_spread(e) / HOURS_PER_YEAR))
+    slots = config.max_positions - len(portfolio.positions)
+    for e in edges:
+        ours = e.short if e.short.venue == PRIMARY else e.long
+        spread = _edge_spread(e)
+        required = config.min_edge_bps * BPS * e.notional
+        d = decide_cross(spread, None, now_ms, portfolio.last_exit_ms.get(ours.market.symbol), cfg)
+        reason = ""
+        if ours.market.symbol in held:
+            reason = "held"
+        elif e.problem is not None:
+            reason = e.problem
+        elif d is None:
+            reason = (
+                "cooling down after an exit"
+                if abs(spread) >= cfg.entry_apr
+                else f"spread {_pct(abs(spread), 1)} APR below entry {_pct(cfg.entry_apr, 1)}"
+            )
+        elif e.net < required:
+            reason = f"net edge {e.net:.2f} below min_edge_bps ({required:.2f} USDC)"
+        elif not _allowed(config, e):
+            reason = "not in symbols"
+        elif slots <= 0:
+            reason = "max_positions reached"
+        candidates.append(
+            Candidate(
+                symbol=ours.market.symbol,
+                funding_rate=spread / HOURS_PER_YEAR,
+                strategy="cross",
+                quantity=e.quantity,
+                notional=e.notional,
+                expected_funding=e.funding_income,
+                fees=e.fees,
+                slippage=e.slippage,
+                edge=e.net,
+                eligible=not reason,
+                reason=reason or "enter",
+            )
+        )
+        if not reason and d is not None:
+            actions.append(_open(e, d.short))
+            slots -= 1
+    candidates.sort(key=lambda c: abs(c.funding_rate), reverse=True)
+    return actions, candidates
+
+
+def _allowed(config: StrategyConfig, e: Edge) -> bool:
+    if not config.symbols:
+        return True
+    wanted = {s.upper() for s in config.symbols}
+    names = {e.base.upper(), e.short.market.symbol.upper(), e.long.market.symbol.upper()}
+    return bool(wanted & names)
+
+
+def mid_or_zero(leg: SpreadLeg) -> Decimal:
+    return mid(leg.book) or ZERO
+
+
+def _pct(fraction: Decimal, places: int) -> str:
+    return f"{fraction * 100:.{places}f}%"

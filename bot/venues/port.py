@@ -14,6 +14,9 @@ from decimal import Decimal
 from typing import Literal, Protocol, runtime_checkable
 
 Side = Literal["buy", "sell"]
+#: How an order or a leg names the hedge venue (journal rows, strategy legs); ``None`` is
+#: Backpack.
+HEDGE = "hedge"
 
 
 class VenueError(Exception):

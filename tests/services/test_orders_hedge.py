@@ -10,11 +10,12 @@ from decimal import Decimal
 import pytest
 
 from bot.exchange.client import BackpackAPI, new_client_id
-from bot.services.orders import HEDGE, LegStatus, OrderSender, WireOrder
+from bot.services.orders import LegStatus, OrderSender, WireOrder
 from bot.sim import Simulator
 from bot.storage.db import Database
 from bot.storage.trading import NewJournalEntry, TradingStore
 from bot.venues.ccxt_venue import CcxtVenue, make_exchange
+from bot.venues.port import HEDGE
 from tests.conftest import Control
 from tests.keys import new_keypair
 
