@@ -125,7 +125,13 @@ async def pnl(update: Update, context: Context) -> None:
         return
     svc = _service(context)
     await svc.journal.sync()
-    await reply(update, render.pnl(await svc.journal.pnl(period)))  # type: ignore[arg-type]
+    text = render.pnl(await svc.journal.pnl(period))  # type: ignore[arg-type]
+    if svc.cross is not None:
+        since = {"day": 86_400_000, "week": 7 * 86_400_000}.get(period)
+        start = svc.now_ms() - since if since else 0
+        rows = await svc.cross.hedge_funding(start)
+        text += "\n\n" + render.hedge_funding(svc.cross.hedge.name, rows)
+    await reply(update, text)
 
 
 @guarded

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -252,3 +252,16 @@ def cross_backtest(result: CrossResult, base: str, short_long: str, days: int) -
 def warning(text: str, trading_mode: str) -> str:
     """Something about the strategy's positions the user must know (legs diverging...)."""
     return f"⚠️ <b>Strategy</b> · {mode_badge(trading_mode)}\n{esc(text)}"
+
+
+def hedge_funding(venue: str, rows: Mapping[str, Decimal]) -> str:
+    """/pnl's second venue: funding received (+) and paid (−) there, per symbol."""
+    lines = [f"<b>Funding on {esc(venue)}</b> (the hedge venue)"]
+    if not rows:
+        lines.append("no funding payments yet")
+    for symbol, amount in sorted(rows.items()):
+        lines.append(f"{esc(symbol)}: funding {esc(signed_usd(amount))}")
+    if rows:
+        total = sum(rows.values(), Decimal(0))
+        lines.append(f"total funding there: {esc(signed_usd(total))}")
+    return "\n".join(lines)

@@ -163,6 +163,15 @@ class CrossDesk:
             raise VenueError(self.hedge.name, problem)
         return open_action(edge)
 
+    async def hedge_funding(self, since_ms: int) -> dict[str, Decimal]:
+        """Funding received (+) / paid (−) on the hedge venue since ``since_ms``, by symbol
+        (its own funding history, through ccxt)."""
+        out: dict[str, Decimal] = {}
+        for p in await self.hedge.funding_payments():
+            if p.time_ms >= since_ms:
+                out[p.symbol] = out.get(p.symbol, ZERO) + p.amount
+        return out
+
     async def marks(self) -> dict[str, Decimal]:
         """Backpack marks by symbol (for the status view); empty when unreadable."""
         try:

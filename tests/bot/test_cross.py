@@ -81,6 +81,14 @@ async def test_approve_open_double_tap_funding_and_close(
     status = await tg.ask(ALICE, "/strategy", "<b>Strategy</b>")
     assert BTC in status.text and "BTC/USDC:USDC" in status.text
 
+    # Funding settles on both venues: the long on A pays, the short on B receives.
+    await control(venue_a, "settle")
+    await control(venue_b, "settle")
+    pnl = await tg.ask(ALICE, "/pnl", "Funding on backpack (hedge)")
+    ours, theirs = pnl.text.split("Funding on backpack (hedge)")
+    assert "funding -" in ours
+    assert "BTC/USDC:USDC: funding +" in theirs
+
     # The spread closes (both 0.01 % an hour): the next cycle proposes closing both legs.
     await spread(venue_a, venue_b, "0.0001", "0.0008")
     mark = len(tg.messages)
