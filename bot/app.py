@@ -52,7 +52,7 @@ from bot.storage.db import Database
 from bot.storage.strategy import StrategyStore
 from bot.storage.trading import TradingStore
 from bot.venues.backpack import BackpackVenue
-from bot.venues.port import Venue
+from bot.venues.port import HistoryVenue
 from handlers import account, alerts, arb, general, market, strategy, trading
 from handlers.common import BotData, Context, friendly
 from handlers.guard import refusal_for_update, send_refusal
@@ -251,7 +251,7 @@ async def open_services(
 
 async def _open_hedge(
     s: Settings, db: Database, clock: Clock, stack: contextlib.AsyncExitStack
-) -> tuple[Venue, bool]:
+) -> tuple[HistoryVenue, bool]:
     """The hedge venue through ccxt, and whether orders may go to it: a second simulator
     offline (``EXCHANGE=sim``, tradable on paper), the real venue's public data in paper mode
     (read-only: nothing is signed there), the real account when live (tradable)."""

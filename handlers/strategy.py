@@ -15,7 +15,7 @@ from bot.render import strategy as render
 from bot.render.common import esc
 from bot.services.access import Action
 from bot.services.numbers import NumberError, human_duration, parse_duration
-from bot.services.strategy import MAX_BACKTEST_DAYS, StrategyService
+from bot.services.strategy import MAX_BACKTEST_DAYS, CrossBacktest, StrategyService
 from bot.storage.strategy import MODES
 from bot.strategy.model import CONFIG_KEYS, ConfigError
 from handlers.common import Context, args_of, guarded, reply, rt
@@ -181,9 +181,12 @@ async def backtest(update: Update, context: Context) -> None:
     config = (await svc.store.settings()).config
     chat = update.effective_chat
     assert chat is not None
-    await chat.send_photo(
-        png, caption=render.backtest(result, config.kind)[:1024], parse_mode=ParseMode.HTML
+    caption = (
+        render.cross_backtest(result.result, result.base, result.venues, result.days)
+        if isinstance(result, CrossBacktest)
+        else render.backtest(result, config.kind)
     )
+    await chat.send_photo(png, caption=caption[:1024], parse_mode=ParseMode.HTML)
 
 
 @guarded

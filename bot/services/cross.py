@@ -19,7 +19,7 @@ from bot.services.arb import ArbService
 from bot.storage.strategy import StrategyStore
 from bot.strategy.cross import close_action, cross_actions, open_action
 from bot.strategy.model import ZERO, Action, Candidate, Leg, Portfolio, Side, StrategyConfig
-from bot.venues.port import HEDGE, Venue, VenueError
+from bot.venues.port import HEDGE, HistoryVenue, VenueError
 
 log = logging.getLogger("bot.cross")
 
@@ -43,7 +43,7 @@ class CrossDesk:
     """Reads both venues for the cross strategy (no Telegram, no orders)."""
 
     def __init__(
-        self, arb: ArbService, account: BackpackAPI, hedge: Venue, store: StrategyStore
+        self, arb: ArbService, account: BackpackAPI, hedge: HistoryVenue, store: StrategyStore
     ) -> None:
         self.arb = arb
         self.account = account

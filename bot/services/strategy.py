@@ -26,9 +26,10 @@ from bot.services.orders import SENT_OK, LegStatus, OrderOutcome, OrderSender, W
 from bot.services.trading import Outcome, Preview, Status, TradingService
 from bot.storage.strategy import MODES, ActionRecord, StrategyStore
 from bot.strategy.backtest import BacktestResult, run_backtest
+from bot.strategy.cross import CrossResult, cross_config, run_cross_backtest
 from bot.strategy.decide import candidates, decide
 from bot.strategy.executor import ExecutionReport, Executor, LegFill
-from bot.strategy.history import load_history, parse_ts_ms
+from bot.strategy.history import load_cross_history, load_history, parse_ts_ms
 from bot.strategy.model import (
     BPS,
     HOUR_MS,
@@ -91,6 +92,16 @@ class ApprovalResult:
     action: Action | None = None
     report: ExecutionReport | None = None
     proposal: Proposal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CrossBacktest:
+    """A ``cross`` backtest and what it ran on (for the summary)."""
+
+    result: CrossResult
+    base: str
+    venues: str
+    days: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -674,17 +685,37 @@ class StrategyService:
 
     # ------------------------------------------------------------------ backtests and charts
 
-    async def backtest(self, symbol: str, days: int) -> tuple[BacktestResult, bytes]:
-        """Run the current config over ``days`` of the exchange's history; returns the PNG too."""
+    async def backtest(
+        self, symbol: str, days: int
+    ) -> tuple[BacktestResult | CrossBacktest, bytes]:
+        """Run the current config over ``days`` of history; returns the PNG too. ``cross``
+        replays both venues' history (the hedge's through ccxt)."""
         if not 1 <= days <= MAX_BACKTEST_DAYS:
             raise ValueError(f"days must be between 1 and {MAX_BACKTEST_DAYS}")
         config = (await self.store.settings()).config
+        if config.kind == "cross":
+            return await self._cross_backtest(symbol, days, config)
         history = await load_history(self.market_api, symbol, days=days, now_ms=self.now_ms())
         result = run_backtest([history], config, fees=await self.fees())
         from bot.render.charts import equity_png  # matplotlib: ~35 MB, load on use
 
         png = equity_png(result.equity, f"{history.symbol} backtest, {days} days ({config.kind})")
         return result, png
+
+    async def _cross_backtest(
+        self, symbol: str, days: int, config: StrategyConfig
+    ) -> tuple[CrossBacktest, bytes]:
+        if self.cross is None:
+            raise ConfigError("kind cross needs the hedge venue (HEDGE_EXCHANGE)")
+        base = (await self.market_api.market(symbol)).base
+        a, b = await load_cross_history(
+            self.market_api, self.cross.hedge, base, days=days, now_ms=self.now_ms()
+        )
+        result = run_cross_backtest(a, b, cross_config(config))
+        from bot.render.charts import equity_png  # matplotlib: ~35 MB, load on use
+
+        png = equity_png(result.equity, f"{base} cross backtest, {days} days")
+        return CrossBacktest(result, base, f"{a.name} vs {b.name}", days), png
 
     async def price_chart(self, symbol: str, hours: int) -> tuple[str, bytes]:
         sym = await self.market_api.resolve_symbol(symbol)

@@ -15,7 +15,7 @@ from bot.venues.port import OrderBook, VenueError
 
 if TYPE_CHECKING:
     from bot.exchange.client import BackpackAPI
-    from bot.venues.ccxt_venue import CcxtVenue
+    from bot.venues.port import HistoryVenue
 
 PAGE = 1000
 MAX_KLINES = 1000  # the exchange returns at most this many candles per request
@@ -81,7 +81,7 @@ async def load_history(
 
 
 async def load_cross_history(
-    client: BackpackAPI, hedge: CcxtVenue, base: str, *, days: int, now_ms: int
+    client: BackpackAPI, hedge: HistoryVenue, base: str, *, days: int, now_ms: int
 ) -> tuple[VenueHistory, VenueHistory]:
     """Both venues' settled funding and hourly closes for one asset (Backpack first).
 

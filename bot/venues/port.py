@@ -146,3 +146,18 @@ class Venue(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class HistoryVenue(Venue, Protocol):
+    """A venue that also serves market history (backtests): the ccxt adapter."""
+
+    async def rate_history(self, symbol: str, since_ms: int) -> list[tuple[int, Decimal]]:
+        """Settled funding rates since ``since_ms``: (payment time ms, rate), oldest first."""
+        ...
+
+    async def hourly_closes(
+        self, symbol: str, since_ms: int, until_ms: int
+    ) -> list[tuple[int, Decimal]]:
+        """Hourly closes: (close time ms, price), oldest first."""
+        ...

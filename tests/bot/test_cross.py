@@ -4,10 +4,12 @@ B (another simulator process, 8-hour funding) through ccxt's ``backpack`` class.
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from bot.venues.ccxt_venue import CcxtVenue
 from jobs.strategy import run_once
-from tests.bot.conftest import ALICE, BotRunner
+from tests.bot.conftest import ALICE, BotRunner, make_settings
 from tests.conftest import Control
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import KeyPair
@@ -36,15 +38,15 @@ async def orders(venue: SimProcess, keys: KeyPair) -> int:
     return len((await account(venue, keys)).get("orders", []))
 
 
-async def control(venue: SimProcess, path: str, body: dict[str, Any] | None = None) -> None:
-    c = Control(venue.rest_url)
+async def control(url: str, path: str, body: dict[str, Any] | None = None) -> None:
+    c = Control(url)
     try:
         await c.post(path, body)
     finally:
         await c.close()
 
 
-async def spread(a: SimProcess, b: SimProcess, rate_a: str, rate_b: str) -> None:
+async def spread(a: str, b: str, rate_a: str, rate_b: str) -> None:
     await control(a, "funding", {"symbol": BTC, "rate": rate_a})
     await control(b, "funding", {"symbol": BTC, "rate": rate_b})
 
@@ -65,7 +67,7 @@ async def test_approve_open_double_tap_funding_and_close(
 ) -> None:
     await setup(tg, "approve")
     # A pays 0.01 % an hour; B 0.24 % every 8 h = 0.03 % an hour: short B, long A.
-    await spread(venue_a, venue_b, "0.0001", "0.0024")
+    await spread(venue_a.rest_url, venue_b.rest_url, "0.0001", "0.0024")
     mark = len(tg.messages)
     await run_once(cross_bot.services)
     proposal = await tg.next_message(ALICE, "Strategy proposes: Open", after=mark)
@@ -82,15 +84,15 @@ async def test_approve_open_double_tap_funding_and_close(
     assert BTC in status.text and "BTC/USDC:USDC" in status.text
 
     # Funding settles on both venues: the long on A pays, the short on B receives.
-    await control(venue_a, "settle")
-    await control(venue_b, "settle")
+    await control(venue_a.rest_url, "settle")
+    await control(venue_b.rest_url, "settle")
     pnl = await tg.ask(ALICE, "/pnl", "Funding on backpack (hedge)")
     ours, theirs = pnl.text.split("Funding on backpack (hedge)")
     assert "funding -" in ours
     assert "BTC/USDC:USDC: funding +" in theirs
 
     # The spread closes (both 0.01 % an hour): the next cycle proposes closing both legs.
-    await spread(venue_a, venue_b, "0.0001", "0.0008")
+    await spread(venue_a.rest_url, venue_b.rest_url, "0.0001", "0.0008")
     mark = len(tg.messages)
     await run_once(cross_bot.services)
     closing = await tg.next_message(ALICE, "Strategy proposes: Close", after=mark)
@@ -108,9 +110,9 @@ async def test_rejected_hedge_leg_unwinds_and_cools_down(
     hedge_keys: KeyPair,
 ) -> None:
     await setup(tg, "auto")
-    await spread(venue_a, venue_b, "0.0001", "0.0024")
+    await spread(venue_a.rest_url, venue_b.rest_url, "0.0001", "0.0024")
     fault = {"kind": "http_error", "status": 400, "path": "/api/v1/order", "count": 1}
-    await control(venue_b, "fault", fault)
+    await control(venue_b.rest_url, "fault", fault)
     mark = len(tg.messages)
     await run_once(cross_bot.services)
     report = await tg.next_message(ALICE, "Strategy", after=mark, timeout=10)
@@ -134,7 +136,7 @@ async def test_auto_delta_check_repairs_a_diverged_leg(
     hedge_keys: KeyPair,
 ) -> None:
     await setup(tg, "auto")
-    await spread(venue_a, venue_b, "0.0001", "0.0024")
+    await spread(venue_a.rest_url, venue_b.rest_url, "0.0001", "0.0024")
     mark = len(tg.messages)
     await run_once(cross_bot.services)
     await tg.next_message(ALICE, "Strategy Opened", after=mark, timeout=10)
@@ -160,7 +162,7 @@ async def test_open_button_on_arb_goes_through_the_preview(
     keys: KeyPair,
     hedge_keys: KeyPair,
 ) -> None:
-    await spread(venue_a, venue_b, "0.0001", "0.0024")
+    await spread(venue_a.rest_url, venue_b.rest_url, "0.0001", "0.0024")
     arb = await tg.ask(ALICE, "/arb", "Best funding spreads")
     mark = len(tg.messages)
     await tg.answer_to(await tg.tap(ALICE, arb, arb.button("Open BTC")), 10)
@@ -174,3 +176,34 @@ async def test_open_button_on_arb_goes_through_the_preview(
 async def test_kind_cross_needs_a_hedge_venue(paper_bot: BotRunner, tg: FakeTelegram) -> None:
     reply = await tg.ask(ALICE, "/strategy set kind cross")
     assert "HEDGE_EXCHANGE" in reply.text
+
+
+async def test_backtest_of_cross_on_both_venues_history(
+    cross_bot: BotRunner, tg: FakeTelegram
+) -> None:
+    await tg.ask(ALICE, "/strategy set kind cross", "saved")
+    mark = len(tg.messages)
+    await tg.send(ALICE, "/backtest BTC 5d")
+    photo = await tg.wait_for(lambda: next((m for m in tg.messages[mark:] if m.photo), None), 20)
+    assert "Backtest BTC cross" in photo.text and "backpack vs backpack (hedge)" in photo.text
+    assert "Funding earned on both venues" in photo.text
+
+
+async def test_offline_cross_trades_both_paper_simulators(tg: FakeTelegram, tmp_path: Path) -> None:
+    runner = BotRunner(make_settings(tg, tmp_path, hedge_exchange="bybit"))
+    await runner.start()
+    try:
+        services = runner.services
+        assert services.paper is not None and isinstance(services.hedge, CcxtVenue)
+        hedge_url = services.hedge.ex.urls["api"]["public"]  # the second simulator
+        await spread(services.paper.sim.rest_url, hedge_url, "0.0001", "0.0024")
+        await setup(tg, "approve")
+        mark = len(tg.messages)
+        await run_once(services)
+        proposal = await tg.next_message(ALICE, "Strategy proposes: Open", after=mark)
+        await tg.answer_to(await tg.tap(ALICE, proposal, proposal.button("Execute")), 15)
+        ours = {p.symbol: p.quantity for p in await services.venue.positions()}
+        theirs = {p.symbol: p.quantity for p in await services.hedge.positions()}
+        assert ours[BTC] > 0 and theirs["BTC/USDC:USDC"] == -ours[BTC]
+    finally:
+        await runner.stop()
