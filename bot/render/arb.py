@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -10,7 +11,9 @@ from bot.clock import Clock
 from bot.render import money
 from bot.render.common import countdown, esc, hhmm
 from bot.services.arb import Scan
+from bot.services.cross import PairView
 from bot.venues.pairs import Pair
+from bot.venues.port import VenuePosition
 from bot.venues.spread import Edge, Leg, apr
 
 
@@ -112,6 +115,26 @@ def open_buttons(s: Scan, limit: int = 3) -> InlineKeyboardMarkup | None:
         if e.problem is None and e.spread_per_hour > 0
     ][:limit]
     return InlineKeyboardMarkup(rows) if rows else None
+
+
+def pairs(views: Sequence[PairView]) -> str:
+    """/positions: each asset held on both venues as one line, with the delta and how far
+    each leg is from liquidation."""
+    lines = ["<b>cross-venue pairs</b>"]
+    for v in views:
+
+        def leg(p: VenuePosition, venue: str) -> str:
+            side = "long" if p.quantity > 0 else "short"
+            d = PairView.distance(p)
+            far = f"liq. {money.percent(d, 1)} away" if d is not None else "liq. —"
+            return f"{side} {money.size(abs(p.quantity))} on {esc(venue)} ({far})"
+
+        flag = "" if v.delta == 0 else " ⚠️"
+        lines.append(
+            f"<b>{esc(v.base)}</b> {leg(v.ours, 'backpack')} · {leg(v.theirs, v.hedge_venue)}"
+            f" · delta {money.size(v.delta)}{flag}"
+        )
+    return "\n".join(lines)
 
 
 def no_hedge() -> str:

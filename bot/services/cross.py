@@ -19,13 +19,35 @@ from bot.services.arb import ArbService
 from bot.storage.strategy import StrategyStore
 from bot.strategy.cross import close_action, cross_actions, open_action
 from bot.strategy.model import ZERO, Action, Candidate, Leg, Portfolio, Side, StrategyConfig
-from bot.venues.port import HEDGE, HistoryVenue, VenueError
+from bot.venues.port import HEDGE, HistoryVenue, VenueError, VenuePosition
 
 log = logging.getLogger("bot.cross")
 
 #: Each leg must be fully collateralised on its own venue: the two venues cannot share
 #: margin, and a move against one leg is paid there (liquidation of one leg is the risk).
 MARGIN_PER_NOTIONAL = Decimal(1)
+
+
+@dataclass(frozen=True, slots=True)
+class PairView:
+    """Both legs of one asset held on the two venues (for /positions)."""
+
+    base: str
+    ours: VenuePosition
+    theirs: VenuePosition
+    hedge_venue: str
+
+    @property
+    def delta(self) -> Decimal:
+        """Net base quantity across the venues (0 = hedged)."""
+        return self.ours.quantity + self.theirs.quantity
+
+    @staticmethod
+    def distance(p: VenuePosition) -> Decimal | None:
+        """How far the mark may move before this leg is liquidated, as a fraction."""
+        if p.mark is None or p.liquidation_price is None or p.mark <= 0:
+            return None
+        return abs(p.mark - p.liquidation_price) / p.mark
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +184,24 @@ class CrossDesk:
         if problem is not None:
             raise VenueError(self.hedge.name, problem)
         return open_action(edge)
+
+    async def pairs(self) -> list[PairView]:
+        """Every asset held on both venues (whoever opened it), Backpack's leg first."""
+        pairs, ours, theirs = await asyncio.gather(
+            self.arb.pairs(), self.arb.primary.positions(), self.hedge.positions()
+        )
+        ours_by = {p.symbol: p for p in ours}
+        theirs_by = {p.symbol: p for p in theirs}
+        return [
+            PairView(
+                pair.base,
+                ours_by[pair.primary.symbol],
+                theirs_by[pair.hedge.symbol],
+                self.hedge.name,
+            )
+            for pair in pairs
+            if pair.primary.symbol in ours_by and pair.hedge.symbol in theirs_by
+        ]
 
     async def hedge_funding(self, since_ms: int) -> dict[str, Decimal]:
         """Funding received (+) / paid (−) on the hedge venue since ``since_ms``, by symbol

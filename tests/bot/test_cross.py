@@ -82,6 +82,11 @@ async def test_approve_open_double_tap_funding_and_close(
     assert (await orders(venue_a, keys), await orders(venue_b, hedge_keys)) == (1, 1)  # once
     status = await tg.ask(ALICE, "/strategy", "<b>Strategy</b>")
     assert BTC in status.text and "BTC/USDC:USDC" in status.text
+    positions = await tg.ask(ALICE, "/positions", "cross-venue pairs")
+    line = next(x for x in positions.text.split("\n") if x.startswith("<b>BTC</b>"))
+    assert "long" in line and "on backpack (" in line and "short" in line
+    assert "on backpack (hedge) (liq." in line and " away" in line and line.endswith("delta 0")
+    assert f"Close {BTC}" not in str(positions.buttons)  # one leg alone is never closed here
 
     # Funding settles on both venues: the long on A pays, the short on B receives.
     await control(venue_a.rest_url, "settle")
