@@ -91,6 +91,21 @@ class ArbService:
         pair = await self.pair(text)
         return pair, await self.edge_of(pair)
 
+    async def spreads(self, symbols: Collection[str]) -> dict[str, Decimal]:
+        """The spread APR now for each of these Backpack perps that has a pair (spread alerts);
+        a pair that cannot be read is left out this time."""
+        pairs = [p for p in await self.pairs() if p.primary.symbol in symbols]
+        results = await asyncio.gather(*(self.edge_of(p) for p in pairs), return_exceptions=True)
+        out: dict[str, Decimal] = {}
+        for p, r in zip(pairs, results, strict=True):
+            if isinstance(r, VenueError):
+                log.warning("spread of %s not read: %s", p.base, r)
+            elif isinstance(r, BaseException):
+                raise r
+            else:
+                out[p.primary.symbol] = r.spread_apr
+        return out
+
     async def scan(self, top: int | None = 10, notional: Decimal | None = None) -> Scan:
         """Every matched pair (the best ``top``), best spread APR first (ties: the better net
         edge), each for ``notional`` USDC a leg (``ARB_NOTIONAL`` by default)."""

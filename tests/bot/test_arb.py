@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jobs.watchers import check_spreads
 from tests.bot.conftest import ALICE, BotRunner, make_settings
 from tests.conftest import Control
 from tests.fakes.telegram import FakeTelegram
@@ -71,3 +72,26 @@ async def test_arb_without_a_hedge_venue_says_how(paper_bot: BotRunner, tg: Fake
     assert "HEDGE_EXCHANGE" in reply.text
     reply = await tg.ask(ALICE, "/funding BTC", "APR")
     assert "both venues" not in reply.text
+
+
+async def test_spread_alert_fires_once_and_rearms(
+    cross_bot: BotRunner, tg: FakeTelegram, venue_a: SimProcess, venue_b: SimProcess
+) -> None:
+    created = await tg.ask(ALICE, "/alert BTC spread > 100% apr", "Alert")
+    assert "funding spread &gt; 100% APR" in created.text
+    await set_funding(venue_a, BTC, "0.0001")
+    await set_funding(venue_b, BTC, "0.0024")  # 0.02 %/h: 175.2 % APR
+    await check_spreads(cross_bot.services)
+    fired = await tg.next_message(ALICE, "funding spread across venues")
+    assert "now <b>175.20%</b>" in fired.text
+    mark = len(tg.messages)
+    await check_spreads(cross_bot.services)  # still above: no second message
+    await tg.ask(ALICE, "/help")
+    assert not [m for m in tg.messages[mark:] if "funding spread across venues" in m.text]
+    listing = await tg.ask(ALICE, "/alerts", "Your alerts")
+    assert "funding spread across venues &gt; 100.00% APR" in listing.text
+
+
+async def test_spread_alert_needs_a_hedge_venue(paper_bot: BotRunner, tg: FakeTelegram) -> None:
+    reply = await tg.ask(ALICE, "/alert BTC spread > 20% apr")
+    assert "HEDGE_EXCHANGE" in reply.text
