@@ -34,8 +34,10 @@ from bot.alerts.service import AlertService
 from bot.clock import Clock, SystemClock
 from bot.container import HelpLine, Services
 from bot.exchange.client import BackpackAPI
-from bot.paper import PaperExchange
+from bot.paper import PaperExchange, PaperHedge
 from bot.services.account import AccountService
+from bot.services.arb import ArbConfig, ArbService
+from bot.services.cross import CrossDesk
 from bot.services.journal import JournalService
 from bot.services.market import MarketService
 from bot.services.orders import OrderSender
@@ -49,7 +51,9 @@ from bot.storage.alerts import AlertStore
 from bot.storage.db import Database
 from bot.storage.strategy import StrategyStore
 from bot.storage.trading import TradingStore
-from handlers import account, alerts, general, market, strategy, trading
+from bot.venues.backpack import BackpackVenue
+from bot.venues.port import HistoryVenue
+from handlers import account, alerts, arb, general, market, strategy, trading
 from handlers.common import BotData, Context, friendly
 from handlers.guard import refusal_for_update, send_refusal
 from jobs import recovery, watchers
@@ -65,18 +69,19 @@ App = Application[Any, Any, Any, Any, Any, Any]
 HANDLERS: list[Callable[[], list[BaseHandler[Any, Any, Any]]]] = [
     general.handlers,
     market.handlers,
+    arb.handlers,
     account.handlers,
     trading.handlers,
     alerts.handlers,
     strategy.handlers,
 ]
 #: Help lines of the commands beyond the general ones, in menu order.
-HELP: list[HelpLine] = [*alerts.HELP, *strategy.HELP]
+HELP: list[HelpLine] = [*arb.HELP, *alerts.HELP, *strategy.HELP]
 #: Commands that only read; an *edited* message may run these again. Every other edited
 #: command is ignored: an edit must never preview, confirm, cancel or change anything.
 READ_ONLY = frozenset(
     {"price", "funding", "book", "positions", "orders", "balance", "account", "mode", "help"}
-    | {"start", "alerts", "pnl", "trades", "chart", "backtest"}
+    | {"start", "alerts", "pnl", "trades", "chart", "backtest", "arb"}
 )
 
 
@@ -141,6 +146,22 @@ async def open_services(
         )
         stack.push_async_callback(account_api.close)
 
+    primary = BackpackVenue(account_api, market_api)
+    hedge, tradable = await _open_hedge(s, db, clock, stack) if s.hedge else (None, False)
+    #: The hedge venue orders may go to: live, or the offline simulator in paper mode. On
+    #: real data in paper mode it is read-only (compare, never trade).
+    hedge_orders = hedge if tradable else None
+    arb_service = (
+        ArbService(
+            primary,
+            hedge,
+            ArbConfig(s.arb_notional, s.arb_horizon_hours, tuple(s.hedge_symbols)),
+            clock,
+        )
+        if hedge is not None
+        else None
+    )
+
     trading_store = TradingStore(db)
     orders = OrderSender(
         account_api,
@@ -149,6 +170,7 @@ async def open_services(
         before_send=paper.sync_market if paper is not None and paper.real_data else None,
         clock=clock,
         logger=logging.getLogger("bot.orders"),
+        hedge=hedge_orders,
     )
     market_service = MarketService(market_api, account_api, clock)
     account_service = AccountService(account_api, orders)
@@ -179,6 +201,11 @@ async def open_services(
         orders=orders,
         trading=trading_service,
         confirm_ttl_seconds=s.confirm_ttl_seconds,
+        cross=(
+            CrossDesk(arb_service, account_api, hedge_orders, strategy_store)
+            if arb_service is not None and hedge_orders is not None
+            else None
+        ),
     )
     alert_store = AlertStore(db)
     alert_service = AlertService(alert_store, market_api, clock, hysteresis=s.alert_hysteresis)
@@ -207,6 +234,9 @@ async def open_services(
         account_api=account_api,
         orders=orders,
         market=market_service,
+        venue=primary,
+        hedge=hedge,
+        arb=arb_service,
         account=account_service,
         trading=trading_service,
         journal=journal,
@@ -217,6 +247,33 @@ async def open_services(
         outbox=outbox,
         recovery=RecoveryService(orders, trading_service, strategy_service),
     )
+
+
+async def _open_hedge(
+    s: Settings, db: Database, clock: Clock, stack: contextlib.AsyncExitStack
+) -> tuple[HistoryVenue, bool]:
+    """The hedge venue through ccxt, and whether orders may go to it: a second simulator
+    offline (``EXCHANGE=sim``, tradable on paper), the real venue's public data in paper mode
+    (read-only: nothing is signed there), the real account when live (tradable)."""
+    # ccxt costs ~0.5 s and ~60 MB to import: only a bot with a hedge venue pays for it.
+    from bot.venues.ccxt_venue import CcxtVenue, make_exchange
+
+    label = s.hedge_exchange if s.hedge_exchange != "backpack" else "backpack (hedge)"
+    if s.paper and s.exchange == "sim":
+        sim = PaperHedge(s, clock)
+        stack.push_async_callback(sim.stop)
+        url, credentials = await sim.start(db)
+        exchange = make_exchange("backpack", credentials, url)
+        label = f"{s.hedge_exchange} (sim)"
+    elif s.paper:
+        exchange = make_exchange(s.hedge_exchange, "", s.hedge_api_url)
+    else:
+        exchange = make_exchange(
+            s.hedge_exchange, s.hedge_credentials.get_secret_value(), s.hedge_api_url
+        )
+    venue = CcxtVenue(exchange, label)
+    stack.push_async_callback(venue.close)
+    return venue, not (s.paper and s.exchange != "sim")
 
 
 def build_application(settings: Settings, *, clock: Clock | None = None) -> App:

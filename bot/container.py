@@ -13,6 +13,7 @@ from bot.clock import Clock
 from bot.exchange.client import BackpackAPI
 from bot.paper import PaperExchange
 from bot.services.account import AccountService
+from bot.services.arb import ArbService
 from bot.services.journal import JournalService
 from bot.services.market import MarketService
 from bot.services.orders import OrderSender
@@ -24,6 +25,7 @@ from bot.services.watchers import WatcherService
 from bot.settings import Settings
 from bot.storage.alerts import AlertStore
 from bot.storage.db import Database
+from bot.venues.port import Venue
 
 #: A help line: (command, what it does, examples).
 HelpLine = tuple[str, str, str]
@@ -41,6 +43,9 @@ class Services:
     account_api: BackpackAPI
     orders: OrderSender
     market: MarketService
+    venue: Venue  # Backpack behind the venue port
+    hedge: Venue | None  # the second venue (HEDGE_EXCHANGE), or None
+    arb: ArbService | None  # cross-venue funding, when there is a hedge venue
     account: AccountService
     trading: TradingService
     journal: JournalService

@@ -13,6 +13,7 @@ any request that changed the account, so a paper fill the bot was told about sur
 from __future__ import annotations
 
 import base64
+import json
 import logging
 
 from nacl.signing import SigningKey
@@ -104,6 +105,40 @@ class PaperExchange:
             index=index,
             funding_rate=rate,
         )
+
+    async def stop(self) -> None:
+        await self.sim.stop()
+
+
+HEDGE_KEY = "paper_hedge_secret"
+
+
+class PaperHedge:
+    """With ``EXCHANGE=sim``, the hedge venue is a second in-process simulator (another seed,
+    its own funding interval) reached through ccxt's ``backpack`` class, so cross-venue
+    trading runs offline through the same adapter a real second venue uses."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.sim = Simulator(
+            seed=settings.sim_seed + 1,
+            balance=settings.paper_balance,
+            funding_interval=settings.hedge_sim_funding_interval,
+            tick_interval=settings.sim_tick_seconds,
+            state_path=settings.data_dir / "paper-hedge-sim.json",
+            clock=clock,
+        )
+
+    async def start(self, db: Database) -> tuple[str, str]:
+        """Start the engine; returns (REST URL, ccxt credentials JSON of the paper account)."""
+        await self.sim.start()
+        log.info("paper hedge venue (simulator) at %s", self.sim.rest_url)
+        secret = await db.get_meta(HEDGE_KEY)
+        if secret is None:
+            secret = base64.b64encode(bytes(SigningKey.generate())).decode()
+            await db.set_meta(HEDGE_KEY, secret)
+        public = SigningKey(base64.b64decode(secret)).verify_key.encode()
+        creds = {"apiKey": base64.b64encode(public).decode(), "secret": secret}
+        return self.sim.rest_url, json.dumps(creds)
 
     async def stop(self) -> None:
         await self.sim.stop()

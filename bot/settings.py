@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     local_chat_host: str = "127.0.0.1"
     local_chat_port: int = Field(default=8080, ge=0, le=65535)
     local_chat_password: SecretStr | None = None
+    hedge_exchange: str = ""
+    hedge_credentials: SecretStr = SecretStr("")
+    hedge_api_url: str | None = None
+    hedge_symbols: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    hedge_sim_funding_interval: int = Field(default=28800, ge=60)
+    arb_notional: Decimal = Field(default=Decimal(1000), gt=0)
+    arb_horizon_hours: Decimal = Field(default=Decimal(24), gt=0, le=24 * 365)
 
     _roles: dict[int, Role] = PrivateAttr(default_factory=dict)
 
@@ -112,6 +119,23 @@ class Settings(BaseSettings):
             return [value]
         return value
 
+    @field_validator("hedge_symbols", mode="before")
+    @classmethod
+    def _split_symbols(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+        return value
+
+    @field_validator("hedge_exchange", mode="before")
+    @classmethod
+    def _hedge_id(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @property
+    def hedge(self) -> bool:
+        """A second venue is configured (``HEDGE_EXCHANGE``)."""
+        return bool(self.hedge_exchange)
+
     @property
     def roles(self) -> Mapping[int, Role]:
         """Every allowed user's role (``owner`` | ``trader`` | ``viewer``)."""
@@ -151,6 +175,7 @@ class Settings(BaseSettings):
         "webhook_url",
         "webhook_secret",
         "local_chat_password",
+        "hedge_api_url",
         mode="before",
     )
     @classmethod
@@ -209,7 +234,29 @@ class Settings(BaseSettings):
                     "TRADING_MODE=live needs BACKPACK_API_KEY and BACKPACK_API_SECRET "
                     "(or use TRADING_MODE=paper to trade without keys)."
                 )
+        if self.hedge:
+            self._check_hedge()
         if self.max_order_notional <= 0:
             raise ConfigError("MAX_ORDER_NOTIONAL must be a positive USDC amount.")
         if not Decimal(0) < self.price_drift_tolerance < Decimal(1):
             raise ConfigError("PRICE_DRIFT_TOLERANCE is a fraction, e.g. 0.005 for 0.5 %.")
+
+    def _check_hedge(self) -> None:
+        import json
+
+        import ccxt
+
+        if self.hedge_exchange not in ccxt.exchanges:
+            raise ConfigError(
+                f"HEDGE_EXCHANGE={self.hedge_exchange} is not a ccxt exchange id; use one like "
+                "binanceusdm, bybit, okx or hyperliquid (or leave it empty to turn hedging off)."
+            )
+        raw = self.hedge_credentials.get_secret_value().strip()
+        try:
+            ok = not raw or isinstance(json.loads(raw), dict)
+        except ValueError:
+            ok = False
+        if not ok:  # never echo the value: it holds the keys
+            raise ConfigError(
+                'HEDGE_CREDENTIALS must be a JSON object, e.g. {"apiKey": "...", "secret": "..."}'
+            )

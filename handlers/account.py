@@ -10,6 +10,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.exchange.errors import BackpackError
 from bot.render import account as render
+from bot.render import arb as render_arb
 from bot.render.common import esc
 from handlers.common import Context, args_of, friendly, guarded, reply, rt
 
@@ -19,7 +20,16 @@ _ORDER_ID = re.compile(r"^\d{1,24}$")
 @guarded
 async def positions(update: Update, context: Context) -> None:
     r = rt(context)
-    text, markup = render.positions(await r.account.positions(), r.mode)
+    views = await r.account.positions()
+    pairs = await r.strategy.cross.pairs() if r.strategy.cross is not None else []
+    paired = {p.ours.symbol for p in pairs}
+    # A pair's Backpack leg is shown in its pair's line, without a Close button that would
+    # close one leg and leave the other naked.
+    text, markup = render.positions([v for v in views if v.symbol not in paired], r.mode)
+    if pairs:
+        text = render_arb.pairs(pairs) + (
+            "" if text.endswith("no open positions") else "\n\n" + text
+        )
     await reply(update, text, markup)
 
 

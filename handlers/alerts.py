@@ -12,6 +12,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.alerts.parse import AlertSyntaxError, parse_alert
 from bot.alerts.service import AlertService
 from bot.render import alerts as render
+from bot.render import arb as render_arb
 from bot.render import market as render_market
 from bot.services.access import Action
 from bot.storage.alerts import NotifySettings
@@ -66,6 +67,9 @@ async def alert(update: Update, context: Context) -> None:
         return
     try:
         spec = parse_alert(args)
+        if spec.kind == "spread_apr" and rt(context).arb is None:
+            await reply(update, render_arb.no_hedge())
+            return
         created = await svc.add(ids[0], ids[1], spec)
     except AlertSyntaxError as err:
         await reply(update, render.usage(err.problem))

@@ -24,6 +24,7 @@ from bot.exchange.errors import (
     RateLimitError,
 )
 from bot.render.common import esc, split_message
+from bot.venues.port import VenueError
 
 log = logging.getLogger("bot.handlers")
 
@@ -86,6 +87,8 @@ def friendly(exc: BaseException) -> str:
         return "📡 the exchange is not reachable right now; try again shortly"
     if isinstance(exc, BackpackError):
         return f"⚠️ {esc(exc.message)}"
+    if isinstance(exc, VenueError):
+        return f"⚠️ {esc(exc.venue)}: {esc(exc.message)}"
     return "⚠️ something went wrong on our side; it has been logged"
 
 
@@ -99,6 +102,9 @@ def guarded(fn: F) -> F:
         except BackpackError as exc:
             if isinstance(exc, NetworkError | ExchangeUnavailable | AuthError):
                 log.warning("%s failed: %r", fn.__name__, exc)
+            await reply(update, friendly(exc))
+        except VenueError as exc:
+            log.warning("%s failed: %s", fn.__name__, exc)
             await reply(update, friendly(exc))
         except Exception as exc:
             log.exception("%s crashed", fn.__name__)

@@ -8,6 +8,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
+from bot.render import arb as render_arb
 from bot.render import market as render
 from bot.render.common import esc
 from handlers.common import Context, args_of, guarded, reply, rt
@@ -68,7 +69,11 @@ async def funding(update: Update, context: Context) -> None:
         return
     r = rt(context)
     views = await r.market.funding(words[0] if words else None)
-    await reply(update, render.funding(views, r.clock, single=bool(words)))
+    text = render.funding(views, r.clock, single=bool(words))
+    if words and r.arb is not None:
+        pair, edge = await r.arb.compare(views[0].symbol)
+        text += "\n\n" + render_arb.pair_block(pair, edge, r.clock)
+    await reply(update, text)
 
 
 @guarded

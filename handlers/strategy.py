@@ -15,7 +15,7 @@ from bot.render import strategy as render
 from bot.render.common import esc
 from bot.services.access import Action
 from bot.services.numbers import NumberError, human_duration, parse_duration
-from bot.services.strategy import MAX_BACKTEST_DAYS, StrategyService
+from bot.services.strategy import MAX_BACKTEST_DAYS, CrossBacktest, StrategyService
 from bot.storage.strategy import MODES
 from bot.strategy.model import CONFIG_KEYS, ConfigError
 from handlers.common import Context, args_of, guarded, reply, rt
@@ -125,7 +125,13 @@ async def pnl(update: Update, context: Context) -> None:
         return
     svc = _service(context)
     await svc.journal.sync()
-    await reply(update, render.pnl(await svc.journal.pnl(period)))  # type: ignore[arg-type]
+    text = render.pnl(await svc.journal.pnl(period))  # type: ignore[arg-type]
+    if svc.cross is not None:
+        since = {"day": 86_400_000, "week": 7 * 86_400_000}.get(period)
+        start = svc.now_ms() - since if since else 0
+        rows = await svc.cross.hedge_funding(start)
+        text += "\n\n" + render.hedge_funding(svc.cross.hedge.name, rows)
+    await reply(update, text)
 
 
 @guarded
@@ -175,9 +181,12 @@ async def backtest(update: Update, context: Context) -> None:
     config = (await svc.store.settings()).config
     chat = update.effective_chat
     assert chat is not None
-    await chat.send_photo(
-        png, caption=render.backtest(result, config.kind)[:1024], parse_mode=ParseMode.HTML
+    caption = (
+        render.cross_backtest(result.result, result.base, result.venues, result.days)
+        if isinstance(result, CrossBacktest)
+        else render.backtest(result, config.kind)
     )
+    await chat.send_photo(png, caption=caption[:1024], parse_mode=ParseMode.HTML)
 
 
 @guarded

@@ -19,6 +19,7 @@ from bot.exchange.errors import BackpackError
 from bot.render import strategy as render
 from bot.services.outbox import Note
 from bot.services.strategy import CycleResult
+from bot.venues.port import VenueError
 
 log = logging.getLogger("jobs.strategy")
 
@@ -41,6 +42,8 @@ def deliver(services: Services, result: CycleResult) -> None:
         services.outbox.send(Note(chat, None, text, markup, on_sent=attach))
     for r in result.reports:
         services.outbox.send(Note(chat, None, render.report(r, mode)))
+    for w in result.warnings:
+        services.outbox.send(Note(chat, None, render.warning(w, mode)))
 
 
 async def run_once(services: Services) -> None:
@@ -48,7 +51,7 @@ async def run_once(services: Services) -> None:
     try:
         await services.journal.sync()
         result = await services.strategy.run_cycle()
-    except BackpackError as exc:
+    except (BackpackError, VenueError) as exc:
         log.warning("strategy cycle skipped: %s", exc)
         return
     for note in result.notes:

@@ -40,6 +40,9 @@ from jobs.common import safe
 
 log = logging.getLogger("jobs.watchers")
 
+#: How often spread alerts read both venues' funding.
+SPREAD_POLL_SECONDS = 60
+
 
 def present(notice: Notice) -> Note | None:
     """A watcher's notice as an outbox message."""
@@ -118,3 +121,20 @@ def schedule(jq: JobQueue[Any], services: Services) -> None:
         safe("outbox-quiet", services.outbox.release_held), 60, first=60, name="outbox-quiet"
     )
     jq.run_daily(job("funding-digest", w.digest), dtime(8, 0), name="funding-digest")
+    if services.arb is not None:
+
+        async def spreads() -> None:
+            await check_spreads(services)
+
+        jq.run_repeating(
+            safe("watch-spread", spreads), SPREAD_POLL_SECONDS, first=5, name="watch-spread"
+        )
+
+
+async def check_spreads(services: Services) -> None:
+    """Spread alerts: the hedge venue has no stream here, so both venues' rates are polled."""
+    arb, alerts = services.arb, services.alerts
+    symbols = alerts.spread_symbols()
+    if arb is not None and symbols:
+        for symbol, spread in (await arb.spreads(symbols)).items():
+            await alerts.on_spread(symbol, spread)

@@ -77,3 +77,18 @@ def test_no_token_means_the_local_chat() -> None:
     exposed = Settings(_env_file=None, local_chat_host="0.0.0.0", local_chat_password="pw")
     exposed.check()
     assert not Settings(_env_file=None, telegram_bot_token="1:x").wants_local_chat
+
+
+def test_hedge_settings_are_checked_without_echoing_the_keys() -> None:
+    base: dict[str, Any] = {"telegram_bot_token": "", "hedge_symbols": "BTC, eth;SOL"}
+    s = Settings(_env_file=None, hedge_exchange=" BybiT ", **base)
+    assert s.hedge and s.hedge_exchange == "bybit" and s.hedge_symbols == ["BTC", "eth", "SOL"]
+    s.check()
+    assert not Settings(_env_file=None, **base).hedge
+    with pytest.raises(ConfigError, match="not a ccxt exchange id"):
+        Settings(_env_file=None, hedge_exchange="nowhere", **base).check()
+    secret = "not-json-super-secret-key"
+    bad = Settings(_env_file=None, hedge_exchange="bybit", hedge_credentials=secret, **base)
+    with pytest.raises(ConfigError, match="JSON object") as err:
+        bad.check()
+    assert secret not in str(err.value) and secret not in repr(bad)

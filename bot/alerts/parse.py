@@ -7,6 +7,7 @@ Accepted forms (symbols as in /price; ``above``/``below`` for ``>``/``<``)::
     BTC funding > 0.05%    (rate per funding interval; a plain 0.0005 works too)
     SOL funding < -0.02%
     BTC funding apr > 30%
+    BTC spread > 20% apr   (cross-venue funding spread, with a hedge venue; "apr" optional)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ EXAMPLES = (
     "/alert ETH change 5% 1h",
     "/alert BTC funding > 0.05%",
     "/alert BTC funding apr > 30%",
+    "/alert BTC spread > 20% apr",
 )
 _OPS = {">": ">", "above": ">", ">=": ">", "<": "<", "below": "<", "<=": "<"}
 MAX_WINDOW = 7 * 86400
@@ -45,7 +47,8 @@ class AlertSyntaxError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class AlertSpec:
-    """``kind``: price | change | funding | funding_apr. Thresholds are fractions for rates.
+    """``kind``: price | change | funding | funding_apr | spread_apr (the cross-venue funding
+    spread, APR). Thresholds are fractions for rates.
 
     ``op`` is ``>``, ``<`` or ``±`` (what is stored and evaluated); ``typed_op`` and ``echo`` are
     what the user typed and what was understood, for the reply.
@@ -110,6 +113,29 @@ def parse_alert(args: list[str]) -> AlertSpec:
         seconds, window = _window(rest[2])
         return AlertSpec(
             symbol, "change", "±", size, seconds, "±", f"moves ±{shown} within {window}"
+        )
+    if rest[0] == "spread":
+        words = [w for w in rest[1:] if w != "apr"]  # "spread > 20% apr" or "spread apr > 20%"
+        if len(words) != 2:
+            raise AlertSyntaxError("a spread alert needs an operator and an APR, like > 20% apr")
+        op = _op(words[0])
+        value, shown = _number(
+            words[1],
+            "spread APR",
+            "/alert BTC spread > 20% apr",
+            percent="assume",
+            zero=True,
+            low=Decimal(0),
+            high=MAX_APR,
+        )
+        return AlertSpec(
+            symbol,
+            "spread_apr",
+            op,
+            value,
+            None,
+            words[0],
+            f"funding spread {words[0]} {shown} APR",
         )
     if rest[0] == "funding":
         kind = "funding"

@@ -70,6 +70,7 @@ class AlertService:
         self.parked = Hysteresis()
         self.alerts: dict[int, Alert] = {}
         self.funding: dict[str, dict[int, Alert]] = {}
+        self.spreads: dict[str, dict[int, Alert]] = {}
         self.moves: dict[str, dict[int, Alert]] = {}
         self.trails: dict[str, deque[tuple[int, Decimal]]] = {}
         self.ticks = 0
@@ -95,6 +96,8 @@ class AlertService:
             self.funding.setdefault(alert.symbol, {})[alert.id] = alert
         elif alert.kind == "change":
             self.moves.setdefault(alert.symbol, {})[alert.id] = alert
+        elif alert.kind == "spread_apr":
+            self.spreads.setdefault(alert.symbol, {})[alert.id] = alert
 
     def _forget(self, alert_id: int) -> None:
         alert = self.alerts.pop(alert_id, None)
@@ -104,12 +107,13 @@ class AlertService:
         self.parked.remove(alert_id)
         self.funding.get(alert.symbol, {}).pop(alert_id, None)
         self.moves.get(alert.symbol, {}).pop(alert_id, None)
+        self.spreads.get(alert.symbol, {}).pop(alert_id, None)
 
     # ------------------------------------------------------------------ user actions
 
     async def add(self, user_id: int, chat_id: int, spec: AlertSpec) -> Alert:
         symbol = await self.market.resolve_symbol(spec.symbol)
-        if spec.kind in ("funding", "funding_apr") and not symbol.endswith("_PERP"):
+        if spec.kind in ("funding", "funding_apr", "spread_apr") and not symbol.endswith("_PERP"):
             raise AlertSyntaxError(f"{symbol} is a spot market; funding applies to perps only")
         count = await self.store.count_for(user_id)
         if count >= self.max_per_user:
@@ -252,6 +256,38 @@ class AlertService:
                     await self.store.rearm(alert.id)
                     self.alerts[alert.id] = alerts[alert.id] = replace(alert, armed=True)
         return fired
+
+    async def on_spread(self, symbol: str, spread_apr: Decimal) -> list[Firing]:
+        """A fresh cross-venue funding spread (APR, ≥ 0) for the Backpack perp ``symbol``."""
+        alerts = self.spreads.get(symbol)
+        if not alerts:
+            return []
+        now = now_ms(self.clock)
+        fired: list[Firing] = []
+        for alert in list(alerts.values()):
+            holds = (
+                spread_apr >= alert.threshold if alert.op == ">" else spread_apr <= alert.threshold
+            )
+            band = abs(alert.threshold) * self.band
+            if alert.armed and holds:
+                firing = await self._fire(alert.id, spread_apr, now)
+                if firing is not None:
+                    fired.append(firing)
+                    alerts[alert.id] = self.alerts[alert.id]
+            elif not alert.armed and not holds:
+                back = (
+                    spread_apr <= alert.threshold - band
+                    if alert.op == ">"
+                    else spread_apr >= alert.threshold + band
+                )
+                if back:
+                    await self.store.rearm(alert.id)
+                    self.alerts[alert.id] = alerts[alert.id] = replace(alert, armed=True)
+        return fired
+
+    def spread_symbols(self) -> set[str]:
+        """The perps that have spread alerts (what the spread watcher must read)."""
+        return {s for s, alerts in self.spreads.items() if alerts}
 
     async def check_all(self) -> list[Firing]:
         """After a (re)connect or a stale period: check every armed alert at current values."""

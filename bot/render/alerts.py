@@ -33,6 +33,8 @@ def condition(a: Alert) -> str:
         return f"{esc(a.symbol)} moves ±{money.number(a.threshold * 100)}% within {window}"
     if a.kind == "funding":
         return f"{esc(a.symbol)} funding {esc(a.op)} {rate_pct(a.threshold)} per interval"
+    if a.kind == "spread_apr":
+        return f"{esc(a.symbol)} funding spread across venues {esc(a.op)} {pct(a.threshold)} APR"
     return f"{esc(a.symbol)} funding APR {esc(a.op)} {pct(a.threshold)}"
 
 
@@ -84,6 +86,11 @@ def fired(f: Firing) -> tuple[str, InlineKeyboardMarkup]:
         head = (
             f"🚨 <b>{esc(a.symbol)}</b> funding {esc(a.op)} {rate_pct(a.threshold)}: "
             f"now <b>{rate_pct(f.value)}</b> per interval"
+        )
+    elif a.kind == "spread_apr":
+        head = (
+            f"🚨 <b>{esc(a.symbol)}</b> funding spread across venues {esc(a.op)} "
+            f"{pct(a.threshold)} APR: now <b>{pct(f.value)}</b> (see /arb)"
         )
     else:
         head = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -15,6 +15,7 @@ from bot.services.strategy import ApprovalResult, Proposal, StrategyStatus
 from bot.services.trading import Status
 from bot.storage.strategy import ActionRecord
 from bot.strategy.backtest import BacktestResult
+from bot.strategy.cross import CrossResult
 from bot.strategy.executor import ExecutionReport
 from bot.strategy.model import Action, config_help
 
@@ -40,8 +41,9 @@ def legs(action: Action) -> list[str]:
     out = []
     for leg in action.legs:
         flag = " reduce-only" if leg.reduce_only else ""
+        where = " on the hedge venue" if leg.venue else ""
         out.append(
-            f"• {_side(leg.side)} {money.size(leg.quantity)} {esc(leg.symbol)}{flag} "
+            f"• {_side(leg.side)} {money.size(leg.quantity)} {esc(leg.symbol)}{where}{flag} "
             f"≈ {money.price(leg.expected_price)}"
         )
     return out
@@ -106,7 +108,11 @@ def proposal(p: Proposal, trading_mode: str) -> tuple[str, InlineKeyboardMarkup]
         f"<b>Strategy proposes: {head} {esc(a.symbol)}</b> ({esc(a.strategy)}) · "
         f"{mode_badge(trading_mode)}",
         *legs(a),
-        f"Notional ≈ {esc(usd(a.notional))}, funding {rate_pct(a.funding_rate)}/interval",
+        (
+            f"Notional ≈ {esc(usd(a.notional))} a leg, spread {rate_pct(a.funding_rate)}/hour"
+            if a.strategy == "cross"
+            else f"Notional ≈ {esc(usd(a.notional))}, funding {rate_pct(a.funding_rate)}/interval"
+        ),
         f"Why: {esc(a.reason)}",
         "Tap ✅ to execute or ❌ to skip.",
     ]
@@ -219,4 +225,43 @@ def backtest(result: BacktestResult, kind: str) -> str:
 def reconciled(notes: Sequence[str]) -> str:
     lines = ["Strategy positions reconciled with the exchange:"]
     lines += [f"• {esc(n)}" for n in notes]
+    return "\n".join(lines)
+
+
+def cross_backtest(result: CrossResult, base: str, short_long: str, days: int) -> str:
+    """The ``cross`` backtest's summary: funding, costs and basis kept apart."""
+    closed = [t for t in result.trades if t.closed_ms is not None]
+    lines = [
+        f"<b>Backtest {esc(base)} cross</b> ({esc(short_long)}), {days} days, "
+        f"{result.hours} hours with both venues' prices",
+        f"Trades: {len(result.trades)} ({len(closed)} closed)",
+        f"Funding earned on both venues: {esc(signed_usd(result.funding))}",
+        f"Fees and slippage, in and out: {esc(usd(result.costs))}",
+        f"Basis (the legs' price PnL): {esc(signed_usd(result.basis))}",
+        f"<b>Net: {esc(signed_usd(result.net))}</b>",
+    ]
+    for t in result.trades[-5:]:
+        lines.append(
+            f"• short {esc(t.short)} {esc(num(t.quantity))} → {esc(signed_usd(t.net))} "
+            f"({esc(t.reason)})"
+        )
+    lines += [f"note: {esc(n)}" for n in result.notes]
+    return "\n".join(lines)
+
+
+def warning(text: str, trading_mode: str) -> str:
+    """Something about the strategy's positions the user must know (legs diverging...)."""
+    return f"⚠️ <b>Strategy</b> · {mode_badge(trading_mode)}\n{esc(text)}"
+
+
+def hedge_funding(venue: str, rows: Mapping[str, Decimal]) -> str:
+    """/pnl's second venue: funding received (+) and paid (−) there, per symbol."""
+    lines = [f"<b>Funding on {esc(venue)}</b> (the hedge venue)"]
+    if not rows:
+        lines.append("no funding payments yet")
+    for symbol, amount in sorted(rows.items()):
+        lines.append(f"{esc(symbol)}: funding {esc(signed_usd(amount))}")
+    if rows:
+        total = sum(rows.values(), Decimal(0))
+        lines.append(f"total funding there: {esc(signed_usd(total))}")
     return "\n".join(lines)

@@ -55,6 +55,7 @@ COMMANDS: dict[str, Action] = {
     "price": Action.MARKET,
     "funding": Action.MARKET,
     "book": Action.MARKET,
+    "arb": Action.MARKET,
     "chart": Action.MARKET,
     "backtest": Action.MARKET,
     "alert": Action.ALERTS,
@@ -82,6 +83,7 @@ CALLBACKS: dict[str, Action] = {
     "stg:ok:": Action.TRADE,  # ✅ Execute a strategy proposal
     "stg:no:": Action.TRADE,
     "al:": Action.ALERTS,  # alert buttons (🗑, mute, price, funding)
+    "arb:open:": Action.TRADE,  # Open under /arb: a cross proposal (then ✅ / ❌)
 }
 
 _ROLE_TEXT: dict[Role, str] = {

@@ -64,6 +64,7 @@ class OrderIntent:
     price: Decimal | None = None
     post_only: bool = False
     reduce_only: bool = False
+    venue: str | None = None  # None: Backpack; "hedge": the hedge venue (market orders)
 
     def __post_init__(self) -> None:
         if (self.quantity is None) == (self.notional is None):
@@ -249,6 +250,7 @@ def intent_to_json(intent: Intent) -> dict[str, Any]:
         "price": opt(intent.price),
         "post_only": intent.post_only,
         "reduce_only": intent.reduce_only,
+        "venue": intent.venue,
     }
 
 
@@ -277,6 +279,7 @@ def intent_from_json(data: dict[str, Any]) -> Intent:
         price=opt(data.get("price")),
         post_only=bool(data.get("post_only")),
         reduce_only=bool(data.get("reduce_only")),
+        venue=data.get("venue"),
     )
 
 

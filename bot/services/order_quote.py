@@ -117,6 +117,7 @@ class LegPreview:
     available: Decimal
     asked: str
     notes: tuple[str, ...] = ()
+    venue: str | None = None  # None: Backpack; "hedge": the hedge venue
 
     @property
     def is_buy(self) -> bool:
@@ -163,6 +164,7 @@ class LegPreview:
             available=d("available"),
             asked=str(data["asked"]),
             notes=tuple(str(n) for n in data.get("notes", ())),
+            venue=data.get("venue"),
         )
 
 

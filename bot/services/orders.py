@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -29,6 +29,7 @@ from bot.storage.trading import (
     NewJournalEntry,
     TradingStore,
 )
+from bot.venues.port import HEDGE, Venue, VenueError, VenueOrder
 
 ZERO = Decimal(0)
 
@@ -60,6 +61,7 @@ class WireOrder:
     order_type: str = "MARKET"
     post_only: bool = False
     reduce_only: bool = False
+    venue: str | None = None  # None: Backpack; HEDGE: the hedge venue (market orders only)
 
     @property
     def is_buy(self) -> bool:
@@ -119,6 +121,19 @@ def outcome_of(order: dict[str, Any], requested: Decimal, cid: int) -> OrderOutc
     return OrderOutcome(status, cid, order_id, executed, avg)
 
 
+def venue_outcome(order: VenueOrder, requested: Decimal, cid: int) -> OrderOutcome:
+    """Classify an order from the venue port (the hedge venue)."""
+    if order.status == "filled" or (order.filled and order.filled >= requested):
+        status = LegStatus.FILLED
+    elif order.filled:
+        status = LegStatus.PARTIALLY_FILLED
+    elif order.status == "open":
+        status = LegStatus.PLACED
+    else:
+        return OrderOutcome(LegStatus.REJECTED, cid, order.order_id, ZERO, None, order.status)
+    return OrderOutcome(status, cid, order.order_id, order.filled, order.average_price)
+
+
 class OrderSender:
     """Sends orders and cancels, journaled first; settles journal rows after a restart."""
 
@@ -131,10 +146,13 @@ class OrderSender:
         before_send: Callable[[str], Awaitable[None]] | None = None,
         clock: Clock | None = None,
         logger: logging.Logger | None = None,
+        hedge: Venue | None = None,
     ) -> None:
         """``before_send(symbol)`` runs just before an order goes out (paper trading on the
-        real exchange's data: copy the real book into the paper engine)."""
+        real exchange's data: copy the real book into the paper engine). ``hedge`` is the
+        second venue, for orders whose ``venue`` is :data:`HEDGE`."""
         self.exchange = exchange
+        self.hedge = hedge
         self.store = store
         self.mode = mode
         self.before_send = before_send
@@ -161,6 +179,7 @@ class OrderSender:
             preview=preview,
             kind=KIND_ORDER,
             origin=origin,
+            venue=order.venue,
         )
 
     async def record(self, token: str, leg: int, outcome: OrderOutcome) -> None:
@@ -202,6 +221,8 @@ class OrderSender:
 
     async def send(self, order: WireOrder, cid: int) -> OrderOutcome:
         """The request for an order whose journal row is already committed; never retried."""
+        if order.venue == HEDGE:
+            return await self._send_hedge(order, cid)
         try:
             if self.before_send is not None:
                 await self.before_send(order.symbol)
@@ -234,6 +255,52 @@ class OrderSender:
             outcome.order_id or "",
         )
         return outcome
+
+    async def _send_hedge(self, order: WireOrder, cid: int) -> OrderOutcome:
+        """A market order on the hedge venue; a lost answer is settled by a clientId lookup."""
+        hedge = self.hedge
+        if hedge is None:
+            return OrderOutcome(LegStatus.REJECTED, cid, reason="no hedge venue is configured")
+        if order.order_type != "MARKET":
+            return OrderOutcome(
+                LegStatus.REJECTED, cid, reason="the hedge venue takes market orders"
+            )
+        try:
+            placed = await hedge.place_order(
+                order.symbol,
+                "buy" if order.is_buy else "sell",
+                order.quantity,
+                client_id=cid,
+                reduce_only=order.reduce_only,
+            )
+        except VenueError as exc:
+            if not exc.uncertain:
+                return OrderOutcome(LegStatus.REJECTED, cid, reason=exc.message)
+            self.logger.warning("hedge order cid=%s: %s; looking it up by clientId", cid, exc)
+            return await self._lookup_hedge(order.symbol, order.quantity, cid)
+        outcome = venue_outcome(placed, order.quantity, cid)
+        self.logger.info(
+            "hedge order %s %s %s cid=%s: %s %s",
+            order.side,
+            order.quantity,
+            order.symbol,
+            cid,
+            outcome.status,
+            outcome.order_id or "",
+        )
+        return outcome
+
+    async def _lookup_hedge(self, symbol: str, requested: Decimal, cid: int) -> OrderOutcome:
+        assert self.hedge is not None
+        try:
+            found = await self.hedge.order_by_client_id(symbol, cid)
+        except VenueError as exc:
+            return OrderOutcome(LegStatus.UNKNOWN, cid, reason=exc.message)
+        if found is None:
+            return OrderOutcome(
+                LegStatus.NOT_PLACED, cid, reason="the hedge venue never received it"
+            )
+        return venue_outcome(found, requested, cid)
 
     async def cancel(
         self, symbol: str | None, order_id: str | None, *, user_id: int, chat_id: int
@@ -294,6 +361,18 @@ class OrderSender:
         (open orders, then history) and record what is found. Never re-sends anything."""
         if row.kind == KIND_CANCEL:
             outcome = await self._resolve_cancel(row)
+        elif row.venue == HEDGE:
+            if self.hedge is None:
+                return OrderOutcome(
+                    LegStatus.UNKNOWN, row.client_id, reason="HEDGE_EXCHANGE is not configured"
+                )
+            outcome = await self._lookup_hedge(row.symbol, row.quantity, row.client_id)
+            if outcome.status is LegStatus.UNKNOWN:
+                return outcome
+            if outcome.status is LegStatus.NOT_PLACED:
+                outcome = replace(
+                    outcome, reason="the bot stopped before the hedge venue accepted it"
+                )
         else:
             try:
                 found = await self.exchange.find_order_by_client_id(row.symbol, row.client_id)
@@ -338,6 +417,7 @@ def wire_orders(rows: Sequence[JournalRecord]) -> list[WireOrder]:
             r.order_type,
             r.post_only,
             r.reduce_only,
+            r.venue,
         )
         for r in rows
     ]

@@ -19,15 +19,17 @@ from bot.exchange.client import BackpackAPI
 from bot.exchange.errors import BackpackError
 from bot.exchange.markets import round_quantity
 from bot.faults import crash_point
+from bot.services.cross import CrossDesk
 from bot.services.journal import JournalService
 from bot.services.order_intent import IntentError, MultiLeg, OrderIntent
 from bot.services.orders import SENT_OK, LegStatus, OrderOutcome, OrderSender, WireOrder
 from bot.services.trading import Outcome, Preview, Status, TradingService
 from bot.storage.strategy import MODES, ActionRecord, StrategyStore
 from bot.strategy.backtest import BacktestResult, run_backtest
+from bot.strategy.cross import CrossResult, cross_config, run_cross_backtest
 from bot.strategy.decide import candidates, decide
 from bot.strategy.executor import ExecutionReport, Executor, LegFill
-from bot.strategy.history import load_history, parse_ts_ms
+from bot.strategy.history import load_cross_history, load_history, parse_ts_ms
 from bot.strategy.model import (
     BPS,
     HOUR_MS,
@@ -35,6 +37,7 @@ from bot.strategy.model import (
     ZERO,
     Action,
     Candidate,
+    ConfigError,
     Fees,
     Leg,
     Level,
@@ -74,6 +77,7 @@ class CycleResult:
     reports: tuple[ExecutionReport, ...] = ()
     chat_id: int | None = None
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # for the user (legs diverging, no margin for an entry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,16 @@ class ApprovalResult:
     action: Action | None = None
     report: ExecutionReport | None = None
     proposal: Proposal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CrossBacktest:
+    """A ``cross`` backtest and what it ran on (for the summary)."""
+
+    result: CrossResult
+    base: str
+    venues: str
+    days: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +155,10 @@ class StrategyService:
         orders: OrderSender,
         trading: TradingService,
         confirm_ttl_seconds: int = 60,
+        cross: CrossDesk | None = None,
     ) -> None:
+        """``cross`` reads the hedge venue for the ``cross`` kind (``None``: no hedge venue
+        that orders can go to)."""
         self.store = store
         self.market_api = market_api
         self.account_api = account_api
@@ -151,6 +168,7 @@ class StrategyService:
         self.confirm_ttl_ms = confirm_ttl_seconds * 1000
         self.orders = orders
         self.trading = trading
+        self.cross = cross
         self._lock = asyncio.Lock()
         self._fees: Fees | None = None
 
@@ -172,6 +190,11 @@ class StrategyService:
         """Validate and persist one setting (raises ``ConfigError`` with the reason)."""
         current = (await self.store.settings()).config
         updated = current.with_value(key, value)
+        if updated.kind == "cross" and self.cross is None:
+            raise ConfigError(
+                "kind cross trades on two venues: set HEDGE_EXCHANGE (and HEDGE_CREDENTIALS "
+                "for live trading; in paper mode EXCHANGE=sim), then restart"
+            )
         await self.store.save_settings(now_ms=self.now_ms(), config=updated)
         return updated
 
@@ -260,10 +283,21 @@ class StrategyService:
     async def status(self, limit: int = 8) -> StrategyStatus:
         settings = await self.store.settings()
         portfolio = await self.store.portfolio()
-        snap = await self.snapshot(settings.config, portfolio)
-        cands = candidates(snap, portfolio, settings.config, self.now_ms())
+        crossing, others = _split(portfolio)
+        if settings.config.kind == "cross" and self.cross is not None:
+            pairs = await self.cross.candidates(settings.config, crossing, self.now_ms())
+            marks = await self.cross.marks()
+            return StrategyStatus(
+                settings.mode,
+                self.trading_mode,
+                settings.config,
+                pairs[:limit],
+                tuple(PositionView(p, marks.get(p.symbol), None, None) for p in crossing.positions),
+            )
+        snap = await self.snapshot(settings.config, others)
+        cands = candidates(snap, others, settings.config, self.now_ms())
         views = []
-        for p in portfolio.positions:
+        for p in others.positions:
             perp = snap.get(p.symbol)
             views.append(
                 PositionView(
@@ -290,13 +324,13 @@ class StrategyService:
             if settings.mode == "off":
                 return CycleResult(mode="off")
             now = self.now_ms()
-            portfolio = await self.store.portfolio()
-            snap = await self.snapshot(settings.config, portfolio)
-            actions = decide(snap, portfolio, settings.config, now)
+            actions, warnings = await self._decide(settings.config, now, settings.mode)
             if settings.mode == "auto":
                 owner = (settings.user_id or 0, settings.chat_id or 0)
                 reports = [await self._execute(a, *owner) for a in actions]
-                return CycleResult("auto", reports=tuple(reports), chat_id=settings.chat_id)
+                return CycleResult(
+                    "auto", reports=tuple(reports), chat_id=settings.chat_id, warnings=warnings
+                )
             if settings.chat_id is None or settings.user_id is None:
                 return CycleResult("approve", notes=("approve mode has nobody to ask",))
             waiting = await self.store.pending_symbols(now)
@@ -312,8 +346,45 @@ class StrategyService:
                 except IntentError as exc:
                     notes.append(f"{a.symbol}: {exc.problem}")
             return CycleResult(
-                "approve", proposals=tuple(proposals), chat_id=settings.chat_id, notes=tuple(notes)
+                "approve",
+                proposals=tuple(proposals),
+                chat_id=settings.chat_id,
+                notes=tuple(notes),
+                warnings=warnings,
             )
+
+    async def _decide(
+        self, config: StrategyConfig, now: int, mode: str
+    ) -> tuple[list[Action], tuple[str, ...]]:
+        """The configured kind enters and manages its positions; positions of the other
+        family (cross, or Backpack-only) keep being managed, exits only, until they close."""
+        crossing, others = _split(await self.store.portfolio())
+        cross_on = config.kind == "cross" and self.cross is not None
+        actions: list[Action] = []
+        warnings: tuple[str, ...] = ()
+        if others.positions or config.kind != "cross":
+            cfg = config
+            if config.kind == "cross":  # exits only for the Backpack-only positions
+                cfg = replace(config, kind="carry", max_positions=0)
+            snap = await self.snapshot(cfg, others)
+            actions += decide(snap, others, cfg, now)
+        if self.cross is not None and (crossing.positions or cross_on):
+            cfg = config if cross_on else replace(config, max_positions=0)
+            plan = await self.cross.plan(cfg, crossing, now, auto=mode == "auto")
+            actions += plan.actions
+            warnings = plan.warnings
+        elif crossing.positions or config.kind == "cross":
+            log.warning("cross needs the hedge venue (HEDGE_EXCHANGE); nothing done for it")
+        return actions, warnings
+
+    async def propose_cross(self, text: str, user_id: int, chat_id: int) -> Proposal:
+        """The /arb "Open" button: a cross entry for one asset as a strategy proposal (the
+        usual preview and single-use ✅); the position is then the strategy's to manage."""
+        if self.cross is None:
+            raise IntentError("Cross trading needs a hedge venue that orders can go to.", "")
+        config = (await self.store.settings()).config
+        action = await self.cross.open_for(text, config)
+        return await self._propose(action, user_id, chat_id, self.now_ms())
 
     async def _propose(self, action: Action, user_id: int, chat_id: int, now: int) -> Proposal:
         """A pending confirmation in the trading service (the same single-use, owner-only,
@@ -327,10 +398,11 @@ class StrategyService:
                     market=leg.symbol,
                     quantity=leg.quantity,
                     reduce_only=leg.reduce_only,
+                    venue=leg.venue,
                 )
                 for leg in action.legs
             ),
-            title=f"Strategy: {action.kind} {action.symbol} ({action.strategy})",
+            title=f"Strategy: {action.kind} {action.symbol} ({_kind_title(action)})",
             origin=f"{ORIGIN}{aid}",
         )
         preview = await self.trading.preview(user_id, chat_id, intent)
@@ -414,6 +486,7 @@ class StrategyService:
                 leg.quantity,
                 order_type="MARKET",
                 reduce_only=leg.reduce_only,
+                venue=leg.venue,
             )
             outcome = await self.orders.place(
                 wire,
@@ -517,8 +590,13 @@ class StrategyService:
         spot_leg = action.legs[1] if len(action.legs) > 1 else None
         spot_px = report.price_of(spot_leg.symbol) if spot_leg else None
         existing = (await self.store.portfolio()).position(action.symbol)
+        if action.kind == "open" and action.strategy == "cross" and not report.ok:
+            # A failed or unwound entry counts as an exit: the cooldown stops a loop of
+            # opening and unwinding the same pair (each round trip burns two venues' fees).
+            await self.store.remove_position(action.symbol, exited_at_ms=now)
+            existing = None
         if action.kind == "open":
-            if report.perp_filled:
+            if report.perp_filled or report.spot_filled:
                 await self.store.put_position(
                     StrategyPosition(
                         symbol=action.symbol,
@@ -537,7 +615,10 @@ class StrategyService:
             spot_left = existing.spot_quantity + report.spot_filled
             markets = await self.account_api.load_markets()
             spot_market = markets.get(existing.spot_symbol or "")
-            dust = spot_market is None or spot_left < spot_market.min_quantity
+            if existing.kind == "cross":  # the second leg is a perp on the hedge venue
+                dust = spot_left == 0
+            else:
+                dust = spot_market is None or spot_left < spot_market.min_quantity
             if perp_left == 0 and dust:
                 await self.store.remove_position(action.symbol, exited_at_ms=now)
             else:
@@ -580,6 +661,8 @@ class StrategyService:
         markets = await self.account_api.load_markets()
         now = self.now_ms()
         for pos in portfolio.positions:
+            if pos.kind == "cross":
+                continue  # both venues' legs are checked by the cross delta check each cycle
             have = real.get(pos.symbol, ZERO)
             gone = have == 0 or (have > 0) != (pos.perp_quantity > 0)
             if pos.perp_quantity != 0 and gone:
@@ -602,17 +685,37 @@ class StrategyService:
 
     # ------------------------------------------------------------------ backtests and charts
 
-    async def backtest(self, symbol: str, days: int) -> tuple[BacktestResult, bytes]:
-        """Run the current config over ``days`` of the exchange's history; returns the PNG too."""
+    async def backtest(
+        self, symbol: str, days: int
+    ) -> tuple[BacktestResult | CrossBacktest, bytes]:
+        """Run the current config over ``days`` of history; returns the PNG too. ``cross``
+        replays both venues' history (the hedge's through ccxt)."""
         if not 1 <= days <= MAX_BACKTEST_DAYS:
             raise ValueError(f"days must be between 1 and {MAX_BACKTEST_DAYS}")
         config = (await self.store.settings()).config
+        if config.kind == "cross":
+            return await self._cross_backtest(symbol, days, config)
         history = await load_history(self.market_api, symbol, days=days, now_ms=self.now_ms())
         result = run_backtest([history], config, fees=await self.fees())
         from bot.render.charts import equity_png  # matplotlib: ~35 MB, load on use
 
         png = equity_png(result.equity, f"{history.symbol} backtest, {days} days ({config.kind})")
         return result, png
+
+    async def _cross_backtest(
+        self, symbol: str, days: int, config: StrategyConfig
+    ) -> tuple[CrossBacktest, bytes]:
+        if self.cross is None:
+            raise ConfigError("kind cross needs the hedge venue (HEDGE_EXCHANGE)")
+        base = (await self.market_api.market(symbol)).base
+        a, b = await load_cross_history(
+            self.market_api, self.cross.hedge, base, days=days, now_ms=self.now_ms()
+        )
+        result = run_cross_backtest(a, b, cross_config(config))
+        from bot.render.charts import equity_png  # matplotlib: ~35 MB, load on use
+
+        png = equity_png(result.equity, f"{base} cross backtest, {days} days")
+        return CrossBacktest(result, base, f"{a.name} vs {b.name}", days), png
 
     async def price_chart(self, symbol: str, hours: int) -> tuple[str, bytes]:
         sym = await self.market_api.resolve_symbol(symbol)
@@ -648,3 +751,19 @@ class StrategyService:
         return funding_bars_png(
             rows[:top], f"Funding per interval, top {min(top, len(rows))} perps"
         )
+
+
+def _split(portfolio: Portfolio) -> tuple[Portfolio, Portfolio]:
+    """(cross positions, the others), each with every exit time (cooldowns)."""
+    crossing = tuple(p for p in portfolio.positions if p.kind == "cross")
+    others = tuple(p for p in portfolio.positions if p.kind != "cross")
+    return (
+        Portfolio(crossing, portfolio.last_exit_ms),
+        Portfolio(others, portfolio.last_exit_ms),
+    )
+
+
+def _kind_title(action: Action) -> str:
+    if action.strategy != "cross":
+        return action.strategy
+    return "cross: backpack + hedge venue"

@@ -36,7 +36,7 @@ import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -78,6 +78,7 @@ from bot.storage.trading import (
     ConfirmationRecord,
     TradingStore,
 )
+from bot.venues.port import HEDGE, Venue, VenueError, VenueMarket
 
 __all__ = ["LegStatus", "Outcome", "Preview", "Status", "TradingService"]
 
@@ -252,6 +253,14 @@ class _Fees:
 
 
 @dataclass
+class _HedgeAccount:
+    positions: dict[str, Decimal] = field(default_factory=dict)
+    balances: dict[str, Decimal] = field(default_factory=dict)
+    fees: dict[str, Decimal] = field(default_factory=dict)
+    settle: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class _Account:
     perp_positions: dict[str, Decimal] = field(default_factory=dict)
     balances: dict[str, Decimal] = field(default_factory=dict)
@@ -332,16 +341,24 @@ class TradingService:
         drift_seen: Decimal | None = None,
     ) -> Preview:
         legs = legs_of(intent)
+        venues = [_venue_of(leg) for leg in legs]
         markets = [await self._market(leg) for leg in legs]
-        books, account, fees = await asyncio.gather(
-            asyncio.gather(*(self._book(m.symbol) for m in markets)),
-            self._account(markets),
+        ours = [m for m, v in zip(markets, venues, strict=True) if v is None]
+        books, account, fees, hedge = await asyncio.gather(
+            asyncio.gather(
+                *(self._book(m.symbol, v) for m, v in zip(markets, venues, strict=True))
+            ),
+            self._account(ours),
             self._fee_rates(),
+            self._hedge_account() if HEDGE in venues else _no_hedge_account(),
         )
         built: list[LegPreview] = []
-        for leg, market, (bids, asks) in zip(legs, markets, books, strict=True):
-            view = self._view(market, bids, asks, account, fees)
-            built.append(build_leg(leg, view, self.limits))
+        for leg, market, venue, (bids, asks) in zip(legs, markets, venues, books, strict=True):
+            if venue == HEDGE:
+                view = self._hedge_view(market, bids, asks, hedge)
+            else:
+                view = self._view(market, bids, asks, account, fees)
+            built.append(replace(build_leg(leg, view, self.limits), venue=venue))
         now = now_ms(self.clock)
         title = intent.title if isinstance(intent, MultiLeg) else ""
         origin = intent.origin if isinstance(intent, MultiLeg) else None
@@ -361,6 +378,8 @@ class TradingService:
         )
 
     async def _market(self, leg: OrderIntent | CloseIntent) -> Market:
+        if _venue_of(leg) == HEDGE:
+            return await self._hedge_market(leg.market)
         try:
             return await self.market_data.market(leg.market)
         except InvalidSymbol as exc:
@@ -370,10 +389,14 @@ class TradingService:
             ) from None
 
     async def _book(
-        self, symbol: str
+        self, symbol: str, venue: str | None = None
     ) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
         """The book from the stream when it is in sync and fresh (no round trip on the tap's
-        path), else over REST. A preview starts the stream for its market."""
+        path), else over REST. A preview starts the stream for its market. The hedge venue's
+        book comes through its venue port."""
+        if venue == HEDGE:
+            ob = await self._hedge().order_book(symbol, self.config.book_depth)
+            return list(ob.bids), list(ob.asks)
         local = self.market_data.books.get(symbol)
         if local is not None and local.fresh(BOOK_MAX_AGE_S):
             top = local.top(self.config.book_depth)
@@ -405,6 +428,73 @@ class TradingService:
         if i < len(results):
             acc.balances = {b["asset"]: Decimal(b["available"]) for b in results[i]}
         return acc
+
+    # ------------------------------------------------------------------ the hedge venue
+
+    def _hedge(self) -> Venue:
+        """The hedge venue orders can go to (the sender's); refuses when there is none."""
+        if self.sender.hedge is None:
+            raise IntentError(
+                "Orders on a second venue need HEDGE_EXCHANGE (live), or EXCHANGE=sim in paper "
+                "mode; see the README.",
+                "",
+            )
+        return self.sender.hedge
+
+    async def _hedge_market(self, symbol: str) -> Market:
+        try:
+            vm: VenueMarket | None = (await self._hedge().markets()).get(symbol)
+        except VenueError as exc:
+            raise IntentError(f"The hedge venue did not answer ({exc.message}).", "") from exc
+        if vm is None:
+            raise IntentError(f"The hedge venue has no perp {symbol}.", "")
+        return Market(
+            symbol=vm.symbol,
+            base=vm.base,
+            quote=vm.quote,
+            market_type="PERP",
+            tick_size=vm.tick,
+            step_size=vm.step,
+            min_quantity=vm.min_quantity,
+            max_quantity=None,
+            min_price=None,
+            max_price=None,
+            funding_interval_ms=None,
+            open=True,
+        )
+
+    async def _hedge_account(self) -> _HedgeAccount:
+        venue = self._hedge()
+        positions, balances, markets = await asyncio.gather(
+            venue.positions(), venue.balances(), venue.markets()
+        )
+        return _HedgeAccount(
+            positions={p.symbol: p.quantity for p in positions},
+            balances=balances,
+            fees={s: m.taker_fee for s, m in markets.items()},
+            settle={s: m.settle for s, m in markets.items()},
+        )
+
+    @staticmethod
+    def _hedge_view(
+        market: Market,
+        bids: list[tuple[Decimal, Decimal]],
+        asks: list[tuple[Decimal, Decimal]],
+        acc: _HedgeAccount,
+    ) -> MarketView:
+        """The hedge venue's leverage is not known here: its free balance must cover the
+        whole notional (a conservative margin check)."""
+        fee = acc.fees.get(market.symbol, ZERO)
+        return MarketView(
+            market=market,
+            bids=bids,
+            asks=asks,
+            position=acc.positions.get(market.symbol, ZERO),
+            available=acc.balances.get(acc.settle.get(market.symbol, market.quote), ZERO),
+            taker_fee=fee,
+            maker_fee=fee,
+            leverage=Decimal(1),
+        )
 
     async def _fee_rates(self) -> _Fees:
         t = self.clock.time()
@@ -477,7 +567,7 @@ class TradingService:
         preview = Preview.from_record(rec)
         try:
             moved = await self._drift(preview)
-        except BackpackError as exc:
+        except (BackpackError, VenueError) as exc:
             self.logger.warning("re-quote for %s failed: %s", token, exc)
             return self._outcome(
                 Status.UNAVAILABLE,
@@ -635,7 +725,7 @@ class TradingService:
 
     async def _drift(self, preview: Preview) -> Decimal | None:
         """The largest relative price move since the preview when it exceeds the tolerance."""
-        books = await asyncio.gather(*(self._book(leg.symbol) for leg in preview.legs))
+        books = await asyncio.gather(*(self._book(leg.symbol, leg.venue) for leg in preview.legs))
         worst = ZERO
         for leg, (bids, asks) in zip(preview.legs, books, strict=True):
             view = MarketView(
@@ -668,7 +758,7 @@ class TradingService:
             return await self._refuse(await self.store.get(rec.token), rec.user_id, rec.token) or (
                 self._outcome(Status.USED, rec, old)
             )
-        except BackpackError as exc:
+        except (BackpackError, VenueError) as exc:
             return self._outcome(
                 Status.UNAVAILABLE,
                 rec,
@@ -757,7 +847,16 @@ def _wire(leg: LegPreview) -> WireOrder:
         order_type=leg.order_type,
         post_only=leg.post_only,
         reduce_only=leg.reduce_only,
+        venue=leg.venue,
     )
+
+
+def _venue_of(leg: OrderIntent | CloseIntent) -> str | None:
+    return leg.venue if isinstance(leg, OrderIntent) else None
+
+
+async def _no_hedge_account() -> _HedgeAccount:
+    return _HedgeAccount()
 
 
 def _outcome_of(r: LegResult) -> OrderOutcome:

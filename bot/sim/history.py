@@ -101,11 +101,15 @@ class History:
         rate = float(m.spec.base_funding)
         hist: list[tuple[int, Decimal]] = []
         regime = 0.0
-        for i in range(n):
+        # One settled rate per funding interval, as the venue pays them (hourly by default).
+        every = self.ex.funding_interval
+        last_end = int(now // every) * every
+        count = n * HOUR // every
+        for i in range(count):
             if rng.random() < 0.02:
                 regime = rng.choice([-1.0, 0.0, 1.0, 2.0, 4.0]) * 0.00005
             value = rate + regime + rng.gauss(0, 0.000008)
-            hist.append((hour - (n - i - 1) * HOUR, D(str(round(value, 9)))))
+            hist.append((last_end - (count - i - 1) * every, D(str(round(value, 9)))))
         m.funding_history = hist if m.spec.is_perp else []
 
     def klines(

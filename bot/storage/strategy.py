@@ -168,6 +168,7 @@ def action_to_json(action: Action) -> str:
                     "quantity": str(leg.quantity),
                     "reduce_only": leg.reduce_only,
                     "expected_price": str(leg.expected_price),
+                    "venue": leg.venue,
                 }
                 for leg in action.legs
             ],
@@ -192,6 +193,7 @@ def action_from_json(text: str) -> Action:
                 quantity=Decimal(leg["quantity"]),
                 reduce_only=bool(leg["reduce_only"]),
                 expected_price=Decimal(leg["expected_price"]),
+                venue=leg.get("venue"),
             )
             for leg in d["legs"]
         ),
@@ -488,7 +490,11 @@ class StrategyStore:
 
 
 def _position(r: StrategyPositionRow) -> StrategyPosition:
-    kind: Kind = "carry" if r.kind == "carry" else "directional"
+    kind: Kind = "directional"
+    if r.kind == "carry":
+        kind = "carry"
+    elif r.kind == "cross":
+        kind = "cross"
     return StrategyPosition(
         symbol=r.symbol,
         kind=kind,

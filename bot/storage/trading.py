@@ -107,6 +107,8 @@ class OrderJournalEntry(Base):
     kind: Mapped[str] = mapped_column(String(16), default=KIND_ORDER)
     origin: Mapped[str | None] = mapped_column(String(96), nullable=True)
     target: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: ``None``: Backpack; ``hedge``: the hedge venue (where recovery must look the order up).
+    venue: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,7 @@ class NewJournalEntry:
     kind: str = KIND_ORDER
     origin: str | None = None
     target: str | None = None
+    venue: str | None = None  # None: Backpack; "hedge": the hedge venue
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +179,7 @@ class JournalRecord:
     origin: str | None = None
     target: str | None = None
     result: str | None = None
+    venue: str | None = None  # None: Backpack; "hedge": the hedge venue
 
 
 def _snap(row: Confirmation) -> ConfirmationRecord:
@@ -223,6 +227,7 @@ def _jsnap(row: OrderJournalEntry) -> JournalRecord:
         origin=row.origin,
         target=row.target,
         result=row.result,
+        venue=row.venue,
     )
 
 
@@ -254,6 +259,7 @@ def _journal_values(
         kind=entry.kind,
         origin=entry.origin,
         target=entry.target,
+        venue=entry.venue,
         created_at_ms=now_ms,
         updated_at_ms=now_ms,
     )

@@ -163,8 +163,11 @@ class Executor:
     async def unwind(self, leg: Leg, quantity: Decimal) -> LegFill:
         """Trade ``quantity`` of ``leg`` back out (reduce-only on perps), within the timeout."""
         back: Side = "Ask" if leg.side == "Bid" else "Bid"
-        is_perp = leg.symbol.endswith("_PERP")
-        undo = Leg(leg.symbol, back, quantity, reduce_only=is_perp, expected_price=ZERO)
+        # Every hedge-venue leg is a perp; on Backpack the symbol says.
+        is_perp = leg.venue is not None or leg.symbol.endswith("_PERP")
+        undo = Leg(
+            leg.symbol, back, quantity, reduce_only=is_perp, expected_price=ZERO, venue=leg.venue
+        )
         try:
             return await asyncio.wait_for(self._place(undo, "unwind"), UNWIND_TIMEOUT)
         except TimeoutError:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from bot.services.numbers import NumberError, Unit, bounds, parse_number, plain
 
-Kind = Literal["directional", "carry"]
+Kind = Literal["directional", "carry", "cross"]
 Side = Literal["Bid", "Ask"]
 ActionKind = Literal["open", "close"]
 
@@ -134,6 +134,7 @@ class Leg:
     quantity: Decimal
     reduce_only: bool = False
     expected_price: Decimal = ZERO
+    venue: str | None = None  # None: Backpack; "hedge": the hedge venue (a perp there)
 
     @property
     def is_buy(self) -> bool:
@@ -300,8 +301,8 @@ class _Key:
                 return False, "off"
             raise ConfigError(f"{key} must be on or off, e.g. /strategy set {key} on")
         if self.kind == "kind":
-            if text.lower() not in ("directional", "carry"):
-                raise ConfigError(f"{key} must be directional or carry")
+            if text.lower() not in ("directional", "carry", "cross"):
+                raise ConfigError(f"{key} must be directional, carry or cross")
             return text.lower(), text.lower()
         if self.kind == "symbols":
             if text.lower() in ("", "all", "*", "-"):
@@ -358,9 +359,15 @@ class _Key:
 
 D = Decimal
 CONFIG_KEYS: dict[str, _Key] = {
-    "kind": _Key("kind", example="carry", help="directional (the seed's rule) or carry"),
-    "entry_rate": _Key("rate", D("0.000001"), D("0.05"), "0.01%", "|rate|/interval to open"),
-    "exit_rate": _Key("rate", D(0), D("0.05"), "0.003%", "close below this earning rate"),
+    "kind": _Key(
+        "kind", example="carry", help="directional (the seed's rule), carry, or cross (2 venues)"
+    ),
+    "entry_rate": _Key(
+        "rate", D("0.000001"), D("0.05"), "0.01%", "|rate|/interval to open (cross: spread/hour)"
+    ),
+    "exit_rate": _Key(
+        "rate", D(0), D("0.05"), "0.003%", "close below this earning rate (cross: spread/hour)"
+    ),
     "allow_unhedged": _Key("bool", example="off", help="carry: naked long on negative funding"),
     "trade_notional": _Key("usdc", D(1), D(10_000_000), "1000", "USDC per position"),
     "max_notional_per_symbol": _Key("usdc", D(1), D(10_000_000), "2000", "USDC cap a symbol"),

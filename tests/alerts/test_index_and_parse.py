@@ -130,3 +130,19 @@ def test_price_threshold_within_1000x_of_the_price(threshold: str, ok: bool) -> 
     else:
         with pytest.raises(AlertSyntaxError, match="1/1000"):
             check_price(spec, D(70000))
+
+
+def test_spread_alert_forms() -> None:
+    from decimal import Decimal as D
+
+    from bot.alerts.parse import AlertSyntaxError, parse_alert
+
+    for text in ("BTC spread > 20% apr", "BTC spread apr > 20%", "BTC spread > 20"):
+        spec = parse_alert(text.split())
+        assert (spec.kind, spec.op, spec.threshold) == ("spread_apr", ">", D("0.2")), text
+    for bad in ("BTC spread 20%", "BTC spread > -5% apr", "BTC spread > 20% 30%"):
+        try:
+            parse_alert(bad.split())
+        except AlertSyntaxError:
+            continue
+        raise AssertionError(f"{bad!r} was accepted")

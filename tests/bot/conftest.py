@@ -7,6 +7,7 @@ and start the bot again on the same database (a restart).
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ from bot.settings import Settings
 from bot.sim import Simulator
 from tests.conftest import Control
 from tests.fakes.telegram import FakeTelegram
-from tests.keys import KeyPair
+from tests.keys import KeyPair, new_keypair
+from tests.simproc import SimProcess, start_sim
 
 TOKEN = "123456789:AAE-fake-token-which-must-never-be-logged"
 ALICE = 1001
@@ -118,3 +120,56 @@ async def sim_control(quiet_sim: Simulator) -> AsyncIterator[Control]:
     c = Control(quiet_sim.rest_url)
     yield c
     await c.close()
+
+
+@pytest.fixture
+async def venue_a() -> AsyncIterator[SimProcess]:
+    """Venue A (Backpack, through our client): a simulator process, hourly funding."""
+    p = await start_sim(11)
+    yield p
+    await p.stop()
+
+
+@pytest.fixture
+async def venue_b() -> AsyncIterator[SimProcess]:
+    """Venue B (the hedge, through ccxt's ``backpack`` class): funding every 8 hours."""
+    p = await start_sim(12, "--funding-interval", "28800")
+    yield p
+    await p.stop()
+
+
+@pytest.fixture
+def hedge_keys() -> KeyPair:
+    return new_keypair()
+
+
+@pytest.fixture
+async def cross_bot(
+    tg: FakeTelegram,
+    tmp_path: Path,
+    venue_a: SimProcess,
+    venue_b: SimProcess,
+    keys: KeyPair,
+    hedge_keys: KeyPair,
+) -> AsyncIterator[BotRunner]:
+    """The bot live on two venues: A through ``BackpackAPI``, B through ccxt."""
+    runner = BotRunner(
+        make_settings(
+            tg,
+            tmp_path,
+            trading_mode="live",
+            exchange="backpack",
+            backpack_api_key=keys.api_key,
+            backpack_api_secret=keys.api_secret,
+            backpack_api_url=venue_a.rest_url,
+            backpack_ws_url=venue_a.ws_url,
+            hedge_exchange="backpack",
+            hedge_api_url=venue_b.rest_url,
+            hedge_credentials=json.dumps(
+                {"apiKey": hedge_keys.api_key, "secret": hedge_keys.api_secret}
+            ),
+        )
+    )
+    await runner.start()
+    yield runner
+    await runner.stop()

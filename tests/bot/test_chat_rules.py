@@ -134,7 +134,7 @@ CASES: list[Case] = [
     C("/strategy set trade_notional 5%", "not a percentage"),
     C("/strategy set exit_rate 0.001", "must be below entry_rate"),
     C("/strategy set allow_unhedged maybe", "on or off"),
-    C("/strategy set kind yolo", "directional or carry"),
+    C("/strategy set kind yolo", "directional, carry or cross"),
     C("/strategy set stop_loss_pct 0%", "between 0.1% and 100%"),
     C("/strategy set min_volume_24h -5", "between 0 and"),
     C("/strategy set horizon_hours 99999999", "between 1 and 720"),

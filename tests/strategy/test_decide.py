@@ -245,7 +245,7 @@ def test_fill_estimate_walks_levels() -> None:
         ("max_positions", "1.5", "whole number"),
         ("max_positions", "-1", "between 0 and 100"),
         ("allow_unhedged", "maybe", "on or off"),
-        ("kind", "yolo", "directional or carry"),
+        ("kind", "yolo", "directional, carry or cross"),
         ("trade_notional", "5000", "must not exceed"),
         ("symbols", "BTC;DROP", "not a symbol"),
         ("entry_rate", "NaN", "not a number"),
