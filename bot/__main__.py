@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 from pydantic import ValidationError
@@ -10,17 +9,9 @@ from telegram.error import InvalidToken
 from telegram.error import NetworkError as TelegramNetworkError
 
 from bot.app import build_application, install_token_redaction
+from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings
 from bot.storage.db import InstanceLocked
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # httpx logs every request URL at INFO; they contain the bot token (redacted anyway).
-    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def main() -> int:

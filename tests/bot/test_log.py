@@ -3,23 +3,46 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from bot.logs import configure_logging
 from tests.bot.conftest import BotRunner, make_settings
 from tests.fakes.telegram import FakeTelegram
 
+LogTo = Callable[[str], io.StringIO]
 
-async def test_an_idle_paper_bot_logs_no_reconnect(
-    tg: FakeTelegram, tmp_path: Path, caplog: pytest.LogCaptureFixture
+
+@pytest.fixture
+def log_to() -> Iterator[LogTo]:
+    """``configure_logging`` as ``python -m bot`` calls it, writing to a buffer; undone after."""
+    root = logging.getLogger()
+    level = root.level
+    installed: list[logging.Handler] = []
+
+    def configure(level: str) -> io.StringIO:
+        buffer = io.StringIO()
+        installed.append(configure_logging(level, buffer))
+        return buffer
+
+    yield configure
+    for handler in installed:
+        root.removeHandler(handler)
+    root.setLevel(level)
+
+
+async def test_an_idle_paper_bot_logs_no_reconnect_and_no_job_runs(
+    tg: FakeTelegram, tmp_path: Path, log_to: LogTo
 ) -> None:
     # 60 s of quiet at the default 15 s watchdog is four silent periods; here a period is 2 s
     # (the simulator publishes prices every second) and the bot idles for 8 s, so a watchdog
     # that fires on a merely quiet stream (the paper account's private stream never speaks
-    # while nothing trades) shows up.
-    caplog.set_level(logging.DEBUG, logger="bot")
+    # while nothing trades) shows up, and the 2 s stale-stream job runs four times.
+    out = log_to("INFO")
     runner = BotRunner(make_settings(tg, tmp_path, stale_stream_seconds=2.0))
     await runner.start()
     try:
@@ -30,9 +53,20 @@ async def test_an_idle_paper_bot_logs_no_reconnect(
         assert all(api.stream_connected for api in apis)
     finally:
         await runner.stop()
-    noisy = [
-        r.getMessage()
-        for r in caplog.records
-        if r.levelno >= logging.WARNING and "stream" in r.getMessage()
+    text = out.getvalue()
+    assert "paper exchange" in text  # the handler did see the bot's INFO lines
+    for noise in ("stream", "reconnect", "Running job", "executed successfully", "WARNING"):
+        assert noise not in text, text
+
+
+def test_job_runs_are_debug_lines(log_to: LogTo) -> None:
+    out = log_to("DEBUG")
+    logging.getLogger("apscheduler.executors.default").info('Running job "%s"', "watch-stale")
+    logging.getLogger("apscheduler.scheduler").warning("Run time of job was missed")
+    logging.getLogger("bot.orders").info("order sent")
+    lines = out.getvalue().splitlines()
+    assert [line.split(" ", 2)[2] for line in lines] == [
+        'DEBUG apscheduler.executors.default: Running job "watch-stale"',
+        "WARNING apscheduler.scheduler: Run time of job was missed",
+        "INFO bot.orders: order sent",
     ]
-    assert noisy == []
