@@ -188,6 +188,7 @@ async def open_services(
             funding_notice_minutes=s.funding_notice_minutes,
             liquidation_warning_distance=s.liquidation_warning_distance,
             stale_stream_seconds=s.stale_stream_seconds,
+            roles=s.roles,
         ),
         alert_service,
         alert_store,
