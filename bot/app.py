@@ -81,24 +81,30 @@ READ_ONLY = frozenset(
 
 
 class _Redactor:
-    """Log-record factory wrapper that blanks the bot token from every record.
+    """Log-record factory wrapper that blanks the bot token (and other secrets) from every record.
 
-    python-telegram-bot and httpx log request URLs, and the token is part of them.
+    python-telegram-bot and httpx log request URLs, and the token is part of them; at DEBUG
+    python-telegram-bot logs every request's parameters, the webhook's secret token among them.
     """
 
     def __init__(self, token: str) -> None:
         self.token = token
+        self.others: dict[str, str] = {}
         self.inner = logging.getLogRecordFactory()
 
     def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
         record = self.inner(*args, **kwargs)
-        if self.token:
+        secrets = {self.token: "<bot-token>", **self.others} if self.token else self.others
+        if secrets:
             try:
                 text = record.getMessage()
             except Exception:  # a malformed record: leave it to logging to report
                 return record
-            if self.token in text:
-                record.msg = text.replace(self.token, "<bot-token>")
+            redacted = text
+            for secret, label in secrets.items():
+                redacted = redacted.replace(secret, label)
+            if redacted != text:
+                record.msg = redacted
                 record.args = ()
         return record
 
@@ -109,6 +115,15 @@ def install_token_redaction(token: str) -> None:
         current.token = token
         return
     logging.setLogRecordFactory(_Redactor(token))
+
+
+def install_secret_redaction(secret: str, label: str) -> None:
+    """Blank ``secret`` from every log record from now on, writing ``label`` instead."""
+    current = logging.getLogRecordFactory()
+    if not isinstance(current, _Redactor):
+        current = _Redactor("")
+        logging.setLogRecordFactory(current)
+    current.others[secret] = label
 
 
 async def open_services(
