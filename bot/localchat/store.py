@@ -171,6 +171,21 @@ class ChatStore:
         self._push({"message": message.wire()})
         return message
 
+    def user_media(self, user_id: int, fields: dict[str, Any], chat_id: int | None = None) -> int:
+        """A user sends something that is not text (``fields``: e.g. ``{"sticker": {...}}`` or
+        ``{"photo": [...], "caption": "..."}`` as in a Bot API ``Message``); the update only."""
+        chat = self.chat(chat_id if chat_id is not None else user_id)
+        message_id = next(self._message_ids)
+        wire = {
+            "message_id": message_id,
+            "from": self.user(user_id),
+            "chat": chat,
+            "date": int(time.time()),
+            **fields,
+        }
+        self._push({"message": wire})
+        return message_id
+
     def user_edit(self, user_id: int, message_id: int, text: str) -> None:
         """A user edits their message ``message_id`` into ``text`` (an ``edited_message``)."""
         message = self.messages.get(message_id)
