@@ -318,14 +318,15 @@ def _media(spec: str) -> dict[str, Any]:
     kind, _, caption = spec.partition(":")
     file: dict[str, Any] = {"file_id": f"f-{kind}", "file_unique_id": f"u-{kind}"}
     sticker = {"type": "regular", "width": 512, "height": 512, "is_animated": False}
-    fields: dict[str, Any] = {
+    kinds: dict[str, dict[str, Any]] = {
         "sticker": {"sticker": {**file, **sticker, "is_video": False}},
         "photo": {"photo": [{**file, "width": 90, "height": 90}]},
         "document": {"document": {**file, "file_name": "notes.txt"}},
         "voice": {"voice": {**file, "duration": 2}},
         "location": {"location": {"latitude": 47.37, "longitude": 8.54}},
         "contact": {"contact": {"phone_number": "+100", "first_name": "Eve"}},
-    }[kind]
+    }
+    fields = dict(kinds[kind])
     if caption:
         fields["caption"] = caption
     return fields
