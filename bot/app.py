@@ -34,6 +34,7 @@ from bot.alerts.service import AlertService
 from bot.clock import Clock, SystemClock
 from bot.container import HelpLine, Services
 from bot.exchange.client import BackpackAPI
+from bot.exchange.errors import BackpackError
 from bot.paper import PaperExchange
 from bot.services.account import AccountService
 from bot.services.journal import JournalService
@@ -50,7 +51,15 @@ from bot.storage.db import Database
 from bot.storage.strategy import StrategyStore
 from bot.storage.trading import TradingStore
 from handlers import account, alerts, general, market, strategy, trading
-from handlers.common import BotData, Context, friendly
+from handlers.common import (
+    BotData,
+    Context,
+    fault_reference,
+    friendly,
+    reply,
+    report_fault,
+    what_failed,
+)
 from handlers.guard import refusal_for_update, send_refusal
 from jobs import recovery, watchers
 from jobs import strategy as strategy_jobs
@@ -295,12 +304,16 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
             raise ApplicationHandlerStop
 
     async def on_error(update: object, context: Context) -> None:
-        log.error("unhandled error: %r", context.error, exc_info=context.error)
-        if isinstance(update, Update) and update.effective_chat is not None and context.error:
-            try:
-                await update.effective_chat.send_message(friendly(context.error))
+        error = context.error
+        ref = fault_reference()
+        log.error("unhandled error (ref %s): %r", ref, error, exc_info=error)
+        if isinstance(error, BackpackError) and isinstance(update, Update):
+            try:  # the exchange's own words: the user may be able to act on them
+                await reply(update, friendly(error, what_failed(update)))
             except Exception as exc:
                 log.warning("could not report an error to the user: %s", exc)
+            return
+        await report_fault(update, ref)
 
     base = settings.telegram_api_url
     builder = (
