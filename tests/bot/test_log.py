@@ -6,12 +6,15 @@ import asyncio
 import io
 import logging
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from bot.logs import configure_logging
-from tests.bot.conftest import BotRunner, make_settings
+from tests.bot.conftest import ALICE, BotRunner, make_settings
+from tests.bot.test_alerts import last_price, set_price
+from tests.conftest import Control
 from tests.fakes.telegram import FakeTelegram
 
 LogTo = Callable[[str], io.StringIO]
@@ -70,3 +73,25 @@ def test_job_runs_are_debug_lines(log_to: LogTo) -> None:
         "WARNING apscheduler.scheduler: Run time of job was missed",
         "INFO bot.orders: order sent",
     ]
+
+
+async def test_one_info_line_per_order_fill_and_alert(
+    live_bot: BotRunner, tg: FakeTelegram, sim_control: Control, log_to: LogTo
+) -> None:
+    out = log_to("INFO")
+    p = await last_price(live_bot)
+    await tg.ask(ALICE, f"/alert BTC > {(p * Decimal('1.01')).quantize(Decimal(1))}", "#")
+    preview = await tg.ask(ALICE, "/buy BTC 0.01", "preview")
+    await tg.answer_to(await tg.tap(ALICE, preview, preview.button("Confirm")))
+    await tg.next_message(ALICE, "Fill")
+    await set_price(sim_control, p * Decimal("1.02"))
+    await tg.next_message(ALICE, "rose above")
+    lines = out.getvalue().splitlines()
+
+    def count(*parts: str) -> int:
+        return sum(all(part in line for part in parts) for line in lines)
+
+    assert count(" order ", "BTC_USDC_PERP") == 1, lines  # the wire request is DEBUG
+    assert count("INFO bot.orders: order BUY 0.01 BTC_USDC_PERP cid=", ": filled ") == 1
+    assert count("INFO bot.watchers: fill: BUY 0.01 BTC_USDC_PERP at ") == 1, lines
+    assert count("INFO bot.alerts: alert #", "fired: BTC_USDC_PERP price >") == 1, lines
