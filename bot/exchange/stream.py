@@ -164,13 +164,19 @@ class StreamSupervisor:
                 self.log.exception("bad stream message dropped")
 
     async def _answers_ping(self, ws: ClientConnection) -> bool:
-        """Whether the peer answers a ping within ``pong_timeout`` (frames keep queueing)."""
+        """Whether the peer answers a ping within ``pong_timeout`` (frames keep queueing).
+
+        A socket that closed meanwhile counts as answering: the next ``recv`` raises and the
+        reconnect is logged as the disconnect it is, not as silence.
+        """
         try:
             async with asyncio.timeout(self.pong_timeout):
                 pong = await ws.ping()
                 await pong
-        except (TimeoutError, websockets.ConnectionClosed):
+        except TimeoutError:
             return False
+        except websockets.ConnectionClosed:
+            return True
         return True
 
 

@@ -109,7 +109,8 @@ def notify_settings(st: NotifySettings, role: Role | None = None) -> str:
 
     def trading(choice: bool | None) -> str:
         on = onoff(trade_notices(role, choice))
-        return on if choice is not None else f"{on} (the default for a {role or 'user'})"
+        who = {"owner": "an owner", "trader": "a trader", "viewer": "a viewer"}.get(role or "")
+        return on if choice is not None else f"{on} (the default for {who or 'you'})"
 
     quiet = (
         f"{st.quiet_start:02d}-{st.quiet_end:02d} UTC"

@@ -88,6 +88,8 @@ async def test_strategy_reports_follow_roles_and_notify(bot: BotRunner, tg: Fake
     assert _got(tg, TRADER, "Strategy Opened", mark)
     assert not _got(tg, VIEWER, "Strategy Opened", mark)
 
+    shown = await tg.ask(OWNER, "/notify", "Notifications")
+    assert "strategy trades: on (the default for an owner)" in shown.text
     await tg.ask(OWNER, "/notify strategy off", "strategy trades: off")
     await tg.ask(VIEWER, "/notify strategy on", "strategy trades: on")
     mark = await delivered()
