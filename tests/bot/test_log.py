@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 
 from bot.logs import configure_logging
+from bot.sim import Simulator
 from tests.bot.conftest import ALICE, BotRunner, make_settings
 from tests.bot.test_alerts import last_price, set_price
 from tests.conftest import Control
 from tests.fakes.telegram import FakeTelegram
+from tests.keys import KeyPair
 
 LogTo = Callable[[str], io.StringIO]
 
@@ -95,3 +97,38 @@ async def test_one_info_line_per_order_fill_and_alert(
     assert count("INFO bot.orders: order BUY 0.01 BTC_USDC_PERP cid=", ": filled ") == 1
     assert count("INFO bot.watchers: fill: BUY 0.01 BTC_USDC_PERP at ") == 1, lines
     assert count("INFO bot.alerts: alert #", "fired: BTC_USDC_PERP price >") == 1, lines
+
+
+async def test_a_strategy_decision_is_one_info_line(
+    tg: FakeTelegram,
+    tmp_path: Path,
+    quiet_sim: Simulator,
+    keys: KeyPair,
+    sim_control: Control,
+    log_to: LogTo,
+) -> None:
+    runner = BotRunner(
+        make_settings(
+            tg,
+            tmp_path,
+            trading_mode="live",
+            exchange="backpack",
+            backpack_api_key=keys.api_key,
+            backpack_api_secret=keys.api_secret,
+            backpack_api_url=quiet_sim.rest_url,
+            backpack_ws_url=quiet_sim.ws_url,
+            strategy_interval_seconds=5,
+        )
+    )
+    await runner.start()
+    try:
+        out = log_to("INFO")
+        await tg.ask(ALICE, "/strategy approve", "approve")
+        await sim_control.post("funding", {"symbol": "BTC_USDC_PERP", "rate": "0.001"})
+        await tg.next_message(ALICE, "BTC_USDC_PERP", timeout=15)
+    finally:
+        await runner.stop()
+    lines = out.getvalue().splitlines()
+    proposals = [line for line in lines if "INFO jobs.strategy: strategy proposes: open" in line]
+    assert proposals, lines  # one line per proposal, with the market and the reason
+    assert all("BTC_USDC_PERP (" in line and "), " in line for line in proposals), proposals
