@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import sys
 
 from pydantic import ValidationError
 from telegram.error import InvalidToken
 from telegram.error import NetworkError as TelegramNetworkError
 
-from bot.app import build_application, install_token_redaction
+from bot.app import build_application, install_secret_redaction, install_token_redaction
+from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings
 from bot.storage.db import InstanceLocked
 
+log = logging.getLogger("bot")
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # httpx logs every request URL at INFO; they contain the bot token (redacted anyway).
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+def webhook_secret(settings: Settings) -> str:
+    """The secret Telegram must send with every update (``X-Telegram-Bot-Api-Secret-Token``).
+
+    ``WEBHOOK_SECRET`` when set; otherwise a fresh random one at every start: setWebhook
+    registers it with Telegram, and python-telegram-bot's webhook server answers 403 to any
+    POST without it, so whoever learns the webhook URL still cannot forge an update.
+    """
+    if settings.webhook_secret is not None:
+        return settings.webhook_secret.get_secret_value()
+    return secrets.token_urlsafe(32)  # 43 characters of A-Z a-z 0-9 _ -, as Telegram allows
 
 
 def main() -> int:
@@ -46,7 +53,13 @@ def main() -> int:
     app = build_application(settings)
     try:
         if settings.webhook_url:
-            secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+            secret = webhook_secret(settings)
+            install_secret_redaction(secret, "<webhook-secret>")
+            log.info(
+                "webhook at %s; updates without the secret token are refused (%s)",
+                settings.webhook_url,
+                "WEBHOOK_SECRET" if settings.webhook_secret else "generated at start-up",
+            )
             app.run_webhook(
                 listen=settings.webhook_listen,
                 port=settings.webhook_port,

@@ -34,6 +34,7 @@ from bot.alerts.service import AlertService
 from bot.clock import Clock, SystemClock
 from bot.container import HelpLine, Services
 from bot.exchange.client import BackpackAPI
+from bot.exchange.errors import BackpackError
 from bot.paper import PaperExchange, PaperHedge
 from bot.services.account import AccountService
 from bot.services.arb import ArbConfig, ArbService
@@ -54,7 +55,15 @@ from bot.storage.trading import TradingStore
 from bot.venues.backpack import BackpackVenue
 from bot.venues.port import HistoryVenue
 from handlers import account, alerts, arb, general, market, strategy, trading
-from handlers.common import BotData, Context, friendly
+from handlers.common import (
+    BotData,
+    Context,
+    fault_reference,
+    friendly,
+    reply,
+    report_fault,
+    what_failed,
+)
 from handlers.guard import refusal_for_update, send_refusal
 from jobs import recovery, watchers
 from jobs import strategy as strategy_jobs
@@ -86,24 +95,30 @@ READ_ONLY = frozenset(
 
 
 class _Redactor:
-    """Log-record factory wrapper that blanks the bot token from every record.
+    """Log-record factory wrapper that blanks the bot token (and other secrets) from every record.
 
-    python-telegram-bot and httpx log request URLs, and the token is part of them.
+    python-telegram-bot and httpx log request URLs, and the token is part of them; at DEBUG
+    python-telegram-bot logs every request's parameters, the webhook's secret token among them.
     """
 
     def __init__(self, token: str) -> None:
         self.token = token
+        self.others: dict[str, str] = {}
         self.inner = logging.getLogRecordFactory()
 
     def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
         record = self.inner(*args, **kwargs)
-        if self.token:
+        secrets = {self.token: "<bot-token>", **self.others} if self.token else self.others
+        if secrets:
             try:
                 text = record.getMessage()
             except Exception:  # a malformed record: leave it to logging to report
                 return record
-            if self.token in text:
-                record.msg = text.replace(self.token, "<bot-token>")
+            redacted = text
+            for secret, label in secrets.items():
+                redacted = redacted.replace(secret, label)
+            if redacted != text:
+                record.msg = redacted
                 record.args = ()
         return record
 
@@ -114,6 +129,15 @@ def install_token_redaction(token: str) -> None:
         current.token = token
         return
     logging.setLogRecordFactory(_Redactor(token))
+
+
+def install_secret_redaction(secret: str, label: str) -> None:
+    """Blank ``secret`` from every log record from now on, writing ``label`` instead."""
+    current = logging.getLogRecordFactory()
+    if not isinstance(current, _Redactor):
+        current = _Redactor("")
+        logging.setLogRecordFactory(current)
+    current.others[secret] = label
 
 
 async def open_services(
@@ -215,6 +239,7 @@ async def open_services(
             funding_notice_minutes=s.funding_notice_minutes,
             liquidation_warning_distance=s.liquidation_warning_distance,
             stale_stream_seconds=s.stale_stream_seconds,
+            roles=s.roles,
         ),
         alert_service,
         alert_store,
@@ -342,12 +367,16 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
             raise ApplicationHandlerStop
 
     async def on_error(update: object, context: Context) -> None:
-        log.error("unhandled error: %r", context.error, exc_info=context.error)
-        if isinstance(update, Update) and update.effective_chat is not None and context.error:
-            try:
-                await update.effective_chat.send_message(friendly(context.error))
+        error = context.error
+        ref = fault_reference()
+        log.error("unhandled error (ref %s): %r", ref, error, exc_info=error)
+        if isinstance(error, BackpackError) and isinstance(update, Update):
+            try:  # the exchange's own words: the user may be able to act on them
+                await reply(update, friendly(error, what_failed(update)))
             except Exception as exc:
                 log.warning("could not report an error to the user: %s", exc)
+            return
+        await report_fault(update, ref)
 
     base = settings.telegram_api_url
     builder = (

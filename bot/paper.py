@@ -56,7 +56,13 @@ class PaperExchange:
             await db.set_meta(PAPER_KEY, secret)
         exchange_log = logging.getLogger("bot.exchange")
         account = BackpackAPI(
-            None, secret, self.sim.rest_url, self.sim.ws_url, exchange_log, clock=self.clock
+            None,
+            secret,
+            self.sim.rest_url,
+            self.sim.ws_url,
+            exchange_log,
+            clock=self.clock,
+            stream_silence_timeout=s.stale_stream_seconds,
         )
         rest, ws = (
             (s.backpack_api_url, s.backpack_ws_url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -236,6 +237,12 @@ class Settings(BaseSettings):
                 )
         if self.hedge:
             self._check_hedge()
+        hook = self.webhook_secret.get_secret_value() if self.webhook_secret else None
+        if hook is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", hook):
+            raise ConfigError(
+                "WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and - (1 to 256 characters); "
+                "leave it empty and the bot makes a random one at each start."
+            )
         if self.max_order_notional <= 0:
             raise ConfigError("MAX_ORDER_NOTIONAL must be a positive USDC amount.")
         if not Decimal(0) < self.price_drift_tolerance < Decimal(1):

@@ -17,15 +17,19 @@ from bot.render import market as render_market
 from bot.services.access import Action
 from bot.storage.alerts import NotifySettings
 from handlers.common import Context, args_of, guarded, reply, rt
-from handlers.guard import permitted
+from handlers.guard import permitted, role_of
 
 HELP: list[tuple[str, str, str]] = [
     ("alert", "price, move and funding alerts", "/alert BTC > 70000  ·  /alert ETH change 5% 1h"),
     ("alerts", "your alerts (🗑 to remove)", "/alerts  ·  /alerts clear  ·  /alert off 3"),
-    ("notify", "funding, liquidation, fill notices; quiet hours", "/notify quiet 23-07"),
+    (
+        "notify",
+        "funding, liquidation, fill and strategy notices; quiet hours",
+        "/notify quiet 23-07",
+    ),
 ]
 MUTE_SECONDS = 3600
-_TOGGLES = {"funding", "positions", "fills", "digest"}
+_TOGGLES = {"funding", "positions", "fills", "digest", "strategy"}
 #: What a tap on a button whose data we do not recognise (tampered, or from an old version) gets.
 STALE_BUTTON = "This button is no longer valid"
 _ID = re.compile(r"^[0-9]{1,9}$")
@@ -161,7 +165,7 @@ async def notify(update: Update, context: Context) -> None:
     st = replace(st, chat_id=ids[1])
     args = [a.lower() for a in args_of(context)]
     if not args:
-        await reply(update, render.notify_settings(st))
+        await reply(update, render.notify_settings(st, role_of(update, context)))
         return
     new: NotifySettings | None = None
     if len(args) == 2 and args[0] in _TOGGLES and args[1] in ("on", "off"):
@@ -184,12 +188,13 @@ async def notify(update: Update, context: Context) -> None:
         await reply(
             update,
             "⚠️ I did not get that. For example: <code>/notify fills off</code>, "
+            "<code>/notify strategy on</code>, "
             "<code>/notify digest on</code>, <code>/notify quiet 23-07</code> (UTC hours), "
             "<code>/notify quiet off</code>",
         )
         return
     await store.save_settings(new)
-    await reply(update, "✅ Saved.\n\n" + render.notify_settings(new))
+    await reply(update, "✅ Saved.\n\n" + render.notify_settings(new, role_of(update, context)))
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -69,8 +71,13 @@ async def reply(
     return sent
 
 
-def friendly(exc: BaseException) -> str:
-    """One clear sentence for the user; never a stack trace, never a secret."""
+def friendly(exc: BaseException, what: str = "That") -> str:
+    """One clear sentence for the user; never a stack trace, never a secret.
+
+    An exchange error says what the exchange said; anything else is a fault of the bot, and
+    the sentence says so (``what`` failed, not the user's input) rather than "something went
+    wrong".
+    """
     if isinstance(exc, InvalidSymbol):
         return f"❓ {esc(exc.message)}"
     if isinstance(exc, InvalidOrder):
@@ -89,7 +96,50 @@ def friendly(exc: BaseException) -> str:
         return f"⚠️ {esc(exc.message)}"
     if isinstance(exc, VenueError):
         return f"⚠️ {esc(exc.venue)}: {esc(exc.message)}"
-    return "⚠️ something went wrong on our side; it has been logged"
+    return (
+        f"⚠️ {what} failed because of a fault in the bot, not because of what you sent; "
+        "it is in the bot's log. Try again in a moment."
+    )
+
+
+def fault_reference() -> str:
+    """A short id that ties the message a user sees to its traceback in the log."""
+    return secrets.token_hex(3)
+
+
+def what_failed(update: object) -> str:
+    """The user's own words for what failed: the command they typed, or the button."""
+    if isinstance(update, Update):
+        if update.callback_query is not None:
+            return "That button"
+        message = update.effective_message
+        text = message.text if message is not None else None
+        if text and text.startswith("/"):
+            return f"<code>{esc(text.split(maxsplit=1)[0][:32])}</code>"
+    return "That"
+
+
+def fault_text(what: str, ref: str) -> str:
+    """The message for a fault of the bot: what failed, the log reference, what to do."""
+    return (
+        f"⚠️ {what} failed because of a fault in the bot, not because of what you sent "
+        f"(reference <code>{ref}</code> in the bot's log). Try again in a moment; if it keeps "
+        "failing, tell the bot's owner."
+    )
+
+
+async def report_fault(update: object, ref: str) -> None:
+    """Tell the user a fault of the bot stopped their command or tap (log it first)."""
+    if not isinstance(update, Update):
+        return
+    query = update.callback_query
+    if query is not None:
+        # A button's answer is plain text of at most 200 characters, and it stops the spinner.
+        with contextlib.suppress(Exception):  # already answered: the chat message still goes
+            await query.answer(f"⚠️ That button failed: a fault in the bot (ref {ref}).")
+            return
+    with contextlib.suppress(Exception):
+        await reply(update, fault_text(what_failed(update), ref))
 
 
 def guarded(fn: F) -> F:
@@ -106,9 +156,10 @@ def guarded(fn: F) -> F:
         except VenueError as exc:
             log.warning("%s failed: %s", fn.__name__, exc)
             await reply(update, friendly(exc))
-        except Exception as exc:
-            log.exception("%s crashed", fn.__name__)
-            await reply(update, friendly(exc))
+        except Exception:
+            ref = fault_reference()
+            log.exception("%s crashed (ref %s)", fn.__name__, ref)
+            await report_fault(update, ref)
 
     return wrapper  # type: ignore[return-value]
 

@@ -112,6 +112,25 @@ async def unknown(update: Update, context: Context) -> None:
     await reply(update, unknown_reply(message.text))
 
 
+def not_text_reply(caption: str | None) -> str:
+    """The one line for a sticker, photo, file, voice or location in a private chat."""
+    if caption and caption.lstrip().startswith("/"):
+        command = esc(" ".join(caption.split())[:64])
+        return (
+            f"❓ I read commands in text messages only, not in a caption: send "
+            f"<code>{command}</code> on its own."
+        )
+    return "I read text commands only, like <code>/price BTC</code>; /help lists them all."
+
+
+async def not_text(update: Update, context: Context) -> None:
+    """Anything but text in a private chat: say that only typed commands are read."""
+    message = update.effective_message
+    if message is None:
+        return
+    await reply(update, not_text_reply(message.caption))
+
+
 async def stale_button(update: Update, context: Context) -> None:
     """A tap whose callback data no handler recognised: answer it so the client stops waiting."""
     query = update.callback_query
@@ -137,5 +156,12 @@ def fallback_handlers() -> list[BaseHandler[Any, Any, Any]]:
     known = filters.Regex(re.compile(rf"^/({names})(@\w+)?(\s|$)", re.IGNORECASE))
     return [
         MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~known, unknown),
+        MessageHandler(
+            filters.ChatType.PRIVATE
+            & filters.UpdateType.MESSAGE
+            & ~filters.TEXT
+            & ~filters.StatusUpdate.ALL,
+            not_text,
+        ),
         CallbackQueryHandler(stale_button),
     ]

@@ -27,12 +27,26 @@ JOB_NAME = "strategy"
 REACT_DEBOUNCE_SECONDS = 10.0
 
 
-def deliver(services: Services, result: CycleResult) -> None:
-    """Hand a cycle's proposals (with ✅/❌) and reports to the outbox."""
+async def deliver(services: Services, result: CycleResult) -> None:
+    """Hand a cycle's proposals (with ✅/❌) and reports to the outbox.
+
+    A proposal asks the one who switched the strategy on (its ✅ is theirs), in that chat. A
+    report of what the strategy traded is a notice: it goes to everyone who hears about the
+    account's trading (owners and traders unless they muted it, viewers who opted in), and to
+    the strategy's chat too when that is a group.
+    """
     chat = result.chat_id
+    mode = services.mode
+    if result.reports:
+        targets = await services.watchers.recipients("strategy")
+        if chat is not None and chat < 0 and all(c != chat for _, c in targets):
+            targets.append((0, chat))
+        for r in result.reports:
+            text = render.report(r, mode)
+            for user, to in targets:
+                services.outbox.send(Note(to, user or None, text))
     if chat is None:
         return
-    mode = services.mode
     for p in result.proposals:
         text, markup = render.proposal(p, mode)
 
@@ -40,8 +54,6 @@ def deliver(services: Services, result: CycleResult) -> None:
             await services.trading.attach_message(token, message_id)
 
         services.outbox.send(Note(chat, None, text, markup, on_sent=attach))
-    for r in result.reports:
-        services.outbox.send(Note(chat, None, render.report(r, mode)))
     for w in result.warnings:
         services.outbox.send(Note(chat, None, render.warning(w, mode)))
 
@@ -56,7 +68,16 @@ async def run_once(services: Services) -> None:
         return
     for note in result.notes:
         log.info("strategy: %s", note)
-    deliver(services, result)
+    for p in result.proposals:
+        a = p.action
+        log.info("strategy proposes: %s %s (%s), %s", a.kind, a.symbol, a.strategy, a.reason)
+    for r in result.reports:
+        a = r.action
+        outcome = "done" if r.ok else "problems: " + "; ".join(r.problems)
+        log.info(
+            "strategy executed: %s %s (%s), %s; %s", a.kind, a.symbol, a.strategy, a.reason, outcome
+        )
+    await deliver(services, result)
 
 
 def schedule(jq: JobQueue[Any], services: Services) -> None:

@@ -49,6 +49,15 @@ def test_example_file_parses(tmp_path: Path) -> None:
             },
             "EXCHANGE=sim",
         ),
+        (
+            {
+                "telegram_bot_token": "1:x",
+                "telegram_allowed_users": "1",
+                "webhook_url": "https://example.org/hook",
+                "webhook_secret": "not allowed!",
+            },
+            "WEBHOOK_SECRET may hold only",
+        ),
     ],
 )
 def test_start_up_errors_say_what_to_do(values: dict[str, Any], problem: str) -> None:

@@ -328,6 +328,17 @@ class AlertService:
         self.alerts[alert_id] = alert
         firing = Firing(alert, value, now, detail)
         muted = alert.muted_until_ms is not None and alert.muted_until_ms > now
+        log.info(
+            "alert #%s fired: %s %s %s %s at %s (user %s%s)",
+            alert_id,
+            alert.symbol,
+            alert.kind,
+            alert.op,
+            alert.threshold,
+            value,
+            alert.user_id,
+            ", muted" if muted else "",
+        )
         if self.on_fire is not None and not muted:
             try:
                 await self.on_fire(firing)

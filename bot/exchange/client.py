@@ -587,7 +587,8 @@ class BackpackAPI:
     async def _execute(self, body: dict[str, Any]) -> dict[str, Any]:
         cid: int = body["clientId"]
         symbol: str = body["symbol"]
-        self.logger.info(
+        # DEBUG: the request; the caller logs the order once, with its outcome, at INFO.
+        self.logger.debug(
             "order %s %s %s qty=%s price=%s cid=%s",
             body["side"],
             body["orderType"],

@@ -3,6 +3,11 @@
 The supervisor is deliberately small (the cryptofeed shape): connect, subscribe, read, and on any
 failure back off with jitter and start again, resubscribing everything; a connection that stayed
 healthy for a while resets the backoff; a watchdog closes a socket that went silent while open.
+
+Silence alone is not death: a private stream says nothing while nothing trades, and a paper
+account's stream is exactly that. So when no frame arrived for ``silence_timeout`` the watchdog
+sends a ping; a pong means the socket is healthy and merely quiet, no pong within
+``pong_timeout`` means it is dead-but-open, and only then does it reconnect.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class StreamSupervisor:
         logger: logging.Logger,
         signature: SignatureFactory | None = None,
         silence_timeout: float = 30.0,
+        pong_timeout: float | None = None,
         healthy_after: float = 30.0,
         max_backoff: float = 10.0,
         on_connect: Callable[[], Awaitable[None]] | None = None,
@@ -44,6 +50,7 @@ class StreamSupervisor:
         self.log = logger
         self.signature = signature
         self.silence_timeout = silence_timeout
+        self.pong_timeout = silence_timeout if pong_timeout is None else pong_timeout
         self.healthy_after = healthy_after
         self.max_backoff = max_backoff
         self.on_connect = on_connect
@@ -93,6 +100,7 @@ class StreamSupervisor:
 
     async def _run(self) -> None:
         backoff = 0.2
+        down_since: float | None = None
         while True:
             started = time.monotonic()
             try:
@@ -106,14 +114,22 @@ class StreamSupervisor:
                     if self.private:
                         await self._send_subscribe(ws, sorted(self.private), private=True)
                     self.connected.set()
+                    if down_since is not None:
+                        self.log.info(
+                            "exchange stream reconnected after %.1f s",
+                            time.monotonic() - down_since,
+                        )
+                        down_since = None
                     if self.on_connect is not None:
                         await self.on_connect()
                     await self._read(ws)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # any failure means: reconnect
-                self.log.warning("price stream disconnected: %s", type(exc).__name__)
+                self.log.warning("exchange stream disconnected: %s", type(exc).__name__)
             finally:
+                if down_since is None:
+                    down_since = time.monotonic()
                 self._ws = None
                 self.connected.clear()
             if time.monotonic() - started > self.healthy_after:
@@ -131,14 +147,37 @@ class StreamSupervisor:
                 async with asyncio.timeout(self.silence_timeout):
                     raw = await ws.recv()
             except TimeoutError:
+                if await self._answers_ping(ws):
+                    continue  # healthy, merely quiet
                 self.log.warning(
-                    "price stream silent for %.0fs; reconnecting", self.silence_timeout
+                    "exchange stream silent for %g s and no pong within %g s; reconnecting",
+                    self.silence_timeout,
+                    self.pong_timeout,
                 )
+                # No closing handshake with a peer that does not answer: it would wait out
+                # close_timeout before the reconnect could start.
+                ws.transport.abort()
                 return
             try:
                 handler(json.loads(raw))
             except Exception:
                 self.log.exception("bad stream message dropped")
+
+    async def _answers_ping(self, ws: ClientConnection) -> bool:
+        """Whether the peer answers a ping within ``pong_timeout`` (frames keep queueing).
+
+        A socket that closed meanwhile counts as answering: the next ``recv`` raises and the
+        reconnect is logged as the disconnect it is, not as silence.
+        """
+        try:
+            async with asyncio.timeout(self.pong_timeout):
+                pong = await ws.ping()
+                await pong
+        except TimeoutError:
+            return False
+        except websockets.ConnectionClosed:
+            return True
+        return True
 
 
 PriceCallback = Callable[[str, Decimal], Awaitable[None]]

@@ -129,9 +129,6 @@ async def _run(app: Any, stop: asyncio.Event, ready: Callable[[], None]) -> None
 def run_local_chat(settings: Settings) -> int:
     """The blocking entry point ``bot/__main__.py`` calls; returns the process exit code."""
 
-    # The terminal is not the user's interface here, the page is: keep it to warnings.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

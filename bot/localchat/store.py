@@ -99,6 +99,8 @@ class ChatStore:
         self.user_names: dict[int, str] = {}
         self._groups: dict[int, dict[str, Any]] = {}
         self._updates: list[dict[str, Any]] = []
+        #: The last setWebhook (url, secret_token): recorded so a test can see what was registered.
+        self.webhook: dict[str, Any] = {}
         self._queries: dict[str, _Query] = {}
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1000)
@@ -168,6 +170,21 @@ class ChatStore:
         self.emit(Event("message", message))
         self._push({"message": message.wire()})
         return message
+
+    def user_media(self, user_id: int, fields: dict[str, Any], chat_id: int | None = None) -> int:
+        """A user sends something that is not text (``fields``: e.g. ``{"sticker": {...}}`` or
+        ``{"photo": [...], "caption": "..."}`` as in a Bot API ``Message``); the update only."""
+        chat = self.chat(chat_id if chat_id is not None else user_id)
+        message_id = next(self._message_ids)
+        wire = {
+            "message_id": message_id,
+            "from": self.user(user_id),
+            "chat": chat,
+            "date": int(time.time()),
+            **fields,
+        }
+        self._push({"message": wire})
+        return message_id
 
     def user_edit(self, user_id: int, message_id: int, text: str) -> None:
         """A user edits their message ``message_id`` into ``text`` (an ``edited_message``)."""
@@ -260,17 +277,25 @@ class ChatStore:
     async def api_deleteWebhook(self, p: dict[str, Any]) -> Any:
         if p.get("drop_pending_updates") in (True, "true", "True", "1"):
             self._updates.clear()
+        self.webhook = {}
         return True
 
     async def api_getWebhookInfo(self, p: dict[str, Any]) -> Any:
         return {
-            "url": "",
+            "url": self.webhook.get("url", ""),
             "has_custom_certificate": False,
             "pending_update_count": len(self._updates),
         }
 
     async def api_setWebhook(self, p: dict[str, Any]) -> Any:
-        raise bad("the local chat delivers updates by getUpdates only; unset WEBHOOK_URL")
+        """Recorded (``webhook``), not used: the local chat delivers updates by getUpdates."""
+        if not p.get("url"):
+            raise bad("url is empty")
+        token = p.get("secret_token")
+        if token is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(token)):
+            raise bad("secret token contains unallowed characters")
+        self.webhook = {"url": str(p["url"]), "secret_token": token}
+        return True
 
     async def api_logOut(self, p: dict[str, Any]) -> Any:
         return True

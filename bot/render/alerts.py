@@ -11,6 +11,7 @@ from bot.alerts.parse import EXAMPLES, AlertSpec
 from bot.alerts.service import Firing
 from bot.render import money
 from bot.render.common import esc, pct, rate_pct, signed_usd
+from bot.services.access import Role, trade_notices
 from bot.services.numbers import human_duration
 from bot.storage.alerts import Alert, NotifySettings
 
@@ -109,9 +110,14 @@ def fired(f: Firing) -> tuple[str, InlineKeyboardMarkup]:
     return text, InlineKeyboardMarkup([buttons])
 
 
-def notify_settings(st: NotifySettings) -> str:
+def notify_settings(st: NotifySettings, role: Role | None = None) -> str:
     def onoff(v: bool) -> str:
         return "on" if v else "off"
+
+    def trading(choice: bool | None) -> str:
+        on = onoff(trade_notices(role, choice))
+        who = {"owner": "an owner", "trader": "a trader", "viewer": "a viewer"}.get(role or "")
+        return on if choice is not None else f"{on} (the default for {who or 'you'})"
 
     quiet = (
         f"{st.quiet_start:02d}-{st.quiet_end:02d} UTC"
@@ -122,10 +128,12 @@ def notify_settings(st: NotifySettings) -> str:
         "🔔 <b>Notifications</b>\n"
         f"funding notices: {onoff(st.funding)}\n"
         f"position warnings: {onoff(st.positions)}\n"
-        f"fills and cancels: {onoff(st.fills)}\n"
+        f"fills and cancels: {trading(st.fills)}\n"
+        f"strategy trades: {trading(st.strategy)}\n"
         f"daily funding digest: {onoff(st.digest)}\n"
         f"quiet hours: {quiet} (liquidation warnings always go)\n\n"
-        "Change: <code>/notify fills off</code> · <code>/notify digest on</code> · "
+        "Change: <code>/notify fills off</code> · <code>/notify strategy off</code> · "
+        "<code>/notify digest on</code> · "
         "<code>/notify quiet 23-07</code> · <code>/notify quiet off</code>"
     )
 

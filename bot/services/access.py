@@ -114,6 +114,17 @@ def may(role: Role, action: Action) -> bool:
     return action in PERMISSIONS[role]
 
 
+def trade_notices(role: Role | None, choice: bool | None) -> bool:
+    """Whether a user hears about the shared account's fills and the strategy's trades.
+
+    The user's own ``/notify`` choice wins; without one, those who may trade (owners and
+    traders) hear them and viewers do not.
+    """
+    if choice is not None:
+        return choice
+    return role is not None and may(role, Action.TRADE)
+
+
 def describe(role: Role) -> str:
     """What a role may do, in words (for /whoami)."""
     return _ROLE_TEXT[role]

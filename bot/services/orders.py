@@ -241,8 +241,24 @@ class OrderSender:
             return OrderOutcome(LegStatus.UNKNOWN, cid, reason=exc.message)
         except NetworkError as exc:
             # The client looked the clientId up and found nothing: the order does not exist.
+            self.logger.info(
+                "order %s %s %s cid=%s: not placed: %s",
+                order.side,
+                order.quantity,
+                order.symbol,
+                cid,
+                exc.message,
+            )
             return OrderOutcome(LegStatus.NOT_PLACED, cid, reason=exc.message)
         except BackpackError as exc:
+            self.logger.info(
+                "order %s %s %s cid=%s: rejected: %s",
+                order.side,
+                order.quantity,
+                order.symbol,
+                cid,
+                exc.message,
+            )
             return OrderOutcome(LegStatus.REJECTED, cid, reason=exc.message)
         outcome = outcome_of(answer, order.quantity, cid)
         self.logger.info(

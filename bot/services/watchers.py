@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from bot.alerts.service import AlertService
 from bot.clock import Clock, now_ms
 from bot.exchange.client import BackpackAPI
+from bot.services.access import Role, trade_notices
 from bot.services.account import AccountService
 from bot.services.market import apr, funding_payment
 from bot.storage.alerts import AlertStore
@@ -90,6 +92,8 @@ class WatchConfig:
     funding_notice_minutes: int
     liquidation_warning_distance: Decimal
     stale_stream_seconds: float
+    #: Each user's role: fill and strategy notices go to those who may trade unless they chose.
+    roles: Mapping[int, Role] = field(default_factory=dict)
 
 
 class WatcherService:
@@ -122,11 +126,37 @@ class WatcherService:
                 out.append((user, st.chat_id))
         return out
 
+    async def recipients(self, kind: Literal["fills", "strategy"]) -> list[tuple[int, int]]:
+        """(user, chat) of everyone who hears about the shared account's trading.
+
+        Owners and traders by default, viewers only when they opted in; anyone can mute them
+        with ``/notify fills off`` / ``/notify strategy off``.
+        """
+        out = []
+        for user in self.config.users:
+            st = await self.store.settings(user)
+            if trade_notices(self.config.roles.get(user), getattr(st, kind)):
+                out.append((user, st.chat_id))
+        return out
+
     async def fills(self, event: dict[str, Any]) -> list[Notice]:
         """A private order-stream event → a notice for every user who wants fills."""
-        if str(event.get("e", "")) not in ("orderFill", "orderCancelled", "orderExpired"):
+        kind = str(event.get("e", ""))
+        if kind not in ("orderFill", "orderCancelled", "orderExpired"):
             return []
-        return [FillNotice(user, chat, event) for user, chat in await self._targets("fills")]
+        side = "BUY" if event.get("S") == "Bid" else "SELL"
+        if kind == "orderFill":
+            log.info(
+                "fill: %s %s %s at %s (order %s)",
+                side,
+                event.get("l"),
+                event.get("s"),
+                event.get("L"),
+                event.get("i"),
+            )
+        else:
+            log.info("order %s: %s %s (%s)", event.get("i"), side, event.get("s"), kind)
+        return [FillNotice(user, chat, event) for user, chat in await self.recipients("fills")]
 
     async def funding(self) -> list[Notice]:
         """Funding notices ahead of each funding time, and warnings when a rate flips so that a

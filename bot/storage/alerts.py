@@ -47,10 +47,11 @@ class NotifyRow(Base):
     chat_id: Mapped[int] = mapped_column(BigInteger)
     funding: Mapped[bool] = mapped_column(Boolean)
     positions: Mapped[bool] = mapped_column(Boolean)
-    fills: Mapped[bool] = mapped_column(Boolean)
+    fills: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     digest: Mapped[bool] = mapped_column(Boolean)
     quiet_start: Mapped[int | None] = mapped_column(Integer, nullable=True)
     quiet_end: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    strategy: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
 class WatchMark(Base):
@@ -82,14 +83,21 @@ class Alert:
 
 @dataclass(frozen=True, slots=True)
 class NotifySettings:
+    """One user's notification choices.
+
+    ``fills`` and ``strategy`` (notices about the shared account's trading) are ``None`` until
+    the user chooses: then the role decides (see :func:`bot.services.access.trade_notices`).
+    """
+
     user_id: int
     chat_id: int
     funding: bool = True
     positions: bool = True
-    fills: bool = True
+    fills: bool | None = None
     digest: bool = False
     quiet_start: int | None = None
     quiet_end: int | None = None
+    strategy: bool | None = None
 
     def quiet_at(self, hour: int) -> bool:
         """Whether ``hour`` (UTC, 0-23) falls in the quiet hours (which may wrap midnight)."""
@@ -131,6 +139,7 @@ def _notify(r: NotifyRow) -> NotifySettings:
         digest=r.digest,
         quiet_start=r.quiet_start,
         quiet_end=r.quiet_end,
+        strategy=r.strategy,
     )
 
 
@@ -264,6 +273,7 @@ class AlertStore:
             row.chat_id = st.chat_id
             row.funding, row.positions, row.fills = st.funding, st.positions, st.fills
             row.digest, row.quiet_start, row.quiet_end = st.digest, st.quiet_start, st.quiet_end
+            row.strategy = st.strategy
 
     # ------------------------------------------------------------------ marks
 

@@ -228,6 +228,17 @@ CASES: list[Case] = [
     C("tap:stg:ok:forged", "Unknown proposal"),
     C("tap:stg:ok:x", "may not trade", VIEWER),
     C("tap:al:del:abc", STALE, TRADER),
+    # --- not text: stickers, photos, files, voice, places (private chats)
+    C("media:sticker", "text commands only"),
+    C("media:photo", "text commands only"),
+    C("media:photo:/buy BTC 0.01", "send <code>/buy BTC 0.01</code> on its own"),
+    C("media:document:/alert BTC > 1,5", "not in a caption"),
+    C("media:document:<b>/price</b>", "text commands only"),
+    C("media:voice", "text commands only"),
+    C("media:location", "text commands only"),
+    C("media:contact", "text commands only"),
+    C("media:sticker", "text commands only", VIEWER),
+    C("media:photo:/strategy auto", "not in a caption", TRADER),
 ]
 
 
@@ -302,7 +313,31 @@ async def _state(runner: BotRunner) -> Any:
     )
 
 
+def _media(spec: str) -> dict[str, Any]:
+    """``kind[:caption]`` → the fields of a Bot API Message carrying that kind of content."""
+    kind, _, caption = spec.partition(":")
+    file: dict[str, Any] = {"file_id": f"f-{kind}", "file_unique_id": f"u-{kind}"}
+    sticker = {"type": "regular", "width": 512, "height": 512, "is_animated": False}
+    kinds: dict[str, dict[str, Any]] = {
+        "sticker": {"sticker": {**file, **sticker, "is_video": False}},
+        "photo": {"photo": [{**file, "width": 90, "height": 90}]},
+        "document": {"document": {**file, "file_name": "notes.txt"}},
+        "voice": {"voice": {**file, "duration": 2}},
+        "location": {"location": {"latitude": 47.37, "longitude": 8.54}},
+        "contact": {"contact": {"phone_number": "+100", "first_name": "Eve"}},
+    }
+    fields = dict(kinds[kind])
+    if caption:
+        fields["caption"] = caption
+    return fields
+
+
 async def _run(tg: FakeTelegram, case: Case) -> str:
+    if case.text.startswith("media:"):
+        mark = len(tg.messages)
+        chat = case.chat if case.chat is not None else case.user
+        await tg.send_media(case.user, _media(case.text.removeprefix("media:")), case.chat)
+        return (await tg.next_message(chat, after=mark)).text
     if case.text.startswith("tap:"):
         chat = case.chat if case.chat is not None else case.user
         message = Sent(chat_id=chat, message_id=1, text="an old message")

@@ -126,6 +126,12 @@ class FakeTelegram:
         """A user types ``text`` (in their private chat unless ``chat_id`` names a group)."""
         return self.server.store.user_message(user_id, text, chat_id).message_id
 
+    async def send_media(
+        self, user_id: int, fields: dict[str, Any], chat_id: int | None = None
+    ) -> int:
+        """A user sends a sticker, photo, file, location … (``fields`` of a Bot API Message)."""
+        return self.server.store.user_media(user_id, fields, chat_id)
+
     async def edit(self, user_id: int, message_id: int, text: str) -> None:
         """A user edits their earlier message ``message_id`` into ``text`` (edited_message)."""
         self.server.store.user_edit(user_id, message_id, text)
