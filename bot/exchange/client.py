@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from types import TracebackType
 from typing import Any
 
@@ -35,6 +35,7 @@ from bot.exchange.errors import (
     BackpackError,
     ExchangeUnavailable,
     InvalidOrder,
+    InvalidTrigger,
     NetworkError,
     NotFound,
     OrderStatusUnknown,
@@ -514,12 +515,27 @@ class BackpackAPI:
         time_in_force: str | None = None,
         quote_quantity: Decimal | str | int | float | None = None,
         client_id: int | None = None,
+        trigger_price: Decimal | str | int | float | None = None,
+        trigger_quantity: Decimal | str | int | float | None = None,
+        trigger_by: str | None = None,
+        stop_loss: Decimal | str | int | float | None = None,
+        take_profit: Decimal | str | int | float | None = None,
     ) -> dict[str, Any]:
         """Place one order; returns the exchange's order object (numbers as ``Decimal``).
 
         Sizes and prices are rounded to the market's step (down) and tick (safe direction) and
         checked against its limits first. A lost answer is resolved by ``clientId``.
+
+        Conditional orders: ``trigger_price`` makes the order wait (``TriggerPending``) until
+        the ``trigger_by`` price (``MarkPrice`` default, ``LastPrice``, ``IndexPrice``) reaches
+        it; its size is ``trigger_quantity`` (a quantity, or ``"50%"`` of the position) — a
+        ``quantity`` given instead is sent as the trigger quantity. ``stop_loss`` /
+        ``take_profit`` attach protective trigger prices to the order (perps): the exchange
+        places them, reduce-only, when the order fills. Trigger prices are rounded to the
+        nearest tick.
         """
+        if trigger_price is not None and trigger_quantity is None and quantity is not None:
+            trigger_quantity, quantity = quantity, None
         market = await self.market(symbol)
         buy = is_buy(side)
         otype = order_type.strip().upper()
@@ -546,19 +562,36 @@ class BackpackAPI:
                 )
         px: Decimal | None = None
         if otype == "LIMIT":
-            if price is None or qty is None:
+            if price is None:
                 raise InvalidOrder(
                     "a LIMIT order needs both quantity and price", code="INVALID_CLIENT_REQUEST"
                 )
             px = round_price(market, to_decimal(price, "price"), side)
-        if otype == "MARKET":
-            if (qty is None) == (quote_quantity is None):
-                raise InvalidOrder(
-                    "a MARKET order needs a quantity or a quote_quantity (not both)",
+        trigger = _trigger_fields(
+            market,
+            trigger_price=trigger_price,
+            trigger_quantity=trigger_quantity,
+            trigger_by=trigger_by,
+            stop_loss=stop_loss,
+            take_profit=take_profit,
+        )
+        if "triggerPrice" in trigger:
+            if qty is not None or quote_quantity is not None:
+                raise InvalidTrigger(
+                    "a trigger order takes trigger_quantity, not quantity",
                     code="INVALID_CLIENT_REQUEST",
                 )
-            if post_only:
-                raise InvalidOrder("post_only applies to LIMIT orders only", code="INVALID_ORDER")
+        elif otype == "LIMIT" and qty is None:
+            raise InvalidOrder(
+                "a LIMIT order needs both quantity and price", code="INVALID_CLIENT_REQUEST"
+            )
+        elif otype == "MARKET" and (qty is None) == (quote_quantity is None):
+            raise InvalidOrder(
+                "a MARKET order needs a quantity or a quote_quantity (not both)",
+                code="INVALID_CLIENT_REQUEST",
+            )
+        if otype == "MARKET" and post_only:
+            raise InvalidOrder("post_only applies to LIMIT orders only", code="INVALID_ORDER")
         validate_order(market, qty, px)
         if qty is not None:
             body["quantity"] = plain(qty)
@@ -569,6 +602,7 @@ class BackpackAPI:
             if qq <= 0:
                 raise InvalidOrder("quote_quantity must be positive", code="INVALID_QUANTITY")
             body["quoteQuantity"] = plain(qq)
+        body.update(trigger)
         if post_only:
             body["postOnly"] = True
         if reduce_only:
@@ -967,6 +1001,74 @@ class BackpackAPI:
         self.last_update[symbol] = time.monotonic()
         for d in self._price_callbacks:
             d.push(symbol, price)
+
+
+TRIGGER_BY = ("MarkPrice", "LastPrice", "IndexPrice")
+
+
+def round_trigger(market: Market, price: Decimal) -> Decimal:
+    """A trigger price on the market's tick (nearest; a trigger has no "safe" side)."""
+    tick = market.tick_size
+    return (price / tick).to_integral_value(rounding=ROUND_HALF_UP) * tick
+
+
+def _trigger_fields(
+    market: Market,
+    *,
+    trigger_price: Decimal | str | int | float | None,
+    trigger_quantity: Decimal | str | int | float | None,
+    trigger_by: str | None,
+    stop_loss: Decimal | str | int | float | None,
+    take_profit: Decimal | str | int | float | None,
+) -> dict[str, Any]:
+    """The wire fields of a conditional order and of attached SL/TP, rounded and checked."""
+    out: dict[str, Any] = {}
+    if (trigger_price is None) != (trigger_quantity is None):
+        raise InvalidTrigger(
+            "a trigger order needs both trigger_price and trigger_quantity",
+            code="INVALID_CLIENT_REQUEST",
+        )
+    if trigger_by is not None and trigger_by not in TRIGGER_BY:
+        raise InvalidTrigger(
+            f"trigger_by must be one of {', '.join(TRIGGER_BY)}, got {trigger_by!r}",
+            code="INVALID_CLIENT_REQUEST",
+        )
+
+    def price(value: Decimal | str | int | float, name: str) -> str:
+        px = round_trigger(market, to_decimal(value, name))
+        if px <= 0:
+            raise InvalidTrigger(f"{name} must be positive", code="INVALID_PRICE")
+        return plain(px)
+
+    if trigger_price is not None and trigger_quantity is not None:
+        out["triggerPrice"] = price(trigger_price, "trigger_price")
+        text = str(trigger_quantity).strip()
+        if text.endswith("%"):
+            pct = to_decimal(text[:-1], "trigger_quantity")
+            if not 0 < pct <= 100:
+                raise InvalidTrigger(
+                    "trigger_quantity percentage must be in (0, 100]", code="INVALID_QUANTITY"
+                )
+            out["triggerQuantity"] = f"{plain(pct)}%"
+        else:
+            tq = round_quantity(market, to_decimal(trigger_quantity, "trigger_quantity"))
+            validate_order(market, tq, None)
+            out["triggerQuantity"] = plain(tq)
+        if trigger_by is not None:
+            out["triggerBy"] = trigger_by
+    if (stop_loss is not None or take_profit is not None) and not market.is_perp:
+        raise InvalidTrigger(
+            "stop_loss and take_profit apply to perp markets only", code="INVALID_ORDER"
+        )
+    if stop_loss is not None:
+        out["stopLossTriggerPrice"] = price(stop_loss, "stop_loss")
+        if trigger_by is not None:
+            out["stopLossTriggerBy"] = trigger_by
+    if take_profit is not None:
+        out["takeProfitTriggerPrice"] = price(take_profit, "take_profit")
+        if trigger_by is not None:
+            out["takeProfitTriggerBy"] = trigger_by
+    return out
 
 
 def new_client_id() -> int:
