@@ -106,6 +106,9 @@ class OrderJournalEntry(Base):
     kind: Mapped[str] = mapped_column(String(16), default=KIND_ORDER)
     origin: Mapped[str | None] = mapped_column(String(96), nullable=True)
     target: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    trigger_price: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    stop_loss: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    take_profit: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +147,9 @@ class NewJournalEntry:
     kind: str = KIND_ORDER
     origin: str | None = None
     target: str | None = None
+    trigger_price: Decimal | None = None
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +181,9 @@ class JournalRecord:
     origin: str | None = None
     target: str | None = None
     result: str | None = None
+    trigger_price: Decimal | None = None
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
 
 
 def _snap(row: Confirmation) -> ConfirmationRecord:
@@ -222,6 +231,9 @@ def _jsnap(row: OrderJournalEntry) -> JournalRecord:
         origin=row.origin,
         target=row.target,
         result=row.result,
+        trigger_price=row.trigger_price,
+        stop_loss=row.stop_loss,
+        take_profit=row.take_profit,
     )
 
 
@@ -253,6 +265,9 @@ def _journal_values(
         kind=entry.kind,
         origin=entry.origin,
         target=entry.target,
+        trigger_price=entry.trigger_price,
+        stop_loss=entry.stop_loss,
+        take_profit=entry.take_profit,
         created_at_ms=now_ms,
         updated_at_ms=now_ms,
     )
