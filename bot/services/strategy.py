@@ -22,10 +22,11 @@ from bot.faults import crash_point
 from bot.services.journal import JournalService
 from bot.services.order_intent import IntentError, MultiLeg, OrderIntent
 from bot.services.orders import SENT_OK, LegStatus, OrderOutcome, OrderSender, WireOrder
+from bot.services.stops import stops_of
 from bot.services.trading import Outcome, Preview, Status, TradingService
 from bot.storage.strategy import MODES, ActionRecord, StrategyStore
 from bot.strategy.backtest import BacktestResult, run_backtest
-from bot.strategy.decide import candidates, decide
+from bot.strategy.decide import candidates, decide, exchange_stop_price
 from bot.strategy.executor import ExecutionReport, Executor, LegFill
 from bot.strategy.history import load_history, parse_ts_ms
 from bot.strategy.model import (
@@ -96,6 +97,8 @@ class PositionView:
     mark: Decimal | None
     funding_rate: Decimal | None
     unrealized: Decimal | None
+    #: Where its stop-loss lives: the exchange's trigger price, or ``None`` (checked each cycle).
+    exchange_stop: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +274,7 @@ class StrategyService:
                     perp.mark if perp else None,
                     perp.funding_rate if perp else None,
                     p.unhedged_pnl(perp.mark, perp.spot_price) if perp else None,
+                    exchange_stop_price(p, settings.config),
                 )
             )
         return StrategyStatus(
@@ -292,11 +296,17 @@ class StrategyService:
             now = self.now_ms()
             portfolio = await self.store.portfolio()
             snap = await self.snapshot(settings.config, portfolio)
+            owner = (settings.user_id or 0, settings.chat_id or 0)
+            stop_notes = await self.ensure_stops(settings.config, *owner)
+            if stop_notes:
+                portfolio = await self.store.portfolio()
             actions = decide(snap, portfolio, settings.config, now)
             if settings.mode == "auto":
-                owner = (settings.user_id or 0, settings.chat_id or 0)
                 reports = [await self._execute(a, *owner) for a in actions]
-                return CycleResult("auto", reports=tuple(reports), chat_id=settings.chat_id)
+                stop_notes += await self.ensure_stops(settings.config, *owner)
+                return CycleResult(
+                    "auto", reports=tuple(reports), chat_id=settings.chat_id, notes=stop_notes
+                )
             if settings.chat_id is None or settings.user_id is None:
                 return CycleResult("approve", notes=("approve mode has nobody to ask",))
             waiting = await self.store.pending_symbols(now)
@@ -312,8 +322,62 @@ class StrategyService:
                 except IntentError as exc:
                     notes.append(f"{a.symbol}: {exc.problem}")
             return CycleResult(
-                "approve", proposals=tuple(proposals), chat_id=settings.chat_id, notes=tuple(notes)
+                "approve",
+                proposals=tuple(proposals),
+                chat_id=settings.chat_id,
+                notes=(*stop_notes, *notes),
             )
+
+    async def ensure_stops(
+        self, config: StrategyConfig, user_id: int, chat_id: int
+    ) -> tuple[str, ...]:
+        """With ``stop_on_exchange``: give every unhedged strategy position its stop-loss as a
+        reduce-only conditional order on the exchange (journaled like every order), and forget
+        positions the exchange has closed meanwhile (a stop that fired). Idempotent: run each
+        cycle, it also covers positions opened before the setting, or a placement that failed."""
+        portfolio = await self.store.portfolio()
+        wanted = {
+            p.symbol: (p, trigger)
+            for p in portfolio.positions
+            if (trigger := exchange_stop_price(p, config)) is not None
+        }
+        if not wanted:
+            return ()
+        positions, orders = await asyncio.gather(
+            self.account_api.get_positions(), self.account_api.get_open_orders()
+        )
+        real = {p["symbol"]: p for p in positions}
+        notes: list[str] = []
+        for symbol, (pos, trigger) in wanted.items():
+            row = real.get(symbol)
+            have = Decimal(str(row["netQuantity"])) if row else ZERO
+            if have == 0 or (have > 0) != (pos.perp_quantity > 0):
+                await self.store.remove_position(symbol, exited_at_ms=self.now_ms())
+                notes.append(f"{symbol}: closed on the exchange (stop-loss); no longer held")
+                continue
+            assert row is not None
+            mark = Decimal(str(row.get("markPrice") or trigger))
+            mine = [o for o in orders if o.get("symbol") == symbol]
+            if any(s.kind == "sl" for s in stops_of(have, mark, mine)):
+                continue
+            wire = WireOrder(
+                symbol,
+                "SELL" if have > 0 else "BUY",
+                abs(have),
+                reduce_only=True,
+                trigger_price=trigger,
+            )
+            outcome = await self.orders.place(
+                wire,
+                token=f"stop:{secrets.token_urlsafe(9)}",
+                leg=0,
+                user_id=user_id,
+                chat_id=chat_id,
+                origin=f"{ORIGIN}stop:{symbol}",
+            )
+            if outcome.status not in SENT_OK:
+                notes.append(f"{symbol}: exchange stop-loss not placed ({outcome.reason})")
+        return tuple(notes)
 
     async def _propose(self, action: Action, user_id: int, chat_id: int, now: int) -> Proposal:
         """A pending confirmation in the trading service (the same single-use, owner-only,
@@ -401,6 +465,8 @@ class StrategyService:
         report = await self._executor(aid, *owner).complete(action, fills)
         await self._book(action, report, "approve")
         await self.store.finish_approval(aid, "executed")
+        if action.kind == "open":
+            await self.ensure_stops((await self.store.settings()).config, *owner)
         await self._sync_journal()
         return ApprovalResult(outcome, action, report)
 
