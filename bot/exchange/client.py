@@ -1,175 +1,67 @@
 """``BackpackAPI``: the async Backpack Exchange client (the seed guide's public face).
 
-REST goes through one pooled ``httpx.AsyncClient`` (on aiohttp's transport, measured fastest),
-signed by :class:`~bot.exchange.auth.BackpackAuth`. Numbers come back as ``Decimal`` under the
-exchange's own field names. Orders are rounded to the market's tick/step and checked before they
-are sent, always carry a ``clientId``, and are never re-sent blindly: a lost answer is resolved by
-looking the ``clientId`` up.
+A thin facade over the rooms that do the work:
+
+* :mod:`bot.exchange.transport` — the one request funnel (signing, clock sync, the wire chosen
+  by measurement, one error map, ``Decimal`` parsing, retries for reads);
+* :mod:`bot.exchange.placement` — order placement and clientId recovery (rounding, checks,
+  conditional orders, never a blind re-send);
+* :mod:`bot.exchange.events` — stream frames → typed events;
+* :mod:`bot.exchange.stream` — the WebSocket supervisor and the local order book.
+
+What stays here is the REST catalogue in the seed guide's shapes, the price caches the stream
+keeps fresh, and the routing of stream events to callbacks.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
-import aiohttp
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from bot.clock import Clock, SystemClock
-from bot.exchange.auth import EXTENSION, BackpackAuth, Signer
-from bot.exchange.errors import (
-    AuthError,
-    BackpackError,
-    ExchangeUnavailable,
-    InvalidOrder,
-    InvalidTrigger,
-    NetworkError,
-    NotFound,
-    OrderStatusUnknown,
-    RateLimitError,
-    RequestTimeout,
-    error_from_response,
+from bot.exchange.auth import Signer
+from bot.exchange.errors import InvalidOrder, NotFound
+from bot.exchange.events import (
+    AccountUpdate,
+    BestBidAsk,
+    DepthDelta,
+    MarkPrice,
+    StreamError,
+    Trade,
+    parse_frame,
 )
-from bot.exchange.markets import (
-    Market,
-    is_buy,
-    plain,
-    resolve_symbol,
-    round_price,
-    round_quantity,
-    to_decimal,
-    validate_order,
+from bot.exchange.markets import Market, is_buy, resolve_symbol, to_decimal
+from bot.exchange.placement import (
+    TRIGGER_BY,
+    OrderDesk,
+    new_client_id,
+    round_trigger,
+    with_aliases,
 )
 from bot.exchange.stream import CallbackDispatcher, LocalOrderBook, PriceCallback, StreamSupervisor
+from bot.exchange.transport import DECIMAL_FIELDS, RETRYABLE, Transport, decimalize
+
+__all__ = [
+    "DECIMAL_FIELDS",
+    "RETRYABLE",
+    "TRIGGER_BY",
+    "BackpackAPI",
+    "commission_tier",
+    "decimalize",
+    "new_client_id",
+    "round_trigger",
+]
 
 DEFAULT_REST = "https://api.backpack.exchange"
 DEFAULT_WS = "wss://ws.backpack.exchange"
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
-
-#: Wire fields whose string values are decimals (converted to ``Decimal`` on the way in).
-DECIMAL_FIELDS = frozenset(
-    [
-        "price",
-        "quantity",
-        "quoteQuantity",
-        "executedQuantity",
-        "executedQuoteQuantity",
-        "triggerPrice",
-        "triggerQuantity",
-        "stopLossTriggerPrice",
-        "stopLossLimitPrice",
-        "takeProfitTriggerPrice",
-        "takeProfitLimitPrice",
-        "lastPrice",
-        "firstPrice",
-        "priceChange",
-        "priceChangePercent",
-        "high",
-        "low",
-        "volume",
-        "quoteVolume",
-        "markPrice",
-        "indexPrice",
-        "fundingRate",
-        "openInterest",
-        "netQuantity",
-        "netExposureQuantity",
-        "netExposureNotional",
-        "netCost",
-        "entryPrice",
-        "breakEvenPrice",
-        "estLiquidationPrice",
-        "pnlRealized",
-        "pnlUnrealized",
-        "cumulativeFundingPayment",
-        "cumulativeInterest",
-        "imf",
-        "mmf",
-        "available",
-        "locked",
-        "staked",
-        "fee",
-        "open",
-        "close",
-        "assetsValue",
-        "borrowLiability",
-        "unsettledEquity",
-        "liabilitiesValue",
-        "marginFraction",
-        "netEquity",
-        "netEquityAvailable",
-        "netEquityLocked",
-        "netExposureFutures",
-        "maxOrderQuantity",
-        "futuresMakerFee",
-        "futuresTakerFee",
-        "spotMakerFee",
-        "spotTakerFee",
-        "leverageLimit",
-        "borrowLimit",
-        "positionLimit",
-        "assetMarkPrice",
-        "totalQuantity",
-        "balanceNotional",
-        "collateralWeight",
-        "collateralValue",
-        "openOrderQuantity",
-        "lendQuantity",
-        "availableQuantity",
-    ]
-)
-
-RETRYABLE = (NetworkError, RateLimitError, ExchangeUnavailable)
-_OPEN = ("New", "PartiallyFilled", "TriggerPending")
-
-
-def decimalize(obj: Any) -> Any:
-    """Convert known decimal fields (recursively) from strings to ``Decimal``."""
-    if isinstance(obj, list):
-        return [decimalize(x) for x in obj]
-    if isinstance(obj, dict):
-        out: dict[str, Any] = {}
-        for k, v in obj.items():
-            if k in DECIMAL_FIELDS and isinstance(v, str) and v not in ("", "N/A"):
-                try:
-                    out[k] = Decimal(v)
-                except ArithmeticError:
-                    out[k] = v
-            elif isinstance(v, dict | list):
-                out[k] = decimalize(v)
-            else:
-                out[k] = v
-        return out
-    return obj
-
-
-def _with_aliases(order: dict[str, Any]) -> dict[str, Any]:
-    """The seed guide reads ``order['orderId']`` and ``order['type']``: provide both."""
-    order.setdefault("orderId", order.get("id"))
-    order.setdefault("type", order.get("orderType"))
-    return order
-
-
-def _transport() -> httpx.AsyncBaseTransport:
-    try:
-        from httpx_aiohttp import AiohttpTransport
-    except ImportError:  # pragma: no cover - the dependency is pinned
-        return httpx.AsyncHTTPTransport()
-    transport: httpx.AsyncBaseTransport = AiohttpTransport()
-    return transport
 
 
 class BackpackAPI:
@@ -198,24 +90,18 @@ class BackpackAPI:
         self.ws_url = ws_url
         self.logger = logger or logging.getLogger("bot.exchange")
         self.clock: Clock = clock or SystemClock()
-        self.max_retries = max_retries
-        self.time_offset_ms = 0
-        self._time_synced = False
         self._signer = Signer(api_key or "", api_secret) if api_secret else None
-        auth = BackpackAuth(self._signer, self._now_ms, window_ms) if self._signer else None
-        self._auth = auth
-        self._timeout = timeout
-        # Signed writes (orders, cancels) go straight through aiohttp: the httpx adapter costs
-        # ~0.6 ms per POST, which is most of a localhost order round trip. Reads keep httpx.
-        self._direct = transport is None
-        self._session: aiohttp.ClientSession | None = None
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            auth=auth,
+        self._transport = Transport(
+            self.base_url,
+            self._signer,
+            self.clock,
+            logger=self.logger,
             timeout=timeout,
-            transport=transport or _transport(),
-            headers={"Content-Type": "application/json; charset=utf-8"},
+            window_ms=window_ms,
+            max_retries=max_retries,
+            transport=transport,
         )
+        self._orders = OrderDesk(self._transport, self.market, self.logger)
         self.markets: dict[str, Market] = {}
         self.prices: dict[str, Decimal] = {}
         self.mark_prices: dict[str, Decimal] = {}
@@ -270,122 +156,25 @@ class BackpackAPI:
             await d.stop()
         for t in list(self._event_tasks):
             t.cancel()
-        await self._http.aclose()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._transport.close()
+
+    @property
+    def time_offset_ms(self) -> int:
+        """How far the exchange's clock is ahead of ours (ms), measured at the first signed call."""
+        return self._transport.time_offset_ms
 
     def _now_ms(self) -> int:
-        return int(self.clock.time() * 1000) + self.time_offset_ms
+        return self._transport.now_ms()
 
     async def sync_time(self) -> int:
         """Measure the server clock offset (ms) so signed timestamps are right on a skewed host."""
-        t0 = time.monotonic()
-        local0 = self.clock.time()
-        r = await self._http.get("/api/v1/time")
-        rtt = time.monotonic() - t0
-        server_ms = int(r.text.strip())
-        self.time_offset_ms = server_ms - int((local0 + rtt / 2) * 1000)
-        self._time_synced = True
-        return self.time_offset_ms
-
-    # ------------------------------------------------------------------ transport
-
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, Any] | None = None,
-        body: Any = None,
-        instruction: str | None = None,
-    ) -> Any:
-        if instruction is not None:
-            if self._signer is None:
-                raise AuthError(
-                    "this call needs BACKPACK_API_KEY and BACKPACK_API_SECRET", code="NO_API_KEYS"
-                )
-            if not self._time_synced:
-                try:
-                    await self.sync_time()
-                except (httpx.HTTPError, ValueError):
-                    self.logger.warning("could not read the exchange clock; using local time")
-                    self._time_synced = True
-        clean = {k: v for k, v in (params or {}).items() if v is not None}
-        query = {k: _query_value(v) for k, v in clean.items()}
-        if body is not None and instruction is not None and self._direct:
-            return await self._send_direct(method, path, query, body, instruction)
-        sign_params: Any = body if body is not None else query
-        ext = {EXTENSION: (instruction, sign_params)} if instruction else None
-        try:
-            if body is not None:
-                content = json.dumps(body, separators=(",", ":"))
-                resp = await self._http.request(
-                    method, path, params=query or None, content=content, extensions=ext
-                )
-            else:
-                resp = await self._http.request(method, path, params=query or None, extensions=ext)
-        except httpx.TimeoutException as exc:
-            raise RequestTimeout(f"{method} {path} timed out", code="TIMEOUT") from exc
-        except httpx.TransportError as exc:
-            raise NetworkError(
-                f"{method} {path} failed: {type(exc).__name__}", code="NETWORK_ERROR"
-            ) from exc
-        if resp.status_code >= 400:
-            raise error_from_response(resp.status_code, resp.text)
-        if not resp.content:
-            return None
-        ctype = resp.headers.get("content-type", "")
-        if "json" not in ctype:
-            return resp.text
-        return decimalize(resp.json())
-
-    async def _send_direct(
-        self, method: str, path: str, query: dict[str, str], body: Any, instruction: str
-    ) -> Any:
-        """A signed write over aiohttp, with the same errors and results as the httpx path."""
-        assert self._auth is not None
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
-                connector=aiohttp.TCPConnector(limit=100),
-            )
-        headers = self._auth.headers(instruction, body)
-        headers["Content-Type"] = "application/json; charset=utf-8"
-        content = json.dumps(body, separators=(",", ":"))
-        try:
-            async with self._session.request(
-                method, self.base_url + path, params=query or None, data=content, headers=headers
-            ) as resp:
-                status, text = resp.status, await resp.text()
-                ctype = resp.headers.get("content-type", "")
-        except TimeoutError as exc:
-            raise RequestTimeout(f"{method} {path} timed out", code="TIMEOUT") from exc
-        except aiohttp.ClientError as exc:
-            raise NetworkError(
-                f"{method} {path} failed: {type(exc).__name__}", code="NETWORK_ERROR"
-            ) from exc
-        if status >= 400:
-            raise error_from_response(status, text)
-        if not text:
-            return None
-        if "json" not in ctype:
-            return text
-        return decimalize(json.loads(text))
+        return await self._transport.sync_time()
 
     async def _get(
         self, path: str, params: dict[str, Any] | None = None, instruction: str | None = None
     ) -> Any:
-        """An idempotent GET, retried with exponential backoff + jitter on 429/5xx/network."""
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(RETRYABLE),
-            stop=stop_after_attempt(self.max_retries),
-            wait=wait_exponential_jitter(multiplier=0.1, max=2.0),
-            reraise=True,
-        ):
-            with attempt:
-                return await self._send("GET", path, params=params, instruction=instruction)
-        raise AssertionError("unreachable")  # pragma: no cover
+        """An idempotent GET through the funnel, retried on 429/5xx/network errors."""
+        return await self._transport.get(path, params, instruction)
 
     # ------------------------------------------------------------------ markets
 
@@ -523,168 +312,33 @@ class BackpackAPI:
     ) -> dict[str, Any]:
         """Place one order; returns the exchange's order object (numbers as ``Decimal``).
 
-        Sizes and prices are rounded to the market's step (down) and tick (safe direction) and
-        checked against its limits first. A lost answer is resolved by ``clientId``.
-
-        Conditional orders: ``trigger_price`` makes the order wait (``TriggerPending``) until
-        the ``trigger_by`` price (``MarkPrice`` default, ``LastPrice``, ``IndexPrice``) reaches
-        it; its size is ``trigger_quantity`` (a quantity, or ``"50%"`` of the position) — a
-        ``quantity`` given instead is sent as the trigger quantity. ``stop_loss`` /
-        ``take_profit`` attach protective trigger prices to the order (perps): the exchange
-        places them, reduce-only, when the order fills. Trigger prices are rounded to the
-        nearest tick.
+        See :meth:`bot.exchange.placement.OrderDesk.place_order` (rounding, checks, conditional
+        orders with ``trigger_price``/``trigger_quantity``/``trigger_by``, attached
+        ``stop_loss``/``take_profit``, a lost answer resolved by ``clientId``).
         """
-        if trigger_price is not None and trigger_quantity is None and quantity is not None:
-            trigger_quantity, quantity = quantity, None
-        market = await self.market(symbol)
-        buy = is_buy(side)
-        otype = order_type.strip().upper()
-        if otype not in ("MARKET", "LIMIT"):
-            raise InvalidOrder(
-                f"order_type must be MARKET or LIMIT, got {order_type!r}",
-                code="INVALID_CLIENT_REQUEST",
-            )
-        body: dict[str, Any] = {
-            "symbol": market.symbol,
-            "side": "Bid" if buy else "Ask",
-            "orderType": "Market" if otype == "MARKET" else "Limit",
-        }
-        qty: Decimal | None = None
-        if quantity is not None:
-            raw_qty = to_decimal(quantity, "quantity")
-            qty = round_quantity(market, raw_qty)
-            if qty <= 0 < raw_qty:
-                raise InvalidOrder(
-                    f"quantity {plain(raw_qty)} rounds to 0 with step "
-                    f"{plain(market.step_size)} for {market.symbol}; "
-                    f"the minimum is {plain(market.min_quantity)}",
-                    code="INVALID_QUANTITY",
-                )
-        px: Decimal | None = None
-        if otype == "LIMIT":
-            if price is None:
-                raise InvalidOrder(
-                    "a LIMIT order needs both quantity and price", code="INVALID_CLIENT_REQUEST"
-                )
-            px = round_price(market, to_decimal(price, "price"), side)
-        trigger = _trigger_fields(
-            market,
+        return await self._orders.place_order(
+            symbol,
+            side,
+            quantity,
+            price,
+            order_type,
+            post_only,
+            reduce_only,
+            time_in_force=time_in_force,
+            quote_quantity=quote_quantity,
+            client_id=client_id,
             trigger_price=trigger_price,
             trigger_quantity=trigger_quantity,
             trigger_by=trigger_by,
             stop_loss=stop_loss,
             take_profit=take_profit,
         )
-        if "triggerPrice" in trigger:
-            if qty is not None or quote_quantity is not None:
-                raise InvalidTrigger(
-                    "a trigger order takes trigger_quantity, not quantity",
-                    code="INVALID_CLIENT_REQUEST",
-                )
-        elif otype == "LIMIT" and qty is None:
-            raise InvalidOrder(
-                "a LIMIT order needs both quantity and price", code="INVALID_CLIENT_REQUEST"
-            )
-        elif otype == "MARKET" and (qty is None) == (quote_quantity is None):
-            raise InvalidOrder(
-                "a MARKET order needs a quantity or a quote_quantity (not both)",
-                code="INVALID_CLIENT_REQUEST",
-            )
-        if otype == "MARKET" and post_only:
-            raise InvalidOrder("post_only applies to LIMIT orders only", code="INVALID_ORDER")
-        validate_order(market, qty, px)
-        if qty is not None:
-            body["quantity"] = plain(qty)
-        if px is not None:
-            body["price"] = plain(px)
-        if quote_quantity is not None:
-            qq = to_decimal(quote_quantity, "quote_quantity")
-            if qq <= 0:
-                raise InvalidOrder("quote_quantity must be positive", code="INVALID_QUANTITY")
-            body["quoteQuantity"] = plain(qq)
-        body.update(trigger)
-        if post_only:
-            body["postOnly"] = True
-        if reduce_only:
-            body["reduceOnly"] = True
-        if time_in_force:
-            tif = time_in_force.upper()
-            if tif not in ("GTC", "IOC", "FOK"):
-                raise InvalidOrder("time_in_force must be GTC, IOC or FOK", code="INVALID_ORDER")
-            body["timeInForce"] = tif
-        cid = client_id if client_id is not None else new_client_id()
-        if not 0 <= cid <= 0xFFFFFFFF:
-            raise InvalidOrder("client_id must fit in 32 bits", code="INVALID_CLIENT_REQUEST")
-        body["clientId"] = cid
-        return await self._execute(body)
-
-    async def _execute(self, body: dict[str, Any]) -> dict[str, Any]:
-        cid: int = body["clientId"]
-        symbol: str = body["symbol"]
-        self.logger.info(
-            "order %s %s %s qty=%s price=%s cid=%s",
-            body["side"],
-            body["orderType"],
-            symbol,
-            body.get("quantity"),
-            body.get("price"),
-            cid,
-        )
-        try:
-            order: dict[str, Any] = await self._send(
-                "POST", "/api/v1/order", body=body, instruction="orderExecute"
-            )
-            return _with_aliases(order)
-        except (NetworkError, ExchangeUnavailable) as exc:
-            self.logger.warning("order cid=%s: %s; looking it up by clientId", cid, exc)
-            found = await self.find_order_by_client_id(symbol, cid)
-            if found is not None:
-                return _with_aliases(found)
-            raise NetworkError(
-                f"the order was not placed ({exc.message}); it is safe to try again",
-                code=exc.code,
-            ) from exc
 
     async def find_order_by_client_id(self, symbol: str, cid: int) -> dict[str, Any] | None:
-        """Find an order by clientId: open orders first, then history. ``None`` = not placed.
-
-        The one clientId lookup: a lost answer here, and recovery after a restart, both use it.
-        Raises :class:`OrderStatusUnknown` when the exchange cannot be asked.
-        """
-        last_error: Exception | None = None
-        for delay in (0.0, 0.3, 1.0):
-            await asyncio.sleep(delay)
-            try:
-                try:
-                    order: dict[str, Any] = await self._send(
-                        "GET",
-                        "/api/v1/order",
-                        params={"symbol": symbol, "clientId": cid},
-                        instruction="orderQuery",
-                    )
-                    return _with_aliases(order)
-                except NotFound:
-                    pass
-                rows = await self._send(
-                    "GET",
-                    "/wapi/v1/history/orders",
-                    params={"symbol": symbol, "limit": 100},
-                    instruction="orderHistoryQueryAll",
-                )
-                for row in rows:
-                    if row.get("clientId") is not None and int(row["clientId"]) == cid:
-                        return _with_aliases(dict(row))
-                last_error = None
-            except BackpackError as exc:
-                last_error = exc
-        if last_error is not None:
-            raise OrderStatusUnknown(
-                f"order clientId={cid} on {symbol}: no answer and the lookup failed "
-                f"({last_error}); check open orders before sending it again",
-                client_id=cid,
-                symbol=symbol,
-            )
-        return None
+        """Find an order by clientId (open orders incl. pending conditional ones, then
+        history); ``None`` = not placed. Raises
+        :class:`~bot.exchange.errors.OrderStatusUnknown` when the exchange cannot be asked."""
+        return await self._orders.find_order_by_client_id(symbol, cid)
 
     async def place_order_with_depth(
         self,
@@ -716,7 +370,7 @@ class BackpackAPI:
             order: dict[str, Any] = await self._get(
                 "/api/v1/order", {"symbol": sym, "orderId": order_id}, "orderQuery"
             )
-            return _with_aliases(order)
+            return with_aliases(order)
         except NotFound:
             rows = await self._get(
                 "/wapi/v1/history/orders",
@@ -725,22 +379,22 @@ class BackpackAPI:
             )
             if not rows:
                 raise NotFound(f"no order {order_id} on {sym}", code="RESOURCE_NOT_FOUND") from None
-            return _with_aliases(dict(rows[0]))
+            return with_aliases(dict(rows[0]))
 
     async def get_open_orders(self, symbol: str | None = None) -> list[dict[str, Any]]:
         params = {"symbol": await self.resolve_symbol(symbol)} if symbol else None
         rows = await self._get("/api/v1/orders", params, "orderQueryAll")
-        return [_with_aliases(o) for o in rows]
+        return [with_aliases(o) for o in rows]
 
     async def cancel_order(self, symbol: str, order_id: str) -> dict[str, Any]:
         sym = await self.resolve_symbol(symbol)
-        order: dict[str, Any] = await self._send(
+        order: dict[str, Any] = await self._transport.request(
             "DELETE",
             "/api/v1/order",
             body={"orderId": str(order_id), "symbol": sym},
             instruction="orderCancel",
         )
-        return _with_aliases(order)
+        return with_aliases(order)
 
     async def cancel_all_orders(self, symbol: str | None = None) -> list[dict[str, Any]]:
         """Cancel every open order of a market, or of every market when ``symbol`` is None."""
@@ -750,10 +404,10 @@ class BackpackAPI:
             symbols = sorted({o["symbol"] for o in await self.get_open_orders()})
         out: list[dict[str, Any]] = []
         for sym in symbols:
-            rows = await self._send(
+            rows = await self._transport.request(
                 "DELETE", "/api/v1/orders", body={"symbol": sym}, instruction="orderCancelAll"
             )
-            out.extend(_with_aliases(o) for o in rows or [])
+            out.extend(with_aliases(o) for o in rows or [])
         return out
 
     # ------------------------------------------------------------------ account
@@ -846,7 +500,7 @@ class BackpackAPI:
             "orderId": order_id,
         }
         rows = await self._get("/wapi/v1/history/orders", params, "orderHistoryQueryAll")
-        return [_with_aliases(dict(r)) for r in rows]
+        return [with_aliases(dict(r)) for r in rows]
 
     async def get_funding_payments(
         self, symbol: str | None = None, *, limit: int = 100, offset: int = 0
@@ -960,120 +614,43 @@ class BackpackAPI:
             self.logger.error("stream callback failed: %r", task.exception())
 
     def _on_frame(self, msg: dict[str, Any]) -> None:
-        """Hot path: one parsed frame from the socket."""
-        data = msg.get("data")
-        if data is None:
-            if "error" in msg:
-                self.logger.warning("stream error: %s", msg["error"])
-            return
-        stream: str = msg.get("stream", "")
-        kind = stream.split(".", 1)[0]
-        if kind == "ticker":
-            self._price(data["s"], Decimal(data["c"]))
-        elif kind == "bookTicker":
-            self.best_bid_ask[data["s"]] = (Decimal(data["b"]), Decimal(data["a"]))
-        elif kind == "markPrice":
-            sym = data["s"]
-            self.mark_prices[sym] = Decimal(data["p"])
-            if "f" in data:
-                rate = self.funding_rates[sym] = Decimal(data["f"])
-                self.next_funding[sym] = int(data["n"])
+        """Hot path: one parsed frame from the socket → its typed event → caches, callbacks."""
+        event = parse_frame(msg)
+        if isinstance(event, Trade):
+            self._price(event.symbol, event.price)
+        elif isinstance(event, MarkPrice):
+            sym = event.symbol
+            self.mark_prices[sym] = event.mark
+            if event.funding_rate is not None:
+                self.funding_rates[sym] = event.funding_rate
+                if event.next_funding_ms is not None:
+                    self.next_funding[sym] = event.next_funding_ms
                 for d in self._funding_callbacks:
-                    d.push(sym, rate)
+                    d.push(sym, event.funding_rate)
             self.last_update[sym] = time.monotonic()
-        elif kind == "depth":
-            book = self.books.get(data["s"])
+        elif isinstance(event, BestBidAsk):
+            self.best_bid_ask[event.symbol] = (event.bid, event.ask)
+        elif isinstance(event, DepthDelta):
+            book = self.books.get(event.symbol)
             if book is not None:
-                book.on_delta(data)
+                book.on_delta(event.data)
                 if book.last_update_id is not None and not book.synced:
                     book.reset()
                     self._spawn(self._snapshot(book))
-        elif kind == "trade":
-            self._price(data["s"], Decimal(data["p"]))
-        elif kind == "account":
-            targets = self._order_callbacks if "orderUpdate" in stream else self._position_callbacks
-            event = decimalize(data)
+        elif isinstance(event, AccountUpdate):
+            targets = (
+                self._order_callbacks if event.channel == "order" else self._position_callbacks
+            )
             for cb in targets:
-                self._spawn(cb(event))
+                self._spawn(cb(event.data))
+        elif isinstance(event, StreamError):
+            self.logger.warning("stream error: %s", event.message)
 
     def _price(self, symbol: str, price: Decimal) -> None:
         self.prices[symbol] = price
         self.last_update[symbol] = time.monotonic()
         for d in self._price_callbacks:
             d.push(symbol, price)
-
-
-TRIGGER_BY = ("MarkPrice", "LastPrice", "IndexPrice")
-
-
-def round_trigger(market: Market, price: Decimal) -> Decimal:
-    """A trigger price on the market's tick (nearest; a trigger has no "safe" side)."""
-    tick = market.tick_size
-    return (price / tick).to_integral_value(rounding=ROUND_HALF_UP) * tick
-
-
-def _trigger_fields(
-    market: Market,
-    *,
-    trigger_price: Decimal | str | int | float | None,
-    trigger_quantity: Decimal | str | int | float | None,
-    trigger_by: str | None,
-    stop_loss: Decimal | str | int | float | None,
-    take_profit: Decimal | str | int | float | None,
-) -> dict[str, Any]:
-    """The wire fields of a conditional order and of attached SL/TP, rounded and checked."""
-    out: dict[str, Any] = {}
-    if (trigger_price is None) != (trigger_quantity is None):
-        raise InvalidTrigger(
-            "a trigger order needs both trigger_price and trigger_quantity",
-            code="INVALID_CLIENT_REQUEST",
-        )
-    if trigger_by is not None and trigger_by not in TRIGGER_BY:
-        raise InvalidTrigger(
-            f"trigger_by must be one of {', '.join(TRIGGER_BY)}, got {trigger_by!r}",
-            code="INVALID_CLIENT_REQUEST",
-        )
-
-    def price(value: Decimal | str | int | float, name: str) -> str:
-        px = round_trigger(market, to_decimal(value, name))
-        if px <= 0:
-            raise InvalidTrigger(f"{name} must be positive", code="INVALID_PRICE")
-        return plain(px)
-
-    if trigger_price is not None and trigger_quantity is not None:
-        out["triggerPrice"] = price(trigger_price, "trigger_price")
-        text = str(trigger_quantity).strip()
-        if text.endswith("%"):
-            pct = to_decimal(text[:-1], "trigger_quantity")
-            if not 0 < pct <= 100:
-                raise InvalidTrigger(
-                    "trigger_quantity percentage must be in (0, 100]", code="INVALID_QUANTITY"
-                )
-            out["triggerQuantity"] = f"{plain(pct)}%"
-        else:
-            tq = round_quantity(market, to_decimal(trigger_quantity, "trigger_quantity"))
-            validate_order(market, tq, None)
-            out["triggerQuantity"] = plain(tq)
-        if trigger_by is not None:
-            out["triggerBy"] = trigger_by
-    if (stop_loss is not None or take_profit is not None) and not market.is_perp:
-        raise InvalidTrigger(
-            "stop_loss and take_profit apply to perp markets only", code="INVALID_ORDER"
-        )
-    if stop_loss is not None:
-        out["stopLossTriggerPrice"] = price(stop_loss, "stop_loss")
-        if trigger_by is not None:
-            out["stopLossTriggerBy"] = trigger_by
-    if take_profit is not None:
-        out["takeProfitTriggerPrice"] = price(take_profit, "take_profit")
-        if trigger_by is not None:
-            out["takeProfitTriggerBy"] = trigger_by
-    return out
-
-
-def new_client_id() -> int:
-    """A random uint32 client order id."""
-    return secrets.randbelow(0xFFFFFFFF) + 1
 
 
 def commission_tier(spot_taker_bps: Any) -> str:
@@ -1103,9 +680,3 @@ def _position(r: dict[str, Any]) -> dict[str, Any]:
     out["liquidationPrice"] = r.get("estLiquidationPrice")
     out["fundingPaid"] = r.get("cumulativeFundingPayment")
     return out
-
-
-def _query_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
