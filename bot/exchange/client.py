@@ -7,18 +7,15 @@ A thin facade over the rooms that do the work:
 * :mod:`bot.exchange.placement` — order placement and clientId recovery (rounding, checks,
   conditional orders, never a blind re-send);
 * :mod:`bot.exchange.events` — stream frames → typed events;
-* :mod:`bot.exchange.stream` — the WebSocket supervisor and the local order book.
+* :mod:`bot.exchange.feeds` — the price caches the stream keeps fresh, local books, and the
+  routing of events to callbacks, over :mod:`bot.exchange.stream`'s WebSocket supervisor.
 
-What stays here is the REST catalogue in the seed guide's shapes, the price caches the stream
-keeps fresh, and the routing of stream events to callbacks.
+What stays here is the REST catalogue in the seed guide's names and shapes.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
@@ -28,15 +25,7 @@ import httpx
 from bot.clock import Clock, SystemClock
 from bot.exchange.auth import Signer
 from bot.exchange.errors import InvalidOrder, NotFound
-from bot.exchange.events import (
-    AccountUpdate,
-    BestBidAsk,
-    DepthDelta,
-    MarkPrice,
-    StreamError,
-    Trade,
-    parse_frame,
-)
+from bot.exchange.feeds import EventCallback, Feeds
 from bot.exchange.markets import Market, is_buy, resolve_symbol, to_decimal
 from bot.exchange.placement import (
     TRIGGER_BY,
@@ -45,7 +34,7 @@ from bot.exchange.placement import (
     round_trigger,
     with_aliases,
 )
-from bot.exchange.stream import CallbackDispatcher, LocalOrderBook, PriceCallback, StreamSupervisor
+from bot.exchange.stream import LocalOrderBook, PriceCallback
 from bot.exchange.transport import DECIMAL_FIELDS, RETRYABLE, Transport, decimalize
 
 __all__ = [
@@ -103,27 +92,25 @@ class BackpackAPI:
         )
         self._orders = OrderDesk(self._transport, self.market, self.logger)
         self.markets: dict[str, Market] = {}
-        self.prices: dict[str, Decimal] = {}
-        self.mark_prices: dict[str, Decimal] = {}
-        self.funding_rates: dict[str, Decimal] = {}
-        self.next_funding: dict[str, int] = {}
-        self.best_bid_ask: dict[str, tuple[Decimal, Decimal]] = {}
-        self.last_update: dict[str, float] = {}
-        self.books: dict[str, LocalOrderBook] = {}
-        self._price_callbacks: list[CallbackDispatcher] = []
-        self._funding_callbacks: list[CallbackDispatcher] = []
-        self._order_callbacks: list[Callable[[dict[str, Any]], Awaitable[None]]] = []
-        self._position_callbacks: list[Callable[[dict[str, Any]], Awaitable[None]]] = []
-        self._event_tasks: set[asyncio.Task[None]] = set()
-        self._stream = StreamSupervisor(
+        self._feeds = Feeds(
             ws_url,
-            self._on_frame,
+            snapshot=self._depth_snapshot,
+            signer=self._signer,
+            now_ms=self._transport.now_ms,
             logger=self.logger,
-            signature=self._ws_signature if self._signer else None,
             silence_timeout=stream_silence_timeout,
-            on_connect=self._on_stream_connect,
         )
-        self.on_reconnect: list[Callable[[], Awaitable[None]]] = []
+        # The seed guide's attribute names for the caches the stream keeps fresh (shared).
+        self.prices = self._feeds.prices
+        self.mark_prices = self._feeds.mark_prices
+        self.funding_rates = self._feeds.funding_rates
+        self.next_funding = self._feeds.next_funding
+        self.best_bid_ask = self._feeds.best_bid_ask
+        self.last_update = self._feeds.last_update
+        self.books = self._feeds.books
+        self.on_reconnect = self._feeds.on_reconnect
+        self._price_callbacks = self._feeds.price_callbacks  # bench/client.py drives these
+        self._on_frame = self._feeds.on_frame
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -151,11 +138,7 @@ class BackpackAPI:
 
     async def close(self) -> None:
         """Stop streams and callbacks, close the HTTP pool."""
-        await self._stream.stop()
-        for d in (*self._price_callbacks, *self._funding_callbacks):
-            await d.stop()
-        for t in list(self._event_tasks):
-            t.cancel()
+        await self._feeds.close()
         await self._transport.close()
 
     @property
@@ -531,126 +514,38 @@ class BackpackAPI:
         syms = symbols or list(self.markets)
         streams = [f"ticker.{s}" for s in syms]
         streams += [f"markPrice.{s}" for s in syms if self.markets[s].is_perp]
-        await self._stream.subscribe(streams)
-        for d in (*self._price_callbacks, *self._funding_callbacks):
-            d.start()
-        await self._stream.start()
+        await self._feeds.start_prices(streams)
 
     async def stop_ws_price_stream(self) -> None:
-        await self._stream.stop()
+        await self._feeds.stop()
 
     @property
     def stream_connected(self) -> bool:
-        return self._stream.connected.is_set()
+        return self._feeds.connected
 
     def register_price_callback(self, callback: PriceCallback) -> None:
         """``async callback(symbol, price)`` on every price update; never blocks the reader."""
-        d = CallbackDispatcher(callback, self.logger)
-        self._price_callbacks.append(d)
-        if self._stream.running:
-            d.start()
+        self._feeds.on_price(callback)
 
     def register_funding_callback(self, callback: PriceCallback) -> None:
         """``async callback(symbol, funding_rate)`` on every ``markPrice`` update of a perp."""
-        d = CallbackDispatcher(callback, self.logger)
-        self._funding_callbacks.append(d)
-        if self._stream.running:
-            d.start()
+        self._feeds.on_funding(callback)
 
-    async def subscribe_orders(self, callback: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    async def subscribe_orders(self, callback: EventCallback) -> None:
         """Private order updates (``account.orderUpdate``) → ``async callback(event)``."""
-        self._order_callbacks.append(callback)
-        await self._stream.subscribe(["account.orderUpdate"], private=True)
-        if not self._stream.running:
-            await self._stream.start()
+        await self._feeds.on_account("order", callback)
 
-    async def subscribe_positions(
-        self, callback: Callable[[dict[str, Any]], Awaitable[None]]
-    ) -> None:
+    async def subscribe_positions(self, callback: EventCallback) -> None:
         """Private position updates (``account.positionUpdate``) → ``async callback(event)``."""
-        self._position_callbacks.append(callback)
-        await self._stream.subscribe(["account.positionUpdate"], private=True)
-        if not self._stream.running:
-            await self._stream.start()
+        await self._feeds.on_account("position", callback)
 
     async def watch_order_book(self, symbol: str) -> LocalOrderBook:
         """A local book kept in sync from depth deltas (see :class:`LocalOrderBook`)."""
-        sym = await self.resolve_symbol(symbol)
-        book = self.books.get(sym)
-        if book is None:
-            book = self.books[sym] = LocalOrderBook(sym)
-            await self._stream.subscribe([f"depth.{sym}"])
-            if not self._stream.running:
-                await self._stream.start()
-            await self._snapshot(book)
-        return book
+        return await self._feeds.book(await self.resolve_symbol(symbol))
 
-    async def _snapshot(self, book: LocalOrderBook) -> None:
-        data = await self._get("/api/v1/depth", {"symbol": book.symbol, "limit": 1000})
-        book.on_snapshot(data)
-
-    def _ws_signature(self) -> list[str]:
-        assert self._signer is not None
-        ts = self._now_ms()
-        window = 5000
-        sig = self._signer.sign(f"instruction=subscribe&timestamp={ts}&window={window}")
-        return [self._signer.api_key, sig, str(ts), str(window)]
-
-    async def _on_stream_connect(self) -> None:
-        for book in self.books.values():
-            book.reset()
-            self._spawn(self._snapshot(book))
-        for cb in self.on_reconnect:
-            self._spawn(cb())
-
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
-        self._event_tasks.add(task)
-        task.add_done_callback(self._event_done)
-
-    def _event_done(self, task: asyncio.Task[None]) -> None:
-        self._event_tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self.logger.error("stream callback failed: %r", task.exception())
-
-    def _on_frame(self, msg: dict[str, Any]) -> None:
-        """Hot path: one parsed frame from the socket → its typed event → caches, callbacks."""
-        event = parse_frame(msg)
-        if isinstance(event, Trade):
-            self._price(event.symbol, event.price)
-        elif isinstance(event, MarkPrice):
-            sym = event.symbol
-            self.mark_prices[sym] = event.mark
-            if event.funding_rate is not None:
-                self.funding_rates[sym] = event.funding_rate
-                if event.next_funding_ms is not None:
-                    self.next_funding[sym] = event.next_funding_ms
-                for d in self._funding_callbacks:
-                    d.push(sym, event.funding_rate)
-            self.last_update[sym] = time.monotonic()
-        elif isinstance(event, BestBidAsk):
-            self.best_bid_ask[event.symbol] = (event.bid, event.ask)
-        elif isinstance(event, DepthDelta):
-            book = self.books.get(event.symbol)
-            if book is not None:
-                book.on_delta(event.data)
-                if book.last_update_id is not None and not book.synced:
-                    book.reset()
-                    self._spawn(self._snapshot(book))
-        elif isinstance(event, AccountUpdate):
-            targets = (
-                self._order_callbacks if event.channel == "order" else self._position_callbacks
-            )
-            for cb in targets:
-                self._spawn(cb(event.data))
-        elif isinstance(event, StreamError):
-            self.logger.warning("stream error: %s", event.message)
-
-    def _price(self, symbol: str, price: Decimal) -> None:
-        self.prices[symbol] = price
-        self.last_update[symbol] = time.monotonic()
-        for d in self._price_callbacks:
-            d.push(symbol, price)
+    async def _depth_snapshot(self, symbol: str) -> dict[str, Any]:
+        data: dict[str, Any] = await self._get("/api/v1/depth", {"symbol": symbol, "limit": 1000})
+        return data
 
 
 def commission_tier(spot_taker_bps: Any) -> str:
