@@ -134,3 +134,17 @@ async def test_a_triggered_stop_is_announced_once(
     assert sum("Stop triggered" in m.text for m in tg.to(ALICE)) == 1
     assert await pending(sim_control, keys) == []
     assert await live_bot.services.account_api.get_position(BTC) is None
+
+
+async def test_stops_work_in_paper_mode_and_show_in_orders(
+    paper_bot: BotRunner, tg: FakeTelegram
+) -> None:
+    await go_long(tg)
+    (pos,) = await paper_bot.services.account_api.get_positions()
+    stop = (Decimal(str(pos["markPrice"])) * Decimal("0.9")).quantize(Decimal(1))
+    p = await tg.ask(ALICE, f"/sl BTC {stop}", "STOP-LOSS")
+    assert "PAPER" in p.text.upper()
+    await tg.answer_to(await tg.tap(ALICE, p, p.button("Confirm")))
+    await tg.next_message(ALICE, "stop-loss set")
+    orders = await tg.ask(ALICE, "/orders", "open orders")
+    assert "trigger" in orders.text and "SELL 0.01" in orders.text
