@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from bot.clock import Clock
-from bot.exchange.client import BackpackAPI
+from bot.exchange.client import BackpackAPI, round_trigger
 from bot.exchange.errors import BackpackError
 from bot.exchange.markets import round_quantity
 from bot.faults import crash_point
@@ -353,19 +353,22 @@ class StrategyService:
             have = Decimal(str(row["netQuantity"])) if row else ZERO
             if have == 0 or (have > 0) != (pos.perp_quantity > 0):
                 await self.store.remove_position(symbol, exited_at_ms=self.now_ms())
-                notes.append(f"{symbol}: closed on the exchange (stop-loss); no longer held")
+                notes.append(
+                    f"{symbol}: closed on the exchange (its stop-loss fired, or by hand); forgotten"
+                )
                 continue
             assert row is not None
             mark = Decimal(str(row.get("markPrice") or trigger))
             mine = [o for o in orders if o.get("symbol") == symbol]
             if any(s.kind == "sl" for s in stops_of(have, mark, mine)):
                 continue
+            market = await self.account_api.market(symbol)
             wire = WireOrder(
                 symbol,
                 "SELL" if have > 0 else "BUY",
-                abs(have),
+                min(abs(have), abs(pos.perp_quantity)),  # the strategy's part, not the user's
                 reduce_only=True,
-                trigger_price=trigger,
+                trigger_price=round_trigger(market, trigger),
             )
             outcome = await self.orders.place(
                 wire,
