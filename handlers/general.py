@@ -25,11 +25,18 @@ COMMANDS: list[tuple[str, str, str]] = [
     (
         "buy",
         "buy (market, $ notional, or limit)",
-        "/buy BTC 0.01  ·  /buy SOL $200  ·  /buy BTC 0.01 @ 60000 post",
+        "/buy BTC 0.01  ·  /buy SOL $200  ·  /buy BTC 0.01 @ 60000 post  ·  "
+        "/buy BTC 0.01 sl 60000 tp 70000",
     ),
     ("sell", "sell / short", "/sell ETH 0.5  ·  /sell BTC 0.01 @ 70000 reduce"),
     ("close", "close a position (all or part)", "/close BTC  ·  /close BTC 50%"),
-    ("positions", "open positions with Close buttons", "/positions"),
+    (
+        "sl",
+        "stop-loss on a whole position (held by the exchange)",
+        "/sl BTC 60000  ·  /sl BTC 5%  ·  /sl BTC off",
+    ),
+    ("tp", "take-profit on a whole position", "/tp BTC 70000  ·  /tp BTC 5%  ·  /tp BTC off"),
+    ("positions", "open positions with Close buttons and their SL/TP (🗑 removes)", "/positions"),
     ("orders", "open orders with Cancel buttons", "/orders"),
     ("cancel", "cancel an order or all", "/cancel 8284661092  ·  /cancel all"),
     ("balance", "balances", "/balance"),

@@ -1,4 +1,4 @@
-"""/buy, /sell, /close, the ✅ / ❌ taps and the per-position Close buttons.
+"""/buy, /sell, /close, /sl, /tp, the ✅ / ❌ taps and the per-position Close buttons.
 
 Thin adapters: parse → :class:`bot.services.trading.TradingService` → :mod:`bot.render.trading`.
 """
@@ -13,9 +13,19 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot.render import account as render_account
 from bot.render import trading as render
 from bot.render.account import CLOSE_PREFIX
-from bot.services.order_intent import CloseIntent, Intent, IntentError, parse_close, parse_order
+from bot.services.order_intent import (
+    CloseIntent,
+    Intent,
+    IntentError,
+    StopKind,
+    StopOff,
+    parse_close,
+    parse_order,
+    parse_stop,
+)
 from bot.services.trading import Outcome, Status, TradingService
 from handlers.common import Context, args_of, friendly, guarded, reply, rt
 
@@ -69,6 +79,34 @@ async def close(update: Update, context: Context) -> None:
         await reply(update, render.intent_error(err))
         return
     await _preview(update, context, intent)
+
+
+async def _stop(update: Update, context: Context, kind: StopKind) -> None:
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        return
+    try:
+        intent = parse_stop(kind, args_of(context))
+    except IntentError as err:
+        await reply(update, render.intent_error(err))
+        return
+    if isinstance(intent, StopOff):
+        symbol, done = await rt(context).account.stops_off(
+            intent.market, kind, user_id=user.id, chat_id=chat.id
+        )
+        await reply(update, render_account.stops_off(symbol, kind, done))
+        return
+    await _preview(update, context, intent)
+
+
+@guarded
+async def stop_loss(update: Update, context: Context) -> None:
+    await _stop(update, context, "sl")
+
+
+@guarded
+async def take_profit(update: Update, context: Context) -> None:
+    await _stop(update, context, "tp")
 
 
 @guarded
@@ -175,6 +213,8 @@ def handlers() -> list[BaseHandler[Any, Any, Any]]:
         CommandHandler("buy", buy),
         CommandHandler("sell", sell),
         CommandHandler("close", close),
+        CommandHandler("sl", stop_loss),
+        CommandHandler("tp", take_profit),
         CallbackQueryHandler(confirm_button, pattern=f"^{render.CONFIRM_PREFIX}"),
         CallbackQueryHandler(cancel_button, pattern=f"^{render.CANCEL_PREFIX}"),
         CallbackQueryHandler(close_button, pattern=f"^{CLOSE_PREFIX}"),

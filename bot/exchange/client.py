@@ -1,174 +1,56 @@
 """``BackpackAPI``: the async Backpack Exchange client (the seed guide's public face).
 
-REST goes through one pooled ``httpx.AsyncClient`` (on aiohttp's transport, measured fastest),
-signed by :class:`~bot.exchange.auth.BackpackAuth`. Numbers come back as ``Decimal`` under the
-exchange's own field names. Orders are rounded to the market's tick/step and checked before they
-are sent, always carry a ``clientId``, and are never re-sent blindly: a lost answer is resolved by
-looking the ``clientId`` up.
+A thin facade over the rooms that do the work:
+
+* :mod:`bot.exchange.transport` — the one request funnel (signing, clock sync, the wire chosen
+  by measurement, one error map, ``Decimal`` parsing, retries for reads);
+* :mod:`bot.exchange.placement` — order placement and clientId recovery (rounding, checks,
+  conditional orders, never a blind re-send);
+* :mod:`bot.exchange.events` — stream frames → typed events;
+* :mod:`bot.exchange.feeds` — the price caches the stream keeps fresh, local books, and the
+  routing of events to callbacks, over :mod:`bot.exchange.stream`'s WebSocket supervisor.
+
+What stays here is the REST catalogue in the seed guide's names and shapes.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import secrets
-import time
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
-import aiohttp
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
 from bot.clock import Clock, SystemClock
-from bot.exchange.auth import EXTENSION, BackpackAuth, Signer
-from bot.exchange.errors import (
-    AuthError,
-    BackpackError,
-    ExchangeUnavailable,
-    InvalidOrder,
-    NetworkError,
-    NotFound,
-    OrderStatusUnknown,
-    RateLimitError,
-    RequestTimeout,
-    error_from_response,
+from bot.exchange.auth import Signer
+from bot.exchange.errors import InvalidOrder, NotFound
+from bot.exchange.feeds import EventCallback, Feeds
+from bot.exchange.markets import Market, is_buy, resolve_symbol, to_decimal
+from bot.exchange.placement import (
+    TRIGGER_BY,
+    OrderDesk,
+    new_client_id,
+    round_trigger,
+    with_aliases,
 )
-from bot.exchange.markets import (
-    Market,
-    is_buy,
-    plain,
-    resolve_symbol,
-    round_price,
-    round_quantity,
-    to_decimal,
-    validate_order,
-)
-from bot.exchange.stream import CallbackDispatcher, LocalOrderBook, PriceCallback, StreamSupervisor
+from bot.exchange.stream import LocalOrderBook, PriceCallback
+from bot.exchange.transport import DECIMAL_FIELDS, RETRYABLE, Transport, decimalize
+
+__all__ = [
+    "DECIMAL_FIELDS",
+    "RETRYABLE",
+    "TRIGGER_BY",
+    "BackpackAPI",
+    "commission_tier",
+    "decimalize",
+    "new_client_id",
+    "round_trigger",
+]
 
 DEFAULT_REST = "https://api.backpack.exchange"
 DEFAULT_WS = "wss://ws.backpack.exchange"
 DEPTH_LIMITS = (5, 10, 20, 50, 100, 500, 1000)
-
-#: Wire fields whose string values are decimals (converted to ``Decimal`` on the way in).
-DECIMAL_FIELDS = frozenset(
-    [
-        "price",
-        "quantity",
-        "quoteQuantity",
-        "executedQuantity",
-        "executedQuoteQuantity",
-        "triggerPrice",
-        "triggerQuantity",
-        "stopLossTriggerPrice",
-        "stopLossLimitPrice",
-        "takeProfitTriggerPrice",
-        "takeProfitLimitPrice",
-        "lastPrice",
-        "firstPrice",
-        "priceChange",
-        "priceChangePercent",
-        "high",
-        "low",
-        "volume",
-        "quoteVolume",
-        "markPrice",
-        "indexPrice",
-        "fundingRate",
-        "openInterest",
-        "netQuantity",
-        "netExposureQuantity",
-        "netExposureNotional",
-        "netCost",
-        "entryPrice",
-        "breakEvenPrice",
-        "estLiquidationPrice",
-        "pnlRealized",
-        "pnlUnrealized",
-        "cumulativeFundingPayment",
-        "cumulativeInterest",
-        "imf",
-        "mmf",
-        "available",
-        "locked",
-        "staked",
-        "fee",
-        "open",
-        "close",
-        "assetsValue",
-        "borrowLiability",
-        "unsettledEquity",
-        "liabilitiesValue",
-        "marginFraction",
-        "netEquity",
-        "netEquityAvailable",
-        "netEquityLocked",
-        "netExposureFutures",
-        "maxOrderQuantity",
-        "futuresMakerFee",
-        "futuresTakerFee",
-        "spotMakerFee",
-        "spotTakerFee",
-        "leverageLimit",
-        "borrowLimit",
-        "positionLimit",
-        "assetMarkPrice",
-        "totalQuantity",
-        "balanceNotional",
-        "collateralWeight",
-        "collateralValue",
-        "openOrderQuantity",
-        "lendQuantity",
-        "availableQuantity",
-    ]
-)
-
-RETRYABLE = (NetworkError, RateLimitError, ExchangeUnavailable)
-_OPEN = ("New", "PartiallyFilled", "TriggerPending")
-
-
-def decimalize(obj: Any) -> Any:
-    """Convert known decimal fields (recursively) from strings to ``Decimal``."""
-    if isinstance(obj, list):
-        return [decimalize(x) for x in obj]
-    if isinstance(obj, dict):
-        out: dict[str, Any] = {}
-        for k, v in obj.items():
-            if k in DECIMAL_FIELDS and isinstance(v, str) and v not in ("", "N/A"):
-                try:
-                    out[k] = Decimal(v)
-                except ArithmeticError:
-                    out[k] = v
-            elif isinstance(v, dict | list):
-                out[k] = decimalize(v)
-            else:
-                out[k] = v
-        return out
-    return obj
-
-
-def _with_aliases(order: dict[str, Any]) -> dict[str, Any]:
-    """The seed guide reads ``order['orderId']`` and ``order['type']``: provide both."""
-    order.setdefault("orderId", order.get("id"))
-    order.setdefault("type", order.get("orderType"))
-    return order
-
-
-def _transport() -> httpx.AsyncBaseTransport:
-    try:
-        from httpx_aiohttp import AiohttpTransport
-    except ImportError:  # pragma: no cover - the dependency is pinned
-        return httpx.AsyncHTTPTransport()
-    transport: httpx.AsyncBaseTransport = AiohttpTransport()
-    return transport
 
 
 class BackpackAPI:
@@ -197,46 +79,38 @@ class BackpackAPI:
         self.ws_url = ws_url
         self.logger = logger or logging.getLogger("bot.exchange")
         self.clock: Clock = clock or SystemClock()
-        self.max_retries = max_retries
-        self.time_offset_ms = 0
-        self._time_synced = False
         self._signer = Signer(api_key or "", api_secret) if api_secret else None
-        auth = BackpackAuth(self._signer, self._now_ms, window_ms) if self._signer else None
-        self._auth = auth
-        self._timeout = timeout
-        # Signed writes (orders, cancels) go straight through aiohttp: the httpx adapter costs
-        # ~0.6 ms per POST, which is most of a localhost order round trip. Reads keep httpx.
-        self._direct = transport is None
-        self._session: aiohttp.ClientSession | None = None
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            auth=auth,
-            timeout=timeout,
-            transport=transport or _transport(),
-            headers={"Content-Type": "application/json; charset=utf-8"},
-        )
-        self.markets: dict[str, Market] = {}
-        self.prices: dict[str, Decimal] = {}
-        self.mark_prices: dict[str, Decimal] = {}
-        self.funding_rates: dict[str, Decimal] = {}
-        self.next_funding: dict[str, int] = {}
-        self.best_bid_ask: dict[str, tuple[Decimal, Decimal]] = {}
-        self.last_update: dict[str, float] = {}
-        self.books: dict[str, LocalOrderBook] = {}
-        self._price_callbacks: list[CallbackDispatcher] = []
-        self._funding_callbacks: list[CallbackDispatcher] = []
-        self._order_callbacks: list[Callable[[dict[str, Any]], Awaitable[None]]] = []
-        self._position_callbacks: list[Callable[[dict[str, Any]], Awaitable[None]]] = []
-        self._event_tasks: set[asyncio.Task[None]] = set()
-        self._stream = StreamSupervisor(
-            ws_url,
-            self._on_frame,
+        self._transport = Transport(
+            self.base_url,
+            self._signer,
+            self.clock,
             logger=self.logger,
-            signature=self._ws_signature if self._signer else None,
-            silence_timeout=stream_silence_timeout,
-            on_connect=self._on_stream_connect,
+            timeout=timeout,
+            window_ms=window_ms,
+            max_retries=max_retries,
+            transport=transport,
         )
-        self.on_reconnect: list[Callable[[], Awaitable[None]]] = []
+        self._orders = OrderDesk(self._transport, self.market, self.logger)
+        self.markets: dict[str, Market] = {}
+        self._feeds = Feeds(
+            ws_url,
+            snapshot=self._depth_snapshot,
+            signer=self._signer,
+            now_ms=self._transport.now_ms,
+            logger=self.logger,
+            silence_timeout=stream_silence_timeout,
+        )
+        # The seed guide's attribute names for the caches the stream keeps fresh (shared).
+        self.prices = self._feeds.prices
+        self.mark_prices = self._feeds.mark_prices
+        self.funding_rates = self._feeds.funding_rates
+        self.next_funding = self._feeds.next_funding
+        self.best_bid_ask = self._feeds.best_bid_ask
+        self.last_update = self._feeds.last_update
+        self.books = self._feeds.books
+        self.on_reconnect = self._feeds.on_reconnect
+        self._price_callbacks = self._feeds.price_callbacks  # bench/client.py drives these
+        self._on_frame = self._feeds.on_frame
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -264,127 +138,26 @@ class BackpackAPI:
 
     async def close(self) -> None:
         """Stop streams and callbacks, close the HTTP pool."""
-        await self._stream.stop()
-        for d in (*self._price_callbacks, *self._funding_callbacks):
-            await d.stop()
-        for t in list(self._event_tasks):
-            t.cancel()
-        await self._http.aclose()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._feeds.close()
+        await self._transport.close()
+
+    @property
+    def time_offset_ms(self) -> int:
+        """How far the exchange's clock is ahead of ours (ms), measured at the first signed call."""
+        return self._transport.time_offset_ms
 
     def _now_ms(self) -> int:
-        return int(self.clock.time() * 1000) + self.time_offset_ms
+        return self._transport.now_ms()
 
     async def sync_time(self) -> int:
         """Measure the server clock offset (ms) so signed timestamps are right on a skewed host."""
-        t0 = time.monotonic()
-        local0 = self.clock.time()
-        r = await self._http.get("/api/v1/time")
-        rtt = time.monotonic() - t0
-        server_ms = int(r.text.strip())
-        self.time_offset_ms = server_ms - int((local0 + rtt / 2) * 1000)
-        self._time_synced = True
-        return self.time_offset_ms
-
-    # ------------------------------------------------------------------ transport
-
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, Any] | None = None,
-        body: Any = None,
-        instruction: str | None = None,
-    ) -> Any:
-        if instruction is not None:
-            if self._signer is None:
-                raise AuthError(
-                    "this call needs BACKPACK_API_KEY and BACKPACK_API_SECRET", code="NO_API_KEYS"
-                )
-            if not self._time_synced:
-                try:
-                    await self.sync_time()
-                except (httpx.HTTPError, ValueError):
-                    self.logger.warning("could not read the exchange clock; using local time")
-                    self._time_synced = True
-        clean = {k: v for k, v in (params or {}).items() if v is not None}
-        query = {k: _query_value(v) for k, v in clean.items()}
-        if body is not None and instruction is not None and self._direct:
-            return await self._send_direct(method, path, query, body, instruction)
-        sign_params: Any = body if body is not None else query
-        ext = {EXTENSION: (instruction, sign_params)} if instruction else None
-        try:
-            if body is not None:
-                content = json.dumps(body, separators=(",", ":"))
-                resp = await self._http.request(
-                    method, path, params=query or None, content=content, extensions=ext
-                )
-            else:
-                resp = await self._http.request(method, path, params=query or None, extensions=ext)
-        except httpx.TimeoutException as exc:
-            raise RequestTimeout(f"{method} {path} timed out", code="TIMEOUT") from exc
-        except httpx.TransportError as exc:
-            raise NetworkError(
-                f"{method} {path} failed: {type(exc).__name__}", code="NETWORK_ERROR"
-            ) from exc
-        if resp.status_code >= 400:
-            raise error_from_response(resp.status_code, resp.text)
-        if not resp.content:
-            return None
-        ctype = resp.headers.get("content-type", "")
-        if "json" not in ctype:
-            return resp.text
-        return decimalize(resp.json())
-
-    async def _send_direct(
-        self, method: str, path: str, query: dict[str, str], body: Any, instruction: str
-    ) -> Any:
-        """A signed write over aiohttp, with the same errors and results as the httpx path."""
-        assert self._auth is not None
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
-                connector=aiohttp.TCPConnector(limit=100),
-            )
-        headers = self._auth.headers(instruction, body)
-        headers["Content-Type"] = "application/json; charset=utf-8"
-        content = json.dumps(body, separators=(",", ":"))
-        try:
-            async with self._session.request(
-                method, self.base_url + path, params=query or None, data=content, headers=headers
-            ) as resp:
-                status, text = resp.status, await resp.text()
-                ctype = resp.headers.get("content-type", "")
-        except TimeoutError as exc:
-            raise RequestTimeout(f"{method} {path} timed out", code="TIMEOUT") from exc
-        except aiohttp.ClientError as exc:
-            raise NetworkError(
-                f"{method} {path} failed: {type(exc).__name__}", code="NETWORK_ERROR"
-            ) from exc
-        if status >= 400:
-            raise error_from_response(status, text)
-        if not text:
-            return None
-        if "json" not in ctype:
-            return text
-        return decimalize(json.loads(text))
+        return await self._transport.sync_time()
 
     async def _get(
         self, path: str, params: dict[str, Any] | None = None, instruction: str | None = None
     ) -> Any:
-        """An idempotent GET, retried with exponential backoff + jitter on 429/5xx/network."""
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception_type(RETRYABLE),
-            stop=stop_after_attempt(self.max_retries),
-            wait=wait_exponential_jitter(multiplier=0.1, max=2.0),
-            reraise=True,
-        ):
-            with attempt:
-                return await self._send("GET", path, params=params, instruction=instruction)
-        raise AssertionError("unreachable")  # pragma: no cover
+        """An idempotent GET through the funnel, retried on 429/5xx/network errors."""
+        return await self._transport.get(path, params, instruction)
 
     # ------------------------------------------------------------------ markets
 
@@ -514,144 +287,41 @@ class BackpackAPI:
         time_in_force: str | None = None,
         quote_quantity: Decimal | str | int | float | None = None,
         client_id: int | None = None,
+        trigger_price: Decimal | str | int | float | None = None,
+        trigger_quantity: Decimal | str | int | float | None = None,
+        trigger_by: str | None = None,
+        stop_loss: Decimal | str | int | float | None = None,
+        take_profit: Decimal | str | int | float | None = None,
     ) -> dict[str, Any]:
         """Place one order; returns the exchange's order object (numbers as ``Decimal``).
 
-        Sizes and prices are rounded to the market's step (down) and tick (safe direction) and
-        checked against its limits first. A lost answer is resolved by ``clientId``.
+        See :meth:`bot.exchange.placement.OrderDesk.place_order` (rounding, checks, conditional
+        orders with ``trigger_price``/``trigger_quantity``/``trigger_by``, attached
+        ``stop_loss``/``take_profit``, a lost answer resolved by ``clientId``).
         """
-        market = await self.market(symbol)
-        buy = is_buy(side)
-        otype = order_type.strip().upper()
-        if otype not in ("MARKET", "LIMIT"):
-            raise InvalidOrder(
-                f"order_type must be MARKET or LIMIT, got {order_type!r}",
-                code="INVALID_CLIENT_REQUEST",
-            )
-        body: dict[str, Any] = {
-            "symbol": market.symbol,
-            "side": "Bid" if buy else "Ask",
-            "orderType": "Market" if otype == "MARKET" else "Limit",
-        }
-        qty: Decimal | None = None
-        if quantity is not None:
-            raw_qty = to_decimal(quantity, "quantity")
-            qty = round_quantity(market, raw_qty)
-            if qty <= 0 < raw_qty:
-                raise InvalidOrder(
-                    f"quantity {plain(raw_qty)} rounds to 0 with step "
-                    f"{plain(market.step_size)} for {market.symbol}; "
-                    f"the minimum is {plain(market.min_quantity)}",
-                    code="INVALID_QUANTITY",
-                )
-        px: Decimal | None = None
-        if otype == "LIMIT":
-            if price is None or qty is None:
-                raise InvalidOrder(
-                    "a LIMIT order needs both quantity and price", code="INVALID_CLIENT_REQUEST"
-                )
-            px = round_price(market, to_decimal(price, "price"), side)
-        if otype == "MARKET":
-            if (qty is None) == (quote_quantity is None):
-                raise InvalidOrder(
-                    "a MARKET order needs a quantity or a quote_quantity (not both)",
-                    code="INVALID_CLIENT_REQUEST",
-                )
-            if post_only:
-                raise InvalidOrder("post_only applies to LIMIT orders only", code="INVALID_ORDER")
-        validate_order(market, qty, px)
-        if qty is not None:
-            body["quantity"] = plain(qty)
-        if px is not None:
-            body["price"] = plain(px)
-        if quote_quantity is not None:
-            qq = to_decimal(quote_quantity, "quote_quantity")
-            if qq <= 0:
-                raise InvalidOrder("quote_quantity must be positive", code="INVALID_QUANTITY")
-            body["quoteQuantity"] = plain(qq)
-        if post_only:
-            body["postOnly"] = True
-        if reduce_only:
-            body["reduceOnly"] = True
-        if time_in_force:
-            tif = time_in_force.upper()
-            if tif not in ("GTC", "IOC", "FOK"):
-                raise InvalidOrder("time_in_force must be GTC, IOC or FOK", code="INVALID_ORDER")
-            body["timeInForce"] = tif
-        cid = client_id if client_id is not None else new_client_id()
-        if not 0 <= cid <= 0xFFFFFFFF:
-            raise InvalidOrder("client_id must fit in 32 bits", code="INVALID_CLIENT_REQUEST")
-        body["clientId"] = cid
-        return await self._execute(body)
-
-    async def _execute(self, body: dict[str, Any]) -> dict[str, Any]:
-        cid: int = body["clientId"]
-        symbol: str = body["symbol"]
-        # DEBUG: the request; the caller logs the order once, with its outcome, at INFO.
-        self.logger.debug(
-            "order %s %s %s qty=%s price=%s cid=%s",
-            body["side"],
-            body["orderType"],
+        return await self._orders.place_order(
             symbol,
-            body.get("quantity"),
-            body.get("price"),
-            cid,
+            side,
+            quantity,
+            price,
+            order_type,
+            post_only,
+            reduce_only,
+            time_in_force=time_in_force,
+            quote_quantity=quote_quantity,
+            client_id=client_id,
+            trigger_price=trigger_price,
+            trigger_quantity=trigger_quantity,
+            trigger_by=trigger_by,
+            stop_loss=stop_loss,
+            take_profit=take_profit,
         )
-        try:
-            order: dict[str, Any] = await self._send(
-                "POST", "/api/v1/order", body=body, instruction="orderExecute"
-            )
-            return _with_aliases(order)
-        except (NetworkError, ExchangeUnavailable) as exc:
-            self.logger.warning("order cid=%s: %s; looking it up by clientId", cid, exc)
-            found = await self.find_order_by_client_id(symbol, cid)
-            if found is not None:
-                return _with_aliases(found)
-            raise NetworkError(
-                f"the order was not placed ({exc.message}); it is safe to try again",
-                code=exc.code,
-            ) from exc
 
     async def find_order_by_client_id(self, symbol: str, cid: int) -> dict[str, Any] | None:
-        """Find an order by clientId: open orders first, then history. ``None`` = not placed.
-
-        The one clientId lookup: a lost answer here, and recovery after a restart, both use it.
-        Raises :class:`OrderStatusUnknown` when the exchange cannot be asked.
-        """
-        last_error: Exception | None = None
-        for delay in (0.0, 0.3, 1.0):
-            await asyncio.sleep(delay)
-            try:
-                try:
-                    order: dict[str, Any] = await self._send(
-                        "GET",
-                        "/api/v1/order",
-                        params={"symbol": symbol, "clientId": cid},
-                        instruction="orderQuery",
-                    )
-                    return _with_aliases(order)
-                except NotFound:
-                    pass
-                rows = await self._send(
-                    "GET",
-                    "/wapi/v1/history/orders",
-                    params={"symbol": symbol, "limit": 100},
-                    instruction="orderHistoryQueryAll",
-                )
-                for row in rows:
-                    if row.get("clientId") is not None and int(row["clientId"]) == cid:
-                        return _with_aliases(dict(row))
-                last_error = None
-            except BackpackError as exc:
-                last_error = exc
-        if last_error is not None:
-            raise OrderStatusUnknown(
-                f"order clientId={cid} on {symbol}: no answer and the lookup failed "
-                f"({last_error}); check open orders before sending it again",
-                client_id=cid,
-                symbol=symbol,
-            )
-        return None
+        """Find an order by clientId (open orders incl. pending conditional ones, then
+        history); ``None`` = not placed. Raises
+        :class:`~bot.exchange.errors.OrderStatusUnknown` when the exchange cannot be asked."""
+        return await self._orders.find_order_by_client_id(symbol, cid)
 
     async def place_order_with_depth(
         self,
@@ -683,7 +353,7 @@ class BackpackAPI:
             order: dict[str, Any] = await self._get(
                 "/api/v1/order", {"symbol": sym, "orderId": order_id}, "orderQuery"
             )
-            return _with_aliases(order)
+            return with_aliases(order)
         except NotFound:
             rows = await self._get(
                 "/wapi/v1/history/orders",
@@ -692,22 +362,22 @@ class BackpackAPI:
             )
             if not rows:
                 raise NotFound(f"no order {order_id} on {sym}", code="RESOURCE_NOT_FOUND") from None
-            return _with_aliases(dict(rows[0]))
+            return with_aliases(dict(rows[0]))
 
     async def get_open_orders(self, symbol: str | None = None) -> list[dict[str, Any]]:
         params = {"symbol": await self.resolve_symbol(symbol)} if symbol else None
         rows = await self._get("/api/v1/orders", params, "orderQueryAll")
-        return [_with_aliases(o) for o in rows]
+        return [with_aliases(o) for o in rows]
 
     async def cancel_order(self, symbol: str, order_id: str) -> dict[str, Any]:
         sym = await self.resolve_symbol(symbol)
-        order: dict[str, Any] = await self._send(
+        order: dict[str, Any] = await self._transport.request(
             "DELETE",
             "/api/v1/order",
             body={"orderId": str(order_id), "symbol": sym},
             instruction="orderCancel",
         )
-        return _with_aliases(order)
+        return with_aliases(order)
 
     async def cancel_all_orders(self, symbol: str | None = None) -> list[dict[str, Any]]:
         """Cancel every open order of a market, or of every market when ``symbol`` is None."""
@@ -717,10 +387,10 @@ class BackpackAPI:
             symbols = sorted({o["symbol"] for o in await self.get_open_orders()})
         out: list[dict[str, Any]] = []
         for sym in symbols:
-            rows = await self._send(
+            rows = await self._transport.request(
                 "DELETE", "/api/v1/orders", body={"symbol": sym}, instruction="orderCancelAll"
             )
-            out.extend(_with_aliases(o) for o in rows or [])
+            out.extend(with_aliases(o) for o in rows or [])
         return out
 
     # ------------------------------------------------------------------ account
@@ -813,7 +483,7 @@ class BackpackAPI:
             "orderId": order_id,
         }
         rows = await self._get("/wapi/v1/history/orders", params, "orderHistoryQueryAll")
-        return [_with_aliases(dict(r)) for r in rows]
+        return [with_aliases(dict(r)) for r in rows]
 
     async def get_funding_payments(
         self, symbol: str | None = None, *, limit: int = 100, offset: int = 0
@@ -844,135 +514,43 @@ class BackpackAPI:
         syms = symbols or list(self.markets)
         streams = [f"ticker.{s}" for s in syms]
         streams += [f"markPrice.{s}" for s in syms if self.markets[s].is_perp]
-        await self._stream.subscribe(streams)
-        for d in (*self._price_callbacks, *self._funding_callbacks):
-            d.start()
-        await self._stream.start()
+        await self._feeds.start_prices(streams)
 
     async def stop_ws_price_stream(self) -> None:
-        await self._stream.stop()
+        await self._feeds.stop()
 
     @property
     def stream_connected(self) -> bool:
-        return self._stream.connected.is_set()
+        return self._feeds.connected
+
+    @property
+    def stream_connections(self) -> int:
+        """How many times the stream has connected (a reconnect counts once more)."""
+        return self._feeds.connections
 
     def register_price_callback(self, callback: PriceCallback) -> None:
         """``async callback(symbol, price)`` on every price update; never blocks the reader."""
-        d = CallbackDispatcher(callback, self.logger)
-        self._price_callbacks.append(d)
-        if self._stream.running:
-            d.start()
+        self._feeds.on_price(callback)
 
     def register_funding_callback(self, callback: PriceCallback) -> None:
         """``async callback(symbol, funding_rate)`` on every ``markPrice`` update of a perp."""
-        d = CallbackDispatcher(callback, self.logger)
-        self._funding_callbacks.append(d)
-        if self._stream.running:
-            d.start()
+        self._feeds.on_funding(callback)
 
-    async def subscribe_orders(self, callback: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    async def subscribe_orders(self, callback: EventCallback) -> None:
         """Private order updates (``account.orderUpdate``) → ``async callback(event)``."""
-        self._order_callbacks.append(callback)
-        await self._stream.subscribe(["account.orderUpdate"], private=True)
-        if not self._stream.running:
-            await self._stream.start()
+        await self._feeds.on_account("order", callback)
 
-    async def subscribe_positions(
-        self, callback: Callable[[dict[str, Any]], Awaitable[None]]
-    ) -> None:
+    async def subscribe_positions(self, callback: EventCallback) -> None:
         """Private position updates (``account.positionUpdate``) → ``async callback(event)``."""
-        self._position_callbacks.append(callback)
-        await self._stream.subscribe(["account.positionUpdate"], private=True)
-        if not self._stream.running:
-            await self._stream.start()
+        await self._feeds.on_account("position", callback)
 
     async def watch_order_book(self, symbol: str) -> LocalOrderBook:
         """A local book kept in sync from depth deltas (see :class:`LocalOrderBook`)."""
-        sym = await self.resolve_symbol(symbol)
-        book = self.books.get(sym)
-        if book is None:
-            book = self.books[sym] = LocalOrderBook(sym)
-            await self._stream.subscribe([f"depth.{sym}"])
-            if not self._stream.running:
-                await self._stream.start()
-            await self._snapshot(book)
-        return book
+        return await self._feeds.book(await self.resolve_symbol(symbol))
 
-    async def _snapshot(self, book: LocalOrderBook) -> None:
-        data = await self._get("/api/v1/depth", {"symbol": book.symbol, "limit": 1000})
-        book.on_snapshot(data)
-
-    def _ws_signature(self) -> list[str]:
-        assert self._signer is not None
-        ts = self._now_ms()
-        window = 5000
-        sig = self._signer.sign(f"instruction=subscribe&timestamp={ts}&window={window}")
-        return [self._signer.api_key, sig, str(ts), str(window)]
-
-    async def _on_stream_connect(self) -> None:
-        for book in self.books.values():
-            book.reset()
-            self._spawn(self._snapshot(book))
-        for cb in self.on_reconnect:
-            self._spawn(cb())
-
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
-        self._event_tasks.add(task)
-        task.add_done_callback(self._event_done)
-
-    def _event_done(self, task: asyncio.Task[None]) -> None:
-        self._event_tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self.logger.error("stream callback failed: %r", task.exception())
-
-    def _on_frame(self, msg: dict[str, Any]) -> None:
-        """Hot path: one parsed frame from the socket."""
-        data = msg.get("data")
-        if data is None:
-            if "error" in msg:
-                self.logger.warning("stream error: %s", msg["error"])
-            return
-        stream: str = msg.get("stream", "")
-        kind = stream.split(".", 1)[0]
-        if kind == "ticker":
-            self._price(data["s"], Decimal(data["c"]))
-        elif kind == "bookTicker":
-            self.best_bid_ask[data["s"]] = (Decimal(data["b"]), Decimal(data["a"]))
-        elif kind == "markPrice":
-            sym = data["s"]
-            self.mark_prices[sym] = Decimal(data["p"])
-            if "f" in data:
-                rate = self.funding_rates[sym] = Decimal(data["f"])
-                self.next_funding[sym] = int(data["n"])
-                for d in self._funding_callbacks:
-                    d.push(sym, rate)
-            self.last_update[sym] = time.monotonic()
-        elif kind == "depth":
-            book = self.books.get(data["s"])
-            if book is not None:
-                book.on_delta(data)
-                if book.last_update_id is not None and not book.synced:
-                    book.reset()
-                    self._spawn(self._snapshot(book))
-        elif kind == "trade":
-            self._price(data["s"], Decimal(data["p"]))
-        elif kind == "account":
-            targets = self._order_callbacks if "orderUpdate" in stream else self._position_callbacks
-            event = decimalize(data)
-            for cb in targets:
-                self._spawn(cb(event))
-
-    def _price(self, symbol: str, price: Decimal) -> None:
-        self.prices[symbol] = price
-        self.last_update[symbol] = time.monotonic()
-        for d in self._price_callbacks:
-            d.push(symbol, price)
-
-
-def new_client_id() -> int:
-    """A random uint32 client order id."""
-    return secrets.randbelow(0xFFFFFFFF) + 1
+    async def _depth_snapshot(self, symbol: str) -> dict[str, Any]:
+        data: dict[str, Any] = await self._get("/api/v1/depth", {"symbol": symbol, "limit": 1000})
+        return data
 
 
 def commission_tier(spot_taker_bps: Any) -> str:
@@ -1002,9 +580,3 @@ def _position(r: dict[str, Any]) -> dict[str, Any]:
     out["liquidationPrice"] = r.get("estLiquidationPrice")
     out["fundingPaid"] = r.get("cumulativeFundingPayment")
     return out
-
-
-def _query_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)

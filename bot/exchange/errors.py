@@ -8,7 +8,9 @@
     ├── InsufficientFunds         INSUFFICIENT_FUNDS / _MARGIN / _SUPPLY, MAX_LEVERAGE_REACHED
     ├── BadRequest                any other rejected request (INVALID_CLIENT_REQUEST ...)
     │   └── InvalidOrder          the order breaks a rule (tick, step, min/max size, post-only ...)
-    │       └── InvalidSymbol     no such market
+    │       ├── InvalidSymbol     no such market
+    │       ├── InvalidTrigger    a conditional order's or attached SL/TP's fields are refused
+    │       └── ReduceOnlyRejected  a reduce-only order (every stop) would not reduce a position
     ├── NotFound                  RESOURCE_NOT_FOUND (order or position does not exist)
     ├── ExchangeUnavailable       5xx, MAINTENANCE, TRADING_PAUSED
     └── NetworkError              the request may not have arrived (connection, DNS, TLS)
@@ -63,6 +65,16 @@ class InvalidOrder(BadRequest):
 
 class InvalidSymbol(InvalidOrder):
     """No market with that symbol."""
+
+
+class InvalidTrigger(InvalidOrder):
+    """A trigger order's fields (``triggerPrice``/``triggerQuantity``/``triggerBy``) or an
+    attached stop-loss/take-profit were refused."""
+
+
+class ReduceOnlyRejected(InvalidOrder):
+    """A reduce-only order would not reduce the position (no position, or the wrong side) —
+    a stop set on a position that has meanwhile been closed ends here."""
 
 
 class NotFound(BackpackError):
@@ -157,4 +169,18 @@ def error_from_response(status: int, text: str) -> BackpackError:
             cls = InvalidSymbol
         else:
             cls = BadRequest
+    if cls in (BadRequest, InvalidOrder):
+        cls = _refine(lower, cls)
     return cls(message, code=code, status=status)
+
+
+_TRIGGER_HINTS = ("trigger", "stop loss", "take profit", "stoploss", "takeprofit")
+
+
+def _refine(lower: str, cls: type[BackpackError]) -> type[BackpackError]:
+    """The trigger-specific rejections, told apart by the exchange's message."""
+    if "would not reduce" in lower:
+        return ReduceOnlyRejected
+    if any(h in lower for h in _TRIGGER_HINTS):
+        return InvalidTrigger
+    return cls

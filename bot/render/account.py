@@ -7,6 +7,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.render import money
 from bot.render.common import esc, mode_badge, num, pct, signed_usd, usd
 from bot.services.account import AccountView, BalanceView, OrderView, PositionView
+from bot.services.stops import StopOrder
 
 CLOSE_PREFIX = "close:"
 CANCEL_PREFIX = "cxl:"
@@ -23,13 +24,45 @@ def positions(views: list[PositionView], mode: str) -> tuple[str, InlineKeyboard
             f"entry {money.price(v.entry)} · mark {money.price(v.mark)}\n"
             f"uPnL {signed_usd(v.unrealized)} · funding {signed_usd(v.funding)}\n"
             f"liq. {money.price(v.liquidation) if v.liquidation else '—'} · "
-            f"notional {usd(v.notional)}"
+            f"notional {usd(v.notional)}\n" + _stop_line(v)
         )
-    buttons = [
-        [InlineKeyboardButton(f"Close {v.symbol}", callback_data=f"{CLOSE_PREFIX}{v.symbol}")]
-        for v in views
-    ]
+    buttons: list[list[InlineKeyboardButton]] = []
+    for v in views:
+        buttons.append(
+            [InlineKeyboardButton(f"Close {v.symbol}", callback_data=f"{CLOSE_PREFIX}{v.symbol}")]
+        )
+        row = [
+            InlineKeyboardButton(
+                f"🗑 {_STOP_LABEL[s.kind]} {money.price(s.trigger)}",
+                callback_data=f"{CANCEL_PREFIX}{s.id}",
+            )
+            for s in v.stops
+        ]
+        if row:
+            buttons.append(row)
     return "\n".join(lines), InlineKeyboardMarkup(buttons)
+
+
+_STOP_LABEL = {"sl": "SL", "tp": "TP"}
+
+
+def _stop_line(v: PositionView) -> str:
+    """``SL 60,000 · TP 70,000`` (or ``SL — · TP —`` with the command to set them)."""
+    parts = []
+    for kind in ("sl", "tp"):
+        mine = [s for s in v.stops if s.kind == kind]
+        text = " / ".join(money.price(s.trigger) for s in mine) if mine else "—"
+        parts.append(f"{_STOP_LABEL[kind]} {text}")
+    return "🛡 " + " · ".join(parts)
+
+
+def stops_off(symbol: str, kind: str, done: list[StopOrder]) -> str:
+    name = "stop-loss" if kind == "sl" else "take-profit"
+    if not done:
+        return f"no {name} set on {esc(symbol)}"
+    return f"{name} removed from {esc(symbol)}: " + ", ".join(
+        f"{money.price(s.trigger)} (<code>{esc(s.id)}</code>)" for s in done
+    )
 
 
 def orders(views: list[OrderView], mode: str) -> tuple[str, InlineKeyboardMarkup | None]:
@@ -39,6 +72,8 @@ def orders(views: list[OrderView], mode: str) -> tuple[str, InlineKeyboardMarkup
     for o in views:
         side = "BUY" if o.side == "Bid" else "SELL"
         price = f" @ {money.price(o.price)}" if o.price is not None else ""
+        if o.trigger is not None:
+            price += f" · trigger {money.price(o.trigger)}"
         filled = f" (filled {money.size(o.executed)})" if o.executed else ""
         lines.append(
             f"<code>{esc(o.id)}</code> {side} {money.size(o.quantity)} "

@@ -182,6 +182,13 @@ def fill(event: dict[str, object]) -> str | None:
         fee = _wire_decimal(event.get("n"))
         fee_asset = str(event.get("N") or "USDC")
         fee_text = f", fee {esc(money.amount(fee, fee_asset))}" if fee else ""
+        if event.get("P") is not None:  # a conditional order (a stop) that fired
+            trigger = money.price(_wire_decimal(event.get("P")))
+            return (
+                f"⚡ Stop triggered at {trigger} — filled: {side} {money.size(qty)} {symbol} "
+                f"at {money.price(px)}{fee_text} ({esc(event.get('X', ''))}) · "
+                f"order <code>{oid}</code>"
+            )
         return (
             f"💱 Fill: {side} {money.size(qty)} {symbol} at {money.price(px)}{fee_text} "
             f"({esc(event.get('X', ''))}) · order <code>{oid}</code>"

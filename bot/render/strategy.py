@@ -63,6 +63,13 @@ def status(st: StrategyStatus) -> str:
     ]
     for key, value in c.to_dict().items():
         lines.append(f"<code>{esc(key)}</code> = {esc(value or 'all')}")
+    lines.append(
+        "Stop-loss: held on the exchange as conditional orders for unhedged positions (works "
+        "while the bot is down); hedged pairs are checked by the bot each cycle"
+        if c.stop_on_exchange
+        else "Stop-loss: checked by the bot each cycle (only while it runs); "
+        "<code>/strategy set stop_on_exchange on</code> holds it on the exchange"
+    )
     lines += ["", "<b>Candidates</b> (expected edge over the horizon, after costs)"]
     if not st.candidates:
         lines.append("none")
@@ -84,7 +91,12 @@ def status(st: StrategyStatus) -> str:
             f"{money.price(p.perp_entry)} ({esc(p.kind)}), mark {money.price(v.mark)}, "
             f"rate {rate_pct(v.funding_rate) if v.funding_rate is not None else '—'}, "
             f"unhedged PnL {esc(signed_usd(v.unrealized)) if v.unrealized is not None else '—'}, "
-            f"since {_time(p.opened_at_ms)}"
+            f"since {_time(p.opened_at_ms)}, stop "
+            + (
+                f"on the exchange @ {money.price(v.exchange_stop)}"
+                if v.exchange_stop is not None
+                else f"checked by the bot at −{money.percent(c.stop_loss_pct / 100)}"
+            )
         )
     return "\n".join(lines)
 

@@ -15,7 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.render import money
 from bot.render.common import esc, mode_badge, pct, usd
-from bot.services.order_intent import IntentError
+from bot.services.order_intent import STOP_NAMES, IntentError
 from bot.services.order_quote import LegPreview, decimals
 from bot.services.trading import LegResult, LegStatus, Outcome, Preview, Status
 
@@ -74,7 +74,46 @@ def _signed_position(value: Decimal, leg: LegPreview) -> str:
     return f"{'long' if value > 0 else 'short'} {_qty(abs(value), leg)}"
 
 
+def _stop_lines(leg: LegPreview) -> list[str]:
+    """A stop's preview: the trigger, what it would realise, how far it is from the mark and
+    from liquidation."""
+    assert leg.trigger_price is not None
+    name = STOP_NAMES.get(leg.stop, "stop")
+    icon = "🛑" if leg.stop == "sl" else "🎯"
+    trigger = leg.trigger_price
+    lines = [
+        f"{icon} <b>{esc(name.upper())}</b> {esc(leg.symbol)} · "
+        f"{'SELL' if not leg.is_buy else 'BUY'} {_qty(leg.quantity, leg)} at market, reduce-only",
+        f"trigger: mark price reaches <b>{money.price(trigger)}</b>",
+        f"position {_signed_position(leg.position_before, leg)} · entry "
+        f"{money.price(leg.entry_price)}",
+    ]
+    if leg.pnl_at_trigger is not None:
+        what = "expected loss" if leg.pnl_at_trigger < 0 else "expected gain"
+        lines.append(
+            f"{what} at the trigger ≈ <b>{money.signed_usdc(leg.pnl_at_trigger)}</b> "
+            f"(fee ≈ {usd(leg.fee)})"
+        )
+    if leg.mark_price:
+        lines.append(
+            f"from mark {money.price(leg.mark_price)}: "
+            f"{money.signed_percent((trigger - leg.mark_price) / leg.mark_price)}"
+        )
+    if leg.liquidation_price:
+        lines.append(
+            f"from liquidation {money.price(leg.liquidation_price)}: "
+            f"{money.signed_percent((trigger - leg.liquidation_price) / leg.liquidation_price)}"
+        )
+    else:
+        lines.append("from liquidation: — (no liquidation price at this margin)")
+    lines.append("ℹ️ held by the exchange: it fires even while the bot is offline")
+    lines.extend(f"ℹ️ {esc(note)}" for note in leg.notes)
+    return lines
+
+
 def _leg_lines(leg: LegPreview) -> list[str]:
+    if leg.is_stop:
+        return _stop_lines(leg)
     icon = "🟢" if leg.is_buy else "🔴"
     kind = "market" if leg.order_type == "MARKET" else f"limit @ {money.price(leg.price)}"
     flags = [f for f, on in (("post-only", leg.post_only), ("reduce-only", leg.reduce_only)) if on]
@@ -102,6 +141,10 @@ def _leg_lines(leg: LegPreview) -> list[str]:
         lines.append(f"margin: {verb} ≈ {usd(abs(leg.margin))} · {usd(leg.available)} available")
     elif leg.is_buy:
         lines.append(f"cost ≈ {usd(leg.margin)} of {usd(leg.available)} available")
+    if leg.stop_loss is not None:
+        lines.append(f"🛑 stop-loss at {money.price(leg.stop_loss)} once filled")
+    if leg.take_profit is not None:
+        lines.append(f"🎯 take-profit at {money.price(leg.take_profit)} once filled")
     lines.extend(f"ℹ️ {esc(note)}" for note in leg.notes)
     return lines
 
@@ -136,6 +179,9 @@ def _leg_result(r: LegResult) -> str:
         return f"✅ {what}: filled at <b>{avg}</b>{oid}"
     if r.status is LegStatus.PARTIALLY_FILLED:
         return f"🟡 {what}: filled {_qty(r.executed_quantity, leg)} at {avg}{oid}"
+    if r.status is LegStatus.PLACED and leg.trigger_price is not None:
+        name = STOP_NAMES.get(leg.stop, "stop")
+        return f"🛡 {esc(name)} set at <b>{money.price(leg.trigger_price)}</b> for {what}{oid}"
     if r.status is LegStatus.PLACED:
         where = f" at {money.price(leg.price)}" if leg.price is not None else ""
         return f"📌 {what}: placed, resting on the book{where}{oid}"

@@ -72,6 +72,8 @@ COMMANDS: dict[str, Action] = {
     "sell": Action.TRADE,
     "close": Action.TRADE,
     "cancel": Action.TRADE,
+    "sl": Action.TRADE,  # stop-loss: traders and owners
+    "tp": Action.TRADE,  # take-profit
 }
 
 #: Callback-data prefixes of every inline button, and what a tap does.
@@ -79,7 +81,7 @@ CALLBACKS: dict[str, Action] = {
     "tc:": Action.TRADE,  # ✅ Confirm an order
     "tx:": Action.TRADE,  # ❌ Cancel a preview (harmless, but only traders have previews)
     "close:": Action.TRADE,  # Close under /positions
-    "cxl:": Action.TRADE,  # Cancel under /orders
+    "cxl:": Action.TRADE,  # Cancel under /orders, 🗑 SL/TP under /positions
     "stg:ok:": Action.TRADE,  # ✅ Execute a strategy proposal
     "stg:no:": Action.TRADE,
     "al:": Action.ALERTS,  # alert buttons (🗑, mute, price, funding)

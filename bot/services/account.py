@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from bot.exchange.client import BackpackAPI
 from bot.exchange.errors import NotFound
 from bot.services.orders import OrderSender
+from bot.services.stops import StopOrder, stops_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +23,8 @@ class PositionView:
     realized: Decimal
     funding: Decimal
     liquidation: Decimal | None
+    #: The stop-loss / take-profit orders the exchange holds for this position.
+    stops: tuple[StopOrder, ...] = ()
 
     @property
     def side(self) -> str:
@@ -41,6 +45,7 @@ class OrderView:
     executed: Decimal
     price: Decimal | None
     status: str
+    trigger: Decimal | None = None  # a conditional order's trigger price
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,11 @@ def _d(value: Any) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value or 0))
 
 
+def _size(value: Any) -> Decimal:
+    """A trigger quantity as a size (``"50%"`` of the position has none: 0)."""
+    return value if isinstance(value, Decimal) else Decimal(0)
+
+
 class AccountService:
     """Reads the trading account (paper or live) through the account client."""
 
@@ -77,10 +87,11 @@ class AccountService:
         self.orders_path = orders
 
     async def positions(self) -> list[PositionView]:
-        rows = await self.api.get_positions()
+        rows, orders = await asyncio.gather(self.api.get_positions(), self.api.get_open_orders())
         out = []
         for p in rows:
             liq = _d(p.get("liquidationPrice"))
+            mine = [o for o in orders if o.get("symbol") == p["symbol"]]
             out.append(
                 PositionView(
                     symbol=p["symbol"],
@@ -91,9 +102,26 @@ class AccountService:
                     realized=_d(p.get("realizedProfit")),
                     funding=_d(p.get("fundingPaid")),
                     liquidation=liq if liq > 0 else None,
+                    stops=tuple(stops_of(p["quantity"], _d(p.get("markPrice")), mine)),
                 )
             )
         return sorted(out, key=lambda v: v.symbol)
+
+    async def stops_off(
+        self, market: str, kind: str, *, user_id: int, chat_id: int
+    ) -> tuple[str, list[StopOrder]]:
+        """Cancel the stop-losses (``kind="sl"``) or take-profits of the position in ``market``,
+        each through the journaled cancel path; ``(symbol, the cancelled stops)``."""
+        symbol = await self.api.resolve_symbol(market)
+        done: list[StopOrder] = []
+        for view in await self.positions():
+            if view.symbol != symbol:
+                continue
+            for stop in view.stops:
+                if stop.kind == kind:
+                    await self.orders_path.cancel(symbol, stop.id, user_id=user_id, chat_id=chat_id)
+                    done.append(stop)
+        return symbol, done
 
     async def orders(self) -> list[OrderView]:
         rows = await self.api.get_open_orders()
@@ -103,10 +131,11 @@ class AccountService:
                 symbol=o["symbol"],
                 side=o["side"],
                 order_type=o["orderType"],
-                quantity=_d(o.get("quantity")),
+                quantity=_d(o.get("quantity")) or _size(o.get("triggerQuantity")),
                 executed=_d(o.get("executedQuantity")),
                 price=o.get("price"),
                 status=o["status"],
+                trigger=o.get("triggerPrice"),
             )
             for o in rows
         ]

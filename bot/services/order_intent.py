@@ -1,7 +1,9 @@
 """What the user asked to trade, parsed from command text — pure, no market data needed.
 
 ``/buy BTC 0.01``, ``/sell ETH 0.5``, ``/buy SOL $200`` (USDC notional), ``/buy BTC 0.01 @ 60000``
-(limit), optional flags ``post`` and ``reduce``; ``/close BTC [50%]``. The parser checks the
+(limit), optional flags ``post`` and ``reduce``, attached stops ``sl 60000 tp 70000``;
+``/close BTC [50%]``; ``/sl BTC 60000``, ``/tp BTC 70000``, ``/sl BTC 5%`` (from the entry),
+``/sl BTC off``. The parser checks the
 *shape* of the request (is the size a positive plain number, is there a price after ``@`` ...);
 everything that needs the market (does the symbol exist, too many decimals for the step, price
 far from the market, notional over the limit) is checked when the preview is built.
@@ -21,6 +23,9 @@ from typing import Any, Literal
 from bot.services import numbers
 
 Side = Literal["buy", "sell"]
+StopKind = Literal["sl", "tp"]
+#: What each kind of stop is called in messages.
+STOP_NAMES: dict[str, str] = {"sl": "stop-loss", "tp": "take-profit"}
 
 #: A plain positive-looking decimal: digits with an optional dot part (no exponent, no sign).
 _NUMBER = re.compile(r"^(?:\d+(?:\.\d*)?|\.\d+)$")
@@ -34,6 +39,8 @@ def examples(command: str) -> str:
     """Examples of the right form for a command (``buy``, ``sell`` or ``close``)."""
     if command == "close":
         return "/close BTC  or  /close BTC 50%"
+    if command in STOP_NAMES:
+        return f"/{command} BTC 60000  ·  /{command} BTC 5%  ·  /{command} BTC off"
     return (
         f"/{command} BTC 0.01  ·  /{command} SOL $200  ·  "
         f"/{command} BTC 0.01 @ 60000  ·  /{command} ETH 0.5 @ 3000 post"
@@ -65,6 +72,8 @@ class OrderIntent:
     post_only: bool = False
     reduce_only: bool = False
     venue: str | None = None  # None: Backpack; "hedge": the hedge venue (market orders)
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
 
     def __post_init__(self) -> None:
         if (self.quantity is None) == (self.notional is None):
@@ -86,7 +95,31 @@ class CloseIntent:
             raise ValueError("fraction must be in (0, 1]")
 
 
-Leg = OrderIntent | CloseIntent
+@dataclass(frozen=True, slots=True)
+class StopIntent:
+    """A stop-loss (``sl``) or take-profit (``tp``) on the whole position in ``market``: a
+    reduce-only conditional market order that waits on the exchange until the mark price
+    reaches ``trigger`` — or, with ``distance`` (a fraction), that far from the entry price."""
+
+    kind: StopKind
+    market: str
+    trigger: Decimal | None = None
+    distance: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        if (self.trigger is None) == (self.distance is None):
+            raise ValueError("a StopIntent needs exactly one of trigger or distance")
+
+
+@dataclass(frozen=True, slots=True)
+class StopOff:
+    """``/sl BTC off``: cancel the position's stop-loss (or take-profit) orders."""
+
+    kind: StopKind
+    market: str
+
+
+Leg = OrderIntent | CloseIntent | StopIntent
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +139,7 @@ class MultiLeg:
             raise ValueError("a MultiLeg needs at least one leg")
 
 
-Intent = OrderIntent | CloseIntent | MultiLeg
+Intent = OrderIntent | CloseIntent | StopIntent | MultiLeg
 
 
 def _tokens(args: Sequence[str] | str) -> list[str]:
@@ -168,11 +201,20 @@ def parse_order(side: Side, args: Sequence[str] | str) -> OrderIntent:
     quantity, notional = _parse_size(size_text, example)
 
     price: Decimal | None = None
+    stops: dict[str, Decimal] = {}
     post_only = reduce_only = False
     i = 0
     while i < len(rest):
         tok = rest[i]
         low = tok.lower()
+        if low in STOP_NAMES:
+            if low in stops:
+                raise IntentError(f"Give '{low}' only once.", example)
+            if i + 1 >= len(rest):
+                raise IntentError(f"A trigger price must follow '{low}'.", example)
+            stops[low] = parse_number(rest[i + 1], f"{STOP_NAMES[low]} price", example)
+            i += 2
+            continue
         if tok == "@":
             if price is not None:
                 raise IntentError("Give the limit price only once.", example)
@@ -198,6 +240,37 @@ def parse_order(side: Side, args: Sequence[str] | str) -> OrderIntent:
         price=price,
         post_only=post_only,
         reduce_only=reduce_only,
+        stop_loss=stops.get("sl"),
+        take_profit=stops.get("tp"),
+    )
+
+
+def parse_stop(kind: StopKind, args: Sequence[str] | str) -> StopIntent | StopOff:
+    """Parse the arguments of ``/sl`` or ``/tp``: a market, then a trigger price, a distance
+    from the entry price (``5%``) or ``off``."""
+    example = examples(kind)
+    name = STOP_NAMES[kind]
+    tokens = _tokens(args)
+    if not tokens:
+        raise IntentError(f"Which position, and where should the {name} be?", example)
+    market = _parse_symbol(tokens[0], example)
+    rest = tokens[1:]
+    if len(rest) == 2 and rest[1] == "%":
+        rest = [rest[0] + "%"]
+    if not rest:
+        raise IntentError(f"Where should the {name} be? Give a price or a % from entry.", example)
+    if len(rest) > 1:
+        raise IntentError(f"I don't understand {' '.join(rest[1:])!r}.", example)
+    text = rest[0]
+    if text.lower() in ("off", "cancel", "none", "remove"):
+        return StopOff(kind=kind, market=market)
+    if text.endswith("%"):
+        pct = parse_number(text[:-1], "distance", example)
+        if pct >= 100:
+            raise IntentError(f"A distance of {text} from the entry is too far.", example)
+        return StopIntent(kind=kind, market=market, distance=pct / 100)
+    return StopIntent(
+        kind=kind, market=market, trigger=parse_number(text, "trigger price", example)
     )
 
 
@@ -241,6 +314,15 @@ def intent_to_json(intent: Intent) -> dict[str, Any]:
     def opt(v: Decimal | None) -> str | None:
         return None if v is None else str(v)
 
+    if isinstance(intent, StopIntent):
+        return {
+            "type": "stop",
+            "kind": intent.kind,
+            "market": intent.market,
+            "trigger": opt(intent.trigger),
+            "distance": opt(intent.distance),
+        }
+
     return {
         "type": "order",
         "side": intent.side,
@@ -251,6 +333,8 @@ def intent_to_json(intent: Intent) -> dict[str, Any]:
         "post_only": intent.post_only,
         "reduce_only": intent.reduce_only,
         "venue": intent.venue,
+        "stop_loss": opt(intent.stop_loss),
+        "take_profit": opt(intent.take_profit),
     }
 
 
@@ -271,6 +355,13 @@ def intent_from_json(data: dict[str, Any]) -> Intent:
     def opt(v: Any) -> Decimal | None:
         return None if v is None else Decimal(str(v))
 
+    if kind == "stop":
+        return StopIntent(
+            kind="tp" if data["kind"] == "tp" else "sl",
+            market=data["market"],
+            trigger=opt(data.get("trigger")),
+            distance=opt(data.get("distance")),
+        )
     return OrderIntent(
         side="buy" if data["side"] == "buy" else "sell",
         market=data["market"],
@@ -280,6 +371,8 @@ def intent_from_json(data: dict[str, Any]) -> Intent:
         post_only=bool(data.get("post_only")),
         reduce_only=bool(data.get("reduce_only")),
         venue=data.get("venue"),
+        stop_loss=opt(data.get("stop_loss")),
+        take_profit=opt(data.get("take_profit")),
     )
 
 

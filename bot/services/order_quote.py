@@ -11,11 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from bot.exchange.markets import Market
-from bot.services.order_intent import CloseIntent, IntentError, OrderIntent, Side, examples
+from bot.services.order_intent import (
+    STOP_NAMES,
+    CloseIntent,
+    IntentError,
+    OrderIntent,
+    Side,
+    StopIntent,
+    examples,
+)
 
 ZERO = Decimal(0)
 Level = tuple[Decimal, Decimal]
@@ -61,6 +69,12 @@ class MarketView:
     taker_fee: Decimal
     maker_fee: Decimal
     leverage: Decimal
+    #: The perp position's entry, mark and estimated liquidation prices (stops need them).
+    entry_price: Decimal | None = None
+    mark_price: Decimal | None = None
+    liquidation_price: Decimal | None = None
+    #: Ids of the position's open stop orders of each kind (``"sl"``/``"tp"``) a new one replaces.
+    stops: tuple[tuple[str, str], ...] = ()
 
     @property
     def mid(self) -> Decimal:
@@ -118,10 +132,27 @@ class LegPreview:
     asked: str
     notes: tuple[str, ...] = ()
     venue: str | None = None  # None: Backpack; "hedge": the hedge venue
+    #: A stop leg (``stop`` = ``"sl"``/``"tp"``): a reduce-only conditional order that fires when
+    #: the mark price reaches ``trigger_price``; ``pnl_at_trigger`` is the expected realised PnL
+    #: then (fees included), ``replaces`` the ids of the stops of that kind it supersedes.
+    stop: str = ""
+    trigger_price: Decimal | None = None
+    entry_price: Decimal | None = None
+    mark_price: Decimal | None = None
+    liquidation_price: Decimal | None = None
+    pnl_at_trigger: Decimal | None = None
+    replaces: tuple[str, ...] = ()
+    #: Protective trigger prices attached to an entry (placed by the exchange when it fills).
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
 
     @property
     def is_buy(self) -> bool:
         return self.side == "buy"
+
+    @property
+    def is_stop(self) -> bool:
+        return self.trigger_price is not None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe dict (decimals as strings) — the stored form of the preview."""
@@ -140,6 +171,9 @@ class LegPreview:
     def from_json(cls, data: dict[str, Any]) -> LegPreview:
         def d(key: str) -> Decimal:
             return Decimal(str(data[key]))
+
+        def opt(key: str) -> Decimal | None:
+            return Decimal(str(data[key])) if data.get(key) is not None else None
 
         return cls(
             symbol=data["symbol"],
@@ -165,6 +199,15 @@ class LegPreview:
             asked=str(data["asked"]),
             notes=tuple(str(n) for n in data.get("notes", ())),
             venue=data.get("venue"),
+            stop=str(data.get("stop") or ""),
+            trigger_price=opt("trigger_price"),
+            entry_price=opt("entry_price"),
+            mark_price=opt("mark_price"),
+            liquidation_price=opt("liquidation_price"),
+            pnl_at_trigger=opt("pnl_at_trigger"),
+            replaces=tuple(str(r) for r in data.get("replaces", ())),
+            stop_loss=opt("stop_loss"),
+            take_profit=opt("take_profit"),
         )
 
 
@@ -251,14 +294,148 @@ def _check_decimals(value: Decimal, unit: Decimal, what: str, sym: str, example:
         )
 
 
-def build_leg(intent: OrderIntent | CloseIntent, view: MarketView, limits: Limits) -> LegPreview:
+def build_leg(
+    intent: OrderIntent | CloseIntent | StopIntent, view: MarketView, limits: Limits
+) -> LegPreview:
     """Check and price one leg; raise :class:`IntentError` for anything that must not be sent."""
     m = view.market
     if not m.open:
         raise IntentError(f"{m.symbol} is not open for trading right now.", "")
     if isinstance(intent, CloseIntent):
         return _build_close(intent, view)
-    return _build_order(intent, view, limits)
+    if isinstance(intent, StopIntent):
+        return _build_stop(intent, view)
+    leg = _build_order(intent, view, limits)
+    if intent.stop_loss is None and intent.take_profit is None:
+        return leg
+    return _attach_stops(intent, leg, view)
+
+
+def _attach_stops(intent: OrderIntent, leg: LegPreview, view: MarketView) -> LegPreview:
+    """Check an entry's attached stop-loss/take-profit against the expected entry price."""
+    m = view.market
+    ex = examples(intent.side)
+    if not m.is_perp:
+        raise IntentError(f"'sl'/'tp' apply to perp markets only; {m.symbol} is spot.", ex)
+    if intent.reduce_only:
+        raise IntentError("'sl'/'tp' protect a new entry; they cannot go on a 'reduce' order.", ex)
+    buy = intent.side == "buy"
+    ref = leg.est_price
+    notes: list[str] = []
+    for kind, raw in (("sl", intent.stop_loss), ("tp", intent.take_profit)):
+        if raw is None:
+            continue
+        _check_decimals(raw, m.tick_size, f"{STOP_NAMES[kind]} price", m.symbol, ex)
+        below = (kind == "sl") == buy  # a long's stop-loss and a short's take-profit are below
+        if (raw >= ref) if below else (raw <= ref):
+            where = "below" if below else "above"
+            side = "long" if buy else "short"
+            raise IntentError(
+                f"A {STOP_NAMES[kind]} for a {side} must be {where} the entry price "
+                f"(≈ {plain(ref.quantize(m.tick_size))}); {plain(raw)} would fire at once.",
+                ex,
+            )
+        pnl = (raw - ref) * leg.quantity * (1 if buy else -1) - leg.quantity * raw * view.taker_fee
+        notes.append(
+            f"{STOP_NAMES[kind]} at {plain(raw)}: ≈ {plain(pnl.quantize(Decimal('0.01')))} USDC"
+        )
+    return replace(
+        leg,
+        stop_loss=intent.stop_loss,
+        take_profit=intent.take_profit,
+        notes=(*leg.notes, *notes),
+    )
+
+
+def stop_trigger(intent: StopIntent, entry: Decimal, long: bool, tick: Decimal) -> Decimal:
+    """The trigger price a stop asks for: as given, or ``distance`` from ``entry`` on the side
+    where it protects (a long's stop-loss below, its take-profit above) on the nearest tick."""
+    if intent.trigger is not None:
+        return intent.trigger
+    assert intent.distance is not None
+    up = (intent.kind == "tp") == long
+    raw = entry * (1 + intent.distance) if up else entry * (1 - intent.distance)
+    return (raw / tick).to_integral_value(rounding=ROUND_HALF_UP) * tick
+
+
+def _build_stop(intent: StopIntent, view: MarketView) -> LegPreview:
+    """A reduce-only conditional market order on the whole position, refused when it would
+    fire at once (a long's stop above the mark, a short's below) or only after liquidation."""
+    m = view.market
+    ex = examples(intent.kind)
+    name = STOP_NAMES[intent.kind]
+    if not m.is_perp:
+        raise IntentError(f"/{intent.kind} protects perp positions; {m.symbol} is spot.", ex)
+    pos = view.position
+    if pos == 0:
+        raise IntentError(f"No open {m.base} position to protect.", "/positions lists what is open")
+    long = pos > 0
+    entry = view.entry_price or view.mid
+    mark = view.mark_price or view.mid
+    if intent.trigger is not None:
+        _check_decimals(intent.trigger, m.tick_size, "trigger price", m.symbol, ex)
+    trigger = stop_trigger(intent, entry, long, m.tick_size)
+    if trigger <= 0:
+        raise IntentError(f"The {name} price must be above 0.", ex)
+    below = (intent.kind == "sl") == long
+    side_name = "long" if long else "short"
+    if (trigger >= mark) if below else (trigger <= mark):
+        where = "below" if below else "above"
+        raise IntentError(
+            f"A {name} for a {side_name} must be {where} the mark price "
+            f"{plain(mark.quantize(m.tick_size))}; at {plain(trigger)} it would fire at once.",
+            ex,
+        )
+    liq = view.liquidation_price
+    if (
+        intent.kind == "sl"
+        and liq is not None
+        and liq > 0
+        and (trigger <= liq if long else trigger >= liq)
+    ):
+        raise IntentError(
+            f"A stop-loss at {plain(trigger)} is past the liquidation price {plain(liq)}: the "
+            f"position would be liquidated before it fires. Put it "
+            f"{'above' if long else 'below'} {plain(liq)}.",
+            ex,
+        )
+    qty = abs(pos)
+    side: Side = "sell" if long else "buy"
+    fee = qty * trigger * view.taker_fee
+    pnl = (trigger - entry) * pos - fee
+    replaces = tuple(oid for kind, oid in view.stops if kind == intent.kind)
+    notes = [f"replaces the current {name}"] if replaces else []
+    return LegPreview(
+        symbol=m.symbol,
+        base=m.base,
+        quote=m.quote,
+        perp=True,
+        side=side,
+        order_type="MARKET",
+        quantity=qty,
+        price=None,
+        post_only=False,
+        reduce_only=True,
+        est_price=trigger,
+        taker_qty=qty,
+        mid=view.mid,
+        slippage=ZERO,
+        notional=qty * trigger,
+        fee=fee,
+        position_before=pos,
+        position_after=ZERO,
+        margin=ZERO,
+        available=view.available,
+        asked=plain(intent.distance * 100) + "%" if intent.distance is not None else plain(trigger),
+        notes=tuple(notes),
+        stop=intent.kind,
+        trigger_price=trigger,
+        entry_price=entry,
+        mark_price=mark,
+        liquidation_price=liq,
+        pnl_at_trigger=pnl,
+        replaces=replaces,
+    )
 
 
 def _build_order(intent: OrderIntent, view: MarketView, limits: Limits) -> LegPreview:

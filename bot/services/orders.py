@@ -62,10 +62,20 @@ class WireOrder:
     post_only: bool = False
     reduce_only: bool = False
     venue: str | None = None  # None: Backpack; HEDGE: the hedge venue (market orders only)
+    #: A conditional order: it waits (``TriggerPending``) until the mark price reaches this,
+    #: then runs as a ``quantity`` order of ``order_type``.
+    trigger_price: Decimal | None = None
+    #: Protective trigger prices attached to the order, placed by the exchange when it fills.
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
 
     @property
     def is_buy(self) -> bool:
         return self.side == "BUY"
+
+    @property
+    def is_trigger(self) -> bool:
+        return self.trigger_price is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +190,9 @@ class OrderSender:
             kind=KIND_ORDER,
             origin=origin,
             venue=order.venue,
+            trigger_price=order.trigger_price,
+            stop_loss=order.stop_loss,
+            take_profit=order.take_profit,
         )
 
     async def record(self, token: str, leg: int, outcome: OrderOutcome) -> None:
@@ -226,16 +239,31 @@ class OrderSender:
         try:
             if self.before_send is not None:
                 await self.before_send(order.symbol)
-            answer = await self.exchange.place_order(
-                order.symbol,
-                order.side,
-                order.quantity,
-                order.price,
-                order_type=order.order_type,
-                post_only=order.post_only,
-                reduce_only=order.reduce_only,
-                client_id=cid,
-            )
+            if order.is_trigger:
+                answer = await self.exchange.place_order(
+                    order.symbol,
+                    order.side,
+                    None,
+                    order.price,
+                    order_type=order.order_type,
+                    reduce_only=order.reduce_only,
+                    client_id=cid,
+                    trigger_price=order.trigger_price,
+                    trigger_quantity=order.quantity,
+                )
+            else:
+                answer = await self.exchange.place_order(
+                    order.symbol,
+                    order.side,
+                    order.quantity,
+                    order.price,
+                    order_type=order.order_type,
+                    post_only=order.post_only,
+                    reduce_only=order.reduce_only,
+                    client_id=cid,
+                    stop_loss=order.stop_loss,
+                    take_profit=order.take_profit,
+                )
         except OrderStatusUnknown as exc:
             self.logger.error("order cid=%s %s: status unknown: %s", cid, order.symbol, exc)
             return OrderOutcome(LegStatus.UNKNOWN, cid, reason=exc.message)
@@ -434,6 +462,9 @@ def wire_orders(rows: Sequence[JournalRecord]) -> list[WireOrder]:
             r.post_only,
             r.reduce_only,
             r.venue,
+            r.trigger_price,
+            r.stop_loss,
+            r.take_profit,
         )
         for r in rows
     ]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from bot.clock import Clock
-from bot.exchange.client import BackpackAPI
+from bot.exchange.client import BackpackAPI, round_trigger
 from bot.exchange.errors import BackpackError
 from bot.exchange.markets import round_quantity
 from bot.faults import crash_point
@@ -23,11 +23,12 @@ from bot.services.cross import CrossDesk
 from bot.services.journal import JournalService
 from bot.services.order_intent import IntentError, MultiLeg, OrderIntent
 from bot.services.orders import SENT_OK, LegStatus, OrderOutcome, OrderSender, WireOrder
+from bot.services.stops import stops_of
 from bot.services.trading import Outcome, Preview, Status, TradingService
 from bot.storage.strategy import MODES, ActionRecord, StrategyStore
 from bot.strategy.backtest import BacktestResult, run_backtest
 from bot.strategy.cross import CrossResult, cross_config, run_cross_backtest
-from bot.strategy.decide import candidates, decide
+from bot.strategy.decide import candidates, decide, exchange_stop_price
 from bot.strategy.executor import ExecutionReport, Executor, LegFill
 from bot.strategy.history import load_cross_history, load_history, parse_ts_ms
 from bot.strategy.model import (
@@ -110,6 +111,8 @@ class PositionView:
     mark: Decimal | None
     funding_rate: Decimal | None
     unrealized: Decimal | None
+    #: Where its stop-loss lives: the exchange's trigger price, or ``None`` (checked each cycle).
+    exchange_stop: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +308,7 @@ class StrategyService:
                     perp.mark if perp else None,
                     perp.funding_rate if perp else None,
                     p.unhedged_pnl(perp.mark, perp.spot_price) if perp else None,
+                    exchange_stop_price(p, settings.config),
                 )
             )
         return StrategyStatus(
@@ -324,12 +328,18 @@ class StrategyService:
             if settings.mode == "off":
                 return CycleResult(mode="off")
             now = self.now_ms()
+            owner = (settings.user_id or 0, settings.chat_id or 0)
+            stop_notes = await self.ensure_stops(settings.config, *owner)
             actions, warnings = await self._decide(settings.config, now, settings.mode)
             if settings.mode == "auto":
-                owner = (settings.user_id or 0, settings.chat_id or 0)
                 reports = [await self._execute(a, *owner) for a in actions]
+                stop_notes += await self.ensure_stops(settings.config, *owner)
                 return CycleResult(
-                    "auto", reports=tuple(reports), chat_id=settings.chat_id, warnings=warnings
+                    "auto",
+                    reports=tuple(reports),
+                    chat_id=settings.chat_id,
+                    notes=stop_notes,
+                    warnings=warnings,
                 )
             if settings.chat_id is None or settings.user_id is None:
                 return CycleResult("approve", notes=("approve mode has nobody to ask",))
@@ -349,7 +359,7 @@ class StrategyService:
                 "approve",
                 proposals=tuple(proposals),
                 chat_id=settings.chat_id,
-                notes=tuple(notes),
+                notes=(*stop_notes, *notes),
                 warnings=warnings,
             )
 
@@ -385,6 +395,60 @@ class StrategyService:
         config = (await self.store.settings()).config
         action = await self.cross.open_for(text, config)
         return await self._propose(action, user_id, chat_id, self.now_ms())
+
+    async def ensure_stops(
+        self, config: StrategyConfig, user_id: int, chat_id: int
+    ) -> tuple[str, ...]:
+        """With ``stop_on_exchange``: give every unhedged strategy position its stop-loss as a
+        reduce-only conditional order on the exchange (journaled like every order), and forget
+        positions the exchange has closed meanwhile (a stop that fired). Idempotent: run each
+        cycle, it also covers positions opened before the setting, or a placement that failed."""
+        portfolio = await self.store.portfolio()
+        wanted = {
+            p.symbol: (p, trigger)
+            for p in portfolio.positions
+            if (trigger := exchange_stop_price(p, config)) is not None
+        }
+        if not wanted:
+            return ()
+        positions, orders = await asyncio.gather(
+            self.account_api.get_positions(), self.account_api.get_open_orders()
+        )
+        real = {p["symbol"]: p for p in positions}
+        notes: list[str] = []
+        for symbol, (pos, trigger) in wanted.items():
+            row = real.get(symbol)
+            have = Decimal(str(row["netQuantity"])) if row else ZERO
+            if have == 0 or (have > 0) != (pos.perp_quantity > 0):
+                await self.store.remove_position(symbol, exited_at_ms=self.now_ms())
+                notes.append(
+                    f"{symbol}: closed on the exchange (its stop-loss fired, or by hand); forgotten"
+                )
+                continue
+            assert row is not None
+            mark = Decimal(str(row.get("markPrice") or trigger))
+            mine = [o for o in orders if o.get("symbol") == symbol]
+            if any(s.kind == "sl" for s in stops_of(have, mark, mine)):
+                continue
+            market = await self.account_api.market(symbol)
+            wire = WireOrder(
+                symbol,
+                "SELL" if have > 0 else "BUY",
+                min(abs(have), abs(pos.perp_quantity)),  # the strategy's part, not the user's
+                reduce_only=True,
+                trigger_price=round_trigger(market, trigger),
+            )
+            outcome = await self.orders.place(
+                wire,
+                token=f"stop:{secrets.token_urlsafe(9)}",
+                leg=0,
+                user_id=user_id,
+                chat_id=chat_id,
+                origin=f"{ORIGIN}stop:{symbol}",
+            )
+            if outcome.status not in SENT_OK:
+                notes.append(f"{symbol}: exchange stop-loss not placed ({outcome.reason})")
+        return tuple(notes)
 
     async def _propose(self, action: Action, user_id: int, chat_id: int, now: int) -> Proposal:
         """A pending confirmation in the trading service (the same single-use, owner-only,
@@ -473,6 +537,8 @@ class StrategyService:
         report = await self._executor(aid, *owner).complete(action, fills)
         await self._book(action, report, "approve")
         await self.store.finish_approval(aid, "executed")
+        if action.kind == "open":
+            await self.ensure_stops((await self.store.settings()).config, *owner)
         await self._sync_journal()
         return ApprovalResult(outcome, action, report)
 

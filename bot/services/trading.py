@@ -52,6 +52,7 @@ from bot.services.order_intent import (
     IntentError,
     MultiLeg,
     OrderIntent,
+    StopIntent,
     examples,
     intent_from_json,
     intent_to_json,
@@ -67,6 +68,7 @@ from bot.services.order_quote import (
 )
 from bot.services.orders import SENT_OK as _SENT_OK
 from bot.services.orders import LegStatus, OrderOutcome, OrderSender, WireOrder
+from bot.services.stops import stops_of
 from bot.storage.trading import (
     CANCELLED,
     DONE,
@@ -265,6 +267,8 @@ class _Account:
     perp_positions: dict[str, Decimal] = field(default_factory=dict)
     balances: dict[str, Decimal] = field(default_factory=dict)
     free_equity: Decimal = ZERO
+    position_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    open_orders: list[dict[str, Any]] = field(default_factory=list)
 
 
 class TradingService:
@@ -344,11 +348,12 @@ class TradingService:
         venues = [_venue_of(leg) for leg in legs]
         markets = [await self._market(leg) for leg in legs]
         ours = [m for m, v in zip(markets, venues, strict=True) if v is None]
+        stops = any(isinstance(leg, StopIntent) for leg in legs)
         books, account, fees, hedge = await asyncio.gather(
             asyncio.gather(
                 *(self._book(m.symbol, v) for m, v in zip(markets, venues, strict=True))
             ),
-            self._account(ours),
+            self._account(ours, stops=stops),
             self._fee_rates(),
             self._hedge_account() if HEDGE in venues else _no_hedge_account(),
         )
@@ -377,13 +382,19 @@ class TradingService:
             drift=drift_seen,
         )
 
-    async def _market(self, leg: OrderIntent | CloseIntent) -> Market:
+    async def _market(self, leg: OrderIntent | CloseIntent | StopIntent) -> Market:
         if _venue_of(leg) == HEDGE:
             return await self._hedge_market(leg.market)
         try:
             return await self.market_data.market(leg.market)
         except InvalidSymbol as exc:
-            command = "close" if isinstance(leg, CloseIntent) else leg.side
+            command = (
+                "close"
+                if isinstance(leg, CloseIntent)
+                else leg.kind
+                if isinstance(leg, StopIntent)
+                else leg.side
+            )
             raise IntentError(
                 f"Unknown market {leg.market!r}. {_hint(exc.message)}".strip(), examples(command)
             ) from None
@@ -411,19 +422,24 @@ class TradingService:
         asks = [(Decimal(p), Decimal(q)) for p, q in book["asks"]]
         return bids, asks
 
-    async def _account(self, markets: Sequence[Market]) -> _Account:
+    async def _account(self, markets: Sequence[Market], *, stops: bool = False) -> _Account:
         acc = _Account()
         calls: list[Awaitable[Any]] = []
         if any(m.is_perp for m in markets):
             calls += [self.exchange.get_positions(), self.exchange.get_collateral()]
         if any(not m.is_perp for m in markets):
             calls.append(self.exchange.get_balances())
-        results = await asyncio.gather(*calls)
+        if stops:
+            calls.append(self.exchange.get_open_orders())
+        results = list(await asyncio.gather(*calls))
+        if stops:
+            acc.open_orders = list(results.pop())
         i = 0
         if any(m.is_perp for m in markets):
             positions, collateral = results[0], results[1]
             i = 2
             acc.perp_positions = {p["symbol"]: Decimal(p["quantity"]) for p in positions}
+            acc.position_rows = {p["symbol"]: dict(p) for p in positions}
             acc.free_equity = Decimal(str(collateral.get("netEquityAvailable") or 0))
         if i < len(results):
             acc.balances = {b["asset"]: Decimal(b["available"]) for b in results[i]}
@@ -523,15 +539,23 @@ class TradingService:
         fees: _Fees,
     ) -> MarketView:
         if market.is_perp:
+            row = account.position_rows.get(market.symbol, {})
+            position = account.perp_positions.get(market.symbol, ZERO)
+            mark = _opt(row.get("markPrice"))
+            mine = [o for o in account.open_orders if o.get("symbol") == market.symbol]
             return MarketView(
                 market=market,
                 bids=bids,
                 asks=asks,
-                position=account.perp_positions.get(market.symbol, ZERO),
+                position=position,
                 available=account.free_equity,
                 taker_fee=fees.taker,
                 maker_fee=fees.maker,
                 leverage=fees.leverage,
+                entry_price=_opt(row.get("entryPrice")),
+                mark_price=mark,
+                liquidation_price=_opt(row.get("liquidationPrice")),
+                stops=tuple((s.kind, s.id) for s in stops_of(position, mark or ZERO, mine) if mark),
             )
         return MarketView(
             market=market,
@@ -608,6 +632,7 @@ class TradingService:
             if i < len(preview.legs) - 1:
                 await self.sender.record(token, i, _outcome_of(result))
                 crash_point("recorded-leg")
+        await self._retire_replaced(rec, results)
         status = _overall(results)
         if on_sent is not None:
             try:
@@ -623,6 +648,20 @@ class TradingService:
         outcome = self._outcome(status, rec, preview, results=tuple(results))
         await self._notify(outcome)
         return outcome
+
+    async def _retire_replaced(self, rec: ConfirmationRecord, results: Sequence[LegResult]) -> None:
+        """A new stop is in place: cancel the ones it replaces (after, so the position is never
+        unprotected), through the journaled cancel path."""
+        for r in results:
+            if not r.leg.replaces or r.status not in _SENT_OK:
+                continue
+            for oid in r.leg.replaces:
+                try:
+                    await self.sender.cancel(
+                        r.leg.symbol, oid, user_id=rec.user_id, chat_id=rec.chat_id
+                    )
+                except BackpackError as exc:  # already fired or gone: nothing to retire
+                    self.logger.info("replaced stop %s not cancelled: %s", oid, exc)
 
     async def cancel(self, user_id: int, token: str) -> Outcome:
         """Cancel a pending confirmation (owner only); nothing is sent."""
@@ -728,6 +767,8 @@ class TradingService:
         books = await asyncio.gather(*(self._book(leg.symbol, leg.venue) for leg in preview.legs))
         worst = ZERO
         for leg, (bids, asks) in zip(preview.legs, books, strict=True):
+            if leg.is_stop:
+                continue  # nothing trades now: the trigger, not the book, sets its price
             view = MarketView(
                 market=_stub_market(leg),
                 bids=bids,
@@ -848,15 +889,25 @@ def _wire(leg: LegPreview) -> WireOrder:
         post_only=leg.post_only,
         reduce_only=leg.reduce_only,
         venue=leg.venue,
+        trigger_price=leg.trigger_price,
+        stop_loss=leg.stop_loss,
+        take_profit=leg.take_profit,
     )
 
 
-def _venue_of(leg: OrderIntent | CloseIntent) -> str | None:
+def _venue_of(leg: OrderIntent | CloseIntent | StopIntent) -> str | None:
     return leg.venue if isinstance(leg, OrderIntent) else None
 
 
 async def _no_hedge_account() -> _HedgeAccount:
     return _HedgeAccount()
+
+
+def _opt(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    d = value if isinstance(value, Decimal) else Decimal(str(value))
+    return d if d > 0 else None
 
 
 def _outcome_of(r: LegResult) -> OrderOutcome:

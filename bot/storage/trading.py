@@ -109,6 +109,9 @@ class OrderJournalEntry(Base):
     target: Mapped[str | None] = mapped_column(String(64), nullable=True)
     #: ``None``: Backpack; ``hedge``: the hedge venue (where recovery must look the order up).
     venue: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    trigger_price: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    stop_loss: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
+    take_profit: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +151,9 @@ class NewJournalEntry:
     origin: str | None = None
     target: str | None = None
     venue: str | None = None  # None: Backpack; "hedge": the hedge venue
+    trigger_price: Decimal | None = None
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +186,9 @@ class JournalRecord:
     target: str | None = None
     result: str | None = None
     venue: str | None = None  # None: Backpack; "hedge": the hedge venue
+    trigger_price: Decimal | None = None
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
 
 
 def _snap(row: Confirmation) -> ConfirmationRecord:
@@ -228,6 +237,9 @@ def _jsnap(row: OrderJournalEntry) -> JournalRecord:
         target=row.target,
         result=row.result,
         venue=row.venue,
+        trigger_price=row.trigger_price,
+        stop_loss=row.stop_loss,
+        take_profit=row.take_profit,
     )
 
 
@@ -260,6 +272,9 @@ def _journal_values(
         origin=entry.origin,
         target=entry.target,
         venue=entry.venue,
+        trigger_price=entry.trigger_price,
+        stop_loss=entry.stop_loss,
+        take_profit=entry.take_profit,
         created_at_ms=now_ms,
         updated_at_ms=now_ms,
     )

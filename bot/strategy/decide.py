@@ -152,6 +152,17 @@ def plan_entry(
     )
 
 
+def exchange_stop_price(pos: StrategyPosition, config: StrategyConfig) -> Decimal | None:
+    """The trigger of the stop-loss the exchange holds for ``pos`` (``stop_on_exchange``), or
+    ``None`` when the cycle checks it instead. Only an unhedged perp gets one: its unhedged PnL
+    is the perp's, so "lose ``stop_loss_pct`` % of notional" is a mark price; a stop on one leg
+    of a hedged pair would leave the other naked."""
+    if not config.stop_on_exchange or pos.perp_quantity == 0 or pos.spot_quantity > 0:
+        return None
+    move = config.stop_loss_pct / HUNDRED * pos.perp_entry
+    return pos.perp_entry + move if pos.is_short else pos.perp_entry - move
+
+
 def exit_reason(
     pos: StrategyPosition, perp: PerpSnapshot, config: StrategyConfig, now_ms: int
 ) -> str | None:
@@ -160,7 +171,7 @@ def exit_reason(
         return "leftover spot hedge after a partial close"
     pnl = pos.unhedged_pnl(perp.mark, perp.spot_price)
     limit = config.stop_loss_pct / HUNDRED * pos.notional
-    if pnl <= -limit:
+    if pnl <= -limit and exchange_stop_price(pos, config) is None:
         return f"stop-loss: unhedged PnL {pnl:.2f} ≤ −{limit:.2f} USDC"
     earning = perp.funding_rate if pos.is_short else -perp.funding_rate
     if earning < 0:

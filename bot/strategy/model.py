@@ -188,6 +188,9 @@ class StrategyConfig:
     min_edge_bps: Decimal = Decimal(5)  # required edge after costs, in bps of notional
     max_hold_hours: Decimal = Decimal(72)
     stop_loss_pct: Decimal = Decimal(3)  # % of notional lost on the unhedged PnL
+    #: Hold the stop-loss of unhedged perps on the exchange (a conditional order that works
+    #: while the bot is down) instead of checking it each cycle.
+    stop_on_exchange: bool = False
     cooldown_minutes: int = 60
     symbols: tuple[str, ...] = ()  # allow-list of bases or symbols; empty = every perp
     min_volume_24h: Decimal = Decimal(100_000)
@@ -377,6 +380,7 @@ CONFIG_KEYS: dict[str, _Key] = {
     "min_edge_bps": _Key("bps", D(0), D(10_000), "5", "edge after costs, bps of notional"),
     "max_hold_hours": _Key("decimal", D(1), D(24 * 90), "72", "close after this long"),
     "stop_loss_pct": _Key("points", D("0.1"), D(100), "3%", "% loss on unhedged PnL"),
+    "stop_on_exchange": _Key("bool", example="on", help="stop-loss as an exchange order"),
     "cooldown_minutes": _Key("int", D(0), D(24 * 60 * 7), "60", "wait after an exit"),
     "symbols": _Key("symbols", example="BTC,ETH", help="allow-list; all = every perp"),
     "min_volume_24h": _Key("usdc", D(0), D(10**12), "100000", "USDC 24h volume at least"),

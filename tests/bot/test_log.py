@@ -52,9 +52,9 @@ async def test_an_idle_paper_bot_logs_no_reconnect_and_no_job_runs(
     await runner.start()
     try:
         apis = (runner.services.account_api, runner.services.market_api)
-        before = [api._stream.connections for api in apis]
+        before = [api.stream_connections for api in apis]
         await asyncio.sleep(8)
-        assert [api._stream.connections for api in apis] == before
+        assert [api.stream_connections for api in apis] == before
         assert all(api.stream_connected for api in apis)
     finally:
         await runner.stop()

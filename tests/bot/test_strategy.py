@@ -150,3 +150,30 @@ async def test_a_funding_alert_triggers_a_strategy_cycle_at_once(
         assert "BTC_USDC_PERP" in proposal.text
     finally:
         await runner.stop()
+
+
+async def test_a_directional_position_gets_its_stop_loss_on_the_exchange(
+    strategy_bot: BotRunner, tg: FakeTelegram, sim_control: Control, keys: KeyPair
+) -> None:
+    await tg.ask(ALICE, "/strategy set kind directional", "kind")
+    await tg.ask(ALICE, "/strategy set stop_on_exchange on", "stop_on_exchange")
+    status = await tg.ask(ALICE, "/strategy", "<b>Strategy</b>")
+    assert "held on the exchange" in status.text
+    await tg.ask(ALICE, "/strategy approve", "approve")
+    mark = len(tg.messages)
+    await sim_control.post("funding", {"symbol": "BTC_USDC_PERP", "rate": "0.001"})
+    proposal = await tg.next_message(ALICE, "Strategy proposes", after=mark, timeout=15)
+    await tg.wait_for(lambda: any("Execute" in label for label, _ in proposal.buttons), 5)
+    await tg.answer_to(await tg.tap(ALICE, proposal, proposal.button("Execute")), 15)
+    short = (await _positions(sim_control, keys))["BTC_USDC_PERP"]
+    assert short < 0
+    acc: dict[str, Any] = (await sim_control.state())["accounts"][keys.api_key]
+    (stop,) = [o for o in acc["orders"] if o.get("status") == "TriggerPending"]
+    assert stop["side"] == "Bid" and stop["reduceOnly"] is True
+    status = await tg.ask(ALICE, "/strategy", "<b>Strategy</b>")
+    assert "stop on the exchange @" in status.text
+    # The exchange fires it on its own: the bot only hears the fill.
+    trigger = Decimal(str(stop["triggerPrice"]))
+    await sim_control.post("price", {"symbol": "BTC_USDC_PERP", "price": str(trigger + 100)})
+    await tg.next_message(ALICE, "Stop triggered", timeout=8)
+    assert "BTC_USDC_PERP" not in await _positions(sim_control, keys)

@@ -167,3 +167,21 @@ def test_shared_grammar_refusals(text: str, problem: str) -> None:
     with pytest.raises(IntentError) as info:
         parse_order("buy", text)
     assert problem in info.value.problem
+
+
+def test_stop_commands_parse() -> None:
+    from bot.services.order_intent import (
+        StopIntent,
+        StopOff,
+        intent_from_json,
+        intent_to_json,
+        parse_stop,
+    )
+
+    assert parse_stop("sl", "BTC 60000") == StopIntent("sl", "BTC", trigger=Decimal(60000))
+    assert parse_stop("tp", ["eth", "5", "%"]) == StopIntent("tp", "eth", distance=Decimal("0.05"))
+    assert parse_stop("sl", "BTC off") == StopOff("sl", "BTC")
+    intent = parse_order("buy", "BTC 0.01 sl 60000 tp 70000")
+    assert (intent.stop_loss, intent.take_profit) == (Decimal(60000), Decimal(70000))
+    for it in (intent, StopIntent("sl", "BTC", distance=Decimal("0.05"))):
+        assert intent_from_json(intent_to_json(it)) == it

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from bot.exchange.markets import Market
-from bot.services.order_intent import CloseIntent, IntentError, OrderIntent
+from bot.services.order_intent import CloseIntent, IntentError, OrderIntent, StopIntent
 from bot.services.order_quote import (
     LegPreview,
     Limits,
@@ -235,3 +235,74 @@ def test_requote_and_drift() -> None:
 def test_json_round_trip() -> None:
     p = leg(OrderIntent("buy", "BTC", quantity=D("0.01"), price=D(95000)))
     assert LegPreview.from_json(p.to_json()) == p
+
+
+# ---------------------------------------------------------------- stops
+
+
+def stop_view(position: str, liq: str | None = None) -> MarketView:
+    return replace(
+        view(position=position),
+        entry_price=D(95000),
+        mark_price=D(100000),
+        liquidation_price=D(liq) if liq else None,
+        stops=(("sl", "111"), ("tp", "222")),
+    )
+
+
+def test_a_long_stop_loss_is_a_reduce_only_sell_of_the_whole_position() -> None:
+    leg = build_leg(StopIntent("sl", "BTC", trigger=D(90000)), stop_view("0.5"), LIMITS)
+    assert (leg.side, leg.quantity, leg.reduce_only, leg.trigger_price) == (
+        "sell",
+        D("0.5"),
+        True,
+        D(90000),
+    )
+    assert leg.pnl_at_trigger is not None and leg.pnl_at_trigger < -2500  # (90k-95k)·0.5 - fee
+    assert leg.replaces == ("111",)
+
+
+def test_a_distance_is_measured_from_the_entry_on_the_protecting_side() -> None:
+    short = stop_view("-0.5")
+    sl = build_leg(StopIntent("sl", "BTC", distance=D("0.1")), short, LIMITS)
+    assert sl.side == "buy" and sl.trigger_price == D(104500)
+    tp = build_leg(StopIntent("tp", "BTC", distance=D("0.1")), short, LIMITS)
+    assert tp.trigger_price == D(85500) and tp.pnl_at_trigger and tp.pnl_at_trigger > 0
+
+
+@pytest.mark.parametrize(
+    ("intent", "position", "liq", "problem"),
+    [
+        (StopIntent("sl", "BTC", trigger=D(101000)), "0.5", None, "below the mark"),
+        (StopIntent("sl", "BTC", trigger=D(99000)), "-0.5", None, "above the mark"),
+        (StopIntent("tp", "BTC", trigger=D(99000)), "0.5", None, "above the mark"),
+        (StopIntent("tp", "BTC", trigger=D(101000)), "-0.5", None, "below the mark"),
+        (StopIntent("sl", "BTC", trigger=D(80000)), "0.5", "85000", "liquidation"),
+        (StopIntent("sl", "BTC", trigger=D(90000)), "0", None, "No open BTC position"),
+        (StopIntent("sl", "BTC", trigger=D("90000.05")), "0.5", None, "decimals"),
+    ],
+)
+def test_stops_that_cannot_protect_are_refused(
+    intent: StopIntent, position: str, liq: str | None, problem: str
+) -> None:
+    with pytest.raises(IntentError) as err:
+        build_leg(intent, stop_view(position, liq), LIMITS)
+    assert problem in err.value.problem
+
+
+def test_attached_stops_must_bracket_the_entry() -> None:
+    leg = build_leg(
+        OrderIntent("buy", "BTC", quantity=D("0.01"), stop_loss=D(90000), take_profit=D(110000)),
+        view(),
+        LIMITS,
+    )
+    assert (leg.stop_loss, leg.take_profit) == (D(90000), D(110000))
+    assert LegPreview.from_json(leg.to_json()) == leg
+    with pytest.raises(IntentError, match="below the entry"):
+        build_leg(
+            OrderIntent("buy", "BTC", quantity=D("0.01"), stop_loss=D(110000)), view(), LIMITS
+        )
+    with pytest.raises(IntentError, match="above the entry"):
+        build_leg(
+            OrderIntent("sell", "BTC", quantity=D("0.01"), stop_loss=D(90000)), view(), LIMITS
+        )

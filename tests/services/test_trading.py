@@ -333,3 +333,24 @@ async def test_multi_leg_and_listener(
     assert len(out.order_ids) == 2
     assert [o.token for o in heard] == [p.token]
     assert len(await sim_orders(quiet_sim, keys)) == 2
+
+
+async def test_a_stop_is_journaled_with_its_trigger_and_recovered_by_client_id(
+    trading: TradingService, quiet_sim: Simulator, keys: KeyPair
+) -> None:
+    from bot.services.order_intent import StopIntent
+
+    await trading.confirm(
+        ALICE, (await trading.preview(ALICE, CHAT, parse_order("buy", "BTC 0.01"))).token
+    )
+    mark = (await trading.exchange.get_mark_prices("BTC_USDC_PERP"))[0]["markPrice"]
+    stop = (Decimal(str(mark)) * Decimal("0.9")).quantize(Decimal(1))
+    p = await trading.preview(ALICE, CHAT, StopIntent("sl", "BTC", trigger=stop))
+    # The answer is lost: the clientId lookup finds the pending conditional order.
+    await sim_control(quiet_sim, "fault", {"kind": "lost_response", "count": 1})
+    out = await trading.confirm(ALICE, p.token)
+    assert out.status is Status.PLACED, out
+    (row,) = await trading.store.journal_for(p.token)
+    assert row.trigger_price == stop and row.status == "placed"
+    resolved = await trading.sender.resolve(row)  # what recovery does after a crash
+    assert resolved.status is LegStatus.PLACED and resolved.order_id == out.results[0].order_id

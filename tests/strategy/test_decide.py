@@ -126,6 +126,13 @@ EXIT_CASES = [
         "stop-loss",
     ),
     (
+        "the exchange holds the stop: the cycle leaves it alone",
+        long_directional(),
+        {"rate": "-0.0005", "mark": "96"},
+        {"kind": "directional", "stop_on_exchange": "on"},
+        None,
+    ),
+    (
         "loss inside the stop: keep",
         long_directional(),
         {"rate": "-0.0005", "mark": "98"},
@@ -290,3 +297,24 @@ def test_a_typed_percent_is_a_percent_and_is_shown_as_typed(
 def test_a_stored_config_from_before_the_grammar_still_loads() -> None:
     old = {"entry_rate": "1E-5", "exit_rate": "0.000001", "max_positions": "3"}
     assert StrategyConfig.from_dict(old).entry_rate == D("0.00001")
+
+
+def test_an_exchange_held_stop_replaces_the_cycle_check_for_unhedged_perps() -> None:
+    from dataclasses import replace
+
+    from bot.strategy.decide import exchange_stop_price
+    from bot.strategy.model import StrategyPosition
+
+    on = StrategyConfig(kind="directional", stop_loss_pct=D(3), stop_on_exchange=True)
+    naked = StrategyPosition(
+        symbol="BTC_USDC_PERP",
+        kind="directional",
+        perp_quantity=D("-0.1"),
+        perp_entry=D(100000),
+        opened_at_ms=0,
+        entry_rate=D("0.001"),
+    )
+    assert exchange_stop_price(naked, on) == D(103000)
+    assert exchange_stop_price(naked, replace(on, stop_on_exchange=False)) is None
+    hedged = replace(naked, spot_symbol="BTC_USDC", spot_quantity=D("0.1"), spot_entry=D(100000))
+    assert exchange_stop_price(hedged, on) is None

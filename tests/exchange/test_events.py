@@ -1,0 +1,44 @@
+"""Stream frames → typed events (pure), on frames shaped like the exchange's."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot.exchange.events import (
+    AccountUpdate,
+    BestBidAsk,
+    MarkPrice,
+    StreamError,
+    Trade,
+    parse_frame,
+)
+
+
+def test_frames_become_typed_events_with_decimals() -> None:
+    assert parse_frame(
+        {
+            "stream": "ticker.BTC_USDC_PERP",
+            "data": {"e": "ticker", "s": "BTC_USDC_PERP", "c": "97000.1"},
+        }
+    ) == Trade("BTC_USDC_PERP", Decimal("97000.1"))
+    assert parse_frame(
+        {
+            "stream": "markPrice.BTC_USDC_PERP",
+            "data": {"s": "BTC_USDC_PERP", "p": "97001", "f": "0.0001", "n": 1700000000000},
+        }
+    ) == MarkPrice("BTC_USDC_PERP", Decimal(97001), Decimal("0.0001"), 1700000000000)
+    assert parse_frame(
+        {"stream": "bookTicker.SOL_USDC", "data": {"s": "SOL_USDC", "b": "180.1", "a": "180.2"}}
+    ) == BestBidAsk("SOL_USDC", Decimal("180.1"), Decimal("180.2"))
+    event = parse_frame(
+        {
+            "stream": "account.orderUpdate",
+            "data": {"e": "triggerPlaced", "s": "BTC_USDC_PERP", "i": "1", "P": "60000"},
+        }
+    )
+    assert isinstance(event, AccountUpdate) and event.channel == "order"
+    assert event.data["e"] == "triggerPlaced"
+    assert parse_frame({"error": {"code": 4000, "message": "bad"}}) == StreamError(
+        "{'code': 4000, 'message': 'bad'}"
+    )
+    assert parse_frame({"stream": "kline.1m.BTC_USDC_PERP", "data": {}}) is None
