@@ -768,7 +768,14 @@ class TradingService:
         worst = ZERO
         for leg, (bids, asks) in zip(preview.legs, books, strict=True):
             if leg.is_stop:
-                continue  # nothing trades now: the trigger, not the book, sets its price
+                # Nothing trades now; but if the market crossed the trigger since the preview,
+                # the stop would fire at once: re-preview, which refuses it with the reason.
+                if bids and asks and leg.trigger_price is not None:
+                    mid = (bids[0][0] + asks[0][0]) / 2
+                    below = (leg.stop == "sl") != leg.is_buy  # fires when the price falls to it
+                    if (mid <= leg.trigger_price) if below else (mid >= leg.trigger_price):
+                        return Decimal(1)
+                continue
             view = MarketView(
                 market=_stub_market(leg),
                 bids=bids,

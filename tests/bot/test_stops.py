@@ -149,3 +149,17 @@ async def test_stops_work_in_paper_mode_and_show_in_orders(
     await tg.next_message(ALICE, "stop-loss set")
     orders = await tg.ask(ALICE, "/orders", "open orders")
     assert "trigger" in orders.text and "SELL 0.01" in orders.text
+
+
+async def test_a_stop_the_market_crossed_before_the_tap_is_not_placed(
+    live_bot: BotRunner, tg: FakeTelegram, sim_control: Control, keys: KeyPair
+) -> None:
+    await go_long(tg)
+    stop = (await mark(live_bot) * Decimal("0.97")).quantize(Decimal(1))
+    p = await tg.ask(ALICE, f"/sl BTC {stop}", "STOP-LOSS")
+    await sim_control.post("price", {"symbol": BTC, "price": str(stop - 100)})
+    await asyncio.sleep(0.5)  # the streamed book follows the move
+    answer = await tg.answer_to(await tg.tap(ALICE, p, p.button("Confirm")))
+    assert "no longer passes" in answer.text
+    await tg.wait_for(lambda: "fire at once" in tg.find(p.message_id).text)
+    assert await pending(sim_control, keys) == []  # it would have fired at once: nothing sent
