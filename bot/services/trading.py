@@ -31,44 +31,33 @@ Guarantees:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from bot.clock import Clock, SystemClock, now_ms
 from bot.exchange.client import BackpackAPI
-from bot.exchange.errors import BackpackError, InvalidSymbol
-from bot.exchange.markets import Market
+from bot.exchange.errors import BackpackError
 from bot.faults import crash_point
 from bot.services.order_intent import (
-    CloseIntent,
     Intent,
     IntentError,
     MultiLeg,
-    OrderIntent,
-    StopIntent,
-    examples,
     intent_from_json,
     intent_to_json,
-    legs_of,
 )
 from bot.services.order_quote import (
     LegPreview,
     Limits,
-    MarketView,
-    build_leg,
-    drift,
-    requote,
 )
 from bot.services.orders import SENT_OK as _SENT_OK
 from bot.services.orders import LegStatus, OrderOutcome, OrderSender, WireOrder
-from bot.services.stops import stops_of
+from bot.services.pricing import Pricer, TradingConfig
 from bot.storage.trading import (
     CANCELLED,
     DONE,
@@ -80,34 +69,25 @@ from bot.storage.trading import (
     ConfirmationRecord,
     TradingStore,
 )
-from bot.venues.port import HEDGE, Venue, VenueError, VenueMarket
+from bot.venues.port import VenueError
 
-__all__ = ["LegStatus", "Outcome", "Preview", "Status", "TradingService"]
+__all__ = [
+    "LegStatus",
+    "Outcome",
+    "Preview",
+    "Status",
+    "TradingConfig",
+    "TradingService",
+]
 
 ZERO = Decimal(0)
-BPS = Decimal("0.0001")
 KIND_ORDER = "order"
-_FEES_TTL_S = 300.0
-#: A streamed book older than this is not trusted for a re-quote (REST is asked instead).
-BOOK_MAX_AGE_S = 2.0
 _RECENT = 256
 
 
 def new_token() -> str:
     """An unguessable confirmation token, safe as Telegram callback data (24 chars)."""
     return secrets.token_urlsafe(18)
-
-
-@dataclass(frozen=True, slots=True)
-class TradingConfig:
-    """The knobs from settings: mode label, limits, confirmation TTL and drift tolerance."""
-
-    mode: str = "paper"
-    max_order_notional: Decimal = Decimal(10000)
-    confirm_ttl_seconds: int = 60
-    price_drift_tolerance: Decimal = Decimal("0.005")
-    limit_price_band: Decimal = Decimal("0.2")
-    book_depth: int = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,35 +222,6 @@ class Outcome:
 Listener = Callable[[Outcome], Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
-class _Fees:
-    """Fee rates as fractions (the account reports basis points) and the leverage limit."""
-
-    taker: Decimal
-    maker: Decimal
-    spot_taker: Decimal
-    spot_maker: Decimal
-    leverage: Decimal
-    at: float
-
-
-@dataclass
-class _HedgeAccount:
-    positions: dict[str, Decimal] = field(default_factory=dict)
-    balances: dict[str, Decimal] = field(default_factory=dict)
-    fees: dict[str, Decimal] = field(default_factory=dict)
-    settle: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class _Account:
-    perp_positions: dict[str, Decimal] = field(default_factory=dict)
-    balances: dict[str, Decimal] = field(default_factory=dict)
-    free_equity: Decimal = ZERO
-    position_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
-    open_orders: list[dict[str, Any]] = field(default_factory=list)
-
-
 class TradingService:
     """Preview → confirm/cancel for orders; see the module docstring for the guarantees."""
 
@@ -298,15 +249,14 @@ class TradingService:
             exchange, store, mode=self.config.mode, clock=self.clock, logger=self.logger
         )
         self.listeners: list[Listener] = []
-        self._fees: _Fees | None = None
+        self.pricer = Pricer(
+            exchange, self.market_data, self.sender, self.config, self.clock, self.logger
+        )
         self._recent: dict[str, ConfirmationRecord] = {}
 
     @property
     def limits(self) -> Limits:
-        return Limits(
-            max_notional=self.config.max_order_notional,
-            max_limit_deviation=self.config.limit_price_band,
-        )
+        return self.pricer.limits
 
     # ------------------------------------------------------------------ preview
 
@@ -344,26 +294,7 @@ class TradingService:
         replaces: str | None = None,
         drift_seen: Decimal | None = None,
     ) -> Preview:
-        legs = legs_of(intent)
-        venues = [_venue_of(leg) for leg in legs]
-        markets = [await self._market(leg) for leg in legs]
-        ours = [m for m, v in zip(markets, venues, strict=True) if v is None]
-        stops = any(isinstance(leg, StopIntent) for leg in legs)
-        books, account, fees, hedge = await asyncio.gather(
-            asyncio.gather(
-                *(self._book(m.symbol, v) for m, v in zip(markets, venues, strict=True))
-            ),
-            self._account(ours, stops=stops),
-            self._fee_rates(),
-            self._hedge_account() if HEDGE in venues else _no_hedge_account(),
-        )
-        built: list[LegPreview] = []
-        for leg, market, venue, (bids, asks) in zip(legs, markets, venues, books, strict=True):
-            if venue == HEDGE:
-                view = self._hedge_view(market, bids, asks, hedge)
-            else:
-                view = self._view(market, bids, asks, account, fees)
-            built.append(replace(build_leg(leg, view, self.limits), venue=venue))
+        legs = await self.pricer.price(intent)
         now = now_ms(self.clock)
         title = intent.title if isinstance(intent, MultiLeg) else ""
         origin = intent.origin if isinstance(intent, MultiLeg) else None
@@ -373,7 +304,7 @@ class TradingService:
             chat_id=chat_id,
             mode=self.config.mode,
             intent=intent,
-            legs=tuple(built),
+            legs=legs,
             created_at_ms=now,
             expires_at_ms=now + self.config.confirm_ttl_seconds * 1000,
             title=title,
@@ -382,191 +313,7 @@ class TradingService:
             drift=drift_seen,
         )
 
-    async def _market(self, leg: OrderIntent | CloseIntent | StopIntent) -> Market:
-        if _venue_of(leg) == HEDGE:
-            return await self._hedge_market(leg.market)
-        try:
-            return await self.market_data.market(leg.market)
-        except InvalidSymbol as exc:
-            command = (
-                "close"
-                if isinstance(leg, CloseIntent)
-                else leg.kind
-                if isinstance(leg, StopIntent)
-                else leg.side
-            )
-            raise IntentError(
-                f"Unknown market {leg.market!r}. {_hint(exc.message)}".strip(), examples(command)
-            ) from None
-
-    async def _book(
-        self, symbol: str, venue: str | None = None
-    ) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
-        """The book from the stream when it is in sync and fresh (no round trip on the tap's
-        path), else over REST. A preview starts the stream for its market. The hedge venue's
-        book comes through its venue port."""
-        if venue == HEDGE:
-            ob = await self._hedge().order_book(symbol, self.config.book_depth)
-            return list(ob.bids), list(ob.asks)
-        local = self.market_data.books.get(symbol)
-        if local is not None and local.fresh(BOOK_MAX_AGE_S):
-            top = local.top(self.config.book_depth)
-            return [(p, q) for p, q in top["bids"]], [(p, q) for p, q in top["asks"]]
-        if local is None:
-            try:
-                await self.market_data.watch_order_book(symbol)
-            except BackpackError as exc:  # the stream is a speed-up; REST always works
-                self.logger.info("no streamed book for %s: %s", symbol, exc)
-        book = await self.market_data.get_orderbook(symbol, limit=self.config.book_depth)
-        bids = [(Decimal(p), Decimal(q)) for p, q in book["bids"]]
-        asks = [(Decimal(p), Decimal(q)) for p, q in book["asks"]]
-        return bids, asks
-
-    async def _account(self, markets: Sequence[Market], *, stops: bool = False) -> _Account:
-        acc = _Account()
-        calls: list[Awaitable[Any]] = []
-        if any(m.is_perp for m in markets):
-            calls += [self.exchange.get_positions(), self.exchange.get_collateral()]
-        if any(not m.is_perp for m in markets):
-            calls.append(self.exchange.get_balances())
-        if stops:
-            calls.append(self.exchange.get_open_orders())
-        results = list(await asyncio.gather(*calls))
-        if stops:
-            acc.open_orders = list(results.pop())
-        i = 0
-        if any(m.is_perp for m in markets):
-            positions, collateral = results[0], results[1]
-            i = 2
-            acc.perp_positions = {p["symbol"]: Decimal(p["quantity"]) for p in positions}
-            acc.position_rows = {p["symbol"]: dict(p) for p in positions}
-            acc.free_equity = Decimal(str(collateral.get("netEquityAvailable") or 0))
-        if i < len(results):
-            acc.balances = {b["asset"]: Decimal(b["available"]) for b in results[i]}
-        return acc
-
     # ------------------------------------------------------------------ the hedge venue
-
-    def _hedge(self) -> Venue:
-        """The hedge venue orders can go to (the sender's); refuses when there is none."""
-        if self.sender.hedge is None:
-            raise IntentError(
-                "Orders on a second venue need HEDGE_EXCHANGE (live), or EXCHANGE=sim in paper "
-                "mode; see the README.",
-                "",
-            )
-        return self.sender.hedge
-
-    async def _hedge_market(self, symbol: str) -> Market:
-        try:
-            vm: VenueMarket | None = (await self._hedge().markets()).get(symbol)
-        except VenueError as exc:
-            raise IntentError(f"The hedge venue did not answer ({exc.message}).", "") from exc
-        if vm is None:
-            raise IntentError(f"The hedge venue has no perp {symbol}.", "")
-        return Market(
-            symbol=vm.symbol,
-            base=vm.base,
-            quote=vm.quote,
-            market_type="PERP",
-            tick_size=vm.tick,
-            step_size=vm.step,
-            min_quantity=vm.min_quantity,
-            max_quantity=None,
-            min_price=None,
-            max_price=None,
-            funding_interval_ms=None,
-            open=True,
-        )
-
-    async def _hedge_account(self) -> _HedgeAccount:
-        venue = self._hedge()
-        positions, balances, markets = await asyncio.gather(
-            venue.positions(), venue.balances(), venue.markets()
-        )
-        return _HedgeAccount(
-            positions={p.symbol: p.quantity for p in positions},
-            balances=balances,
-            fees={s: m.taker_fee for s, m in markets.items()},
-            settle={s: m.settle for s, m in markets.items()},
-        )
-
-    @staticmethod
-    def _hedge_view(
-        market: Market,
-        bids: list[tuple[Decimal, Decimal]],
-        asks: list[tuple[Decimal, Decimal]],
-        acc: _HedgeAccount,
-    ) -> MarketView:
-        """The hedge venue's leverage is not known here: its free balance must cover the
-        whole notional (a conservative margin check)."""
-        fee = acc.fees.get(market.symbol, ZERO)
-        return MarketView(
-            market=market,
-            bids=bids,
-            asks=asks,
-            position=acc.positions.get(market.symbol, ZERO),
-            available=acc.balances.get(acc.settle.get(market.symbol, market.quote), ZERO),
-            taker_fee=fee,
-            maker_fee=fee,
-            leverage=Decimal(1),
-        )
-
-    async def _fee_rates(self) -> _Fees:
-        t = self.clock.time()
-        if self._fees is None or t - self._fees.at > _FEES_TTL_S:
-            info = await self.exchange.get_account_info()
-
-            def bps(key: str) -> Decimal:
-                return Decimal(str(info.get(key) or 0)) * BPS
-
-            self._fees = _Fees(
-                taker=bps("futuresTakerFee"),
-                maker=bps("futuresMakerFee"),
-                spot_taker=bps("spotTakerFee"),
-                spot_maker=bps("spotMakerFee"),
-                leverage=Decimal(str(info.get("leverageLimit") or 1)) or Decimal(1),
-                at=t,
-            )
-        return self._fees
-
-    def _view(
-        self,
-        market: Market,
-        bids: list[tuple[Decimal, Decimal]],
-        asks: list[tuple[Decimal, Decimal]],
-        account: _Account,
-        fees: _Fees,
-    ) -> MarketView:
-        if market.is_perp:
-            row = account.position_rows.get(market.symbol, {})
-            position = account.perp_positions.get(market.symbol, ZERO)
-            mark = _opt(row.get("markPrice"))
-            mine = [o for o in account.open_orders if o.get("symbol") == market.symbol]
-            return MarketView(
-                market=market,
-                bids=bids,
-                asks=asks,
-                position=position,
-                available=account.free_equity,
-                taker_fee=fees.taker,
-                maker_fee=fees.maker,
-                leverage=fees.leverage,
-                entry_price=_opt(row.get("entryPrice")),
-                mark_price=mark,
-                liquidation_price=_opt(row.get("liquidationPrice")),
-                stops=tuple((s.kind, s.id) for s in stops_of(position, mark or ZERO, mine) if mark),
-            )
-        return MarketView(
-            market=market,
-            bids=bids,
-            asks=asks,
-            position=account.balances.get(market.base, ZERO),
-            available=account.balances.get(market.quote, ZERO),
-            taker_fee=fees.spot_taker,
-            maker_fee=fees.spot_maker,
-            leverage=Decimal(1),
-        )
 
     # ------------------------------------------------------------------ confirm / cancel
 
@@ -590,7 +337,7 @@ class TradingService:
         assert rec is not None
         preview = Preview.from_record(rec)
         try:
-            moved = await self._drift(preview)
+            moved = await self.pricer.drift(preview.legs)
         except (BackpackError, VenueError) as exc:
             self.logger.warning("re-quote for %s failed: %s", token, exc)
             return self._outcome(
@@ -762,36 +509,6 @@ class TradingService:
         reason = "replaced by a newer preview" if rec.status == REQUOTED else ""
         return self._outcome(status, rec, preview, reason=reason)
 
-    async def _drift(self, preview: Preview) -> Decimal | None:
-        """The largest relative price move since the preview when it exceeds the tolerance."""
-        books = await asyncio.gather(*(self._book(leg.symbol, leg.venue) for leg in preview.legs))
-        worst = ZERO
-        for leg, (bids, asks) in zip(preview.legs, books, strict=True):
-            if leg.is_stop:
-                # Nothing trades now; but if the market crossed the trigger since the preview,
-                # the stop would fire at once: re-preview, which refuses it with the reason.
-                if bids and asks and leg.trigger_price is not None:
-                    mid = (bids[0][0] + asks[0][0]) / 2
-                    below = (leg.stop == "sl") != leg.is_buy  # fires when the price falls to it
-                    if (mid <= leg.trigger_price) if below else (mid >= leg.trigger_price):
-                        return Decimal(1)
-                continue
-            view = MarketView(
-                market=_stub_market(leg),
-                bids=bids,
-                asks=asks,
-                position=leg.position_before,
-                available=leg.available,
-                taker_fee=ZERO,
-                maker_fee=ZERO,
-                leverage=Decimal(1),
-            )
-            try:
-                worst = max(worst, drift(leg.est_price, requote(leg, view)))
-            except IntentError:
-                return Decimal(1)  # the book can no longer fill it: definitely re-preview
-        return worst if worst > self.config.price_drift_tolerance else None
-
     async def _requote(self, rec: ConfirmationRecord, old: Preview, moved: Decimal) -> Outcome:
         now = now_ms(self.clock)
         try:
@@ -868,24 +585,6 @@ def _record(p: Preview, status: str) -> ConfirmationRecord:
     )
 
 
-def _stub_market(leg: LegPreview) -> Market:
-    """Enough of a market for re-pricing a built leg (rules were checked at preview time)."""
-    return Market(
-        symbol=leg.symbol,
-        base=leg.base,
-        quote=leg.quote,
-        market_type="PERP" if leg.perp else "SPOT",
-        tick_size=Decimal(1),
-        step_size=Decimal(1),
-        min_quantity=ZERO,
-        max_quantity=None,
-        min_price=None,
-        max_price=None,
-        funding_interval_ms=None,
-        open=True,
-    )
-
-
 def _wire(leg: LegPreview) -> WireOrder:
     return WireOrder(
         symbol=leg.symbol,
@@ -900,21 +599,6 @@ def _wire(leg: LegPreview) -> WireOrder:
         stop_loss=leg.stop_loss,
         take_profit=leg.take_profit,
     )
-
-
-def _venue_of(leg: OrderIntent | CloseIntent | StopIntent) -> str | None:
-    return leg.venue if isinstance(leg, OrderIntent) else None
-
-
-async def _no_hedge_account() -> _HedgeAccount:
-    return _HedgeAccount()
-
-
-def _opt(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    d = value if isinstance(value, Decimal) else Decimal(str(value))
-    return d if d > 0 else None
 
 
 def _outcome_of(r: LegResult) -> OrderOutcome:
@@ -944,9 +628,3 @@ def _overall(results: Sequence[LegResult]) -> Status:
         LegStatus.NOT_PLACED: Status.NOT_PLACED,
         LegStatus.UNKNOWN: Status.UNKNOWN,
     }.get(first.status, Status.REJECTED)
-
-
-def _hint(message: str) -> str:
-    """The "Try one of: …" part of the client's unknown-symbol message."""
-    idx = message.find("Try one of")
-    return message[idx:] + "." if idx >= 0 else ""
