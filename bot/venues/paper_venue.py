@@ -79,7 +79,15 @@ class PaperVenue:
         return await self.paper.positions()
 
     async def balances(self) -> dict[str, Decimal]:
-        return await self.paper.balances()
+        """The paper account's free balances. Its collateral is one USDC pool that margins every
+        swap whatever its quote (the engine's rule), so that pool is also shown under each
+        settlement asset of the real venue it has no balance in (USDT on most venues)."""
+        free = await self.paper.balances()
+        pool = free.get("USDC")
+        if pool is None:
+            return free
+        settle = {m.settle for m in (await self.real.markets()).values()}
+        return {**{a: pool for a in settle}, **free}
 
     async def funding_payments(self, symbol: str | None = None) -> list[FundingPayment]:
         return await self.paper.funding_payments(symbol)
