@@ -84,6 +84,14 @@ async def test_paper_cross_fills_the_hedge_leg_on_paper_at_the_real_hedge_book(
     assert await orders_on(venue_b) == 0 and await orders_on(venue_a) == 0
     assert (tmp_path / "data" / "paper-hedge-backpack.json").exists()
 
+    # The paper hedge account is durable: after a restart it still holds the short.
+    await paper_cross_bot.stop()
+    await paper_cross_bot.start()
+    hedge = paper_cross_bot.services.hedge
+    assert isinstance(hedge, PaperVenue)
+    again = {p.symbol: p.quantity for p in await hedge.positions()}
+    assert again[HEDGE_BTC] == theirs[HEDGE_BTC].quantity
+
 
 async def test_unreachable_hedge_venue_falls_back_to_compare_only(
     tg: FakeTelegram, tmp_path: Path, venue_a: SimProcess
