@@ -53,7 +53,7 @@ from bot.storage.db import Database
 from bot.storage.strategy import StrategyStore
 from bot.storage.trading import TradingStore
 from bot.venues.backpack import BackpackVenue
-from bot.venues.port import HistoryVenue, VenueError
+from bot.venues.port import HistoryVenue, Venue, VenueError
 from handlers import account, alerts, arb, general, market, strategy, trading
 from handlers.common import (
     BotData,
@@ -171,7 +171,7 @@ async def open_services(
         stack.push_async_callback(account_api.close)
 
     primary = BackpackVenue(account_api, market_api)
-    hedge, tradable = await _open_hedge(s, db, clock, stack) if s.hedge else (None, False)
+    hedge, tradable = await _open_hedge(s, db, clock, stack, primary) if s.hedge else (None, False)
     #: The hedge venue orders may go to: live, or the offline simulator in paper mode. On
     #: real data in paper mode it is read-only (compare, never trade).
     hedge_orders = hedge if tradable else None
@@ -275,7 +275,7 @@ async def open_services(
 
 
 async def _open_hedge(
-    s: Settings, db: Database, clock: Clock, stack: contextlib.AsyncExitStack
+    s: Settings, db: Database, clock: Clock, stack: contextlib.AsyncExitStack, primary: Venue
 ) -> tuple[HistoryVenue, bool]:
     """The hedge venue through ccxt, and whether orders may go to it: a second simulator
     offline (``EXCHANGE=sim``, tradable on paper); in paper mode on real data, the real venue's
@@ -298,7 +298,7 @@ async def _open_hedge(
         stack.push_async_callback(real.close)
         book = PaperHedgeOnReal(s, clock, real)
         try:
-            url, credentials = await book.start(db)
+            url, credentials = await book.start(db, primary)
         except VenueError as exc:
             await book.stop()
             log.warning("hedge venue unreachable (%s): compare-only, no paper hedge trading", exc)

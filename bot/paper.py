@@ -25,7 +25,8 @@ from bot.settings import Settings
 from bot.sim import Simulator
 from bot.sim.markets import fmt
 from bot.storage.db import Database
-from bot.venues.port import VenueError, VenueMarket
+from bot.venues.pairs import match
+from bot.venues.port import Venue, VenueError, VenueMarket
 
 if TYPE_CHECKING:
     from bot.venues.ccxt_venue import CcxtVenue
@@ -197,16 +198,28 @@ class PaperHedgeOnReal:
         self.clock = clock
         self.real = real
         self.sim: Simulator | None = None
+        self._rows: dict[str, dict[str, Any]] = {}
 
-    async def start(self, db: Database) -> tuple[str, str]:
+    async def start(self, db: Database, primary: Venue) -> tuple[str, str]:
         """Load the real markets, start the engine; returns (REST URL, ccxt credentials JSON).
 
-        Raises the real venue's error when it cannot be reached (the caller falls back)."""
+        The engine gets the real swaps that pair with ``primary``'s perps (``HEDGE_SYMBOLS``
+        applied) and those its saved state already holds; any other is added on first use
+        (each market costs the engine its generated history). Raises the real venue's error
+        when it cannot be reached (the caller falls back)."""
         s = self.settings
-        markets = [m for m in (await self.real.markets()).values() if m.settle == m.quote]
+        markets = {sym: m for sym, m in (await self.real.markets()).items() if m.settle == m.quote}
+        try:
+            keep = {
+                p.hedge.symbol for p in match(await primary.markets(), markets, s.hedge_symbols)
+            }
+        except Exception as exc:  # the primary's markets come later; pairs are added on use
+            log.warning("paper hedge: no pairs at start (%s)", exc)
+            keep = set()
         interval = s.hedge_sim_funding_interval
-        if markets:  # the engine pays funding on the real venue's interval
-            first = next((m for m in markets if m.base == "BTC"), markets[0])
+        first = next((m for m in markets.values() if m.base == "BTC"), None)
+        first = first or next(iter(markets.values()), None)
+        if first is not None:  # the engine pays funding on the real venue's interval
             try:
                 quote = await self.real.funding(first.symbol)
                 interval = max(60, int(quote.interval_hours * 3600))
@@ -224,24 +237,39 @@ class PaperHedgeOnReal:
             clock=self.clock,
         )
         await self.sim.start()
-        self.sim.engine.load_markets([engine_row(m) for m in markets])
+        held = {r["symbol"] for r in self.sim.engine.markets_wire()}
+        self._rows = {
+            engine_symbol(m): engine_row(m)
+            for m in markets.values()
+            if m.symbol in keep or engine_symbol(m) in held
+        }
+        self.sim.engine.load_markets(list(self._rows.values()))
         log.info(
-            "paper hedge account (simulator on %s data) at %s", self.real.name, self.sim.rest_url
+            "paper hedge account (simulator on %s data, %d markets) at %s",
+            self.real.name,
+            len(self._rows),
+            self.sim.rest_url,
         )
         return self.sim.rest_url, await hedge_credentials(db)
 
-    async def sync_market(self, symbol: str) -> None:
+    async def sync_market(self, symbol: str) -> bool:
         """Before a paper hedge order: copy the real book, mark and funding rate of ``symbol``
-        (the real venue's symbol) into the engine."""
+        (the real venue's symbol) into the engine. True when the market was new to the engine
+        (added now: the paper client must read the market list again)."""
         assert self.sim is not None
         market = (await self.real.markets()).get(symbol)
-        if market is None:
+        if market is None or market.settle != market.quote:
             raise VenueError(self.real.name, f"no perpetual swap {symbol}")
+        name = engine_symbol(market)
+        added = name not in self._rows
+        if added:
+            self._rows[name] = engine_row(market)
+            self.sim.engine.load_markets(list(self._rows.values()))
         book = await self.real.order_book(symbol, 100)
         quote = await self.real.funding(symbol)
         last = (book.bids[0][0] + book.asks[0][0]) / 2 if book.bids and book.asks else quote.mark
         self.sim.engine.mirror(
-            engine_symbol(market),
+            name,
             bids=list(book.bids),
             asks=list(book.asks),
             last=last,
@@ -249,6 +277,7 @@ class PaperHedgeOnReal:
             index=quote.mark,
             funding_rate=quote.rate,
         )
+        return added
 
     async def stop(self) -> None:
         if self.sim is not None:

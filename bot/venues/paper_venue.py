@@ -5,8 +5,8 @@
 history come from the real venue through ccxt (public endpoints, nothing signed); orders,
 positions, balances and funding history come from the paper hedge account (an in-process
 simulator reached through ccxt's ``backpack`` class). Before each paper order ``sync`` copies
-the real book and prices of the market into the paper engine, so the paper fill is the fill
-the real book would have given.
+the real book and prices of the market into the paper engine (adding the market to it on first
+use), so the paper fill is the fill the real book would have given.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ class PaperVenue:
     """The venue port over two ccxt adapters: ``real`` serves data, ``paper`` takes orders."""
 
     def __init__(
-        self, real: CcxtVenue, paper: CcxtVenue, sync: Callable[[str], Awaitable[None]]
+        self, real: CcxtVenue, paper: CcxtVenue, sync: Callable[[str], Awaitable[bool]]
     ) -> None:
         self.real = real
         self.paper = paper
@@ -58,7 +58,8 @@ class PaperVenue:
         client_id: int,
         reduce_only: bool = False,
     ) -> VenueOrder:
-        await self.sync(symbol)
+        if await self.sync(symbol):
+            self.paper.forget_markets()  # the paper engine lists a market it did not before
         return await self.paper.place_order(
             symbol, side, quantity, client_id=client_id, reduce_only=reduce_only
         )

@@ -31,6 +31,19 @@ MARKET = VenueMarket(
     min_notional=D(5),
     taker_fee=D("0.0004"),
 )
+#: Listed by the "real" venue but not on Backpack: added to the paper engine on first use.
+SOL = "SOL/USDT:USDT"
+SOL_MARKET = VenueMarket(SOL, "SOL", "USDT", "USDT", D("0.01"), D("0.1"), D("0.1"), D(5), D(0))
+
+
+class StubPrimary:
+    """Backpack's markets: ETH only."""
+
+    async def markets(self) -> dict[str, VenueMarket]:
+        m = VenueMarket(
+            "ETH_USDC_PERP", "ETH", "USDC", "USDC", D("0.01"), D("0.0001"), D(0), D(0), D(0)
+        )
+        return {m.symbol: m}
 
 
 class StubReal(CcxtVenue):
@@ -41,12 +54,14 @@ class StubReal(CcxtVenue):
         self.book = OrderBook(ETH, bids=((D("2999.95"), D(1)),), asks=((D("3000.05"), D(1)),))
 
     async def markets(self) -> dict[str, VenueMarket]:
-        return {ETH: MARKET}
+        return {ETH: MARKET, SOL: SOL_MARKET}
 
     async def funding(self, symbol: str) -> FundingQuote:
         return FundingQuote(symbol, D("0.0001"), D(4), None, D(3000))
 
     async def order_book(self, symbol: str, depth: int = 50) -> OrderBook:
+        if symbol == SOL:
+            return OrderBook(SOL, bids=((D("150.00"), D(50)),), asks=((D("150.02"), D(50)),))
         return self.book
 
     async def close(self) -> None:
@@ -84,7 +99,7 @@ async def test_paper_orders_fill_at_the_real_book_on_the_real_interval(
     )
     real = StubReal()
     book = PaperHedgeOnReal(settings, SystemClock(), real)
-    url, credentials = await book.start(db)
+    url, credentials = await book.start(db, StubPrimary())  # type: ignore[arg-type]
     paper = CcxtVenue(make_exchange("backpack", credentials, url), "stubex (paper)")
     venue = PaperVenue(real, paper, book.sync_market)
     try:
@@ -99,6 +114,11 @@ async def test_paper_orders_fill_at_the_real_book_on_the_real_interval(
         assert position.symbol == ETH and position.quantity == D("-0.3")
         assert position.entry_price == D("3210.00")
         assert await venue.order_by_client_id(ETH, 42) is not None
+        # Only the paired market was loaded; another is added on its first order.
+        assert SOL not in await paper.markets()
+        await venue.place_order(SOL, "buy", D("2"), client_id=43)
+        held = {p.symbol: (p.quantity, p.entry_price) for p in await venue.positions()}
+        assert held[SOL] == (D(2), D("150.02"))
     finally:
         await venue.close()
         await book.stop()
