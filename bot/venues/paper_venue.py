@@ -20,6 +20,7 @@ from bot.venues.port import (
     FundingQuote,
     OrderBook,
     Side,
+    VenueError,
     VenueMarket,
     VenueOrder,
     VenuePosition,
@@ -75,8 +76,11 @@ class PaperVenue:
         held = await self.paper.positions()
         if not held:
             return held
-        for p in held:
-            await self.sync(p.symbol)
+        try:
+            for p in held:
+                await self.sync(p.symbol)
+        except VenueError:  # the real venue is down: the last mirrored prices value them
+            return held
         return await self.paper.positions()
 
     async def balances(self) -> dict[str, Decimal]:
