@@ -35,7 +35,7 @@ from bot.clock import Clock, SystemClock
 from bot.container import HelpLine, Services
 from bot.exchange.client import BackpackAPI
 from bot.exchange.errors import BackpackError
-from bot.paper import PaperExchange, PaperHedge
+from bot.paper import PaperExchange, PaperHedge, PaperHedgeOnReal
 from bot.services.account import AccountService
 from bot.services.arb import ArbConfig, ArbService
 from bot.services.cross import CrossDesk
@@ -53,7 +53,7 @@ from bot.storage.db import Database
 from bot.storage.strategy import StrategyStore
 from bot.storage.trading import TradingStore
 from bot.venues.backpack import BackpackVenue
-from bot.venues.port import HistoryVenue
+from bot.venues.port import HistoryVenue, Venue, VenueError
 from handlers import account, alerts, arb, general, market, strategy, trading
 from handlers.common import (
     BotData,
@@ -171,7 +171,7 @@ async def open_services(
         stack.push_async_callback(account_api.close)
 
     primary = BackpackVenue(account_api, market_api)
-    hedge, tradable = await _open_hedge(s, db, clock, stack) if s.hedge else (None, False)
+    hedge, tradable = await _open_hedge(s, db, clock, stack, primary) if s.hedge else (None, False)
     #: The hedge venue orders may go to: live, or the offline simulator in paper mode. On
     #: real data in paper mode it is read-only (compare, never trade).
     hedge_orders = hedge if tradable else None
@@ -275,13 +275,16 @@ async def open_services(
 
 
 async def _open_hedge(
-    s: Settings, db: Database, clock: Clock, stack: contextlib.AsyncExitStack
+    s: Settings, db: Database, clock: Clock, stack: contextlib.AsyncExitStack, primary: Venue
 ) -> tuple[HistoryVenue, bool]:
     """The hedge venue through ccxt, and whether orders may go to it: a second simulator
-    offline (``EXCHANGE=sim``, tradable on paper), the real venue's public data in paper mode
-    (read-only: nothing is signed there), the real account when live (tradable)."""
+    offline (``EXCHANGE=sim``, tradable on paper); in paper mode on real data, the real venue's
+    public data with orders on a paper hedge account (:class:`PaperVenue`; nothing is signed on
+    the real venue), or compare-only when the real venue cannot be reached at start; the real
+    account when live (tradable)."""
     # ccxt costs ~0.5 s and ~60 MB to import: only a bot with a hedge venue pays for it.
     from bot.venues.ccxt_venue import CcxtVenue, make_exchange
+    from bot.venues.paper_venue import PaperVenue
 
     label = s.hedge_exchange if s.hedge_exchange != "backpack" else "backpack (hedge)"
     if s.paper and s.exchange == "sim":
@@ -291,7 +294,19 @@ async def _open_hedge(
         exchange = make_exchange("backpack", credentials, url)
         label = f"{s.hedge_exchange} (sim)"
     elif s.paper:
-        exchange = make_exchange(s.hedge_exchange, "", s.hedge_api_url)
+        real = CcxtVenue(make_exchange(s.hedge_exchange, "", s.hedge_api_url), label)
+        stack.push_async_callback(real.close)
+        book = PaperHedgeOnReal(s, clock, real)
+        try:
+            url, credentials = await book.start(db, primary)
+        except VenueError as exc:
+            await book.stop()
+            log.warning("hedge venue unreachable (%s): compare-only, no paper hedge trading", exc)
+            return real, False
+        stack.push_async_callback(book.stop)
+        paper = CcxtVenue(make_exchange("backpack", credentials, url), f"{label} (paper)")
+        stack.push_async_callback(paper.close)
+        return PaperVenue(real, paper, book.sync_market), True
     else:
         exchange = make_exchange(
             s.hedge_exchange, s.hedge_credentials.get_secret_value(), s.hedge_api_url

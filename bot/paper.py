@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from typing import TYPE_CHECKING, Any
 
 from nacl.signing import SigningKey
 
@@ -22,7 +23,13 @@ from bot.clock import Clock
 from bot.exchange.client import BackpackAPI
 from bot.settings import Settings
 from bot.sim import Simulator
+from bot.sim.markets import fmt
 from bot.storage.db import Database
+from bot.venues.pairs import match
+from bot.venues.port import Venue, VenueError, VenueMarket
+
+if TYPE_CHECKING:
+    from bot.venues.ccxt_venue import CcxtVenue
 
 log = logging.getLogger("bot.paper")
 
@@ -138,13 +145,140 @@ class PaperHedge:
         """Start the engine; returns (REST URL, ccxt credentials JSON of the paper account)."""
         await self.sim.start()
         log.info("paper hedge venue (simulator) at %s", self.sim.rest_url)
-        secret = await db.get_meta(HEDGE_KEY)
-        if secret is None:
-            secret = base64.b64encode(bytes(SigningKey.generate())).decode()
-            await db.set_meta(HEDGE_KEY, secret)
-        public = SigningKey(base64.b64decode(secret)).verify_key.encode()
-        creds = {"apiKey": base64.b64encode(public).decode(), "secret": secret}
-        return self.sim.rest_url, json.dumps(creds)
+        return self.sim.rest_url, await hedge_credentials(db)
 
     async def stop(self) -> None:
         await self.sim.stop()
+
+
+async def hedge_credentials(db: Database) -> str:
+    """The ccxt credentials JSON of the paper hedge account (its key kept in the database)."""
+    secret = await db.get_meta(HEDGE_KEY)
+    if secret is None:
+        secret = base64.b64encode(bytes(SigningKey.generate())).decode()
+        await db.set_meta(HEDGE_KEY, secret)
+    public = SigningKey(base64.b64decode(secret)).verify_key.encode()
+    return json.dumps({"apiKey": base64.b64encode(public).decode(), "secret": secret})
+
+
+def engine_symbol(market: VenueMarket) -> str:
+    """The paper engine's (Backpack-style) symbol for a hedge venue's swap; ccxt's ``backpack``
+    class reads it back as ``BASE/QUOTE:QUOTE``, the real venue's linear-swap symbol."""
+    return f"{market.base}_{market.quote}_PERP"
+
+
+def engine_row(market: VenueMarket) -> dict[str, Any]:
+    """A hedge venue's swap (from ccxt, in base units) as a ``/api/v1/markets`` row the
+    engine's ``load_markets`` takes: tick, step and minimum quantity carried over."""
+    return {
+        "symbol": engine_symbol(market),
+        "baseSymbol": market.base,
+        "quoteSymbol": market.quote,
+        "marketType": "PERP",
+        "filters": {
+            "price": {"tickSize": fmt(market.tick), "minPrice": fmt(market.tick)},
+            "quantity": {
+                "stepSize": fmt(market.step),
+                "minQuantity": fmt(market.min_quantity or market.step),
+                "maxQuantity": None,
+            },
+        },
+    }
+
+
+class PaperHedgeOnReal:
+    """With ``EXCHANGE=backpack`` in paper mode, the paper hedge account: an in-process
+    simulator whose markets are the real hedge venue's linear swaps (from ccxt) and whose book
+    and prices are copied from the real venue just before each paper order
+    (:meth:`sync_market`), so the paper fill is the fill the real book would have given.
+    Durable like :class:`PaperHedge`: ``DATA_DIR/paper-hedge-<exchange>.json``."""
+
+    def __init__(self, settings: Settings, clock: Clock, real: CcxtVenue) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.real = real
+        self.sim: Simulator | None = None
+        self._rows: dict[str, dict[str, Any]] = {}
+
+    async def start(self, db: Database, primary: Venue) -> tuple[str, str]:
+        """Load the real markets, start the engine; returns (REST URL, ccxt credentials JSON).
+
+        The engine gets the real swaps that pair with ``primary``'s perps (``HEDGE_SYMBOLS``
+        applied) and those its saved state already holds; any other is added on first use
+        (each market costs the engine its generated history). Raises the real venue's error
+        when it cannot be reached (the caller falls back)."""
+        s = self.settings
+        markets = {sym: m for sym, m in (await self.real.markets()).items() if m.settle == m.quote}
+        try:
+            keep = {
+                p.hedge.symbol for p in match(await primary.markets(), markets, s.hedge_symbols)
+            }
+        except Exception as exc:  # the primary's markets come later; pairs are added on use
+            log.warning("paper hedge: no pairs at start (%s)", exc)
+            keep = set()
+        interval = s.hedge_sim_funding_interval
+        first = next((m for m in markets.values() if m.base == "BTC"), None)
+        first = first or next(iter(markets.values()), None)
+        if first is not None:  # the engine pays funding on the real venue's interval
+            try:
+                quote = await self.real.funding(first.symbol)
+                interval = max(60, int(quote.interval_hours * 3600))
+            except VenueError as exc:
+                log.warning(
+                    "hedge funding interval unknown (%s); paper pays every %ss", exc, interval
+                )
+        self.sim = Simulator(
+            seed=s.sim_seed + 1,
+            balance=s.paper_balance,
+            random_walk=False,
+            funding_interval=interval,
+            tick_interval=s.sim_tick_seconds,
+            state_path=s.data_dir / f"paper-hedge-{s.hedge_exchange}.json",
+            clock=self.clock,
+        )
+        await self.sim.start()
+        held = {r["symbol"] for r in self.sim.engine.markets_wire()}
+        self._rows = {
+            engine_symbol(m): engine_row(m)
+            for m in markets.values()
+            if m.symbol in keep or engine_symbol(m) in held
+        }
+        self.sim.engine.load_markets(list(self._rows.values()))
+        log.info(
+            "paper hedge account (simulator on %s data, %d markets) at %s",
+            self.real.name,
+            len(self._rows),
+            self.sim.rest_url,
+        )
+        return self.sim.rest_url, await hedge_credentials(db)
+
+    async def sync_market(self, symbol: str) -> bool:
+        """Before a paper hedge order: copy the real book, mark and funding rate of ``symbol``
+        (the real venue's symbol) into the engine. True when the market was new to the engine
+        (added now: the paper client must read the market list again)."""
+        assert self.sim is not None
+        market = (await self.real.markets()).get(symbol)
+        if market is None or market.settle != market.quote:
+            raise VenueError(self.real.name, f"no perpetual swap {symbol}")
+        name = engine_symbol(market)
+        added = name not in self._rows
+        if added:
+            self._rows[name] = engine_row(market)
+            self.sim.engine.load_markets(list(self._rows.values()))
+        book = await self.real.order_book(symbol, 100)
+        quote = await self.real.funding(symbol)
+        last = (book.bids[0][0] + book.asks[0][0]) / 2 if book.bids and book.asks else quote.mark
+        self.sim.engine.mirror(
+            name,
+            bids=list(book.bids),
+            asks=list(book.asks),
+            last=last,
+            mark=quote.mark,
+            index=quote.mark,
+            funding_rate=quote.rate,
+        )
+        return added
+
+    async def stop(self) -> None:
+        if self.sim is not None:
+            await self.sim.stop()

@@ -114,6 +114,7 @@ class CcxtVenue:
         self._markets: dict[str, VenueMarket] = {}
         self._contract_size: dict[str, Decimal] = {}
         self._intervals: dict[str, tuple[float, Decimal]] = {}
+        self._reload = False
 
     @property
     def name(self) -> str:
@@ -132,10 +133,16 @@ class CcxtVenue:
 
     async def _load(self) -> dict[str, Any]:
         try:
-            markets: dict[str, Any] = await self.ex.load_markets()
+            markets: dict[str, Any] = await self.ex.load_markets(self._reload)
         except ccxt_async.BaseError as exc:
             raise self._fail(exc) from exc
+        self._reload = False
         return markets
+
+    def forget_markets(self) -> None:
+        """Read the venue's market list again on next use (it has listed a new market)."""
+        self._markets = {}
+        self._reload = True
 
     def _unit(self, value: Any) -> Decimal:
         """A precision entry as a step: ccxt gives a tick size or a number of decimals."""
