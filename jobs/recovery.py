@@ -15,6 +15,7 @@ from telegram.ext import CallbackContext, JobQueue
 from bot.container import Services
 from bot.render import recovery as render
 from bot.render import strategy as render_strategy
+from bot.render import trading as render_trading
 from bot.services.outbox import Note
 from bot.services.recovery import Recovered
 
@@ -28,6 +29,10 @@ def announce(services: Services, rec: Recovered) -> None:
     """Edit each interrupted preview into its real outcome and say what happened."""
     outbox, mode = services.outbox, services.mode
     by_token = {a.outcome.token: a for a in rec.approvals}
+    for outcome in rec.finished:  # already final: make sure no message still offers ✅
+        text = render_trading.final(outcome)
+        if text is not None and outcome.chat_id is not None and outcome.message_id is not None:
+            outbox.send(Note(outcome.chat_id, None, text, edit=outcome.message_id))
     for outcome in rec.confirmations:
         if outcome.chat_id is None:
             continue

@@ -37,6 +37,8 @@ class Recovered:
     """What recovery settled, for telling the users (each item exactly once)."""
 
     confirmations: tuple[Outcome, ...] = ()
+    #: Confirmations that were already final; only their messages are edited again.
+    finished: tuple[Outcome, ...] = ()
     approvals: tuple[ApprovalResult, ...] = ()
     actions: tuple[tuple[int, ExecutionReport], ...] = ()
     cancels: tuple[tuple[JournalRecord, OrderOutcome], ...] = ()
@@ -60,6 +62,7 @@ class RecoveryService:
         self.strategy = strategy
 
     async def run(self) -> Recovered:
+        finished = await self.trading.finished_recently()
         confirmations = await self.trading.reconcile()
         approvals = [
             await self.strategy.after(o)
@@ -89,13 +92,14 @@ class RecoveryService:
                 complete = False
         settings = await self.strategy.store.settings()
         result = Recovered(
-            tuple(confirmations),
-            tuple(a for a in approvals if a.action is not None),
-            tuple(actions),
-            tuple(cancels),
-            tuple(notes),
-            settings.chat_id,
-            complete,
+            confirmations=tuple(confirmations),
+            finished=tuple(finished),
+            approvals=tuple(a for a in approvals if a.action is not None),
+            actions=tuple(actions),
+            cancels=tuple(cancels),
+            notes=tuple(notes),
+            strategy_chat=settings.chat_id,
+            complete=complete,
         )
         if not result.empty:
             log.info(

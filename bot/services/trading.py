@@ -83,6 +83,8 @@ __all__ = [
 ZERO = Decimal(0)
 KIND_ORDER = "order"
 _RECENT = 256
+#: How far back start-up re-applies the final text of finished confirmations' messages.
+_REFINAL_WINDOW_MS = 30 * 60 * 1000
 
 
 def new_token() -> str:
@@ -392,6 +394,7 @@ class TradingService:
         await self.store.transition(
             token, EXECUTING, DONE, now_ms(self.clock), result=_result_json(status, results)
         )
+        crash_point("finished")  # final, but the preview message not yet edited
         outcome = self._outcome(status, rec, preview, results=tuple(results))
         await self._notify(outcome)
         return outcome
@@ -438,6 +441,29 @@ class TradingService:
                 outcome = self._outcome(Status.EXPIRED, rec, Preview.from_record(rec))
                 out.append(outcome)
                 await self._notify(outcome)
+        return out
+
+    async def finished_recently(self, window_ms: int = _REFINAL_WINDOW_MS) -> list[Outcome]:
+        """The outcomes of confirmations that became final within ``window_ms`` (run at
+        start-up): a stop between a confirmation becoming final and its message being edited
+        would otherwise leave a preview that still offers ✅. Editing a message into the text
+        it already has is harmless, so these are simply edited again."""
+        out: list[Outcome] = []
+        for rec in await self.store.finished_since(now_ms(self.clock) - window_ms):
+            preview = Preview.from_record(rec)
+            if rec.status == CANCELLED:
+                out.append(self._outcome(Status.CANCELLED, rec, preview))
+            elif rec.status == EXPIRED:
+                out.append(self._outcome(Status.EXPIRED, rec, preview))
+            else:
+                rows = {row.leg: row for row in await self.store.journal_for(rec.token)}
+                results = tuple(
+                    LegResult.of(leg, OrderOutcome.of_row(rows[i]))
+                    if i in rows and rows[i].status != SENDING
+                    else LegResult(leg, LegStatus.SKIPPED, 0, reason="not sent")
+                    for i, leg in enumerate(preview.legs)
+                )
+                out.append(self._outcome(_overall(results), rec, preview, results=results))
         return out
 
     async def reconcile(self) -> list[Outcome]:

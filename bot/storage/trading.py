@@ -412,6 +412,19 @@ class TradingStore:
             rows = await s.scalars(select(Confirmation).where(Confirmation.status == EXECUTING))
             return [_snap(r) for r in rows]
 
+    async def finished_since(self, since_ms: int) -> list[ConfirmationRecord]:
+        """Confirmations that became final (done, cancelled, expired) since ``since_ms`` and
+        have a message showing them."""
+        async with self.db.session() as s:
+            rows = await s.scalars(
+                select(Confirmation).where(
+                    Confirmation.status.in_((DONE, CANCELLED, EXPIRED)),
+                    Confirmation.used_at_ms >= since_ms,
+                    Confirmation.message_id.is_not(None),
+                )
+            )
+            return [_snap(r) for r in rows]
+
     # ------------------------------------------------------------------ journal
 
     async def journal_add(

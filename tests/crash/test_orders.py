@@ -3,7 +3,8 @@
 Each case starts the bot as a real process (live mode against a simulator process, or paper
 mode with its in-process simulator), previews ``/buy BTC 0.01``, taps ✅ and SIGKILLs the bot —
 at a named crash point (``BOT_CRASH_AT``: inside the claim's transaction, after the claim, after
-the exchange answered, after the acknowledgement, after the journal write) or after a delay
+the exchange answered, after the acknowledgement, after the journal write, after the
+confirmation became final but before its message was edited) or after a delay
 while the order request is held in flight by the simulator's ``delay`` fault. Then it restarts
 the bot and checks that
 
@@ -15,7 +16,7 @@ the bot and checks that
   the preview shows the real outcome, and "After a restart" says what happened;
 * the next order works and gets a fresh order id (never one used before the crash).
 
-``make test`` runs a short selection; ``pytest -m crash`` runs every kill point (21 per mode).
+``make test`` runs a short selection; ``pytest -m crash`` runs every kill point (22 per mode).
 """
 
 from __future__ import annotations
@@ -61,10 +62,11 @@ NAMED = [
     Kill("answered"),
     Kill("acknowledged"),
     Kill("recorded"),
+    Kill("finished"),
 ]
 TIMED = [Kill(after_ms=t) for t in (0, 40, 80, 150, 250, 350, 450, 550, 650, 750, 900)]
 PLAIN = [Kill(after_ms=t, in_flight=False) for t in (5, 15, 30, 60, 120)]
-ALL_POINTS = NAMED + TIMED + PLAIN  # 21 per mode
+ALL_POINTS = NAMED + TIMED + PLAIN  # 22 per mode
 SHORT = [Kill("claiming"), Kill("answered"), Kill(after_ms=250)]
 
 
