@@ -13,6 +13,11 @@ class SimProcess:
     rest_url: str
     ws_url: str
 
+    def kill(self) -> None:
+        """SIGKILL: the simulator gets no chance to save anything on the way out."""
+        if self.proc.returncode is None:
+            self.proc.kill()
+
     async def stop(self) -> None:
         if self.proc.returncode is None:
             self.proc.terminate()

@@ -15,12 +15,14 @@ import re
 import signal
 import sqlite3
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import KeyPair
+from tests.simproc import SimProcess, start_sim
 
 TOKEN = "123456789:AAE-crash-test-token"
 ALICE = 1001
@@ -137,41 +139,14 @@ def _menus(tg: FakeTelegram) -> int:
     return sum(1 for name, _ in tg.calls if name == "setMyCommands")
 
 
-class SimProcess:
-    """``python -m bot.sim`` as its CLI contract starts it."""
-
-    def __init__(self) -> None:
-        self.proc: asyncio.subprocess.Process | None = None
-        self.rest_url = ""
-        self.ws_url = ""
-
-    async def __aenter__(self) -> SimProcess:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.sim",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--seed",
-            "3",
-            env=clean_env(),
-            stdout=asyncio.subprocess.PIPE,
-        )
-        assert self.proc.stdout is not None
-        line = (await asyncio.wait_for(self.proc.stdout.readline(), 30)).decode()
-        _, _, self.rest_url, self.ws_url = line.split()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(self.proc.wait(), 10)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+@contextlib.asynccontextmanager
+async def sim_process(seed: int = 3) -> AsyncIterator[SimProcess]:
+    """``python -m bot.sim`` as its CLI contract starts it, stopped on the way out."""
+    sim = await start_sim(seed)
+    try:
+        yield sim
+    finally:
+        await sim.stop()
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ import pytest
 
 from bot.render.trading import CONFIRM_PREFIX
 from tests.conftest import Control
-from tests.crash.harness import ALICE, TOKEN, BotProcess, Db, SimProcess, bot_env
+from tests.crash.harness import ALICE, TOKEN, BotProcess, Db, bot_env, sim_process
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import new_keypair
 
@@ -184,7 +184,7 @@ async def run_case(mode: str, kill: Kill, tg: FakeTelegram, tmp_path: Path, sim_
 
 @pytest.fixture
 async def live_sim() -> AsyncIterator[str]:
-    async with SimProcess() as sim:
+    async with sim_process() as sim:
         yield sim.rest_url
 
 

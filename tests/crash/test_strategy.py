@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Control
-from tests.crash.harness import ALICE, TOKEN, BotProcess, Db, SimProcess, bot_env
+from tests.crash.harness import ALICE, TOKEN, BotProcess, Db, bot_env, sim_process
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import new_keypair
 
@@ -32,7 +32,7 @@ async def tg() -> AsyncIterator[FakeTelegram]:
 @pytest.mark.parametrize("point", ["journaled", "answered", "first-leg"])
 async def test_auto_strategy_killed_mid_entry(point: str, tg: FakeTelegram, tmp_path: Path) -> None:
     keys = new_keypair()
-    async with SimProcess() as sim:
+    async with sim_process() as sim:
         control = Control(sim.rest_url)
         env = bot_env(tg, tmp_path, keys=keys, sim_url=sim.rest_url, STRATEGY_INTERVAL_SECONDS="5")
         bot = BotProcess(env, tmp_path / "bot.log")

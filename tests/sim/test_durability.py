@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,39 +21,13 @@ from bot.sim.engine import Engine
 from bot.sim.store import StateStore
 from tests.keys import KeyPair, new_keypair
 from tests.sim.wire import Wire
+from tests.simproc import SimProcess, start_sim
 
 SOL = "SOL_USDC_PERP"
 
 
-@dataclass
-class SimProcess:
-    proc: asyncio.subprocess.Process
-    rest_url: str
-    ws_url: str
-
-    def kill(self) -> None:
-        os.kill(self.proc.pid, signal.SIGKILL)
-
-
 async def start(state: Path) -> SimProcess:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.sim",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--seed",
-        "1",
-        "--state",
-        str(state),
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert proc.stdout is not None
-    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().split()
-    assert line[:2] == ["sim", "ready"], line
-    return SimProcess(proc, line[2], line[3])
+    return await start_sim(1, "--state", str(state))
 
 
 @pytest.fixture
@@ -65,8 +35,7 @@ async def procs() -> AsyncIterator[list[SimProcess]]:
     started: list[SimProcess] = []
     yield started
     for p in started:
-        if p.proc.returncode is None:
-            p.kill()
+        p.kill()
         await p.proc.wait()
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import inspect, text
 from bot.storage.db import Database, InstanceLocked
 from bot.storage.trading import PENDING, ConfirmationRecord, NewJournalEntry, TradingStore
 from tests.conftest import Control
-from tests.crash.harness import ALICE, TOKEN, BotProcess, SimProcess, bot_env
+from tests.crash.harness import ALICE, TOKEN, BotProcess, bot_env, sim_process
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import new_keypair
 
@@ -145,7 +145,7 @@ async def test_concurrent_taps_claim_a_confirmation_once(url: str) -> None:
 async def test_recovery_after_a_kill_on_postgres(pg_url: str, tmp_path: Path) -> None:
     """The crash path end to end with ``DATABASE_URL=postgresql+asyncpg://…``."""
     keys = new_keypair()
-    async with SimProcess() as sim, FakeTelegram(TOKEN) as tg:
+    async with sim_process() as sim, FakeTelegram(TOKEN) as tg:
         env = bot_env(tg, tmp_path, keys=keys, sim_url=sim.rest_url, DATABASE_URL=pg_url)
         bot = BotProcess(env, tmp_path / "bot.log")
         await bot.start(tg, crash_at="answered")
