@@ -36,6 +36,7 @@ from bot.container import HelpLine, Services
 from bot.exchange.client import BackpackAPI
 from bot.exchange.errors import BackpackError
 from bot.paper import PaperExchange, PaperHedge, PaperHedgeOnReal
+from bot.services.access import reads_only
 from bot.services.account import AccountService
 from bot.services.arb import ArbConfig, ArbService
 from bot.services.cross import CrossDesk
@@ -86,12 +87,6 @@ HANDLERS: list[Callable[[], list[BaseHandler[Any, Any, Any]]]] = [
 ]
 #: Help lines of the commands beyond the general ones, in menu order.
 HELP: list[HelpLine] = [*arb.HELP, *alerts.HELP, *strategy.HELP]
-#: Commands that only read; an *edited* message may run these again. Every other edited
-#: command is ignored: an edit must never preview, confirm, cancel or change anything.
-READ_ONLY = frozenset(
-    {"price", "funding", "book", "positions", "orders", "balance", "account", "mode", "help"}
-    | {"start", "alerts", "pnl", "trades", "chart", "backtest", "arb"}
-)
 
 
 class _Redactor:
@@ -370,12 +365,9 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
             await _refuse(update, user.id if user else None, refused)
             raise ApplicationHandlerStop
         edited = update.edited_message
-        if edited is not None:
-            command = (edited.text or "").lstrip("/").split(maxsplit=1)[0:1]
-            name = command[0].split("@", 1)[0].lower() if command else ""
-            if not (edited.text or "").startswith("/") or name not in READ_ONLY:
-                await edited.chat.send_message("✏️ Edits are ignored; send a new command.")
-                raise ApplicationHandlerStop
+        if edited is not None and not reads_only(edited.text or ""):
+            await edited.chat.send_message("✏️ Edits are ignored; send a new command.")
+            raise ApplicationHandlerStop
         refusal = refusal_for_update(update, settings)
         if refusal is not None:
             await send_refusal(update, refusal)

@@ -145,6 +145,19 @@ def command_action(command: str, args: Collection[str] = ()) -> Action | None:
     return action
 
 
+#: What an *edited* command may still do: only read. An edit never previews, confirms, cancels
+#: or changes anything (alerts and notification settings included).
+READ_ACTIONS = frozenset({Action.GENERAL, Action.MARKET, Action.ACCOUNT})
+
+
+def reads_only(text: str) -> bool:
+    """Whether the command in ``text`` only reads (so an edited message may run it again)."""
+    if not text.startswith("/"):
+        return False
+    command, *args = text.split()
+    return command_action(command, args) in READ_ACTIONS
+
+
 def callback_action(data: str) -> Action | None:
     """What a tap on a button with this callback data does; ``None`` for unknown data."""
     for prefix, action in CALLBACKS.items():

@@ -265,3 +265,11 @@ async def test_an_edited_command_never_trades(
     await tg.edit(ALICE, price, "/price ETH")
     await tg.next_message(ALICE, "ETH_USDC", after=mark)
     assert await fills(sim_control, keys) == []
+    # Alerts are state too: an old /alerts edited into /alerts clear clears nothing.
+    level = (await live_bot.services.market_api.get_price("BTC_USDC_PERP")) * 2
+    await tg.ask(ALICE, f"/alert BTC > {level.quantize(Decimal(1))}", "#")
+    listing = await tg.send(ALICE, "/alerts")
+    mark = len(tg.messages)
+    await tg.edit(ALICE, listing, "/alerts clear")
+    await tg.next_message(ALICE, "Edits are ignored", after=mark)
+    assert len(await live_bot.services.alerts.for_user(ALICE)) == 1
