@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
@@ -448,23 +448,3 @@ class OrderSender:
 
     def _now(self) -> int:
         return now_ms(self.clock)
-
-
-def wire_orders(rows: Sequence[JournalRecord]) -> list[WireOrder]:
-    """The orders behind journal rows (for reporting what a recovered request was)."""
-    return [
-        WireOrder(
-            r.symbol,
-            r.side,
-            r.quantity,
-            r.price,
-            r.order_type,
-            r.post_only,
-            r.reduce_only,
-            r.venue,
-            r.trigger_price,
-            r.stop_loss,
-            r.take_profit,
-        )
-        for r in rows
-    ]

@@ -63,6 +63,7 @@ from bot.storage.trading import (
     DONE,
     EXECUTING,
     EXPIRED,
+    KIND_ORDER,
     PENDING,
     REQUOTED,
     SENDING,
@@ -81,7 +82,6 @@ __all__ = [
 ]
 
 ZERO = Decimal(0)
-KIND_ORDER = "order"
 _RECENT = 256
 #: How far back start-up re-applies the final text of finished confirmations' messages.
 _REFINAL_WINDOW_MS = 30 * 60 * 1000

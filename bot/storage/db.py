@@ -6,7 +6,6 @@ import contextlib
 import fcntl
 import hashlib
 import os
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -55,8 +54,6 @@ class Database:
         if u.get_backend_name() == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self.owner = uuid.uuid4().hex
-        self._lock_name: str | None = None
         self._lock_fd: int | None = None
         self._lock_conn: AsyncConnection | None = None
 
@@ -107,7 +104,6 @@ class Database:
                 self._file_lock(Path(f"{u.database}.{name[:12]}.lock"))
         elif u.get_backend_name() == "postgresql":
             await self._advisory_lock(name)
-        self._lock_name = name
 
     def _file_lock(self, path: Path) -> None:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -138,7 +134,6 @@ class Database:
             with contextlib.suppress(Exception):
                 await self._lock_conn.close()  # the session ends, and its advisory lock with it
             self._lock_conn = None
-        self._lock_name = None
 
 
 _LOCKED = "another backpack-bot is already running with this bot token and database; stop it first"
