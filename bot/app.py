@@ -40,6 +40,7 @@ from bot.services.access import reads_only
 from bot.services.account import AccountService
 from bot.services.arb import ArbConfig, ArbService
 from bot.services.cross import CrossDesk
+from bot.services.fills import FillFeed
 from bot.services.journal import JournalService
 from bot.services.market import MarketService
 from bot.services.orders import OrderSender
@@ -51,6 +52,7 @@ from bot.services.watchers import WatchConfig, WatcherService
 from bot.settings import Settings
 from bot.storage.alerts import AlertStore
 from bot.storage.db import Database
+from bot.storage.events import EventStore
 from bot.storage.strategy import StrategyStore
 from bot.storage.trading import TradingStore
 from bot.venues.backpack import BackpackVenue
@@ -245,6 +247,9 @@ async def open_services(
     )
     outbox = Outbox(clock, alert_store.settings)
     stack.push_async_callback(outbox.stop)
+    events = EventStore(db)
+    fills = FillFeed(watcher_service, events, account_api, clock)
+    stack.push_async_callback(fills.stop)
     return Services(
         settings=s,
         clock=clock,
@@ -266,6 +271,8 @@ async def open_services(
         watchers=watcher_service,
         outbox=outbox,
         recovery=RecoveryService(orders, trading_service, strategy_service),
+        fills=fills,
+        events=events,
     )
 
 

@@ -14,6 +14,7 @@ from bot.exchange.client import BackpackAPI
 from bot.paper import PaperExchange
 from bot.services.account import AccountService
 from bot.services.arb import ArbService
+from bot.services.fills import FillFeed
 from bot.services.journal import JournalService
 from bot.services.market import MarketService
 from bot.services.orders import OrderSender
@@ -25,6 +26,7 @@ from bot.services.watchers import WatcherService
 from bot.settings import Settings
 from bot.storage.alerts import AlertStore
 from bot.storage.db import Database
+from bot.storage.events import EventStore
 from bot.venues.port import Venue
 
 #: A help line: (command, what it does, examples).
@@ -55,6 +57,8 @@ class Services:
     watchers: WatcherService
     outbox: Outbox
     recovery: RecoveryService
+    fills: FillFeed  # the order stream → fill notices, stale keyboards
+    events: EventStore  # what the chat was shown: buttons per message
 
     @property
     def mode(self) -> str:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
-from telegram import Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.exchange.errors import BackpackError
+from bot.clock import now_ms
+from bot.exchange.errors import BackpackError, NotFound
 from bot.render import account as render
 from bot.render import arb as render_arb
+from bot.render import keyboards as render_keyboards
 from bot.render.common import esc
+from bot.storage.events import ORDER, POSITION, Button
 from handlers.common import Context, args_of, friendly, guarded, reply, rt
+
+log = logging.getLogger("bot.handlers.account")
 
 _ORDER_ID = re.compile(r"^\d{1,24}$")
 
@@ -30,14 +37,53 @@ async def positions(update: Update, context: Context) -> None:
         text = render_arb.pairs(pairs) + (
             "" if text.endswith("no open positions") else "\n\n" + text
         )
-    await reply(update, text, markup)
+    await shown(context, await reply(update, text, markup), markup)
 
 
 @guarded
 async def orders(update: Update, context: Context) -> None:
     r = rt(context)
     text, markup = render.orders(await r.account.orders(), r.mode)
-    await reply(update, text, markup)
+    await shown(context, await reply(update, text, markup), markup)
+
+
+def _target(data: str) -> tuple[str, str]:
+    """What a button acts on: a position (its symbol) or an order (its id)."""
+    if data.startswith(render.CLOSE_PREFIX):
+        return POSITION, data.removeprefix(render.CLOSE_PREFIX)
+    if data.startswith(render.CANCEL_PREFIX) and data != f"{render.CANCEL_PREFIX}all":
+        return ORDER, data.removeprefix(render.CANCEL_PREFIX)
+    return "", ""
+
+
+async def shown(context: Context, msg: Message | None, markup: InlineKeyboardMarkup | None) -> None:
+    """Record which position or order each button of ``msg`` acts on: when that closes, fills
+    or is cancelled, the fill watcher edits the keyboard."""
+    if msg is None or markup is None:
+        return
+    r = rt(context)
+    buttons = [
+        Button(row, label, data, *_target(data))
+        for row, label, data in render_keyboards.buttons(markup)
+    ]
+    await r.events.record(msg.chat_id, msg.message_id, buttons, now_ms(r.clock))
+
+
+async def stale_tap(context: Context, query: CallbackQuery, answer: str) -> None:
+    """A tap on a button whose position or order is gone: say what changed, drop the button."""
+    await query.answer(answer[:190], show_alert=True)
+    msg = query.message
+    if msg is None or query.data is None:
+        return
+    kb = await rt(context).events.drop_button(msg.chat.id, msg.message_id, query.data)
+    try:
+        await context.bot.edit_message_reply_markup(
+            chat_id=msg.chat.id,
+            message_id=msg.message_id,
+            reply_markup=render_keyboards.markup(kb.rows),
+        )
+    except BadRequest as exc:  # deleted, or already without that button
+        log.info("could not edit the buttons of %s: %s", msg.message_id, exc.message)
 
 
 @guarded
@@ -87,6 +133,9 @@ async def cancel_button(update: Update, context: Context) -> None:
         )
         await query.answer("cancelled")
         await reply(update, render.cancelled(done))
+    except NotFound:
+        fate = await r.events.fate(ORDER, target)
+        await stale_tap(context, query, render.order_gone(target, fate))
     except BackpackError as exc:
         await query.answer(friendly(exc)[:190], show_alert=True)
 

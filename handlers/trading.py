@@ -27,6 +27,7 @@ from bot.services.order_intent import (
     parse_stop,
 )
 from bot.services.trading import Outcome, Status, TradingService
+from handlers.account import stale_tap
 from handlers.common import Context, args_of, friendly, guarded, reply, rt
 
 log = logging.getLogger("bot.handlers.trading")
@@ -115,8 +116,12 @@ async def close_button(update: Update, context: Context) -> None:
     query = update.callback_query
     if query is None or query.data is None:
         return
+    symbol = query.data.removeprefix(CLOSE_PREFIX)
+    if await rt(context).account_api.get_position(symbol) is None:
+        await stale_tap(context, query, render_account.position_gone(symbol))
+        return
     await query.answer()
-    await _preview(update, context, CloseIntent(market=query.data.removeprefix(CLOSE_PREFIX)))
+    await _preview(update, context, CloseIntent(market=symbol))
 
 
 async def confirm_button(update: Update, context: Context) -> None:
@@ -159,8 +164,8 @@ async def _tap(update: Update, context: Context, *, confirm: bool) -> None:
 
 
 async def present(context: Context, outcome: Outcome, query: CallbackQuery | None = None) -> None:
-    """Show an outcome in the chat: edit the preview message, send the short result."""
-    bot = context.bot
+    """Show an outcome in the chat: the preview message is edited into it, and that is the
+    one message about this tap (the fill watcher skips the fills it shows)."""
     if outcome.status is Status.REQUOTED and outcome.new_preview is not None:
         fresh = outcome.new_preview
         msg_id = _message_id(outcome, query)
@@ -175,9 +180,6 @@ async def present(context: Context, outcome: Outcome, query: CallbackQuery | Non
     msg_id = _message_id(outcome, query)
     if final is not None and outcome.chat_id is not None and msg_id is not None:
         await _edit(context, outcome.chat_id, msg_id, final, None)
-    text = render.result(outcome)
-    if text is not None and outcome.chat_id is not None:
-        await bot.send_message(outcome.chat_id, text, parse_mode=ParseMode.HTML)
 
 
 def _message_id(outcome: Outcome, query: CallbackQuery | None) -> int | None:

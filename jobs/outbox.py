@@ -39,3 +39,13 @@ class TelegramTransport:
             )
         except BadRequest as exc:  # deleted message, unchanged text: nothing left to tidy
             log.info("could not edit message %s: %s", message_id, exc.message)
+
+    async def edit_markup(self, chat_id: int, message_id: int, markup: object | None) -> None:
+        try:
+            await self.bot.edit_message_reply_markup(
+                chat_id=chat_id,
+                message_id=message_id,
+                reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,
+            )
+        except BadRequest as exc:  # deleted, or already without those buttons
+            log.info("could not edit the buttons of %s: %s", message_id, exc.message)

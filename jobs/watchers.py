@@ -2,7 +2,8 @@
 
 Wiring: the alert service hears the market client's price and funding callbacks and its
 reconnect hook (every armed alert is re-checked after a reconnect); the account client's
-private order stream feeds fill notices. Scheduled:
+private order stream feeds :class:`bot.services.fills.FillFeed` (fill notices, stale
+keyboards). Scheduled:
 
 * ``watch-funding`` (60 s): funding notices ahead of each funding time, flip warnings;
 * ``watch-liquidation`` (30 s): mark within the warning distance of liquidation;
@@ -26,6 +27,7 @@ from telegram.ext import JobQueue
 from bot.alerts.service import Firing
 from bot.container import Services
 from bot.render import alerts as render
+from bot.render import keyboards as render_keyboards
 from bot.services.outbox import Note
 from bot.services.watchers import (
     Digest,
@@ -36,6 +38,7 @@ from bot.services.watchers import (
     Notice,
     StreamNotice,
 )
+from bot.storage.events import Keyboard
 from jobs.common import safe
 
 log = logging.getLogger("jobs.watchers")
@@ -58,8 +61,8 @@ def present(notice: Notice) -> Note | None:
             return Note(chat, user, render.stale(silent, seconds))
         case Digest(user, chat, rows):
             return Note(chat, user, render.digest(list(rows)))
-        case FillNotice(user, chat, event):
-            fill = render.fill(event)
+        case FillNotice(user, chat, event, cancelled):
+            fill = render.fill(event, cancelled)
             return Note(chat, user, fill) if fill is not None else None
     return None
 
@@ -90,7 +93,17 @@ async def start_streams(services: Services) -> None:
         await alerts.check_all()
 
     async def on_order(event: dict[str, Any]) -> None:
-        deliver(services, await services.watchers.fills(event))
+        await services.fills.on_event(event)
+
+    async def on_keyboards(ended: list[Keyboard]) -> None:
+        for k in ended:
+            markup = render_keyboards.markup(k.rows)
+            services.outbox.send(
+                Note(k.chat_id, None, "", markup, edit=k.message_id, only_markup=True)
+            )
+
+    services.fills.emit = lambda notices: deliver(services, notices)
+    services.fills.on_keyboards = on_keyboards
 
     alerts.on_fire = on_fire
     api = services.market_api

@@ -88,6 +88,18 @@ def orders(views: list[OrderView], mode: str) -> tuple[str, InlineKeyboardMarkup
     return "\n".join(lines), InlineKeyboardMarkup(buttons)
 
 
+def order_gone(order_id: str, fate: str | None) -> str:
+    """The answer to a tap on an order that is no longer open (plain text: a toast)."""
+    if fate:
+        return f"order {order_id} already {fate}"
+    return f"order {order_id} is no longer open"
+
+
+def position_gone(symbol: str) -> str:
+    """The answer to a Close tap on a position that is already flat (a toast)."""
+    return f"{symbol} position is closed"
+
+
 def cancelled(views: list[OrderView]) -> str:
     if not views:
         return "no open orders to cancel"

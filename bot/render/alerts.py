@@ -171,7 +171,19 @@ def _wire_decimal(value: object) -> Decimal | None:
         return None
 
 
-def fill(event: dict[str, object]) -> str | None:
+def _cancelled_line(event: dict[str, object], symbol: str = "") -> str:
+    side = "BUY" if event.get("S") == "Bid" else "SELL"
+    qty = _wire_decimal(event.get("q"))
+    trigger = _wire_decimal(event.get("P"))
+    size = f" {money.size(qty)}" if qty else ""
+    at = f" (trigger {money.price(trigger)})" if trigger is not None else ""
+    where = f" {symbol}" if symbol else ""
+    return f"{side}{size}{where}{at} · <code>{esc(event.get('i', ''))}</code>"
+
+
+def fill(event: dict[str, object], cancelled: tuple[dict[str, object], ...] = ()) -> str | None:
+    """A fill, cancel or expiry the user did not just see; ``cancelled`` are the orders the
+    exchange cancelled in the same instant (a stop's fire takes the take-profit with it)."""
     kind = str(event.get("e", ""))
     symbol = esc(event.get("s", ""))
     side = "BUY" if event.get("S") == "Bid" else "SELL"
@@ -184,19 +196,22 @@ def fill(event: dict[str, object]) -> str | None:
         fee_text = f", fee {esc(money.amount(fee, fee_asset))}" if fee else ""
         if event.get("P") is not None:  # a conditional order (a stop) that fired
             trigger = money.price(_wire_decimal(event.get("P")))
-            return (
+            text = (
                 f"⚡ Stop triggered at {trigger} — filled: {side} {money.size(qty)} {symbol} "
                 f"at {money.price(px)}{fee_text} ({esc(event.get('X', ''))}) · "
                 f"order <code>{oid}</code>"
             )
-        return (
-            f"💱 Fill: {side} {money.size(qty)} {symbol} at {money.price(px)}{fee_text} "
-            f"({esc(event.get('X', ''))}) · order <code>{oid}</code>"
-        )
+        else:
+            text = (
+                f"💱 Fill: {side} {money.size(qty)} {symbol} at {money.price(px)}{fee_text} "
+                f"({esc(event.get('X', ''))}) · order <code>{oid}</code>"
+            )
+        if cancelled:
+            text += "\n✖️ Cancelled with it: " + "; ".join(_cancelled_line(c) for c in cancelled)
+        return text
     if kind in ("orderCancelled", "orderExpired"):
         what = "cancelled" if kind == "orderCancelled" else "expired"
-        qty = _wire_decimal(event.get("q"))
-        return f"✖️ Order {what}: {side} {money.size(qty)} {symbol} · <code>{oid}</code>"
+        return f"✖️ Order {what}: {_cancelled_line(event, symbol)}"
     return None
 
 

@@ -218,19 +218,6 @@ def final(outcome: Outcome) -> str | None:
     return None
 
 
-def result(outcome: Outcome) -> str | None:
-    """The short message after an order went out (fills carry the order id)."""
-    s = outcome.status
-    if s not in (Status.FILLED, Status.PLACED, Status.PARTIAL, Status.UNKNOWN):
-        return None
-    p = outcome.preview
-    badge = mode_badge(p.mode) if p else ""
-    lines = [_leg_result(r) for r in outcome.results if r.status is not LegStatus.SKIPPED]
-    if s is Status.PARTIAL:
-        lines.append("⚠️ Not every leg went through — check /positions.")
-    return f"{badge} · " + "\n".join(lines)
-
-
 def alert(outcome: Outcome) -> tuple[str, bool]:
     """The text of the tap's answer (toast) and whether it is a modal alert."""
     s = outcome.status

@@ -37,13 +37,16 @@ class Transport(Protocol):
         self, chat_id: int, message_id: int, text: str, markup: object | None
     ) -> None: ...
 
+    async def edit_markup(self, chat_id: int, message_id: int, markup: object | None) -> None: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Note:
     """One unsolicited message.
 
     ``edit`` replaces the text of an earlier message instead of sending a new one (and drops
-    its buttons unless ``markup`` is given); ``on_sent`` hears the id of a new message (a
+    its buttons unless ``markup`` is given; with ``only_markup`` just the keyboard changes, to
+    ``markup``); ``on_sent`` hears the id of a new message (a
     proposal remembers its message so the sweeper can edit it later). ``critical`` notes
     ignore quiet hours; notes with ``edit`` or ``on_sent`` are never merged, and a merged
     message keeps buttons only when it holds a single note.
@@ -56,6 +59,7 @@ class Note:
     critical: bool = False
     edit: int | None = None
     on_sent: Callable[[int], Awaitable[None]] | None = None
+    only_markup: bool = False
 
     @property
     def mergeable(self) -> bool:
@@ -154,7 +158,9 @@ class Outbox:
         if not live:
             return
         first = live[0]
-        if first.edit is not None:
+        if first.edit is not None and first.only_markup:
+            await self.transport.edit_markup(first.chat_id, first.edit, first.markup)
+        elif first.edit is not None:
             await self.transport.edit(first.chat_id, first.edit, first.text, first.markup)
         else:
             text = "\n\n".join(n.text for n in live)

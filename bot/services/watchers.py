@@ -81,6 +81,8 @@ class FillNotice:
     user_id: int
     chat_id: int
     event: dict[str, Any]
+    #: Orders cancelled in the same instant (a stop's fire takes its take-profit with it).
+    cancelled: tuple[dict[str, Any], ...] = ()
 
 
 Notice = FundingNotice | FundingFlip | LiquidationWarning | StreamNotice | Digest | FillNotice
@@ -140,7 +142,8 @@ class WatcherService:
         return out
 
     async def fills(self, event: dict[str, Any]) -> list[Notice]:
-        """A private order-stream event → a notice for every user who wants fills."""
+        """A private order-stream event → a notice for every user who wants fills (whether
+        the user has already seen it is :class:`bot.services.fills.FillFeed`'s question)."""
         kind = str(event.get("e", ""))
         if kind not in ("orderFill", "orderCancelled", "orderExpired"):
             return []

@@ -28,8 +28,7 @@ async def mark(bot: BotRunner) -> Decimal:
 async def go_long(tg: FakeTelegram) -> None:
     p = await tg.ask(ALICE, "/buy BTC 0.01", "order preview")
     await tg.answer_to(await tg.tap(ALICE, p, p.button("Confirm")))
-    await tg.next_message(ALICE, "filled at")
-    await tg.next_message(ALICE, "💱 Fill")  # the owner's fill notice, before the next reply
+    await tg.wait_for(lambda: "filled at" in tg.find(p.message_id).text)
 
 
 async def test_sl_preview_confirm_and_remove_from_positions(
@@ -96,9 +95,8 @@ async def test_a_new_sl_replaces_the_old_one(
     for factor in ("0.95", "0.9"):
         stop = (m * Decimal(factor)).quantize(Decimal(1))
         p = await tg.ask(ALICE, f"/sl BTC {stop}", "STOP-LOSS")
-        mark_at = len(tg.messages)
         await tg.answer_to(await tg.tap(ALICE, p, p.button("Confirm")))
-        await tg.next_message(ALICE, "stop-loss set", after=mark_at)
+        await tg.wait_for(lambda p=p: "stop-loss set" in tg.find(p.message_id).text)
     assert "replaces the current stop-loss" in p.text
     (order,) = await pending(sim_control, keys)
     assert Decimal(str(order["triggerPrice"])) == (m * Decimal("0.9")).quantize(Decimal(1))
