@@ -1,0 +1,131 @@
+"""One event, one message; no stale buttons — live mode against the quiet simulator.
+
+Counting messages needs a point where nothing more can come: each test waits until the fill
+feed has handled the stream event in question (its ``seen`` / ``skipped`` counters), its held
+groups are released and the outbox is drained — then the count is final.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from tests.bot.conftest import ALICE, BotRunner
+from tests.bot.test_stops import go_long, mark, pending
+from tests.conftest import Control
+from tests.fakes.telegram import FakeTelegram, Sent
+from tests.keys import KeyPair
+
+BTC = "BTC_USDC_PERP"
+
+
+async def settled(bot: BotRunner, tg: FakeTelegram, *, skipped: int = 0, seen: int = 0) -> None:
+    """Wait until the feed has skipped/seen that many events, held nothing, sent everything."""
+    feed = bot.services.fills
+    await tg.wait_for(lambda: feed.skipped >= skipped and feed.seen >= seen and not feed._groups)
+    await bot.services.outbox.drain()
+
+
+async def recorded(bot: BotRunner, kind: str, key: str) -> None:
+    """Wait until the bot has recorded a button about ``key`` (written just after sending)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while not await bot.services.events.live(kind, key):
+        assert loop.time() < deadline, f"no button recorded for {kind} {key}"
+        await asyncio.sleep(0.02)
+
+
+async def confirm(tg: FakeTelegram, command: str, contains: str) -> Sent:
+    p = await tg.ask(ALICE, command, contains)
+    await tg.answer_to(await tg.tap(ALICE, p, p.button("Confirm")))
+    await tg.wait_for(lambda: p.reply_markup is None)
+    return p
+
+
+async def test_one_tap_is_one_edit_and_no_new_message(
+    live_bot: BotRunner, tg: FakeTelegram
+) -> None:
+    p = await tg.ask(ALICE, "/buy BTC 0.01", "order preview")
+    before = len(tg.to(ALICE))
+    answer = await tg.answer_to(await tg.tap(ALICE, p, p.button("Confirm")))
+    assert "Filled" in answer.text
+    await tg.wait_for(lambda: "filled at" in p.text)
+    await settled(live_bot, tg, skipped=1)  # the stream's copy of the fill was skipped
+    assert len(tg.to(ALICE)) == before  # nothing new: no "✅ BUY … filled", no "💱 Fill"
+    assert p.edits == 1 and p.reply_markup is None
+
+
+async def test_a_fired_stop_is_one_message_naming_its_cancelled_take_profit(
+    live_bot: BotRunner, tg: FakeTelegram, sim_control: Control, keys: KeyPair
+) -> None:
+    await go_long(tg)
+    m = await mark(live_bot)
+    sl, tp = (m * Decimal("0.97")).quantize(Decimal(1)), (m * Decimal("1.05")).quantize(Decimal(1))
+    await confirm(tg, f"/sl BTC {sl}", "STOP-LOSS")
+    await confirm(tg, f"/tp BTC {tp}", "TAKE-PROFIT")
+    orders = {o["triggerPrice"]: str(o["id"]) for o in await pending(sim_control, keys)}
+    tp_id = next(oid for price, oid in orders.items() if Decimal(str(price)) == tp)
+    shown = await tg.ask(ALICE, "/positions", "positions")
+    close, tp_button = shown.button("Close"), shown.button("🗑 TP")
+    await recorded(live_bot, "order", tp_id)
+    seen = live_bot.services.fills.seen
+    before = len(tg.to(ALICE))
+
+    await sim_control.post("price", {"symbol": BTC, "price": str(sl - 50)})
+    notice = await tg.next_message(ALICE, "Stop triggered", after=before, timeout=8)
+    await settled(live_bot, tg, seen=seen + 3)  # the TP's cancel, the stop's fill at least
+    new = tg.to(ALICE)[before:]
+    assert [n.message_id for n in new] == [notice.message_id]  # one message, no bare cancel
+    assert "Cancelled with it" in notice.text and tp_id in notice.text
+
+    # The /positions message lost every button: the position is closed, both stops are gone.
+    await tg.wait_for(lambda: shown.reply_markup is None or not shown.buttons)
+    late = await tg.answer_to(await tg.tap(ALICE, shown, close))
+    assert late.text == f"{BTC} position is closed"
+    late = await tg.answer_to(await tg.tap(ALICE, shown, tp_button))
+    assert late.text == f"order {tp_id} already cancelled"
+    assert len(tg.to(ALICE)) == before + 1  # a late tap is answered in a toast, nothing else
+
+
+async def test_a_cancel_from_orders_is_one_message_and_drops_its_button(
+    live_bot: BotRunner, tg: FakeTelegram, sim_control: Control, keys: KeyPair
+) -> None:
+    await go_long(tg)
+    low = (await mark(live_bot) * Decimal("0.8")).quantize(Decimal(1))
+    await confirm(tg, f"/buy BTC 0.01 @ {low}", "order preview")
+    (resting,) = [
+        o
+        for o in (await sim_control.state())["accounts"][keys.api_key]["orders"]
+        if o.get("status") == "New"
+    ]
+    oid = str(resting["id"])
+    listing = await tg.ask(ALICE, "/orders", "open orders")
+    data = listing.button(f"Cancel {oid}")
+    await recorded(live_bot, "order", oid)
+    seen = live_bot.services.fills.seen
+    before = len(tg.to(ALICE))
+    await tg.answer_to(await tg.tap(ALICE, listing, data))
+    await tg.next_message(ALICE, "cancelled", after=before)
+    await settled(live_bot, tg, seen=seen + 1)
+    assert len(tg.to(ALICE)) == before + 1  # the reply; the stream's cancel is not echoed
+    await tg.wait_for(lambda: all(d != data for _, d in listing.buttons))
+    late = await tg.answer_to(await tg.tap(ALICE, listing, data))
+    assert late.text == f"order {oid} already cancelled"
+
+
+async def test_a_resting_order_that_fills_later_is_told_and_its_button_goes(
+    live_bot: BotRunner, tg: FakeTelegram, sim_control: Control, keys: KeyPair
+) -> None:
+    m = await mark(live_bot)
+    low = (m * Decimal("0.99")).quantize(Decimal(1))
+    await confirm(tg, f"/buy BTC 0.01 @ {low}", "order preview")
+    listing = await tg.ask(ALICE, "/orders", "open orders")
+    (oid,) = [d.removeprefix("cxl:") for label, d in listing.buttons if label.startswith("Cancel ")]
+    await recorded(live_bot, "order", oid)
+    before = len(tg.to(ALICE))
+    await sim_control.post("price", {"symbol": BTC, "price": str(low - 200)})
+    fill = await tg.next_message(ALICE, "💱 Fill", after=before, timeout=8)
+    assert oid in fill.text  # a fill the user did not see happen: told once
+    await tg.wait_for(lambda: not listing.buttons)
+    late = await tg.answer_to(await tg.tap(ALICE, listing, f"cxl:{oid}"))
+    assert late.text == f"order {oid} already filled"
