@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
-from telegram import Update
+from telegram import CallbackQuery, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.alerts.parse import AlertSyntaxError, parse_alert
-from bot.alerts.service import AlertService
+from bot.alerts.parse import AlertSpec, AlertSyntaxError, parse_alert
+from bot.alerts.service import AlertService, AlreadyTrue
+from bot.clock import now_ms
 from bot.render import alerts as render
 from bot.render import arb as render_arb
 from bot.render import market as render_market
@@ -28,12 +33,14 @@ HELP: list[tuple[str, str, str]] = [
         "/notify quiet 23-07",
     ),
 ]
+log = logging.getLogger("bot.handlers.alerts")
 MUTE_SECONDS = 3600
 _TOGGLES = {"funding", "positions", "fills", "digest", "strategy"}
 #: What a tap on a button whose data we do not recognise (tampered, or from an old version) gets.
 STALE_BUTTON = "This button is no longer valid"
 _ID = re.compile(r"^[0-9]{1,9}$")
 _SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9_]{0,39}$")
+_ARM = re.compile(r"^[A-Z0-9][A-Z0-9_]{0,39}:[pfa]:[<>]:-?[0-9]{1,18}(\.[0-9]{1,18})?$")
 
 
 def service(context: Context) -> AlertService:
@@ -78,6 +85,9 @@ async def alert(update: Update, context: Context) -> None:
     except AlertSyntaxError as err:
         await reply(update, render.usage(err.problem))
         return
+    except AlreadyTrue as held:
+        await reply(update, *render.already_true(held.symbol, held.spec, held.current))
+        return
     await reply(update, render.created(created, spec))
 
 
@@ -97,7 +107,7 @@ async def alerts(update: Update, context: Context) -> None:
     if args:
         await reply(update, "Use <code>/alerts</code> to list or <code>/alerts clear</code>.")
         return
-    text, markup = render.listing(await svc.for_user(ids[0]))
+    text, markup = render.listing(await svc.for_user(ids[0]), now_ms(rt(context).clock))
     await reply(update, text, markup)
 
 
@@ -121,6 +131,11 @@ async def button(update: Update, context: Context) -> None:
         alert_id = int(arg)
         ok = await svc.mute(user.id, alert_id, MUTE_SECONDS)
         await query.answer(f"Alert #{alert_id} muted for 1 h" if ok else "Not yours or gone")
+    elif kind == "arm":
+        await _arm_anyway(update, context, query, arg)
+    elif kind == "no":
+        await query.answer("Not armed")
+        await _edit(query, render.not_armed())
     elif kind == "px":
         await query.answer()
         await reply(update, render_market.prices(await r.market.prices([arg])))
@@ -132,13 +147,41 @@ async def button(update: Update, context: Context) -> None:
         await query.answer(STALE_BUTTON)
 
 
+async def _arm_anyway(update: Update, context: Context, query: CallbackQuery, arg: str) -> None:
+    """ "Arm anyway" under an alert whose condition already held when it was set."""
+    ids = _ids(update)
+    if ids is None:
+        return
+    symbol, code, op, threshold = arg.split(":")
+    kind = {v: k for k, v in render.ARM_KINDS.items()}[code]
+    spec = AlertSpec(symbol=symbol, kind=kind, op=op, threshold=Decimal(threshold))
+    try:
+        created = await service(context).add(ids[0], ids[1], spec, anyway=True)
+    except AlertSyntaxError as err:
+        await query.answer(err.problem[:190], show_alert=True)
+        return
+    await query.answer(f"Alert #{created.id} armed")
+    await _edit(query, render.created(created))
+
+
+async def _edit(query: CallbackQuery, text: str) -> None:
+    """The message under the tapped button becomes ``text``, without buttons."""
+    try:
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML)
+    except BadRequest as exc:  # a second tap: the text is already this
+        log.info("could not edit the alert message: %s", exc.message)
+
+
 def _parse_button(data: str) -> tuple[str, str]:
     """``al:del:3`` → ``("del", "3")``; anything malformed → ``("", "")``.
 
     Callback data comes from the client and can be forged: ids must be small decimal numbers
     and symbols plain market names before anything is looked up.
     """
+    if data == render.DROP:
+        return "no", ""
     for kind, prefix, pattern in (
+        ("arm", render.ARM_PREFIX, _ARM),
         ("del", render.DELETE_PREFIX, _ID),
         ("mute", render.MUTE_PREFIX, _ID),
         ("px", render.PRICE_PREFIX, _SYMBOL),

@@ -3,8 +3,9 @@
 Evaluating on every stream tick must not scan every alert. Each symbol keeps two sorted lists of
 ``(threshold, id)``: alerts waiting for the price to rise to their threshold ("above", ``>``)
 and alerts waiting for it to fall ("below", ``<``). A tick at price ``p`` fires exactly the
-prefix of the above-list with ``threshold <= p`` and the suffix of the below-list with
-``threshold >= p``, found by ``bisect`` — O(log n + k) for k fired alerts.
+prefix of the above-list with ``threshold < p`` and the suffix of the below-list with
+``threshold > p`` (strict: "> x" means above x), found by ``bisect`` — O(log n + k) for k
+fired alerts.
 
 Fired alerts are parked in :class:`Hysteresis` until the price has gone back past the threshold
 by a band (0.2 % by default); the same two-sorted-lists trick finds the ones to re-arm.
@@ -22,7 +23,8 @@ _MAX_ID = 2**63
 
 @dataclass(frozen=True, slots=True)
 class ArmedAlert:
-    """What the index needs of an alert. ``op`` is ``>`` (fires at or above) or ``<``."""
+    """What the index needs of an alert. ``op`` is ``>`` (fires strictly above) or ``<``
+    (strictly below): an alert "> 100" does not fire at exactly 100."""
 
     id: int
     symbol: str
@@ -82,12 +84,12 @@ class AlertIndex:
         if sides is None:
             return []
         fired: list[ArmedAlert] = []
-        if sides.above and sides.above[0][0] <= price:
-            cut = bisect_right(sides.above, (price, _MAX_ID))
+        if sides.above and sides.above[0][0] < price:
+            cut = bisect_left(sides.above, (price, _NO_ID))
             fired.extend(self._by_id.pop(i) for _, i in sides.above[:cut])
             del sides.above[:cut]
-        if sides.below and sides.below[-1][0] >= price:
-            cut = bisect_left(sides.below, (price, _NO_ID))
+        if sides.below and sides.below[-1][0] > price:
+            cut = bisect_right(sides.below, (price, _MAX_ID))
             fired.extend(self._by_id.pop(i) for _, i in sides.below[cut:])
             del sides.below[cut:]
         return fired
@@ -130,5 +132,5 @@ def linear_scan(alerts: list[ArmedAlert], symbol: str, price: Decimal) -> list[A
         a
         for a in alerts
         if a.symbol == symbol
-        and ((a.op == ">" and price >= a.threshold) or (a.op == "<" and price <= a.threshold))
+        and ((a.op == ">" and price > a.threshold) or (a.op == "<" and price < a.threshold))
     ]

@@ -49,6 +49,21 @@ class Firing:
 FireCallback = Callable[[Firing], Awaitable[None]]
 
 
+def holds_now(op: str, value: Decimal, threshold: Decimal) -> bool:
+    """Whether ``value op threshold`` holds; strict both ways ("> 0.05%" is not met at 0.05%)."""
+    return value > threshold if op == ">" else value < threshold
+
+
+class AlreadyTrue(Exception):
+    """An alert whose condition already holds when it is set: armed only if the user says so."""
+
+    def __init__(self, symbol: str, spec: AlertSpec, current: Decimal) -> None:
+        super().__init__(f"{symbol} {spec.op} {spec.threshold} already holds (now {current})")
+        self.symbol = symbol
+        self.spec = spec
+        self.current = current
+
+
 class AlertService:
     def __init__(
         self,
@@ -111,7 +126,11 @@ class AlertService:
 
     # ------------------------------------------------------------------ user actions
 
-    async def add(self, user_id: int, chat_id: int, spec: AlertSpec) -> Alert:
+    async def add(
+        self, user_id: int, chat_id: int, spec: AlertSpec, *, anyway: bool = False
+    ) -> Alert:
+        """Store and arm an alert. Raises :class:`AlreadyTrue` when its condition already
+        holds (a typo like ``> 1.5k`` for 150k would fire at once), unless ``anyway``."""
         symbol = await self.market.resolve_symbol(spec.symbol)
         if spec.kind in ("funding", "funding_apr", "spread_apr") and not symbol.endswith("_PERP"):
             raise AlertSyntaxError(f"{symbol} is a spot market; funding applies to perps only")
@@ -126,6 +145,10 @@ class AlertService:
             if current is None:
                 current = await self.market.get_price(symbol)
             check_price(spec, current)
+        if not anyway:
+            now = await self.current(symbol, spec.kind)
+            if now is not None and holds_now(spec.op, now, spec.threshold):
+                raise AlreadyTrue(symbol, spec, now)
         alert = await self.store.add(
             user_id=user_id,
             chat_id=chat_id,
@@ -138,6 +161,25 @@ class AlertService:
         )
         self._register(alert)
         return alert
+
+    async def current(self, symbol: str, kind: str) -> Decimal | None:
+        """The value a ``price``/``funding``/``funding_apr`` alert on ``symbol`` watches now."""
+        if kind == "price":
+            price = self.market.prices.get(symbol)
+            return price if price is not None else await self.market.get_price(symbol)
+        if kind not in ("funding", "funding_apr"):
+            return None
+        rate = self.market.funding_rates.get(symbol)
+        if rate is None:
+            rows = await self.market.get_mark_prices(symbol)
+            if not rows:
+                return None
+            rate = Decimal(str(rows[0]["fundingRate"]))
+        if kind == "funding":
+            return rate
+        market = self.market.markets.get(symbol)
+        ms = market.funding_interval_ms if market and market.funding_interval_ms else None
+        return apr(rate, Decimal(ms or 3_600_000) / Decimal(3_600_000))
 
     async def for_user(self, user_id: int) -> list[Alert]:
         return await self.store.for_user(user_id)
@@ -237,7 +279,7 @@ class AlertService:
                 market = self.market.markets.get(symbol)
                 ms = market.funding_interval_ms if market and market.funding_interval_ms else None
                 value = apr(rate, Decimal(ms or 3_600_000) / Decimal(3_600_000))
-            holds = value >= alert.threshold if alert.op == ">" else value <= alert.threshold
+            holds = holds_now(alert.op, value, alert.threshold)
             band = abs(alert.threshold) * self.band + Decimal("0.000001") * (
                 alert.kind == "funding"
             )
@@ -265,9 +307,7 @@ class AlertService:
         now = now_ms(self.clock)
         fired: list[Firing] = []
         for alert in list(alerts.values()):
-            holds = (
-                spread_apr >= alert.threshold if alert.op == ">" else spread_apr <= alert.threshold
-            )
+            holds = holds_now(alert.op, spread_apr, alert.threshold)
             band = abs(alert.threshold) * self.band
             if alert.armed and holds:
                 firing = await self._fire(alert.id, spread_apr, now)

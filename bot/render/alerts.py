@@ -19,10 +19,20 @@ DELETE_PREFIX = "al:del:"
 MUTE_PREFIX = "al:mute:"
 FUNDING_PREFIX = "al:fund:"
 PRICE_PREFIX = "al:px:"
+ARM_PREFIX = "al:arm:"
+DROP = "al:no"
+#: Alert kinds in an "Arm anyway" button's data (it must fit Telegram's 64 bytes).
+ARM_KINDS = {"price": "p", "funding": "f", "funding_apr": "a"}
 
 
 def _when(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M:%S UTC")
+
+
+def _until(ms: int, now_ms: int) -> str:
+    """``14:05 UTC`` today, or with the date when the mute ends on another day."""
+    at, now = datetime.fromtimestamp(ms / 1000, UTC), datetime.fromtimestamp(now_ms / 1000, UTC)
+    return at.strftime("%H:%M UTC" if at.date() == now.date() else "%d %b %H:%M UTC")
 
 
 def condition(a: Alert) -> str:
@@ -45,12 +55,46 @@ def created(a: Alert, spec: AlertSpec | None = None) -> str:
     return f"🔔 Alert <b>#{a.id}</b> set: {what}\nSee all with /alerts."
 
 
+def already_true(
+    symbol: str, spec: AlertSpec, current: Decimal
+) -> tuple[str, InlineKeyboardMarkup]:
+    """An alert whose condition already holds: say so, offer to arm it anyway or drop it."""
+    word = "above" if spec.op == ">" else "below"
+    if spec.kind == "price":
+        what = f"<b>{esc(symbol)}</b> is already {word} {money.number(spec.threshold)}"
+        now = money.price(current)
+    elif spec.kind == "funding":
+        what = (
+            f"<b>{esc(symbol)}</b> funding is already {word} {rate_pct(spec.threshold)} "
+            "per interval"
+        )
+        now = rate_pct(current)
+    else:
+        what = f"<b>{esc(symbol)}</b> funding APR is already {word} {pct(spec.threshold)}"
+        now = pct(current)
+    text = f"⚠️ {what} (now <b>{now}</b>): armed now, the alert would fire at once. Arm it anyway?"
+    data = f"{ARM_PREFIX}{symbol}:{ARM_KINDS[spec.kind]}:{spec.op}:{spec.threshold:f}"
+    return text, InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("🔔 Arm anyway", callback_data=data[:64]),
+                InlineKeyboardButton("✖️ Cancel", callback_data=DROP),
+            ]
+        ]
+    )
+
+
+def not_armed() -> str:
+    return "✖️ Not armed — no alert was set."
+
+
 def usage(problem: str) -> str:
     lines = "\n".join(f"<code>{esc(e)}</code>" for e in EXAMPLES)
     return f"⚠️ {esc(problem.rstrip('.'))}.\nFor example:\n{lines}"
 
 
-def listing(alerts: list[Alert]) -> tuple[str, InlineKeyboardMarkup | None]:
+def listing(alerts: list[Alert], now_ms: int = 0) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The user's alerts with their state; a muted one shows when its mute ends."""
     if not alerts:
         return "No alerts yet. " + usage("Set one").split("\n", 1)[1], None
     lines = ["🔔 <b>Your alerts</b>"]
@@ -58,6 +102,8 @@ def listing(alerts: list[Alert]) -> tuple[str, InlineKeyboardMarkup | None]:
         state = "armed" if a.armed else "fired — re-arms after the price comes back"
         if a.kind == "change":
             state = "armed"
+        if a.muted_until_ms is not None and a.muted_until_ms > now_ms:
+            state = f"🔕 muted until {_until(a.muted_until_ms, now_ms)} ({state})"
         lines.append(f"#{a.id} · {condition(a)} · {state}")
     lines.append(
         "\nRemove one with 🗑 or <code>/alert off ID</code>; all: <code>/alerts clear</code>"

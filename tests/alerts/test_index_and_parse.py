@@ -13,12 +13,14 @@ from bot.alerts.parse import AlertSpec, AlertSyntaxError, check_price, parse_ale
 D = Decimal
 
 
-def test_fires_once_at_or_past_the_threshold() -> None:
+def test_fires_once_strictly_past_the_threshold() -> None:
     idx = AlertIndex()
     idx.add(ArmedAlert(1, "BTC", ">", D(100)))
     idx.add(ArmedAlert(2, "BTC", "<", D(90)))
     assert idx.crossed("BTC", D(99)) == []
-    assert [a.id for a in idx.crossed("BTC", D(100))] == [1]
+    assert idx.crossed("BTC", D(100)) == []  # "> 100" is not met at exactly 100
+    assert idx.crossed("BTC", D(90)) == []  # nor "< 90" at 90
+    assert [a.id for a in idx.crossed("BTC", D("100.01"))] == [1]
     assert idx.crossed("BTC", D(101)) == []  # disarmed: never twice
     assert [a.id for a in idx.crossed("BTC", D(80))] == [2]
     assert len(idx) == 0
@@ -30,7 +32,7 @@ def test_same_threshold_and_removal() -> None:
     for i in range(5):
         idx.add(ArmedAlert(i, "BTC", ">", D(100)))
     assert idx.remove(3) and not idx.remove(3)
-    assert sorted(a.id for a in idx.crossed("BTC", D(100))) == [0, 1, 2, 4]
+    assert sorted(a.id for a in idx.crossed("BTC", D(101))) == [0, 1, 2, 4]
 
 
 def test_hysteresis_rearms_only_past_the_band() -> None:
@@ -38,9 +40,9 @@ def test_hysteresis_rearms_only_past_the_band() -> None:
     parked.park(ArmedAlert(1, "BTC", ">", D(100)), D("0.01"))
     parked.park(ArmedAlert(2, "BTC", "<", D(100)), D("0.01"))
     assert parked.released("BTC", D("99.5")) == []
-    assert [a.id for a in parked.released("BTC", D(99))] == [1]
+    assert [a.id for a in parked.released("BTC", D("98.9"))] == [1]
     assert parked.released("BTC", D("100.5")) == []
-    assert [a.id for a in parked.released("BTC", D(101))] == [2]
+    assert [a.id for a in parked.released("BTC", D("101.1"))] == [2]
 
 
 def test_index_matches_a_linear_scan() -> None:

@@ -8,6 +8,7 @@ groups are released and the outbox is drained — then the count is final.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from decimal import Decimal
 
 from tests.bot.conftest import ALICE, BotRunner
@@ -19,10 +20,19 @@ from tests.keys import KeyPair
 BTC = "BTC_USDC_PERP"
 
 
+async def until(predicate: Callable[[], object], timeout: float = 5.0) -> None:
+    """Poll ``predicate`` (state outside the chat: nothing wakes FakeTelegram's wait_for)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
 async def settled(bot: BotRunner, tg: FakeTelegram, *, skipped: int = 0, seen: int = 0) -> None:
     """Wait until the feed has skipped/seen that many events, held nothing, sent everything."""
     feed = bot.services.fills
-    await tg.wait_for(lambda: feed.skipped >= skipped and feed.seen >= seen and not feed._groups)
+    await until(lambda: feed.skipped >= skipped and feed.seen >= seen and not feed._groups)
     await bot.services.outbox.drain()
 
 

@@ -96,7 +96,8 @@ async def test_a_new_sl_replaces_the_old_one(
         stop = (m * Decimal(factor)).quantize(Decimal(1))
         p = await tg.ask(ALICE, f"/sl BTC {stop}", "STOP-LOSS")
         await tg.answer_to(await tg.tap(ALICE, p, p.button("Confirm")))
-        await tg.wait_for(lambda p=p: "stop-loss set" in tg.find(p.message_id).text)
+        await tg.wait_for(lambda: p.reply_markup is None)  # noqa: B023 - awaited here
+        assert "stop-loss set" in p.text
     assert "replaces the current stop-loss" in p.text
     (order,) = await pending(sim_control, keys)
     assert Decimal(str(order["triggerPrice"])) == (m * Decimal("0.9")).quantize(Decimal(1))
