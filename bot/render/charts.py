@@ -9,14 +9,17 @@ import io
 from collections.abc import Sequence
 from datetime import UTC
 from decimal import Decimal
+from itertools import pairwise
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import Formatter
 
 GREEN = "#2e9d5b"
 RED = "#d0453c"
@@ -27,6 +30,34 @@ DAY_MS = 86_400_000
 def _dates(ms: Sequence[int]) -> list[float]:
     """Epoch ms → matplotlib date numbers (days since its default 1970 epoch)."""
     return [t / DAY_MS for t in ms]
+
+
+class PlainNumbers(Formatter):
+    """Axis numbers written out in full, with thousands separators and as many decimals as the
+    tick spacing needs: never matplotlib's offset ("+1e4" over ticks reading "8" for 10,008)
+    nor scientific notation."""
+
+    def __init__(self) -> None:
+        self.places = 0
+
+    def set_locs(self, locs: list[float]) -> None:
+        super().set_locs(locs)
+        steps = [abs(b - a) for a, b in pairwise(locs) if b != a]
+        step = min(steps) if steps else 1.0
+        exponent = Decimal(f"{step:.10g}").normalize().as_tuple().exponent
+        self.places = max(0, min(8, -exponent)) if isinstance(exponent, int) else 0
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        text = f"{x:,.{self.places}f}"
+        return "0" if text.strip("-0.,") == "" else text
+
+    def get_offset(self) -> str:
+        return ""
+
+
+def _plain(*axes: Axis) -> None:
+    for axis in axes:
+        axis.set_major_formatter(PlainNumbers())
 
 
 def _png(fig: Figure) -> bytes:
@@ -43,6 +74,11 @@ def _time_axis(ax: Axes) -> None:
 
 def equity_png(points: Sequence[tuple[int, Decimal]], title: str) -> bytes:
     """The equity curve of a backtest or of the journal, ``(ms, equity)`` oldest first."""
+    return _png(equity_figure(points, title))
+
+
+def equity_figure(points: Sequence[tuple[int, Decimal]], title: str) -> Figure:
+    """:func:`equity_png`'s figure."""
     fig = Figure(figsize=(8, 4), layout="constrained")
     ax = fig.add_subplot()
     if points:
@@ -56,7 +92,8 @@ def equity_png(points: Sequence[tuple[int, Decimal]], title: str) -> bytes:
     ax.set_title(title)
     ax.set_ylabel("equity, USDC")
     ax.grid(alpha=0.3)
-    return _png(fig)
+    _plain(ax.yaxis)
+    return fig
 
 
 def price_funding_png(
@@ -65,6 +102,15 @@ def price_funding_png(
     funding: Sequence[tuple[int, Decimal]],
 ) -> bytes:
     """Price on top, the funding rate per interval (in %) as bars below, sharing the time axis."""
+    return _png(price_funding_figure(symbol, prices, funding))
+
+
+def price_funding_figure(
+    symbol: str,
+    prices: Sequence[tuple[int, Decimal]],
+    funding: Sequence[tuple[int, Decimal]],
+) -> Figure:
+    """:func:`price_funding_png`'s figure."""
     fig = Figure(figsize=(8, 5.5), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1.4])
     if prices:
@@ -83,7 +129,8 @@ def price_funding_png(
     bottom.grid(alpha=0.3)
     if prices or funding:
         _time_axis(bottom)
-    return _png(fig)
+    _plain(top.yaxis, bottom.yaxis)
+    return fig
 
 
 def funding_bars_png(rates: Sequence[tuple[str, Decimal]], title: str) -> bytes:
@@ -98,4 +145,5 @@ def funding_bars_png(rates: Sequence[tuple[str, Decimal]], title: str) -> bytes:
     ax.set_xlabel("funding rate per interval, %")
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="x")
+    _plain(ax.xaxis)
     return _png(fig)
