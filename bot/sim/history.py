@@ -24,6 +24,38 @@ if TYPE_CHECKING:
     from bot.sim.core import Exchange
 
 
+#: The funding process, per interval: pull towards the market's rate (half-life ≈ 23 intervals),
+#: noise, and rare regimes (a crowded side pays more for a while) — all in units of the market's
+#: own rate, so a market quoting +0.0013 %/h has a history around +0.0013 %/h, not 15× that.
+FUNDING_REVERSION = 0.03
+FUNDING_NOISE = 0.2
+FUNDING_REGIME_CHANCE = 0.015
+FUNDING_REGIMES = (-1.0, 0.0, 0.0, 1.0, 2.0)
+
+
+def funding_path(rng: random.Random, present: Decimal, count: int) -> list[float]:
+    """``count`` settled funding rates, oldest first, of the process whose value now is
+    ``present`` (the live rate the simulator quotes).
+
+    The process is mean-reverting around ``present`` (an Ornstein-Uhlenbeck walk with regimes).
+    It is generated from the present backwards — a stationary process looks the same run
+    either way — so the newest settled rates join the live rate without a jump, and a
+    backtest over this history sees the market the chat shows.
+    """
+    mean = float(present)
+    scale = max(abs(mean), 0.00001)
+    x, regime = mean, 0.0
+    out: list[float] = []
+    for _ in range(count):
+        if rng.random() < FUNDING_REGIME_CHANCE:
+            regime = rng.choice(FUNDING_REGIMES) * scale
+        target = mean + regime
+        x = target + (x - target) * (1 - FUNDING_REVERSION) + rng.gauss(0, FUNDING_NOISE * scale)
+        out.append(x)
+    out.reverse()
+    return out
+
+
 class History:
     """Generated history: 35 days of candles and funding and a trade tape per market; klines."""
 
@@ -98,18 +130,16 @@ class History:
         last = quantize_to(m.spec.price, tick)
         candles.append(Candle(hour, last, last, last, last))
         m.candles = candles
-        rate = float(m.spec.base_funding)
-        hist: list[tuple[int, Decimal]] = []
-        regime = 0.0
-        # One settled rate per funding interval, as the venue pays them (hourly by default).
+        # One settled rate per funding interval, as the venue pays them (hourly by default),
+        # from the same process whose present value is the live rate (see funding_path).
         every = self.ex.funding_interval
         last_end = int(now // every) * every
         count = n * HOUR // every
-        for i in range(count):
-            if rng.random() < 0.02:
-                regime = rng.choice([-1.0, 0.0, 1.0, 2.0, 4.0]) * 0.00005
-            value = rate + regime + rng.gauss(0, 0.000008)
-            hist.append((last_end - (count - i - 1) * every, D(str(round(value, 9)))))
+        path = funding_path(rng, m.funding_rate, count)
+        hist = [
+            (last_end - (count - i - 1) * every, D(str(round(value, 9))))
+            for i, value in enumerate(path)
+        ]
         m.funding_history = hist if m.spec.is_perp else []
 
     def klines(
