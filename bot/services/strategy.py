@@ -535,7 +535,7 @@ class StrategyService:
         preview = outcome.preview
         owner = (preview.user_id, preview.chat_id) if preview else (0, 0)
         report = await self._executor(aid, *owner).complete(action, fills)
-        await self._book(action, report, "approve")
+        report = await self._book(action, report, "approve")
         await self.store.finish_approval(aid, "executed")
         if action.kind == "open":
             await self.ensure_stops((await self.store.settings()).config, *owner)
@@ -613,7 +613,7 @@ class StrategyService:
             status="executing",
         )
         report = await self._executor(aid, user_id, chat_id).execute(action)
-        await self._book(action, report, "auto")
+        report = await self._book(action, report, "auto")
         await self.store.finish_approval(aid, "executed", frm="executing")
         await self._sync_journal()
         return report
@@ -649,8 +649,13 @@ class StrategyService:
             out.append((chat_id, report))
         return out
 
-    async def _book(self, action: Action, report: ExecutionReport, mode: str) -> None:
-        """Update the positions the strategy owns from what really filled; log the action."""
+    async def _book(self, action: Action, report: ExecutionReport, mode: str) -> ExecutionReport:
+        """Update the positions the strategy owns from what really filled; log the action.
+
+        A spot buy's fee is charged in the base asset: the position holds what the account
+        received, not what was bought. What a close leaves below the spot market's step is
+        dust: it cannot be sold, so the position ends and the report says so (never retried).
+        """
         now = self.now_ms()
         perp_px = report.price_of(action.symbol)
         spot_leg = action.legs[1] if len(action.legs) > 1 else None
@@ -672,7 +677,7 @@ class StrategyService:
                         opened_at_ms=now,
                         entry_rate=action.funding_rate,
                         spot_symbol=spot_leg.symbol if spot_leg and report.spot_filled else None,
-                        spot_quantity=report.spot_filled,
+                        spot_quantity=report.spot_filled - await self._base_fees(report),
                         spot_entry=spot_px or ZERO,
                     )
                 )
@@ -684,9 +689,16 @@ class StrategyService:
             if existing.kind == "cross":  # the second leg is a perp on the hedge venue
                 dust = spot_left == 0
             else:
-                dust = spot_market is None or spot_left < spot_market.min_quantity
+                tradable = round_quantity(spot_market, spot_left) if spot_market else ZERO
+                dust = spot_market is None or tradable < spot_market.min_quantity
             if perp_left == 0 and dust:
                 await self.store.remove_position(action.symbol, exited_at_ms=now)
+                if spot_left > 0 and spot_market is not None:
+                    note = (
+                        f"{spot_left.normalize():f} {spot_market.base} left is dust (below the "
+                        f"{spot_market.step_size.normalize():f} step): it cannot be sold"
+                    )
+                    report = replace(report, problems=(*report.problems, note))
             else:
                 await self.store.put_position(
                     replace(existing, perp_quantity=perp_left, spot_quantity=spot_left)
@@ -707,6 +719,25 @@ class StrategyService:
                 problems=report.problems,
             )
         )
+        return report
+
+    async def _base_fees(self, report: ExecutionReport) -> Decimal:
+        """The base-asset fees of the spot buys in ``report`` (Backpack charges a spot buy's
+        fee in what was bought)."""
+        perp, total = report.action.symbol, ZERO
+        markets = await self.account_api.load_markets()
+        for f in (*report.fills, *report.unwinds):
+            if f.symbol == perp or f.side != "Bid" or not f.order_id or not f.filled:
+                continue
+            market = markets.get(f.symbol)
+            base = market.base if market is not None else f.symbol.split("_")[0]
+            try:
+                rows = await self.account_api.get_fills(f.symbol, order_id=f.order_id)
+            except BackpackError as exc:
+                log.warning("fee lookup for %s failed: %s", f.order_id, exc)
+                continue
+            total += sum((Decimal(str(r["fee"])) for r in rows if r.get("feeSymbol") == base), ZERO)
+        return total
 
     # ------------------------------------------------------------------ restart
 

@@ -144,11 +144,13 @@ class Executor:
             problems.append(f"{second.symbol} filled {second.filled} of {wanted}")
         unwinds: list[LegFill] = []
         gap = first.filled - second.filled
-        if gap > 0 and action.kind == "close":
+        unsold = second.requested - second.filled
+        if action.kind == "close" and unsold > 0:
             # Re-opening the perp to re-hedge would trade against the exit; the leftover spot is
-            # kept on the books and sold by the next cycle ("leftover spot hedge").
-            problems.append(f"{gap} {second.symbol} left to sell on the next cycle")
-        elif gap > 0:
+            # kept on the books and sold by the next cycle ("leftover spot hedge"). What the
+            # spot leg never asked for (below its step: dust) is not "left to sell".
+            problems.append(f"{unsold} {second.symbol} left to sell on the next cycle")
+        elif gap > 0 and action.kind != "close":
             u = await self.unwind(action.legs[0], gap)
             unwinds.append(u)
             if u.error is not None:
