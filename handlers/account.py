@@ -56,14 +56,20 @@ def _target(data: str) -> tuple[str, str]:
     return "", ""
 
 
-async def shown(context: Context, msg: Message | None, markup: InlineKeyboardMarkup | None) -> None:
-    """Record which position or order each button of ``msg`` acts on: when that closes, fills
-    or is cancelled, the fill watcher edits the keyboard."""
+async def shown(
+    context: Context,
+    msg: Message | None,
+    markup: InlineKeyboardMarkup | None,
+    about: tuple[str, str] | None = None,
+) -> None:
+    """Record which position or order each button of ``msg`` acts on (``about``: all of them
+    act on that one): when that closes, fills or is cancelled, the fill watcher edits the
+    keyboard."""
     if msg is None or markup is None:
         return
     r = rt(context)
     buttons = [
-        Button(row, label, data, *_target(data))
+        Button(row, label, data, *(about or _target(data)))
         for row, label, data in render_keyboards.buttons(markup)
     ]
     await r.events.record(msg.chat_id, msg.message_id, buttons, now_ms(r.clock))

@@ -27,7 +27,8 @@ from bot.services.order_intent import (
     parse_stop,
 )
 from bot.services.trading import Outcome, Status, TradingService
-from handlers.account import stale_tap
+from bot.storage.events import POSITION
+from handlers.account import shown, stale_tap
 from handlers.common import Context, args_of, friendly, guarded, reply, rt
 
 log = logging.getLogger("bot.handlers.trading")
@@ -47,9 +48,13 @@ async def _preview(update: Update, context: Context, intent: Intent) -> None:
     except IntentError as err:
         await reply(update, render.intent_error(err))
         return
-    msg = await reply(update, render.preview(p), render.keyboard(p.token))
+    markup = render.keyboard(p.token)
+    msg = await reply(update, render.preview(p), markup)
     if msg is not None:
         await svc.attach_message(p.token, msg.message_id)
+        if isinstance(intent, CloseIntent) or all(leg.is_stop for leg in p.legs):
+            # A close or a stop is about one position: its ✅ goes when the position does.
+            await shown(context, msg, markup, (POSITION, p.legs[0].symbol))
 
 
 @guarded

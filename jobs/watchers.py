@@ -9,7 +9,8 @@ keyboards). Scheduled:
 * ``watch-liquidation`` (30 s): mark within the warning distance of liquidation;
 * ``watch-stale`` (2 s): a silent stream switches alerts to REST polling, and back;
 * ``outbox-quiet`` (60 s): releases what quiet hours held;
-* ``funding-digest`` (daily, 08:00 UTC), for users who turned it on.
+* ``funding-digest`` (daily, 08:00 UTC), for users who turned it on;
+* ``forget-buttons`` (daily, 04:00 UTC): drops the button records of messages over 14 days old.
 
 Whatever a watcher returns is rendered here and handed to the outbox.
 """
@@ -25,6 +26,7 @@ from typing import Any
 from telegram.ext import JobQueue
 
 from bot.alerts.service import Firing
+from bot.clock import now_ms
 from bot.container import Services
 from bot.render import alerts as render
 from bot.render import keyboards as render_keyboards
@@ -43,6 +45,8 @@ from jobs.common import safe
 
 log = logging.getLogger("jobs.watchers")
 
+#: How long the buttons of a /positions or /orders message are kept track of.
+BUTTONS_KEPT_MS = 14 * 86_400_000
 #: How often spread alerts read both venues' funding.
 SPREAD_POLL_SECONDS = 60
 
@@ -134,6 +138,11 @@ def schedule(jq: JobQueue[Any], services: Services) -> None:
         safe("outbox-quiet", services.outbox.release_held), 60, first=60, name="outbox-quiet"
     )
     jq.run_daily(job("funding-digest", w.digest), dtime(8, 0), name="funding-digest")
+
+    async def forget_buttons() -> None:
+        await services.events.forget_before(now_ms(services.clock) - BUTTONS_KEPT_MS)
+
+    jq.run_daily(safe("forget-buttons", forget_buttons), dtime(4, 0), name="forget-buttons")
     if services.arb is not None:
 
         async def spreads() -> None:

@@ -75,6 +75,7 @@ async def test_a_fired_stop_is_one_message_naming_its_cancelled_take_profit(
     await confirm(tg, f"/tp BTC {tp}", "TAKE-PROFIT")
     orders = {o["triggerPrice"]: str(o["id"]) for o in await pending(sim_control, keys)}
     tp_id = next(oid for price, oid in orders.items() if Decimal(str(price)) == tp)
+    closing = await tg.ask(ALICE, "/close BTC", "order preview")  # left untapped
     shown = await tg.ask(ALICE, "/positions", "positions")
     close, tp_button = shown.button("Close"), shown.button("🗑 TP")
     await recorded(live_bot, "order", tp_id)
@@ -90,6 +91,7 @@ async def test_a_fired_stop_is_one_message_naming_its_cancelled_take_profit(
 
     # The /positions message lost every button: the position is closed, both stops are gone.
     await tg.wait_for(lambda: shown.reply_markup is None or not shown.buttons)
+    await tg.wait_for(lambda: not closing.buttons)  # the /close preview's ✅ went too
     late = await tg.answer_to(await tg.tap(ALICE, shown, close))
     assert late.text == f"{BTC} position is closed"
     late = await tg.answer_to(await tg.tap(ALICE, shown, tp_button))
@@ -139,3 +141,20 @@ async def test_a_resting_order_that_fills_later_is_told_and_its_button_goes(
     await tg.wait_for(lambda: not listing.buttons)
     late = await tg.answer_to(await tg.tap(ALICE, listing, f"cxl:{oid}"))
     assert late.text == f"order {oid} already filled"
+
+
+async def test_replacing_a_stop_posts_no_bare_cancel(
+    live_bot: BotRunner, tg: FakeTelegram, sim_control: Control, keys: KeyPair
+) -> None:
+    await go_long(tg)
+    m = await mark(live_bot)
+    await confirm(tg, f"/sl BTC {(m * Decimal('0.95')).quantize(Decimal(1))}", "STOP-LOSS")
+    (old,) = await pending(sim_control, keys)
+    skipped = live_bot.services.fills.skipped
+    before = len(tg.to(ALICE))
+    p = await confirm(tg, f"/sl BTC {(m * Decimal('0.9')).quantize(Decimal(1))}", "STOP-LOSS")
+    assert "replaces the current stop-loss" in p.text and "stop-loss set" in p.text
+    (new,) = await pending(sim_control, keys)
+    assert new["id"] != old["id"]
+    await settled(live_bot, tg, skipped=skipped + 1)  # the old stop's cancel event, skipped
+    assert len(tg.to(ALICE)) == before + 1  # the preview only: no "✖️ Order cancelled"
