@@ -112,7 +112,16 @@ async def cancel(update: Update, context: Context) -> None:
     if not _ORDER_ID.match(word):
         await reply(update, f"{esc(repr(word))} is not an order id; {example}")
         return
-    await reply(update, render.cancelled([await r.account.cancel(word, **who)]))
+    try:
+        await reply(update, render.cancelled([await r.account.cancel(word, **who)]))
+    except NotFound:
+        await reply(update, "🔍 " + render.order_gone(word, await _fate(context, word)))
+
+
+async def _fate(context: Context, order_id: str) -> str | None:
+    """What became of an order that is no longer open: as the bot saw it, else the exchange."""
+    r = rt(context)
+    return await r.events.fate(ORDER, order_id) or await r.account.order_fate(order_id)
 
 
 def _who(update: Update) -> dict[str, int] | None:
@@ -140,8 +149,7 @@ async def cancel_button(update: Update, context: Context) -> None:
         await query.answer("cancelled")
         await reply(update, render.cancelled(done))
     except NotFound:
-        fate = await r.events.fate(ORDER, target)
-        await stale_tap(context, query, render.order_gone(target, fate))
+        await stale_tap(context, query, render.order_gone(target, await _fate(context, target)))
     except BackpackError as exc:
         await query.answer(friendly(exc)[:190], show_alert=True)
 

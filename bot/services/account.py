@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.exchange.client import BackpackAPI
-from bot.exchange.errors import NotFound
+from bot.exchange.errors import BackpackError, NotFound
 from bot.services.orders import OrderSender
 from bot.services.stops import StopOrder, stops_of
 
@@ -68,6 +68,14 @@ class AccountView:
     available: Decimal | None
     margin_fraction: Decimal | None
     unrealized: Decimal | None
+
+
+_FATES = {
+    "Filled": "filled",
+    "Cancelled": "cancelled",
+    "Expired": "expired",
+    "TriggerFailed": "failed to trigger",
+}
 
 
 def _d(value: Any) -> Decimal:
@@ -159,6 +167,20 @@ class AccountService:
                     status=row.get("status", "Cancelled"),
                 )
         raise NotFound(f"no open order with id {order_id}", code="RESOURCE_NOT_FOUND")
+
+    async def order_fate(self, order_id: str) -> str | None:
+        """What became of an order that is no longer open ("filled", "cancelled", …), from the
+        exchange's order history; ``None`` when it does not know the order."""
+        try:
+            rows = await self.api.get_order_history(order_id=order_id, limit=1)
+        except BackpackError:
+            return None
+        for row in rows:
+            status = str(row.get("status") or "")
+            if status == "Filled" and row.get("triggeredAt"):
+                return "triggered and filled"
+            return _FATES.get(status)
+        return None
 
     async def cancel_all(self, *, user_id: int, chat_id: int) -> list[OrderView]:
         rows = await self.orders_path.cancel(None, None, user_id=user_id, chat_id=chat_id)

@@ -8,6 +8,7 @@ groups are released and the outbox is drained — then the count is final.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -158,3 +159,30 @@ async def test_replacing_a_stop_posts_no_bare_cancel(
     assert new["id"] != old["id"]
     await settled(live_bot, tg, skipped=skipped + 1)  # the old stop's cancel event, skipped
     assert len(tg.to(ALICE)) == before + 1  # the preview only: no "✖️ Order cancelled"
+
+
+async def test_a_close_tap_is_one_edit_even_with_a_stop_going_with_the_position(
+    live_bot: BotRunner, tg: FakeTelegram, sim_control: Control, keys: KeyPair
+) -> None:
+    await go_long(tg)
+    await confirm(tg, f"/sl BTC {(await mark(live_bot) * Decimal('0.9')).quantize(1)}", "STOP")
+    p = await tg.ask(ALICE, "/close BTC", "order preview")
+    skipped = live_bot.services.fills.skipped
+    before = len(tg.to(ALICE))
+    await tg.answer_to(await tg.tap(ALICE, p, p.button("Confirm")))
+    await tg.wait_for(lambda: "filled at" in p.text)
+    # The close's fill and the stop the exchange cancelled with the position: both skipped.
+    await settled(live_bot, tg, skipped=skipped + 2)
+    assert await pending(sim_control, keys) == []
+    assert len(tg.to(ALICE)) == before and p.edits == 1
+
+
+async def test_cancel_by_id_of_a_filled_order_says_it_filled(
+    live_bot: BotRunner, tg: FakeTelegram
+) -> None:
+    p = await tg.ask(ALICE, "/buy BTC 0.01", "order preview")
+    await tg.answer_to(await tg.tap(ALICE, p, p.button("Confirm")))
+    await tg.wait_for(lambda: "filled at" in p.text)
+    oid = re.search(r"order <code>(\d+)</code>", p.text).group(1)  # type: ignore[union-attr]
+    reply = await tg.ask(ALICE, f"/cancel {oid}")
+    assert f"order {oid} already filled" in reply.text  # not "no open order with id"
