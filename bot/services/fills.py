@@ -39,7 +39,8 @@ log = logging.getLogger("bot.fills")
 GROUP_SECONDS = 0.5
 #: How far back a cancel the bot asked for still explains a cancel event.
 _CANCEL_WINDOW_MS = 10 * 60 * 1000
-_TOLD_SYMBOL_MS = 5_000
+#: How recent a tap on the same market must be for cancels to count as part of it.
+_TAPPED_MS = 10_000
 _ENDS = {
     "orderCancelled": "cancelled",
     "orderExpired": "expired",
@@ -102,7 +103,6 @@ class FillFeed:
         self.seen = 0
         self.skipped = 0
         self._groups: dict[str, _Group] = {}
-        self._told_fill_at: dict[str, int] = {}
 
     async def on_event(self, event: dict[str, Any]) -> None:
         try:
@@ -116,10 +116,9 @@ class FillFeed:
         if kind not in ("orderFill", "orderCancelled", "orderExpired"):
             return
         symbol = str(event.get("s", ""))
+        await self.watchers.fills(event)  # the log line, for every fill and cancel
         if await self._told(event):
             self.skipped += 1
-            if kind == "orderFill":
-                self._told_fill_at[symbol] = now_ms(self.clock)
             return
         if _conditional(event):
             self._hold(symbol, event)
@@ -129,7 +128,6 @@ class FillFeed:
     async def _notices(
         self, event: dict[str, Any], cancelled: tuple[dict[str, Any], ...]
     ) -> list[Notice]:
-        await self.watchers.fills(event)  # the log line
         return [
             FillNotice(user, chat, event, cancelled)
             for user, chat in await self.watchers.recipients("fills")
@@ -188,8 +186,7 @@ class FillFeed:
             for i, fills in enumerate(by_order.values()):
                 out.extend(await self._notices(merged_fill(fills), cancelled if i == 0 else ()))
             return out
-        told_at = self._told_fill_at.get(symbol)
-        if told_at is not None and now_ms(self.clock) - told_at <= _TOLD_SYMBOL_MS:
+        if await self.events.tapped_since(symbol, now_ms(self.clock) - _TAPPED_MS):
             self.skipped += len(cancelled)
             return []  # the position's stops went with a close the user just tapped
         out = []

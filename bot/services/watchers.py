@@ -142,8 +142,9 @@ class WatcherService:
         return out
 
     async def fills(self, event: dict[str, Any]) -> list[Notice]:
-        """A private order-stream event → a notice for every user who wants fills (whether
-        the user has already seen it is :class:`bot.services.fills.FillFeed`'s question)."""
+        """A private order-stream event → its log line and a notice for every user who wants
+        fills (which events reach the chat is :class:`bot.services.fills.FillFeed`'s question:
+        it logs every one through here and builds the notices itself)."""
         kind = str(event.get("e", ""))
         if kind not in ("orderFill", "orderCancelled", "orderExpired"):
             return []

@@ -98,6 +98,24 @@ class EventStore:
             )
             return _jsnap(row) if row is not None else None
 
+    async def tapped_since(self, symbol: str, since_ms: int) -> bool:
+        """Whether a ✅ tap sent an order that trades (not a stop) on ``symbol`` since
+        ``since_ms`` (its journal row is written before the order goes out, so it is there
+        before any event the order causes)."""
+        async with self.db.session() as s:
+            found = await s.scalar(
+                select(OrderJournalEntry.id)
+                .join(Confirmation, Confirmation.token == OrderJournalEntry.token)
+                .where(
+                    OrderJournalEntry.symbol == symbol,
+                    OrderJournalEntry.kind == KIND_ORDER,
+                    OrderJournalEntry.trigger_price.is_(None),
+                    OrderJournalEntry.created_at_ms >= since_ms,
+                )
+                .limit(1)
+            )
+            return found is not None
+
     async def cancel_requested(self, order_id: str, symbol: str, since_ms: int) -> bool:
         """Whether the bot itself asked to cancel ``order_id`` (by id, or with a cancel-all of
         its market or of every market still in flight or listing it) since ``since_ms``."""

@@ -15,6 +15,7 @@ from bot.logs import configure_logging
 from bot.sim import Simulator
 from tests.bot.conftest import ALICE, BotRunner, make_settings
 from tests.bot.test_alerts import last_price, set_price
+from tests.bot.test_events import until
 from tests.conftest import Control
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import KeyPair
@@ -88,7 +89,7 @@ async def test_one_info_line_per_order_fill_and_alert(
     await tg.ask(ALICE, f"/alert BTC > {(p * Decimal('1.01')).quantize(Decimal(1))}", "#")
     preview = await tg.ask(ALICE, "/buy BTC 0.01", "preview")
     await tg.answer_to(await tg.tap(ALICE, preview, preview.button("Confirm")))
-    await tg.next_message(ALICE, "Fill")
+    await until(lambda: live_bot.services.fills.skipped >= 1)  # the fill event, logged
     await set_price(sim_control, p * Decimal("1.02"))
     await tg.next_message(ALICE, "rose above")
     lines = out.getvalue().splitlines()
