@@ -9,9 +9,10 @@ Rules (no Telegram types; ``jobs/watchers.py`` renders and sends what comes out)
   (``/cancel``, a 🗑 button, a stop replaced by a new one) was answered in the chat: skipped.
 * **A stop's fire is one notice.** The exchange cancels a position's other reduce-only
   conditional orders (its take-profit) in the same instant the stop closes it, in either order on
-  the stream. Events of conditional orders are held per market for :attr:`FillFeed.window`
-  seconds and leave as one notice: the stop's fill naming what was cancelled with it. Cancels that
-  came with a position the user just closed by a tap are part of that tap: not told again.
+  the stream. Events of conditional orders are held per market until :attr:`FillFeed.window`
+  seconds pass without another, and leave as one notice: the stop's fill naming what was
+  cancelled with it. Cancels that came with a position the user just closed by a tap (the
+  journal has the tap's order) are part of that tap: not told again.
 * **Stale buttons.** An order that fills, is cancelled, expires or fires, and a position that
   becomes flat, ends the buttons recorded for it (:class:`bot.storage.events.EventStore`); the
   messages showing them are handed to :attr:`FillFeed.on_keyboards` to be edited.
@@ -35,8 +36,8 @@ from bot.storage.trading import SENDING
 
 log = logging.getLogger("bot.fills")
 
-#: How long a conditional order's events wait for the rest of the same fire.
-GROUP_SECONDS = 0.5
+#: How long a conditional order's events wait for the rest of the same fire (after the last).
+GROUP_SECONDS = 1.0
 #: How far back a cancel the bot asked for still explains a cancel event.
 _CANCEL_WINDOW_MS = 10 * 60 * 1000
 #: How recent a tap on the same market must be for cancels to count as part of it.
@@ -103,11 +104,17 @@ class FillFeed:
         self.seen = 0
         self.skipped = 0
         self._groups: dict[str, _Group] = {}
+        self._releasing = 0
+
+    @property
+    def idle(self) -> bool:
+        """Nothing held or being released: every notice so far is in the outbox."""
+        return not self._groups and not self._releasing
 
     async def on_event(self, event: dict[str, Any]) -> None:
         try:
+            await self._notice(event)  # first: a held event starts its group's wait at once
             await self._tidy(event)
-            await self._notice(event)
         finally:
             self.seen += 1
 
@@ -163,18 +170,22 @@ class FillFeed:
             group.fills.append(event)
         else:
             group.cancelled.append(event)
-        if group.task is None:
-            group.task = asyncio.create_task(self._release(symbol), name=f"fills-{symbol}")
+        if group.task is not None:
+            group.task.cancel()  # the wait restarts: the group leaves a window after its last
+        group.task = asyncio.create_task(self._release(symbol), name=f"fills-{symbol}")
 
     async def _release(self, symbol: str) -> None:
         await asyncio.sleep(self.window)
         group = self._groups.pop(symbol, None)
         if group is None:
             return
+        self._releasing += 1
         try:
             self.emit(await self._group_notices(symbol, group))
         except Exception:  # one lost notice must not stop the feed
             log.exception("fill notice for %s failed", symbol)
+        finally:
+            self._releasing -= 1
 
     async def _group_notices(self, symbol: str, group: _Group) -> list[Notice]:
         cancelled = tuple(group.cancelled)

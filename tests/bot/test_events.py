@@ -33,7 +33,7 @@ async def until(predicate: Callable[[], object], timeout: float = 5.0) -> None:
 async def settled(bot: BotRunner, tg: FakeTelegram, *, skipped: int = 0, seen: int = 0) -> None:
     """Wait until the feed has skipped/seen that many events, held nothing, sent everything."""
     feed = bot.services.fills
-    await until(lambda: feed.skipped >= skipped and feed.seen >= seen and not feed._groups)
+    await until(lambda: feed.skipped >= skipped and feed.seen >= seen and feed.idle)
     await bot.services.outbox.drain()
 
 
