@@ -4,7 +4,8 @@ exactly once:
 
 * the entry rule still holds and the spot leg is safe to send → the missing leg goes out and the
   pair is booked ("completed after a restart");
-* the rule no longer holds (funding moved to 0 while the bot was down) → the perp leg is unwound
+* the rule no longer holds (funding moved to 0 while the bot was down), or the leg is no longer
+  safe to send (here: ``MAX_ORDER_NOTIONAL`` lowered below its size) → the perp leg is unwound
   reduce-only and the symbol cools down: when the rate qualifies again, the next cycles do not
   re-enter ("unwound after a restart, cooldown until HH:MM UTC").
 
@@ -35,7 +36,12 @@ RATE = "0.001"
 
 #: (crash point, what the market does while the bot is down); the first two run by default.
 SHORT = [("answered", "unwind"), ("first-leg", "complete")]
-LONG = [("answered", "complete"), ("first-leg", "unwind"), ("journaled", "unwind")]
+LONG = [
+    ("answered", "complete"),
+    ("first-leg", "unwind"),
+    ("first-leg", "unsafe"),
+    ("journaled", "unwind"),
+]
 
 
 @pytest.fixture
@@ -108,6 +114,8 @@ async def test_auto_strategy_killed_mid_entry(
             before = await _orders(control, keys)
             if branch == "unwind":  # the market moves on while the bot is down
                 await control.post("funding", {"symbol": PERP, "rate": "0"})
+            if branch == "unsafe":  # the rule holds, but the spot leg is over the new limit
+                bot.env["MAX_ORDER_NOTIONAL"] = "500"
             mark = len(tg.messages)
             started = time.time()
             await bot.start(tg)
@@ -140,7 +148,11 @@ async def test_auto_strategy_killed_mid_entry(
                 until = told.text.split("cooldown until ", 1)[1][:9]
                 assert until in _minutes(started, restarted), told.text
                 assert f"entry {PERP} unwound after a restart, cooldown until" in told.text
-                assert "not completed: the entry rule no longer holds" in told.text
+                why = {
+                    "unwind": "not completed: the entry rule no longer holds",
+                    "unsafe": f"not completed: the {SPOT} leg is no longer safe to send",
+                }
+                assert why[branch] in told.text
                 # The rate qualifies again, but the pair cools down: no second entry.
                 await control.post("funding", {"symbol": PERP, "rate": RATE})
                 await _wait_for_log(bot, f"{PERP} qualifies but is cooling down", 20)
