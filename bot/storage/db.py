@@ -158,8 +158,7 @@ def lock_path(database: Path) -> Path:
 def _locked(where: str) -> str:
     return (
         f"another backpack-bot is already running on this database ({where}); "
-        "one bot per database: stop the other one first, or give this one its own "
-        "DATABASE_URL / DATA_DIR"
+        "one bot per database: stop the other one first, or give this one its own DATABASE_URL"
     )
 
 
