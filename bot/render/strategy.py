@@ -188,7 +188,7 @@ def _until(r: ExecutionReport) -> str:
 def _leg_line(f: LegFill, what: str = "") -> str:
     label = f" ({what})" if what else ""
     if f.error:
-        return f"• {_side(f.side)} {money.size(f.requested)} {esc(f.symbol)}{label}: failed"
+        return f"• {_side(f.side)} {money.size(f.requested)} {esc(f.symbol)}{label}: not traded"
     return (
         f"• {_side(f.side)} {money.size(f.filled)} {esc(f.symbol)}{label} @ "
         f"{money.price(f.average_price) if f.average_price else '—'} "
