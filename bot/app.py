@@ -142,7 +142,7 @@ async def open_services(
     s = settings
     db = Database(s.database_url, clock=clock)
     stack.push_async_callback(db.close)
-    await db.acquire_lock(s.telegram_bot_token.get_secret_value())
+    await db.acquire_lock()
     await db.start()
 
     paper: PaperExchange | None = None
