@@ -53,7 +53,8 @@ class Settings(BaseSettings):
     price_drift_tolerance: Decimal = Decimal("0.005")
     log_level: str = "INFO"
     webhook_url: str | None = None
-    webhook_listen: str = "0.0.0.0"
+    #: Loopback by default: a reverse proxy (TLS) in front forwards Telegram's POSTs.
+    webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
     webhook_secret: SecretStr | None = None
     paper_balance: Decimal = Decimal(10000)

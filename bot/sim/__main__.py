@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    os.umask(0o077)  # the state file and its journal: readable by this user only
     args = parse_args(argv)
     if args.control_token is not None and len(args.control_token) < 16:
         print("--control-token / SIM_CONTROL_TOKEN needs 16 or more characters", file=sys.stderr)
