@@ -220,6 +220,12 @@ class Settings(BaseSettings):
                     f"LOCAL_CHAT_HOST={self.local_chat_host} lets other machines open the local "
                     "chat and trade; set LOCAL_CHAT_PASSWORD too (or use 127.0.0.1)."
                 )
+            chat_password = self.local_chat_password
+            if chat_password is not None and len(chat_password.get_secret_value()) < 12:
+                raise ConfigError(
+                    "LOCAL_CHAT_PASSWORD needs at least 12 characters (a short one is guessed "
+                    "quickly); e.g. four random words."
+                )
         elif not self.telegram_allowed_users:
             raise ConfigError(
                 "TELEGRAM_ALLOWED_USERS is empty, so nobody could use the bot. Put your numeric "
