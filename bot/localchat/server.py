@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from bot.localchat.botapi import BotApi
 from bot.localchat.store import ChatStore
@@ -14,6 +16,10 @@ BOT_ID = 7000001
 BOT_NAME = "Backpack bot"
 BOT_USERNAME = "backpack_local_bot"
 LOCAL_USER_ID = 100000001
+#: Bodies anyone can send (the page's API, a wrong token) are refused past this, while read.
+MAX_BODY = 1 << 20
+#: The bot's own uploads (charts, documents) through the Bot API, with its token: Telegram's cap.
+MAX_UPLOAD = 50 * 1024 * 1024
 
 
 class LocalChatServer:
@@ -43,11 +49,20 @@ class LocalChatServer:
         self.page = ChatPage(
             self.store, user_id, banner or Banner("paper", "built-in simulator"), password
         )
-        self.app = web.Application(client_max_size=60 * 1024 * 1024)
+        self._token = token
+        self.app = web.Application(client_max_size=MAX_BODY, middlewares=[self._uploads])
         self.api.add_routes(self.app)
         self.page.add_routes(self.app)
         self._runner: web.AppRunner | None = None
         self.url = ""
+
+    @web.middleware
+    async def _uploads(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Only a Bot API call with the right token may send more than ``MAX_BODY``."""
+        token = request.match_info.get("token")
+        if token is not None and hmac.compare_digest(token.encode(), self._token.encode()):
+            request = request.clone(client_max_size=MAX_UPLOAD)
+        return await handler(request)
 
     @property
     def api_url(self) -> str:

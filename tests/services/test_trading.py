@@ -29,6 +29,7 @@ from bot.services.trading import (
 from bot.sim import Simulator
 from bot.storage.db import Database
 from bot.storage.trading import TradingStore
+from tests.conftest import control_headers
 from tests.keys import KeyPair
 
 D = Decimal
@@ -36,14 +37,14 @@ ALICE, BOB, CHAT = 1001, 2002, -500
 
 
 async def sim_orders(sim: Simulator, keys: KeyPair) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(base_url=sim.rest_url) as http:
+    async with httpx.AsyncClient(base_url=sim.rest_url, headers=control_headers(sim)) as http:
         state = (await http.get("/_sim/state")).json()
     account = state["accounts"].get(keys.api_key)
     return list(account["orders"]) if account else []
 
 
 async def sim_control(sim: Simulator, path: str, body: dict[str, Any]) -> None:
-    async with httpx.AsyncClient(base_url=sim.rest_url) as http:
+    async with httpx.AsyncClient(base_url=sim.rest_url, headers=control_headers(sim)) as http:
         (await http.post(f"/_sim/{path}", json=body)).raise_for_status()
 
 
