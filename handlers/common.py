@@ -26,6 +26,7 @@ from bot.exchange.errors import (
     RateLimitError,
 )
 from bot.render.common import esc, split_message
+from bot.services.access import Refusal, Refused
 from bot.venues.port import VenueError
 
 log = logging.getLogger("bot.handlers")
@@ -142,6 +143,17 @@ async def report_fault(update: object, ref: str) -> None:
         await reply(update, fault_text(what_failed(update), ref))
 
 
+async def say_refusal(update: Update, refused: Refusal) -> None:
+    """Say a refusal: a short answer to a tap, or a message in the chat."""
+    query = update.callback_query
+    if query is not None:
+        with contextlib.suppress(Exception):  # already answered: the chat message still goes
+            await query.answer(refused.short, show_alert=True)
+            return
+    if update.effective_chat is not None:
+        await update.effective_chat.send_message(refused.text, parse_mode=ParseMode.HTML)
+
+
 def guarded(fn: F) -> F:
     """Turn any failure into a friendly reply; log what isn't the user's fault."""
 
@@ -149,6 +161,9 @@ def guarded(fn: F) -> F:
     async def wrapper(update: Update, context: Context) -> None:
         try:
             await fn(update, context)
+        except Refused as exc:  # a service's own permission check: the second line
+            log.warning("%s refused by the service: %s", fn.__name__, exc)
+            await say_refusal(update, exc.refusal)
         except BackpackError as exc:
             if isinstance(exc, NetworkError | ExchangeUnavailable | AuthError):
                 log.warning("%s failed: %r", fn.__name__, exc)
