@@ -28,7 +28,7 @@ import pytest
 from bot.alerts.parse import parse_alert
 from bot.alerts.service import AlertService
 from bot.services.access import Actor, Refused, Role
-from bot.services.order_intent import parse_order, parse_stop
+from bot.services.order_intent import StopIntent, parse_order, parse_stop
 from tests.bot.conftest import BotRunner, make_settings
 from tests.fakes.telegram import BOT_USERNAME, FakeTelegram, Sent
 
@@ -185,7 +185,9 @@ async def owner_world(runner: BotRunner) -> World:
     opened = await rt.trading.preview(owner, parse_order("buy", "BTC 0.01"))
     assert (await rt.trading.confirm(owner, opened.token)).status.value in ("filled", "placed")
     price = await rt.market_api.get_price("BTC_USDC_PERP")
-    stop = await rt.trading.preview(owner, parse_stop("sl", "BTC 5%"))
+    stop_intent = parse_stop("sl", "BTC 5%")
+    assert isinstance(stop_intent, StopIntent)
+    stop = await rt.trading.preview(owner, stop_intent)
     await rt.trading.confirm(owner, stop.token)
     limit = (price * Decimal("0.97")).quantize(Decimal(1))
     rest = await rt.trading.preview(owner, parse_order("buy", f"BTC 0.001 @ {limit}"))
