@@ -11,7 +11,10 @@ Group chats: market commands work anywhere; account data and trading are refused
 ("use a private chat with me") unless the group's id is in ``TELEGRAM_ALLOWED_GROUPS``.
 
 The update gate asks :func:`check_command` / :func:`check_callback` with the user's role and the
-chat; a :class:`Refusal` carries the sentence to send (or to show as a callback answer).
+chat (the command read by :func:`bot.services.commands.read_command`, as the handler reads it);
+a :class:`Refusal` carries the sentence to send (or to show as a callback answer). The services
+check again: each operation that changes or shows the account takes an :class:`Actor` and calls
+:meth:`Actor.require`, which raises :class:`Refused` — the same table, the second line.
 """
 
 from __future__ import annotations
