@@ -59,13 +59,14 @@ from handlers import account, alerts, arb, general, market, strategy, trading
 from handlers.common import (
     BotData,
     Context,
+    command_of,
     fault_reference,
     friendly,
     reply,
     report_fault,
     what_failed,
 )
-from handlers.guard import command_of, refusal_for_update, send_refusal
+from handlers.guard import refusal_for_update, send_refusal
 from jobs import recovery, watchers
 from jobs import strategy as strategy_jobs
 from jobs import trading as trading_jobs

@@ -27,6 +27,7 @@ from bot.exchange.errors import (
 )
 from bot.render.common import esc, split_message
 from bot.services.access import Refusal, Refused
+from bot.services.commands import CommandLine, read_command
 from bot.venues.port import VenueError
 
 log = logging.getLogger("bot.handlers")
@@ -108,15 +109,26 @@ def fault_reference() -> str:
     return secrets.token_hex(3)
 
 
+def command_of(message: Message | None) -> CommandLine | None:
+    """The command in ``message`` as ``CommandHandler`` reads it (``None``: not a command)."""
+    if message is None or not message.text:
+        return None
+    entities = [(e.type, e.offset, e.length) for e in message.entities]
+    try:
+        username: str | None = message.get_bot().username
+    except RuntimeError:  # a message not tied to a bot (built by hand): any @name counts
+        username = None
+    return read_command(message.text, entities, username)
+
+
 def what_failed(update: object) -> str:
     """The user's own words for what failed: the command they typed, or the button."""
     if isinstance(update, Update):
         if update.callback_query is not None:
             return "That button"
-        message = update.effective_message
-        text = message.text if message is not None else None
-        if text and text.startswith("/"):
-            return f"<code>{esc(text.split(maxsplit=1)[0][:32])}</code>"
+        line = command_of(update.effective_message)
+        if line is not None:
+            return f"<code>{esc(line.shown[:32])}</code>"
     return "That"
 
 

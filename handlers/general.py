@@ -16,8 +16,7 @@ from bot.render.common import esc, mode_badge
 from bot.services import access
 from bot.services.commands import CommandLine
 from bot.services.suggest import suggest
-from handlers.common import Context, guarded, reply, rt
-from handlers.guard import command_of
+from handlers.common import Context, command_of, guarded, reply, rt
 
 COMMANDS: list[tuple[str, str, str]] = [
     ("price", "prices: last, mark, 24h change, bid/ask", "/price BTC ETH sol_usdc"),
@@ -101,7 +100,7 @@ async def whoami(update: Update, context: Context) -> None:
 def unknown_reply(text: str, line: CommandLine | None = None) -> str:
     """The one line for a message no handler took: the closest command, and /help.
 
-    ``line`` is the command as Telegram marked it (:func:`handlers.guard.command_of`), so
+    ``line`` is the command as Telegram marked it (:func:`handlers.common.command_of`), so
     ``/bal, btc`` is read as ``/bal`` with ``btc`` as the handler would read it.
     """
     if line is not None:

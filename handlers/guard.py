@@ -8,17 +8,17 @@ changes or shows the account takes the :func:`actor` built here and refuses by i
 status, ``/strategy auto`` needs the owner) and answer with the refusal's sentence.
 
 Commands are read once, the way python-telegram-bot's ``CommandHandler`` reads them
-(:func:`command_of`), so ``/cancel, all`` is ``/cancel`` here exactly as in the handler.
+(:func:`handlers.common.command_of`), so ``/cancel, all`` is ``/cancel`` here exactly as in
+the handler.
 """
 
 from __future__ import annotations
 
-from telegram import Message, Update
+from telegram import Update
 
 from bot.services.access import Action, Actor, Refusal, Role, check, check_callback, check_command
-from bot.services.commands import CommandLine, read_command
 from bot.settings import Settings
-from handlers.common import Context, rt, say_refusal
+from handlers.common import Context, command_of, rt, say_refusal
 
 
 def role_of(update: Update, context: Context) -> Role | None:
@@ -44,18 +44,6 @@ def actor_of(update: Update, settings: Settings) -> Actor | None:
 def actor(update: Update, context: Context) -> Actor | None:
     """:func:`actor_of` with the bot's settings (``None`` for an update without a user)."""
     return actor_of(update, rt(context).settings)
-
-
-def command_of(message: Message | None) -> CommandLine | None:
-    """The command in ``message`` as ``CommandHandler`` reads it (``None``: not a command)."""
-    if message is None or not message.text:
-        return None
-    entities = [(e.type, e.offset, e.length) for e in message.entities]
-    try:
-        username: str | None = message.get_bot().username
-    except RuntimeError:  # a message not tied to a bot (built by hand): any @name counts
-        username = None
-    return read_command(message.text, entities, username)
 
 
 def refusal(update: Update, context: Context, action: Action) -> Refusal | None:
