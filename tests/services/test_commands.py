@@ -117,3 +117,11 @@ def test_what_a_read_command_does() -> None:
     assert not reads_only(read("/cancel, all"))
     assert not reads_only(read("/alerts, clear"))
     assert not reads_only(read("/balance@otherbot"))
+
+
+def test_the_fallback_suggests_from_the_command_as_read() -> None:
+    from handlers.general import unknown_reply
+
+    text = "/by, btc 0.01"
+    assert "<code>/buy BTC 0.01</code>" in unknown_reply(text, read(text))
+    assert "I don't know /by" in unknown_reply(text, read(text))
