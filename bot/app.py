@@ -378,7 +378,9 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
         error = context.error
         ref = fault_reference()
         if isinstance(error, Refused) and isinstance(update, Update):
-            await send_refusal(update, error.refusal)  # a service refused: say why, no fault
+            # A service refused past the gate (its own check): say why; it is not a fault.
+            log.warning("refused by a service: %s", error)
+            await send_refusal(update, error.refusal)
             return
         log.error("unhandled error (ref %s): %r", ref, error, exc_info=error)
         if isinstance(error, BackpackError) and isinstance(update, Update):
