@@ -3,8 +3,8 @@
 A market's live state (last, mark, index and mid price, the funding rate, the book's update id,
 the trade ids, open interest) and the history it generated or traded (hourly candles, settled
 funding rates, the public trade tape) are dumped whole into a snapshot and, between snapshots,
-as tails: the candles from the one in progress on, the settled rates not yet written, the trades
-newer than the last record. Applying a record is idempotent, like the account journal's.
+as tails: the candles from the one in progress on and the settled rates not yet written.
+Applying a record is idempotent, like the account journal's.
 
 The walk's random generator is not saved (its state is 2.5 kB per market, every few seconds):
 on restore it is seeded again from the simulator's seed, the symbol and the restored counters,
@@ -28,7 +28,6 @@ class Marks:
 
     candle_start: int = 0
     funding_rows: int = 0  # settled rates only ever append (two may share a timestamp)
-    trade_id: int = 0
 
 
 def dump(m: Market, since: Marks | None) -> dict[str, Any]:
@@ -38,7 +37,10 @@ def dump(m: Market, since: Marks | None) -> dict[str, Any]:
     )
     funding_from = 0 if since is None else since.funding_rows
     funding = m.funding_history[funding_from:]
-    trades = list(m.trades) if since is None else [t for t in m.trades if t["id"] > since.trade_id]
+    # The trade tape (about one trade a second per market) goes only into snapshots: in every
+    # tail it would be most of the journal. After a kill the tape misses its newest trades; ids
+    # still continue from ``trade_id``.
+    trades = list(m.trades) if since is None else []
     return {
         "whole": since is None,
         "mid": str(m.mid),
@@ -61,7 +63,6 @@ def marks(m: Market) -> Marks:
     return Marks(
         candle_start=m.candles[-1].start if m.candles else 0,
         funding_rows=len(m.funding_history),
-        trade_id=m.trade_id - 1,
     )
 
 
@@ -83,10 +84,6 @@ def apply(m: Market, d: dict[str, Any], seed: int) -> None:
             del m.candles[: max(0, len(m.candles) - (HISTORY_HOURS + 48))]
         del m.funding_history[int(d.get("funding_from", 0)) :]
         m.funding_history.extend(funding)
-        if d["trades"]:
-            first = d["trades"][0]["id"]
-            kept = [t for t in m.trades if t["id"] < first]
-            m.trades = deque(kept + d["trades"], maxlen=m.trades.maxlen)
     m.rng = random.Random(f"{seed}:{m.spec.symbol}:{m.update_id}:{m.trade_id}")
     m.rebuild()
     m.published = m.aggregated()

@@ -12,9 +12,9 @@ never replays stale records over newer state.
 
 With ``markets`` (the simulator's own random-walk market, as in paper mode on ``EXCHANGE=sim``)
 the market is saved too (:mod:`bot.sim.market_state`): whole in each snapshot, and as a journal
-record every :data:`MARKET_SAVE_SECONDS`, at once after a control-API move, and on close. A
-restart then continues the market where it stopped — at most a few seconds of walk are lost to
-a ``kill -9``, never a jump back to the seed's prices.
+record every :data:`MARKET_SAVE_SECONDS` and at once after a control-API move; closing writes a
+snapshot. A restart then continues the market where it stopped — at most a few seconds of walk
+are lost to a ``kill -9``, never a jump back to the seed's prices.
 """
 
 from __future__ import annotations
@@ -147,11 +147,11 @@ class StateStore:
         self._wal_bytes = 0
 
     def close(self) -> None:
-        """Save the market's last moves (when it is kept) and close the journal."""
+        """Fold everything, the market's last moves and trade tape too (when the market is
+        kept), into a snapshot, and close the journal."""
         if self._wal is not None:
             if self.markets and self._engine is not None:
-                markets = self._engine.take_market_changes()
-                self._append([{"generation": self.generation, "markets": markets}])
+                self.compact(self._engine)
             self._wal.close()
             self._wal = None
 

@@ -133,8 +133,9 @@ async def test_the_market_journal_record_is_a_small_tail(tmp_path: Path) -> None
         await moved(sim.engine)
         sim.engine.set_price(BTC, PUSHED)
         sim.server.flush()
-    snapshot = len(path.read_bytes())
-    records = [json.loads(line) for line in path.with_name(path.name + ".wal").read_bytes().split()]
+        snapshot = len(path.read_bytes())
+        wal = path.with_name(path.name + ".wal").read_bytes()
+    records = [json.loads(line) for line in wal.split()]
     sizes = [len(json.dumps(r)) for r in records if "markets" in r]
     assert sizes and max(sizes) < 64_000 and max(sizes) * 20 < snapshot, (sizes, snapshot)
 
