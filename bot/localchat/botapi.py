@@ -96,7 +96,7 @@ class BotApi:
         stored = self.store.files.get(request.match_info["file_id"])
         if stored is None:
             return _reply(BotApiError(404, "Not Found").body(), 404)
-        return web.Response(body=stored.data, content_type=stored.mime_type)
+        return web.Response(body=stored.content(), content_type=stored.mime_type)
 
 
 async def read_params(request: web.Request) -> dict[str, Any]:

@@ -88,10 +88,11 @@ class ChatLog:
         out = Saved()
         if self._db is None:
             return out
-        for file_id, unique, mime, name, width, height, data in self._conn.execute(
-            "SELECT file_id, unique_id, mime, name, width, height, data FROM files"
+        for file_id, unique, mime, name, width, height, size in self._conn.execute(
+            "SELECT file_id, unique_id, mime, name, width, height, length(data) FROM files"
         ):
-            out.files[file_id] = StoredFile(file_id, unique, bytes(data), mime, name, width, height)
+            out.files[file_id] = StoredFile(file_id, unique, b"", mime, name, width, height)
+            self._on_disk(out.files[file_id], int(size))
         for (body,) in self._conn.execute("SELECT body FROM messages ORDER BY message_id"):
             message = message_load(json.loads(body), out.files)
             out.messages[message.message_id] = message
@@ -113,16 +114,18 @@ class ChatLog:
     @_durable
     def message(self, message: StoredMessage, *, new: bool = False) -> None:
         """Save ``message``: a new one (``new``: its id is now taken) or one just edited."""
+        fresh = [f for f in (message.photo, message.document) if f and f.reader is None]
         with self._tx():
-            for f in (message.photo, message.document):
-                if f is not None:
-                    self._file(f)
+            for f in fresh:
+                self._file(f)
             self._conn.execute(
                 "INSERT OR REPLACE INTO messages (message_id, body) VALUES (?, ?)",
                 (message.message_id, json.dumps(message_dump(message), separators=(",", ":"))),
             )
             if new:
                 self._counter("message", message.message_id + 1)
+        for f in fresh:
+            self._on_disk(f, len(f.data))
 
     @_durable
     def deleted(self, message_id: int) -> None:
@@ -186,6 +189,16 @@ class ChatLog:
             "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
             (f"next:{name}", str(next_value)),
         )
+
+    def _on_disk(self, f: StoredFile, size: int) -> None:
+        """From now on ``f``'s bytes are read from the file when asked for, not held."""
+        file_id = f.file_id
+        f.data, f.size = b"", size
+        f.reader = lambda: self._read(file_id)
+
+    def _read(self, file_id: str) -> bytes:
+        row = self._conn.execute("SELECT data FROM files WHERE file_id = ?", (file_id,)).fetchone()
+        return bytes(row[0]) if row is not None else b""
 
     def _file(self, f: StoredFile) -> None:
         self._conn.execute(

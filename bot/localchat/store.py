@@ -302,7 +302,7 @@ class ChatStore(ChatState):
         return {
             "file_id": stored.file_id,
             "file_unique_id": stored.file_unique_id,
-            "file_size": len(stored.data),
+            "file_size": stored.file_size,
             "file_path": f"files/{stored.file_id}",
         }
 

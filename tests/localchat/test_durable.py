@@ -12,12 +12,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from bot.localchat.messages import BotApiError
+from bot.localchat.server import LocalChatServer
 from bot.localchat.store import ChatStore, Upload
 from bot.localchat.web import ChatPage
-from tests.localchat.test_botapi import KEYBOARD, PNG
+from tests.localchat.test_botapi import KEYBOARD, PNG, TOKEN
 
 USER = 4242
 BOT = (7000001, "Backpack bot", "backpack_local_bot")
@@ -60,7 +62,7 @@ async def test_a_reopened_store_has_the_same_chat_and_continues_its_ids(tmp_path
     assert again.messages[preview["message_id"]].wire()["text"] == "✅ Bought"
     assert "reply_markup" not in edited  # the edit removed the keyboard, and that was kept
     photo = again.messages[chart["message_id"]].photo
-    assert photo is not None and photo.data == PNG
+    assert photo is not None and photo.content() == PNG and photo.data == b""  # read on demand
     assert (await again.api_getFile({"file_id": photo.file_id}))["file_size"] == len(PNG)
     assert [u["update_id"] for u in await again.api_getUpdates({"offset": 0})] == pending
     assert await again.api_getMyCommands({}) == [{"command": "price", "description": "Prices"}]
@@ -218,3 +220,21 @@ def test_send_tap_sigint_start_again_history_and_ids_continue(tmp_path: Path) ->
     finally:
         err = stop(proc)
     assert "not found" not in err  # recovery edited only messages that exist
+
+
+async def test_an_old_chart_is_served_from_disk_after_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "localchat.db"
+    async with LocalChatServer(TOKEN, state_path=path) as server:
+        sent = await server.store.api_sendPhoto(
+            {"chat_id": USER, "photo": Upload(PNG, "chart.png", "image/png")}
+        )
+    file_id = sent["photo"][0]["file_id"]
+    async with (
+        LocalChatServer(TOKEN, state_path=path) as server,
+        aiohttp.ClientSession() as http,
+    ):
+        info = await server.store.api_getFile({"file_id": file_id})
+        async with http.get(f"{server.url}/file/bot{TOKEN}/{info['file_path']}") as reply:
+            assert reply.status == 200 and await reply.read() == PNG
+        async with http.get(f"{server.url}/api/files/{file_id}") as reply:
+            assert reply.status == 200 and await reply.read() == PNG
