@@ -152,3 +152,5 @@ class Exchange:
         self.touched_accounts: set[str] = set()
         self.balance_dirty: set[str] = set()
         self.full_snapshot = True
+        #: A control-API move (price, funding) the store saves at once, not with the walk.
+        self.markets_moved = False
