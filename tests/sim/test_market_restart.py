@@ -21,6 +21,7 @@ from bot.settings import Settings
 from bot.sim import Simulator
 from bot.sim.engine import Engine
 from bot.sim.store import StateStore
+from tests.conftest import control_headers
 from tests.simproc import start_sim
 
 BTC = "BTC_USDC_PERP"
@@ -95,7 +96,8 @@ async def test_a_killed_simulator_process_comes_back_at_the_pushed_price(tmp_pat
     state = tmp_path / "paper-sim.json"
     first = await start_sim(1, "--state", str(state))
     try:
-        async with httpx.AsyncClient(base_url=first.rest_url) as http:
+        headers = control_headers(first)
+        async with httpx.AsyncClient(base_url=first.rest_url, headers=headers) as http:
             seed = (await http.get("/api/v1/markPrices", params={"symbol": BTC})).json()[0]
             price = {"symbol": BTC, "price": str(PUSHED)}
             assert (await http.post("/_sim/price", json=price)).status_code == 200
