@@ -11,6 +11,7 @@ status per request item, refusals as ``{"error": "… asset=N"}``; a refused req
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -31,7 +32,6 @@ from bot.sim.hyperliquid.wire import (
     NO_USER,
     REDUCE_ONLY,
     TICK,
-    ZERO,
     ZERO_SIZE,
     Coin,
     WireError,
@@ -43,12 +43,26 @@ from bot.sim.hyperliquid.wire import (
     price_ok,
     size_ok,
 )
-from bot.sim.model import Order
+from bot.sim.model import ZERO, Order
 
 D = Decimal
 TIFS = {"Gtc": "GTC", "Ioc": "IOC", "Alo": "GTC"}
 TENTH_BP = D("0.00001")  # builder fees are in tenths of a basis point
 Action = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """One item of an ``order`` action, read off the wire."""
+
+    coin: Coin | None
+    asset: int
+    buy: bool
+    px: Decimal
+    sz: Decimal
+    reduce_only: bool
+    tif: str
+    cloid: str | None
 
 
 def ok(kind: str = "default", data: Any = None) -> dict[str, Any]:
@@ -135,10 +149,10 @@ class ExchangeActions:
             if self.v.state.builders.get((user, b), -1) < fee_tenths:
                 return err(BUILDER_NOT_APPROVED)
         parsed = [self._parse(o) for o in orders]
-        statuses = [self._place(user, *p, fee_tenths) for p in parsed]
+        statuses = [self._place(user, p, fee_tenths) for p in parsed]
         return ok("order", {"statuses": statuses})
 
-    def _parse(self, o: Any) -> tuple[Coin | None, int, bool, Decimal, Decimal, bool, str, str | None]:
+    def _parse(self, o: Any) -> OrderRequest:
         if not isinstance(o, dict):
             raise WireError("orders: expected an object")
         asset, buy, reduce_only = o.get("a"), o.get("b"), o.get("r", False)
@@ -158,30 +172,21 @@ class ExchangeActions:
         cloid = o.get("c")
         if cloid is not None and not cloid_ok(cloid):
             raise WireError("c: invalid cloid, expected 0x and 32 hex digits")
-        return (
-            self.v.coin(asset),
-            asset,
-            buy,
-            px,
-            sz,
-            reduce_only,
-            tif,
-            cloid.lower() if cloid else None,
+        return OrderRequest(
+            coin=self.v.coin(asset),
+            asset=asset,
+            buy=buy,
+            px=px,
+            sz=sz,
+            reduce_only=reduce_only,
+            tif=tif,
+            cloid=cloid.lower() if cloid else None,
         )
 
-    def _place(
-        self,
-        user: str,
-        coin: Coin | None,
-        asset: int,
-        buy: bool,
-        px: Decimal,
-        sz: Decimal,
-        reduce_only: bool,
-        tif: str,
-        cloid: str | None,
-        fee_tenths: int,
-    ) -> dict[str, Any]:
+    def _place(self, user: str, req: OrderRequest, fee_tenths: int) -> dict[str, Any]:
+        """One order: the venue's checks in the venue's order, then the engine's matching."""
+        coin, asset, buy, px, sz = req.coin, req.asset, req.buy, req.px, req.sz
+        reduce_only, tif, cloid = req.reduce_only, req.tif, req.cloid
         if coin is None:
             return {"error": f"Invalid asset {asset}"}
         if sz == 0:
@@ -275,7 +280,9 @@ class ExchangeActions:
             coin = self.v.coin(asset)
             order = self.v.find_order(user, ref.lower() if by_cloid else ref)
             if coin is None or order is None or order.symbol != coin.symbol or not order.is_open:
-                statuses.append({"error": asset_error(MISSING, asset if isinstance(asset, int) else 0)})
+                statuses.append(
+                    {"error": asset_error(MISSING, asset if isinstance(asset, int) else 0)}
+                )
                 continue
             acc, m = self.ex.accounts[user], self.ex.markets[coin.symbol]
             self.ex.matching.cancel_order(acc, m, order)

@@ -13,7 +13,6 @@ from typing import Any
 
 from bot.sim.hyperliquid.state import Venue
 from bot.sim.hyperliquid.wire import (
-    ZERO,
     Coin,
     WireError,
     address,
@@ -24,7 +23,7 @@ from bot.sim.hyperliquid.wire import (
     tx_hash,
     usd,
 )
-from bot.sim.model import Account
+from bot.sim.model import ZERO, Account
 
 D = Decimal
 BOOK_LEVELS = 20
@@ -56,7 +55,7 @@ class Info:
         self.v = venue
         self.ex = venue.ex
         self.handlers: dict[str, Handler] = {
-            "meta": lambda b: self.meta(b),
+            "meta": self.meta,
             "metaAndAssetCtxs": lambda b: [self.meta(b), self.asset_ctxs()],
             "spotMeta": lambda b: self.spot_meta(),
             "spotMetaAndAssetCtxs": lambda b: [self.spot_meta(), []],
@@ -207,8 +206,12 @@ class Info:
         )
         out = []
         for r in rows:
-            t = int(datetime.strptime(r["start"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp())
-            t_end = int(datetime.strptime(r["end"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp())
+            t = int(
+                datetime.strptime(r["start"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
+            )
+            t_end = int(
+                datetime.strptime(r["end"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
+            )
             out.append(
                 {
                     "t": t * 1000,
@@ -275,9 +278,7 @@ class Info:
     def _signed_ntl(self, acc: Account | None) -> Decimal:
         if acc is None:
             return ZERO
-        return sum(
-            (p.qty * self.ex.markets[s].mark for s, p in acc.positions.items()), ZERO
-        )
+        return sum((p.qty * self.ex.markets[s].mark for s, p in acc.positions.items()), ZERO)
 
     def _position(self, acc: Account, coin: Coin) -> dict[str, Any]:
         p = acc.positions[coin.symbol]
@@ -327,9 +328,7 @@ class Info:
             if coin is None or o.pending:
                 continue
             cloid = self.v.cloid(o.id)
-            rows.append(
-                frontend_order(o, coin, cloid) if frontend else basic_order(o, coin, cloid)
-            )
+            rows.append(frontend_order(o, coin, cloid) if frontend else basic_order(o, coin, cloid))
         return rows
 
     def historical_orders(self, body: dict[str, Any]) -> list[dict[str, Any]]:

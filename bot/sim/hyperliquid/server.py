@@ -80,7 +80,7 @@ class HyperliquidServer:
         controls: dict[str, ControlFn] = {
             "/_sim/price": self._ctl_price,
             "/_sim/funding": self._ctl_funding,
-            "/_sim/settle": lambda b: self.venue.settle() or {"ok": True},
+            "/_sim/settle": self._ctl_settle,
             "/_sim/reset": self._ctl_reset,
             "/_sim/deposit": self._ctl_deposit,
             "/_sim/agent": self._ctl_agent,
@@ -150,6 +150,10 @@ class HyperliquidServer:
 
     def _ctl_funding(self, b: dict[str, Any]) -> Any:
         self.engine.set_funding(self._symbol(b["symbol"]), Decimal(str(b["rate"])))
+        return {"ok": True}
+
+    def _ctl_settle(self, b: dict[str, Any]) -> Any:
+        self.venue.settle()
         return {"ok": True}
 
     def _ctl_reset(self, b: dict[str, Any]) -> Any:

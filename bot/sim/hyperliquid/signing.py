@@ -20,7 +20,7 @@ from typing import Any
 import msgpack
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from eth_utils import keccak
+from eth_utils.crypto import keccak
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 MAINNET_SOURCE = "a"

@@ -14,13 +14,12 @@ from typing import Any
 
 from bot.sim.engine import Engine
 from bot.sim.hyperliquid.wire import (
-    ZERO,
     Coin,
     default_leverage,
     perp_coins,
     replay_fills,
 )
-from bot.sim.model import Account, Order
+from bot.sim.model import ZERO, Account, Order
 
 
 @dataclass

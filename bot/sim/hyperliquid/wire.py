@@ -77,7 +77,7 @@ class Coin:
 
 def perp_coins(specs: list[MarketSpec]) -> list[Coin]:
     """The engine's perps as Hyperliquid coins (``BTC_USDC_PERP`` is ``BTC``, asset 0 …)."""
-    out = []
+    out: list[Coin] = []
     for spec in (s for s in specs if s.is_perp):
         out.append(
             Coin(
