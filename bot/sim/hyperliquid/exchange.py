@@ -106,6 +106,8 @@ class ExchangeActions:
         if kind not in self.l1:
             raise WireError(f"unknown variant `{kind}`")
         vault = body.get("vaultAddress")
+        if isinstance(vault, str) and len(vault) == 40:
+            vault = "0x" + vault  # ccxt sends it without the prefix, as the venue accepts
         vault = address(vault, "vaultAddress") if vault is not None else None
         expires = body.get("expiresAfter")
         try:
