@@ -6,6 +6,7 @@ venue's API-wallet model), over real HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -18,6 +19,7 @@ from ccxt.base.errors import InvalidOrder, OrderNotFound
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from bot.clock import FakeClock
 from bot.sim.hyperliquid import HyperliquidSimulator
 
 MAIN: LocalAccount = Account.from_key("0x" + "11" * 32)
@@ -108,6 +110,8 @@ async def test_resting_order_open_orders_cancel_by_cloid(hl: Any) -> None:
     (open_order,) = await hl.fetch_open_orders(BTC)
     assert open_order["clientOrderId"] == CLOID and open_order["price"] == price
     assert open_order["status"] == "open" and open_order["remaining"] == 0.001
+    (plain,) = await hl.fetch_open_orders(BTC, params={"method": "openOrders"})
+    assert plain["id"] == open_order["id"] and plain["info"]["cloid"] == CLOID
 
     result = await hl.cancel_order(None, BTC, {"clientOrderId": CLOID})
     assert result["status"] == "success"
@@ -166,3 +170,54 @@ async def _raw_order(hl: Any, order: dict[str, Any]) -> Any:
     nonce = hl.milliseconds()
     signature = hl.sign_l1_action(action, nonce)
     return await hl.privatePostExchange({"action": action, "nonce": nonce, "signature": signature})
+
+
+async def test_reduce_only_ioc_closes_the_position(hl: Any) -> None:
+    await hl.load_markets()
+    book = await hl.fetch_order_book(BTC)
+    opened = await hl.create_order(
+        BTC, "limit", "buy", 0.003, book["asks"][0][0], {"timeInForce": "Ioc"}
+    )
+    closed = await hl.create_order(
+        BTC, "limit", "sell", 0.003, book["bids"][0][0], {"timeInForce": "Ioc", "reduceOnly": True}
+    )
+    assert (await hl.fetch_order(closed["id"], BTC))["reduceOnly"] is True
+    assert await hl.fetch_positions([BTC]) == []
+    first, last = await hl.fetch_my_trades(BTC)  # newest first on the wire; ccxt sorts
+    assert (first["order"], last["order"]) == (opened["id"], closed["id"])
+    assert last["info"]["dir"] == "Close Long" and last["info"]["startPosition"] == "0.003"
+    pnl = (Decimal(str(book["bids"][0][0])) - Decimal(str(book["asks"][0][0]))) * Decimal("0.003")
+    assert Decimal(last["info"]["closedPnl"]) == pnl
+
+
+async def test_funding_settles_every_hour() -> None:
+    hour = 1_760_000_400 // 3600 * 3600 + 3600
+    clock = FakeClock(hour - 600)
+    async with HyperliquidSimulator(
+        seed=2, random_walk=False, tick_interval=0.02, clock=clock
+    ) as s:
+        s.deposit(MAIN.address, 1_000)
+        s.approve_agent(MAIN.address, AGENT.address)
+        ex = _client(s, AGENT)
+        try:
+            await ex.load_markets()
+            ask = (await ex.fetch_order_book(BTC))["asks"][0][0]
+            await ex.create_order(BTC, "limit", "sell", 0.001, ask * 0.99, {"timeInForce": "Ioc"})
+            for n in (1, 2):
+                clock.set(hour + (n - 1) * 3600)
+                rows = await _wait_for_funding(ex, n)
+                assert rows[-1]["timestamp"] == (hour + (n - 1) * 3600) * 1000
+                assert rows[-1]["info"]["delta"]["szi"] == "-0.001"
+                assert rows[-1]["amount"] > 0  # a short receives a positive rate
+        finally:
+            await ex.close()
+
+
+async def _wait_for_funding(ex: Any, n: int) -> list[Any]:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        rows: list[Any] = await ex.fetch_funding_history(BTC)
+        if len(rows) >= n:
+            return rows
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no funding payment #{n} within 5 s")
