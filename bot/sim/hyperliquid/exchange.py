@@ -102,7 +102,7 @@ class ExchangeActions:
             raise WireError("missing field `nonce`")
         kind = action.get("type")
         if kind in self.user_signed:
-            return self._user_signed(kind, action, body.get("signature"))
+            return self._user_signed(kind, action, body.get("signature"), nonce)
         if kind not in self.l1:
             raise WireError(f"unknown variant `{kind}`")
         vault = body.get("vaultAddress")
@@ -117,13 +117,18 @@ class ExchangeActions:
         user = self.v.principal(signer)
         if user is None:
             return err(NO_USER.format(address=signer))
+        refused = self.v.use_nonce(signer, nonce)
+        if refused is not None:
+            return err(refused)
         if vault is not None:
             if self.v.state.subaccounts.get(vault) != user:
                 return err(NO_USER.format(address=vault))
             user = vault
         return self.l1[kind](user, action)
 
-    def _user_signed(self, kind: str, action: dict[str, Any], signature: Any) -> dict[str, Any]:
+    def _user_signed(
+        self, kind: str, action: dict[str, Any], signature: Any, nonce: int
+    ) -> dict[str, Any]:
         # The venue checks the signature against its own chain: a testnet-signed action
         # recovers a different address, as it would on mainnet.
         try:
@@ -132,6 +137,9 @@ class ExchangeActions:
             raise WireError(f"signature: {exc}") from None
         if not self.v.known(signer):
             return err(MUST_DEPOSIT.format(address=signer))
+        refused = self.v.use_nonce(signer, nonce)
+        if refused is not None:
+            return err(refused)
         return self.user_signed[kind](signer, action)
 
     # ------------------------------------------------------------------ orders

@@ -210,3 +210,18 @@ async def test_reads_of_other_methods(sim: HyperliquidSimulator, clients: list[A
     unknown = await main.publicPostInfo({"type": "clearinghouseState", "user": SUB.address})
     assert unknown["marginSummary"]["accountValue"] == "0.0" and unknown["assetPositions"] == []
     assert SUB.address.lower() not in sim.engine.accounts  # reads never create a wallet
+
+
+async def test_a_replayed_request_is_refused_by_its_nonce(
+    sim: HyperliquidSimulator, clients: list[Any]
+) -> None:
+    main = client(sim, clients, MAIN)
+    await main.load_markets()
+    price = await ask(main)
+    order = {"symbol": BTC, "type": "limit", "side": "buy", "amount": 0.001, "price": price}
+    request = main.create_orders_request([{**order, "params": {"timeInForce": "Ioc"}}])
+    first = await main.privatePostExchange(request)
+    assert "filled" in first["response"]["data"]["statuses"][0]
+    with pytest.raises(ExchangeError, match=f"Invalid nonce: duplicate nonce {request['nonce']}"):
+        await main.privatePostExchange(request)
+    assert len(sim.engine.accounts[MAIN.address.lower()].orders) == 1
