@@ -4,13 +4,15 @@
 ``hyperliquid`` class at ``sim.rest_url`` (``exchange.urls["api"] = {"public": url,
 "private": url}``). ``python -m bot.sim --venue hyperliquid`` runs it as a process.
 
-The control API has the Backpack face's paths and JSON (``/_sim/price``, ``/_sim/funding``,
-``/_sim/settle``, ``/_sim/state``, ``/_sim/reset``; ``symbol`` may be the coin, ``"BTC"``,
-or the engine's ``"BTC_USDC_PERP"``) plus what only this venue needs: ``/_sim/deposit
-{"user","amount"}`` funds a wallet, ``/_sim/agent {"user","agent"[,"name"]}`` approves an API
-wallet, ``/_sim/subaccount {"master","sub"}`` makes ``sub`` a sub-account (a
-``vaultAddress``) of ``master``. Every control route goes through :meth:`HyperliquidServer.
-_control`, the one place a guard applies.
+The control API has the Backpack face's paths and JSON: ``/_sim/price``, ``/_sim/funding``
+(``symbol`` is the coin, ``"BTC"``, or the engine's ``"BTC_USDC_PERP"``), ``/_sim/settle``,
+``/_sim/state``, ``/_sim/reset``, ``/_sim/fault`` (``http_error``, ``delay``, ``rate_limit``,
+``lost_response``: an ``/exchange`` action runs and its answer is lost; an optional
+``"action": "order"`` aims a fault at one action type). Only this venue needs the rest:
+``/_sim/deposit {"user","amount"}`` funds a wallet, ``/_sim/agent {"user","agent"[,"name"]}``
+approves an API wallet, ``/_sim/subaccount {"master","sub"}`` makes ``sub`` a sub-account (a
+``vaultAddress``) of ``master``. Every control route goes through
+:meth:`HyperliquidServer._control`, the one place a guard applies.
 """
 
 from __future__ import annotations
@@ -34,11 +36,13 @@ from bot.sim.hyperliquid.info import Info
 from bot.sim.hyperliquid.state import Venue, VenueState
 from bot.sim.hyperliquid.wire import WireError, address, hyperliquid_markets
 from bot.sim.markets import MarketSpec
-from bot.sim.model import SimError
+from bot.sim.model import SimError, bad_request
+from bot.sim.server import Fault
 from bot.sim.store import StateStore, write_durably
 
 log = logging.getLogger("bot.sim.hyperliquid")
 JSON = "application/json"
+FAULT_KINDS = ("http_error", "delay", "rate_limit", "lost_response")
 ControlFn = Callable[[dict[str, Any]], Any]
 
 
@@ -46,6 +50,12 @@ def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(
         body=json.dumps(data, separators=(",", ":")).encode(), status=status, content_type=JSON
     )
+
+
+def _action_type(body: Any) -> str | None:
+    action = body.get("action") if isinstance(body, dict) else None
+    kind = action.get("type") if isinstance(action, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 class HyperliquidServer:
@@ -74,6 +84,7 @@ class HyperliquidServer:
             if self.venue_path.exists():
                 self.venue.state = VenueState.load(json.loads(self.venue_path.read_text()))
         self._task: asyncio.Task[None] | None = None
+        self.faults: list[tuple[Fault, str | None]] = []  # a fault, the action it is for
         self.app = web.Application()
         self.app.router.add_post("/info", self._info)
         self.app.router.add_post("/exchange", self._exchange)
@@ -82,6 +93,7 @@ class HyperliquidServer:
             "/_sim/funding": self._ctl_funding,
             "/_sim/settle": self._ctl_settle,
             "/_sim/reset": self._ctl_reset,
+            "/_sim/fault": self._ctl_fault,
             "/_sim/deposit": self._ctl_deposit,
             "/_sim/agent": self._ctl_agent,
             "/_sim/subaccount": self._ctl_subaccount,
@@ -98,19 +110,57 @@ class HyperliquidServer:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise WireError(f"expected JSON: {exc}") from None
 
-    async def _info(self, request: web.Request) -> web.Response:
-        try:
-            return _json(self.info.answer(await self._read(request)))
-        except WireError as exc:
-            return web.Response(text=exc.text, status=422)
+    async def _info(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve(request, self.info.answer, writes=False)
 
-    async def _exchange(self, request: web.Request) -> web.Response:
+    async def _exchange(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve(request, self.actions.handle, writes=True)
+
+    async def _serve(
+        self, request: web.Request, answer: Callable[[Any], Any], *, writes: bool
+    ) -> web.StreamResponse:
         try:
-            answer = self.actions.handle(await self._read(request))
+            body = await self._read(request)
         except WireError as exc:
             return web.Response(text=exc.text, status=422)
-        self.save()
-        return _json(answer)
+        fault = self._take_fault(request, body, writes=writes)
+        if fault is not None:
+            if fault.kind == "delay":
+                await asyncio.sleep(fault.ms / 1000)
+            elif fault.kind == "http_error":
+                return web.Response(text="Internal Server Error", status=fault.status)
+            elif fault.kind == "rate_limit":
+                return web.Response(text="Too many requests", status=429)
+        try:
+            result = answer(body)
+        except WireError as exc:
+            return web.Response(text=exc.text, status=422)
+        if writes:
+            self.save()  # what the answer says is on disk before the answer leaves
+        if fault is not None and fault.kind == "lost_response" and request.transport is not None:
+            # The work is done; the answer is lost on the wire.
+            request.transport.close()
+            raise asyncio.CancelledError
+        return _json(result)
+
+    def _take_fault(self, request: web.Request, body: Any, *, writes: bool) -> Fault | None:
+        kind = _action_type(body) if writes else None
+        for entry in self.faults:
+            f, action = entry
+            if f.path is not None and f.path != request.path:
+                continue
+            if action is not None and action != kind:
+                continue
+            if f.kind == "lost_response" and f.path is None and not writes:
+                continue  # lost answers are about actions: reads pass unless named
+            if f.skip > 0:
+                f.skip -= 1
+                continue
+            f.count -= 1
+            if f.count <= 0:
+                self.faults.remove(entry)
+            return f
+        return None
 
     def save(self) -> None:
         """Persist the engine and the venue's own state before the answer leaves."""
@@ -156,9 +206,26 @@ class HyperliquidServer:
         self.venue.settle()
         return {"ok": True}
 
+    def _ctl_fault(self, b: dict[str, Any]) -> Any:
+        kind = b["kind"]
+        if kind not in FAULT_KINDS:
+            raise bad_request(f"Unknown fault kind {kind!r}")
+        fault = Fault(
+            kind=kind,
+            count=int(b.get("count", 1)),
+            status=int(b.get("status", 500)),
+            ms=int(b.get("ms", 0)),
+            path=b.get("path"),
+            skip=int(b.get("skip", 0)),
+        )
+        action = b.get("action")
+        self.faults.append((fault, str(action) if action is not None else None))
+        return {"ok": True}
+
     def _ctl_reset(self, b: dict[str, Any]) -> Any:
         self.engine.reset()
         self.venue.state = VenueState()
+        self.faults.clear()
         return {"ok": True}
 
     def _ctl_deposit(self, b: dict[str, Any]) -> Any:

@@ -15,7 +15,7 @@ from typing import Any
 import ccxt.async_support as ccxt_async
 import httpx
 import pytest
-from ccxt.base.errors import InvalidOrder, OrderNotFound
+from ccxt.base.errors import ExchangeNotAvailable, InvalidOrder, NetworkError, OrderNotFound
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
@@ -221,3 +221,22 @@ async def _wait_for_funding(ex: Any, n: int) -> list[Any]:
             return rows
         await asyncio.sleep(0.02)
     raise AssertionError(f"no funding payment #{n} within 5 s")
+
+
+async def test_lost_answer_order_is_found_by_its_cloid(hl: Any, sim: HyperliquidSimulator) -> None:
+    await hl.load_markets()
+    ask = (await hl.fetch_order_book(BTC))["asks"][0][0]
+    # ccxt sends approveBuilderFee before every order: the fault waits for the order itself.
+    await _control(sim, "/_sim/fault", {"kind": "lost_response", "action": "order"})
+    with pytest.raises(NetworkError):
+        await hl.create_order(
+            BTC, "limit", "sell", 0.002, ask * 0.99, {"timeInForce": "Ioc", "clientOrderId": CLOID}
+        )
+    found = await hl.fetch_order(None, BTC, {"clientOrderId": CLOID})
+    assert found["status"] == "closed" and found["filled"] == 0.002
+    (position,) = await hl.fetch_positions([BTC])
+    assert position["side"] == "short" and position["contracts"] == 0.002
+    await _control(sim, "/_sim/fault", {"kind": "http_error", "status": 502})
+    with pytest.raises(ExchangeNotAvailable):
+        await hl.fetch_balance()
+    assert (await hl.fetch_balance())["USDC"]["total"] < 10_000  # fees paid; the fault is spent
