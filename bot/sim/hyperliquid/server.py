@@ -12,7 +12,8 @@ The control API has the Backpack face's paths and JSON: ``/_sim/price``, ``/_sim
 ``/_sim/deposit {"user","amount"}`` funds a wallet, ``/_sim/agent {"user","agent"[,"name"]}``
 approves an API wallet, ``/_sim/subaccount {"master","sub"}`` makes ``sub`` a sub-account (a
 ``vaultAddress``) of ``master``. Every control route goes through
-:meth:`HyperliquidServer._control`, the one place a guard applies.
+:meth:`HyperliquidServer._control`, which first asks the optional ``guard`` (the Backpack
+face's token/JSON/loopback-Host check plugs in there).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import TracebackType
@@ -37,13 +39,27 @@ from bot.sim.hyperliquid.state import Venue, VenueState
 from bot.sim.hyperliquid.wire import WireError, address, hyperliquid_markets
 from bot.sim.markets import MarketSpec
 from bot.sim.model import SimError, bad_request
-from bot.sim.server import Fault
 from bot.sim.store import StateStore, write_durably
 
 log = logging.getLogger("bot.sim.hyperliquid")
 JSON = "application/json"
 FAULT_KINDS = ("http_error", "delay", "rate_limit", "lost_response")
 ControlFn = Callable[[dict[str, Any]], Any]
+Guard = Callable[[web.Request], web.Response | None]
+"""Why a control request is refused (a response), or ``None`` to let it through."""
+
+
+@dataclass
+class Fault:
+    """One injected fault (``/_sim/fault``), the Backpack face's kinds less ``drop_ws``."""
+
+    kind: str
+    count: int
+    status: int = 500
+    ms: int = 0
+    path: str | None = None
+    skip: int = 0  # let this many matching requests through first
+    action: str | None = None  # only ``/exchange`` requests of this action type
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -68,8 +84,10 @@ class HyperliquidServer:
         tick_interval: float = 0.5,
         random_walk: bool = True,
         state_path: Path | None = None,
+        guard: Guard | None = None,
     ) -> None:
         self.engine = engine
+        self.guard = guard
         self.venue = Venue(engine)
         self.info = Info(self.venue)
         self.actions = ExchangeActions(self.venue)
@@ -84,7 +102,7 @@ class HyperliquidServer:
             if self.venue_path.exists():
                 self.venue.state = VenueState.load(json.loads(self.venue_path.read_text()))
         self._task: asyncio.Task[None] | None = None
-        self.faults: list[tuple[Fault, str | None]] = []  # a fault, the action it is for
+        self.faults: list[Fault] = []
         self.app = web.Application()
         self.app.router.add_post("/info", self._info)
         self.app.router.add_post("/exchange", self._exchange)
@@ -145,11 +163,10 @@ class HyperliquidServer:
 
     def _take_fault(self, request: web.Request, body: Any, *, writes: bool) -> Fault | None:
         kind = _action_type(body) if writes else None
-        for entry in self.faults:
-            f, action = entry
+        for f in self.faults:
             if f.path is not None and f.path != request.path:
                 continue
-            if action is not None and action != kind:
+            if f.action is not None and f.action != kind:
                 continue
             if f.kind == "lost_response" and f.path is None and not writes:
                 continue  # lost answers are about actions: reads pass unless named
@@ -158,7 +175,7 @@ class HyperliquidServer:
                 continue
             f.count -= 1
             if f.count <= 0:
-                self.faults.remove(entry)
+                self.faults.remove(f)
             return f
         return None
 
@@ -173,6 +190,9 @@ class HyperliquidServer:
 
     def _control(self, fn: ControlFn) -> Callable[[web.Request], Any]:
         async def route(request: web.Request) -> web.Response:
+            refused = self.guard(request) if self.guard is not None else None
+            if refused is not None:
+                return refused
             try:
                 body = await request.json() if request.can_read_body else {}
                 if not isinstance(body, dict):
@@ -210,16 +230,18 @@ class HyperliquidServer:
         kind = b["kind"]
         if kind not in FAULT_KINDS:
             raise bad_request(f"Unknown fault kind {kind!r}")
-        fault = Fault(
-            kind=kind,
-            count=int(b.get("count", 1)),
-            status=int(b.get("status", 500)),
-            ms=int(b.get("ms", 0)),
-            path=b.get("path"),
-            skip=int(b.get("skip", 0)),
-        )
         action = b.get("action")
-        self.faults.append((fault, str(action) if action is not None else None))
+        self.faults.append(
+            Fault(
+                kind=kind,
+                count=int(b.get("count", 1)),
+                status=int(b.get("status", 500)),
+                ms=int(b.get("ms", 0)),
+                path=b.get("path"),
+                skip=int(b.get("skip", 0)),
+                action=str(action) if action is not None else None,
+            )
+        )
         return {"ok": True}
 
     def _ctl_reset(self, b: dict[str, Any]) -> Any:
@@ -302,6 +324,7 @@ class HyperliquidSimulator:
         state_path: Path | None = None,
         markets: list[MarketSpec] | None = None,
         clock: Clock | None = None,
+        guard: Guard | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -317,6 +340,7 @@ class HyperliquidSimulator:
             tick_interval=tick_interval,
             random_walk=random_walk,
             state_path=state_path,
+            guard=guard,
         )
         self.venue = self.server.venue
         self._runner: web.AppRunner | None = None

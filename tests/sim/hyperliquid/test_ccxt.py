@@ -15,6 +15,7 @@ from typing import Any
 import ccxt.async_support as ccxt_async
 import httpx
 import pytest
+from aiohttp import web
 from ccxt.base.errors import ExchangeNotAvailable, InvalidOrder, NetworkError, OrderNotFound
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -240,3 +241,24 @@ async def test_lost_answer_order_is_found_by_its_cloid(hl: Any, sim: Hyperliquid
     with pytest.raises(ExchangeNotAvailable):
         await hl.fetch_balance()
     assert (await hl.fetch_balance())["USDC"]["total"] < 10_000  # fees paid; the fault is spent
+
+
+async def test_control_routes_pass_through_the_guard() -> None:
+    def guard(request: web.Request) -> web.Response | None:
+        if request.headers.get("X-Test-Token") != "open sesame":
+            return web.Response(text="refused", status=403)
+        return None
+
+    sim = HyperliquidSimulator(seed=1, random_walk=False, guard=guard)
+    async with sim as s, httpx.AsyncClient(base_url=sim.rest_url) as http:
+        body = {"user": MAIN.address, "amount": "5"}
+        for path in ("/_sim/deposit", "/_sim/settle", "/_sim/reset", "/_sim/fault"):
+            assert (await http.post(path, json=body)).status_code == 403
+        assert (await http.get("/_sim/state")).status_code == 403
+        assert MAIN.address.lower() not in s.engine.accounts
+        headers = {"X-Test-Token": "open sesame"}
+        assert (await http.post("/_sim/deposit", json=body, headers=headers)).status_code == 200
+        assert MAIN.address.lower() in s.engine.accounts
+        # The venue's own API is not the control API: no guard there.
+        meta = await http.post("/info", json={"type": "meta"})
+        assert meta.status_code == 200
