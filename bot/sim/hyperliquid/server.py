@@ -95,6 +95,7 @@ class HyperliquidServer:
         self.random_walk = random_walk
         self.store: StateStore | None = None
         self.venue_path: Path | None = None
+        self._venue_saved = ""
         if state_path is not None:
             self.store = StateStore(state_path)
             self.store.load(engine)
@@ -184,7 +185,10 @@ class HyperliquidServer:
         if self.store is not None:
             self.store.save(self.engine)
         if self.venue_path is not None:
-            write_durably(self.venue_path, json.dumps(self.venue.state.dump()))
+            text = json.dumps(self.venue.state.dump())
+            if text != self._venue_saved:
+                write_durably(self.venue_path, text)
+                self._venue_saved = text
 
     # ------------------------------------------------------------------ control API
 
@@ -266,6 +270,10 @@ class HyperliquidServer:
 
     def _ctl_subaccount(self, b: dict[str, Any]) -> Any:
         master, sub = address(b["master"], "master"), address(b["sub"], "sub")
+        if not self.venue.known(master):
+            raise ValueError(f"{master} has not deposited")
+        if not self.venue.known(sub):
+            self.venue.deposit(sub, Decimal(0))  # a new sub-account starts empty
         self.venue.state.subaccounts[sub] = master
         return {"ok": True}
 
