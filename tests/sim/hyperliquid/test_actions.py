@@ -111,6 +111,7 @@ async def test_main_key_approves_builder_fee_and_pays_it(
     price = await ask(main)
     await main.create_order(BTC, "limit", "buy", 0.01, price, {"timeInForce": "Ioc"})
     assert main.options["approvedBuilderFee"] is True
+    assert sim.venue.state.referrers == {MAIN.address.lower(): "CCXT1"}  # ccxt's setReferrer
     builder = "0x6530512A6c89C7cfCEbC3BA7fcD9aDa5f30827a6"
     query = {"type": "maxBuilderFee", "user": MAIN.address, "builder": builder}
     assert int(await main.publicPostInfo(query)) == 10  # tenths of a basis point
@@ -205,6 +206,8 @@ async def test_reads_of_other_methods(sim: HyperliquidSimulator, clients: list[A
     assert set(mids) >= {"BTC", "ETH"} and Decimal(mids["BTC"]) > 0
     tickers = await main.fetch_tickers([BTC, ETH])
     assert tickers[ETH]["bid"] < tickers[ETH]["ask"]
+    assert (await main.fetch_status())["status"] == "ok"  # exchangeStatus
+    assert abs(await main.fetch_time() - main.milliseconds()) < 5_000
     spot = await main.fetch_balance({"type": "spot"})
     assert spot["USDC"]["total"] == 0  # perps only: the spot wallet is empty
     unknown = await main.publicPostInfo({"type": "clearinghouseState", "user": SUB.address})
