@@ -325,7 +325,7 @@ class Info:
         rows = []
         for o in sorted(acc.open.values(), key=lambda o: o.created_ms, reverse=True):
             coin = self.v.by_symbol.get(o.symbol)
-            if coin is None or o.pending:
+            if coin is None:
                 continue
             cloid = self.v.cloid(o.id)
             rows.append(frontend_order(o, coin, cloid) if frontend else basic_order(o, coin, cloid))

@@ -228,3 +228,38 @@ async def test_a_replayed_request_is_refused_by_its_nonce(
     with pytest.raises(ExchangeError, match=f"Invalid nonce: duplicate nonce {request['nonce']}"):
         await main.privatePostExchange(request)
     assert len(sim.engine.accounts[MAIN.address.lower()].orders) == 1
+
+
+async def test_stop_loss_and_take_profit_triggers(
+    sim: HyperliquidSimulator, clients: list[Any]
+) -> None:
+    main = client(sim, clients, MAIN)
+    await main.load_markets()
+    entry = await ask(main, ETH)
+    await main.create_order(ETH, "limit", "buy", 0.1, entry, {"timeInForce": "Ioc"})
+    stop_px, take_px = int(entry * 0.95), int(entry * 1.05)
+    stop = await main.create_order(
+        ETH, "market", "sell", 0.1, stop_px, {"stopLossPrice": stop_px, "reduceOnly": True}
+    )
+    take = await main.create_order(
+        ETH, "limit", "sell", 0.1, take_px, {"takeProfitPrice": take_px, "reduceOnly": True}
+    )
+    waiting = {o["id"]: o for o in await main.fetch_open_orders(ETH)}
+    assert waiting[stop["id"]]["info"]["orderType"] == "Stop Market"
+    assert waiting[stop["id"]]["info"]["triggerCondition"] == f"Price below {stop_px}.0"
+    assert waiting[stop["id"]]["stopLossPrice"] == stop_px
+    assert waiting[take["id"]]["info"]["orderType"] == "Take Profit Limit"
+    assert waiting[take["id"]]["takeProfitPrice"] == take_px
+    assert waiting[take["id"]]["amount"] == 0.1
+
+    async with httpx.AsyncClient() as http:
+        moved = await http.post(
+            sim.rest_url + "/_sim/price", json={"symbol": "ETH", "price": str(stop_px - 10)}
+        )
+        assert moved.status_code == 200
+    fired = await main.fetch_order(stop["id"], ETH)
+    assert fired["status"] == "closed" and fired["filled"] == 0.1
+    assert await main.fetch_positions([ETH]) == []
+    # The take-profit lost its position: it is cancelled, as a reduce-only trigger is.
+    assert (await main.fetch_order(take["id"], ETH))["status"] == "canceled"
+    assert await main.fetch_open_orders(ETH) == []
