@@ -36,7 +36,7 @@ from bot.sim.engine import Engine
 from bot.sim.hyperliquid.exchange import ExchangeActions
 from bot.sim.hyperliquid.info import Info
 from bot.sim.hyperliquid.state import Venue, VenueState
-from bot.sim.hyperliquid.wire import WireError, address, hyperliquid_markets
+from bot.sim.hyperliquid.wire import FEES_BPS, WireError, address, hyperliquid_markets
 from bot.sim.markets import MarketSpec
 from bot.sim.model import SimError, bad_request
 from bot.sim.store import StateStore, write_durably
@@ -343,6 +343,7 @@ class HyperliquidSimulator:
             clock=self.clock,
             markets=markets or hyperliquid_markets(),
         )
+        self.engine.ex.fees = dict(FEES_BPS)
         self.server = HyperliquidServer(
             self.engine,
             tick_interval=tick_interval,

@@ -26,6 +26,13 @@ DEFAULT_LEVERAGE = 20
 MAX_LEVERAGE = {"BTC": 40, "ETH": 25, "SOL": 20, "XRP": 20}
 OTHER_MAX_LEVERAGE = 10
 
+FEES_BPS = {  # the venue's base tier: 0.045 % taker, 0.015 % maker on perps
+    "futuresMakerFee": "1.5",
+    "futuresTakerFee": "4.5",
+    "spotMakerFee": "4",
+    "spotTakerFee": "7",
+}
+
 # The venue's texts (Hyperliquid docs, "Error responses"; the rest as the venue sends them).
 TICK = "Price must be divisible by tick size."
 MIN_VALUE = "Order must have minimum value of $10."

@@ -101,6 +101,9 @@ async def test_ioc_with_cloid_fill_lookup_positions_trades(hl: Any) -> None:
     assert trade["order"] == order["id"] and trade["side"] == "buy"
     assert trade["info"]["dir"] == "Open Long" and trade["info"]["cloid"] == CLOID
     assert trade["takerOrMaker"] == "taker"
+    assert trade["fee"]["cost"] == pytest.approx(
+        ask * 0.002 * 0.00045, abs=1e-6
+    )  # the venue's taker fee
 
 
 async def test_resting_order_open_orders_cancel_by_cloid(hl: Any) -> None:
@@ -262,3 +265,18 @@ async def test_control_routes_pass_through_the_guard() -> None:
         # The venue's own API is not the control API: no guard there.
         meta = await http.post("/info", json={"type": "meta"})
         assert meta.status_code == 200
+
+
+async def test_resting_order_fills_as_maker_when_the_market_comes(
+    hl: Any, sim: HyperliquidSimulator
+) -> None:
+    await hl.load_markets()
+    bid = (await hl.fetch_order_book(BTC))["bids"][0][0]
+    price = int(bid * 0.99)
+    order = await hl.create_order(BTC, "limit", "buy", 0.001, price, {"clientOrderId": CLOID})
+    await _control(sim, "/_sim/price", {"symbol": "BTC_USDC_PERP", "price": str(price - 100)})
+    (trade,) = await hl.fetch_my_trades(BTC)
+    assert trade["order"] == order["id"] and trade["takerOrMaker"] == "maker"
+    assert trade["price"] == price
+    assert trade["fee"]["cost"] == pytest.approx(price * 0.001 * 0.00015, abs=1e-6)  # maker fee
+    assert (await hl.fetch_order(None, BTC, {"clientOrderId": CLOID}))["status"] == "closed"
