@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from bot.localchat.botapi import BotApi
 from bot.localchat.store import ChatStore
@@ -14,6 +17,10 @@ BOT_ID = 7000001
 BOT_NAME = "Backpack bot"
 BOT_USERNAME = "backpack_local_bot"
 LOCAL_USER_ID = 100000001
+#: Bodies anyone can send (the page's API, a wrong token) are refused past this, while read.
+MAX_BODY = 1 << 20
+#: The bot's own uploads (charts, documents) through the Bot API, with its token: Telegram's cap.
+MAX_UPLOAD = 50 * 1024 * 1024
 
 
 class LocalChatServer:
@@ -34,20 +41,31 @@ class LocalChatServer:
         password: str | None = None,
         bot_username: str = BOT_USERNAME,
         max_poll_seconds: float = 50.0,
+        state_path: Path | None = None,
     ) -> None:
         self.host = host
         self.port = port
-        self.store = ChatStore(BOT_ID, BOT_NAME, bot_username)
+        # With ``state_path`` the chat is durable (history and ids survive a restart).
+        self.store = ChatStore(BOT_ID, BOT_NAME, bot_username, state_path)
         self.store.user_names[user_id] = user_name
         self.api = BotApi(self.store, token, max_poll_seconds=max_poll_seconds)
         self.page = ChatPage(
             self.store, user_id, banner or Banner("paper", "built-in simulator"), password
         )
-        self.app = web.Application(client_max_size=60 * 1024 * 1024)
+        self._token = token
+        self.app = web.Application(client_max_size=MAX_BODY, middlewares=[self._uploads])
         self.api.add_routes(self.app)
         self.page.add_routes(self.app)
         self._runner: web.AppRunner | None = None
         self.url = ""
+
+    @web.middleware
+    async def _uploads(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Only a Bot API call with the right token may send more than ``MAX_BODY``."""
+        token = request.match_info.get("token")
+        if token is not None and hmac.compare_digest(token.encode(), self._token.encode()):
+            request = request.clone(client_max_size=MAX_UPLOAD)
+        return await handler(request)
 
     @property
     def api_url(self) -> str:

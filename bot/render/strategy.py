@@ -16,7 +16,7 @@ from bot.services.trading import Status
 from bot.storage.strategy import ActionRecord
 from bot.strategy.backtest import BacktestResult
 from bot.strategy.cross import CrossResult
-from bot.strategy.executor import ExecutionReport
+from bot.strategy.executor import ExecutionReport, LegFill
 from bot.strategy.model import Action, config_help
 
 APPROVE_PREFIX = "stg:ok:"
@@ -140,22 +140,60 @@ def proposal(p: Proposal, trading_mode: str) -> tuple[str, InlineKeyboardMarkup]
 
 
 def report(r: ExecutionReport, trading_mode: str) -> str:
+    """What one strategy action did: what happened (opened, completed after a restart,
+    unwound and until when the symbol cools down), each leg, the fees, why, the problems."""
     a = r.action
     icon = "✅" if r.ok else "⚠️"
-    head = "Opened" if a.kind == "open" else "Closed"
-    lines = [f"{icon} <b>Strategy {head} {esc(a.symbol)}</b> · {mode_badge(trading_mode)}"]
-    for f in (*r.fills, *r.unwinds):
-        if f.error:
-            lines.append(f"• {_side(f.side)} {money.size(f.requested)} {esc(f.symbol)}: failed")
-        else:
-            lines.append(
-                f"• {_side(f.side)} {money.size(f.filled)} {esc(f.symbol)} @ "
-                f"{money.price(f.average_price) if f.average_price else '—'} "
-                f"(order {esc(f.order_id)})"
-            )
+    lines = [f"{icon} <b>Strategy {_headline(r)}</b> · {mode_badge(trading_mode)}"]
+    for f in r.fills:
+        lines.append(_leg_line(f))
+    for f in r.unwinds:
+        lines.append(_leg_line(f, "unwind"))
+    if r.fees is not None and r.traded:
+        lines.append(f"Fees ≈ {money.usdc(r.fees)} (taker rates)")
     lines.append(f"Why: {esc(a.reason)}")
     lines += [f"⚠️ {esc(p)}" for p in r.problems]
     return "\n".join(lines)
+
+
+def _headline(r: ExecutionReport) -> str:
+    """What happened, in words the user can check against the legs below."""
+    sym = esc(r.action.symbol)
+    when = " after a restart" if r.after_restart is not None else ""
+    if r.action.kind != "open":
+        if r.after_restart == "untraded":
+            return f"close of {sym} interrupted by a restart: nothing was traded"
+        return f"Closed {sym}{' (finished after a restart)' if when else ''}"
+    if r.after_restart == "untraded" or not r.traded:
+        return f"entry {sym} not opened{when}: nothing was traded"
+    if r.unwinds:
+        cooldown = f", cooldown until {_until(r)}" if r.cooldown_until_ms else ""
+        partly = r.perp_filled != 0 or r.spot_filled != 0
+        what = "partly unwound" if partly else "unwound"
+        return f"entry {sym} {what}{when}{cooldown}"
+    if r.after_restart == "completed":
+        return f"Opened {sym}: completed after a restart"
+    if r.after_restart == "booked":
+        return f"Opened {sym} (both legs went out before the restart)"
+    return f"Opened {sym}"
+
+
+def _until(r: ExecutionReport) -> str:
+    assert r.cooldown_until_ms is not None
+    until = datetime.fromtimestamp(r.cooldown_until_ms / 1000, UTC)
+    same_day = r.cooldown_until_ms - r.at_ms < 20 * 3_600_000
+    return until.strftime("%H:%M UTC" if same_day else "%b %d %H:%M UTC")
+
+
+def _leg_line(f: LegFill, what: str = "") -> str:
+    label = f" ({what})" if what else ""
+    if f.error:
+        return f"• {_side(f.side)} {money.size(f.requested)} {esc(f.symbol)}{label}: not traded"
+    return (
+        f"• {_side(f.side)} {money.size(f.filled)} {esc(f.symbol)}{label} @ "
+        f"{money.price(f.average_price) if f.average_price else '—'} "
+        f"(order {esc(f.order_id)})"
+    )
 
 
 def approval(res: ApprovalResult, trading_mode: str) -> str:

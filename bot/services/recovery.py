@@ -10,7 +10,8 @@ updates. In order:
    between its legs unwound).
 2. Every other unsettled journal row (strategy legs in auto mode, unwinds, cancels) likewise.
 3. Auto-mode strategy actions left ``executing``: booked from their legs; a half-entered pair
-   is unwound by the executor's rules.
+   is completed when the entry rule still holds and the leg is safe to send, otherwise unwound
+   (which starts the symbol's cooldown) — see :mod:`bot.services.strategy_resume`.
 4. The strategy's positions are reconciled with the exchange's real ones.
 
 Nothing is ever re-sent. When the exchange cannot be asked, the rows stay as they are and
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from bot.exchange.errors import BackpackError
 from bot.services.orders import LegStatus, OrderOutcome, OrderSender
 from bot.services.strategy import ApprovalResult, StrategyService
+from bot.services.strategy_resume import resume_interrupted
 from bot.services.trading import Outcome, TradingService
 from bot.storage.trading import KIND_CANCEL, JournalRecord
 from bot.strategy.executor import ExecutionReport
@@ -84,7 +86,7 @@ class RecoveryService:
         actions: list[tuple[int, ExecutionReport]] = []
         notes: list[str] = []
         if complete:
-            actions = await self.strategy.recover()
+            actions = await resume_interrupted(self.strategy)
             try:
                 notes = await self.strategy.reconcile()
             except BackpackError as exc:

@@ -19,6 +19,8 @@ from bot.exchange.client import BackpackAPI, round_trigger
 from bot.exchange.errors import BackpackError
 from bot.exchange.markets import round_quantity
 from bot.faults import crash_point
+from bot.services import access
+from bot.services.access import Actor
 from bot.services.cross import CrossDesk
 from bot.services.journal import JournalService
 from bot.services.order_intent import IntentError, MultiLeg, OrderIntent
@@ -124,7 +126,7 @@ class StrategyStatus:
     positions: tuple[PositionView, ...]
 
 
-def _fill(leg: Leg, o: OrderOutcome) -> LegFill:
+def leg_fill(leg: Leg, o: OrderOutcome) -> LegFill:
     """A journaled order's outcome as the executor's fill."""
     ok = o.status in SENT_OK
     return LegFill(
@@ -174,23 +176,29 @@ class StrategyService:
         self.cross = cross
         self._lock = asyncio.Lock()
         self._fees: Fees | None = None
+        self._cooldowns_told: dict[str, int] = {}  # symbol → the exit whose cooldown was logged
 
     def now_ms(self) -> int:
         return int(self.clock.time() * 1000)
 
     # ------------------------------------------------------------------ settings
 
-    async def set_mode(self, mode: str, *, user_id: int, chat_id: int) -> str:
-        """Switch ``off | approve | auto``; the user and chat receive proposals and reports."""
+    async def set_mode(self, mode: str, *, actor: Actor) -> str:
+        """Switch ``off | approve | auto``; the actor and their chat receive proposals and
+        reports. Refused (:class:`~bot.services.access.Refused`) unless the actor may change
+        the strategy here."""
+        actor.require(access.Action.STRATEGY)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         await self.store.save_settings(
-            now_ms=self.now_ms(), mode=mode, user_id=user_id, chat_id=chat_id
+            now_ms=self.now_ms(), mode=mode, user_id=actor.user_id, chat_id=actor.chat_id
         )
         return mode
 
-    async def set_config(self, key: str, value: str) -> StrategyConfig:
-        """Validate and persist one setting (raises ``ConfigError`` with the reason)."""
+    async def set_config(self, key: str, value: str, *, actor: Actor) -> StrategyConfig:
+        """Validate and persist one setting (raises ``ConfigError`` with the reason, or
+        :class:`~bot.services.access.Refused` when the actor may not change the strategy)."""
+        actor.require(access.Action.STRATEGY)
         current = (await self.store.settings()).config
         updated = current.with_value(key, value)
         if updated.kind == "cross" and self.cross is None:
@@ -283,7 +291,9 @@ class StrategyService:
 
     # ------------------------------------------------------------------ status
 
-    async def status(self, limit: int = 8) -> StrategyStatus:
+    async def status(self, actor: Actor, limit: int = 8) -> StrategyStatus:
+        """The strategy's mode, positions and candidates (account data for ``actor``)."""
+        actor.require(access.Action.ACCOUNT)
         settings = await self.store.settings()
         portfolio = await self.store.portfolio()
         crossing, others = _split(portfolio)
@@ -351,7 +361,7 @@ class StrategyService:
                     continue  # the user has not answered the last proposal for it yet
                 try:
                     proposals.append(
-                        await self._propose(a, settings.user_id, settings.chat_id, now)
+                        await self._propose(a, Actor.bot(settings.user_id, settings.chat_id), now)
                     )
                 except IntentError as exc:
                     notes.append(f"{a.symbol}: {exc.problem}")
@@ -378,6 +388,7 @@ class StrategyService:
                 cfg = replace(config, kind="carry", max_positions=0)
             snap = await self.snapshot(cfg, others)
             actions += decide(snap, others, cfg, now)
+            self._say_cooldowns(candidates(snap, others, cfg, now), others)
         if self.cross is not None and (crossing.positions or cross_on):
             cfg = config if cross_on else replace(config, max_positions=0)
             plan = await self.cross.plan(cfg, crossing, now, auto=mode == "auto")
@@ -387,14 +398,26 @@ class StrategyService:
             log.warning("cross needs the hedge venue (HEDGE_EXCHANGE); nothing done for it")
         return actions, warnings
 
-    async def propose_cross(self, text: str, user_id: int, chat_id: int) -> Proposal:
+    def _say_cooldowns(self, evaluated: list[Candidate], portfolio: Portfolio) -> None:
+        """Log once per exit each entry the cooldown holds back (after an unwind or a close),
+        so the operator sees why the strategy does not re-enter a pair that qualifies."""
+        for c in evaluated:
+            exited = portfolio.last_exit_ms.get(c.symbol)
+            if exited is None or not c.reason.startswith("cooling down"):
+                continue
+            if self._cooldowns_told.get(c.symbol) != exited:
+                self._cooldowns_told[c.symbol] = exited
+                log.info("strategy: %s qualifies but is %s", c.symbol, c.reason)
+
+    async def propose_cross(self, text: str, actor: Actor) -> Proposal:
         """The /arb "Open" button: a cross entry for one asset as a strategy proposal (the
         usual preview and single-use ✅); the position is then the strategy's to manage."""
+        actor.require(access.Action.TRADE)
         if self.cross is None:
             raise IntentError("Cross trading needs a hedge venue that orders can go to.", "")
         config = (await self.store.settings()).config
         action = await self.cross.open_for(text, config)
-        return await self._propose(action, user_id, chat_id, self.now_ms())
+        return await self._propose(action, actor, self.now_ms())
 
     async def ensure_stops(
         self, config: StrategyConfig, user_id: int, chat_id: int
@@ -450,7 +473,7 @@ class StrategyService:
                 notes.append(f"{symbol}: exchange stop-loss not placed ({outcome.reason})")
         return tuple(notes)
 
-    async def _propose(self, action: Action, user_id: int, chat_id: int, now: int) -> Proposal:
+    async def _propose(self, action: Action, actor: Actor, now: int) -> Proposal:
         """A pending confirmation in the trading service (the same single-use, owner-only,
         expiring one as manual orders), tagged so the tap comes back to the strategy."""
         action = await self._prepare(action)
@@ -469,7 +492,8 @@ class StrategyService:
             title=f"Strategy: {action.kind} {action.symbol} ({_kind_title(action)})",
             origin=f"{ORIGIN}{aid}",
         )
-        preview = await self.trading.preview(user_id, chat_id, intent)
+        preview = await self.trading.preview(actor, intent)
+        chat_id = actor.chat_id
         await self.store.add_approval(
             aid,
             action,
@@ -480,15 +504,22 @@ class StrategyService:
         )
         return Proposal(preview.token, action, preview.expires_at_ms, chat_id, preview)
 
-    async def approve(self, token: str, user_id: int) -> ApprovalResult:
-        """The ✅ tap: the trading service's single-use confirm, then unwind and book."""
+    async def approve(self, token: str, actor: Actor) -> ApprovalResult:
+        """The ✅ tap: the trading service's single-use confirm (which checks ``actor``),
+        then unwind and book."""
+        actor.require(access.Action.TRADE)
         async with self._lock:
-            outcome = await self.trading.confirm(user_id, token)
+            outcome = await self.trading.confirm(actor, token)
             return await self._after(outcome)
 
-    async def reject(self, token: str, user_id: int) -> ApprovalResult:
+    async def reject(self, token: str, actor: Actor) -> ApprovalResult:
         """The ❌ tap: cancel the confirmation; nothing is sent."""
-        return await self._after(await self.trading.cancel(user_id, token))
+        return await self._after(await self.trading.cancel(actor, token))
+
+    async def trades(self, actor: Actor, limit: int = 10) -> list[ActionRecord]:
+        """The strategy's last trades with their reasons (account data for ``actor``)."""
+        actor.require(access.Action.ACCOUNT)
+        return await self.store.actions(limit=limit)
 
     async def after(self, outcome: Outcome) -> ApprovalResult:
         """Book what a confirmation of a strategy proposal did (a tap, or recovery after a
@@ -534,15 +565,15 @@ class StrategyService:
         ]
         preview = outcome.preview
         owner = (preview.user_id, preview.chat_id) if preview else (0, 0)
-        report = await self._executor(aid, *owner).complete(action, fills)
-        report = await self._book(action, report, "approve")
+        report = await self.executor(aid, *owner).complete(action, fills)
+        report = await self.settle(action, report, "approve")
         await self.store.finish_approval(aid, "executed")
         if action.kind == "open":
             await self.ensure_stops((await self.store.settings()).config, *owner)
         await self._sync_journal()
         return ApprovalResult(outcome, action, report)
 
-    def _executor(self, aid: str, user_id: int, chat_id: int) -> Executor:
+    def executor(self, aid: str, user_id: int, chat_id: int) -> Executor:
         """An executor whose legs go through the journaled order path under the action's id."""
 
         async def send(leg: Leg, step: str) -> LegFill:
@@ -564,7 +595,7 @@ class StrategyService:
             )
             if step == "0":
                 crash_point("first-leg")
-            return _fill(leg, outcome)
+            return leg_fill(leg, outcome)
 
         return Executor(send)
 
@@ -596,7 +627,8 @@ class StrategyService:
 
     async def _execute(self, action: Action, user_id: int, chat_id: int) -> ExecutionReport:
         """Auto mode: record the action (``executing``), send its legs, book, finish. A stop
-        anywhere in between is finished by :meth:`recover` at the next start."""
+        anywhere in between is finished by recovery at the next start
+        (:func:`bot.services.strategy_resume.resume_interrupted`)."""
         action = await self._prepare(action)
         if not action.legs:
             await self.store.remove_position(action.symbol, exited_at_ms=self.now_ms())
@@ -612,42 +644,34 @@ class StrategyService:
             expires_at_ms=now,
             status="executing",
         )
-        report = await self._executor(aid, user_id, chat_id).execute(action)
-        report = await self._book(action, report, "auto")
+        report = await self.executor(aid, user_id, chat_id).execute(action)
+        report = await self.settle(action, report, "auto")
         await self.store.finish_approval(aid, "executed", frm="executing")
         await self._sync_journal()
         return report
 
-    async def recover(self) -> list[tuple[int, ExecutionReport]]:
-        """Finish auto-mode actions a stop interrupted (run at start-up, after the order
-        journal was settled): book what their legs did, unwind a half-entered pair per the
-        executor's rules. Returns (chat id, report) for each, to tell the user."""
-        out: list[tuple[int, ExecutionReport]] = []
-        settings = await self.store.settings()
-        for aid, action, chat_id in await self.store.executing():
-            rows = {r.leg: r for r in await self.trading.store.journal_for(aid)}
-            if 0 not in rows:
-                await self.store.finish_approval(aid, "not_placed", frm="executing")
-                continue
-            fills = [_fill(action.legs[0], OrderOutcome.of_row(rows[0]))]
-            if 1 in rows and len(action.legs) > 1:
-                fills.append(_fill(action.legs[1], OrderOutcome.of_row(rows[1])))
-            if 2 in rows:
-                back = fills[0]
-                undo = _fill(
-                    Leg(back.symbol, "Ask" if back.side == "Bid" else "Bid", back.filled),
-                    OrderOutcome.of_row(rows[2]),
-                )
-                report = ExecutionReport(
-                    action, tuple(fills), (undo,), ("interrupted by a restart; unwind recorded",)
-                )
-            else:
-                owner = (settings.user_id or 0, chat_id)
-                report = await self._executor(aid, *owner).complete(action, fills)
-            await self._book(action, report, "auto")
-            await self.store.finish_approval(aid, "executed", frm="executing")
-            out.append((chat_id, report))
-        return out
+    async def settle(self, action: Action, report: ExecutionReport, mode: str) -> ExecutionReport:
+        """Book what the legs did and record the outcome for the next cycle; returns the report
+        with its fees and, when an entry was unwound, the end of the cooldown it started.
+
+        Any unwind of an entry (a live cycle, a tap, or recovery after a restart) starts
+        ``cooldown_minutes`` for the symbol, persisted with the exits: otherwise the next cycle
+        sees the same rate and opens the same pair again, and each round trip burns its fees.
+        """
+        report = await self._book(action, report, mode)
+        now = self.now_ms()
+        cooldown: int | None = None
+        if action.kind == "open" and report.unwinds:
+            minutes = (await self.store.settings()).config.cooldown_minutes
+            await self.store.start_cooldown(action.symbol, at_ms=now)
+            cooldown = now + minutes * 60_000
+        fees = await self.fees()
+        return replace(
+            report,
+            fees=report.fees_at(fees.perp_taker, fees.spot_taker),
+            cooldown_until_ms=cooldown,
+            at_ms=now,
+        )
 
     async def _book(self, action: Action, report: ExecutionReport, mode: str) -> ExecutionReport:
         """Update the positions the strategy owns from what really filled; log the action.

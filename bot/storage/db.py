@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
+import glob
 import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,7 +29,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 class InstanceLocked(RuntimeError):
-    """Another bot already runs with this token and database."""
+    """Another bot process already runs on this database."""
 
 
 def _url(url: str) -> str:
@@ -50,7 +51,9 @@ class Database:
         u = make_url(self.url)
         if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: AsyncEngine = create_async_engine(self.url)
+        # hide_parameters: a statement's parameters (secrets among them) stay out of exception
+        # texts, which the error handler logs.
+        self.engine: AsyncEngine = create_async_engine(self.url, hide_parameters=True)
         if u.get_backend_name() == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -88,42 +91,47 @@ class Database:
 
     # ------------------------------------------------------------------ single instance
 
-    async def acquire_lock(self, token: str) -> None:
-        """Claim this token+database; refuse when another live process holds it.
+    async def acquire_lock(self) -> None:
+        """Claim this database for this process; refuse when another live process holds it.
 
-        The lock is one the operating system or the database server releases when the holder
-        dies, so a ``kill -9`` never blocks the restart: an ``fcntl`` lock on a file beside a
-        SQLite database, a session-level advisory lock on PostgreSQL (held by one dedicated
-        connection for the life of the process). An in-memory SQLite database is private to
-        its process and needs none.
+        One bot per database, whatever its token: two processes on one database would settle
+        each other's interrupted orders and trade the same account twice. The lock is one the
+        operating system or the database server releases when the holder dies, so a ``kill -9``
+        never blocks the restart: an ``fcntl`` lock on ``<database file>.lock`` beside a SQLite
+        database, a session-level advisory lock on a fixed key on PostgreSQL (held by one
+        dedicated connection for the life of the process; advisory locks are per database). An
+        in-memory SQLite database is private to its process and needs none.
         """
-        name = hashlib.sha256(token.encode()).hexdigest()[:32]  # never store the token itself
         u = make_url(self.url)
         if u.get_backend_name() == "sqlite":
             if u.database and u.database != ":memory:":
-                self._file_lock(Path(f"{u.database}.{name[:12]}.lock"))
+                self._file_lock(Path(u.database))
         elif u.get_backend_name() == "postgresql":
-            await self._advisory_lock(name)
+            await self._advisory_lock()
 
-    def _file_lock(self, path: Path) -> None:
+    def _file_lock(self, database: Path) -> None:
+        path = lock_path(database)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise InstanceLocked(_LOCKED) from None
+            raise InstanceLocked(_locked(str(database))) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._lock_fd = fd
+        _remove_token_locks(database)
 
-    async def _advisory_lock(self, name: str) -> None:
-        key = int.from_bytes(bytes.fromhex(name[:16]), "big", signed=True)
+    async def _advisory_lock(self) -> None:
         conn = await self.engine.connect()
-        got = (await conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key})).scalar()
+        query = text("SELECT pg_try_advisory_lock(:k)")
+        got = (await conn.execute(query, {"k": ADVISORY_KEY})).scalar()
         await conn.commit()
         if not got:
             await conn.close()
-            raise InstanceLocked(_LOCKED)
+            u = make_url(self.url)
+            where = f"PostgreSQL database {u.database} on {u.host or 'localhost'}:{u.port or 5432}"
+            raise InstanceLocked(_locked(where))
         self._lock_conn = conn
 
     async def release_lock(self) -> None:
@@ -136,7 +144,33 @@ class Database:
             self._lock_conn = None
 
 
-_LOCKED = "another backpack-bot is already running with this bot token and database; stop it first"
+#: The advisory-lock key of "this database belongs to one bot" on PostgreSQL: fixed, so every
+#: process on the database contends for the same lock whatever its token (``b"bpbot-db"``).
+ADVISORY_KEY = int.from_bytes(b"bpbot-db", "big", signed=True)
+
+#: What the old per-token locks were called: ``bot.db.<12 hex>.lock``.
+_TOKEN_LOCK = re.compile(r"\.[0-9a-f]{12}\.lock$")
+
+
+def lock_path(database: Path) -> Path:
+    """The one lock file of a SQLite database: ``bot.db`` → ``bot.db.lock``."""
+    return database.with_name(database.name + ".lock")
+
+
+def _locked(where: str) -> str:
+    return (
+        f"another backpack-bot is already running on this database ({where}); "
+        "one bot per database: stop the other one first, or give this one its own DATABASE_URL"
+    )
+
+
+def _remove_token_locks(database: Path) -> None:
+    """Delete the per-token lock files earlier versions left beside the database (one per run
+    in local-chat mode); we hold the database's lock, so nothing needs them."""
+    for old in database.parent.glob(f"{glob.escape(database.name)}.*.lock"):
+        if _TOKEN_LOCK.search(old.name[len(database.name) :]):
+            with contextlib.suppress(OSError):
+                old.unlink()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

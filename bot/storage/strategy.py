@@ -277,6 +277,12 @@ class StrategyStore:
             if exited_at_ms is not None:
                 await s.merge(StrategyExitRow(symbol=symbol, exited_at_ms=exited_at_ms))
 
+    async def start_cooldown(self, symbol: str, *, at_ms: int) -> None:
+        """Record an exit of ``symbol`` at ``at_ms`` without touching its position: an unwound
+        entry starts the cooldown, so the next cycle does not open the same pair again."""
+        async with self.db.session() as s, s.begin():
+            await s.merge(StrategyExitRow(symbol=symbol, exited_at_ms=at_ms))
+
     # ------------------------------------------------------------------ approvals
 
     async def add_approval(

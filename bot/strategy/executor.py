@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Protocol
+from typing import Literal, Protocol
 
 from bot.strategy.model import ZERO, Action, Leg, Side
 
@@ -48,18 +48,37 @@ class LegFill:
         return self.filled if self.side == "Bid" else -self.filled
 
 
+#: How recovery finished an action a stop interrupted (``ExecutionReport.after_restart``).
+RestartOutcome = Literal["booked", "completed", "unwound", "untraded"]
+
+
 @dataclass(frozen=True, slots=True)
 class ExecutionReport:
-    """The outcome of one action: the legs, any unwind, and anything the user must know."""
+    """The outcome of one action: the legs, any unwind, and anything the user must know.
+
+    ``fees`` is what the legs cost at the account's taker rates; ``cooldown_until_ms`` is set
+    when an unwind started the symbol's cooldown; ``after_restart`` says how recovery finished
+    an interrupted action (``None``: it ran in one go).
+    """
 
     action: Action
     fills: tuple[LegFill, ...]
     unwinds: tuple[LegFill, ...] = ()
     problems: tuple[str, ...] = ()
+    fees: Decimal | None = None
+    cooldown_until_ms: int | None = None
+    after_restart: RestartOutcome | None = None
+    #: When the outcome was booked (epoch ms); 0 until it was.
+    at_ms: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def traded(self) -> bool:
+        """Whether any order of the action (or its unwind) filled at all."""
+        return any(f.filled for f in (*self.fills, *self.unwinds))
 
     @property
     def perp_filled(self) -> Decimal:
@@ -79,6 +98,21 @@ class ExecutionReport:
                 return f.average_price
         return None
 
+    def fees_at(self, perp_rate: Decimal, spot_rate: Decimal) -> Decimal:
+        """The taker fees of every fill (legs and unwinds) at these rates, in the quote asset:
+        perp legs (Backpack's or the hedge venue's) at ``perp_rate``, spot legs at
+        ``spot_rate``."""
+        total = ZERO
+        for f in (*self.fills, *self.unwinds):
+            if f.filled and f.average_price is not None:
+                perp = (
+                    f.symbol == self.action.symbol
+                    or f.symbol.endswith("_PERP")
+                    or (self.action.strategy == "cross")
+                )
+                total += f.filled * f.average_price * (perp_rate if perp else spot_rate)
+        return total
+
 
 LegCallback = Callable[[LegFill], Awaitable[None]]
 
@@ -89,7 +123,8 @@ class Executor:
     def __init__(self, send: LegSender) -> None:
         self.send = send
 
-    async def _place(self, leg: Leg, step: str) -> LegFill:
+    async def place(self, leg: Leg, step: str) -> LegFill:
+        """Send one leg (``step`` as :class:`LegSender` names it); a failure is logged."""
         fill = await self.send(leg, step)
         if fill.error is not None:
             log.warning(
@@ -99,12 +134,12 @@ class Executor:
 
     async def execute(self, action: Action) -> ExecutionReport:
         """Place the action's legs; unwind the first if the second cannot match it."""
-        first = await self._place(action.legs[0], "0")
+        first = await self.place(action.legs[0], "0")
         fills = [first]
         if len(action.legs) > 1 and first.filled > 0:
             second = action.legs[1]
             fills.append(
-                await self._place(replace(second, quantity=min(first.filled, second.quantity)), "1")
+                await self.place(replace(second, quantity=min(first.filled, second.quantity)), "1")
             )
         return await self.complete(action, fills)
 
@@ -171,7 +206,7 @@ class Executor:
             leg.symbol, back, quantity, reduce_only=is_perp, expected_price=ZERO, venue=leg.venue
         )
         try:
-            return await asyncio.wait_for(self._place(undo, "unwind"), UNWIND_TIMEOUT)
+            return await asyncio.wait_for(self.place(undo, "unwind"), UNWIND_TIMEOUT)
         except TimeoutError:
             return LegFill(
                 undo.symbol,

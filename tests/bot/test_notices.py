@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.services.strategy import CycleResult
-from bot.strategy.executor import ExecutionReport
+from bot.strategy.executor import ExecutionReport, LegFill
 from bot.strategy.model import Action
 from jobs.strategy import deliver
 from tests.bot.conftest import BotRunner, make_settings
@@ -75,7 +75,8 @@ async def test_strategy_reports_follow_roles_and_notify(bot: BotRunner, tg: Fake
         funding_rate=Decimal("0.0005"),
         notional=Decimal(1000),
     )
-    result = CycleResult("auto", reports=(ExecutionReport(action, fills=()),), chat_id=OWNER)
+    fill = LegFill(BTC, "Bid", Decimal("0.01"), Decimal("0.01"), Decimal(97000), "1")
+    result = CycleResult("auto", reports=(ExecutionReport(action, fills=(fill,)),), chat_id=OWNER)
 
     async def delivered() -> int:
         mark = len(tg.messages)

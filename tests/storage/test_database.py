@@ -17,18 +17,18 @@ from sqlalchemy import inspect, text
 
 from bot.storage.db import Database, InstanceLocked
 from bot.storage.trading import PENDING, ConfirmationRecord, NewJournalEntry, TradingStore
+from tests.bot.test_lock import lock_files, second_bot_is_refused
 from tests.conftest import Control
 from tests.crash.harness import ALICE, TOKEN, BotProcess, bot_env, sim_process
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import new_keypair
 
-BOT_TOKEN = "42:lock-test-token"
 HOLD = """
 import asyncio, sys
 from bot.storage.db import Database
 async def main() -> None:
     db = Database(sys.argv[1])
-    await db.acquire_lock(sys.argv[2])
+    await db.acquire_lock()
     print("locked", flush=True)
     await asyncio.sleep(120)
 asyncio.run(main())
@@ -59,20 +59,30 @@ async def test_migrations_apply_and_are_idempotent(url: str) -> None:
 
 async def test_a_second_instance_is_refused_until_the_first_closes(url: str) -> None:
     first, second = Database(url), Database(url)
-    await first.acquire_lock(BOT_TOKEN)
-    with pytest.raises(InstanceLocked, match="already running"):
-        await second.acquire_lock(BOT_TOKEN)
-    other = Database(url)
-    await other.acquire_lock("another bot's token")  # other bots are unaffected
-    await other.close()
+    await first.acquire_lock()
+    with pytest.raises(InstanceLocked, match="already running on this database"):
+        await second.acquire_lock()
     await first.close()
-    await second.acquire_lock(BOT_TOKEN)
+    await second.acquire_lock()
     await second.close()
+
+
+async def test_the_sqlite_lock_is_one_fixed_file_and_old_token_locks_go(tmp_path: Path) -> None:
+    old = [tmp_path / "bot.db.0123456789ab.lock", tmp_path / "bot.db.ba9876543210.lock"]
+    for path in old:
+        path.write_text("1\n")
+    keep = tmp_path / "bot.db.notes.lock"  # not one of ours: left alone
+    keep.write_text("")
+    for _ in range(3):  # every run uses the same file
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+        await db.acquire_lock()
+        await db.close()
+    assert lock_files(tmp_path) == ["bot.db.lock", "bot.db.notes.lock"]
 
 
 async def test_a_sigkilled_holder_never_blocks_the_next_start(url: str) -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", HOLD, url, BOT_TOKEN, stdout=asyncio.subprocess.PIPE
+        sys.executable, "-c", HOLD, url, stdout=asyncio.subprocess.PIPE
     )
     try:
         assert proc.stdout is not None
@@ -80,7 +90,7 @@ async def test_a_sigkilled_holder_never_blocks_the_next_start(url: str) -> None:
         assert line.strip() == b"locked"
         probe = Database(url)
         with pytest.raises(InstanceLocked):
-            await probe.acquire_lock(BOT_TOKEN)
+            await probe.acquire_lock()
         await probe.close()
         os.kill(proc.pid, signal.SIGKILL)
         await proc.wait()
@@ -88,7 +98,7 @@ async def test_a_sigkilled_holder_never_blocks_the_next_start(url: str) -> None:
         deadline = time.monotonic() + 5
         while True:  # the server notices the dead session within moments; the OS at once
             try:
-                await db.acquire_lock(BOT_TOKEN)
+                await db.acquire_lock()
                 break
             except InstanceLocked:
                 assert time.monotonic() < deadline, "a dead process still blocks the lock"
@@ -98,6 +108,15 @@ async def test_a_sigkilled_holder_never_blocks_the_next_start(url: str) -> None:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+@pytest.mark.timeout(180)
+async def test_a_second_bot_on_the_same_postgres_database_is_refused(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Two ``python -m bot`` processes (different tokens) on one
+    PostgreSQL database: the second exits with the message, the first keeps answering."""
+    await second_bot_is_refused(tmp_path, DATABASE_URL=pg_url)
 
 
 async def test_concurrent_taps_claim_a_confirmation_once(url: str) -> None:
@@ -165,7 +184,7 @@ async def test_recovery_after_a_kill_on_postgres(pg_url: str, tmp_path: Path) ->
                 status = (await s.execute(text("SELECT status FROM trade_confirmations"))).scalar()
             await db.close()
             assert [r.status for r in rows] == ["filled"] and status == "done"
-            control = Control(sim.rest_url)
+            control = Control(sim)
             acc = (await control.state())["accounts"][keys.api_key]
             await control.close()
             assert [o["clientId"] for o in acc["orders"]] == [rows[0].client_id]
