@@ -138,14 +138,14 @@ async def button(update: Update, context: Context) -> None:
 
 async def _arm_anyway(update: Update, context: Context, query: CallbackQuery, arg: str) -> None:
     """ "Arm anyway" under an alert whose condition already held when it was set."""
-    ids = _ids(update)
-    if ids is None:
+    who = actor(update, context)
+    if who is None:
         return
     symbol, code, op, threshold = arg.split(":")
     kind = {v: k for k, v in render.ARM_KINDS.items()}[code]
     spec = AlertSpec(symbol=symbol, kind=kind, op=op, threshold=Decimal(threshold))
     try:
-        created = await service(context).add(ids[0], ids[1], spec, anyway=True)
+        created = await service(context).add(who, spec, anyway=True)
     except AlertSyntaxError as err:
         await query.answer(err.problem[:190], show_alert=True)
         return

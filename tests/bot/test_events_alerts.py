@@ -23,17 +23,17 @@ async def test_an_alert_already_true_offers_arm_anyway_or_cancel(
     reply = await tg.ask(ALICE, f"/alert BTC > {low}", "already")
     assert f"{BTC}</b> is already above {low:,}" in reply.text and "now" in reply.text
     assert reply.button("Arm anyway") and reply.button("Cancel")
-    assert await live_bot.services.alerts.for_user(ALICE) == []  # nothing armed yet
+    assert await live_bot.services.alerts.store.for_user(ALICE) == []  # nothing armed yet
 
     await tg.answer_to(await tg.tap(ALICE, reply, reply.button("Cancel")))
     await tg.wait_for(lambda: "Not armed" in reply.text and not reply.buttons)
-    assert await live_bot.services.alerts.for_user(ALICE) == []
+    assert await live_bot.services.alerts.store.for_user(ALICE) == []
 
     again = await tg.ask(ALICE, f"/alert BTC > {low}", "already")
     answer = await tg.answer_to(await tg.tap(ALICE, again, again.button("Arm anyway")))
     assert "armed" in answer.text
     await tg.wait_for(lambda: "set:" in again.text and not again.buttons)
-    (alert,) = await live_bot.services.alerts.for_user(ALICE)
+    (alert,) = await live_bot.services.alerts.store.for_user(ALICE)
     assert alert.threshold == low and alert.op == ">"
     fired = await tg.next_message(ALICE, f"alert #{alert.id} ·", timeout=8)  # as asked: at once
     assert "rose above" in fired.text
