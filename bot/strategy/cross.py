@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Literal
 
+from bot.render import money
+
 from bot.strategy.model import (
     BPS,
     Action,
@@ -388,7 +390,7 @@ def cross_actions(
                 else f"spread {_pct(abs(spread), 1)} APR below entry {_pct(cfg.entry_apr, 1)}"
             )
         elif e.net < required:
-            reason = f"net edge {e.net:.2f} below min_edge_bps ({required:.2f} USDC)"
+            reason = f"net edge {money.usdc(e.net)} below min_edge_bps ({money.usdc(required)})"
         elif not _allowed(config, e):
             reason = "not in symbols"
         elif slots <= 0:
@@ -428,4 +430,4 @@ def mid_or_zero(leg: SpreadLeg) -> Decimal:
 
 
 def _pct(fraction: Decimal, places: int) -> str:
-    return f"{fraction * 100:.{places}f}%"
+    return money.percent(fraction, places)
