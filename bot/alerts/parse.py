@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from bot.services.numbers import NumberError, parse_duration, parse_number, plain
+from bot.render import money
+from bot.services.numbers import NumberError, parse_duration, parse_number
 
 EXAMPLES = (
     "/alert BTC > 70000",
@@ -183,6 +184,6 @@ def check_price(spec: AlertSpec, current: Decimal) -> None:
     low, high = current / PRICE_FACTOR, current * PRICE_FACTOR
     if not low <= spec.threshold <= high:
         raise AlertSyntaxError(
-            f"the price must be between {plain(low.normalize())} and {plain(high.normalize())} "
-            f"(1/1000× to 1000× of the current {plain(current)})"
+            f"the price must be between {money.price(low)} and {money.price(high)} "
+            f"(1/1000× to 1000× of the current {money.price(current)})"
         )

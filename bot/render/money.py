@@ -84,13 +84,15 @@ def price(value: Decimal | None, tick: Decimal | None = None) -> str:
 
 
 def size(value: Decimal | None, step: Decimal | None = None) -> str:
-    """A quantity of an asset, to the market's ``step`` when given, else as it is (≤ 12 dp)."""
+    """A quantity of an asset, rounded to the market's ``step`` when given, else as it is
+    (≤ 12 dp); trailing zeros dropped either way (``0.01 BTC``, not ``0.01000 BTC``)."""
     if value is None:
         return NONE
     if not _sane(value):
         return OUT_OF_RANGE
     if step is not None and step > 0:
-        return _group(value, _places_of(step))
+        places = _places_of(step)
+        return _group(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP), None)
     return _group(value.quantize(Decimal(1).scaleb(-MAX_DECIMALS), rounding=ROUND_HALF_UP), None)
 
 

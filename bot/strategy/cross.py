@@ -23,7 +23,6 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Literal
 
 from bot.render import money
-
 from bot.strategy.model import (
     BPS,
     Action,

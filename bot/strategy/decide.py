@@ -12,7 +12,6 @@ from dataclasses import replace
 from decimal import ROUND_DOWN, Decimal
 
 from bot.render import money
-
 from bot.strategy.model import (
     BPS,
     HOUR_MS,

@@ -370,10 +370,10 @@ CONFIG_KEYS: dict[str, _Key] = {
         "kind", example="carry", help="directional (the seed's rule), carry, or cross (2 venues)"
     ),
     "entry_rate": _Key(
-        "rate", D("0.000001"), D("0.05"), "0.01%", "|rate|/interval to open (cross: spread/hour)"
+        "rate", D("0.000001"), D("0.05"), "0.01%", "the |rate| needed to open (cross: the spread)"
     ),
     "exit_rate": _Key(
-        "rate", D(0), D("0.05"), "0.003%", "close below this earning rate (cross: spread/hour)"
+        "rate", D(0), D("0.05"), "0.003%", "close below this earning rate (cross: the spread)"
     ),
     "allow_unhedged": _Key("bool", example="off", help="carry: naked long on negative funding"),
     "trade_notional": _Key("usdc", D(1), D(10_000_000), "1000", "USDC per position"),

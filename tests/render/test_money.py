@@ -36,7 +36,8 @@ def test_price(value: Decimal | None, tick: Decimal | None, text: str) -> None:
         (D("0.01000"), None, "0.01"),
         (D("1234.5"), None, "1,234.5"),
         (D("0.123456"), D("0.001"), "0.123"),
-        (D("2"), D("0.01"), "2.00"),
+        (D("2"), D("0.01"), "2"),
+        (D("0.0200"), D("0.00001"), "0.02"),
     ],
 )
 def test_size(value: Decimal, step: Decimal | None, text: str) -> None:
