@@ -167,7 +167,7 @@ def unknown_reply(text: str) -> str:
     guess = suggest(text)
     first = text.split(maxsplit=1)[0] if text.split() else ""
     if first.startswith("/"):
-        name = esc(first.split("@", 1)[0][:32])
+        name = f"<code>{esc(first.split('@', 1)[0][:32])}</code>"
         if guess is not None:
             return f"❓ I don't know {name} — did you mean <code>{esc(guess)}</code>? See /help."
         return f"❓ I don't know {name}. /help lists what I can do."

@@ -86,7 +86,7 @@ async def strategy(update: Update, context: Context) -> None:
             return
         key, value = args[1].lower(), " ".join(args[2:])
         if not _KEY.match(key) or key not in CONFIG_KEYS:
-            await reply(update, render.config_usage(f"unknown setting {args[1][:40]!r}"))
+            await reply(update, render.config_usage(typed_key=args[1][:40]))
             return
         try:
             if key == "symbols":

@@ -10,7 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.alerts.parse import EXAMPLES, AlertSpec
 from bot.alerts.service import Firing
 from bot.render import money
-from bot.render.common import esc, pct, rate_pct, signed_usd
+from bot.render.common import esc, pct, rate_pct, safe, signed_usd
 from bot.services.access import Role, trade_notices
 from bot.services.numbers import human_duration
 from bot.storage.alerts import Alert, NotifySettings
@@ -46,13 +46,17 @@ def created(a: Alert, spec: AlertSpec | None = None) -> str:
 
 
 def usage(problem: str) -> str:
-    lines = "\n".join(f"<code>{esc(e)}</code>" for e in EXAMPLES)
-    return f"⚠️ {esc(problem.rstrip('.'))}.\nFor example:\n{lines}"
+    """A refused /alert: the problem and one line of usage (the other forms in a few words)."""
+    return (
+        f"⚠️ {safe(problem.rstrip('.'))}.\nFor example: <code>{esc(EXAMPLES[0])}</code> "
+        "(or: change 5% 1h · funding &gt; 0.05% · funding apr &gt; 30%)"
+    )
 
 
 def listing(alerts: list[Alert]) -> tuple[str, InlineKeyboardMarkup | None]:
     if not alerts:
-        return "No alerts yet. " + usage("Set one").split("\n", 1)[1], None
+        lines = "\n".join(f"<code>{esc(e)}</code>" for e in EXAMPLES)
+        return f"No alerts yet. For example:\n{lines}", None
     lines = ["🔔 <b>Your alerts</b>"]
     for a in alerts:
         state = "armed" if a.armed else "fired — re-arms after the price comes back"

@@ -9,7 +9,7 @@ from decimal import Decimal
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.render import money
-from bot.render.common import esc, mode_badge, num, pct, signed_usd, usd
+from bot.render.common import esc, mode_badge, num, pct, safe, signed_usd, usd
 from bot.services.journal import PnlReport, PnlRow
 from bot.services.strategy import ApprovalResult, PositionView, Proposal, StrategyStatus
 from bot.services.trading import Status
@@ -187,9 +187,14 @@ def config_saved(cfg: StrategyConfig, key: str) -> str:
     return f"✅ <code>{esc(key)}</code> = {esc(setting(cfg, key))} (saved)"
 
 
-def config_usage(problem: str | None = None) -> str:
-    """A refused ``/strategy set``: what was wrong and one line of usage, not the manual."""
-    head = f"⚠️ {esc(problem.rstrip('.'))}.\n" if problem else ""
+def config_usage(problem: str | None = None, *, typed_key: str | None = None) -> str:
+    """A refused ``/strategy set``: what was wrong and one line of usage, not the manual;
+    ``typed_key`` is a setting that does not exist, quoted as typed."""
+    if typed_key is not None:
+        problem = None
+        head = f"⚠️ unknown setting <code>{esc(typed_key)}</code>.\n"
+    else:
+        head = f"⚠️ {safe(problem.rstrip('.'))}.\n" if problem else ""
     return (
         f"{head}Usage: <code>/strategy set key value</code>, e.g. "
         "<code>/strategy set entry_rate 0.02%</code>; the keys: /strategy config"

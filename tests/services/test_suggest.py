@@ -40,9 +40,9 @@ def test_closest_command() -> None:
     [
         ("buy btc 0.01", "Did you mean <code>/buy BTC 0.01</code>?"),
         ("/bal", "did you mean <code>/balance</code>?"),
-        ("/foo", "I don't know /foo. /help"),
+        ("/foo", "I don't know <code>/foo</code>. /help"),
         ("hello bot", "/help lists them all"),
-        ("/<b>x</b>", "I don't know /&lt;b&gt;x&lt;/b&gt;."),
+        ("/<b>x</b>", "I don't know <code>/&lt;b&gt;x&lt;/b&gt;</code>."),
         ("buy <i>btc</i> 1", "/buy &lt;i&gt;btc&lt;/i&gt; 1"),
     ],
 )
@@ -71,7 +71,13 @@ def test_one_slip_is_forgiven(typed: str, meant: str) -> None:
 
 @pytest.mark.parametrize(
     ("a", "b", "distance"),
-    [("byu", "buy", 1), ("ab", "ba", 1), ("abc", "ca", 3), ("", "abc", 3), ("kitten", "sitting", 3)],
+    [
+        ("byu", "buy", 1),
+        ("ab", "ba", 1),
+        ("abc", "ca", 3),
+        ("", "abc", 3),
+        ("kitten", "sitting", 3),
+    ],
 )
 def test_osa_distance(a: str, b: str, distance: int) -> None:
     assert osa_distance(a, b) == distance
