@@ -340,7 +340,8 @@ def _attach_stops(intent: OrderIntent, leg: LegPreview, view: MarketView) -> Leg
             )
         pnl = (raw - ref) * leg.quantity * (1 if buy else -1) - leg.quantity * raw * view.taker_fee
         notes.append(
-            f"{STOP_NAMES[kind]} at {money.price(raw, m.tick_size)}: ≈ {money.signed_usdc(pnl)}"
+            # written as the preview's own line writes it ("stop-loss at 90,000 once filled")
+            f"{STOP_NAMES[kind]} at {money.price(raw)}: ≈ {money.signed_usdc(pnl)}"
         )
     return replace(
         leg,
