@@ -256,7 +256,10 @@ def approval(res: ApprovalResult, trading_mode: str) -> str:
     reason = f": {esc(res.outcome.reason)}" if res.outcome.reason else ""
     texts = {
         Status.CANCELLED: f"❌ Skipped{what}; nothing was sent.",
-        Status.EXPIRED: f"⌛ This proposal{what} expired; nothing was sent.",
+        Status.EXPIRED: (
+            f"⌛ This proposal{what} expired; nothing was sent. The strategy proposes it again "
+            "on a later cycle if the edge still holds."
+        ),
         Status.USED: f"This proposal{what} was already answered; nothing more was sent.",
         Status.NOT_YOURS: "This proposal is not yours.",
         Status.NOT_FOUND: "Unknown proposal; nothing was sent.",

@@ -314,9 +314,9 @@ def _open(e: Edge, short: Short) -> Action:
             ),
         ),
         reason=(
-            f"spread {_pct(spread / HOURS_PER_YEAR, 4)}/h ({_pct(spread, 1)} APR): short "
-            f"{e.short.venue}, long {e.long.venue}; net edge {e.net:.2f} USDC over "
-            f"{e.horizon_hours}h"
+            f"spread {money.rate(spread / HOURS_PER_YEAR, 'hour')} ({_pct(spread, 1)} APR): "
+            f"short {e.short.venue}, long {e.long.venue}; net edge {money.usdc(e.net)} over "
+            f"{money.number(e.horizon_hours)}h"
         ),
         funding_rate=spread / HOURS_PER_YEAR,
         notional=e.notional,

@@ -7,10 +7,16 @@ one of the bot's commands.
 from __future__ import annotations
 
 import re
+import time
 from decimal import Decimal
+from pathlib import Path
 
-from tests.bot.conftest import ALICE, BotRunner, false_commands
+from bot.clock import FakeClock
+from bot.sim import Simulator
+from tests.bot.conftest import ALICE, BotRunner, false_commands, make_settings
+from tests.conftest import Control
 from tests.fakes.telegram import FakeTelegram
+from tests.keys import KeyPair
 
 #: A number written without thousands separators (5+ integer digits, not inside a word or id).
 UNGROUPED = re.compile(r"(?<![\w.,/])\d{5,}(?:\.\d+)?(?![\w,])")
@@ -157,3 +163,37 @@ def test_false_commands_are_found() -> None:
     assert false_commands("funding +0.0013%/interval") == ["/interval"]
     assert false_commands("see /help or <code>/foo</code>, bid/ask") == []
     assert false_commands("🧪 I don't know /byu") == ["/byu"]
+
+
+async def test_an_expired_proposal_says_the_strategy_proposes_again(
+    tg: FakeTelegram, tmp_path: Path, quiet_sim: Simulator, keys: KeyPair, sim_control: Control
+) -> None:
+    clock = FakeClock(time.time())
+    runner = BotRunner(
+        make_settings(
+            tg,
+            tmp_path,
+            trading_mode="live",
+            exchange="backpack",
+            backpack_api_key=keys.api_key,
+            backpack_api_secret=keys.api_secret,
+            backpack_api_url=quiet_sim.rest_url,
+            backpack_ws_url=quiet_sim.ws_url,
+            strategy_interval_seconds=5,
+            confirm_ttl_seconds=30,
+        ),
+        clock=clock,
+    )
+    await runner.start()
+    try:
+        await tg.ask(ALICE, "/strategy approve", "approve")
+        await sim_control.post("funding", {"symbol": "BTC_USDC_PERP", "rate": "0.001"})
+        proposal = await tg.next_message(ALICE, "Strategy proposes", timeout=15)
+        assert "funding +0.1000% per interval" in proposal.text
+        clock.advance(31)
+        answer = await tg.answer_to(await tg.tap(ALICE, proposal, proposal.button("Execute")))
+        assert "proposes it again" in answer.text
+        await tg.wait_for(lambda: "proposes it again" in tg.find(proposal.message_id).text)
+        assert "Send the command again" not in tg.find(proposal.message_id).text
+    finally:
+        await runner.stop()
