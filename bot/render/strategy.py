@@ -105,7 +105,7 @@ def _position(v: PositionView, c: StrategyConfig) -> str:
     rate = money.rate(v.funding_rate, c.rate_per) if v.funding_rate is not None else "—"
     upnl = esc(signed_usd(v.unrealized)) if v.unrealized is not None else "—"
     stop = (
-        f"stop {money.price(v.exchange_stop)} on the exchange"
+        f"stop on the exchange @ {money.price(v.exchange_stop)}"
         if v.exchange_stop is not None
         else f"stop at -{money.number(c.stop_loss_pct)}% (bot)"
     )

@@ -157,8 +157,8 @@ async def test_a_directional_position_gets_its_stop_loss_on_the_exchange(
 ) -> None:
     await tg.ask(ALICE, "/strategy set kind directional", "kind")
     await tg.ask(ALICE, "/strategy set stop_on_exchange on", "stop_on_exchange")
-    status = await tg.ask(ALICE, "/strategy", "<b>Strategy</b>")
-    assert "held on the exchange" in status.text
+    settings = await tg.ask(ALICE, "/strategy config", "settings")
+    assert "held on the exchange" in settings.text
     await tg.ask(ALICE, "/strategy approve", "approve")
     mark = len(tg.messages)
     await sim_control.post("funding", {"symbol": "BTC_USDC_PERP", "rate": "0.001"})
