@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from bot.render import money
-from bot.services.numbers import NumberError, parse_duration, parse_number
+from bot.services.numbers import NumberError, bounds, parse_duration, parse_number
 
 EXAMPLES = (
     "/alert BTC > 70000",
@@ -166,10 +166,15 @@ def parse_alert(args: list[str]) -> AlertSpec:
             percent="allow",
             signed=True,
             zero=True,
-            low=-MAX_FUNDING,
-            high=MAX_FUNDING,
         )
-        return AlertSpec(symbol, kind, op, value, None, rest[1], f"funding {rest[1]} {shown}")
+        if not -MAX_FUNDING <= value <= MAX_FUNDING:  # the range in percents, however typed
+            raise AlertSyntaxError(
+                "The funding rate per interval must be "
+                f"{bounds(-MAX_FUNDING, MAX_FUNDING, 'percent')}"
+            )
+        # a rate is said as a percent per interval, however it was typed (0.0005 → 0.05%)
+        per = money.setting_rate(value, "interval")
+        return AlertSpec(symbol, kind, op, value, None, rest[1], f"funding {rest[1]} {per}")
     if len(rest) != 2:
         raise AlertSyntaxError("a price alert is a market, an operator and a price")
     op = _op(rest[0])

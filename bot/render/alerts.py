@@ -33,7 +33,7 @@ def condition(a: Alert) -> str:
         window = human_duration(a.window_seconds or 3600)
         return f"{esc(a.symbol)} moves ±{money.number(a.threshold * 100)}% within {window}"
     if a.kind == "funding":
-        return f"{esc(a.symbol)} funding {esc(a.op)} {rate_pct(a.threshold)} per interval"
+        return f"{esc(a.symbol)} funding {esc(a.op)} {money.setting_rate(a.threshold, 'interval')}"
     if a.kind == "spread_apr":
         return f"{esc(a.symbol)} funding spread across venues {esc(a.op)} {pct(a.threshold)} APR"
     return f"{esc(a.symbol)} funding APR {esc(a.op)} {pct(a.threshold)}"
@@ -89,8 +89,8 @@ def fired(f: Firing) -> tuple[str, InlineKeyboardMarkup]:
         )
     elif a.kind == "funding":
         head = (
-            f"🚨 <b>{esc(a.symbol)}</b> funding {esc(a.op)} {rate_pct(a.threshold)}: "
-            f"now <b>{rate_pct(f.value)}</b> per interval"
+            f"🚨 <b>{esc(a.symbol)}</b> funding {esc(a.op)} {money.setting_rate(a.threshold)}: "
+            f"now <b>{money.rate(f.value)}</b> per interval"
         )
     elif a.kind == "spread_apr":
         head = (

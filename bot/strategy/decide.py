@@ -90,10 +90,8 @@ def plan_entry(
     if abs(rate) <= config.entry_rate:
         return replace(
             base,
-            reason=(
-                f"rate {money.setting_rate(abs(rate))} ≤ entry "
-                f"{money.setting_rate(config.entry_rate)}"
-            ),
+            # the rate itself is on the candidate's line; say only what it falls short of
+            reason=f"not above entry_rate {money.setting_rate(config.entry_rate)}",
         )
     short = rate > 0
     hedged = False

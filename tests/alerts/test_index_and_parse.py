@@ -116,7 +116,10 @@ def test_bad_grammar(args: str, problem: str) -> None:
 def test_echo_keeps_the_operator_and_the_number_as_typed() -> None:
     assert parse_alert(["BTC", ">", "70000.50"]).echo == "> 70,000.5"
     assert parse_alert(["BTC", "above", "1.5k"]).echo == "above 1,500"
-    assert parse_alert(["BTC", "funding", ">", "0.00001%"]).echo == "funding > 0.00001%"
+    funding = parse_alert(["BTC", "funding", ">", "0.00001%"]).echo
+    assert funding == "funding > 0.00001% per interval"
+    funding = parse_alert(["BTC", "funding", ">", "0.0005"]).echo  # a plain fraction: a percent
+    assert funding == "funding > 0.05% per interval"
 
 
 @pytest.mark.parametrize(

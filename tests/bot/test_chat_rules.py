@@ -90,7 +90,7 @@ CASES: list[Case] = [
     C("/alert BTC change 1e1 1h", "exponents"),
     # --- funding alerts
     C("/alert BTC funding > 11%", "between -10% and 10%"),
-    C("/alert BTC funding > 0.2", "between -0.1 and 0.1"),
+    C("/alert BTC funding > 0.2", "between -10% and 10%"),  # a rate is said in percents
     C("/alert BTC funding > 1e-20%", "exponents"),
     C("/alert BTC funding > 0,05%", "comma"),
     C("/alert BTC funding apr > 20000%", "between -10,000% and 10,000%"),

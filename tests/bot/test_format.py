@@ -90,7 +90,7 @@ async def test_strategy_fits_one_phone_screen(paper_bot: BotRunner, tg: FakeTele
     assert len(status.text.splitlines()) <= 25, status.text
     assert "Top candidates" in status.text and "Open positions" in status.text
     assert sum(line.startswith(("✅", "·")) for line in status.text.splitlines()) <= 3
-    assert "entry_rate" not in status.text  # the settings are /strategy config
+    assert "<code>entry_rate</code>" not in status.text  # the settings are /strategy config
     labels = [label for label, _ in status.buttons]
     assert "⚙️ Settings" in labels and "📋 All candidates" in labels
     mark = len(tg.messages)
@@ -107,6 +107,7 @@ async def test_strategy_fits_one_phone_screen(paper_bot: BotRunner, tg: FakeTele
     assert len(rows) > 3
     assert all(" per interval" in row for row in rows), rows
     assert "|rate|" not in every.text and "0.0000" not in every.text
+    assert "0.00125%" not in every.text  # a rate is written once, as "+0.0013% per interval"
 
 
 async def test_strategy_setting_refusal_is_in_percents_with_one_line_of_usage(
