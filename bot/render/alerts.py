@@ -10,7 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.alerts.parse import EXAMPLES, AlertSpec
 from bot.alerts.service import Firing
 from bot.render import money
-from bot.render.common import esc, pct, rate_pct, safe, signed_usd
+from bot.render.common import esc, pct, safe, signed_usd
 from bot.services.access import Role, trade_notices
 from bot.services.numbers import human_duration
 from bot.storage.alerts import Alert, NotifySettings
@@ -146,7 +146,8 @@ def funding_notice(symbol: str, qty: Decimal, rate: Decimal, payment: Decimal, m
     side = "long" if qty > 0 else "short"
     verb = "receive" if payment >= 0 else "pay"
     return (
-        f"⏰ Funding for <b>{esc(symbol)}</b> in {minutes} min: rate {rate_pct(rate)}; "
+        f"⏰ Funding for <b>{esc(symbol)}</b> in {minutes} min: rate "
+        f"{money.rate(rate, 'interval')}; "
         f"your {side} {money.size(abs(qty))} will {verb} ≈ <b>{signed_usd(payment)}</b>"
     )
 
@@ -154,8 +155,8 @@ def funding_notice(symbol: str, qty: Decimal, rate: Decimal, payment: Decimal, m
 def funding_flip(symbol: str, qty: Decimal, rate: Decimal) -> str:
     side = "long" if qty > 0 else "short"
     return (
-        f"↩️ Funding on <b>{esc(symbol)}</b> flipped against your {side}: now {rate_pct(rate)} "
-        "per interval — the position now pays funding."
+        f"↩️ Funding on <b>{esc(symbol)}</b> flipped against your {side}: now "
+        f"{money.rate(rate, 'interval')} — the position now pays funding."
     )
 
 
@@ -216,5 +217,5 @@ def stale(on: bool, seconds: float) -> str:
 def digest(rows: list[tuple[str, Decimal, Decimal]]) -> str:
     lines = ["📰 <b>Daily funding digest</b> — top perps by |rate|"]
     for symbol, rate, yearly in rows:
-        lines.append(f"{esc(symbol)}: {rate_pct(rate)} · APR {pct(yearly)}")
+        lines.append(f"{esc(symbol)}: {money.rate(rate, 'interval')} · APR {pct(yearly)}")
     return "\n".join(lines)
