@@ -76,6 +76,10 @@ async def test_refusals_list_every_choice_and_echo_symbols_in_capitals(
     reply = await tg.ask(ALICE, "/strategy nonsense")
     for choice in ("config", "candidates", "off", "approve", "auto", "set"):
         assert f"/strategy {choice}" in reply.text
+    reply = await tg.ask(ALICE, "/notify loud on")
+    for toggle in ("funding", "positions", "fills", "strategy", "digest"):
+        assert toggle in reply.text
+    assert "/notify quiet 23-07" in reply.text and "/notify quiet off" in reply.text
 
 
 async def test_typos_get_the_closest_command(paper_bot: BotRunner, tg: FakeTelegram) -> None:
