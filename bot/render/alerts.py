@@ -55,8 +55,8 @@ def usage(problem: str) -> str:
 
 def listing(alerts: list[Alert]) -> tuple[str, InlineKeyboardMarkup | None]:
     if not alerts:
-        lines = "\n".join(f"<code>{esc(e)}</code>" for e in EXAMPLES)
-        return f"No alerts yet. For example:\n{lines}", None
+        examples = "\n".join(f"<code>{esc(e)}</code>" for e in EXAMPLES)
+        return f"No alerts yet. For example:\n{examples}", None
     lines = ["🔔 <b>Your alerts</b>"]
     for a in alerts:
         state = "armed" if a.armed else "fired — re-arms after the price comes back"
