@@ -22,7 +22,7 @@ from bot.services.access import Action
 from bot.services.suggest import suggest
 from handlers import account as account_handlers
 from handlers.common import Context, args_of, guarded, reply, rt
-from handlers.guard import permitted
+from handlers.guard import permitted, refusal
 
 log = logging.getLogger("bot.handlers.general")
 #: What the 💲 Prices button under /start shows.
@@ -81,13 +81,17 @@ async def start(update: Update, context: Context) -> None:
     r = rt(context)
     usdc: Decimal | None = None
     held: int | None = None
-    try:
-        balances = await r.account.balances()
-        usdc = next((b.available for b in balances if b.asset == "USDC"), Decimal(0))
-        held = len(await r.account.positions())
-    except Exception as exc:  # the welcome still comes; the account line says it is unreachable
-        log.warning("/start could not read the account: %r", exc)
-    text, markup = render_account.welcome(r.mode, r.settings.exchange, usdc, held)
+    shown = refusal(update, context, Action.ACCOUNT) is None  # not in a group, not to a stranger
+    if shown:
+        try:
+            balances = await r.account.balances()
+            usdc = next((b.available for b in balances if b.asset == "USDC"), Decimal(0))
+            held = len(await r.account.positions())
+        except Exception as exc:  # the welcome still comes; the account line says unreachable
+            log.warning("/start could not read the account: %r", exc)
+    text, markup = render_account.welcome(
+        r.mode, r.settings.exchange, usdc, held, account_shown=shown
+    )
     await reply(update, text, markup)
 
 

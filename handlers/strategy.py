@@ -29,6 +29,8 @@ DAY = 86_400
 MAX_CHART_HOURS = 24 * 14
 _KEY = re.compile(r"^[a-z_0-9]{1,40}$")
 VIEWS = ("config", "candidates")
+#: What a tap on a /strategy button with data we do not know gets (as every other handler).
+STALE_BUTTON = "This button is no longer valid"
 #: ``/strategy candidates`` lists every perp evaluated, up to this many.
 ALL_CANDIDATES = 200
 
@@ -122,16 +124,20 @@ async def view_tap(update: Update, context: Context) -> None:
     svc = _service(context)
     if query.data.startswith(render.MODE_PREFIX):
         word = query.data.removeprefix(render.MODE_PREFIX)
-        if word not in MODES or not await permitted(update, context, Action.STRATEGY):
-            await query.answer()
+        if word not in MODES:
+            await query.answer(STALE_BUTTON)
+            return
+        if not await permitted(update, context, Action.STRATEGY):
             return
         await svc.set_mode(word, user_id=user.id, chat_id=chat.id)
         await query.answer(f"Strategy mode: {word}")
         await reply(update, render.mode_set(word, rt(context).mode))
         return
     view = query.data.removeprefix(render.VIEW_PREFIX)
-    if view not in VIEWS or not await permitted(update, context, Action.ACCOUNT):
-        await query.answer()
+    if view not in VIEWS:
+        await query.answer(STALE_BUTTON)
+        return
+    if not await permitted(update, context, Action.ACCOUNT):
         return
     await query.answer()
     await reply(update, await _view(svc, view))

@@ -137,11 +137,16 @@ def welcome(
     exchange: str,
     usdc: Decimal | None,
     positions: int | None,
+    *,
+    account_shown: bool = True,
 ) -> tuple[str, InlineKeyboardMarkup]:
     """``/start``: a short welcome — mode, market source, the account — and three buttons.
 
-    ``usdc``/``positions`` are ``None`` when the account could not be read just now."""
-    if usdc is None or positions is None:
+    ``usdc``/``positions`` are ``None`` when the account could not be read just now;
+    ``account_shown`` is false where the account is not for this chat (a group)."""
+    if not account_shown:
+        account = "shown in a private chat with me"
+    elif usdc is None or positions is None:
         account = "not reachable right now; /balance tries again"
     else:
         held = {0: "no open positions", 1: "1 open position"}.get(
