@@ -156,7 +156,7 @@ async def _check_symbols(svc: StrategyService, text: str) -> str:
     if unknown:
         some = ", ".join(sorted({m.base for m in markets.values() if m.is_perp})[:12])
         raise ConfigError(
-            f"no perp market {', '.join(repr(u[:24]) for u in unknown[:5])}; "
+            f"no perp market {', '.join(repr(u.upper()[:24]) for u in unknown[:5])}; "
             f"the strategy trades perps such as {some}"
         )
     return ",".join(p.upper() for p in parts)

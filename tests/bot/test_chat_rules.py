@@ -125,6 +125,7 @@ CASES: list[Case] = [
     C("/strategy set <b>x</b> 1", "unknown setting <code>&lt;b&gt;x&lt;/b&gt;</code>"),
     C("/strategy set symbols FOO,BAR", "no perp market 'FOO', 'BAR'"),
     C("/strategy set symbols BTC,SOL_USDC", "no perp market 'SOL_USDC'"),
+    C("/strategy set symbols btc,foo", "no perp market 'FOO'"),  # echoed in capitals
     C("/strategy set symbols BTC;DROP", "not a symbol"),
     C("/strategy set symbols <i>BTC</i>", "not a symbol"),
     C("/strategy set max_positions 1.5", "whole number"),
