@@ -202,3 +202,18 @@ async def test_an_expired_proposal_says_the_strategy_proposes_again(
         assert "Send the command again" not in tg.find(proposal.message_id).text
     finally:
         await runner.stop()
+
+
+async def test_two_pnl_at_once_both_answer(paper_bot: BotRunner, tg: FakeTelegram) -> None:
+    """Found while writing these tests: two /pnl at once inserted the same fill twice."""
+    preview = await tg.ask(ALICE, "/buy BTC 0.01", "until you tap")
+    await tg.answer_to(await tg.tap(ALICE, preview, preview.button("Confirm")), 10)
+    mark = len(tg.messages)
+    await tg.send(ALICE, "/pnl")
+    await tg.send(ALICE, "/pnl day")
+
+    def answers() -> list[str]:
+        return [m.text for m in tg.messages[mark:] if "PnL, " in m.text or "fault" in m.text]
+
+    await tg.wait_for(lambda: len(answers()) >= 2)
+    assert all("<b>PnL, " in text for text in answers()), answers()
