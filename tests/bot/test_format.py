@@ -106,6 +106,10 @@ async def test_strategy_fits_one_phone_screen(paper_bot: BotRunner, tg: FakeTele
     assert "<code>exit_rate</code> 0.003% per interval" in config.text
     assert "<code>trade_notional</code> 1,000.00 USDC" in config.text
     assert "0.0001" not in config.text and "0.00003" not in config.text
+    mark = len(tg.messages)
+    await tg.answer_to(await tg.tap(ALICE, status, status.button("Approve")))
+    await tg.next_message(ALICE, "Strategy mode: 🙋 approve", after=mark)
+    assert (await paper_bot.services.strategy.store.settings()).mode == "approve"
     every = await tg.ask(ALICE, "/strategy candidates", "Strategy candidates")
     rows = [line for line in every.text.splitlines() if line.startswith(("✅", "·"))]
     assert len(rows) > 3
