@@ -13,7 +13,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.render import strategy as render
 from bot.render.common import esc
-from bot.services.access import Action
+from bot.services.access import STRATEGY_VIEWS, Action
 from bot.services.numbers import NumberError, human_duration, parse_duration
 from bot.services.strategy import MAX_BACKTEST_DAYS, CrossBacktest, StrategyService
 from bot.storage.strategy import MODES
@@ -28,7 +28,8 @@ DAY = 86_400
 #: The chart loads 15-minute klines up to a day and hourly ones beyond; two weeks stay readable.
 MAX_CHART_HOURS = 24 * 14
 _KEY = re.compile(r"^[a-z_0-9]{1,40}$")
-VIEWS = ("config", "candidates")
+#: ``/strategy config`` and ``/strategy candidates`` (read-only, like ``/strategy`` alone).
+VIEWS = STRATEGY_VIEWS
 #: What a tap on a /strategy button with data we do not know gets (as every other handler).
 STALE_BUTTON = "This button is no longer valid"
 #: ``/strategy candidates`` lists every perp evaluated, up to this many.

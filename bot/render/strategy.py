@@ -191,7 +191,6 @@ def config_usage(problem: str | None = None, *, typed_key: str | None = None) ->
     """A refused ``/strategy set``: what was wrong and one line of usage, not the manual;
     ``typed_key`` is a setting that does not exist, quoted as typed."""
     if typed_key is not None:
-        problem = None
         head = f"⚠️ unknown setting <code>{esc(typed_key)}</code>.\n"
     else:
         head = f"⚠️ {safe(problem.rstrip('.'))}.\n" if problem else ""
