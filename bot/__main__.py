@@ -12,7 +12,7 @@ from telegram.error import NetworkError as TelegramNetworkError
 
 from bot.app import build_application, install_secret_redaction, install_token_redaction
 from bot.datadir import lock_down
-from bot.logs import configure_logging
+from bot.logs import LOG_FILE, configure_quiet_logging
 from bot.settings import ConfigError, Settings
 from bot.storage.db import InstanceLocked
 
@@ -59,12 +59,15 @@ def main() -> int:
         print("Configuration error:\n" + "\n".join(lines), file=sys.stderr)
         return 2
     install_token_redaction(settings.telegram_bot_token.get_secret_value())
-    configure_logging(settings.log_level)
     try:
         lock_down(settings.data_dir, settings.database_url)  # before any file is created
     except OSError as exc:
         print(f"Cannot secure DATA_DIR={settings.data_dir}: {exc}", file=sys.stderr)
         return 2
+    log_file = settings.data_dir / LOG_FILE
+    configure_quiet_logging(settings.log_level, log_file)
+    # stderr: stdout carries only the local chat's one line (a contract scripts rely on)
+    print(f"log: {log_file.resolve()} (warnings and errors also here)", file=sys.stderr, flush=True)
     if settings.wants_local_chat:  # no token, or LOCAL_CHAT=true: the bot in a local web chat
         from bot.localchat.run import run_local_chat
 

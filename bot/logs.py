@@ -1,7 +1,9 @@
 """The process's logging, configured in one place for every mode (polling, webhook, local chat).
 
 An operator reads the INFO log to learn what the bot did: one line per order, fill, alert,
-reconnect after an outage and strategy decision. Libraries that narrate their own machinery at
+reconnect after an outage and strategy decision. ``python -m bot`` writes it to
+``DATA_DIR/bot.log`` and keeps the console quiet (:func:`configure_quiet_logging`): warnings and
+errors there, and the one line a user needs on stdout. Libraries that narrate their own machinery at
 INFO (APScheduler logs "Running job …" and "… executed successfully" for every run of every
 JobQueue job) are moved to DEBUG, where they are still there for whoever asks for them.
 """
@@ -9,6 +11,8 @@ JobQueue job) are moved to DEBUG, where they are still there for whoever asks fo
 from __future__ import annotations
 
 import logging
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
 from typing import TextIO
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -40,10 +44,14 @@ class Demote(logging.Filter):
         return True
 
 
+def _numeric(level: str) -> int:
+    numeric = logging.getLevelName(level.upper())
+    return numeric if isinstance(numeric, int) else logging.INFO
+
+
 def configure_logging(level: str, stream: TextIO | None = None) -> logging.Handler:
     """Log to ``stream`` (stderr) at ``level``; returns the handler it installed on the root."""
-    numeric = logging.getLevelName(level.upper())
-    numeric = numeric if isinstance(numeric, int) else logging.INFO
+    numeric = _numeric(level)
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter(FORMAT))
     handler.addFilter(Demote(numeric))
@@ -55,6 +63,38 @@ def configure_logging(level: str, stream: TextIO | None = None) -> logging.Handl
     for name in DATABASE:
         logging.getLogger(name).setLevel(logging.WARNING)
     return handler
+
+
+#: The log file's name in ``DATA_DIR``, and how much of it is kept (rotated, a few files).
+LOG_FILE = "bot.log"
+LOG_FILE_BYTES = 5_000_000
+LOG_FILE_BACKUPS = 3
+
+
+def configure_quiet_logging(
+    level: str, log_file: Path, console: TextIO | None = None
+) -> list[logging.Handler]:
+    """``python -m bot``'s logging: everything at ``level`` goes to ``log_file``; the console
+    (stderr) shows only warnings and errors — or less, when ``level`` is above WARNING — so the
+    one line the user needs (``local chat: …``) is not lost among start-up INFO lines.
+
+    Returns the two handlers it installed on the root (file first)."""
+    numeric = _numeric(level)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    to_file = RotatingFileHandler(
+        log_file, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"
+    )
+    to_file.setFormatter(logging.Formatter(FORMAT))
+    to_file.addFilter(Demote(numeric))
+    to_console = logging.StreamHandler(console)
+    to_console.setFormatter(logging.Formatter(FORMAT))
+    to_console.setLevel(max(numeric, logging.WARNING))
+    root = logging.getLogger()
+    root.addHandler(to_file)
+    root.addHandler(to_console)
+    root.setLevel(numeric)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return [to_file, to_console]
 
 
 def _under(name: str, parents: tuple[str, ...]) -> bool:

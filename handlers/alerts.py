@@ -218,10 +218,9 @@ async def notify(update: Update, context: Context) -> None:
     if new is None:
         await reply(
             update,
-            "⚠️ I did not get that. For example: <code>/notify fills off</code>, "
-            "<code>/notify strategy on</code>, "
-            "<code>/notify digest on</code>, <code>/notify quiet 23-07</code> (UTC hours), "
-            "<code>/notify quiet off</code>",
+            "⚠️ I did not get that: <code>/notify NAME on</code> or <code>off</code>, NAME one "
+            f"of {', '.join(sorted(_TOGGLES))}; or <code>/notify quiet 23-07</code> (UTC hours) "
+            "or <code>/notify quiet off</code>",
         )
         return
     await store.save_settings(new)

@@ -25,7 +25,7 @@ from bot.exchange.errors import (
     NotFound,
     RateLimitError,
 )
-from bot.render.common import esc, split_message
+from bot.render.common import esc, safe, split_message
 from bot.services.access import Refusal, Refused
 from bot.services.commands import CommandLine, read_command
 from bot.venues.port import VenueError
@@ -81,23 +81,23 @@ def friendly(exc: BaseException, what: str = "That") -> str:
     wrong".
     """
     if isinstance(exc, InvalidSymbol):
-        return f"❓ {esc(exc.message)}"
+        return f"❓ {safe(exc.message)}"
     if isinstance(exc, InvalidOrder):
-        return f"⚠️ {esc(exc.message)}"
+        return f"⚠️ {safe(exc.message)}"
     if isinstance(exc, InsufficientFunds):
-        return f"💸 not enough funds or margin: {esc(exc.message)}"
+        return f"💸 not enough funds or margin: {safe(exc.message)}"
     if isinstance(exc, AuthError):
         return "🔑 the exchange refused the API key — check BACKPACK_API_KEY / SECRET"
     if isinstance(exc, RateLimitError):
         return "⏳ the exchange is rate-limiting us; try again in a few seconds"
     if isinstance(exc, NotFound):
-        return f"🔍 {esc(exc.message)}"
+        return f"🔍 {safe(exc.message)}"
     if isinstance(exc, NetworkError | ExchangeUnavailable):
         return "📡 the exchange is not reachable right now; try again shortly"
     if isinstance(exc, BackpackError):
-        return f"⚠️ {esc(exc.message)}"
+        return f"⚠️ {safe(exc.message)}"
     if isinstance(exc, VenueError):
-        return f"⚠️ {esc(exc.venue)}: {esc(exc.message)}"
+        return f"⚠️ {esc(exc.venue)}: {safe(exc.message)}"
     return (
         f"⚠️ {what} failed because of a fault in the bot, not because of what you sent; "
         "it is in the bot's log. Try again in a moment."

@@ -6,17 +6,27 @@ LAST (after every other module's handlers), because its callback handler answers
 
 from __future__ import annotations
 
+import logging
+from decimal import Decimal
 from typing import Any
 
 from telegram import BotCommand, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.render import account as render_account
+from bot.render import market as render_market
 from bot.render.common import esc, mode_badge
 from bot.services import access
+from bot.services.access import Action
 from bot.services.commands import CommandLine
 from bot.services.suggest import suggest
-from handlers.common import Context, command_of, guarded, reply, rt
+from handlers import account as account_handlers
+from handlers.common import Context, args_of, command_of, guarded, reply, rt
+from handlers.guard import actor, permitted, refusal
+
+log = logging.getLogger("bot.handlers.general")
+#: What the 💲 Prices button under /start shows.
+START_MARKETS = ("BTC", "ETH", "SOL")
 
 COMMANDS: list[tuple[str, str, str]] = [
     ("price", "prices: last, mark, 24h change, bid/ask", "/price BTC ETH sol_usdc"),
@@ -41,9 +51,10 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("cancel", "cancel an order or all", "/cancel 8284661092  ·  /cancel all"),
     ("balance", "balances", "/balance"),
     ("account", "fees, leverage, margin", "/account"),
-    ("mode", "paper or live", "/mode"),
+    ("mode", "paper or live, and how to go live", "/mode  ·  /mode live"),
     ("whoami", "your user id and role", "/whoami"),
-    ("help", "this help", "/help"),
+    ("start", "a short welcome: mode, market data, the account", "/start"),
+    ("help", "this manual", "/help"),
 ]
 #: What a tap on a button nobody recognises gets (tampered data, or a button from an old version).
 STALE_BUTTON = "This button is no longer valid"
@@ -66,14 +77,73 @@ def help_text(mode: str, extra: list[tuple[str, str, str]]) -> str:
 
 @guarded
 async def start(update: Update, context: Context) -> None:
+    """A short welcome: mode, market source, the account, and three buttons."""
     r = rt(context)
-    await reply(update, help_text(r.mode, context.bot_data.help))
+    usdc: Decimal | None = None
+    held: int | None = None
+    who = actor(update, context)
+    shown = who is not None and refusal(update, context, Action.ACCOUNT) is None
+    if who is not None and shown:  # not in a group, not to a stranger
+        try:
+            balances = await r.account.balances(who)
+            usdc = next((b.available for b in balances if b.asset == "USDC"), Decimal(0))
+            held = len(await r.account.positions(who))
+        except Exception as exc:  # the welcome still comes; the account line says unreachable
+            log.warning("/start could not read the account: %r", exc)
+    text, markup = render_account.welcome(
+        r.mode, r.settings.exchange, usdc, held, account_shown=shown
+    )
+    await reply(update, text, markup)
+
+
+@guarded
+async def help_(update: Update, context: Context) -> None:
+    """The manual: every command with an example."""
+    await reply(update, help_text(rt(context).mode, context.bot_data.help))
 
 
 @guarded
 async def mode(update: Update, context: Context) -> None:
     r = rt(context)
-    await reply(update, render_account.mode(r.mode, r.settings.exchange))
+    args = [a.lower() for a in args_of(context)]
+    if not args:
+        await reply(update, render_account.mode(r.mode, r.settings.exchange))
+    elif len(args) == 1 and args[0] in ("paper", "live"):
+        await reply(update, render_account.mode_change(r.mode, args[0]))
+    else:
+        shown = esc(" ".join(args)[:24])
+        await reply(
+            update,
+            f"⚠️ I don't know the mode <code>{shown}</code>: use <code>/mode</code>, "
+            "<code>/mode paper</code> or <code>/mode live</code>",
+        )
+
+
+async def start_tap(update: Update, context: Context) -> None:
+    """The three buttons under /start: prices, positions, help."""
+    query = update.callback_query
+    if query is None or query.data is None:
+        return
+    what = query.data.removeprefix(render_account.START_PREFIX)
+    if what == "positions":
+        if not await permitted(update, context, Action.ACCOUNT):
+            return
+        await query.answer()
+        await account_handlers.positions(update, context)
+    elif what == "price":
+        await query.answer()
+        await _prices(update, context)
+    elif what == "help":
+        await query.answer()
+        await help_(update, context)
+    else:
+        await query.answer(STALE_BUTTON)
+
+
+@guarded
+async def _prices(update: Update, context: Context) -> None:
+    r = rt(context)
+    await reply(update, render_market.prices(await r.market.prices(list(START_MARKETS))))
 
 
 @guarded
@@ -108,7 +178,7 @@ def unknown_reply(text: str, line: CommandLine | None = None) -> str:
     guess = suggest(text)
     first = text.split(maxsplit=1)[0] if text.split() else ""
     if first.startswith("/"):
-        name = esc(first.split("@", 1)[0][:32])
+        name = f"<code>{esc(first.split('@', 1)[0][:32])}</code>"
         if guess is not None:
             return f"❓ I don't know {name} — did you mean <code>{esc(guess)}</code>? See /help."
         return f"❓ I don't know {name}. /help lists what I can do."
@@ -162,8 +232,10 @@ async def stale_button(update: Update, context: Context) -> None:
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
     return [
-        CommandHandler(["start", "help"], start),
+        CommandHandler("start", start),
+        CommandHandler("help", help_),
         CommandHandler("mode", mode),
+        CallbackQueryHandler(start_tap, pattern=f"^{render_account.START_PREFIX}"),
         CommandHandler("whoami", whoami),
     ]
 

@@ -13,7 +13,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.render import strategy as render
 from bot.render.common import esc
-from bot.services.access import Action, Refused
+from bot.services.access import STRATEGY_VIEWS, Action, Actor, Refused
 from bot.services.numbers import NumberError, human_duration, parse_duration
 from bot.services.strategy import MAX_BACKTEST_DAYS, CrossBacktest, StrategyService
 from bot.storage.strategy import MODES
@@ -28,15 +28,26 @@ DAY = 86_400
 #: The chart loads 15-minute klines up to a day and hourly ones beyond; two weeks stay readable.
 MAX_CHART_HOURS = 24 * 14
 _KEY = re.compile(r"^[a-z_0-9]{1,40}$")
+#: ``/strategy config`` and ``/strategy candidates`` (read-only, like ``/strategy`` alone).
+VIEWS = STRATEGY_VIEWS
+#: What a tap on a /strategy button with data we do not know gets (as every other handler).
+STALE_BUTTON = "This button is no longer valid"
+#: ``/strategy candidates`` lists every perp evaluated, up to this many.
+ALL_CANDIDATES = 200
 
 
 HELP: list[tuple[str, str, str]] = [
     (
         "strategy",
-        "funding strategy: mode, config, candidates",
-        "/strategy  ·  /strategy approve  ·  /strategy set kind carry",
+        "funding strategy: mode, positions, top candidates",
+        "/strategy  ·  /strategy config  ·  /strategy candidates  ·  /strategy approve  ·  "
+        "/strategy set kind carry",
     ),
-    ("pnl", "realised, unrealised, funding, fees, net", "/pnl  ·  /pnl day  ·  /pnl week"),
+    (
+        "pnl",
+        "realised, unrealised, funding, fees, net",
+        "/pnl  ·  /pnl day  ·  /pnl week  ·  /pnl all",
+    ),
     ("trades", "the strategy's last trades with reasons", "/trades"),
     ("backtest", "run the strategy on history, equity PNG", "/backtest BTC 30d"),
     ("chart", "price + funding chart, or top funding rates", "/chart BTC 24h  ·  /chart funding"),
@@ -57,7 +68,12 @@ async def strategy(update: Update, context: Context) -> None:
     mode = rt(context).mode
     if not args:
         if await permitted(update, context, Action.ACCOUNT):
-            await reply(update, render.status(await svc.status(who)))
+            st = await svc.status(who)
+            await reply(update, render.status(st), render.buttons(st.mode))
+        return
+    if args[0].lower() in VIEWS and len(args) == 1:
+        if await permitted(update, context, Action.ACCOUNT):
+            await reply(update, await _view(svc, who, args[0].lower()))
         return
     word = args[0].lower()
     if word in MODES and len(args) == 1:
@@ -73,7 +89,7 @@ async def strategy(update: Update, context: Context) -> None:
             return
         key, value = args[1].lower(), " ".join(args[2:])
         if not _KEY.match(key) or key not in CONFIG_KEYS:
-            await reply(update, render.config_usage(f"unknown setting {args[1][:40]!r}"))
+            await reply(update, render.config_usage(typed_key=args[1][:40]))
             return
         try:
             if key == "symbols":
@@ -82,15 +98,51 @@ async def strategy(update: Update, context: Context) -> None:
         except ConfigError as err:
             await reply(update, render.config_usage(str(err)))
             return
-        await reply(update, render.config_saved(key, updated.to_dict()[key]))
+        await reply(update, render.config_saved(updated, key))
         return
     shown = " ".join(args)
     await reply(
         update,
-        f"⚠️ I don't know <code>{esc(shown[:60])}</code>. Use "
-        "<code>/strategy</code>, <code>/strategy off|approve|auto</code> or "
-        "<code>/strategy set entry_rate 0.02%</code>",
+        f"⚠️ I don't know <code>/strategy {esc(shown[:60])}</code>. Use "
+        "<code>/strategy</code>, <code>/strategy config</code>, <code>/strategy candidates</code>, "
+        "<code>/strategy off</code>, <code>/strategy approve</code>, <code>/strategy auto</code> "
+        "or <code>/strategy set entry_rate 0.02%</code>",
     )
+
+
+async def _view(svc: StrategyService, who: Actor, view: str) -> str:
+    """``/strategy config`` or ``/strategy candidates``."""
+    if view == "config":
+        return render.config_view(await svc.status(who, limit=0))
+    return render.candidates_view(await svc.status(who, limit=ALL_CANDIDATES))
+
+
+async def view_tap(update: Update, context: Context) -> None:
+    """The buttons under ``/strategy``: another view, or another mode."""
+    query = update.callback_query
+    who = actor(update, context)
+    if query is None or query.data is None or who is None:
+        return
+    svc = _service(context)
+    if query.data.startswith(render.MODE_PREFIX):
+        word = query.data.removeprefix(render.MODE_PREFIX)
+        if word not in MODES:
+            await query.answer(STALE_BUTTON)
+            return
+        if not await permitted(update, context, Action.STRATEGY):
+            return
+        await svc.set_mode(word, actor=who)
+        await query.answer(f"Strategy mode: {word}")
+        await reply(update, render.mode_set(word, rt(context).mode))
+        return
+    view = query.data.removeprefix(render.VIEW_PREFIX)
+    if view not in VIEWS:
+        await query.answer(STALE_BUTTON)
+        return
+    if not await permitted(update, context, Action.ACCOUNT):
+        return
+    await query.answer()
+    await reply(update, await _view(svc, who, view))
 
 
 async def _check_symbols(svc: StrategyService, text: str) -> str:
@@ -106,7 +158,7 @@ async def _check_symbols(svc: StrategyService, text: str) -> str:
     if unknown:
         some = ", ".join(sorted({m.base for m in markets.values() if m.is_perp})[:12])
         raise ConfigError(
-            f"no perp market {', '.join(repr(u[:24]) for u in unknown[:5])}; "
+            f"no perp market {', '.join(repr(u.upper()[:24]) for u in unknown[:5])}; "
             f"the strategy trades perps such as {some}"
         )
     return ",".join(p.upper() for p in parts)
@@ -120,8 +172,11 @@ async def pnl(update: Update, context: Context) -> None:
     args = [a.lower() for a in args_of(context)]
     period = args[0] if args else "all"
     if len(args) > 1 or period not in ("day", "week", "all"):
+        shown = esc(" ".join(args)[:24])
         await reply(
-            update, "⚠️ Use <code>/pnl</code>, <code>/pnl day</code> or <code>/pnl week</code>"
+            update,
+            f"⚠️ I don't know the period <code>{shown}</code>: use <code>/pnl day</code>, "
+            "<code>/pnl week</code> or <code>/pnl all</code> (the default)",
         )
         return
     svc = _service(context)
@@ -282,4 +337,5 @@ def handlers() -> list[BaseHandler[Any, Any, Any]]:
         CommandHandler("backtest", backtest),
         CommandHandler("chart", chart),
         CallbackQueryHandler(tap, pattern=f"^({render.APPROVE_PREFIX}|{render.REJECT_PREFIX})"),
+        CallbackQueryHandler(view_tap, pattern=f"^({render.VIEW_PREFIX}|{render.MODE_PREFIX})"),
     ]

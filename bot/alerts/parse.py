@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from bot.services.numbers import NumberError, parse_duration, parse_number, plain
+from bot.render import money
+from bot.services.numbers import NumberError, bounds, parse_duration, parse_number
 
 EXAMPLES = (
     "/alert BTC > 70000",
@@ -165,10 +166,15 @@ def parse_alert(args: list[str]) -> AlertSpec:
             percent="allow",
             signed=True,
             zero=True,
-            low=-MAX_FUNDING,
-            high=MAX_FUNDING,
         )
-        return AlertSpec(symbol, kind, op, value, None, rest[1], f"funding {rest[1]} {shown}")
+        if not -MAX_FUNDING <= value <= MAX_FUNDING:  # the range in percents, however typed
+            raise AlertSyntaxError(
+                "The funding rate per interval must be "
+                f"{bounds(-MAX_FUNDING, MAX_FUNDING, 'percent')}"
+            )
+        # a rate is said as a percent per interval, however it was typed (0.0005 → 0.05%)
+        per = money.setting_rate(value, "interval")
+        return AlertSpec(symbol, kind, op, value, None, rest[1], f"funding {rest[1]} {per}")
     if len(rest) != 2:
         raise AlertSyntaxError("a price alert is a market, an operator and a price")
     op = _op(rest[0])
@@ -183,6 +189,6 @@ def check_price(spec: AlertSpec, current: Decimal) -> None:
     low, high = current / PRICE_FACTOR, current * PRICE_FACTOR
     if not low <= spec.threshold <= high:
         raise AlertSyntaxError(
-            f"the price must be between {plain(low.normalize())} and {plain(high.normalize())} "
-            f"(1/1000× to 1000× of the current {plain(current)})"
+            f"the price must be between {money.price(low)} and {money.price(high)} "
+            f"(1/1000× to 1000× of the current {money.price(current)})"
         )

@@ -157,7 +157,8 @@ def resolve_symbol(text: str, markets: dict[str, Market]) -> str:
         if candidate in by_lower:
             return by_lower[candidate]
     hint = ", ".join(sorted({m.base for m in markets.values() if m.is_perp})[:12])
+    shown = raw.upper()  # symbols are said back in capitals, as the exchange writes them
     raise InvalidSymbol(
-        f"unknown market {raw!r}. Try one of: {hint}" if hint else f"unknown market {raw!r}",
+        f"unknown market {shown!r}. Try one of: {hint}" if hint else f"unknown market {shown!r}",
         code="INVALID_SYMBOL",
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.render import money
@@ -132,11 +134,85 @@ def account(v: AccountView, mode: str) -> str:
     return "\n".join(lines)
 
 
+START_PREFIX = "start:"
+
+
+def market_source(mode_name: str, exchange: str) -> str:
+    """Where prices come from, in words."""
+    if exchange == "sim":
+        return "the built-in simulator (offline, made-up prices)"
+    return "Backpack Exchange (real prices)"
+
+
+def welcome(
+    mode_name: str,
+    exchange: str,
+    usdc: Decimal | None,
+    positions: int | None,
+    *,
+    account_shown: bool = True,
+) -> tuple[str, InlineKeyboardMarkup]:
+    """``/start``: a short welcome — mode, market source, the account — and three buttons.
+
+    ``usdc``/``positions`` are ``None`` when the account could not be read just now;
+    ``account_shown`` is false where the account is not for this chat (a group)."""
+    if not account_shown:
+        account = "shown in a private chat with me"
+    elif usdc is None or positions is None:
+        account = "not reachable right now; /balance tries again"
+    else:
+        held = {0: "no open positions", 1: "1 open position"}.get(
+            positions, f"{positions} open positions"
+        )
+        account = f"{money.usdc(usdc)} available, {held}"
+    money_moves = "no real money moves" if mode_name == "paper" else "real money"
+    text = "\n".join(
+        [
+            "👋 <b>Backpack trading bot</b>",
+            f"Mode: {mode_badge(mode_name)} — {money_moves}",
+            f"Market data: {market_source(mode_name, exchange)}",
+            f"Account: {account}",
+            "",
+            "Every order shows a preview and waits for your ✅. Try <code>/price BTC</code>; "
+            "every command: /help",
+        ]
+    )
+    markup = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("💲 Prices", callback_data=f"{START_PREFIX}price"),
+                InlineKeyboardButton("📊 Positions", callback_data=f"{START_PREFIX}positions"),
+                InlineKeyboardButton("❓ Help", callback_data=f"{START_PREFIX}help"),
+            ]
+        ]
+    )
+    return text, markup
+
+
+def mode_change(mode_name: str, wanted: str) -> str:
+    """``/mode live`` or ``/mode paper``: the mode is chosen at start-up, never from the chat."""
+    if wanted == mode_name:
+        return f"{mode_badge(mode_name)} — the bot is already in {esc(wanted)} mode."
+    if wanted == "live":
+        return (
+            f"The bot runs in {mode_badge(mode_name)} mode. To trade live with real money:\n"
+            "1. stop the bot;\n"
+            "2. in <code>.env</code> set <code>TRADING_MODE=live</code>, "
+            "<code>BACKPACK_API_KEY</code> and <code>BACKPACK_API_SECRET</code>;\n"
+            "3. start it again (<code>make run</code>).\n"
+            "The chat never switches the mode itself, so no tap can move real money by mistake."
+        )
+    return (
+        f"The bot runs in {mode_badge(mode_name)} mode. To go back to paper trading, set "
+        "<code>TRADING_MODE=paper</code> in <code>.env</code> and start the bot again."
+    )
+
+
 def mode(mode_name: str, exchange: str) -> str:
     if mode_name == "paper":
         where = "the built-in simulator" if exchange == "sim" else "live Backpack market data"
         return (
             f"{mode_badge(mode_name)} — orders fill against {where} in a paper account; "
-            "no real money moves."
+            "no real money moves. Going live: <code>/mode live</code>"
         )
     return f"{mode_badge(mode_name)} — orders are signed with your API key and sent to Backpack."

@@ -10,7 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.alerts.parse import EXAMPLES, AlertSpec
 from bot.alerts.service import Firing
 from bot.render import money
-from bot.render.common import esc, pct, rate_pct, signed_usd
+from bot.render.common import esc, pct, safe, signed_usd
 from bot.services.access import Role, trade_notices
 from bot.services.numbers import human_duration
 from bot.storage.alerts import Alert, NotifySettings
@@ -43,7 +43,7 @@ def condition(a: Alert) -> str:
         window = human_duration(a.window_seconds or 3600)
         return f"{esc(a.symbol)} moves ±{money.number(a.threshold * 100)}% within {window}"
     if a.kind == "funding":
-        return f"{esc(a.symbol)} funding {esc(a.op)} {rate_pct(a.threshold)} per interval"
+        return f"{esc(a.symbol)} funding {esc(a.op)} {money.setting_rate(a.threshold, 'interval')}"
     if a.kind == "spread_apr":
         return f"{esc(a.symbol)} funding spread across venues {esc(a.op)} {pct(a.threshold)} APR"
     return f"{esc(a.symbol)} funding APR {esc(a.op)} {pct(a.threshold)}"
@@ -61,14 +61,14 @@ def already_true(
     """An alert whose condition already holds: say so, offer to arm it anyway or drop it."""
     word = "above" if spec.op == ">" else "below"
     if spec.kind == "price":
-        what = f"<b>{esc(symbol)}</b> is already {word} {money.number(spec.threshold)}"
+        what = f"<b>{esc(symbol)}</b> is already {word} {money.typed(spec.threshold)}"
         now = money.price(current)
     elif spec.kind == "funding":
         what = (
-            f"<b>{esc(symbol)}</b> funding is already {word} {rate_pct(spec.threshold)} "
-            "per interval"
+            f"<b>{esc(symbol)}</b> funding is already {word} "
+            f"{money.setting_rate(spec.threshold, 'interval')}"
         )
-        now = rate_pct(current)
+        now = money.rate(current)
     else:
         what = f"<b>{esc(symbol)}</b> funding APR is already {word} {pct(spec.threshold)}"
         now = pct(current)
@@ -89,14 +89,18 @@ def not_armed() -> str:
 
 
 def usage(problem: str) -> str:
-    lines = "\n".join(f"<code>{esc(e)}</code>" for e in EXAMPLES)
-    return f"⚠️ {esc(problem.rstrip('.'))}.\nFor example:\n{lines}"
+    """A refused /alert: the problem and one line of usage (the other forms in a few words)."""
+    return (
+        f"⚠️ {safe(problem.rstrip('.'))}.\nFor example: <code>{esc(EXAMPLES[0])}</code> "
+        "(or: change 5% 1h · funding &gt; 0.05% · funding apr &gt; 30%)"
+    )
 
 
 def listing(alerts: list[Alert], now_ms: int = 0) -> tuple[str, InlineKeyboardMarkup | None]:
     """The user's alerts with their state; a muted one shows when its mute ends."""
     if not alerts:
-        return "No alerts yet. " + usage("Set one").split("\n", 1)[1], None
+        examples = "\n".join(f"<code>{esc(e)}</code>" for e in EXAMPLES)
+        return f"No alerts yet. For example:\n{examples}", None
     lines = ["🔔 <b>Your alerts</b>"]
     for a in alerts:
         state = "armed" if a.armed else "fired — re-arms after the price comes back"
@@ -131,8 +135,8 @@ def fired(f: Firing) -> tuple[str, InlineKeyboardMarkup]:
         )
     elif a.kind == "funding":
         head = (
-            f"🚨 <b>{esc(a.symbol)}</b> funding {esc(a.op)} {rate_pct(a.threshold)}: "
-            f"now <b>{rate_pct(f.value)}</b> per interval"
+            f"🚨 <b>{esc(a.symbol)}</b> funding {esc(a.op)} {money.setting_rate(a.threshold)}: "
+            f"now <b>{money.rate(f.value)}</b> per interval"
         )
     elif a.kind == "spread_apr":
         head = (
@@ -188,7 +192,8 @@ def funding_notice(symbol: str, qty: Decimal, rate: Decimal, payment: Decimal, m
     side = "long" if qty > 0 else "short"
     verb = "receive" if payment >= 0 else "pay"
     return (
-        f"⏰ Funding for <b>{esc(symbol)}</b> in {minutes} min: rate {rate_pct(rate)}; "
+        f"⏰ Funding for <b>{esc(symbol)}</b> in {minutes} min: rate "
+        f"{money.rate(rate, 'interval')}; "
         f"your {side} {money.size(abs(qty))} will {verb} ≈ <b>{signed_usd(payment)}</b>"
     )
 
@@ -196,8 +201,8 @@ def funding_notice(symbol: str, qty: Decimal, rate: Decimal, payment: Decimal, m
 def funding_flip(symbol: str, qty: Decimal, rate: Decimal) -> str:
     side = "long" if qty > 0 else "short"
     return (
-        f"↩️ Funding on <b>{esc(symbol)}</b> flipped against your {side}: now {rate_pct(rate)} "
-        "per interval — the position now pays funding."
+        f"↩️ Funding on <b>{esc(symbol)}</b> flipped against your {side}: now "
+        f"{money.rate(rate, 'interval')} — the position now pays funding."
     )
 
 
@@ -273,5 +278,5 @@ def stale(on: bool, seconds: float) -> str:
 def digest(rows: list[tuple[str, Decimal, Decimal]]) -> str:
     lines = ["📰 <b>Daily funding digest</b> — top perps by |rate|"]
     for symbol, rate, yearly in rows:
-        lines.append(f"{esc(symbol)}: {rate_pct(rate)} · APR {pct(yearly)}")
+        lines.append(f"{esc(symbol)}: {money.rate(rate, 'interval')} · APR {pct(yearly)}")
     return "\n".join(lines)

@@ -37,7 +37,8 @@ def _leg_line(leg: Leg, clock: Clock) -> str:
     return (
         f"<b>{esc(leg.venue)}</b> <code>{esc(leg.market.symbol)}</code>: "
         f"{money.rate(f.rate)} per {money.number(f.interval_hours)}h = "
-        f"{money.rate(leg.rate_per_hour)}/h · APR {money.percent(apr(f.rate, f.interval_hours))}"
+        f"{money.rate(leg.rate_per_hour, 'hour')} · "
+        f"APR {money.percent(apr(f.rate, f.interval_hours))}"
         f" · {_next(leg, clock)}"
     )
 
@@ -69,7 +70,7 @@ def pair_block(pair: Pair, e: Edge, clock: Clock) -> str:
         lines.append("spread 0 per hour: nothing to earn")
     else:
         lines.append(
-            f"spread {money.rate(e.spread_per_hour)}/h · APR {money.percent(e.spread_apr)} — "
+            f"spread {money.rate(e.spread_per_hour, 'hour')} · APR {money.percent(e.spread_apr)} — "
             f"short {esc(e.short.venue)}, long {esc(e.long.venue)}"
         )
     if pair.quote_note is not None:
@@ -94,9 +95,9 @@ def scan(s: Scan, primary: str, hedge: str, clock: Clock) -> str:
         net = money.signed_usdc(e.net) if e.problem is None else esc(e.problem)
         lines.append(
             f"\n<b>{esc(e.base)}</b> spread APR {money.percent(e.spread_apr)} · net {net}\n"
-            f"short {esc(e.short.venue)} {money.rate(e.short.rate_per_hour)}/h "
+            f"short {esc(e.short.venue)} {money.rate(e.short.rate_per_hour, 'hour')} "
             f"(in {_in(e.short, clock)}) · long {esc(e.long.venue)} "
-            f"{money.rate(e.long.rate_per_hour)}/h (in {_in(e.long, clock)})"
+            f"{money.rate(e.long.rate_per_hour, 'hour')} (in {_in(e.long, clock)})"
         )
     if s.failed:
         lines.append(f"\n{s.failed} pair(s) could not be read and are left out.")

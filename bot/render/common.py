@@ -6,10 +6,12 @@ Money becomes text only in ``bot/render``.
 from __future__ import annotations
 
 import html
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from bot.render import money
+from bot.services.access import COMMANDS
 
 TELEGRAM_LIMIT = 4096
 SAFE_LIMIT = 4000
@@ -18,6 +20,26 @@ SAFE_LIMIT = 4000
 def esc(value: object) -> str:
     """Escape any dynamic value for Telegram's HTML parse mode."""
     return html.escape(str(value), quote=False)
+
+
+#: What a chat client turns into a tappable command (Telegram's rule, as bot/localchat has it).
+_SLASH_WORD = re.compile(r"(?<![\w/@])/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?![\w/])")
+
+
+def safe(value: object) -> str:
+    """:func:`esc`, and any ``/word`` in it that is not one of our commands in ``<code>`` — an
+    echoed ``/foo`` or ``<b>`` must not become a command one tap sends."""
+    text = str(value)
+    out: list[str] = []
+    last = 0
+    for m in _SLASH_WORD.finditer(text):
+        word = m.group(0)
+        if word[1:].split("@", 1)[0].lower() in COMMANDS:
+            continue
+        out += [esc(text[last : m.start()]), f"<code>{esc(word)}</code>"]
+        last = m.end()
+    out.append(esc(text[last:]))
+    return "".join(out)
 
 
 # The names below predate bot.render.money and stay for existing callers; they are the same

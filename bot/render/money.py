@@ -3,8 +3,12 @@
 * thousands grouping everywhere (``96,922.4``);
 * prices to the market's tick, sizes to its step, when the caller knows them; otherwise the
   value's own decimals (wire values already sit on the tick) capped by magnitude;
-* USDC to 2 decimals, except amounts under 0.01 (fees), which keep 4 significant digits;
+* USDC to 2 decimals; amounts under 0.01 (a fee, a small uPnL) with 2 significant digits
+  (``0.0089 USDC``) — one rule for every message;
 * an explicit sign on PnL and funding (``+12.50 USDC``, ``-0.31 USDC``);
+* rates always as percents with what they are per (``+0.0100% per interval``, ``0.0013% per
+  hour``, ``10.95% APR``); a setting is written as typed, trimmed (``0.01% per interval``);
+* a typed value said back grouped (``100,000``), so a reply and a listing write it alike;
 * never an exponent, never a thousand-digit string: a value no market can have (a corrupt row,
   ``1E+999999``) is shown as ``(out of range)`` rather than breaking the message.
 """
@@ -80,27 +84,29 @@ def price(value: Decimal | None, tick: Decimal | None = None) -> str:
 
 
 def size(value: Decimal | None, step: Decimal | None = None) -> str:
-    """A quantity of an asset, to the market's ``step`` when given, else as it is (≤ 12 dp)."""
+    """A quantity of an asset, rounded to the market's ``step`` when given, else as it is
+    (≤ 12 dp); trailing zeros dropped either way (``0.01 BTC``, not ``0.01000 BTC``)."""
     if value is None:
         return NONE
     if not _sane(value):
         return OUT_OF_RANGE
     if step is not None and step > 0:
-        return _group(value, _places_of(step))
+        places = _places_of(step)
+        return _group(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP), None)
     return _group(value.quantize(Decimal(1).scaleb(-MAX_DECIMALS), rounding=ROUND_HALF_UP), None)
 
 
 def usdc(value: Decimal | None, *, unit: bool = True) -> str:
-    """A USDC amount: 2 decimals; below 0.01 (a fee), 4 significant digits."""
+    """A USDC amount: 2 decimals; below 0.01 (a fee), 2 significant digits."""
     if value is None:
         return NONE
     if not _sane(value):
         return OUT_OF_RANGE
-    if value != 0 and abs(value) < _CENT:
-        places = min(MAX_DECIMALS, -value.adjusted() + 3)
-        text = _group(value, places).rstrip("0").rstrip(".")
-    else:
-        text = _group(value, 2)
+    small = value != 0 and abs(value) < _CENT
+    places = min(MAX_DECIMALS, -value.adjusted() + 1) if small else 2
+    if small and abs(value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)) >= _CENT:
+        places = 2  # 0.00999 rounds up to a cent: 0.01, not 0.0100
+    text = _group(value, places)
     return f"{text} USDC" if unit else text
 
 
@@ -136,6 +142,24 @@ def signed_percent(fraction: Decimal | None, places: int = 2) -> str:
     return f"+{text}" if fraction > 0 and _sane(fraction) else text
 
 
-def rate(fraction: Decimal | None) -> str:
-    """A funding rate per interval, signed, 4 decimals in percent (``+0.0100%``)."""
-    return signed_percent(fraction, 4)
+def rate(fraction: Decimal | None, per: str | None = None) -> str:
+    """A funding rate, signed, 4 decimals in percent (``+0.0100%``); ``per`` labels it
+    (``rate(x, "interval")`` → ``+0.0100% per interval``). Never ``%/h``: a chat client shows
+    ``/h`` as a command."""
+    text = signed_percent(fraction, 4)
+    return f"{text} per {per}" if per and fraction is not None else text
+
+
+def setting_rate(fraction: Decimal | None, per: str | None = None) -> str:
+    """A rate setting or threshold, unsigned, trimmed (``0.0001`` → ``0.01% per interval``)."""
+    if fraction is None:
+        return NONE
+    if not _sane(fraction):
+        return OUT_OF_RANGE
+    text = f"{_group(fraction * 100, None)}%"
+    return f"{text} per {per}" if per else text
+
+
+def typed(value: Decimal | None) -> str:
+    """A value the user typed, said back unrounded but grouped (``100000`` → ``100,000``)."""
+    return number(value)

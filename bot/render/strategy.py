@@ -9,18 +9,19 @@ from decimal import Decimal
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.render import money
-from bot.render.common import esc, mode_badge, num, pct, rate_pct, signed_usd, usd
+from bot.render.common import esc, mode_badge, num, pct, safe, signed_usd, usd
 from bot.services.journal import PnlReport, PnlRow
-from bot.services.strategy import ApprovalResult, Proposal, StrategyStatus
+from bot.services.strategy import ApprovalResult, PositionView, Proposal, StrategyStatus
 from bot.services.trading import Status
 from bot.storage.strategy import ActionRecord
 from bot.strategy.backtest import BacktestResult
 from bot.strategy.cross import CrossResult
 from bot.strategy.executor import ExecutionReport, LegFill
-from bot.strategy.model import Action, config_help
+from bot.strategy.model import CONFIG_KEYS, Action, Candidate, StrategyConfig, config_help
 
 APPROVE_PREFIX = "stg:ok:"
 REJECT_PREFIX = "stg:no:"
+MODE_PREFIX = "stg:mode:"
 
 MODE_TEXT = {
     "off": "⏸ off — the strategy watches nothing and trades nothing",
@@ -53,64 +54,150 @@ def mode_set(mode: str, trading_mode: str) -> str:
     return f"Strategy mode: {MODE_TEXT[mode]}\nAccount: {mode_badge(trading_mode)}"
 
 
+#: The three views of ``/strategy``: the screen, its settings, every candidate.
+VIEW_PREFIX = "stg:view:"
+#: At most this many positions on the one-screen ``/strategy``; the rest are counted.
+SCREEN_POSITIONS = 5
+SCREEN_CANDIDATES = 3
+_UNITS = {"_hours": "h", "_minutes": "min"}
+
+
+def setting(cfg: StrategyConfig, key: str) -> str:
+    """One setting as every message writes it: rates as percents with what they are per,
+    notionals as USDC, hours and minutes with their unit."""
+    value = getattr(cfg, key)
+    kind = CONFIG_KEYS[key].kind
+    if kind == "rate":
+        return money.setting_rate(value, cfg.rate_per)
+    if kind == "usdc":
+        return money.usdc(value)
+    if kind == "points":
+        return f"{money.number(value)}%"
+    if kind == "bps":
+        return f"{money.number(value)} bps ({money.number(value / 100)}%)"
+    if kind == "bool":
+        return "on" if value else "off"
+    if kind == "symbols":
+        return ", ".join(value) if value else "all"
+    if isinstance(value, Decimal | int) and not isinstance(value, bool):
+        unit = next((u for suffix, u in _UNITS.items() if key.endswith(suffix)), "")
+        return f"{money.number(Decimal(value))} {unit}".rstrip()
+    return str(value)
+
+
+def _per(st: StrategyStatus) -> str:
+    return st.config.rate_per
+
+
+def _candidate(cand: Candidate, per: str) -> str:
+    mark = "✅" if cand.eligible else "·"
+    edge = esc(signed_usd(cand.edge)) if cand.quantity else "—"
+    return (
+        f"{mark} {esc(cand.symbol)} {money.rate(cand.funding_rate, per)}, edge {edge}: "
+        f"{esc(cand.reason)}"
+    )
+
+
+def _position(v: PositionView, c: StrategyConfig) -> str:
+    p = v.position
+    hedge = f" + {money.size(p.spot_quantity)} {esc(p.spot_symbol)}" if p.spot_quantity else ""
+    side = "short" if p.is_short else "long"
+    rate = money.rate(v.funding_rate, c.rate_per) if v.funding_rate is not None else "—"
+    upnl = esc(signed_usd(v.unrealized)) if v.unrealized is not None else "—"
+    stop = (
+        f"stop on the exchange @ {money.price(v.exchange_stop)}"
+        if v.exchange_stop is not None
+        else f"stop at -{money.number(c.stop_loss_pct)}% (bot)"
+    )
+    return (
+        f"{esc(p.symbol)} {side} {money.size(abs(p.perp_quantity))}{hedge} @ "
+        f"{money.price(p.perp_entry)} ({esc(p.kind)}), since {_time(p.opened_at_ms)}\n"
+        f"   mark {money.price(v.mark)} · {rate} · uPnL {upnl} · {stop}"
+    )
+
+
+def buttons(mode: str) -> InlineKeyboardMarkup:
+    """Under ``/strategy``: the other two views, and the modes it is not in."""
+    modes = [
+        InlineKeyboardButton(label, callback_data=f"{MODE_PREFIX}{m}")
+        for m, label in (("off", "⏸ Off"), ("approve", "🙋 Approve"), ("auto", "🤖 Auto"))
+        if m != mode
+    ]
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("⚙️ Settings", callback_data=f"{VIEW_PREFIX}config"),
+                InlineKeyboardButton("📋 All candidates", callback_data=f"{VIEW_PREFIX}candidates"),
+            ],
+            modes,
+        ]
+    )
+
+
 def status(st: StrategyStatus) -> str:
+    """``/strategy`` on one phone screen: mode, open positions, the top 3 candidates."""
     c = st.config
     lines = [
-        f"<b>Strategy</b> · {mode_badge(st.trading_mode)}",
+        f"<b>Strategy</b> ({esc(c.kind)}) · {mode_badge(st.trading_mode)}",
         f"Mode: {MODE_TEXT.get(st.mode, esc(st.mode))}",
         "",
-        "<b>Config</b> (change with <code>/strategy set key value</code>)",
+        f"<b>Open positions</b> ({len(st.positions)})",
     ]
-    for key, value in c.to_dict().items():
-        lines.append(f"<code>{esc(key)}</code> = {esc(value or 'all')}")
-    lines.append(
-        "Stop-loss: held on the exchange as conditional orders for unhedged positions (works "
-        "while the bot is down); hedged pairs are checked by the bot each cycle"
-        if c.stop_on_exchange
-        else "Stop-loss: checked by the bot each cycle (only while it runs); "
-        "<code>/strategy set stop_on_exchange on</code> holds it on the exchange"
-    )
-    lines += ["", "<b>Candidates</b> (expected edge over the horizon, after costs)"]
-    if not st.candidates:
-        lines.append("none")
-    for cand in st.candidates:
-        mark = "✅" if cand.eligible else "·"
-        lines.append(
-            f"{mark} {esc(cand.symbol)} {rate_pct(cand.funding_rate)} — edge "
-            f"{esc(signed_usd(cand.edge)) if cand.quantity else '—'}: {esc(cand.reason)}"
-        )
-    lines += ["", "<b>Open strategy positions</b>"]
     if not st.positions:
         lines.append("none")
-    for v in st.positions:
-        p = v.position
-        hedge = f" + {money.size(p.spot_quantity)} {esc(p.spot_symbol)}" if p.spot_quantity else ""
-        side = "short" if p.is_short else "long"
-        lines.append(
-            f"{esc(p.symbol)} {side} {money.size(abs(p.perp_quantity))}{hedge} @ "
-            f"{money.price(p.perp_entry)} ({esc(p.kind)}), mark {money.price(v.mark)}, "
-            f"rate {rate_pct(v.funding_rate) if v.funding_rate is not None else '—'}, "
-            f"unhedged PnL {esc(signed_usd(v.unrealized)) if v.unrealized is not None else '—'}, "
-            f"since {_time(p.opened_at_ms)}, stop "
-            + (
-                f"on the exchange @ {money.price(v.exchange_stop)}"
-                if v.exchange_stop is not None
-                else f"checked by the bot at −{money.percent(c.stop_loss_pct / 100)}"
-            )
-        )
+    lines += [_position(v, c) for v in st.positions[:SCREEN_POSITIONS]]
+    if len(st.positions) > SCREEN_POSITIONS:
+        lines.append(f"… and {len(st.positions) - SCREEN_POSITIONS} more")
+    lines += ["", "<b>Top candidates</b> (edge over the horizon, after costs)"]
+    if not st.candidates:
+        lines.append("none")
+    lines += [_candidate(cand, _per(st)) for cand in st.candidates[:SCREEN_CANDIDATES]]
+    lines += ["", "Settings: /strategy config · every market: /strategy candidates"]
     return "\n".join(lines)
 
 
-def config_saved(key: str, value: str) -> str:
-    return f"✅ <code>{esc(key)}</code> = {esc(value or 'all')} (saved)"
-
-
-def config_usage(problem: str | None = None) -> str:
-    lines = [f"⚠️ {esc(problem)}", ""] if problem else []
-    lines.append("Usage: <code>/strategy set key value</code>, keys:")
-    for key, example, helptext in config_help():
-        lines.append(f"<code>{esc(key)}</code> — {esc(helptext)} (e.g. {esc(example)})")
+def config_view(st: StrategyStatus) -> str:
+    """``/strategy config``: every setting, labelled, and where the stop-loss lives."""
+    c = st.config
+    lines = [f"<b>Strategy settings</b> · {mode_badge(st.trading_mode)}"]
+    for key, _example, helptext in config_help():
+        lines.append(f"<code>{esc(key)}</code> {esc(setting(c, key))} — {esc(helptext)}")
+    lines.append(
+        "Stop-loss: held on the exchange for unhedged positions (works while the bot is down)"
+        if c.stop_on_exchange
+        else "Stop-loss: checked by the bot each cycle, only while it runs"
+    )
+    lines.append("Change one: <code>/strategy set entry_rate 0.02%</code>")
     return "\n".join(lines)
+
+
+def candidates_view(st: StrategyStatus) -> str:
+    """``/strategy candidates``: every market evaluated, best edge first, with why."""
+    lines = [
+        f"<b>Strategy candidates</b> ({len(st.candidates)}, best edge first) · "
+        f"{mode_badge(st.trading_mode)}"
+    ]
+    if not st.candidates:
+        lines.append("none: no market passes the symbol and volume filters")
+    lines += [_candidate(cand, _per(st)) for cand in st.candidates]
+    return "\n".join(lines)
+
+
+def config_saved(cfg: StrategyConfig, key: str) -> str:
+    return f"✅ <code>{esc(key)}</code> = {esc(setting(cfg, key))} (saved)"
+
+
+def config_usage(problem: str | None = None, *, typed_key: str | None = None) -> str:
+    """A refused ``/strategy set``: what was wrong and one line of usage, not the manual;
+    ``typed_key`` is a setting that does not exist, quoted as typed."""
+    if typed_key is not None:
+        head = f"⚠️ unknown setting <code>{esc(typed_key)}</code>.\n"
+    else:
+        head = f"⚠️ {safe(problem.rstrip('.'))}.\n" if problem else ""
+    return (
+        f"{head}Usage: <code>/strategy set key value</code>, e.g. "
+        "<code>/strategy set entry_rate 0.02%</code>; the keys: /strategy config"
+    )
 
 
 def proposal(p: Proposal, trading_mode: str) -> tuple[str, InlineKeyboardMarkup]:
@@ -121,9 +208,10 @@ def proposal(p: Proposal, trading_mode: str) -> tuple[str, InlineKeyboardMarkup]
         f"{mode_badge(trading_mode)}",
         *legs(a),
         (
-            f"Notional ≈ {esc(usd(a.notional))} a leg, spread {rate_pct(a.funding_rate)}/hour"
+            f"Notional ≈ {esc(usd(a.notional))} a leg, spread {money.rate(a.funding_rate, 'hour')}"
             if a.strategy == "cross"
-            else f"Notional ≈ {esc(usd(a.notional))}, funding {rate_pct(a.funding_rate)}/interval"
+            else f"Notional ≈ {esc(usd(a.notional))}, funding "
+            f"{money.rate(a.funding_rate, 'interval')}"
         ),
         f"Why: {esc(a.reason)}",
         "Tap ✅ to execute or ❌ to skip.",
@@ -205,7 +293,10 @@ def approval(res: ApprovalResult, trading_mode: str) -> str:
     reason = f": {esc(res.outcome.reason)}" if res.outcome.reason else ""
     texts = {
         Status.CANCELLED: f"❌ Skipped{what}; nothing was sent.",
-        Status.EXPIRED: f"⌛ This proposal{what} expired; nothing was sent.",
+        Status.EXPIRED: (
+            f"⌛ This proposal{what} expired; nothing was sent. The strategy proposes it again "
+            "on a later cycle if the edge still holds."
+        ),
         Status.USED: f"This proposal{what} was already answered; nothing more was sent.",
         Status.NOT_YOURS: "This proposal is not yours.",
         Status.NOT_FOUND: "Unknown proposal; nothing was sent.",

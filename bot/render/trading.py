@@ -14,12 +14,14 @@ from decimal import Decimal
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.render import money
-from bot.render.common import esc, mode_badge, pct, usd
+from bot.render.common import esc, mode_badge, pct, safe, usd
 from bot.services.order_intent import STOP_NAMES, IntentError
 from bot.services.order_quote import LegPreview, decimals
 from bot.services.trading import LegResult, LegStatus, Outcome, Preview, Status
 
 CONFIRM_PREFIX = "tc:"
+#: ``Preview.origin`` of a strategy proposal (``bot.services.strategy.ORIGIN``).
+STRATEGY_ORIGIN = "strategy:"
 CANCEL_PREFIX = "tx:"
 
 _ALERT_LIMIT = 190
@@ -50,7 +52,7 @@ def keyboard(token: str) -> InlineKeyboardMarkup:
 
 def intent_error(err: IntentError) -> str:
     """A refused request: the problem, then an example of the right form."""
-    text = f"⚠️ {esc(err.problem)}"
+    text = f"⚠️ {safe(err.problem)}"
     if err.example:
         text += f"\nFor example: <code>{esc(err.example)}</code>"
     return text
@@ -212,6 +214,11 @@ def final(outcome: Outcome) -> str | None:
     if s is Status.CANCELLED:
         return body + "\n\n✖️ <b>Cancelled</b> — nothing was sent."
     if s is Status.EXPIRED:
+        if p.origin and p.origin.startswith(STRATEGY_ORIGIN):
+            return body + (
+                "\n\n⌛ <b>Expired</b> — nothing was sent. The strategy proposes it again on a "
+                "later cycle if the edge still holds."
+            )
         return body + "\n\n⌛ <b>Expired</b> — nothing was sent. Send the command again."
     if s is Status.INVALID:
         return body + f"\n\n❌ <b>Not sent</b>: {esc(outcome.reason)}"

@@ -91,7 +91,12 @@ CALLBACKS: dict[str, Action] = {
     "stg:no:": Action.TRADE,
     "al:": Action.ALERTS,  # alert buttons (🗑, mute, price, funding)
     "arb:open:": Action.TRADE,  # Open under /arb: a cross proposal (then ✅ / ❌)
+    "stg:view:": Action.ACCOUNT,  # Settings / All candidates under /strategy (read only)
+    "stg:mode:": Action.STRATEGY,  # the mode buttons under /strategy
+    "start:": Action.GENERAL,  # the buttons under /start (each checks its own right)
 }
+#: ``/strategy <view>`` only reads, like ``/strategy`` alone.
+STRATEGY_VIEWS = frozenset({"config", "candidates"})
 
 _ROLE_TEXT: dict[Role, str] = {
     "viewer": "market data, the account (read only) and your own alerts",
@@ -163,7 +168,7 @@ def command_action(command: str, args: Collection[str] = ()) -> Action | None:
     """
     name = command.lstrip("/").split("@", 1)[0].lower()
     action = COMMANDS.get(name)
-    if name == "strategy" and args:
+    if name == "strategy" and args and next(iter(args)).lower() not in STRATEGY_VIEWS:
         return Action.STRATEGY
     return action
 

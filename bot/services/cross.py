@@ -15,6 +15,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from bot.exchange.client import BackpackAPI
 from bot.exchange.errors import BackpackError
+from bot.render import money
 from bot.services.arb import ArbService
 from bot.storage.strategy import StrategyStore
 from bot.strategy.cross import close_action, cross_actions, open_action
@@ -106,11 +107,13 @@ class CrossDesk:
         )
         ours = Decimal(str(collateral.get("netEquityAvailable") or 0))
         if ours < need:
-            return f"backpack has {ours:.2f} USDC free, a leg needs {need:.2f}"
+            return f"backpack has {money.usdc(ours)} free, a leg needs {money.usdc(need)}"
         settle = {m.settle for m in markets.values()}
         theirs = max((balances.get(a, ZERO) for a in settle), default=ZERO)
         if theirs < need:
-            return f"{self.hedge.name} has {theirs:.2f} free, a leg needs {need:.2f}"
+            return (
+                f"{self.hedge.name} has {money.usdc(theirs)} free, a leg needs {money.usdc(need)}"
+            )
         return None
 
     async def deltas(self, portfolio: Portfolio, *, auto: bool) -> tuple[list[str], list[Action]]:
@@ -147,8 +150,10 @@ class CrossDesk:
             if abs(delta) <= step:
                 continue
             warnings.append(
-                f"{p.symbol}: legs diverge — backpack {a}, {self.hedge.name} {b} "
-                f"(delta {delta}); " + ("repairing" if auto else "check both venues")
+                f"{p.symbol}: legs diverge — backpack {money.size(a, step or None)}, "
+                f"{self.hedge.name} {money.size(b, step or None)} "
+                f"(delta {money.size(delta, step or None)}); "
+                + ("repairing" if auto else "check both venues")
             )
             if not auto:
                 continue

@@ -8,6 +8,7 @@ inventory and counts the fee in USDC at the fill price.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -174,14 +175,17 @@ class JournalService:
         self.market_api = market_api
         self.clock = clock
         self.mode = mode
+        # Two /pnl at once would both find a fill new and insert it twice (a UNIQUE error).
+        self._syncing = asyncio.Lock()
 
     async def sync(self) -> int:
         """Pull fills and funding payments from the exchange; returns how many were new."""
-        fills = await self.account_api.get_fills(limit=PAGE)
-        funding = await self.account_api.get_funding_payments(limit=PAGE)
-        entries = [fill_entry(r, self.mode) for r in fills]
-        entries += [funding_entry(r, self.mode) for r in funding]
-        return await self.store.add_journal(entries)
+        async with self._syncing:
+            fills = await self.account_api.get_fills(limit=PAGE)
+            funding = await self.account_api.get_funding_payments(limit=PAGE)
+            entries = [fill_entry(r, self.mode) for r in fills]
+            entries += [funding_entry(r, self.mode) for r in funding]
+            return await self.store.add_journal(entries)
 
     async def prices(self) -> dict[str, Decimal]:
         """Marks for perps and last prices for spot markets (for unrealized PnL)."""

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
+from bot.render import money
+
 #: At most this many digits in a number (integer and fraction together): a 60-digit number is a
 #: typo or a probe, never a price.
 MAX_DIGITS = 20
@@ -61,7 +63,17 @@ class Number:
 
     @property
     def echo(self) -> str:
-        """What was understood, unrounded, in the unit it was typed in (``0.01%``, ``$200``)."""
+        """What was understood, unrounded, in the unit it was typed in, written as every message
+        writes numbers (``0.01%``, ``1,500 USDC``, ``100,000``)."""
+        if self.unit == "percent":
+            return f"{money.number(self.value * _HUNDRED)}%"
+        if self.unit == "usdc":
+            return f"{money.number(self.value)} USDC"
+        return money.number(self.value)
+
+    @property
+    def text(self) -> str:
+        """The same without grouping (``1500 USDC``): what is stored and parsed again."""
         if self.unit == "percent":
             return f"{plain(self.value * _HUNDRED)}%"
         if self.unit == "usdc":

@@ -15,6 +15,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decim
 from typing import Any, Literal
 
 from bot.exchange.markets import Market
+from bot.render import money
 from bot.services.order_intent import (
     STOP_NAMES,
     CloseIntent,
@@ -273,8 +274,9 @@ def _price_leg(
     if limit is None:
         if filled < qty:
             raise IntentError(
-                f"The {symbol} book only shows {plain(filled)} within reach; a market order "
-                f"for {plain(qty)} would sweep past it. Use a smaller size or a limit price.",
+                f"The {symbol} book only shows {money.size(filled)} within reach; a market "
+                f"order for {money.size(qty)} would sweep past it. Use a smaller size or a "
+                "limit price.",
                 "",
             )
         avg = cost / filled
@@ -288,8 +290,8 @@ def _check_decimals(value: Decimal, unit: Decimal, what: str, sym: str, example:
     allowed = decimals(unit)
     if decimals(value) > allowed:
         raise IntentError(
-            f"Too many decimals in the {what} {plain(value)}: {sym} goes in steps of "
-            f"{plain(unit)} (at most {allowed} decimal{'s' if allowed != 1 else ''}).",
+            f"Too many decimals in the {what} {money.typed(value)}: {sym} goes in steps of "
+            f"{money.typed(unit)} (at most {allowed} decimal{'s' if allowed != 1 else ''}).",
             example,
         )
 
@@ -332,12 +334,14 @@ def _attach_stops(intent: OrderIntent, leg: LegPreview, view: MarketView) -> Leg
             side = "long" if buy else "short"
             raise IntentError(
                 f"A {STOP_NAMES[kind]} for a {side} must be {where} the entry price "
-                f"(≈ {plain(ref.quantize(m.tick_size))}); {plain(raw)} would fire at once.",
+                f"(≈ {money.price(ref, m.tick_size)}); {money.price(raw, m.tick_size)} would "
+                "fire at once.",
                 ex,
             )
         pnl = (raw - ref) * leg.quantity * (1 if buy else -1) - leg.quantity * raw * view.taker_fee
         notes.append(
-            f"{STOP_NAMES[kind]} at {plain(raw)}: ≈ {plain(pnl.quantize(Decimal('0.01')))} USDC"
+            # written as the preview's own line writes it ("stop-loss at 90,000 once filled")
+            f"{STOP_NAMES[kind]} at {money.price(raw)}: ≈ {money.signed_usdc(pnl)}"
         )
     return replace(
         leg,
@@ -383,7 +387,8 @@ def _build_stop(intent: StopIntent, view: MarketView) -> LegPreview:
         where = "below" if below else "above"
         raise IntentError(
             f"A {name} for a {side_name} must be {where} the mark price "
-            f"{plain(mark.quantize(m.tick_size))}; at {plain(trigger)} it would fire at once.",
+            f"{money.price(mark, m.tick_size)}; at {money.price(trigger, m.tick_size)} it would "
+            "fire at once.",
             ex,
         )
     liq = view.liquidation_price
@@ -394,9 +399,9 @@ def _build_stop(intent: StopIntent, view: MarketView) -> LegPreview:
         and (trigger <= liq if long else trigger >= liq)
     ):
         raise IntentError(
-            f"A stop-loss at {plain(trigger)} is past the liquidation price {plain(liq)}: the "
-            f"position would be liquidated before it fires. Put it "
-            f"{'above' if long else 'below'} {plain(liq)}.",
+            f"A stop-loss at {money.price(trigger, m.tick_size)} is past the liquidation price "
+            f"{money.price(liq, m.tick_size)}: the position would be liquidated before it "
+            f"fires. Put it {'above' if long else 'below'} {money.price(liq, m.tick_size)}.",
             ex,
         )
     qty = abs(pos)
@@ -426,7 +431,11 @@ def _build_stop(intent: StopIntent, view: MarketView) -> LegPreview:
         position_after=ZERO,
         margin=ZERO,
         available=view.available,
-        asked=plain(intent.distance * 100) + "%" if intent.distance is not None else plain(trigger),
+        asked=(
+            money.typed(intent.distance * 100) + "%"
+            if intent.distance is not None
+            else money.price(trigger, m.tick_size)
+        ),
         notes=tuple(notes),
         stop=intent.kind,
         trigger_price=trigger,
@@ -455,59 +464,68 @@ def _build_order(intent: OrderIntent, view: MarketView, limits: Limits) -> LegPr
         mode = ROUND_FLOOR if buy else ROUND_CEILING
         price = (intent.price / m.tick_size).to_integral_value(rounding=mode) * m.tick_size
         if price != intent.price:
-            notes.append(f"price rounded to the tick {plain(m.tick_size)}")
+            notes.append(f"price rounded to the tick {money.typed(m.tick_size)}")
         dev = (price - mid) / mid
         if abs(dev) > limits.max_limit_deviation:
             where = "above" if dev > 0 else "below"
             raise IntentError(
-                f"The limit price {plain(price)} is {abs(dev) * 100:.0f}% {where} the market "
-                f"({plain(mid.quantize(m.tick_size))}); keep it within "
-                f"{limits.max_limit_deviation * 100:.0f}%.",
+                f"The limit price {money.price(price, m.tick_size)} is "
+                f"{money.percent(abs(dev), 0)} {where} the market "
+                f"({money.price(mid, m.tick_size)}); keep it within "
+                f"{money.percent(limits.max_limit_deviation, 0)}.",
                 ex,
             )
         if price < (m.min_price or ZERO) or (m.max_price is not None and price > m.max_price):
-            raise IntentError(f"The price {plain(price)} is outside {m.symbol}'s range.", ex)
+            raise IntentError(
+                f"The price {money.price(price, m.tick_size)} is outside {m.symbol}'s range "
+                f"({money.price(m.min_price, m.tick_size)} to "
+                f"{money.price(m.max_price, m.tick_size)}).",
+                ex,
+            )
 
     if intent.quantity is not None:
         _check_decimals(intent.quantity, m.step_size, "size", m.symbol, ex)
-        asked = plain(intent.quantity)
+        asked = money.typed(intent.quantity)
         raw_qty = intent.quantity
     else:
         assert intent.notional is not None
-        asked = f"${plain(intent.notional)}"
+        asked = money.usdc(intent.notional)
         if price is not None:
             raw_qty = intent.notional / price
         else:
             raw_qty = quantity_for_notional(view.asks if buy else view.bids, intent.notional, buy)
     qty = floor_to(raw_qty, m.step_size)
     if intent.quantity is not None and qty != intent.quantity:
-        notes.append(f"size rounded down to the step {plain(m.step_size)}")
+        notes.append(f"size rounded down to the step {money.typed(m.step_size)}")
     ref = price or mid
     if qty < m.min_quantity or qty <= 0:
         what = (
-            f"The size {plain(intent.quantity)} {m.base} is"
+            f"The size {money.typed(intent.quantity)} {m.base} is"
             if intent.quantity is not None
-            else f"{plain(intent.notional or ZERO)} USDC buys only "
-            f"{plain(raw_qty.quantize(m.step_size / 1000, ROUND_DOWN).normalize())} {m.base},"
+            else f"{money.usdc(intent.notional or ZERO)} buys only "
+            f"{money.typed(raw_qty.quantize(m.step_size / 1000, ROUND_DOWN).normalize())} "
+            f"{m.base},"
         )
+        least = (m.min_quantity * ref).quantize(Decimal("0.01"), ROUND_CEILING)
         raise IntentError(
-            f"{what} below the {m.symbol} minimum of {plain(m.min_quantity)} "
-            f"(≈ {plain((m.min_quantity * ref).quantize(Decimal('0.01'), ROUND_CEILING))} USDC).",
+            f"{what} below the {m.symbol} minimum of {money.size(m.min_quantity, m.step_size)} "
+            f"(≈ {money.usdc(least)}).",
             ex,
         )
     if m.max_quantity is not None and qty > m.max_quantity:
         raise IntentError(
-            f"The size {plain(qty)} {m.base} is above the {m.symbol} maximum of "
-            f"{plain(m.max_quantity)}.",
+            f"The size {money.size(qty, m.step_size)} {m.base} is above the {m.symbol} "
+            f"maximum of {money.size(m.max_quantity, m.step_size)}.",
             ex,
         )
     if intent.post_only and price is not None:
         best = view.asks[0][0] if buy and view.asks else (view.bids[0][0] if view.bids else None)
         if best is not None and (price >= best if buy else price <= best):
             raise IntentError(
-                f"A post-only {intent.side} at {plain(price)} would trade at once against the "
-                f"best {'ask' if buy else 'bid'} {plain(best)} and be rejected; "
-                f"price it {'below' if buy else 'above'} {plain(best)}.",
+                f"A post-only {intent.side} at {money.price(price, m.tick_size)} would trade at "
+                f"once against the best {'ask' if buy else 'bid'} "
+                f"{money.price(best, m.tick_size)} and be rejected; price it "
+                f"{'below' if buy else 'above'} {money.price(best, m.tick_size)}.",
                 ex,
             )
 
@@ -520,20 +538,25 @@ def _build_order(intent: OrderIntent, view: MarketView, limits: Limits) -> LegPr
             )
         if qty > abs(before):
             raise IntentError(
-                f"'reduce' size {plain(qty)} is more than your {plain(abs(before))} {m.base} "
+                f"'reduce' size {money.size(qty, m.step_size)} is more than your "
+                f"{money.size(abs(before), m.step_size)} {m.base} "
                 f"position; /close {m.base} closes all of it.",
                 ex,
             )
     if not m.is_perp and not buy and qty > before:
-        raise IntentError(f"You have {plain(before)} {m.base} to sell, less than {plain(qty)}.", ex)
+        raise IntentError(
+            f"You have {money.size(before, m.step_size)} {m.base} to sell, less than "
+            f"{money.size(qty, m.step_size)}.",
+            ex,
+        )
     est, taker_qty, taker_avg = _price_leg(view, buy, qty, price, m.symbol)
     notional = qty * est
     if not intent.reduce_only and notional > limits.max_notional:
         cap = floor_to(limits.max_notional / est, m.step_size)
         raise IntentError(
-            f"The order is worth ≈ {plain(notional.quantize(Decimal('0.01')))} USDC, over the "
-            f"per-order limit of {plain(limits.max_notional)} USDC (MAX_ORDER_NOTIONAL). "
-            f"At most ≈ {plain(cap)} {m.base} fits.",
+            f"The order is worth ≈ {money.usdc(notional)}, over the per-order limit of "
+            f"{money.usdc(limits.max_notional)} (MAX_ORDER_NOTIONAL). "
+            f"At most ≈ {money.size(cap, m.step_size)} {m.base} fits.",
             f"/{intent.side} {m.base} {plain(cap)}",
         )
     return _finish(
@@ -566,11 +589,11 @@ def _build_close(intent: CloseIntent, view: MarketView) -> LegPreview:
         raise IntentError(f"No open {m.base} position.", "/positions lists what is open")
     full = abs(pos)
     qty = full if intent.fraction == 1 else floor_to(full * intent.fraction, m.step_size)
-    pct = plain((intent.fraction * 100).normalize())
+    pct = money.typed((intent.fraction * 100).normalize())
     if qty < m.min_quantity or qty <= 0:
         raise IntentError(
-            f"{pct}% of your {plain(full)} {m.base} position is below the minimum size "
-            f"{plain(m.min_quantity)}; close all of it instead.",
+            f"{pct}% of your {money.size(full, m.step_size)} {m.base} position is below the "
+            f"minimum size {money.size(m.min_quantity, m.step_size)}; close all of it instead.",
             f"/close {m.base}",
         )
     side: Side = "sell" if pos > 0 else "buy"
@@ -622,15 +645,16 @@ def _finish(
     if check_funds and margin > view.available:
         what = "USDC of margin" if m.is_perp else "USDC"
         raise IntentError(
-            f"Not enough funds: the order needs ≈ {plain(margin.quantize(Decimal('0.01')))} "
-            f"{what} and {plain(view.available.quantize(Decimal('0.01')))} USDC is available.",
+            f"Not enough funds: the order needs ≈ {money.usdc(margin, unit=False)} "
+            f"{what} and {money.usdc(view.available)} is available.",
             examples(side),
         )
     if resting > 0 and price is not None:
         notes.append(
-            f"{plain(resting)} rests on the book at {plain(price)}"
+            f"{money.size(resting, m.step_size)} rests on the book at "
+            f"{money.price(price, m.tick_size)}"
             if taker_qty
-            else f"rests on the book at {plain(price)} until filled"
+            else f"rests on the book at {money.price(price, m.tick_size)} until filled"
         )
     return LegPreview(
         symbol=m.symbol,

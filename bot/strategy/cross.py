@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Literal
 
+from bot.render import money
 from bot.strategy.model import (
     BPS,
     Action,
@@ -313,9 +314,9 @@ def _open(e: Edge, short: Short) -> Action:
             ),
         ),
         reason=(
-            f"spread {_pct(spread / HOURS_PER_YEAR, 4)}/h ({_pct(spread, 1)} APR): short "
-            f"{e.short.venue}, long {e.long.venue}; net edge {e.net:.2f} USDC over "
-            f"{e.horizon_hours}h"
+            f"spread {money.rate(spread / HOURS_PER_YEAR, 'hour')} ({_pct(spread, 1)} APR): "
+            f"short {e.short.venue}, long {e.long.venue}; net edge {money.usdc(e.net)} over "
+            f"{money.number(e.horizon_hours)}h"
         ),
         funding_rate=spread / HOURS_PER_YEAR,
         notional=e.notional,
@@ -388,7 +389,7 @@ def cross_actions(
                 else f"spread {_pct(abs(spread), 1)} APR below entry {_pct(cfg.entry_apr, 1)}"
             )
         elif e.net < required:
-            reason = f"net edge {e.net:.2f} below min_edge_bps ({required:.2f} USDC)"
+            reason = f"net edge {money.usdc(e.net)} below min_edge_bps ({money.usdc(required)})"
         elif not _allowed(config, e):
             reason = "not in symbols"
         elif slots <= 0:
@@ -428,4 +429,4 @@ def mid_or_zero(leg: SpreadLeg) -> Decimal:
 
 
 def _pct(fraction: Decimal, places: int) -> str:
-    return f"{fraction * 100:.{places}f}%"
+    return money.percent(fraction, places)

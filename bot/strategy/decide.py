@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import ROUND_DOWN, Decimal
 
+from bot.render import money
 from bot.strategy.model import (
     BPS,
     HOUR_MS,
@@ -87,7 +88,11 @@ def plan_entry(
         reason="",
     )
     if abs(rate) <= config.entry_rate:
-        return replace(base, reason=f"|rate| {abs(rate)} ≤ entry {config.entry_rate}")
+        return replace(
+            base,
+            # the rate itself is on the candidate's line; say only what it falls short of
+            reason=f"not above entry_rate {money.setting_rate(config.entry_rate)}",
+        )
     short = rate > 0
     hedged = False
     strategy: Kind = config.kind
@@ -107,7 +112,11 @@ def plan_entry(
         min_qty = max(min_qty, perp.spot_min_quantity or ZERO)
     qty = _step_down(notional / perp.mark, step)
     if qty <= 0 or qty < min_qty:
-        return replace(base, strategy=strategy, reason=f"size {qty} below the minimum {min_qty}")
+        return replace(
+            base,
+            strategy=strategy,
+            reason=f"size {money.size(qty, step)} below the minimum {money.size(min_qty, step)}",
+        )
     perp_side: Side = "Ask" if short else "Bid"
     perp_fill = _slippage(perp.bids, perp.asks, perp_side, qty, perp.mark)
     if perp_fill is None:
@@ -133,9 +142,9 @@ def plan_entry(
     need = config.min_edge_bps * BPS * size_notional
     eligible = edge >= need
     reason = (
-        f"edge {edge:.2f} ≥ {need:.2f} USDC"
+        f"edge {money.usdc(edge)} ≥ {money.usdc(need)}"
         if eligible
-        else f"edge {edge:.2f} < {need:.2f} USDC after fees and slippage"
+        else f"edge {money.usdc(edge)} < {money.usdc(need)} after fees and slippage"
     )
     return Candidate(
         symbol=perp.symbol,
@@ -172,15 +181,18 @@ def exit_reason(
     pnl = pos.unhedged_pnl(perp.mark, perp.spot_price)
     limit = config.stop_loss_pct / HUNDRED * pos.notional
     if pnl <= -limit and exchange_stop_price(pos, config) is None:
-        return f"stop-loss: unhedged PnL {pnl:.2f} ≤ −{limit:.2f} USDC"
+        return f"stop-loss: unhedged PnL {money.usdc(pnl)} ≤ -{money.usdc(limit)}"
     earning = perp.funding_rate if pos.is_short else -perp.funding_rate
     if earning < 0:
-        return f"funding flipped to {perp.funding_rate}"
+        return f"funding flipped to {money.rate(perp.funding_rate, 'interval')}"
     if earning < config.exit_rate:
-        return f"rate {perp.funding_rate} below the exit threshold {config.exit_rate}"
+        return (
+            f"rate {money.rate(perp.funding_rate, 'interval')} below the exit threshold "
+            f"{money.setting_rate(config.exit_rate)}"
+        )
     held_h = Decimal(now_ms - pos.opened_at_ms) / HOUR_MS
     if held_h >= config.max_hold_hours:
-        return f"held {held_h:.1f} h ≥ max {config.max_hold_hours} h"
+        return f"held {money.number(held_h, 1)} h ≥ max {money.number(config.max_hold_hours)} h"
     return None
 
 
@@ -225,7 +237,7 @@ def candidates(
             continue
         why = ""
         if perp.volume_24h < config.min_volume_24h:
-            why = f"24h volume {perp.volume_24h:.0f} < {config.min_volume_24h} USDC"
+            why = f"24h volume {money.usdc(perp.volume_24h)} < {money.usdc(config.min_volume_24h)}"
         elif portfolio.position(perp.symbol) is not None:
             why = "already open"
         else:
@@ -292,8 +304,9 @@ def open_action(c: Candidate, perp: PerpSnapshot) -> Action:
         )
     what = "short perp + buy spot" if hedged else ("short perp" if short else "long perp")
     reason = (
-        f"{what}: funding {c.funding_rate}/interval, expected {c.expected_funding:.2f} − "
-        f"fees {c.fees:.2f} − slippage {c.slippage:.2f} = edge {c.edge:.2f} USDC"
+        f"{what}: funding {money.rate(c.funding_rate, 'interval')}, expected "
+        f"{money.usdc(c.expected_funding, unit=False)} − fees {money.usdc(c.fees, unit=False)} − "
+        f"slippage {money.usdc(c.slippage, unit=False)} = edge {money.usdc(c.edge)}"
     )
     return Action(
         kind="open",

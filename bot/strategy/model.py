@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
+from bot.render import money
 from bot.services.numbers import NumberError, Unit, bounds, parse_number, plain
 
 Kind = Literal["directional", "carry", "cross"]
@@ -198,6 +199,11 @@ class StrategyConfig:
     #: setting itself, so it takes no part in equality.
     shown: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
 
+    @property
+    def rate_per(self) -> str:
+        """What ``entry_rate``/``exit_rate`` are per: a funding interval, or (cross) an hour."""
+        return "hour" if self.kind == "cross" else "interval"
+
     def allows(self, perp: PerpSnapshot) -> bool:
         if not self.symbols:
             return True
@@ -255,21 +261,21 @@ class StrategyConfig:
     def with_value(self, key: str, text: str) -> StrategyConfig:
         """A copy with one setting parsed from text; raises :class:`ConfigError` when invalid."""
         cfg = self._set(key, text)
+        per = cfg.rate_per
         if cfg.exit_rate >= cfg.entry_rate:
             raise ConfigError(
-                f"exit_rate ({cfg.to_dict()['exit_rate']}) must be below entry_rate "
-                f"({cfg.to_dict()['entry_rate']}) "
-                "so entries and exits do not flap"
+                f"exit_rate ({money.setting_rate(cfg.exit_rate, per)}) must be below entry_rate "
+                f"({money.setting_rate(cfg.entry_rate, per)}) so entries and exits do not flap"
             )
         if cfg.trade_notional > cfg.max_notional_per_symbol:
             raise ConfigError(
-                f"trade_notional ({plain(cfg.trade_notional)}) must not exceed "
-                f"max_notional_per_symbol ({plain(cfg.max_notional_per_symbol)})"
+                f"trade_notional ({money.usdc(cfg.trade_notional)}) must not exceed "
+                f"max_notional_per_symbol ({money.usdc(cfg.max_notional_per_symbol)})"
             )
         if cfg.max_notional_per_symbol > cfg.max_notional_total:
             raise ConfigError(
-                f"max_notional_per_symbol ({plain(cfg.max_notional_per_symbol)}) must not exceed "
-                f"max_notional_total ({plain(cfg.max_notional_total)})"
+                f"max_notional_per_symbol ({money.usdc(cfg.max_notional_per_symbol)}) must not "
+                f"exceed max_notional_total ({money.usdc(cfg.max_notional_total)})"
             )
         return cfg
 
@@ -342,14 +348,12 @@ class _Key:
         value = n.value
         if scale is not None and n.unit == "percent":
             value = (n.value * scale).normalize()
-        if self.kind == "rate" or n.unit != "percent":
-            shown_unit: Unit = n.unit
-        else:
-            shown_unit = "percent"
+        # Rates are always said as percents, whatever was typed (0.0001 → 0.01%).
+        shown_unit: Unit = "percent" if self.kind == "rate" or n.unit == "percent" else n.unit
         if (self.low is not None and value < self.low) or (
             self.high is not None and value > self.high
         ):
-            div = scale if scale is not None and n.unit == "percent" else Decimal(1)
+            div = scale if scale is not None and shown_unit == "percent" else Decimal(1)
             lo = None if self.low is None else self.low / div
             hi = None if self.high is None else self.high / div
             raise ConfigError(f"{key} must be {bounds(lo, hi, shown_unit)}, e.g. {example}")
@@ -357,7 +361,7 @@ class _Key:
             if value != value.to_integral_value():
                 raise ConfigError(f"{key} must be a whole number, e.g. {example}")
             return int(value), str(int(value))
-        return value, n.echo if n.unit != "plain" else plain(value)
+        return value, n.text if n.unit != "plain" else plain(value)
 
 
 D = Decimal
@@ -366,10 +370,10 @@ CONFIG_KEYS: dict[str, _Key] = {
         "kind", example="carry", help="directional (the seed's rule), carry, or cross (2 venues)"
     ),
     "entry_rate": _Key(
-        "rate", D("0.000001"), D("0.05"), "0.01%", "|rate|/interval to open (cross: spread/hour)"
+        "rate", D("0.000001"), D("0.05"), "0.01%", "the |rate| needed to open (cross: the spread)"
     ),
     "exit_rate": _Key(
-        "rate", D(0), D("0.05"), "0.003%", "close below this earning rate (cross: spread/hour)"
+        "rate", D(0), D("0.05"), "0.003%", "close below this earning rate (cross: the spread)"
     ),
     "allow_unhedged": _Key("bool", example="off", help="carry: naked long on negative funding"),
     "trade_notional": _Key("usdc", D(1), D(10_000_000), "1000", "USDC per position"),

@@ -105,7 +105,7 @@ def test_grammar(args: str, spec: AlertSpec) -> None:
         ("BTC > \u0663", "non-ASCII digits"),
         ("BTC > inf", "not a number"),
         ("BTC funding > 1e-20%", "exponents"),
-        ("BTC funding apr > 20000%", "between -10000% and 10000%"),
+        ("BTC funding apr > 20000%", "between -10,000% and 10,000%"),
         ("<b>x</b> > 5", "not a market"),
     ],
 )
@@ -116,9 +116,12 @@ def test_bad_grammar(args: str, problem: str) -> None:
 
 
 def test_echo_keeps_the_operator_and_the_number_as_typed() -> None:
-    assert parse_alert(["BTC", ">", "70000.50"]).echo == "> 70000.5"
-    assert parse_alert(["BTC", "above", "1.5k"]).echo == "above 1500"
-    assert parse_alert(["BTC", "funding", ">", "0.00001%"]).echo == "funding > 0.00001%"
+    assert parse_alert(["BTC", ">", "70000.50"]).echo == "> 70,000.5"
+    assert parse_alert(["BTC", "above", "1.5k"]).echo == "above 1,500"
+    funding = parse_alert(["BTC", "funding", ">", "0.00001%"]).echo
+    assert funding == "funding > 0.00001% per interval"
+    funding = parse_alert(["BTC", "funding", ">", "0.0005"]).echo  # a plain fraction: a percent
+    assert funding == "funding > 0.05% per interval"
 
 
 @pytest.mark.parametrize(

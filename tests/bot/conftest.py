@@ -17,6 +17,8 @@ import pytest
 from bot.app import build_application, start_polling, stop_polling
 from bot.clock import Clock
 from bot.container import Services
+from bot.localchat.entities import detect, parse_html
+from bot.services.access import COMMANDS
 from bot.settings import Settings
 from bot.sim import Simulator
 from tests.conftest import Control
@@ -71,10 +73,30 @@ def make_settings(tg: FakeTelegram, tmp_path: Path, **overrides: Any) -> Setting
     return Settings(_env_file=None, **values)
 
 
+def false_commands(html: str) -> list[str]:
+    """The ``/words`` a chat client would make tappable in ``html`` that are not commands
+    (``%/interval``, an echoed ``/foo``): a tap on one sends a command the bot does not have."""
+    text, entities = parse_html(html)
+    found = detect(text, entities)
+    u16 = text.encode("utf-16-le")  # entity offsets count UTF-16 code units
+    words = [
+        u16[2 * e["offset"] : 2 * (e["offset"] + e["length"])].decode("utf-16-le") for e in found
+    ]
+    return [
+        w
+        for e, w in zip(found, words, strict=True)
+        if e["type"] == "bot_command" and w[1:].split("@", 1)[0].lower() not in COMMANDS
+    ]
+
+
 @pytest.fixture
 async def tg() -> AsyncIterator[FakeTelegram]:
+    """The fake Bot API; at the end, no message the bot sent may hold a ``/word`` that is not
+    one of its commands."""
     async with FakeTelegram(TOKEN) as fake:
         yield fake
+        wrong = {w: m.text for m in fake.messages for w in false_commands(m.text)}
+        assert not wrong, f"/words that are not commands: {wrong}"
 
 
 @pytest.fixture

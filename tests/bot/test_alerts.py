@@ -103,7 +103,7 @@ async def test_funding_alerts_per_interval_and_apr(
     await tg.ask(ALICE, "/alert BTC funding > 0.05%", "#")
     await tg.ask(ALICE, "/alert ETH funding apr > 300%", "#")
     await sim_control.post("funding", {"symbol": BTC, "rate": "0.001"})
-    msg = await tg.next_message(ALICE, "funding &gt; +0.0500%: now")
+    msg = await tg.next_message(ALICE, "funding &gt; 0.05%: now")
     assert "0.1" in msg.text
     await sim_control.post("funding", {"symbol": "ETH_USDC_PERP", "rate": "0.0005"})
     msg = await tg.next_message(ALICE, "APR &gt; 300.00%: now")

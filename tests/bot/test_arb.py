@@ -30,13 +30,13 @@ async def test_funding_compares_per_hour_across_intervals(
     await set_funding(venue_b, BTC, "0.0008")
     reply = await tg.ask(ALICE, "/funding BTC", "both venues")
     text = reply.text
-    assert "+0.0100% per 1h = +0.0100%/h" in text
-    assert "+0.0800% per 8h = +0.0100%/h" in text
+    assert "+0.0100% per 1h = +0.0100% per hour" in text
+    assert "+0.0800% per 8h = +0.0100% per hour" in text
     assert "spread 0 per hour" in text
     # Now B pays 0.24 % per 8 h = 0.03 %/h: a spread of 0.02 %/h = 175.2 % a year.
     await set_funding(venue_b, BTC, "0.0024")
     reply = await tg.ask(ALICE, "/funding BTC", "both venues")
-    assert "spread +0.0200%/h · APR 175.20%" in reply.text
+    assert "spread +0.0200% per hour · APR 175.20%" in reply.text
     assert "short backpack (hedge), long backpack" in reply.text
     assert "net <b>" in reply.text and "slippage" in reply.text and "fees" in reply.text
     assert "USDC per leg over 24h" in reply.text and "funding +" in reply.text
@@ -50,8 +50,8 @@ async def test_arb_lists_the_best_spread_first(
     reply = await tg.ask(ALICE, "/arb", "Best funding spreads")
     blocks = reply.text.split("\n\n")
     assert blocks[1].startswith("<b>ETH</b> spread APR 876.00%"), blocks[1]
-    assert "short backpack (hedge) +0.0500%/h" in blocks[1]
-    assert "long backpack -0.0500%/h" in blocks[1]
+    assert "short backpack (hedge) +0.0500% per hour" in blocks[1]
+    assert "long backpack -0.0500% per hour" in blocks[1]
     assert reply.text.count(" spread APR ") >= 5  # every perp is listed on both venues
 
 

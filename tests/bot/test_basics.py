@@ -15,7 +15,9 @@ async def test_start_publishes_commands_and_answers(paper_bot: BotRunner, tg: Fa
     assert {"help", "price", "funding", "book", "buy", "sell", "close"} <= names
     reply = await tg.ask(ALICE, "/start")
     assert "PAPER" in reply.text.upper()
-    assert "/buy" in reply.text
+    assert "/help" in reply.text
+    manual = await tg.ask(ALICE, "/help")
+    assert "/buy" in manual.text
 
 
 async def test_price_funding_book(paper_bot: BotRunner, tg: FakeTelegram) -> None:

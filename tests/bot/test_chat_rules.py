@@ -91,10 +91,10 @@ CASES: list[Case] = [
     C("/alert BTC change 1e1 1h", "exponents"),
     # --- funding alerts
     C("/alert BTC funding > 11%", "between -10% and 10%"),
-    C("/alert BTC funding > 0.2", "between -0.1 and 0.1"),
+    C("/alert BTC funding > 0.2", "between -10% and 10%"),  # a rate is said in percents
     C("/alert BTC funding > 1e-20%", "exponents"),
     C("/alert BTC funding > 0,05%", "comma"),
-    C("/alert BTC funding apr > 20000%", "between -10000% and 10000%"),
+    C("/alert BTC funding apr > 20000%", "between -10,000% and 10,000%"),
     C("/alert BTC funding apr > 1e3", "exponents"),
     C("/alert BTC funding >", "operator"),
     C("/alert BTC funding ≥ 0.01%", "operator"),
@@ -114,7 +114,7 @@ CASES: list[Case] = [
     # --- strategy settings (the owner)
     C("/strategy set entry_rate 1e-5", "exponents"),
     C("/strategy set entry_rate 6%", "between 0.0001% and 5%"),
-    C("/strategy set entry_rate 0.06", "between 0.000001 and 0.05"),
+    C("/strategy set entry_rate 0.06", "between 0.0001% and 5%"),
     C("/strategy set entry_rate -0.01%", "between 0.0001% and 5%"),
     C("/strategy set entry_rate 1,5", "comma"),
     C("/strategy set entry_rate abc", "not a number"),
@@ -123,9 +123,10 @@ CASES: list[Case] = [
     C("/strategy set entry_rate", "give a key and a value"),
     C("/strategy set", "give a key and a value"),
     C("/strategy set nope 1", "unknown setting"),
-    C("/strategy set <b>x</b> 1", "unknown setting '&lt;b&gt;x&lt;/b&gt;'"),
+    C("/strategy set <b>x</b> 1", "unknown setting <code>&lt;b&gt;x&lt;/b&gt;</code>"),
     C("/strategy set symbols FOO,BAR", "no perp market 'FOO', 'BAR'"),
     C("/strategy set symbols BTC,SOL_USDC", "no perp market 'SOL_USDC'"),
+    C("/strategy set symbols btc,foo", "no perp market 'FOO'"),  # echoed in capitals
     C("/strategy set symbols BTC;DROP", "not a symbol"),
     C("/strategy set symbols <i>BTC</i>", "not a symbol"),
     C("/strategy set max_positions 1.5", "whole number"),
@@ -220,7 +221,7 @@ CASES: list[Case] = [
     C("/tp BTC off", "role is <b>viewer</b>", VIEWER),
     C("/sl BTC 60000", "No open BTC position", TRADER),
     # --- unknown commands and free text (private chats)
-    C("/foo", "I don't know /foo."),
+    C("/foo", "I don't know <code>/foo</code>."),
     C("hello bot", "/help lists them all"),
     C("buy btc 0.01", "Did you mean <code>/buy BTC 0.01</code>?"),
     C("/bal", "did you mean <code>/balance</code>?"),
@@ -243,6 +244,20 @@ CASES: list[Case] = [
     C("tap:stg:ok:forged", "Unknown proposal"),
     C("tap:stg:ok:x", "may not trade", VIEWER),
     C("tap:al:del:abc", STALE, TRADER),
+    C("tap:stg:view:nope", STALE),
+    C("tap:stg:mode:turbo", STALE),
+    C("tap:start:nope", STALE),
+    C("tap:stg:mode:auto", "may not change the strategy", TRADER),
+    C("tap:start:positions", "Use a private chat", OWNER, GROUP),
+    # --- /start, /mode and the /strategy views (issue 18)
+    C("/start", "Account: shown in a private chat with me", OWNER, GROUP),
+    C("/start", "USDC available", OWNER, ALLOWED_GROUP),
+    C("/start", "USDC available", VIEWER),
+    C("/mode live", "TRADING_MODE=live", VIEWER),
+    C("/strategy config", "Strategy settings", VIEWER),
+    C("/strategy candidates", "Strategy candidates", TRADER),
+    C("/strategy config", "use a private chat with me", OWNER, GROUP),
+    C("/byu btc 0.01", "did you mean <code>/buy BTC 0.01</code>?"),
     # --- not text: stickers, photos, files, voice, places (private chats)
     C("media:sticker", "text commands only"),
     C("media:photo", "text commands only"),
@@ -414,7 +429,7 @@ async def test_alert_echoes_as_typed_and_a_corrupt_row_never_breaks_the_list(
 ) -> None:
     level = (await _price(bot) * Decimal("1.5")).quantize(Decimal("0.1"))
     created = await tg.ask(OWNER, f"/alert btc > {level}", "set:")
-    assert f"BTC_USDC_PERP &gt; {level.normalize():f}" in created.text
+    assert f"BTC_USDC_PERP &gt; {level.normalize():,f}" in created.text  # as /alerts writes it
     svc = _alerts(bot)
     await svc.store.add(
         user_id=OWNER,
@@ -445,16 +460,16 @@ async def test_strategy_percent_is_stored_as_a_fraction_and_shown_as_typed(
     bot: BotRunner, tg: FakeTelegram
 ) -> None:
     reply = await tg.ask(OWNER, "/strategy set entry_rate 0.01%", "saved")
-    assert "= 0.01% (saved)" in reply.text
+    assert "= 0.01% per interval (saved)" in reply.text
     store = bot.services.strategy.store
     assert (await store.settings()).config.entry_rate == Decimal("0.0001")
     await tg.ask(OWNER, "/strategy set trade_notional $1.5k", "saved")
     await tg.ask(OWNER, "/strategy set symbols btc, eth", "saved")
     config = (await store.settings()).config
     assert config.trade_notional == 1500 and config.symbols == ("BTC", "ETH")
-    status = await tg.ask(OWNER, "/strategy", "<b>Strategy</b>")
-    assert "<code>entry_rate</code> = 0.01%" in status.text
-    assert "<code>trade_notional</code> = 1500 USDC" in status.text
+    config_view = await tg.ask(OWNER, "/strategy config", "settings")
+    assert "<code>entry_rate</code> 0.01% per interval" in config_view.text
+    assert "<code>trade_notional</code> 1,500.00 USDC" in config_view.text
 
 
 async def test_buy_with_a_spaced_dollar_gets_a_preview(bot: BotRunner, tg: FakeTelegram) -> None:

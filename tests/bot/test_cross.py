@@ -77,7 +77,7 @@ async def test_approve_open_double_tap_funding_and_close(
     mark = len(tg.messages)
     await run_once(cross_bot.services)
     proposal = await tg.next_message(ALICE, "Strategy proposes: Open", after=mark)
-    assert "on the hedge venue" in proposal.text and "/hour" in proposal.text
+    assert "on the hedge venue" in proposal.text and " per hour" in proposal.text
     button = proposal.button("Execute")
     first = await tg.tap(ALICE, proposal, button)
     second = await tg.tap(ALICE, proposal, button)

@@ -140,7 +140,7 @@ async def test_a_funding_alert_triggers_a_strategy_cycle_at_once(
         await tg.ask(ALICE, "/strategy approve", "approve")
         await tg.ask(ALICE, "/alert BTC funding > 0.05%", "#")
         await sim_control.post("funding", {"symbol": "BTC_USDC_PERP", "rate": "0.001"})
-        await tg.next_message(ALICE, "funding &gt; +0.0500%: now", timeout=8)
+        await tg.next_message(ALICE, "funding &gt; 0.05%: now", timeout=8)
         proposal = await tg.wait_for(
             lambda: next(
                 (m for m in tg.to(ALICE) if any("Execute" in b for b, _ in m.buttons)), None
@@ -157,8 +157,8 @@ async def test_a_directional_position_gets_its_stop_loss_on_the_exchange(
 ) -> None:
     await tg.ask(ALICE, "/strategy set kind directional", "kind")
     await tg.ask(ALICE, "/strategy set stop_on_exchange on", "stop_on_exchange")
-    status = await tg.ask(ALICE, "/strategy", "<b>Strategy</b>")
-    assert "held on the exchange" in status.text
+    settings = await tg.ask(ALICE, "/strategy config", "settings")
+    assert "held on the exchange" in settings.text
     await tg.ask(ALICE, "/strategy approve", "approve")
     mark = len(tg.messages)
     await sim_control.post("funding", {"symbol": "BTC_USDC_PERP", "rate": "0.001"})

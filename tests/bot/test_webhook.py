@@ -93,7 +93,8 @@ async def test_forged_webhook_posts_are_refused_and_the_real_one_is_handled(
         proc.send_signal(signal.SIGINT)
         await asyncio.wait_for(proc.wait(), 30)
         err.close()
-    log = (tmp_path / "stderr.txt").read_text()
+    # the console (warnings) and the log file in DATA_DIR (everything at LOG_LEVEL)
+    log = (tmp_path / "stderr.txt").read_text() + (tmp_path / "data" / "bot.log").read_text()
     assert "setWebhook" in log  # the request was logged, with the secret blanked
     assert secret not in log
     assert TOKEN.split(":")[1] not in log

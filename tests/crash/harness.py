@@ -135,13 +135,21 @@ class BotProcess:
         except TimeoutError:
             await self.kill()
 
+    def _text(self) -> str:
+        """The console (stderr: warnings, errors) and the bot's log file in DATA_DIR."""
+        text = self.log.read_text()
+        log_file = Path(self.env["DATA_DIR"]) / "bot.log" if "DATA_DIR" in self.env else None
+        if log_file is not None and log_file.exists():
+            text += "\n=== DATA_DIR/bot.log ===\n" + log_file.read_text()
+        return text
+
     def paper_url(self) -> str:
-        found = PAPER_URL.findall(self.log.read_text())
+        found = PAPER_URL.findall(self._text())
         assert found, f"no paper exchange line in the log:\n{self.tail()}"
         return str(found[-1])
 
     def tail(self, n: int = 4000) -> str:
-        return self.log.read_text()[-n:]
+        return self._text()[-n:]
 
 
 def _menus(tg: FakeTelegram) -> int:

@@ -119,7 +119,7 @@ def test_market_sell_reduces_and_frees_margin() -> None:
 def test_notional_buy_rounds_down_to_step() -> None:
     p = leg(OrderIntent("buy", "BTC", notional=D(1000)))
     assert p.quantity == D("0.00999")
-    assert p.asked == "$1000"
+    assert p.asked == "1,000.00 USDC"
     assert p.notional <= D(1000)
 
 

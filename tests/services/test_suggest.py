@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.services.suggest import closest_command, suggest
+from bot.services.suggest import closest_command, osa_distance, suggest
 from handlers.general import unknown_reply
 
 
@@ -40,9 +40,9 @@ def test_closest_command() -> None:
     [
         ("buy btc 0.01", "Did you mean <code>/buy BTC 0.01</code>?"),
         ("/bal", "did you mean <code>/balance</code>?"),
-        ("/foo", "I don't know /foo. /help"),
+        ("/foo", "I don't know <code>/foo</code>. /help"),
         ("hello bot", "/help lists them all"),
-        ("/<b>x</b>", "I don't know /&lt;b&gt;x&lt;/b&gt;."),
+        ("/<b>x</b>", "I don't know <code>/&lt;b&gt;x&lt;/b&gt;</code>."),
         ("buy <i>btc</i> 1", "/buy &lt;i&gt;btc&lt;/i&gt; 1"),
     ],
 )
@@ -50,3 +50,34 @@ def test_unknown_reply_is_one_escaped_line(text: str, contains: str) -> None:
     reply = unknown_reply(text)
     assert contains in reply
     assert "\n" not in reply
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("/byu BTC 0.01", "/buy BTC 0.01"),  # a swapped pair
+        ("/poistions", "/positions"),
+        ("/balancee", "/balance"),  # one letter too many
+        ("/sel eth 1", "/sell ETH 1"),  # one too few
+        ("/prive btc", "/price BTC"),  # one wrong
+        ("/alerst", "/alerts"),  # a swap beats a deletion
+        ("/ordres", "/orders"),
+        ("/hlep", "/help"),
+    ],
+)
+def test_one_slip_is_forgiven(typed: str, meant: str) -> None:
+    assert suggest(typed) == meant
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "distance"),
+    [
+        ("byu", "buy", 1),
+        ("ab", "ba", 1),
+        ("abc", "ca", 3),
+        ("", "abc", 3),
+        ("kitten", "sitting", 3),
+    ],
+)
+def test_osa_distance(a: str, b: str, distance: int) -> None:
+    assert osa_distance(a, b) == distance
