@@ -32,6 +32,11 @@ from bot.venues.port import (
     VenueOrder,
     VenuePosition,
 )
+from bot.venues.rules import Refused, VenueRules, rules_for
+
+#: Credential keys that are not ccxt constructor fields but options (Hyperliquid's vault or
+#: sub-account the agent wallet trades for).
+_OPTION_KEYS = ("vaultAddress", "subAccountAddress")
 
 #: Used when the venue publishes no taker fee for the market (ccxt's ``taker`` is ``None``).
 DEFAULT_TAKER_FEE = Decimal("0.0005")
@@ -88,8 +93,18 @@ def point_urls(api: Any, url: str) -> Any:
     return api
 
 
-def make_exchange(exchange_id: str, credentials: str, api_url: str | None) -> Any:
-    """The async ccxt exchange object; ``credentials`` is the JSON for its constructor."""
+def make_exchange(
+    exchange_id: str,
+    credentials: str,
+    api_url: str | None,
+    *,
+    slippage: Decimal | None = None,
+    leverage: int | None = None,
+) -> Any:
+    """The async ccxt exchange object; ``credentials`` is the JSON for its constructor.
+
+    The venue's rules (:mod:`bot.venues.rules`) add their options (perps-only market list, a
+    Hyperliquid vault) and ride along as ``exchange.bot_rules`` for :class:`CcxtVenue`."""
     cls = getattr(ccxt_async, exchange_id, None)
     if cls is None:
         raise VenueError(exchange_id, "ccxt has no exchange with this id")
@@ -99,18 +114,35 @@ def make_exchange(exchange_id: str, credentials: str, api_url: str | None) -> An
         config = None
     if not isinstance(config, dict):
         raise VenueError(exchange_id, "HEDGE_CREDENTIALS must be a JSON object")
-    ex = cls({**config, "enableRateLimit": True})
+    rules = rules_for(
+        exchange_id,
+        {
+            **{k: config[k] for k in _OPTION_KEYS if config.get(k)},
+            "slippage": slippage,
+            "leverage": leverage,
+        },
+    )
+    fields = {k: v for k, v in config.items() if k not in _OPTION_KEYS}
+    options = {**(fields.pop("options", None) or {}), **rules.exchange_options()}
+    ex = cls({**fields, "enableRateLimit": True, "options": options})
     if api_url:
         ex.urls["api"] = point_urls(ex.urls.get("api"), api_url.rstrip("/"))
+    ex.bot_rules = rules
     return ex
 
 
 class CcxtVenue:
     """A venue over an async ccxt exchange object, which this adapter owns and closes."""
 
-    def __init__(self, exchange: Any, label: str | None = None) -> None:
+    def __init__(
+        self, exchange: Any, label: str | None = None, rules: VenueRules | None = None
+    ) -> None:
         self.ex = exchange
         self.label = label or str(exchange.id)
+        self.rules: VenueRules = (
+            rules or getattr(exchange, "bot_rules", None) or rules_for(str(exchange.id))
+        )
+        self._leverage_set: set[str] = set()
         self._markets: dict[str, VenueMarket] = {}
         self._contract_size: dict[str, Decimal] = {}
         self._intervals: dict[str, tuple[float, Decimal]] = {}
@@ -119,6 +151,10 @@ class CcxtVenue:
     @property
     def name(self) -> str:
         return self.label
+
+    def client_order_id(self, client_id: int) -> str:
+        """The id the venue knows the bot's ``client_id`` by (Hyperliquid: a hex cloid)."""
+        return self.rules.client_order_id(client_id)
 
     def _fail(self, exc: Exception) -> VenueError:
         """The venue's own words, with any credential the exchange object holds blanked."""
@@ -254,12 +290,11 @@ class CcxtVenue:
     def _order(self, row: dict[str, Any]) -> VenueOrder:
         sym = str(row["symbol"])
         size = self._contract_size.get(sym, Decimal(1))
-        cid = row.get("clientOrderId")
         amount = dec(row.get("amount"))
         filled = (dec(row.get("filled")) or Decimal(0)) * size
         return VenueOrder(
             order_id=str(row["id"]),
-            client_id=int(cid) if cid is not None and str(cid).isdigit() else None,
+            client_id=self.rules.client_id_of(row.get("clientOrderId")),
             symbol=sym,
             side="buy" if row.get("side") == "buy" else "sell",
             quantity=amount * size if amount is not None else filled,
@@ -277,16 +312,53 @@ class CcxtVenue:
         client_id: int,
         reduce_only: bool = False,
     ) -> VenueOrder:
-        await self._market(symbol)
-        contracts = quantity / self._contract_size[symbol]
-        params: dict[str, Any] = {"clientOrderId": str(client_id)}
-        if reduce_only:
-            params["reduceOnly"] = True
+        """A market leg as the venue takes it (its rules' :class:`LegPlan`); what the venue
+        would refuse is refused here, before anything is sent."""
+        market = await self._market(symbol)
+        book = await self.order_book(symbol) if self.rules.needs_book else None
         try:
-            row = await self.ex.create_order(symbol, "market", side, float(contracts), None, params)
+            plan = self.rules.plan(market, side, quantity, book, reduce_only=reduce_only)
+        except Refused as exc:
+            raise VenueError(self.name, str(exc)) from exc
+        problem = None if self.rules.needs_book else self.rules.refuse(market, plan.quantity, None)
+        if problem:
+            raise VenueError(self.name, problem)
+        await self._set_leverage(symbol)
+        contracts = plan.quantity / self._contract_size[symbol]
+        params = {**plan.params, **self.rules.client_params(client_id)}
+        price = float(plan.price) if plan.price is not None else None
+        try:
+            row = await self.ex.create_order(
+                symbol, plan.type, side, float(contracts), price, params
+            )
         except ccxt_async.BaseError as exc:
             raise self._fail(exc) from exc
-        return self._order({"symbol": symbol, "side": side, **row})
+        known = {k: v for k, v in row.items() if v is not None}
+        if known.get("status") == "rejected" and not known.get("id"):
+            info = known.get("info") or {}
+            raise VenueError(self.name, str(info.get("error") or "the order was refused")[:300])
+        return self._order(
+            {
+                "symbol": symbol,
+                "side": side,
+                "amount": float(contracts),
+                "clientOrderId": self.client_order_id(client_id),
+                **known,
+            }
+        )
+
+    async def _set_leverage(self, symbol: str) -> None:
+        """The rules' leverage on ``symbol``, once per market before its first order."""
+        if symbol in self._leverage_set:
+            return
+        info = (self.ex.markets.get(symbol) or {}).get("info") or {}
+        leverage = self.rules.leverage(info)
+        if leverage is not None:
+            try:
+                await self.ex.set_leverage(leverage, symbol, self.rules.leverage_params())
+            except ccxt_async.BaseError as exc:
+                raise self._fail(exc) from exc
+        self._leverage_set.add(symbol)
 
     async def cancel_order(self, symbol: str, order_id: str) -> None:
         try:
@@ -296,13 +368,22 @@ class CcxtVenue:
 
     async def order_by_client_id(self, symbol: str, client_id: int) -> VenueOrder | None:
         await self._market(symbol)
-        want = str(client_id)
+        want = self.client_order_id(client_id)
+        read = self.rules.read_params()
         try:
-            rows: list[dict[str, Any]] = await self.ex.fetch_open_orders(symbol)
+            if self.rules.lookup_by_client_id():
+                try:
+                    row = await self.ex.fetch_order("", symbol, {**read, "clientOrderId": want})
+                except ccxt_async.OrderNotFound:
+                    return None
+                return self._order({"symbol": symbol, **row}) if row.get("id") else None
+            rows: list[dict[str, Any]] = await self.ex.fetch_open_orders(
+                symbol, None, None, read
+            )
             if self.ex.has.get("fetchOrders"):
-                rows += await self.ex.fetch_orders(symbol)
+                rows += await self.ex.fetch_orders(symbol, None, None, read)
             elif self.ex.has.get("fetchClosedOrders"):
-                rows += await self.ex.fetch_closed_orders(symbol)
+                rows += await self.ex.fetch_closed_orders(symbol, None, None, read)
         except ccxt_async.BaseError as exc:
             raise self._fail(exc) from exc
         for row in rows:
@@ -313,7 +394,9 @@ class CcxtVenue:
     async def positions(self) -> list[VenuePosition]:
         await self.markets()
         try:
-            rows: list[dict[str, Any]] = await self.ex.fetch_positions()
+            rows: list[dict[str, Any]] = await self.ex.fetch_positions(
+                None, self.rules.read_params()
+            )
         except ccxt_async.BaseError as exc:
             raise self._fail(exc) from exc
         out = []
@@ -337,7 +420,7 @@ class CcxtVenue:
 
     async def balances(self) -> dict[str, Decimal]:
         try:
-            bal: dict[str, Any] = await self.ex.fetch_balance()
+            bal: dict[str, Any] = await self.ex.fetch_balance(self.rules.read_params())
         except ccxt_async.BaseError as exc:
             raise self._fail(exc) from exc
         free: dict[str, Any] = bal.get("free") or {}
@@ -346,7 +429,9 @@ class CcxtVenue:
     async def funding_payments(self, symbol: str | None = None) -> list[FundingPayment]:
         await self.markets()
         try:
-            rows: list[dict[str, Any]] = await self.ex.fetch_funding_history(symbol)
+            rows: list[dict[str, Any]] = await self.ex.fetch_funding_history(
+                symbol, None, None, self.rules.read_params()
+            )
         except ccxt_async.BaseError as exc:
             raise self._fail(exc) from exc
         out = [
