@@ -232,7 +232,12 @@ class CcxtVenue:
     async def _read_interval(self, symbol: str, rate: dict[str, Any]) -> Decimal | None:
         try:
             if self.ex.has.get("fetchFundingInterval"):
-                got = await self.ex.fetch_funding_interval(symbol)
+                try:
+                    got = await self.ex.fetch_funding_interval(symbol)
+                except ccxt_async.NetworkError:
+                    raise
+                except ccxt_async.BaseError:  # Binance lists only changed intervals
+                    got = {}
                 hours = interval_hours_from_text(got.get("interval"))
                 if hours is not None:
                     return hours
