@@ -127,6 +127,8 @@ def make_exchange(
     ex = cls({**fields, "enableRateLimit": True, "options": options})
     if api_url:
         ex.urls["api"] = point_urls(ex.urls.get("api"), api_url.rstrip("/"))
+    if not rules.read_currencies:
+        ex.has = {**ex.has, "fetchCurrencies": False}
     ex.bot_rules = rules
     return ex
 

@@ -38,6 +38,9 @@ class VenueRules:
 
     #: ccxt options that make ``load_markets`` read perpetual swaps only.
     market_types: tuple[str, ...] = ()
+    #: ``False``: ccxt is told not to read the venue's coin list at start (a private endpoint
+    #: on some venues that a trading-only key may not read; the bot needs no coin list).
+    read_currencies = True
     #: ``True``: the venue has no market orders; a leg is an IOC limit priced from its book.
     needs_book = False
 

@@ -1,5 +1,6 @@
 """Bybit's rules (ccxt's ``bybit`` class, linear USDT/USDC perpetuals).
 
+- Markets: perps only; the coin list (a private read) is not asked for.
 - Client ids: ``orderLinkId``, up to 36 characters; the bot's decimal id fits as is.
 - Market orders are native (``orderType=Market``, no price).
 - Sizes are in coins (``qtyStep``); ``minOrderQty`` and ``minNotionalValue`` are the minimums.
@@ -14,3 +15,4 @@ from bot.venues.rules.base import VenueRules
 
 class BybitRules(VenueRules):
     market_types = ("linear",)
+    read_currencies = False

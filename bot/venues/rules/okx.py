@@ -1,5 +1,6 @@
 """OKX's rules (ccxt's ``okx`` class, USDT-margined perpetual swaps).
 
+- Markets: perps only; the coin list (a private read) is not asked for.
 - Client ids: ``clOrdId``, 1 to 32 letters and digits; the bot's decimal id fits as is.
 - Market orders are native (``ordType=market``, no price), margined ``tdMode=cross``.
 - Sizes are in **contracts**: ``ctVal`` coins each (BTC-USDT-SWAP: 0.01 BTC). The venue port
@@ -15,3 +16,4 @@ from bot.venues.rules.base import VenueRules
 
 class OkxRules(VenueRules):
     market_types = ("swap",)
+    read_currencies = False
