@@ -384,9 +384,7 @@ class CcxtVenue:
                 except ccxt_async.OrderNotFound:
                     return None
                 return self._order({"symbol": symbol, **row}) if row.get("id") else None
-            rows: list[dict[str, Any]] = await self.ex.fetch_open_orders(
-                symbol, None, None, read
-            )
+            rows: list[dict[str, Any]] = await self.ex.fetch_open_orders(symbol, None, None, read)
             if self.ex.has.get("fetchOrders"):
                 rows += await self.ex.fetch_orders(symbol, None, None, read)
             elif self.ex.has.get("fetchClosedOrders"):

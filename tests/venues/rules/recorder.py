@@ -56,13 +56,17 @@ class Recorder:
 
     def info(self, kind: str, answer: Answer) -> None:
         """Hyperliquid: a ``POST /info`` of ``{"type": kind}``."""
-        self.route(lambda r: r.path.endswith("/info") and (r.json or {}).get("type") == kind, answer)
+        self.route(
+            lambda r: r.path.endswith("/info") and (r.json or {}).get("type") == kind, answer
+        )
 
     def action(self, kind: str, answer: Answer) -> None:
         """Hyperliquid: a ``POST /exchange`` whose action is ``kind``."""
         self.route(
-            lambda r: r.path.endswith("/exchange")
-            and ((r.json or {}).get("action") or {}).get("type") == kind,
+            lambda r: (
+                r.path.endswith("/exchange")
+                and ((r.json or {}).get("action") or {}).get("type") == kind
+            ),
             answer,
         )
 

@@ -41,12 +41,22 @@ def _symbol(base: str, tick: str, step: str, min_qty: str, notional: str) -> dic
         "marketTakeBound": "0.05",
         "maxMoveOrderLimit": 10000,
         "filters": [
-            {"filterType": "PRICE_FILTER", "minPrice": "0.10", "maxPrice": "4529764", "tickSize": tick},
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": "0.10",
+                "maxPrice": "4529764",
+                "tickSize": tick,
+            },
             {"filterType": "LOT_SIZE", "minQty": min_qty, "maxQty": "1000", "stepSize": step},
             {"filterType": "MARKET_LOT_SIZE", "minQty": min_qty, "maxQty": "120", "stepSize": step},
             {"filterType": "MAX_NUM_ORDERS", "limit": 200},
             {"filterType": "MIN_NOTIONAL", "notional": notional},
-            {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500", "multiplierDecimal": "4"},
+            {
+                "filterType": "PERCENT_PRICE",
+                "multiplierUp": "1.0500",
+                "multiplierDown": "0.9500",
+                "multiplierDecimal": "4",
+            },
         ],
         "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET"],
         "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"],
@@ -60,7 +70,10 @@ EXCHANGE_INFO = {
     "rateLimits": [],
     "exchangeFilters": [],
     "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
-    "symbols": [_symbol("BTC", "0.10", "0.001", "0.001", "100"), _symbol("ETH", "0.01", "0.001", "0.001", "20")],
+    "symbols": [
+        _symbol("BTC", "0.10", "0.001", "0.001", "100"),
+        _symbol("ETH", "0.01", "0.001", "0.001", "20"),
+    ],
 }
 
 
@@ -124,7 +137,7 @@ async def test_sizes_are_coins_to_the_lot_step_and_minimums_come_from_the_filter
     )
     await v.place_order(BTC, "sell", D("0.0219"), client_id=2)
     assert rec.sent("/fapi/v1/order")[0].form["quantity"] == "0.021"  # floored to the step
-    with pytest.raises(VenueError, match="below the minimum 0.001"):
+    with pytest.raises(VenueError, match=r"below the minimum 0\.001"):
         await v.place_order(BTC, "sell", D("0.0004"), client_id=3)
     assert len(rec.sent("/fapi/v1/order")) == 1
 

@@ -149,7 +149,7 @@ async def test_sizes_are_coins_to_the_qty_step_and_minimums_come_from_the_lot_fi
     )
     await v.place_order(BTC, "sell", D("0.0219"), client_id=2)
     assert sent(rec)[0]["qty"] == "0.021"
-    with pytest.raises(VenueError, match="below the minimum 0.001"):
+    with pytest.raises(VenueError, match=r"below the minimum 0\.001"):
         await v.place_order(BTC, "sell", D("0.0004"), client_id=3)
     assert len(sent(rec)) == 1
 

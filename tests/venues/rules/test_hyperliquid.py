@@ -123,7 +123,9 @@ async def test_leverage_is_set_per_market_before_its_first_order_capped_at_max()
     rec.action("order", fx.filled("0.2", "96990.0"))
     await v.place_order(BTC, "sell", D("0.2"), client_id=11)
     await v.place_order(BTC, "sell", D("0.2"), client_id=12)
-    kinds = [a["action"]["type"] for a in rec.actions() if a["action"]["type"] != "approveBuilderFee"]
+    kinds = [
+        a["action"]["type"] for a in rec.actions() if a["action"]["type"] != "approveBuilderFee"
+    ]
     assert kinds == ["updateLeverage", "order", "order"]  # and never ccxt's "setReferrer"
     lev = rec.actions("updateLeverage")[0]["action"]
     assert (lev["asset"], lev["isCross"], lev["leverage"]) == (0, True, 40)  # BTC max 40
