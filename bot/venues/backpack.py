@@ -135,6 +135,9 @@ class BackpackVenue:
             asks=tuple((p, q) for p, q in ob["asks"]),
         )
 
+    def client_order_id(self, client_id: int) -> str:
+        return str(client_id)
+
     async def place_order(
         self,
         symbol: str,

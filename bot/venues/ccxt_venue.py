@@ -142,7 +142,9 @@ class CcxtVenue:
         self.ex = exchange
         self.label = label or str(exchange.id)
         self.rules: VenueRules = (
-            rules or getattr(exchange, "bot_rules", None) or rules_for(str(exchange.id))
+            rules
+            or getattr(exchange, "bot_rules", None)
+            or rules_for(str(getattr(exchange, "id", "")))
         )
         self._leverage_set: set[str] = set()
         self._markets: dict[str, VenueMarket] = {}

@@ -50,6 +50,9 @@ class PaperVenue:
     async def order_book(self, symbol: str, depth: int = 50) -> OrderBook:
         return await self.real.order_book(symbol, depth)
 
+    def client_order_id(self, client_id: int) -> str:
+        return self.paper.client_order_id(client_id)
+
     async def place_order(
         self,
         symbol: str,

@@ -1,0 +1,29 @@
+"""The journal keeps the venue's own client id next to the bot's.
+
+Hyperliquid knows an order by a 128-bit hex ``cloid``, not by the bot's decimal client id;
+``venue_client_id`` holds the id the venue received (NULL where it is the bot's client id), so
+recovery looks an interrupted order up by exactly what was sent.
+
+Revision ID: 0012_venue_client_id
+Revises: 0008_trigger_orders
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0012_venue_client_id"
+down_revision = "0008_trigger_orders"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("order_journal") as batch:
+        batch.add_column(sa.Column("venue_client_id", sa.String(66), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("order_journal") as batch:
+        batch.drop_column("venue_client_id")
