@@ -435,9 +435,7 @@ class OrderSender:
                     row.client_id,
                     reason=f"the hedge venue {row.venue} is not configured (HEDGE_EXCHANGES)",
                 )
-            if row.venue_client_id and row.venue_client_id != hedge.client_order_id(
-                row.client_id
-            ):
+            if row.venue_client_id and row.venue_client_id != hedge.client_order_id(row.client_id):
                 return OrderOutcome(
                     LegStatus.UNKNOWN,
                     row.client_id,
