@@ -17,7 +17,7 @@ from handlers.common import Context, args_of, guarded, reply, rt
 from handlers.guard import permitted
 
 HELP: list[tuple[str, str, str]] = [
-    ("arb", "best funding spreads between Backpack and the hedge venue", "/arb"),
+    ("arb", "best funding spreads between Backpack and each hedge venue", "/arb"),
 ]
 
 
@@ -30,9 +30,10 @@ async def arb(update: Update, context: Context) -> None:
     if r.arb is None:
         await reply(update, render.no_hedge())
         return
-    result = await r.arb.scan()
+    result = await r.arb.scan(with_stability=True)
     buttons = render.open_buttons(result) if r.strategy.cross is not None else None
-    text = render.scan(result, r.arb.primary.name, r.arb.hedge.name, r.clock)
+    names = ", ".join(v.name for v in r.arb.hedges.values())
+    text = render.scan(result, r.arb.primary.name, names, r.clock)
     await reply(update, text, buttons)
 
 
@@ -44,10 +45,12 @@ async def open_tap(update: Update, context: Context) -> None:
         return
     if not await permitted(update, context, Action.TRADE):
         return
-    base = query.data.removeprefix(render.OPEN_PREFIX)
+    base, _, venue_id = query.data.removeprefix(render.OPEN_PREFIX).partition(":")
     r = rt(context)
     try:
-        proposal = await r.strategy.propose_cross(base, user.id, query.message.chat.id)
+        proposal = await r.strategy.propose_cross(
+            base, user.id, query.message.chat.id, venue_id=venue_id or None
+        )
     except IntentError as exc:
         await query.answer(exc.problem[:190], show_alert=True)
         return

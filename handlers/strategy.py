@@ -129,8 +129,8 @@ async def pnl(update: Update, context: Context) -> None:
     if svc.cross is not None:
         since = {"day": 86_400_000, "week": 7 * 86_400_000}.get(period)
         start = svc.now_ms() - since if since else 0
-        rows = await svc.cross.hedge_funding(start)
-        text += "\n\n" + render.hedge_funding(svc.cross.hedge.name, rows)
+        for venue, rows in (await svc.cross.funding_by_venue(start)).items():
+            text += "\n\n" + render.hedge_funding(venue, rows)
     await reply(update, text)
 
 

@@ -387,13 +387,15 @@ class StrategyService:
             log.warning("cross needs the hedge venue (HEDGE_EXCHANGE); nothing done for it")
         return actions, warnings
 
-    async def propose_cross(self, text: str, user_id: int, chat_id: int) -> Proposal:
+    async def propose_cross(
+        self, text: str, user_id: int, chat_id: int, *, venue_id: str | None = None
+    ) -> Proposal:
         """The /arb "Open" button: a cross entry for one asset as a strategy proposal (the
         usual preview and single-use ✅); the position is then the strategy's to manage."""
         if self.cross is None:
             raise IntentError("Cross trading needs a hedge venue that orders can go to.", "")
         config = (await self.store.settings()).config
-        action = await self.cross.open_for(text, config)
+        action = await self.cross.open_for(text, config, venue_id)
         return await self._propose(action, user_id, chat_id, self.now_ms())
 
     async def ensure_stops(
@@ -674,6 +676,7 @@ class StrategyService:
                         spot_symbol=spot_leg.symbol if spot_leg and report.spot_filled else None,
                         spot_quantity=report.spot_filled,
                         spot_entry=spot_px or ZERO,
+                        hedge_venue=spot_leg.venue if spot_leg and spot_leg.venue else None,
                     )
                 )
         elif existing is not None:

@@ -398,6 +398,30 @@ class CcxtVenue:
                 return self._order(row)
         return None
 
+    async def market_stats(self, symbol: str) -> tuple[Decimal | None, Decimal | None]:
+        """Open interest and 24 h volume, both in USD (``None`` when the venue does not say):
+        for ``ARB_MIN_OPEN_INTEREST`` / ``ARB_MIN_VOLUME_24H``."""
+        await self._market(symbol)
+        try:
+            ticker: dict[str, Any] = await self.ex.fetch_ticker(symbol)
+            oi: dict[str, Any] = (
+                await self.ex.fetch_open_interest(symbol)
+                if self.ex.has.get("fetchOpenInterest")
+                else {}
+            )
+        except ccxt_async.BaseError as exc:
+            raise self._fail(exc) from exc
+        price = dec(ticker.get("last")) or dec(ticker.get("close"))
+        volume = dec(ticker.get("quoteVolume"))
+        if volume is None and price is not None:
+            base = dec(ticker.get("baseVolume"))
+            volume = base * price * self._contract_size[symbol] if base is not None else None
+        value = dec(oi.get("openInterestValue"))
+        amount = dec(oi.get("openInterestAmount"))
+        if value is None and amount is not None and price is not None:
+            value = amount * self._contract_size[symbol] * price
+        return value, volume
+
     async def positions(self) -> list[VenuePosition]:
         await self.markets()
         try:
