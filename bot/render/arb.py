@@ -105,14 +105,15 @@ def venues_block(symbol: str, rows: Sequence[VenueEdge], clock: Clock) -> str:
 
 
 def _stability_line(st: Stability) -> str:
+    """Median spread APR over the last 3/7/30 days, how far it moved (p10 to p90), and how
+    long the current sign has held."""
     if not st.windows:
-        return "stability: no funding history yet"
+        return "history: none yet"
     parts = [
-        f"{w.days}d median {money.percent(w.median_apr)} "
-        f"(p10–p90 {money.percent(w.low_apr)}…{money.percent(w.high_apr)})"
+        f"{w.days}d {money.percent(w.median_apr)} (±{money.percent(w.spread_apr / 2)})"
         for w in st.windows
     ]
-    return "history: " + " · ".join(parts) + f" · this sign for {st.sign_held_hours}h"
+    return "median " + " · ".join(parts) + f" · same sign for {st.sign_held_hours}h"
 
 
 def scan(s: Scan, primary: str, hedge: str, clock: Clock) -> str:
