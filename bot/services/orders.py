@@ -340,6 +340,7 @@ class OrderSender:
                 return OrderOutcome(LegStatus.REJECTED, cid, reason=exc.message)
             self.logger.warning("hedge order cid=%s: %s; looking it up by clientId", cid, exc)
             return await self._lookup_hedge(hedge, order.symbol, order.quantity, cid)
+        crash_point("hedge-answered")  # executed on the hedge venue, the answer not yet kept
         outcome = venue_outcome(placed, order.quantity, cid)
         self.logger.info(
             "%s order %s %s %s cid=%s: %s %s",

@@ -385,7 +385,11 @@ class CcxtVenue:
                     row = await self.ex.fetch_order("", symbol, {**read, "clientOrderId": want})
                 except ccxt_async.OrderNotFound:
                     return None
-                return self._order({"symbol": symbol, **row}) if row.get("id") else None
+                if not row.get("id"):
+                    return None
+                if row.get("average") is None and row.get("filled"):
+                    row = {**row, "average": await self._average(symbol, str(row["id"]))}
+                return self._order({"symbol": symbol, **row})
             rows: list[dict[str, Any]] = await self.ex.fetch_open_orders(symbol, None, None, read)
             if self.ex.has.get("fetchOrders"):
                 rows += await self.ex.fetch_orders(symbol, None, None, read)
@@ -421,6 +425,19 @@ class CcxtVenue:
         if value is None and amount is not None and price is not None:
             value = amount * self._contract_size[symbol] * price
         return value, volume
+
+    async def _average(self, symbol: str, order_id: str) -> float | None:
+        """The average fill price of an order from the account's fills (a status lookup on
+        Hyperliquid does not carry it)."""
+        if not self.ex.has.get("fetchMyTrades"):
+            return None
+        trades = await self.ex.fetch_my_trades(symbol, None, None, self.rules.read_params())
+        mine = [t for t in trades if str(t.get("order")) == order_id]
+        amount = sum(Decimal(str(t["amount"])) for t in mine)
+        if not amount:
+            return None
+        cost = sum(Decimal(str(t["amount"])) * Decimal(str(t["price"])) for t in mine)
+        return float(cost / amount)
 
     async def positions(self) -> list[VenuePosition]:
         await self.markets()

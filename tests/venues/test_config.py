@@ -68,7 +68,7 @@ def test_live_hyperliquid_without_an_agent_wallet_is_refused_with_how_to(
         backpack_api_secret="s",
         local_chat=True,
     )
-    with pytest.raises(ConfigError, match="walletAddress .* privateKey"):
+    with pytest.raises(ConfigError, match=r"walletAddress .* privateKey"):
         s.check()
     with pytest.raises(ConfigError, match="not a ccxt exchange id"):
         Settings(_env_file=None, hedge_exchanges="hyperliquid,nope", local_chat=True).check()
