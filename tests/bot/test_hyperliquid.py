@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from eth_account import Account
+from pydantic import SecretStr
 
 from jobs.strategy import run_once
 from tests.bot.conftest import ALICE, BotRunner, make_settings
@@ -132,3 +133,61 @@ async def test_funding_arb_open_double_tap_positions_and_pnl_on_hyperliquid(
     pnl = await tg.ask(ALICE, "/pnl", "Funding on hyperliquid")
     ours, theirs = pnl.text.split("Funding on hyperliquid")
     assert "funding -" in ours and "BTC/USDC:USDC: funding +" in theirs
+
+
+async def test_three_venues_arb_picks_the_best_venue_per_asset(
+    tg: FakeTelegram,
+    tmp_path: Path,
+    venue_a: SimProcess,
+    venue_b: SimProcess,
+    hl_venue: SimProcess,
+    keys: KeyPair,
+    hedge_keys: KeyPair,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Backpack, the Hyperliquid face, and ccxt's ``backpack`` class on a second Backpack
+    simulator (8-hour funding) as a third venue."""
+    creds = {
+        "hyperliquid": {"walletAddress": MAIN.address, "privateKey": AGENT.key.hex()},
+        "backpack": {"apiKey": hedge_keys.api_key, "secret": hedge_keys.api_secret},
+    }
+    monkeypatch.setenv("HEDGE_API_URL_BACKPACK", venue_b.rest_url)
+    settings = hl_settings(tg, tmp_path, venue_a, keys, hl_venue.rest_url).model_copy(
+        update={
+            "hedge_exchanges": "hyperliquid,backpack",
+            "hedge_credentials": SecretStr(json.dumps(creds)),
+        }
+    )
+    runner = BotRunner(settings)
+    await runner.start()
+    try:
+        eth = "ETH_USDC_PERP"
+        await control(venue_a.rest_url, "funding", {"symbol": BTC, "rate": "0.0001"})
+        await control(venue_a.rest_url, "funding", {"symbol": eth, "rate": "0.0001"})
+        # BTC: Hyperliquid pays 0.05 %/h, B 0.01 %/h → hyperliquid. ETH: B 0.1 %/h → B.
+        await control(hl_venue.rest_url, "funding", {"symbol": "BTC", "rate": "0.0005"})
+        await control(hl_venue.rest_url, "funding", {"symbol": "ETH", "rate": "0.0001"})
+        await control(venue_b.rest_url, "funding", {"symbol": BTC, "rate": "0.0008"})
+        await control(venue_b.rest_url, "funding", {"symbol": eth, "rate": "0.008"})
+        arb = await tg.ask(ALICE, "/arb", "Best funding spreads", timeout=40)
+        assert "backpack vs hyperliquid, backpack (hedge)" in arb.text
+        assert "<b>BTC</b> on hyperliquid ·" in arb.text
+        assert "<b>ETH</b> on backpack (hedge) ·" in arb.text
+        funding = await tg.ask(ALICE, "/funding BTC", "every venue", timeout=30)
+        assert "<b>hyperliquid</b> <code>BTC/USDC:USDC</code>: +0.0500% per 1h" in funding.text
+        assert "<b>backpack (hedge)</b> <code>BTC/USDC:USDC</code>: +0.0800% per 8h" in (
+            funding.text
+        )
+        assert funding.text.index("hyperliquid</b>") < funding.text.index("(hedge)</b>")
+        assert "← best" in funding.text
+
+        # The rates change: now B pays more on BTC, Hyperliquid more on ETH.
+        await control(hl_venue.rest_url, "funding", {"symbol": "BTC", "rate": "0.0001"})
+        await control(venue_b.rest_url, "funding", {"symbol": BTC, "rate": "0.008"})
+        await control(hl_venue.rest_url, "funding", {"symbol": "ETH", "rate": "0.002"})
+        await control(venue_b.rest_url, "funding", {"symbol": eth, "rate": "0.0008"})
+        arb = await tg.ask(ALICE, "/arb", "Best funding spreads", timeout=40)
+        assert "<b>BTC</b> on backpack (hedge) ·" in arb.text
+        assert "<b>ETH</b> on hyperliquid ·" in arb.text
+    finally:
+        await runner.stop()
