@@ -116,6 +116,15 @@ def _stability_line(st: Stability) -> str:
     return "median " + " · ".join(parts) + f" · same sign for {st.sign_held_hours}h"
 
 
+def spread_caption(e: Edge, st: Stability, days: int) -> str:
+    """The caption under ``/chart spread``: now, and the stability over the history."""
+    return (
+        f"<b>{esc(e.base)}</b> backpack vs {esc(e.hedge.venue)}: spread APR now "
+        f"{money.percent(e.spread_apr)} (short {esc(e.short.venue)}); last {days}d of "
+        f"settled funding\n{_stability_line(st)}"
+    )
+
+
 def scan(s: Scan, primary: str, hedge: str, clock: Clock) -> str:
     """/arb: the best spreads now, each asset on its best hedge venue."""
     if not s.edges:

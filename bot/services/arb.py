@@ -250,6 +250,19 @@ class ArbService:
                 out[(e.base, e.hedge.venue_id or "")] = r
         return out
 
+    async def spread_chart(
+        self, text: str, venue_id: str | None, days: int
+    ) -> tuple[Edge, list[tuple[int, Decimal]], Stability]:
+        """``/chart spread BTC hyperliquid 7d``: the hourly spread over ``days`` from both
+        venues' settled funding, with its stability."""
+        if venue_id is not None and venue_id not in self.hedges and venue_id != HEDGE:
+            known = ", ".join(self.hedges)
+            raise VenueError(venue_id, f"is not a configured hedge venue (have: {known})")
+        _pair, e = await self.compare(text, venue_id)
+        now = now_ms(self.clock)
+        series = await self.spread_history(e, now - days * _DAY_MS, now)
+        return e, series, stability(series, now)
+
     async def stability(self, e: Edge) -> Stability:
         """Median and spread of the last 3/7/30 days, and how long the current sign held."""
         now = now_ms(self.clock)

@@ -43,6 +43,13 @@ async def test_open_watch_and_close_a_pair_on_the_hyperliquid_face(
         assert "short" in line and "on hyperliquid (sim) (liq." in line
         assert line.endswith("delta 0")
 
+        # Watch: the spread's history as a chart, with its stability.
+        chart = await tg.ask(ALICE, "/chart spread BTC hyperliquid 7d", "backpack vs", timeout=30)
+        assert chart.photo and "hyperliquid (sim): spread APR now" in chart.text
+        assert "median 3d " in chart.text and "7d " in chart.text
+        wrong = await tg.ask(ALICE, "/chart spread BTC okx", "not a configured hedge venue")
+        assert "hyperliquid" in wrong.text
+
         # The spread closes: the next cycle proposes closing both legs; ✅ closes them.
         await control(hl_url, "funding", {"symbol": "BTC", "rate": "0.0001"})
         mark = len(tg.messages)
