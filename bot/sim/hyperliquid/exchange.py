@@ -61,8 +61,10 @@ class OrderRequest:
     px: Decimal
     sz: Decimal
     reduce_only: bool
-    tif: str
+    tif: str  # "Gtc", "Ioc", "Alo"; a market trigger runs as "Ioc" at ``px`` once it fires
     cloid: str | None
+    trigger_px: Decimal | None = None
+    take_profit: bool = False
 
 
 def ok(kind: str = "default", data: Any = None) -> dict[str, Any]:
@@ -102,7 +104,7 @@ class ExchangeActions:
             raise WireError("missing field `nonce`")
         kind = action.get("type")
         if kind in self.user_signed:
-            return self._user_signed(kind, action, body.get("signature"))
+            return self._user_signed(kind, action, body.get("signature"), nonce)
         if kind not in self.l1:
             raise WireError(f"unknown variant `{kind}`")
         vault = body.get("vaultAddress")
@@ -117,13 +119,18 @@ class ExchangeActions:
         user = self.v.principal(signer)
         if user is None:
             return err(NO_USER.format(address=signer))
+        refused = self.v.use_nonce(signer, nonce)
+        if refused is not None:
+            return err(refused)
         if vault is not None:
             if self.v.state.subaccounts.get(vault) != user:
                 return err(NO_USER.format(address=vault))
             user = vault
         return self.l1[kind](user, action)
 
-    def _user_signed(self, kind: str, action: dict[str, Any], signature: Any) -> dict[str, Any]:
+    def _user_signed(
+        self, kind: str, action: dict[str, Any], signature: Any, nonce: int
+    ) -> dict[str, Any]:
         # The venue checks the signature against its own chain: a testnet-signed action
         # recovers a different address, as it would on mainnet.
         try:
@@ -132,6 +139,9 @@ class ExchangeActions:
             raise WireError(f"signature: {exc}") from None
         if not self.v.known(signer):
             return err(MUST_DEPOSIT.format(address=signer))
+        refused = self.v.use_nonce(signer, nonce)
+        if refused is not None:
+            return err(refused)
         return self.user_signed[kind](signer, action)
 
     # ------------------------------------------------------------------ orders
@@ -166,9 +176,19 @@ class ExchangeActions:
         if px is None or sz is None:
             raise WireError("p/s: expected a decimal string")
         kind = o.get("t")
-        if not isinstance(kind, dict) or "limit" not in kind:
-            raise WireError("t: only limit orders are served by the simulator")
-        tif = kind["limit"].get("tif") if isinstance(kind["limit"], dict) else None
+        trigger = kind.get("trigger") if isinstance(kind, dict) else None
+        trigger_px: Decimal | None = None
+        take_profit = False
+        if isinstance(trigger, dict):
+            trigger_px = parse_decimal(trigger.get("triggerPx"))
+            is_market, tpsl = trigger.get("isMarket"), trigger.get("tpsl")
+            if trigger_px is None or not isinstance(is_market, bool) or tpsl not in ("tp", "sl"):
+                raise WireError("trigger: expected {isMarket, triggerPx, tpsl}")
+            tif, take_profit = ("Ioc" if is_market else "Gtc"), tpsl == "tp"
+        elif isinstance(kind, dict) and isinstance(kind.get("limit"), dict):
+            tif = kind["limit"].get("tif")
+        else:
+            raise WireError("t: expected {limit} or {trigger}")
         if tif not in TIFS:
             raise WireError(f"tif: unknown variant `{tif}`")
         cloid = o.get("c")
@@ -183,6 +203,8 @@ class ExchangeActions:
             reduce_only=reduce_only,
             tif=tif,
             cloid=cloid.lower() if cloid else None,
+            trigger_px=trigger_px,
+            take_profit=take_profit,
         )
 
     def _place(self, user: str, req: OrderRequest, fee_tenths: int) -> dict[str, Any]:
@@ -195,7 +217,9 @@ class ExchangeActions:
             return {"error": ZERO_SIZE}
         if sz < 0 or not size_ok(sz, coin):
             return {"error": INVALID_SIZE}
-        if not price_ok(px, coin):
+        if not price_ok(px, coin) or (
+            req.trigger_px is not None and not price_ok(req.trigger_px, coin)
+        ):
             return {"error": asset_error(TICK, asset)}
         m = self.ex.markets[coin.symbol]
         if abs(px - m.mark) > m.mark * MAX_PRICE_DISTANCE:
@@ -215,7 +239,7 @@ class ExchangeActions:
             ):
                 bbo = f"{num(bid or ZERO)}@{num(ask or ZERO)}"
                 return {"error": asset_error(ALO.format(bbo=bbo), asset)}
-        if not reduce_only:
+        if not reduce_only and req.trigger_px is None:  # a trigger is margined when it fires
             added = max(ZERO, abs(held + signed) - abs(held))
             need = added * px / self.v.leverage(user, coin).value
             if need and need + self.v.margin_used(acc) > self.v.account_value(acc):
@@ -237,6 +261,12 @@ class ExchangeActions:
             created_ms=self.ex.now_ms(),
             reduce_only_sent=True,
         )
+        if req.trigger_px is not None:
+            order.quantity, order.status = None, "TriggerPending"
+            order.trigger_price, order.trigger_quantity = req.trigger_px, num(sz)
+            order.trigger_by = "MarkPrice"
+            # A stop-loss sell fires on a fall, a take-profit sell on a rise; buys the reverse.
+            order.trigger_above = req.take_profit != buy
         self.ex.next_order_id += 1 + self.ex.rng.randint(0, 7)
         if cloid is not None:
             self.v.state.cloid_oids[(user, cloid)] = order.id
@@ -250,8 +280,8 @@ class ExchangeActions:
         ids: dict[str, Any] = {"oid": int(order.id)}
         if cloid is not None:
             ids["cloid"] = cloid
-        if order.is_open:
-            return {"resting": ids}
+        if order.is_open or req.trigger_px is not None:
+            return {"resting": ids}  # a trigger order rests until it fires, then runs
         if order.executed == 0:
             return {"error": asset_error(IOC, asset)}
         avg = (order.executed_quote / order.executed).quantize(D("0.00000001")).normalize()

@@ -325,7 +325,7 @@ class Info:
         rows = []
         for o in sorted(acc.open.values(), key=lambda o: o.created_ms, reverse=True):
             coin = self.v.by_symbol.get(o.symbol)
-            if coin is None or o.pending:
+            if coin is None:
                 continue
             cloid = self.v.cloid(o.id)
             rows.append(frontend_order(o, coin, cloid) if frontend else basic_order(o, coin, cloid))
@@ -373,8 +373,7 @@ class Info:
         if by_time:
             start, end = _ms(body, "startTime", required=True) or 0, _ms(body, "endTime")
             rows = [r for r in rows if r["time"] >= start and (end is None or r["time"] <= end)]
-            return rows[:MAX_ROWS]
-        return list(reversed(rows))[:MAX_ROWS]
+        return list(reversed(rows))[:MAX_ROWS]  # newest first, as recorded for both
 
     def user_funding(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         user = _user(body)

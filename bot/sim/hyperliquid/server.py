@@ -4,13 +4,16 @@
 ``hyperliquid`` class at ``sim.rest_url`` (``exchange.urls["api"] = {"public": url,
 "private": url}``). ``python -m bot.sim --venue hyperliquid`` runs it as a process.
 
-The control API has the Backpack face's paths and JSON (``/_sim/price``, ``/_sim/funding``,
-``/_sim/settle``, ``/_sim/state``, ``/_sim/reset``; ``symbol`` may be the coin, ``"BTC"``,
-or the engine's ``"BTC_USDC_PERP"``) plus what only this venue needs: ``/_sim/deposit
-{"user","amount"}`` funds a wallet, ``/_sim/agent {"user","agent"[,"name"]}`` approves an API
-wallet, ``/_sim/subaccount {"master","sub"}`` makes ``sub`` a sub-account (a
-``vaultAddress``) of ``master``. Every control route goes through :meth:`HyperliquidServer.
-_control`, the one place a guard applies.
+The control API has the Backpack face's paths and JSON: ``/_sim/price``, ``/_sim/funding``
+(``symbol`` is the coin, ``"BTC"``, or the engine's ``"BTC_USDC_PERP"``), ``/_sim/settle``,
+``/_sim/state``, ``/_sim/reset``, ``/_sim/fault`` (``http_error``, ``delay``, ``rate_limit``,
+``lost_response``: an ``/exchange`` action runs and its answer is lost; an optional
+``"action": "order"`` aims a fault at one action type). Only this venue needs the rest:
+``/_sim/deposit {"user","amount"}`` funds a wallet, ``/_sim/agent {"user","agent"[,"name"]}``
+approves an API wallet, ``/_sim/subaccount {"master","sub"}`` makes ``sub`` a sub-account (a
+``vaultAddress``) of ``master``. Every control route goes through
+:meth:`HyperliquidServer._control`, which first asks the optional ``guard`` (the Backpack
+face's token/JSON/loopback-Host check plugs in there).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import TracebackType
@@ -32,20 +36,42 @@ from bot.sim.engine import Engine
 from bot.sim.hyperliquid.exchange import ExchangeActions
 from bot.sim.hyperliquid.info import Info
 from bot.sim.hyperliquid.state import Venue, VenueState
-from bot.sim.hyperliquid.wire import WireError, address, hyperliquid_markets
+from bot.sim.hyperliquid.wire import FEES_BPS, WireError, address, hyperliquid_markets
 from bot.sim.markets import MarketSpec
-from bot.sim.model import SimError
+from bot.sim.model import SimError, bad_request
 from bot.sim.store import StateStore, write_durably
 
 log = logging.getLogger("bot.sim.hyperliquid")
 JSON = "application/json"
+FAULT_KINDS = ("http_error", "delay", "rate_limit", "lost_response")
 ControlFn = Callable[[dict[str, Any]], Any]
+Guard = Callable[[web.Request], web.Response | None]
+"""Why a control request is refused (a response), or ``None`` to let it through."""
+
+
+@dataclass
+class Fault:
+    """One injected fault (``/_sim/fault``), the Backpack face's kinds less ``drop_ws``."""
+
+    kind: str
+    count: int
+    status: int = 500
+    ms: int = 0
+    path: str | None = None
+    skip: int = 0  # let this many matching requests through first
+    action: str | None = None  # only ``/exchange`` requests of this action type
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(
         body=json.dumps(data, separators=(",", ":")).encode(), status=status, content_type=JSON
     )
+
+
+def _action_type(body: Any) -> str | None:
+    action = body.get("action") if isinstance(body, dict) else None
+    kind = action.get("type") if isinstance(action, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 class HyperliquidServer:
@@ -58,8 +84,10 @@ class HyperliquidServer:
         tick_interval: float = 0.5,
         random_walk: bool = True,
         state_path: Path | None = None,
+        guard: Guard | None = None,
     ) -> None:
         self.engine = engine
+        self.guard = guard
         self.venue = Venue(engine)
         self.info = Info(self.venue)
         self.actions = ExchangeActions(self.venue)
@@ -67,6 +95,7 @@ class HyperliquidServer:
         self.random_walk = random_walk
         self.store: StateStore | None = None
         self.venue_path: Path | None = None
+        self._venue_saved = ""
         if state_path is not None:
             self.store = StateStore(state_path)
             self.store.load(engine)
@@ -74,6 +103,7 @@ class HyperliquidServer:
             if self.venue_path.exists():
                 self.venue.state = VenueState.load(json.loads(self.venue_path.read_text()))
         self._task: asyncio.Task[None] | None = None
+        self.faults: list[Fault] = []
         self.app = web.Application()
         self.app.router.add_post("/info", self._info)
         self.app.router.add_post("/exchange", self._exchange)
@@ -82,6 +112,7 @@ class HyperliquidServer:
             "/_sim/funding": self._ctl_funding,
             "/_sim/settle": self._ctl_settle,
             "/_sim/reset": self._ctl_reset,
+            "/_sim/fault": self._ctl_fault,
             "/_sim/deposit": self._ctl_deposit,
             "/_sim/agent": self._ctl_agent,
             "/_sim/subaccount": self._ctl_subaccount,
@@ -98,31 +129,74 @@ class HyperliquidServer:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise WireError(f"expected JSON: {exc}") from None
 
-    async def _info(self, request: web.Request) -> web.Response:
-        try:
-            return _json(self.info.answer(await self._read(request)))
-        except WireError as exc:
-            return web.Response(text=exc.text, status=422)
+    async def _info(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve(request, self.info.answer, writes=False)
 
-    async def _exchange(self, request: web.Request) -> web.Response:
+    async def _exchange(self, request: web.Request) -> web.StreamResponse:
+        return await self._serve(request, self.actions.handle, writes=True)
+
+    async def _serve(
+        self, request: web.Request, answer: Callable[[Any], Any], *, writes: bool
+    ) -> web.StreamResponse:
         try:
-            answer = self.actions.handle(await self._read(request))
+            body = await self._read(request)
         except WireError as exc:
             return web.Response(text=exc.text, status=422)
-        self.save()
-        return _json(answer)
+        fault = self._take_fault(request, body, writes=writes)
+        if fault is not None:
+            if fault.kind == "delay":
+                await asyncio.sleep(fault.ms / 1000)
+            elif fault.kind == "http_error":
+                return web.Response(text="Internal Server Error", status=fault.status)
+            elif fault.kind == "rate_limit":
+                return web.Response(text="Too many requests", status=429)
+        try:
+            result = answer(body)
+        except WireError as exc:
+            return web.Response(text=exc.text, status=422)
+        if writes:
+            self.save()  # what the answer says is on disk before the answer leaves
+        if fault is not None and fault.kind == "lost_response" and request.transport is not None:
+            # The work is done; the answer is lost on the wire.
+            request.transport.close()
+            raise asyncio.CancelledError
+        return _json(result)
+
+    def _take_fault(self, request: web.Request, body: Any, *, writes: bool) -> Fault | None:
+        kind = _action_type(body) if writes else None
+        for f in self.faults:
+            if f.path is not None and f.path != request.path:
+                continue
+            if f.action is not None and f.action != kind:
+                continue
+            if f.kind == "lost_response" and f.path is None and not writes:
+                continue  # lost answers are about actions: reads pass unless named
+            if f.skip > 0:
+                f.skip -= 1
+                continue
+            f.count -= 1
+            if f.count <= 0:
+                self.faults.remove(f)
+            return f
+        return None
 
     def save(self) -> None:
         """Persist the engine and the venue's own state before the answer leaves."""
         if self.store is not None:
             self.store.save(self.engine)
         if self.venue_path is not None:
-            write_durably(self.venue_path, json.dumps(self.venue.state.dump()))
+            text = json.dumps(self.venue.state.dump())
+            if text != self._venue_saved:
+                write_durably(self.venue_path, text)
+                self._venue_saved = text
 
     # ------------------------------------------------------------------ control API
 
     def _control(self, fn: ControlFn) -> Callable[[web.Request], Any]:
         async def route(request: web.Request) -> web.Response:
+            refused = self.guard(request) if self.guard is not None else None
+            if refused is not None:
+                return refused
             try:
                 body = await request.json() if request.can_read_body else {}
                 if not isinstance(body, dict):
@@ -156,9 +230,28 @@ class HyperliquidServer:
         self.venue.settle()
         return {"ok": True}
 
+    def _ctl_fault(self, b: dict[str, Any]) -> Any:
+        kind = b["kind"]
+        if kind not in FAULT_KINDS:
+            raise bad_request(f"Unknown fault kind {kind!r}")
+        action = b.get("action")
+        self.faults.append(
+            Fault(
+                kind=kind,
+                count=int(b.get("count", 1)),
+                status=int(b.get("status", 500)),
+                ms=int(b.get("ms", 0)),
+                path=b.get("path"),
+                skip=int(b.get("skip", 0)),
+                action=str(action) if action is not None else None,
+            )
+        )
+        return {"ok": True}
+
     def _ctl_reset(self, b: dict[str, Any]) -> Any:
         self.engine.reset()
         self.venue.state = VenueState()
+        self.faults.clear()
         return {"ok": True}
 
     def _ctl_deposit(self, b: dict[str, Any]) -> Any:
@@ -177,6 +270,10 @@ class HyperliquidServer:
 
     def _ctl_subaccount(self, b: dict[str, Any]) -> Any:
         master, sub = address(b["master"], "master"), address(b["sub"], "sub")
+        if not self.venue.known(master):
+            raise ValueError(f"{master} has not deposited")
+        if not self.venue.known(sub):
+            self.venue.deposit(sub, Decimal(0))  # a new sub-account starts empty
         self.venue.state.subaccounts[sub] = master
         return {"ok": True}
 
@@ -235,6 +332,7 @@ class HyperliquidSimulator:
         state_path: Path | None = None,
         markets: list[MarketSpec] | None = None,
         clock: Clock | None = None,
+        guard: Guard | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -245,11 +343,13 @@ class HyperliquidSimulator:
             clock=self.clock,
             markets=markets or hyperliquid_markets(),
         )
+        self.engine.ex.fees = dict(FEES_BPS)
         self.server = HyperliquidServer(
             self.engine,
             tick_interval=tick_interval,
             random_walk=random_walk,
             state_path=state_path,
+            guard=guard,
         )
         self.venue = self.server.venue
         self._runner: web.AppRunner | None = None

@@ -8,6 +8,7 @@ approvals, and the position size each funding payment was made on.
 
 from __future__ import annotations
 
+from bisect import insort
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,8 @@ from bot.sim.hyperliquid.wire import (
     replay_fills,
 )
 from bot.sim.model import ZERO, Account, Order
+
+NONCES_KEPT = 100
 
 
 @dataclass
@@ -44,6 +47,7 @@ class VenueState:
     builder_fees: dict[int, Decimal] = field(default_factory=dict)  # trade id -> builder fee
     funding_szi: dict[tuple[str, int], Decimal] = field(default_factory=dict)
     funding_ms: dict[tuple[str, int], int] = field(default_factory=dict)
+    nonces: dict[str, list[int]] = field(default_factory=dict)  # signer -> its highest, sorted
 
     def dump(self) -> dict[str, Any]:
         """As JSON-ready data (pair keys become lists)."""
@@ -61,6 +65,7 @@ class VenueState:
                 [u, i, str(szi), self.funding_ms.get((u, i))]
                 for (u, i), szi in self.funding_szi.items()
             ],
+            "nonces": self.nonces,
         }
 
     @classmethod
@@ -75,6 +80,7 @@ class VenueState:
             builders={(u, b): f for u, b, f in data["builders"]},
             referrers=dict(data["referrers"]),
             builder_fees={int(t): Decimal(f) for t, f in data["builder_fees"].items()},
+            nonces={k: list(v) for k, v in data.get("nonces", {}).items()},
         )
         out.oid_cloids = {oid: c for (_, c), oid in out.cloid_oids.items()}
         for u, i, szi, ms in data["funding"]:
@@ -106,6 +112,19 @@ class Venue:
         if self.known(signer):
             return signer
         return self.state.agents.get(signer)
+
+    def use_nonce(self, signer: str, nonce: int) -> str | None:
+        """Take ``nonce`` for ``signer``, or the venue's refusal: each signer's 100 highest
+        nonces are kept, and a new one must be unused and above the smallest of them."""
+        seen = self.state.nonces.setdefault(signer, [])
+        if nonce in seen:
+            return f"Invalid nonce: duplicate nonce {nonce}"
+        if len(seen) >= NONCES_KEPT and nonce < seen[0]:
+            return f"Invalid nonce: nonce too low {nonce} < {seen[0]}"
+        insort(seen, nonce)
+        if len(seen) > NONCES_KEPT:
+            del seen[0]
+        return None
 
     def deposit(self, user: str, amount: Decimal) -> Account:
         """Credit USDC to ``user`` (a new wallet starts at zero, not at the engine's default)."""

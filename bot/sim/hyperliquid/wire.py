@@ -26,6 +26,13 @@ DEFAULT_LEVERAGE = 20
 MAX_LEVERAGE = {"BTC": 40, "ETH": 25, "SOL": 20, "XRP": 20}
 OTHER_MAX_LEVERAGE = 10
 
+FEES_BPS = {  # the venue's base tier: 0.045 % taker, 0.015 % maker on perps
+    "futuresMakerFee": "1.5",
+    "futuresTakerFee": "4.5",
+    "spotMakerFee": "4",
+    "spotTakerFee": "7",
+}
+
 # The venue's texts (Hyperliquid docs, "Error responses"; the rest as the venue sends them).
 TICK = "Price must be divisible by tick size."
 MIN_VALUE = "Order must have minimum value of $10."
@@ -158,6 +165,8 @@ def order_status(order: Order) -> str:
         return "open"
     if order.status == "Filled":
         return "filled"
+    if order.status == "TriggerFailed":
+        return "reduceOnlyCanceled" if order.reduce_only else "marginCanceled"
     if order.status == "Expired":
         if order.expiry_reason == "ReduceOnlyNotReduced":
             return "reduceOnlyCanceled"
@@ -165,16 +174,37 @@ def order_status(order: Order) -> str:
     return "canceled"
 
 
+def sizes(order: Order) -> tuple[Decimal, Decimal]:
+    """``(origSz, sz)``: a trigger order waiting to fire has its size in ``triggerQuantity``."""
+    if order.pending:
+        size = D(order.trigger_quantity or "0")
+        return size, size
+    return order.quantity or ZERO, order.remaining
+
+
+def is_take_profit(order: Order) -> bool:
+    """A trigger that fires on a move *for* the position it closes (a sell above, a buy below)."""
+    return order.trigger_above != (order.side == "Bid")
+
+
+def order_type(order: Order) -> str:
+    if order.trigger_price is None:
+        return "Limit"
+    kind = "Take Profit" if is_take_profit(order) else "Stop"
+    return f"{kind} {'Market' if order.tif == 'IOC' else 'Limit'}"
+
+
 def basic_order(order: Order, coin: Coin, cloid: str | None) -> dict[str, Any]:
     """An ``openOrders`` row (the recorded shape, plus ``cloid`` when the order has one)."""
+    orig, left = sizes(order)
     row: dict[str, Any] = {
         "coin": coin.name,
         "limitPx": num(order.price or ZERO),
         "oid": int(order.id),
         "side": side(order.side),
-        "sz": num(order.remaining),
+        "sz": num(left),
         "timestamp": order.created_ms,
-        "origSz": num(order.quantity or ZERO),
+        "origSz": num(orig),
     }
     if cloid is not None:
         row["cloid"] = cloid
@@ -183,22 +213,27 @@ def basic_order(order: Order, coin: Coin, cloid: str | None) -> dict[str, Any]:
 
 def frontend_order(order: Order, coin: Coin, cloid: str | None) -> dict[str, Any]:
     """A ``frontendOpenOrders`` / ``orderStatus`` / ``historicalOrders`` order object."""
+    orig, left = sizes(order)
+    trigger = order.trigger_price
+    condition = "N/A"
+    if trigger is not None:
+        condition = f"Price {'above' if order.trigger_above else 'below'} {num(trigger)}"
     return {
         "coin": coin.name,
         "side": side(order.side),
         "limitPx": num(order.price or ZERO),
-        "sz": num(order.remaining),
+        "sz": num(left),
         "oid": int(order.id),
         "timestamp": order.created_ms,
-        "triggerCondition": "N/A",
-        "isTrigger": False,
-        "triggerPx": "0.0",
+        "triggerCondition": condition,
+        "isTrigger": trigger is not None,
+        "triggerPx": num(trigger or ZERO),
         "children": [],
         "isPositionTpsl": False,
         "reduceOnly": order.reduce_only,
-        "orderType": "Limit",
-        "origSz": num(order.quantity or ZERO),
-        "tif": tif(order),
+        "orderType": order_type(order),
+        "origSz": num(orig),
+        "tif": tif(order) if trigger is None else None,
         "cloid": cloid,
     }
 

@@ -111,6 +111,7 @@ async def test_main_key_approves_builder_fee_and_pays_it(
     price = await ask(main)
     await main.create_order(BTC, "limit", "buy", 0.01, price, {"timeInForce": "Ioc"})
     assert main.options["approvedBuilderFee"] is True
+    assert sim.venue.state.referrers == {MAIN.address.lower(): "CCXT1"}  # ccxt's setReferrer
     builder = "0x6530512A6c89C7cfCEbC3BA7fcD9aDa5f30827a6"
     query = {"type": "maxBuilderFee", "user": MAIN.address, "builder": builder}
     assert int(await main.publicPostInfo(query)) == 10  # tenths of a basis point
@@ -205,8 +206,60 @@ async def test_reads_of_other_methods(sim: HyperliquidSimulator, clients: list[A
     assert set(mids) >= {"BTC", "ETH"} and Decimal(mids["BTC"]) > 0
     tickers = await main.fetch_tickers([BTC, ETH])
     assert tickers[ETH]["bid"] < tickers[ETH]["ask"]
+    assert (await main.fetch_status())["status"] == "ok"  # exchangeStatus
+    assert abs(await main.fetch_time() - main.milliseconds()) < 5_000
     spot = await main.fetch_balance({"type": "spot"})
     assert spot["USDC"]["total"] == 0  # perps only: the spot wallet is empty
     unknown = await main.publicPostInfo({"type": "clearinghouseState", "user": SUB.address})
     assert unknown["marginSummary"]["accountValue"] == "0.0" and unknown["assetPositions"] == []
     assert SUB.address.lower() not in sim.engine.accounts  # reads never create a wallet
+
+
+async def test_a_replayed_request_is_refused_by_its_nonce(
+    sim: HyperliquidSimulator, clients: list[Any]
+) -> None:
+    main = client(sim, clients, MAIN)
+    await main.load_markets()
+    price = await ask(main)
+    order = {"symbol": BTC, "type": "limit", "side": "buy", "amount": 0.001, "price": price}
+    request = main.create_orders_request([{**order, "params": {"timeInForce": "Ioc"}}])
+    first = await main.privatePostExchange(request)
+    assert "filled" in first["response"]["data"]["statuses"][0]
+    with pytest.raises(ExchangeError, match=f"Invalid nonce: duplicate nonce {request['nonce']}"):
+        await main.privatePostExchange(request)
+    assert len(sim.engine.accounts[MAIN.address.lower()].orders) == 1
+
+
+async def test_stop_loss_and_take_profit_triggers(
+    sim: HyperliquidSimulator, clients: list[Any]
+) -> None:
+    main = client(sim, clients, MAIN)
+    await main.load_markets()
+    entry = await ask(main, ETH)
+    await main.create_order(ETH, "limit", "buy", 0.1, entry, {"timeInForce": "Ioc"})
+    stop_px, take_px = int(entry * 0.95), int(entry * 1.05)
+    stop = await main.create_order(
+        ETH, "market", "sell", 0.1, stop_px, {"stopLossPrice": stop_px, "reduceOnly": True}
+    )
+    take = await main.create_order(
+        ETH, "limit", "sell", 0.1, take_px, {"takeProfitPrice": take_px, "reduceOnly": True}
+    )
+    waiting = {o["id"]: o for o in await main.fetch_open_orders(ETH)}
+    assert waiting[stop["id"]]["info"]["orderType"] == "Stop Market"
+    assert waiting[stop["id"]]["info"]["triggerCondition"] == f"Price below {stop_px}.0"
+    assert waiting[stop["id"]]["stopLossPrice"] == stop_px
+    assert waiting[take["id"]]["info"]["orderType"] == "Take Profit Limit"
+    assert waiting[take["id"]]["takeProfitPrice"] == take_px
+    assert waiting[take["id"]]["amount"] == 0.1
+
+    async with httpx.AsyncClient() as http:
+        moved = await http.post(
+            sim.rest_url + "/_sim/price", json={"symbol": "ETH", "price": str(stop_px - 10)}
+        )
+        assert moved.status_code == 200
+    fired = await main.fetch_order(stop["id"], ETH)
+    assert fired["status"] == "closed" and fired["filled"] == 0.1
+    assert await main.fetch_positions([ETH]) == []
+    # The take-profit lost its position: it is cancelled, as a reduce-only trigger is.
+    assert (await main.fetch_order(take["id"], ETH))["status"] == "canceled"
+    assert await main.fetch_open_orders(ETH) == []

@@ -15,7 +15,8 @@ from typing import Any
 import ccxt.async_support as ccxt_async
 import httpx
 import pytest
-from ccxt.base.errors import InvalidOrder, OrderNotFound
+from aiohttp import web
+from ccxt.base.errors import ExchangeNotAvailable, InvalidOrder, NetworkError, OrderNotFound
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
@@ -100,6 +101,9 @@ async def test_ioc_with_cloid_fill_lookup_positions_trades(hl: Any) -> None:
     assert trade["order"] == order["id"] and trade["side"] == "buy"
     assert trade["info"]["dir"] == "Open Long" and trade["info"]["cloid"] == CLOID
     assert trade["takerOrMaker"] == "taker"
+    assert trade["fee"]["cost"] == pytest.approx(
+        ask * 0.002 * 0.00045, abs=1e-6
+    )  # the venue's taker fee
 
 
 async def test_resting_order_open_orders_cancel_by_cloid(hl: Any) -> None:
@@ -221,3 +225,58 @@ async def _wait_for_funding(ex: Any, n: int) -> list[Any]:
             return rows
         await asyncio.sleep(0.02)
     raise AssertionError(f"no funding payment #{n} within 5 s")
+
+
+async def test_lost_answer_order_is_found_by_its_cloid(hl: Any, sim: HyperliquidSimulator) -> None:
+    await hl.load_markets()
+    ask = (await hl.fetch_order_book(BTC))["asks"][0][0]
+    # ccxt sends approveBuilderFee before every order: the fault waits for the order itself.
+    await _control(sim, "/_sim/fault", {"kind": "lost_response", "action": "order"})
+    with pytest.raises(NetworkError):
+        await hl.create_order(
+            BTC, "limit", "sell", 0.002, ask * 0.99, {"timeInForce": "Ioc", "clientOrderId": CLOID}
+        )
+    found = await hl.fetch_order(None, BTC, {"clientOrderId": CLOID})
+    assert found["status"] == "closed" and found["filled"] == 0.002
+    (position,) = await hl.fetch_positions([BTC])
+    assert position["side"] == "short" and position["contracts"] == 0.002
+    await _control(sim, "/_sim/fault", {"kind": "http_error", "status": 502})
+    with pytest.raises(ExchangeNotAvailable):
+        await hl.fetch_balance()
+    assert (await hl.fetch_balance())["USDC"]["total"] < 10_000  # fees paid; the fault is spent
+
+
+async def test_control_routes_pass_through_the_guard() -> None:
+    def guard(request: web.Request) -> web.Response | None:
+        if request.headers.get("X-Test-Token") != "open sesame":
+            return web.Response(text="refused", status=403)
+        return None
+
+    sim = HyperliquidSimulator(seed=1, random_walk=False, guard=guard)
+    async with sim as s, httpx.AsyncClient(base_url=sim.rest_url) as http:
+        body = {"user": MAIN.address, "amount": "5"}
+        for path in ("/_sim/deposit", "/_sim/settle", "/_sim/reset", "/_sim/fault"):
+            assert (await http.post(path, json=body)).status_code == 403
+        assert (await http.get("/_sim/state")).status_code == 403
+        assert MAIN.address.lower() not in s.engine.accounts
+        headers = {"X-Test-Token": "open sesame"}
+        assert (await http.post("/_sim/deposit", json=body, headers=headers)).status_code == 200
+        assert MAIN.address.lower() in s.engine.accounts
+        # The venue's own API is not the control API: no guard there.
+        meta = await http.post("/info", json={"type": "meta"})
+        assert meta.status_code == 200
+
+
+async def test_resting_order_fills_as_maker_when_the_market_comes(
+    hl: Any, sim: HyperliquidSimulator
+) -> None:
+    await hl.load_markets()
+    bid = (await hl.fetch_order_book(BTC))["bids"][0][0]
+    price = int(bid * 0.99)
+    order = await hl.create_order(BTC, "limit", "buy", 0.001, price, {"clientOrderId": CLOID})
+    await _control(sim, "/_sim/price", {"symbol": "BTC_USDC_PERP", "price": str(price - 100)})
+    (trade,) = await hl.fetch_my_trades(BTC)
+    assert trade["order"] == order["id"] and trade["takerOrMaker"] == "maker"
+    assert trade["price"] == price
+    assert trade["fee"]["cost"] == pytest.approx(price * 0.001 * 0.00015, abs=1e-6)  # maker fee
+    assert (await hl.fetch_order(None, BTC, {"clientOrderId": CLOID}))["status"] == "closed"
