@@ -128,3 +128,26 @@ USER_FUNDING = [
         },
     }
 ]
+
+
+def user_fills(oid: int = 77) -> list[Any]:
+    """``userFills``: two fills of one IOC (shape from the SDK's recorded responses)."""
+    return [
+        {
+            "coin": "BTC",
+            "px": px,
+            "sz": sz,
+            "side": "A",
+            "time": 1733400000050,
+            "startPosition": start,
+            "dir": "Open Short",
+            "closedPnl": "0.0",
+            "hash": "0x" + "0" * 64,
+            "oid": oid,
+            "crossed": True,
+            "fee": "0.5",
+            "tid": tid,
+            "feeToken": "USDC",
+        }
+        for px, sz, start, tid in (("96990.0", "0.1", "0.0", 1), ("96900.0", "0.1", "-0.1", 2))
+    ]

@@ -135,10 +135,11 @@ async def test_orders_are_looked_up_by_cloid_for_the_account() -> None:
     v, rec = venue()
     want = cloid(31337)
     rec.info("orderStatus", lambda r: fx.order_status(r.json["oid"]))
+    rec.info("userFills", fx.user_fills())  # the status carries no average price: the fills do
     found = await v.order_by_client_id(BTC, 31337)
     (asked,) = rec.sent(lambda r: (r.json or {}).get("type") == "orderStatus")
     assert asked.json == {"type": "orderStatus", "user": fx.MAIN, "oid": want}
-    assert found is not None
+    assert found is not None and found.average_price == D("96945")
     assert (found.client_id, found.status, found.side, found.filled) == (
         31337,
         "filled",
