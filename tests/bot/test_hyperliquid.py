@@ -191,3 +191,31 @@ async def test_three_venues_arb_picks_the_best_venue_per_asset(
         assert "<b>ETH</b> on hyperliquid ·" in arb.text
     finally:
         await runner.stop()
+
+
+async def test_a_lost_hyperliquid_answer_is_settled_by_its_cloid(
+    hl_bot: BotRunner,
+    tg: FakeTelegram,
+    venue_a: SimProcess,
+    hl_venue: SimProcess,
+    keys: KeyPair,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The order runs on the venue and its answer is lost on the wire: the one order path
+    looks it up by the cloid it sent — filled, nothing re-sent, nothing unwound."""
+    await control(venue_a.rest_url, "funding", {"symbol": BTC, "rate": "0.0001"})
+    await control(hl_venue.rest_url, "funding", {"symbol": "BTC", "rate": "0.0004"})
+    await setup(tg, "approve")
+    mark = len(tg.messages)
+    await run_once(hl_bot.services)
+    proposal = await tg.next_message(ALICE, "Strategy proposes: Open", after=mark)
+    await control(
+        hl_venue.rest_url, "fault", {"kind": "lost_response", "action": "order", "count": 1}
+    )
+    done = await tg.answer_to(await tg.tap(ALICE, proposal, proposal.button("Execute")), 30)
+    assert "unwound" not in done.text and "failed" not in done.text, done.text
+    long_a, short_hl = await btc(venue_a, keys), await hl_position(hl_venue)
+    assert long_a > 0 and short_hl == -long_a
+    assert await orders(venue_a, keys) == 1 and len(await hl_orders(hl_venue)) == 1
+    assert "looking it up by clientId" in caplog.text  # the answer really was lost
+    assert await hl_bot.services.orders.store.unsettled() == []
