@@ -189,6 +189,12 @@ async def test_three_venues_arb_picks_the_best_venue_per_asset(
         arb = await tg.ask(ALICE, "/arb", "Best funding spreads", timeout=40)
         assert "<b>BTC</b> on backpack (hedge) ·" in arb.text
         assert "<b>ETH</b> on hyperliquid ·" in arb.text
+        # The cross strategy picks the venue by the same numbers.
+        await setup(tg, "approve")
+        mark = len(tg.messages)
+        await run_once(runner.services)
+        proposal = await tg.next_message(ALICE, "Strategy proposes: Open", after=mark)
+        assert "short backpack (hedge), long backpack" in proposal.text, proposal.text
     finally:
         await runner.stop()
 
