@@ -195,6 +195,21 @@ async def test_three_venues_arb_picks_the_best_venue_per_asset(
         await run_once(runner.services)
         proposal = await tg.next_message(ALICE, "Strategy proposes: Open", after=mark)
         assert "short backpack (hedge), long backpack" in proposal.text, proposal.text
+        await tg.answer_to(await tg.tap(ALICE, proposal, proposal.button("Execute")), 30)
+        assert await btc(venue_b, hedge_keys) < 0 and await hl_position(hl_venue) == 0
+        # Positions, the delta check and /pnl read the venue each position is held on.
+        positions = await tg.ask(ALICE, "/positions", "cross-venue pairs", timeout=20)
+        line = next(x for x in positions.text.split("\n") if x.startswith("<b>BTC</b>"))
+        assert "on backpack (hedge) (liq." in line and line.endswith("delta 0")
+        desk = runner.services.strategy.cross
+        assert desk is not None
+        portfolio = await runner.services.strategy.store.portfolio()
+        assert portfolio.positions[0].hedge_venue == "backpack"
+        assert await desk.deltas(portfolio, auto=False) == ([], [])
+        await control(venue_b.rest_url, "settle")
+        pnl = await tg.ask(ALICE, "/pnl", "Funding on backpack (hedge)", timeout=20)
+        assert "Funding on hyperliquid" in pnl.text
+        assert "BTC/USDC:USDC: funding +" in pnl.text.split("Funding on backpack (hedge)")[1]
     finally:
         await runner.stop()
 
