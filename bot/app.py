@@ -35,7 +35,7 @@ from bot.clock import Clock, SystemClock
 from bot.container import HelpLine, Services
 from bot.exchange.client import BackpackAPI
 from bot.exchange.errors import BackpackError
-from bot.paper import PaperExchange, PaperHedge, PaperHedgeOnReal
+from bot.paper import PaperExchange
 from bot.services.access import Refused, reads_only
 from bot.services.account import AccountService
 from bot.services.arb import ArbConfig, ArbService
@@ -56,7 +56,8 @@ from bot.storage.events import EventStore
 from bot.storage.strategy import StrategyStore
 from bot.storage.trading import TradingStore
 from bot.venues.backpack import BackpackVenue
-from bot.venues.port import HistoryVenue, Venue, VenueError
+from bot.venues.opening import OpenVenues, open_hedges
+from bot.venues.port import Venue
 from handlers import account, alerts, arb, general, market, strategy, trading
 from handlers.common import (
     BotData,
@@ -169,16 +170,27 @@ async def open_services(
         stack.push_async_callback(account_api.close)
 
     primary = BackpackVenue(account_api, market_api)
-    hedge, tradable = await _open_hedge(s, db, clock, stack, primary) if s.hedge else (None, False)
-    #: The hedge venue orders may go to: live, or the offline simulator in paper mode. On
-    #: real data in paper mode it is read-only (compare, never trade).
-    hedge_orders = hedge if tradable else None
+    hedges = await _open_hedges(s, db, clock, stack, primary)
+    hedge = hedges.first
+    #: The hedge venues orders may go to: live, or the offline simulators in paper mode. On
+    #: real data in paper mode only the first trades (on a paper account); others compare.
+    hedge_orders = (
+        hedge if hedge is not None and next(iter(hedges.venues)) in hedges.tradable else None
+    )
     arb_service = (
         ArbService(
             primary,
             hedge,
-            ArbConfig(s.arb_notional, s.arb_horizon_hours, tuple(s.hedge_symbols)),
+            ArbConfig(
+                s.arb_notional,
+                s.arb_horizon_hours,
+                tuple(s.hedge_symbols),
+                min_open_interest=s.arb_min_open_interest,
+                min_volume_24h=s.arb_min_volume_24h,
+            ),
             clock,
+            hedges=hedges.venues,
+            tradable=frozenset(hedges.tradable),
         )
         if hedge is not None
         else None
@@ -193,6 +205,7 @@ async def open_services(
         clock=clock,
         logger=logging.getLogger("bot.orders"),
         hedge=hedge_orders,
+        venues=hedges.orders(),
     )
     market_service = MarketService(market_api, account_api, clock)
     account_service = AccountService(account_api, orders)
@@ -277,46 +290,13 @@ async def open_services(
     )
 
 
-async def _open_hedge(
+async def _open_hedges(
     s: Settings, db: Database, clock: Clock, stack: contextlib.AsyncExitStack, primary: Venue
-) -> tuple[HistoryVenue, bool]:
-    """The hedge venue through ccxt, and whether orders may go to it: a second simulator
-    offline (``EXCHANGE=sim``, tradable on paper); in paper mode on real data, the real venue's
-    public data with orders on a paper hedge account (:class:`PaperVenue`; nothing is signed on
-    the real venue), or compare-only when the real venue cannot be reached at start; the real
-    account when live (tradable)."""
-    # ccxt costs ~0.5 s and ~60 MB to import: only a bot with a hedge venue pays for it.
-    from bot.venues.ccxt_venue import CcxtVenue, make_exchange
-    from bot.venues.paper_venue import PaperVenue
-
-    label = s.hedge_exchange if s.hedge_exchange != "backpack" else "backpack (hedge)"
-    if s.paper and s.exchange == "sim":
-        sim = PaperHedge(s, clock)
-        stack.push_async_callback(sim.stop)
-        url, credentials = await sim.start(db)
-        exchange = make_exchange("backpack", credentials, url)
-        label = f"{s.hedge_exchange} (sim)"
-    elif s.paper:
-        real = CcxtVenue(make_exchange(s.hedge_exchange, "", s.hedge_api_url), label)
-        stack.push_async_callback(real.close)
-        book = PaperHedgeOnReal(s, clock, real)
-        try:
-            url, credentials = await book.start(db, primary)
-        except VenueError as exc:
-            await book.stop()
-            log.warning("hedge venue unreachable (%s): compare-only, no paper hedge trading", exc)
-            return real, False
-        stack.push_async_callback(book.stop)
-        paper = CcxtVenue(make_exchange("backpack", credentials, url), f"{label} (paper)")
-        stack.push_async_callback(paper.close)
-        return PaperVenue(real, paper, book.sync_market), True
-    else:
-        exchange = make_exchange(
-            s.hedge_exchange, s.hedge_credentials.get_secret_value(), s.hedge_api_url
-        )
-    venue = CcxtVenue(exchange, label)
-    stack.push_async_callback(venue.close)
-    return venue, not (s.paper and s.exchange != "sim")
+) -> OpenVenues:
+    """Every hedge venue (``HEDGE_EXCHANGES``); ccxt is imported only when there is one."""
+    if not s.hedge:
+        return OpenVenues()
+    return await open_hedges(s, db, clock, stack, primary)
 
 
 def build_application(settings: Settings, *, clock: Clock | None = None) -> App:

@@ -288,3 +288,50 @@ class PaperHedgeOnReal:
     async def stop(self) -> None:
         if self.sim is not None:
             await self.sim.stop()
+
+
+HL_KEYS = "paper_hyperliquid_keys"
+
+
+class PaperHyperliquid:
+    """With ``EXCHANGE=sim`` and ``hyperliquid`` among the hedge venues: the simulator's
+    Hyperliquid face in-process (hourly funding), reached through ccxt's own ``hyperliquid``
+    class exactly as the real venue is — a funded main wallet and an API (agent) wallet that
+    signs for it, both keys kept in the database, state in
+    ``DATA_DIR/paper-hyperliquid-sim.json``."""
+
+    def __init__(self, settings: Settings, clock: Clock, seed: int) -> None:
+        from bot.sim.hyperliquid import HyperliquidSimulator
+
+        self.balance = settings.paper_balance
+        self.sim = HyperliquidSimulator(
+            seed=seed,
+            funding_interval=3600,
+            tick_interval=settings.sim_tick_seconds,
+            state_path=settings.data_dir / "paper-hyperliquid-sim.json",
+            clock=clock,
+            control=False,  # paper mode: the exchange API only, no control door
+        )
+
+    async def start(self, db: Database) -> tuple[str, str]:
+        """Start the face; returns (REST URL, ccxt credentials JSON: walletAddress + agent
+        privateKey)."""
+        from eth_account import Account
+
+        await self.sim.start()
+        stored = await db.get_meta(HL_KEYS)
+        if stored is None:
+            stored = json.dumps([Account.create().key.hex(), Account.create().key.hex()])
+            await db.set_meta(HL_KEYS, stored)
+        main_key, agent_key = json.loads(stored)
+        main = str(Account.from_key(main_key).address).lower()
+        agent = str(Account.from_key(agent_key).address).lower()
+        if not self.sim.venue.known(main):
+            self.sim.deposit(main, self.balance)
+        self.sim.approve_agent(main, agent, "backpack-bot")
+        log.info("paper hedge venue (Hyperliquid face) at %s", self.sim.rest_url)
+        key = agent_key if agent_key.startswith("0x") else "0x" + agent_key
+        return self.sim.rest_url, json.dumps({"walletAddress": main, "privateKey": key})
+
+    async def stop(self) -> None:
+        await self.sim.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -21,6 +22,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.services.access import Role, parse_users, with_default_owner
+from bot.venues.config import VenueSpec, split_ids
 
 
 class ConfigError(ValueError):
@@ -76,6 +78,11 @@ class Settings(BaseSettings):
     hedge_symbols: Annotated[list[str], NoDecode] = Field(default_factory=list)
     hedge_sim_funding_interval: int = Field(default=28800, ge=60)
     arb_notional: Decimal = Field(default=Decimal(1000), gt=0)
+    hedge_exchanges: str = ""
+    hedge_max_slippage: Decimal = Field(default=Decimal("0.005"), gt=0, lt=1)
+    hedge_leverage: int = Field(default=3, ge=1, le=100)
+    arb_min_open_interest: Decimal = Field(default=Decimal(0), ge=0)
+    arb_min_volume_24h: Decimal = Field(default=Decimal(0), ge=0)
     arb_horizon_hours: Decimal = Field(default=Decimal(24), gt=0, le=24 * 365)
 
     _roles: dict[int, Role] = PrivateAttr(default_factory=dict)
@@ -133,10 +140,38 @@ class Settings(BaseSettings):
     def _hedge_id(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _first_hedge(self) -> Settings:
+        """With ``HEDGE_EXCHANGES`` only, ``hedge_exchange`` is its first venue (the default
+        hedge: the one the single-venue paths use)."""
+        ids = split_ids(self.hedge_exchanges)
+        if ids and not self.hedge_exchange:
+            self.hedge_exchange = ids[0]
+        return self
+
     @property
     def hedge(self) -> bool:
-        """A second venue is configured (``HEDGE_EXCHANGE``)."""
-        return bool(self.hedge_exchange)
+        """A second venue is configured (``HEDGE_EXCHANGES`` or ``HEDGE_EXCHANGE``)."""
+        return bool(self.hedge_ids)
+
+    @property
+    def hedge_ids(self) -> list[str]:
+        """Every hedge venue's ccxt id, the first being the default (``HEDGE_EXCHANGE``'s)."""
+        return split_ids(self.hedge_exchanges) or split_ids(self.hedge_exchange)
+
+    def hedge_specs(self, env: Mapping[str, str] | None = None) -> list[VenueSpec]:
+        """Each hedge venue with its credentials and API URL (``HEDGE_CREDENTIALS_<ID>``,
+        ``HEDGE_API_URL_<ID>``, read from the environment and ``.env``)."""
+        from bot.venues.config import read_env_file, venue_specs
+
+        if env is None:
+            env = {**read_env_file(), **{k.upper(): v for k, v in os.environ.items()}}
+        return venue_specs(
+            self.hedge_ids,
+            self.hedge_credentials.get_secret_value(),
+            self.hedge_api_url,
+            env,
+        )
 
     @property
     def roles(self) -> Mapping[int, Role]:
@@ -156,6 +191,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "price_drift_tolerance",
+        "hedge_max_slippage",
         "limit_price_band",
         "alert_hysteresis",
         "liquidation_warning_distance",
@@ -260,17 +296,32 @@ class Settings(BaseSettings):
 
         import ccxt
 
-        if self.hedge_exchange not in ccxt.exchanges:
-            raise ConfigError(
-                f"HEDGE_EXCHANGE={self.hedge_exchange} is not a ccxt exchange id; use one like "
-                "binanceusdm, bybit, okx or hyperliquid (or leave it empty to turn hedging off)."
-            )
-        raw = self.hedge_credentials.get_secret_value().strip()
-        try:
-            ok = not raw or isinstance(json.loads(raw), dict)
-        except ValueError:
-            ok = False
-        if not ok:  # never echo the value: it holds the keys
-            raise ConfigError(
-                'HEDGE_CREDENTIALS must be a JSON object, e.g. {"apiKey": "...", "secret": "..."}'
-            )
+        for venue in self.hedge_ids:
+            if venue not in ccxt.exchanges:
+                raise ConfigError(
+                    f"HEDGE_EXCHANGE={venue} is not a ccxt exchange id; use ones like "
+                    "binanceusdm, bybit, okx or hyperliquid (or leave it empty to turn hedging "
+                    "off)."
+                )
+        for spec in self.hedge_specs():
+            try:
+                creds = json.loads(spec.credentials) if spec.credentials.strip() else {}
+            except ValueError:
+                creds = None
+            if not isinstance(creds, dict):  # never echo the value: it holds the keys
+                raise ConfigError(
+                    f"HEDGE_CREDENTIALS must be a JSON object, e.g. "
+                    f'{{"apiKey": "...", "secret": "..."}} (for {spec.id}: '
+                    f"HEDGE_CREDENTIALS_{spec.id.upper()}, or HEDGE_CREDENTIALS keyed by venue)"
+                )
+            if (
+                spec.id == "hyperliquid"
+                and self.trading_mode == "live"
+                and not (creds.get("walletAddress") and creds.get("privateKey"))
+            ):
+                raise ConfigError(
+                    "hyperliquid needs walletAddress (your main account's address) and "
+                    "privateKey (an API wallet's key, made at app.hyperliquid.xyz/API) in "
+                    "HEDGE_CREDENTIALS_HYPERLIQUID; add vaultAddress to trade for a vault or "
+                    "sub-account."
+                )

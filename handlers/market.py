@@ -70,7 +70,10 @@ async def funding(update: Update, context: Context) -> None:
     r = rt(context)
     views = await r.market.funding(words[0] if words else None)
     text = render.funding(views, r.clock, single=bool(words))
-    if words and r.arb is not None:
+    if words and r.arb is not None and len(r.arb.hedges) > 1:
+        rows = await r.arb.compare_all(views[0].symbol)
+        text += "\n\n" + render_arb.venues_block(views[0].symbol, rows, r.clock)
+    elif words and r.arb is not None:
         pair, edge = await r.arb.compare(views[0].symbol)
         text += "\n\n" + render_arb.pair_block(pair, edge, r.clock)
     await reply(update, text)

@@ -18,6 +18,7 @@ from bot.services.numbers import NumberError, human_duration, parse_duration
 from bot.services.strategy import MAX_BACKTEST_DAYS, CrossBacktest, StrategyService
 from bot.storage.strategy import MODES
 from bot.strategy.model import CONFIG_KEYS, ConfigError
+from handlers.arb import spread_chart
 from handlers.common import Context, args_of, guarded, reply, rt, say_refusal
 from handlers.guard import actor, permitted
 from handlers.market import bad_symbol
@@ -50,7 +51,11 @@ HELP: list[tuple[str, str, str]] = [
     ),
     ("trades", "the strategy's last trades with reasons", "/trades"),
     ("backtest", "run the strategy on history, equity PNG", "/backtest BTC 30d"),
-    ("chart", "price + funding chart, or top funding rates", "/chart BTC 24h  ·  /chart funding"),
+    (
+        "chart",
+        "price + funding chart, top funding rates, or a cross-venue spread",
+        "/chart BTC 24h  ·  /chart funding  ·  /chart spread BTC hyperliquid 7d",
+    ),
 ]
 
 
@@ -184,8 +189,8 @@ async def pnl(update: Update, context: Context) -> None:
     if svc.cross is not None:
         since = {"day": 86_400_000, "week": 7 * 86_400_000}.get(period)
         start = svc.now_ms() - since if since else 0
-        rows = await svc.cross.hedge_funding(start)
-        text += "\n\n" + render.hedge_funding(svc.cross.hedge.name, rows)
+        for venue, rows in (await svc.cross.funding_by_venue(start)).items():
+            text += "\n\n" + render.hedge_funding(venue, rows)
     await reply(update, text)
 
 
@@ -251,6 +256,9 @@ async def chart(update: Update, context: Context) -> None:
     if chat is None:
         return
     svc = _service(context)
+    if args[:1] == ["spread"]:
+        await spread_chart(update, context, args[1:])
+        return
     if args == ["funding"]:
         png = await svc.funding_chart()
         await chat.send_photo(png, caption="Funding rate per interval, top perps by |rate|")

@@ -16,12 +16,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_env_example_lists_every_setting_with_a_comment() -> None:
     text = (ROOT / ".env.example").read_text()
-    names = re.findall(r"^([A-Z_]+)=", text, flags=re.M)
+    names = re.findall(r"^([A-Z0-9_]+)=", text, flags=re.M)
     assert sorted(names) == sorted(f.upper() for f in Settings.model_fields)
     lines = text.splitlines()
     for i, line in enumerate(lines):
-        if re.match(r"^[A-Z_]+=", line):
-            assert lines[i - 1].startswith("#") or re.match(r"^[A-Z_]+=", lines[i - 1]), line
+        if re.match(r"^[A-Z0-9_]+=", line):
+            assert lines[i - 1].startswith("#") or re.match(r"^[A-Z0-9_]+=", lines[i - 1]), line
 
 
 def test_example_file_parses(tmp_path: Path) -> None:

@@ -147,3 +147,22 @@ def funding_bars_png(rates: Sequence[tuple[str, Decimal]], title: str) -> bytes:
     ax.grid(alpha=0.3, axis="x")
     _plain(ax.xaxis)
     return _png(fig)
+
+
+def spread_png(title: str, series: Sequence[tuple[int, Decimal]]) -> bytes:
+    """A funding spread over time: APR(Backpack) − APR(hedge venue) per hour, in %, with the
+    zero line (above: Backpack pays more, short Backpack)."""
+    fig = Figure(figsize=(8, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    if series:
+        xs = _dates([t for t, _ in series])
+        ys = [float(v) * 100 for _, v in series]
+        ax.plot(xs, ys, color=BLUE, linewidth=1.2)
+        ax.fill_between(xs, ys, 0, where=[y >= 0 for y in ys], color=GREEN, alpha=0.2)
+        ax.fill_between(xs, ys, 0, where=[y < 0 for y in ys], color=RED, alpha=0.2)
+        _time_axis(ax)
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_ylabel("spread APR, %")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return _png(fig)

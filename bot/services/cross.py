@@ -20,7 +20,7 @@ from bot.services.arb import ArbService
 from bot.storage.strategy import StrategyStore
 from bot.strategy.cross import close_action, cross_actions, open_action
 from bot.strategy.model import ZERO, Action, Candidate, Leg, Portfolio, Side, StrategyConfig
-from bot.venues.port import HEDGE, HistoryVenue, VenueError, VenuePosition
+from bot.venues.port import HEDGE, HistoryVenue, Venue, VenueError, VenueMarket, VenuePosition
 
 log = logging.getLogger("bot.cross")
 
@@ -58,6 +58,11 @@ class CrossPlan:
     warnings: tuple[str, ...] = ()
 
 
+def _hedge_leg_venue(action: Action) -> str | None:
+    """The hedge venue an entry's second leg goes to."""
+    return next((leg.venue for leg in action.legs if leg.venue is not None), None)
+
+
 def _down(value: Decimal, step: Decimal) -> Decimal:
     return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
 
@@ -78,15 +83,15 @@ class CrossDesk:
         self, config: StrategyConfig, portfolio: Portfolio, now_ms: int, *, auto: bool
     ) -> CrossPlan:
         """Exits, entries (when ``config.max_positions`` leaves room) and delta repairs."""
-        scan = await self.arb.scan(top=None, notional=config.trade_notional)
+        scan = await self.arb.scan(top=None, notional=config.trade_notional, tradable_only=True)
         actions, candidates = cross_actions(scan.edges, portfolio, config, now_ms)
         warnings, repairs = await self.deltas(portfolio, auto=auto)
         troubled = {a.symbol for a in repairs}
         actions = [a for a in actions if a.symbol not in troubled] + repairs
-        if any(a.kind == "open" for a in actions):
-            problem = await self.margin_problem(config.trade_notional)
+        for a in [a for a in actions if a.kind == "open"]:
+            problem = await self.margin_problem(config.trade_notional, _hedge_leg_venue(a))
             if problem is not None:
-                actions = [a for a in actions if a.kind != "open"]
+                actions = [x for x in actions if x is not a]
                 warnings.append(f"no new cross entry: {problem}")
         fresh = tuple(w for w in warnings if w not in self._told)
         self._told = set(warnings)
@@ -96,14 +101,20 @@ class CrossDesk:
         self, config: StrategyConfig, portfolio: Portfolio, now_ms: int
     ) -> tuple[Candidate, ...]:
         """Every pair's evaluation now (a read: nothing is changed or repaired)."""
-        scan = await self.arb.scan(top=None, notional=config.trade_notional)
+        scan = await self.arb.scan(top=None, notional=config.trade_notional, tradable_only=True)
         return tuple(cross_actions(scan.edges, portfolio, config, now_ms)[1])
 
-    async def margin_problem(self, notional: Decimal) -> str | None:
-        """Why a leg of ``notional`` USDC cannot be margined on one of the venues, or None."""
+    def _hedge(self, venue_id: str | None) -> Venue:
+        """The hedge venue a position or an edge names (``None``/``HEDGE``: the default)."""
+        return self.hedge if venue_id in (None, HEDGE) else self.arb.venue(venue_id)
+
+    async def margin_problem(self, notional: Decimal, venue_id: str | None = None) -> str | None:
+        """Why a leg of ``notional`` USDC cannot be margined on Backpack or on the hedge venue
+        ``venue_id`` (the default one), or None."""
         need = notional * MARGIN_PER_NOTIONAL
+        hedge = self._hedge(venue_id)
         collateral, balances, markets = await asyncio.gather(
-            self.account.get_collateral(), self.hedge.balances(), self.hedge.markets()
+            self.account.get_collateral(), hedge.balances(), hedge.markets()
         )
         ours = Decimal(str(collateral.get("netEquityAvailable") or 0))
         if ours < need:
@@ -111,9 +122,7 @@ class CrossDesk:
         settle = {m.settle for m in markets.values()}
         theirs = max((balances.get(a, ZERO) for a in settle), default=ZERO)
         if theirs < need:
-            return (
-                f"{self.hedge.name} has {money.usdc(theirs)} free, a leg needs {money.usdc(need)}"
-            )
+            return f"{hedge.name} has {money.usdc(theirs)} free, a leg needs {money.usdc(need)}"
         return None
 
     async def deltas(self, portfolio: Portfolio, *, auto: bool) -> tuple[list[str], list[Action]]:
@@ -126,17 +135,20 @@ class CrossDesk:
         """
         if not portfolio.positions:
             return [], []
-        ours_rows, theirs_rows, ours_m, theirs_m = await asyncio.gather(
+        ids = sorted({p.hedge_venue or HEDGE for p in portfolio.positions})
+        ours_rows, ours_m, *per_venue = await asyncio.gather(
             self.account.get_positions(),
-            self.hedge.positions(),
             self.arb.primary.markets(),
-            self.hedge.markets(),
+            *(self._venue_view(v) for v in ids),
         )
         ours = {r["symbol"]: Decimal(str(r["quantity"])) for r in ours_rows}
-        theirs = {p.symbol: p.quantity for p in theirs_rows}
+        views = dict(zip(ids, per_venue, strict=True))
         warnings: list[str] = []
         repairs: list[Action] = []
         for p in portfolio.positions:
+            vid = p.hedge_venue or HEDGE
+            theirs, theirs_m = views[vid]
+            hedge_name = self._hedge(vid).name
             a, b = ours.get(p.symbol, ZERO), theirs.get(p.spot_symbol or "", ZERO)
             ma, mb = ours_m.get(p.symbol), theirs_m.get(p.spot_symbol or "")
             step = max(ma.step if ma else ZERO, mb.step if mb else ZERO)
@@ -151,7 +163,7 @@ class CrossDesk:
                 continue
             warnings.append(
                 f"{p.symbol}: legs diverge — backpack {money.size(a, step or None)}, "
-                f"{self.hedge.name} {money.size(b, step or None)} "
+                f"{hedge_name} {money.size(b, step or None)} "
                 f"(delta {money.size(delta, step or None)}); "
                 + ("repairing" if auto else "check both venues")
             )
@@ -165,7 +177,7 @@ class CrossDesk:
             elif mb is not None and p.spot_symbol is not None:
                 qty = _down(excess, mb.step)
                 side = "Bid" if b < 0 else "Ask"
-                leg = Leg(p.spot_symbol, side, qty, reduce_only=True, venue=HEDGE)
+                leg = Leg(p.spot_symbol, side, qty, reduce_only=True, venue=vid)
             else:
                 continue
             if qty > 0:
@@ -177,44 +189,79 @@ class CrossDesk:
                 )
         return warnings, repairs
 
-    async def open_for(self, text: str, config: StrategyConfig) -> Action:
-        """The entry the /arb "Open" button proposes for one asset, for ``trade_notional``."""
-        pair = await self.arb.pair(text)
-        edge = await self.arb.edge_of(pair, config.trade_notional)
+    async def _venue_view(self, venue_id: str) -> tuple[dict[str, Decimal], dict[str, VenueMarket]]:
+        hedge = self._hedge(venue_id)
+        rows, markets = await asyncio.gather(hedge.positions(), hedge.markets())
+        return {p.symbol: p.quantity for p in rows}, markets
+
+    async def open_for(
+        self, text: str, config: StrategyConfig, venue_id: str | None = None
+    ) -> Action:
+        """The entry the /arb "Open" button proposes for one asset, for ``trade_notional``:
+        on ``venue_id``, or on the tradable hedge venue with the best net edge."""
+        if venue_id is None:
+            rows = [
+                r
+                for r in await self.arb.compare_all(text)
+                if r.venue_id in self.arb.tradable and r.edge is not None
+            ]
+            if not rows:
+                raise VenueError(self.hedge.name, f"{text.strip()}: no venue to trade it on")
+            venue_id = rows[0].venue_id
+        hedge = self._hedge(venue_id)
+        pair = await self.arb.pair(text, venue_id)
+        edge = await self.arb.edge_of(pair, config.trade_notional, venue_id)
         if edge.problem is not None:
-            raise VenueError(self.hedge.name, f"{pair.base}: {edge.problem}")
+            raise VenueError(hedge.name, f"{pair.base}: {edge.problem}")
         if edge.spread_per_hour == 0:
-            raise VenueError(self.hedge.name, f"{pair.base}: no spread to earn")
-        problem = await self.margin_problem(config.trade_notional)
+            raise VenueError(hedge.name, f"{pair.base}: no spread to earn")
+        problem = await self.margin_problem(config.trade_notional, venue_id)
         if problem is not None:
-            raise VenueError(self.hedge.name, problem)
+            raise VenueError(hedge.name, problem)
         return open_action(edge)
 
     async def pairs(self) -> list[PairView]:
-        """Every asset held on both venues (whoever opened it), Backpack's leg first."""
-        pairs, ours, theirs = await asyncio.gather(
-            self.arb.pairs(), self.arb.primary.positions(), self.hedge.positions()
+        """Every asset held on Backpack and a hedge venue (whoever opened it), Backpack's leg
+        first, one line per venue holding it."""
+        ids = list(self.arb.hedges)
+        ours, matched, held = await asyncio.gather(
+            self.arb.primary.positions(),
+            asyncio.gather(*(self.arb.pairs(v) for v in ids)),
+            asyncio.gather(*(self.arb.hedges[v].positions() for v in ids)),
         )
         ours_by = {p.symbol: p for p in ours}
-        theirs_by = {p.symbol: p for p in theirs}
-        return [
-            PairView(
-                pair.base,
-                ours_by[pair.primary.symbol],
-                theirs_by[pair.hedge.symbol],
-                self.hedge.name,
-            )
-            for pair in pairs
-            if pair.primary.symbol in ours_by and pair.hedge.symbol in theirs_by
-        ]
+        out = []
+        for vid, pairs, theirs in zip(ids, matched, held, strict=True):
+            theirs_by = {p.symbol: p for p in theirs}
+            out += [
+                PairView(
+                    pair.base,
+                    ours_by[pair.primary.symbol],
+                    theirs_by[pair.hedge.symbol],
+                    self.arb.hedges[vid].name,
+                )
+                for pair in pairs
+                if pair.primary.symbol in ours_by and pair.hedge.symbol in theirs_by
+            ]
+        return out
 
     async def hedge_funding(self, since_ms: int) -> dict[str, Decimal]:
-        """Funding received (+) / paid (−) on the hedge venue since ``since_ms``, by symbol
-        (its own funding history, through ccxt)."""
-        out: dict[str, Decimal] = {}
-        for p in await self.hedge.funding_payments():
-            if p.time_ms >= since_ms:
-                out[p.symbol] = out.get(p.symbol, ZERO) + p.amount
+        """Funding received (+) / paid (−) on the default hedge venue since ``since_ms``, by
+        symbol (its own funding history, through ccxt)."""
+        return (await self.funding_by_venue(since_ms)).get(self.hedge.name, {})
+
+    async def funding_by_venue(self, since_ms: int) -> dict[str, dict[str, Decimal]]:
+        """Funding received (+) / paid (−) since ``since_ms`` on every hedge venue orders go
+        to, by venue name then symbol (each venue's own payments: Hyperliquid's
+        ``userFunding``)."""
+        venues = [v for k, v in self.arb.hedges.items() if k in self.arb.tradable]
+        payments = await asyncio.gather(*(v.funding_payments() for v in venues))
+        out: dict[str, dict[str, Decimal]] = {}
+        for venue, rows in zip(venues, payments, strict=True):
+            mine = out.setdefault(venue.name, {})
+            for p in rows:
+                if p.time_ms >= since_ms:
+                    mine[p.symbol] = mine.get(p.symbol, ZERO) + p.amount
         return out
 
     async def marks(self) -> dict[str, Decimal]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
@@ -61,7 +61,9 @@ class WireOrder:
     order_type: str = "MARKET"
     post_only: bool = False
     reduce_only: bool = False
-    venue: str | None = None  # None: Backpack; HEDGE: the hedge venue (market orders only)
+    #: None: Backpack; HEDGE: the (first) hedge venue; a venue id (``hyperliquid``): that
+    #: hedge venue. Hedge venues take market orders only.
+    venue: str | None = None
     #: A conditional order: it waits (``TriggerPending``) until the mark price reaches this,
     #: then runs as a ``quantity`` order of ``order_type``.
     trigger_price: Decimal | None = None
@@ -157,12 +159,15 @@ class OrderSender:
         clock: Clock | None = None,
         logger: logging.Logger | None = None,
         hedge: Venue | None = None,
+        venues: Mapping[str, Venue] | None = None,
     ) -> None:
         """``before_send(symbol)`` runs just before an order goes out (paper trading on the
         real exchange's data: copy the real book into the paper engine). ``hedge`` is the
-        second venue, for orders whose ``venue`` is :data:`HEDGE`."""
+        second venue, for orders whose ``venue`` is :data:`HEDGE`; ``venues`` every hedge
+        venue by id (``HEDGE_EXCHANGES``), for orders naming one."""
         self.exchange = exchange
         self.hedge = hedge
+        self.venues: dict[str, Venue] = dict(venues or {})
         self.store = store
         self.mode = mode
         self.before_send = before_send
@@ -171,11 +176,21 @@ class OrderSender:
 
     # ------------------------------------------------------------------ journal rows
 
-    @staticmethod
+    def venue(self, name: str | None) -> Venue | None:
+        """The hedge venue an order or a journal row names (``None`` for Backpack)."""
+        if name is None:
+            return None
+        if name == HEDGE:
+            return self.hedge
+        return self.venues.get(name)
+
     def entry(
-        leg: int, order: WireOrder, *, preview: str = "", origin: str | None = None
+        self, leg: int, order: WireOrder, *, preview: str = "", origin: str | None = None
     ) -> NewJournalEntry:
-        """A journal row for ``order`` with a fresh clientId (not yet stored)."""
+        """A journal row for ``order`` with a fresh clientId and, on a hedge venue, the id that
+        venue will receive for it (not yet stored)."""
+        cid = new_client_id()
+        venue = self.venue(order.venue)
         return NewJournalEntry(
             leg=leg,
             symbol=order.symbol,
@@ -185,11 +200,12 @@ class OrderSender:
             price=order.price,
             post_only=order.post_only,
             reduce_only=order.reduce_only,
-            client_id=new_client_id(),
+            client_id=cid,
             preview=preview,
             kind=KIND_ORDER,
             origin=origin,
             venue=order.venue,
+            venue_client_id=venue.client_order_id(cid) if venue is not None else None,
             trigger_price=order.trigger_price,
             stop_loss=order.stop_loss,
             take_profit=order.take_profit,
@@ -234,7 +250,7 @@ class OrderSender:
 
     async def send(self, order: WireOrder, cid: int) -> OrderOutcome:
         """The request for an order whose journal row is already committed; never retried."""
-        if order.venue == HEDGE:
+        if order.venue is not None:
             return await self._send_hedge(order, cid)
         try:
             if self.before_send is not None:
@@ -301,10 +317,12 @@ class OrderSender:
         return outcome
 
     async def _send_hedge(self, order: WireOrder, cid: int) -> OrderOutcome:
-        """A market order on the hedge venue; a lost answer is settled by a clientId lookup."""
-        hedge = self.hedge
+        """A market order on a hedge venue; a lost answer is settled by a clientId lookup."""
+        hedge = self.venue(order.venue)
         if hedge is None:
-            return OrderOutcome(LegStatus.REJECTED, cid, reason="no hedge venue is configured")
+            return OrderOutcome(
+                LegStatus.REJECTED, cid, reason=f"no hedge venue {order.venue} is configured"
+            )
         if order.order_type != "MARKET":
             return OrderOutcome(
                 LegStatus.REJECTED, cid, reason="the hedge venue takes market orders"
@@ -321,10 +339,12 @@ class OrderSender:
             if not exc.uncertain:
                 return OrderOutcome(LegStatus.REJECTED, cid, reason=exc.message)
             self.logger.warning("hedge order cid=%s: %s; looking it up by clientId", cid, exc)
-            return await self._lookup_hedge(order.symbol, order.quantity, cid)
+            return await self._lookup_hedge(hedge, order.symbol, order.quantity, cid)
+        crash_point("hedge-answered")  # executed on the hedge venue, the answer not yet kept
         outcome = venue_outcome(placed, order.quantity, cid)
         self.logger.info(
-            "hedge order %s %s %s cid=%s: %s %s",
+            "%s order %s %s %s cid=%s: %s %s",
+            hedge.name,
             order.side,
             order.quantity,
             order.symbol,
@@ -334,10 +354,13 @@ class OrderSender:
         )
         return outcome
 
-    async def _lookup_hedge(self, symbol: str, requested: Decimal, cid: int) -> OrderOutcome:
-        assert self.hedge is not None
+    async def _lookup_hedge(
+        self, hedge: Venue, symbol: str, requested: Decimal, cid: int
+    ) -> OrderOutcome:
+        """The order placed with ``cid`` on ``hedge``, looked up by the id that venue received
+        for it (Hyperliquid: the cloid ``cid`` maps to)."""
         try:
-            found = await self.hedge.order_by_client_id(symbol, cid)
+            found = await hedge.order_by_client_id(symbol, cid)
         except VenueError as exc:
             return OrderOutcome(LegStatus.UNKNOWN, cid, reason=exc.message)
         if found is None:
@@ -405,12 +428,21 @@ class OrderSender:
         (open orders, then history) and record what is found. Never re-sends anything."""
         if row.kind == KIND_CANCEL:
             outcome = await self._resolve_cancel(row)
-        elif row.venue == HEDGE:
-            if self.hedge is None:
+        elif row.venue is not None:
+            hedge = self.venue(row.venue)
+            if hedge is None:
                 return OrderOutcome(
-                    LegStatus.UNKNOWN, row.client_id, reason="HEDGE_EXCHANGE is not configured"
+                    LegStatus.UNKNOWN,
+                    row.client_id,
+                    reason=f"the hedge venue {row.venue} is not configured (HEDGE_EXCHANGES)",
                 )
-            outcome = await self._lookup_hedge(row.symbol, row.quantity, row.client_id)
+            if row.venue_client_id and row.venue_client_id != hedge.client_order_id(row.client_id):
+                return OrderOutcome(
+                    LegStatus.UNKNOWN,
+                    row.client_id,
+                    reason=f"{hedge.name} now names client id {row.client_id} differently",
+                )
+            outcome = await self._lookup_hedge(hedge, row.symbol, row.quantity, row.client_id)
             if outcome.status is LegStatus.UNKNOWN:
                 return outcome
             if outcome.status is LegStatus.NOT_PLACED:

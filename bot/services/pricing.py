@@ -120,6 +120,7 @@ class Pricer:
         the fees (and the hedge venue for its legs); raises :class:`IntentError`."""
         legs = legs_of(intent)
         venues = [_venue_of(leg) for leg in legs]
+        hedge_id = next((v for v in venues if v is not None), None)
         markets = [await self._market(leg) for leg in legs]
         ours = [m for m, v in zip(markets, venues, strict=True) if v is None]
         stops = any(isinstance(leg, StopIntent) for leg in legs)
@@ -129,11 +130,11 @@ class Pricer:
             ),
             self._account(ours, stops=stops),
             self._fee_rates(),
-            self._hedge_account() if HEDGE in venues else _no_hedge_account(),
+            self._hedge_account(hedge_id) if hedge_id is not None else _no_hedge_account(),
         )
         built: list[LegPreview] = []
         for leg, market, venue, (bids, asks) in zip(legs, markets, venues, books, strict=True):
-            if venue == HEDGE:
+            if venue is not None:
                 view = self._hedge_view(market, bids, asks, hedge)
             else:
                 view = self._view(market, bids, asks, account, fees)
@@ -141,8 +142,9 @@ class Pricer:
         return tuple(built)
 
     async def _market(self, leg: OrderIntent | CloseIntent | StopIntent) -> Market:
-        if _venue_of(leg) == HEDGE:
-            return await self._hedge_market(leg.market)
+        venue = _venue_of(leg)
+        if venue is not None:
+            return await self._hedge_market(leg.market, venue)
         try:
             return await self.market_data.market(leg.market)
         except InvalidSymbol as exc:
@@ -163,8 +165,8 @@ class Pricer:
         """The book from the stream when it is in sync and fresh (no round trip on the tap's
         path), else over REST. A preview starts the stream for its market. The hedge venue's
         book comes through its venue port."""
-        if venue == HEDGE:
-            ob = await self._hedge().order_book(symbol, self.config.book_depth)
+        if venue is not None:
+            ob = await self._hedge(venue).order_book(symbol, self.config.book_depth)
             return list(ob.bids), list(ob.asks)
         local = self.market_data.books.get(symbol)
         if local is not None and local.fresh(BOOK_MAX_AGE_S):
@@ -203,19 +205,20 @@ class Pricer:
             acc.balances = {b["asset"]: Decimal(b["available"]) for b in results[i]}
         return acc
 
-    def _hedge(self) -> Venue:
+    def _hedge(self, venue: str = HEDGE) -> Venue:
         """The hedge venue orders can go to (the sender's); refuses when there is none."""
-        if self.sender.hedge is None:
+        found = self.sender.venue(venue)
+        if found is None:
             raise IntentError(
                 "Orders on a second venue need HEDGE_EXCHANGE (live), or EXCHANGE=sim in paper "
                 "mode; see the README.",
                 "",
             )
-        return self.sender.hedge
+        return found
 
-    async def _hedge_market(self, symbol: str) -> Market:
+    async def _hedge_market(self, symbol: str, venue: str = HEDGE) -> Market:
         try:
-            vm: VenueMarket | None = (await self._hedge().markets()).get(symbol)
+            vm: VenueMarket | None = (await self._hedge(venue).markets()).get(symbol)
         except VenueError as exc:
             raise IntentError(f"The hedge venue did not answer ({exc.message}).", "") from exc
         if vm is None:
@@ -235,8 +238,8 @@ class Pricer:
             open=True,
         )
 
-    async def _hedge_account(self) -> _HedgeAccount:
-        venue = self._hedge()
+    async def _hedge_account(self, venue_id: str = HEDGE) -> _HedgeAccount:
+        venue = self._hedge(venue_id)
         positions, balances, markets = await asyncio.gather(
             venue.positions(), venue.balances(), venue.markets()
         )

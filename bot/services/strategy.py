@@ -409,14 +409,16 @@ class StrategyService:
                 self._cooldowns_told[c.symbol] = exited
                 log.info("strategy: %s qualifies but is %s", c.symbol, c.reason)
 
-    async def propose_cross(self, text: str, actor: Actor) -> Proposal:
+    async def propose_cross(
+        self, text: str, actor: Actor, *, venue_id: str | None = None
+    ) -> Proposal:
         """The /arb "Open" button: a cross entry for one asset as a strategy proposal (the
         usual preview and single-use ✅); the position is then the strategy's to manage."""
         actor.require(access.Action.TRADE)
         if self.cross is None:
             raise IntentError("Cross trading needs a hedge venue that orders can go to.", "")
         config = (await self.store.settings()).config
-        action = await self.cross.open_for(text, config)
+        action = await self.cross.open_for(text, config, venue_id)
         return await self._propose(action, actor, self.now_ms())
 
     async def ensure_stops(
@@ -703,6 +705,7 @@ class StrategyService:
                         spot_symbol=spot_leg.symbol if spot_leg and report.spot_filled else None,
                         spot_quantity=report.spot_filled - await self._base_fees(report),
                         spot_entry=spot_px or ZERO,
+                        hedge_venue=spot_leg.venue if spot_leg and spot_leg.venue else None,
                     )
                 )
         elif existing is not None:

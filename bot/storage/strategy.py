@@ -44,6 +44,8 @@ class StrategyPositionRow(Base):
     spot_entry: Mapped[Decimal] = mapped_column(DecimalText)
     entry_rate: Mapped[Decimal] = mapped_column(DecimalText)
     opened_at_ms: Mapped[int] = mapped_column(BigInteger)
+    #: ``cross``: the hedge venue (``HEDGE_EXCHANGES`` id) holding the second leg.
+    hedge_venue: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class StrategyExitRow(Base):
@@ -268,6 +270,7 @@ class StrategyStore:
                     spot_entry=p.spot_entry,
                     entry_rate=p.entry_rate,
                     opened_at_ms=p.opened_at_ms,
+                    hedge_venue=p.hedge_venue,
                 )
             )
 
@@ -511,6 +514,7 @@ def _position(r: StrategyPositionRow) -> StrategyPosition:
         spot_symbol=r.spot_symbol,
         spot_quantity=r.spot_quantity,
         spot_entry=r.spot_entry,
+        hedge_venue=r.hedge_venue,
     )
 
 

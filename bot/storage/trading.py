@@ -109,6 +109,9 @@ class OrderJournalEntry(Base):
     target: Mapped[str | None] = mapped_column(String(64), nullable=True)
     #: ``None``: Backpack; ``hedge``: the hedge venue (where recovery must look the order up).
     venue: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    #: The id the venue knows the order by when it is not ``client_id`` itself (Hyperliquid's
+    #: hex cloid); recovery looks the order up by it on ``venue``.
+    venue_client_id: Mapped[str | None] = mapped_column(String(66), nullable=True)
     trigger_price: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
     stop_loss: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
     take_profit: Mapped[Decimal | None] = mapped_column(DecimalText, nullable=True)
@@ -150,7 +153,8 @@ class NewJournalEntry:
     kind: str = KIND_ORDER
     origin: str | None = None
     target: str | None = None
-    venue: str | None = None  # None: Backpack; "hedge": the hedge venue
+    venue: str | None = None  # None: Backpack; "hedge" or a venue id: a hedge venue
+    venue_client_id: str | None = None  # the venue's own client id (Hyperliquid: a cloid)
     trigger_price: Decimal | None = None
     stop_loss: Decimal | None = None
     take_profit: Decimal | None = None
@@ -185,7 +189,8 @@ class JournalRecord:
     origin: str | None = None
     target: str | None = None
     result: str | None = None
-    venue: str | None = None  # None: Backpack; "hedge": the hedge venue
+    venue: str | None = None  # None: Backpack; "hedge" or a venue id: a hedge venue
+    venue_client_id: str | None = None  # the venue's own client id (Hyperliquid: a cloid)
     trigger_price: Decimal | None = None
     stop_loss: Decimal | None = None
     take_profit: Decimal | None = None
@@ -237,6 +242,7 @@ def _jsnap(row: OrderJournalEntry) -> JournalRecord:
         target=row.target,
         result=row.result,
         venue=row.venue,
+        venue_client_id=row.venue_client_id,
         trigger_price=row.trigger_price,
         stop_loss=row.stop_loss,
         take_profit=row.take_profit,
@@ -272,6 +278,7 @@ def _journal_values(
         origin=entry.origin,
         target=entry.target,
         venue=entry.venue,
+        venue_client_id=entry.venue_client_id,
         trigger_price=entry.trigger_price,
         stop_loss=entry.stop_loss,
         take_profit=entry.take_profit,

@@ -310,7 +310,7 @@ def _open(e: Edge, short: Short) -> Action:
                 hedge_side,
                 e.quantity,
                 expected_price=mid_or_zero(hedge),
-                venue=HEDGE,
+                venue=hedge.venue_id or HEDGE,
             ),
         ),
         reason=(
@@ -332,7 +332,15 @@ def close_action(p: StrategyPosition, reason: str, spread_per_hour: Decimal = ZE
         legs.append(Leg(p.symbol, side, abs(p.perp_quantity), reduce_only=True))
     if p.spot_quantity and p.spot_symbol:
         hside: Side = "Bid" if p.spot_quantity < 0 else "Ask"
-        legs.append(Leg(p.spot_symbol, hside, abs(p.spot_quantity), reduce_only=True, venue=HEDGE))
+        legs.append(
+            Leg(
+                p.spot_symbol,
+                hside,
+                abs(p.spot_quantity),
+                reduce_only=True,
+                venue=p.hedge_venue or HEDGE,
+            )
+        )
     return Action(
         kind="close",
         symbol=p.symbol,

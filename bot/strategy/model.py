@@ -94,6 +94,8 @@ class StrategyPosition:
     spot_symbol: str | None = None
     spot_quantity: Decimal = ZERO
     spot_entry: Decimal = ZERO
+    #: ``cross``: the hedge venue's id the second leg is held on (``None``: the default).
+    hedge_venue: str | None = None
 
     @property
     def notional(self) -> Decimal:

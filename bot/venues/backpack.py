@@ -60,6 +60,12 @@ def _iso_ms(text: str) -> int:
     return int(t.timestamp() * 1000)
 
 
+def _ms(text: str) -> int:
+    """``"2025-09-11T12:00:00"`` (naive UTC) → epoch ms."""
+    at = datetime.fromisoformat(text.replace(" ", "T"))
+    return int((at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp() * 1000)
+
+
 class BackpackVenue:
     """``account`` signs (orders, positions); ``market`` reads public data (may be the same)."""
 
@@ -134,6 +140,30 @@ class BackpackVenue:
             bids=tuple((p, q) for p, q in ob["bids"]),
             asks=tuple((p, q) for p, q in ob["asks"]),
         )
+
+    def client_order_id(self, client_id: int) -> str:
+        return str(client_id)
+
+    async def rate_history(self, symbol: str, since_ms: int) -> list[tuple[int, Decimal]]:
+        """Settled funding rates since ``since_ms``: (payment time ms, rate), oldest first."""
+        out: dict[int, Decimal] = {}
+        offset = 0
+        now = datetime.now(tz=UTC).timestamp() * 1000
+        try:
+            while True:
+                rows = await self.market.get_funding_history(symbol, limit=1000, offset=offset)
+                times = []
+                for r in rows:
+                    t = _ms(str(r["intervalEndTimestamp"]))
+                    times.append(t)
+                    if since_ms <= t <= now:  # the interval in progress is listed too
+                        out[t] = Decimal(str(r["fundingRate"]))
+                if len(rows) < 1000 or min(times, default=0) <= since_ms:
+                    break
+                offset += 1000
+        except BackpackError as exc:
+            raise VenueError(self.name, exc.message) from exc
+        return sorted(out.items())
 
     async def place_order(
         self,

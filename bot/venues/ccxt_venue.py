@@ -32,6 +32,11 @@ from bot.venues.port import (
     VenueOrder,
     VenuePosition,
 )
+from bot.venues.rules import Refused, VenueRules, rules_for
+
+#: Credential keys that are not ccxt constructor fields but options (Hyperliquid's vault or
+#: sub-account the agent wallet trades for).
+_OPTION_KEYS = ("vaultAddress", "subAccountAddress")
 
 #: Used when the venue publishes no taker fee for the market (ccxt's ``taker`` is ``None``).
 DEFAULT_TAKER_FEE = Decimal("0.0005")
@@ -88,8 +93,18 @@ def point_urls(api: Any, url: str) -> Any:
     return api
 
 
-def make_exchange(exchange_id: str, credentials: str, api_url: str | None) -> Any:
-    """The async ccxt exchange object; ``credentials`` is the JSON for its constructor."""
+def make_exchange(
+    exchange_id: str,
+    credentials: str,
+    api_url: str | None,
+    *,
+    slippage: Decimal | None = None,
+    leverage: int | None = None,
+) -> Any:
+    """The async ccxt exchange object; ``credentials`` is the JSON for its constructor.
+
+    The venue's rules (:mod:`bot.venues.rules`) add their options (perps-only market list, a
+    Hyperliquid vault) and ride along as ``exchange.bot_rules`` for :class:`CcxtVenue`."""
     cls = getattr(ccxt_async, exchange_id, None)
     if cls is None:
         raise VenueError(exchange_id, "ccxt has no exchange with this id")
@@ -99,18 +114,39 @@ def make_exchange(exchange_id: str, credentials: str, api_url: str | None) -> An
         config = None
     if not isinstance(config, dict):
         raise VenueError(exchange_id, "HEDGE_CREDENTIALS must be a JSON object")
-    ex = cls({**config, "enableRateLimit": True})
+    rules = rules_for(
+        exchange_id,
+        {
+            **{k: config[k] for k in _OPTION_KEYS if config.get(k)},
+            "slippage": slippage,
+            "leverage": leverage,
+        },
+    )
+    fields = {k: v for k, v in config.items() if k not in _OPTION_KEYS}
+    options = {**(fields.pop("options", None) or {}), **rules.exchange_options()}
+    ex = cls({**fields, "enableRateLimit": True, "options": options})
     if api_url:
         ex.urls["api"] = point_urls(ex.urls.get("api"), api_url.rstrip("/"))
+    if not rules.read_currencies:
+        ex.has = {**ex.has, "fetchCurrencies": False}
+    ex.bot_rules = rules
     return ex
 
 
 class CcxtVenue:
     """A venue over an async ccxt exchange object, which this adapter owns and closes."""
 
-    def __init__(self, exchange: Any, label: str | None = None) -> None:
+    def __init__(
+        self, exchange: Any, label: str | None = None, rules: VenueRules | None = None
+    ) -> None:
         self.ex = exchange
         self.label = label or str(exchange.id)
+        self.rules: VenueRules = (
+            rules
+            or getattr(exchange, "bot_rules", None)
+            or rules_for(str(getattr(exchange, "id", "")))
+        )
+        self._leverage_set: set[str] = set()
         self._markets: dict[str, VenueMarket] = {}
         self._contract_size: dict[str, Decimal] = {}
         self._intervals: dict[str, tuple[float, Decimal]] = {}
@@ -119,6 +155,10 @@ class CcxtVenue:
     @property
     def name(self) -> str:
         return self.label
+
+    def client_order_id(self, client_id: int) -> str:
+        """The id the venue knows the bot's ``client_id`` by (Hyperliquid: a hex cloid)."""
+        return self.rules.client_order_id(client_id)
 
     def _fail(self, exc: Exception) -> VenueError:
         """The venue's own words, with any credential the exchange object holds blanked."""
@@ -196,7 +236,12 @@ class CcxtVenue:
     async def _read_interval(self, symbol: str, rate: dict[str, Any]) -> Decimal | None:
         try:
             if self.ex.has.get("fetchFundingInterval"):
-                got = await self.ex.fetch_funding_interval(symbol)
+                try:
+                    got = await self.ex.fetch_funding_interval(symbol)
+                except ccxt_async.NetworkError:
+                    raise
+                except ccxt_async.BaseError:  # Binance lists only changed intervals
+                    got = {}
                 hours = interval_hours_from_text(got.get("interval"))
                 if hours is not None:
                     return hours
@@ -254,12 +299,11 @@ class CcxtVenue:
     def _order(self, row: dict[str, Any]) -> VenueOrder:
         sym = str(row["symbol"])
         size = self._contract_size.get(sym, Decimal(1))
-        cid = row.get("clientOrderId")
         amount = dec(row.get("amount"))
         filled = (dec(row.get("filled")) or Decimal(0)) * size
         return VenueOrder(
             order_id=str(row["id"]),
-            client_id=int(cid) if cid is not None and str(cid).isdigit() else None,
+            client_id=self.rules.client_id_of(row.get("clientOrderId")),
             symbol=sym,
             side="buy" if row.get("side") == "buy" else "sell",
             quantity=amount * size if amount is not None else filled,
@@ -277,16 +321,53 @@ class CcxtVenue:
         client_id: int,
         reduce_only: bool = False,
     ) -> VenueOrder:
-        await self._market(symbol)
-        contracts = quantity / self._contract_size[symbol]
-        params: dict[str, Any] = {"clientOrderId": str(client_id)}
-        if reduce_only:
-            params["reduceOnly"] = True
+        """A market leg as the venue takes it (its rules' :class:`LegPlan`); what the venue
+        would refuse is refused here, before anything is sent."""
+        market = await self._market(symbol)
+        book = await self.order_book(symbol) if self.rules.needs_book else None
         try:
-            row = await self.ex.create_order(symbol, "market", side, float(contracts), None, params)
+            plan = self.rules.plan(market, side, quantity, book, reduce_only=reduce_only)
+        except Refused as exc:
+            raise VenueError(self.name, str(exc)) from exc
+        problem = None if self.rules.needs_book else self.rules.refuse(market, plan.quantity, None)
+        if problem:
+            raise VenueError(self.name, problem)
+        await self._set_leverage(symbol)
+        contracts = plan.quantity / self._contract_size[symbol]
+        params = {**plan.params, **self.rules.client_params(client_id)}
+        price = float(plan.price) if plan.price is not None else None
+        try:
+            row = await self.ex.create_order(
+                symbol, plan.type, side, float(contracts), price, params
+            )
         except ccxt_async.BaseError as exc:
             raise self._fail(exc) from exc
-        return self._order({"symbol": symbol, "side": side, **row})
+        known = {k: v for k, v in row.items() if v is not None}
+        if known.get("status") == "rejected" and not known.get("id"):
+            info = known.get("info") or {}
+            raise VenueError(self.name, str(info.get("error") or "the order was refused")[:300])
+        return self._order(
+            {
+                "symbol": symbol,
+                "side": side,
+                "amount": float(contracts),
+                "clientOrderId": self.client_order_id(client_id),
+                **known,
+            }
+        )
+
+    async def _set_leverage(self, symbol: str) -> None:
+        """The rules' leverage on ``symbol``, once per market before its first order."""
+        if symbol in self._leverage_set:
+            return
+        info = (self.ex.markets.get(symbol) or {}).get("info") or {}
+        leverage = self.rules.leverage(info)
+        if leverage is not None:
+            try:
+                await self.ex.set_leverage(leverage, symbol, self.rules.leverage_params())
+            except ccxt_async.BaseError as exc:
+                raise self._fail(exc) from exc
+        self._leverage_set.add(symbol)
 
     async def cancel_order(self, symbol: str, order_id: str) -> None:
         try:
@@ -296,13 +377,24 @@ class CcxtVenue:
 
     async def order_by_client_id(self, symbol: str, client_id: int) -> VenueOrder | None:
         await self._market(symbol)
-        want = str(client_id)
+        want = self.client_order_id(client_id)
+        read = self.rules.read_params()
         try:
-            rows: list[dict[str, Any]] = await self.ex.fetch_open_orders(symbol)
+            if self.rules.lookup_by_client_id():
+                try:
+                    row = await self.ex.fetch_order("", symbol, {**read, "clientOrderId": want})
+                except ccxt_async.OrderNotFound:
+                    return None
+                if not row.get("id"):
+                    return None
+                if row.get("average") is None and row.get("filled"):
+                    row = {**row, "average": await self._average(symbol, str(row["id"]))}
+                return self._order({"symbol": symbol, **row})
+            rows: list[dict[str, Any]] = await self.ex.fetch_open_orders(symbol, None, None, read)
             if self.ex.has.get("fetchOrders"):
-                rows += await self.ex.fetch_orders(symbol)
+                rows += await self.ex.fetch_orders(symbol, None, None, read)
             elif self.ex.has.get("fetchClosedOrders"):
-                rows += await self.ex.fetch_closed_orders(symbol)
+                rows += await self.ex.fetch_closed_orders(symbol, None, None, read)
         except ccxt_async.BaseError as exc:
             raise self._fail(exc) from exc
         for row in rows:
@@ -310,10 +402,49 @@ class CcxtVenue:
                 return self._order(row)
         return None
 
+    async def market_stats(self, symbol: str) -> tuple[Decimal | None, Decimal | None]:
+        """Open interest and 24 h volume, both in USD (``None`` when the venue does not say):
+        for ``ARB_MIN_OPEN_INTEREST`` / ``ARB_MIN_VOLUME_24H``."""
+        await self._market(symbol)
+        try:
+            ticker: dict[str, Any] = await self.ex.fetch_ticker(symbol)
+            oi: dict[str, Any] = (
+                await self.ex.fetch_open_interest(symbol)
+                if self.ex.has.get("fetchOpenInterest")
+                else {}
+            )
+        except ccxt_async.BaseError as exc:
+            raise self._fail(exc) from exc
+        price = dec(ticker.get("last")) or dec(ticker.get("close"))
+        volume = dec(ticker.get("quoteVolume"))
+        if volume is None and price is not None:
+            base = dec(ticker.get("baseVolume"))
+            volume = base * price * self._contract_size[symbol] if base is not None else None
+        value = dec(oi.get("openInterestValue"))
+        amount = dec(oi.get("openInterestAmount"))
+        if value is None and amount is not None and price is not None:
+            value = amount * self._contract_size[symbol] * price
+        return value, volume
+
+    async def _average(self, symbol: str, order_id: str) -> float | None:
+        """The average fill price of an order from the account's fills (a status lookup on
+        Hyperliquid does not carry it)."""
+        if not self.ex.has.get("fetchMyTrades"):
+            return None
+        trades = await self.ex.fetch_my_trades(symbol, None, None, self.rules.read_params())
+        mine = [t for t in trades if str(t.get("order")) == order_id]
+        amount = sum(Decimal(str(t["amount"])) for t in mine)
+        if not amount:
+            return None
+        cost = sum(Decimal(str(t["amount"])) * Decimal(str(t["price"])) for t in mine)
+        return float(cost / amount)
+
     async def positions(self) -> list[VenuePosition]:
         await self.markets()
         try:
-            rows: list[dict[str, Any]] = await self.ex.fetch_positions()
+            rows: list[dict[str, Any]] = await self.ex.fetch_positions(
+                None, self.rules.read_params()
+            )
         except ccxt_async.BaseError as exc:
             raise self._fail(exc) from exc
         out = []
@@ -337,7 +468,7 @@ class CcxtVenue:
 
     async def balances(self) -> dict[str, Decimal]:
         try:
-            bal: dict[str, Any] = await self.ex.fetch_balance()
+            bal: dict[str, Any] = await self.ex.fetch_balance(self.rules.read_params())
         except ccxt_async.BaseError as exc:
             raise self._fail(exc) from exc
         free: dict[str, Any] = bal.get("free") or {}
@@ -346,7 +477,9 @@ class CcxtVenue:
     async def funding_payments(self, symbol: str | None = None) -> list[FundingPayment]:
         await self.markets()
         try:
-            rows: list[dict[str, Any]] = await self.ex.fetch_funding_history(symbol)
+            rows: list[dict[str, Any]] = await self.ex.fetch_funding_history(
+                symbol, None, None, self.rules.read_params()
+            )
         except ccxt_async.BaseError as exc:
             raise self._fail(exc) from exc
         out = [

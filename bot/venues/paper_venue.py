@@ -50,6 +50,12 @@ class PaperVenue:
     async def order_book(self, symbol: str, depth: int = 50) -> OrderBook:
         return await self.real.order_book(symbol, depth)
 
+    async def market_stats(self, symbol: str) -> tuple[Decimal | None, Decimal | None]:
+        return await self.real.market_stats(symbol)
+
+    def client_order_id(self, client_id: int) -> str:
+        return self.paper.client_order_id(client_id)
+
     async def place_order(
         self,
         symbol: str,

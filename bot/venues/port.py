@@ -111,6 +111,10 @@ class Venue(Protocol):
         """Every perpetual swap, by the venue's symbol (cached by the adapter)."""
         ...
 
+    def client_order_id(self, client_id: int) -> str:
+        """The id the venue receives for the bot's ``client_id`` (the journal keeps both)."""
+        ...
+
     async def funding(self, symbol: str) -> FundingQuote:
         """The current funding rate, its interval and the next payment time."""
         ...

@@ -91,6 +91,9 @@ class Leg:
     market: VenueMarket
     funding: FundingQuote
     book: OrderBook
+    #: The hedge venue's id (``HEDGE_EXCHANGES``) orders for this leg go to; ``None`` for
+    #: Backpack's leg.
+    venue_id: str | None = None
 
     @property
     def rate_per_hour(self) -> Decimal:
@@ -118,6 +121,11 @@ class Edge:
     slippage: Decimal  # walking both books, on the way in and out
     net: Decimal  # funding_income − fees − slippage
     problem: str | None = None
+
+    @property
+    def hedge(self) -> Leg:
+        """The leg on the hedge venue (the one that is not Backpack's)."""
+        return self.short if self.short.venue_id is not None else self.long
 
     @property
     def costs(self) -> Decimal:

@@ -49,7 +49,8 @@ async def test_arb_lists_the_best_spread_first(
     await set_funding(venue_b, "ETH_USDC_PERP", "0.004")
     reply = await tg.ask(ALICE, "/arb", "Best funding spreads")
     blocks = reply.text.split("\n\n")
-    assert blocks[1].startswith("<b>ETH</b> spread APR 876.00%"), blocks[1]
+    assert blocks[1].startswith("<b>ETH</b> on backpack (hedge) · spread APR 876.00%"), blocks[1]
+    assert "median 3d " in blocks[1] and "same sign for " in blocks[1]  # from funding history
     assert "short backpack (hedge) +0.0500% per hour" in blocks[1]
     assert "long backpack -0.0500% per hour" in blocks[1]
     assert reply.text.count(" spread APR ") >= 5  # every perp is listed on both venues

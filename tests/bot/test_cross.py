@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-import bot.app
+import bot.venues.opening
 from bot.clock import Clock
 from bot.paper import PaperHedge
 from bot.settings import Settings
@@ -214,7 +214,7 @@ class _KeptHedge(PaperHedge):
 async def test_offline_cross_trades_both_paper_simulators(
     tg: FakeTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bot.app, "PaperHedge", _KeptHedge)
+    monkeypatch.setattr(bot.venues.opening, "PaperHedge", _KeptHedge)
     _KeptHedge.made.clear()
     runner = BotRunner(make_settings(tg, tmp_path, hedge_exchange="bybit"))
     await runner.start()

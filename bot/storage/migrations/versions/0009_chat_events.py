@@ -5,7 +5,7 @@ position or order each acts on, so the bot can edit those keyboards when the pos
 the order ends, and answer a late tap with what happened. The fill watcher looks orders up by
 ``clientId`` to skip fills the user already saw in an edited preview.
 
-Revision ID: 0011_chat_events
+Revision ID: 0009_chat_events
 Revises: 0008_trigger_orders
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_chat_events"
+revision = "0009_chat_events"
 down_revision = "0008_trigger_orders"
 branch_labels = None
 depends_on = None
