@@ -230,9 +230,7 @@ async def test_a_lost_hyperliquid_answer_is_settled_by_its_cloid(
     mark = len(tg.messages)
     await run_once(hl_bot.services)
     proposal = await tg.next_message(ALICE, "Strategy proposes: Open", after=mark)
-    await control(
-        hl_venue, "fault", {"kind": "lost_response", "action": "order", "count": 1}
-    )
+    await control(hl_venue, "fault", {"kind": "lost_response", "action": "order", "count": 1})
     done = await tg.answer_to(await tg.tap(ALICE, proposal, proposal.button("Execute")), 30)
     assert "unwound" not in done.text and "failed" not in done.text, done.text
     long_a, short_hl = await btc(venue_a, keys), await hl_position(hl_venue)
