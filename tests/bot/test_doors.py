@@ -46,7 +46,9 @@ class Running:
     log: Path
 
     def text(self) -> str:
-        return self.log.read_text()
+        """What the process wrote: its console (stderr) and its log file in ``DATA_DIR``."""
+        log_file = self.cwd / "data" / "bot.log"
+        return self.log.read_text() + (log_file.read_text() if log_file.exists() else "")
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ async def test_a_funding_alert_is_strict_at_its_threshold(
     rates = live_bot.services.market_api.funding_rates
     await until(lambda: rates.get(BTC) == Decimal("0.0005"))  # the bot has seen it
     await sim_control.post("funding", {"symbol": BTC, "rate": "0.00051"})
-    msg = await tg.next_message(ALICE, "funding &gt; +0.0500%: now")
+    msg = await tg.next_message(ALICE, "funding &gt; 0.05%: now")
     # It fired for 0.051 %, so it had not fired (and been disarmed) at exactly 0.05 %.
     assert "+0.0510%" in msg.text
 

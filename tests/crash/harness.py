@@ -135,7 +135,7 @@ class BotProcess:
         except TimeoutError:
             await self.kill()
 
-    def _text(self) -> str:
+    def text(self) -> str:
         """The console (stderr: warnings, errors) and the bot's log file in DATA_DIR."""
         text = self.log.read_text()
         log_file = Path(self.env["DATA_DIR"]) / "bot.log" if "DATA_DIR" in self.env else None
@@ -144,12 +144,12 @@ class BotProcess:
         return text
 
     def paper_url(self) -> str:
-        found = PAPER_URL.findall(self._text())
+        found = PAPER_URL.findall(self.text())
         assert found, f"no paper exchange line in the log:\n{self.tail()}"
         return str(found[-1])
 
     def tail(self, n: int = 4000) -> str:
-        return self._text()[-n:]
+        return self.text()[-n:]
 
 
 def _menus(tg: FakeTelegram) -> int:

@@ -89,7 +89,7 @@ def _minutes(start: float, end: float) -> set[str]:
 
 async def _wait_for_log(bot: BotProcess, text: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while text not in bot.log.read_text():
+    while text not in bot.text():
         assert time.monotonic() < deadline, f"no {text!r} in the log:\n{bot.tail()}"
         await asyncio.sleep(0.2)
 

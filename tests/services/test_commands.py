@@ -124,4 +124,4 @@ def test_the_fallback_suggests_from_the_command_as_read() -> None:
 
     text = "/by, btc 0.01"
     assert "<code>/buy BTC 0.01</code>" in unknown_reply(text, read(text))
-    assert "I don't know /by" in unknown_reply(text, read(text))
+    assert "I don't know <code>/by</code>" in unknown_reply(text, read(text))
