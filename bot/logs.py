@@ -58,11 +58,16 @@ def configure_logging(level: str, stream: TextIO | None = None) -> logging.Handl
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(numeric)
+    _hold_back_libraries()
+    return handler
+
+
+def _hold_back_libraries() -> None:
+    """Loggers whose lower levels are never wanted, whatever ``LOG_LEVEL`` says."""
     # httpx logs every request URL at INFO; they contain the bot token (redacted anyway).
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    for name in DATABASE:
+    for name in DATABASE:  # statement parameters: secrets among them
         logging.getLogger(name).setLevel(logging.WARNING)
-    return handler
 
 
 #: The log file's name in ``DATA_DIR``, and how much of it is kept (rotated, a few files).
@@ -93,7 +98,7 @@ def configure_quiet_logging(
     root.addHandler(to_file)
     root.addHandler(to_console)
     root.setLevel(numeric)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    _hold_back_libraries()
     return [to_file, to_console]
 
 
