@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     hedge_sim_funding_interval: int = Field(default=28800, ge=60)
     arb_notional: Decimal = Field(default=Decimal(1000), gt=0)
     arb_horizon_hours: Decimal = Field(default=Decimal(24), gt=0, le=24 * 365)
+    #: The dashboard (Telegram Mini App): where the bot serves it, and the public HTTPS URL
+    #: Telegram users reach it at (``/dashboard`` needs it, except in the local chat).
+    webapp_host: str = "127.0.0.1"
+    webapp_port: int = Field(default=8081, ge=0, le=65535)
+    webapp_url: str | None = None
+    webapp_max_age: int = Field(default=3600, ge=10)
 
     _roles: dict[int, Role] = PrivateAttr(default_factory=dict)
 
@@ -177,6 +183,7 @@ class Settings(BaseSettings):
         "webhook_secret",
         "local_chat_password",
         "hedge_api_url",
+        "webapp_url",
         mode="before",
     )
     @classmethod

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import json
 import re
 import time
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from bot.localchat.messages import (
     formatted,
     image_size,
     keyboard,
+    web_app_url,
 )
 
 CHAT_ACTIONS = {
@@ -96,6 +98,7 @@ class ChatStore:
         self.messages: dict[int, StoredMessage] = {}
         self.files: dict[str, StoredFile] = {}
         self.commands: dict[str, list[dict[str, str]]] = {}
+        self.menu_buttons: dict[str, dict[str, Any]] = {}
         self.user_names: dict[int, str] = {}
         self._groups: dict[int, dict[str, Any]] = {}
         self._updates: list[dict[str, Any]] = []
@@ -510,6 +513,27 @@ class ChatStore:
         self.commands.pop(_scope(p), None)
         self.emit(Event("commands", data={"scope": _scope(p), "commands": []}))
         return True
+
+    async def api_setChatMenuButton(self, p: dict[str, Any]) -> Any:
+        """The chat's menu button (``chat_id`` omitted: every chat's default)."""
+        raw = p.get("menu_button") or {"type": "default"}
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except ValueError:
+                raise bad("can't parse menu button JSON object") from None
+        if not isinstance(raw, dict) or raw.get("type") not in ("default", "commands", "web_app"):
+            raise bad("can't parse menu button JSON object")
+        if raw["type"] == "web_app":
+            web_app_url(raw.get("web_app"))
+        key = str(p.get("chat_id", ""))
+        self.menu_buttons[key] = raw
+        self.emit(Event("menu", data={"chat_id": key, "menu_button": raw}))
+        return True
+
+    async def api_getChatMenuButton(self, p: dict[str, Any]) -> Any:
+        key = str(p.get("chat_id", ""))
+        return self.menu_buttons.get(key) or self.menu_buttons.get("") or {"type": "commands"}
 
 
 def _int(p: dict[str, Any], key: str, default: int) -> int:
