@@ -36,6 +36,7 @@ from bot.container import HelpLine, Services
 from bot.exchange.client import BackpackAPI
 from bot.exchange.errors import BackpackError
 from bot.paper import PaperExchange, PaperHedge, PaperHedgeOnReal
+from bot.render.dashboard import menu_button
 from bot.services.access import reads_only
 from bot.services.account import AccountService
 from bot.services.arb import ArbConfig, ArbService
@@ -55,7 +56,8 @@ from bot.storage.strategy import StrategyStore
 from bot.storage.trading import TradingStore
 from bot.venues.backpack import BackpackVenue
 from bot.venues.port import HistoryVenue, Venue, VenueError
-from handlers import account, alerts, arb, general, market, strategy, trading
+from bot.webapp.server import DashboardServer
+from handlers import account, alerts, arb, dashboard, general, market, strategy, trading
 from handlers.common import (
     BotData,
     Context,
@@ -84,9 +86,10 @@ HANDLERS: list[Callable[[], list[BaseHandler[Any, Any, Any]]]] = [
     trading.handlers,
     alerts.handlers,
     strategy.handlers,
+    dashboard.handlers,
 ]
 #: Help lines of the commands beyond the general ones, in menu order.
-HELP: list[HelpLine] = [*arb.HELP, *alerts.HELP, *strategy.HELP]
+HELP: list[HelpLine] = [*arb.HELP, *alerts.HELP, *strategy.HELP, *dashboard.HELP]
 
 
 class _Redactor:
@@ -335,6 +338,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
             watchers.schedule(jq, services)
             strategy_jobs.schedule(jq, services)
             recovery.schedule(jq, services, recovered)
+            app.bot_data.dashboard = await _start_dashboard(services, token, stack)
         except BaseException:
             await stack.aclose()
             raise
@@ -345,6 +349,13 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
             await app.bot.set_my_commands(cmds)
         except Exception as exc:  # a menu is nice to have; never fail start-up over it
             log.warning("set_my_commands failed: %s", exc)
+        if app.bot_data.dashboard is not None:
+            try:  # the chat's menu button opens the dashboard
+                await app.bot.set_chat_menu_button(
+                    menu_button=menu_button(app.bot_data.dashboard.public_url)
+                )
+            except Exception as exc:
+                log.warning("set_chat_menu_button failed: %s", exc)
 
     async def post_stop(app: App) -> None:
         """Updates and jobs have stopped; the bot can still talk: say what is queued."""
@@ -354,6 +365,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
 
     async def post_shutdown(app: App) -> None:
         app.bot_data.services = None
+        app.bot_data.dashboard = None
         await stack.aclose()
 
     async def gate(update: object, context: Context) -> None:
@@ -435,6 +447,29 @@ async def stop_polling(app: App) -> None:
     await app.shutdown()
     if app.post_shutdown is not None:
         await app.post_shutdown(app)
+
+
+async def _start_dashboard(
+    services: Services, token: str, stack: contextlib.AsyncExitStack
+) -> DashboardServer | None:
+    """Serve the dashboard when someone can open it: ``WEBAPP_URL`` is set, or the local chat
+    (whose ``web_app`` buttons open the local address)."""
+    s = services.settings
+    if not s.webapp_url and not s.local_chat:
+        return None
+    server = DashboardServer(services, token)
+    try:
+        await server.start()
+    except OSError as exc:
+        if not s.local_chat:
+            raise
+        # The local chat must open with no setup: a busy default port is not worth failing.
+        log.warning("dashboard port %s unavailable (%s); using a free one", s.webapp_port, exc)
+        server.port = 0
+        await server.start()
+    stack.push_async_callback(server.stop)
+    log.info("dashboard on %s (opened as %s)", server.url, server.public_url)
+    return server
 
 
 async def _start_stream(services: Services) -> None:

@@ -27,6 +27,7 @@ from bot.exchange.errors import (
 )
 from bot.render.common import esc, split_message
 from bot.venues.port import VenueError
+from bot.webapp.server import DashboardServer
 
 log = logging.getLogger("bot.handlers")
 
@@ -37,6 +38,8 @@ class BotData:
     def __init__(self) -> None:
         self.services: Services | None = None
         self.help: list[HelpLine] = []
+        #: The dashboard's server while it runs (``WEBAPP_URL`` set, or the local chat).
+        self.dashboard: DashboardServer | None = None
 
 
 Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]

@@ -13,6 +13,8 @@ from decimal import Decimal
 from html import escape
 from typing import Any
 
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MenuButtonWebApp, WebAppInfo
+
 from bot.render import money
 from bot.render.common import signed_usd, usd
 from bot.services.account import PositionView
@@ -25,6 +27,24 @@ PERIOD_TITLES = {
     "month": "last 30 days",
     "all": "all time",
 }
+
+
+DASHBOARD_TEXT = "📊 <b>Dashboard</b>: positions, PnL, funding and trades on one page."
+DASHBOARD_OFF = (
+    "📊 The dashboard is off: the bot's owner sets <code>WEBAPP_URL</code> to its public HTTPS "
+    "address (see the README, “The dashboard”)."
+)
+
+
+def dashboard_button(url: str) -> InlineKeyboardMarkup:
+    """The inline button of type ``web_app`` that opens the dashboard inside Telegram."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton("📊 Open the dashboard", web_app=WebAppInfo(url))]]
+    )
+
+
+def menu_button(url: str) -> MenuButtonWebApp:
+    return MenuButtonWebApp("Dashboard", WebAppInfo(url))
 
 
 def positions(views: Sequence[PositionView]) -> list[dict[str, Any]]:

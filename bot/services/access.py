@@ -74,6 +74,7 @@ COMMANDS: dict[str, Action] = {
     "cancel": Action.TRADE,
     "sl": Action.TRADE,  # stop-loss: traders and owners
     "tp": Action.TRADE,  # take-profit
+    "dashboard": Action.ACCOUNT,  # the Mini App: the account's numbers (its API checks roles)
 }
 
 #: Callback-data prefixes of every inline button, and what a tap does.
