@@ -12,13 +12,19 @@ import pytest
 
 from bot.sim import Simulator
 from bot.webapp.auth import sign
+from tests.bot import conftest as bot_fixtures
 from tests.bot.conftest import TOKEN, BotRunner, make_settings
-from tests.bot.conftest import paper_bot, quiet_sim, sim_control, tg  # noqa: F401  (fixtures)
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import KeyPair
 
 OWNER, VIEWER, STRANGER = 1001, 1002, 6666
 PUBLIC_URL = "https://dash.example.org/app/"
+
+# The bot tests' fixtures, shared here.
+tg = bot_fixtures.tg
+quiet_sim = bot_fixtures.quiet_sim
+sim_control = bot_fixtures.sim_control
+paper_bot = bot_fixtures.paper_bot
 
 
 def init_data(user_id: int, *, token: str = TOKEN, age: float = 0) -> str:

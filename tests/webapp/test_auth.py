@@ -76,8 +76,8 @@ def test_stale_auth_date_is_refused_after_max_age() -> None:
     "data",
     [
         "",
-        AIOGRAM.split("&hash=")[0],
-        AIOGRAM.split("&hash=")[0] + "&hash=",
+        AIOGRAM.split("&hash=", maxsplit=1)[0],
+        AIOGRAM.split("&hash=", maxsplit=1)[0] + "&hash=",
         "user=%7B%22id%22%3A42%7D&query_id=test&hash=%C3%A9%C3%A9",
         "test&foo=bar=baz",
     ],
