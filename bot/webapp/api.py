@@ -43,8 +43,37 @@ def plain(text: str) -> str:
     return html.unescape(_TAG.sub("", text))
 
 
-def _error(status: int, message: str) -> web.Response:
+def error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+def authenticated(services: Services, token: str, endpoint: Endpoint, action: Action) -> Handler:
+    """``endpoint`` behind Telegram's ``initData`` (401) and the user's role (403)."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        header = request.headers.get("Authorization", "")
+        scheme, _, init_data = header.partition(" ")
+        try:
+            if scheme.lower() != "tma":
+                raise InitDataError("no initData")
+            user = validate(
+                init_data.strip(), token, services.clock, services.settings.webapp_max_age
+            )
+        except InitDataError as exc:
+            return error(401, f"Not signed by Telegram: {exc}. Open the dashboard again.")
+        role = services.settings.role_of(user.id)
+        if role is None:
+            log.warning("dashboard refused unauthorised user id=%s", user.id)
+            return error(403, "This bot is private.")
+        if not may(role, action):
+            return error(403, f"Your role ({role}) may not do this.")
+        try:
+            return await endpoint(request, user, role)
+        except (BackpackError, VenueError) as exc:
+            log.warning("dashboard %s: %s", request.path, exc)
+            return error(502, f"The exchange did not answer: {exc}")
+
+    return handler
 
 
 class DashboardApi:
@@ -67,33 +96,7 @@ class DashboardApi:
         r.add_post("/api/cancel", self._auth(self.cancel, Action.TRADE))
 
     def _auth(self, endpoint: Endpoint, action: Action) -> Handler:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            header = request.headers.get("Authorization", "")
-            scheme, _, init_data = header.partition(" ")
-            try:
-                if scheme.lower() != "tma":
-                    raise InitDataError("no initData")
-                user = validate(
-                    init_data.strip(),
-                    self._token,
-                    self.services.clock,
-                    self.services.settings.webapp_max_age,
-                )
-            except InitDataError as exc:
-                return _error(401, f"Not signed by Telegram: {exc}. Open the dashboard again.")
-            role = self.services.settings.role_of(user.id)
-            if role is None:
-                log.warning("dashboard refused unauthorised user id=%s", user.id)
-                return _error(403, "This bot is private.")
-            if not may(role, action):
-                return _error(403, f"Your role ({role}) may not do this.")
-            try:
-                return await endpoint(request, user, role)
-            except (BackpackError, VenueError) as exc:
-                log.warning("dashboard %s: %s", request.path, exc)
-                return _error(502, f"The exchange did not answer: {exc}")
-
-        return handler
+        return authenticated(self.services, self._token, endpoint, action)
 
     async def me(self, request: web.Request, user: WebAppUser, role: Role) -> web.Response:
         s = self.services
@@ -119,14 +122,14 @@ class DashboardApi:
     async def pnl(self, request: web.Request, user: WebAppUser, role: Role) -> web.Response:
         period = self._period(request)
         if period is None:
-            return _error(400, "period must be day, week, month or all")
+            return error(400, "period must be day, week, month or all")
         report, points = await self.reports.pnl(period)
         return web.json_response(render.pnl(report, render.equity_svg(points)))
 
     async def funding(self, request: web.Request, user: WebAppUser, role: Role) -> web.Response:
         period = self._period(request)
         if period is None:
-            return _error(400, "period must be day, week, month or all")
+            return error(400, "period must be day, week, month or all")
         report, _ = await self.reports.pnl(period)
         rows = render.funding(report, "Backpack")
         return web.json_response({"title": render.PERIOD_TITLES[period], "rows": rows})
@@ -136,14 +139,14 @@ class DashboardApi:
         return web.json_response({"trades": render.trades(records)})
 
     async def close(self, request: web.Request, user: WebAppUser, role: Role) -> web.Response:
-        body = await _json(request)
+        body = await read_json(request)
         symbol = str(body.get("symbol", ""))
         if not _SYMBOL.match(symbol):
-            return _error(400, "Which position? Send its symbol, e.g. BTC_USDC_PERP.")
+            return error(400, "Which position? Send its symbol, e.g. BTC_USDC_PERP.")
         try:
             preview = await self.services.trading.preview(user.id, user.id, CloseIntent(symbol))
         except IntentError as exc:
-            return _error(400, plain(render_trading.intent_error(exc)))
+            return error(400, plain(render_trading.intent_error(exc)))
         return web.json_response(
             {
                 "token": preview.token,
@@ -153,12 +156,12 @@ class DashboardApi:
         )
 
     async def confirm(self, request: web.Request, user: WebAppUser, role: Role) -> web.Response:
-        token = str((await _json(request)).get("token", ""))
+        token = str((await read_json(request)).get("token", ""))
         outcome = await self.services.trading.confirm(user.id, token)
         return web.json_response(_outcome(outcome))
 
     async def cancel(self, request: web.Request, user: WebAppUser, role: Role) -> web.Response:
-        token = str((await _json(request)).get("token", ""))
+        token = str((await read_json(request)).get("token", ""))
         outcome = await self.services.trading.cancel(user.id, token)
         return web.json_response(_outcome(outcome))
 
@@ -175,7 +178,7 @@ def _outcome(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-async def _json(request: web.Request) -> dict[str, Any]:
+async def read_json(request: web.Request) -> dict[str, Any]:
     try:
         data = await request.json(loads=lambda s: json.loads(s, parse_float=Decimal))
     except (ValueError, UnicodeDecodeError):

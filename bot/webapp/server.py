@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.container import Services
 from bot.webapp.api import DashboardApi
+from bot.webapp.manage import ManageApi
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 1024 * 1024
@@ -54,6 +55,7 @@ class DashboardServer:
         self.app.router.add_get("/", self.index)
         self.app.router.add_get("/static/{name}", self.static)
         self.api.add_routes(self.app)
+        ManageApi(token, services).add_routes(self.app)
         self._runner: web.AppRunner | None = None
         self.url = ""
 

@@ -11,11 +11,13 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
 from tests.localchat.conftest import local_settings, running
 from tests.localchat.test_browser import CHROMIUM, FLAGS, WAIT_MS
+from tests.webapp.conftest import VIEWER, init_data
 
 async_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
 if not Path(CHROMIUM).exists():
@@ -147,3 +149,47 @@ async def test_dashboard_from_the_local_chat(tmp_path: Path) -> None:
             await other.screenshot(path=shot(tmp_path, "dashboard-401.png"))
         finally:
             await context.close()
+
+
+async def test_a_viewer_cannot_change_a_setting(dash_bot: Any, tmp_path: Path) -> None:
+    """The viewer sees the strategy without controls, and the API refuses a change anyway."""
+    expect = async_api.expect
+    server = dash_bot.app.bot_data.dashboard
+    url = f"{server.url}/#tgWebAppData={quote(init_data(VIEWER), safe='')}&page=strategy"
+    async with async_api.async_playwright() as pw:
+        context = await pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=FLAGS,
+            viewport=PHONE,
+        )
+        try:
+            page = await context.new_page()
+            await page.goto(url)
+            await expect(page.get_by_role("heading", name="The funding strategy")).to_be_visible(
+                timeout=WAIT_MS
+            )
+            await expect(page.locator("#strategy-config th").first).to_be_visible(timeout=WAIT_MS)
+            await expect(page.locator("#strategy-config input")).to_have_count(0)
+            await expect(page.get_by_role("group", name="Strategy mode")).to_be_hidden()
+            await expect(page.locator("#strategy-note")).to_contain_text("may read the strategy")
+            status = await page.evaluate(
+                """async (data) => (await fetch("/api/strategy/mode", {method: "POST",
+                     headers: {Authorization: "tma " + data, "Content-Type": "application/json"},
+                     body: JSON.stringify({mode: "auto"})})).status""",
+                init_data(VIEWER),
+            )
+            assert status == 403
+            await page.screenshot(path=shot(tmp_path, "dashboard-strategy-viewer.png"))
+
+            await page.get_by_role("button", name="Alerts").click()
+            box = page.get_by_label("New alert")
+            await box.fill("BTC > 70000")
+            await box.press("Enter")
+            await expect(page.locator("#alerts article")).to_have_count(1, timeout=WAIT_MS)
+            await expect(page.locator("#alerts")).to_contain_text("70,000")
+            await page.screenshot(path=shot(tmp_path, "dashboard-alerts.png"))
+        finally:
+            await context.close()
+    assert (await dash_bot.services.strategy.store.settings()).mode == "off"

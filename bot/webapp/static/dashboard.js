@@ -132,6 +132,61 @@ const pages = {
         el("div", { class: "why" }, "Why: " + t.why + (t.problems ? " · ⚠️ " + t.problems : ""))));
     }
   },
+  async alerts() {
+    const data = await api("/api/alerts");
+    document.getElementById("alert-help").textContent = "e.g. " + data.examples.slice(0, 3).map((e) => e.replace(/^\/alert /, "")).join(" · ");
+    const list = document.getElementById("alerts");
+    list.replaceChildren();
+    if (!data.alerts.length) list.append(el("p", { class: "muted" }, "No alerts yet."));
+    for (const a of data.alerts) {
+      const remove = el("button", { type: "button", class: "remove" }, `Remove #${a.id}`);
+      remove.addEventListener("click", () => run(async () => {
+        await api("/api/alerts/remove", { id: a.id });
+        await pages.alerts();
+      }));
+      list.append(el("article", { class: "card", "data-alert": String(a.id) },
+        el("div", { class: "title" }, el("span", {}, `#${a.id} ${a.symbol}`)),
+        el("div", {}, a.condition), remove));
+    }
+  },
+  async strategy() {
+    const data = await api("/api/strategy");
+    const owner = me && me.may_configure;
+    document.getElementById("strategy-mode").textContent = `${data.mode} (${data.trading_mode})`;
+    const modes = document.getElementById("strategy-modes");
+    modes.replaceChildren();
+    modes.hidden = !owner;
+    for (const m of data.modes) {
+      const b = el("button", { type: "button", "aria-pressed": String(m === data.mode) }, m);
+      b.addEventListener("click", () => run(async () => {
+        await api("/api/strategy/mode", { mode: m });
+        await pages.strategy();
+      }));
+      modes.append(b);
+    }
+    document.getElementById("strategy-note").textContent = owner
+      ? "Owners change the mode and settings here or with /strategy in the chat."
+      : `Your role (${me ? me.role : "?"}) may read the strategy, not change it.`;
+    const body = document.querySelector("#strategy-config tbody");
+    body.replaceChildren();
+    for (const [key, value] of Object.entries(data.config)) {
+      const cell = el("td", { class: "num" });
+      if (owner && key !== "symbols") {
+        const input = el("input", { "aria-label": key, value });
+        input.addEventListener("change", () => run(async () => {
+          await api("/api/strategy/set", { key, value: input.value });
+          await pages.strategy();
+        }));
+        cell.append(input);
+      } else cell.append(value);
+      body.append(el("tr", {}, el("th", {}, key), cell));
+    }
+    document.getElementById("strategy-status").textContent = data.status;
+  },
+  async arb() {
+    const data = await api("/api/arb");
+    document.getElementById("arb").textContent = data.text;
+  },
 };
 let currentPage = "positions";
 let currentPeriod = "all";
@@ -139,7 +194,10 @@ let currentPeriod = "all";
 async function show(name) {
   currentPage = name;
   for (const b of document.querySelectorAll("#tabs button")) {
-    if (b.dataset.page === name) b.setAttribute("aria-current", "page"); else b.removeAttribute("aria-current");
+    if (b.dataset.page === name) {
+      b.setAttribute("aria-current", "page");
+      b.scrollIntoView({ inline: "nearest", block: "nearest" });
+    } else b.removeAttribute("aria-current");
   }
   for (const s of document.querySelectorAll("main > section")) s.hidden = s.id !== "page-" + name;
   await run(() => pages[name]());
@@ -195,6 +253,15 @@ async function start() {
       run(() => pages.pnl(currentPeriod));
     });
   }
+  document.getElementById("alert-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = document.getElementById("alert-text");
+    run(async () => {
+      await api("/api/alerts", { text: input.value });
+      input.value = "";
+      await pages.alerts();
+    });
+  });
   document.getElementById("confirm-ok").addEventListener("click", () => answer(true));
   document.getElementById("confirm-no").addEventListener("click", () => answer(false));
   await run(async () => {
