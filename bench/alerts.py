@@ -25,6 +25,7 @@ from bot.alerts.service import AlertService
 from bot.clock import SystemClock
 from bot.exchange.client import BackpackAPI
 from bot.exchange.markets import Market
+from bot.services.access import Actor
 from bot.storage.alerts import AlertStore
 from bot.storage.db import Database
 
@@ -94,7 +95,7 @@ async def service_rate(n: int) -> float:
             level = (price * D(1 + rng.uniform(-0.3, 0.3))).quantize(D("0.1"))
             op = ">" if level > price else "<"
             user = 1 + i // service.max_per_user  # stay within the per-user cap
-            await service.add(user, user, AlertSpec(SYMBOL, "price", op, level))
+            await service.add(Actor(user, "trader", user), AlertSpec(SYMBOL, "price", op, level))
         t0 = time.perf_counter()
         for _ in range(TICKS):
             price *= D(1 + rng.gauss(0, 0.0002))

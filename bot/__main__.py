@@ -11,6 +11,7 @@ from telegram.error import InvalidToken
 from telegram.error import NetworkError as TelegramNetworkError
 
 from bot.app import build_application, install_secret_redaction, install_token_redaction
+from bot.datadir import lock_down
 from bot.logs import configure_logging
 from bot.settings import ConfigError, Settings
 from bot.storage.db import InstanceLocked
@@ -30,6 +31,24 @@ def webhook_secret(settings: Settings) -> str:
     return secrets.token_urlsafe(32)  # 43 characters of A-Z a-z 0-9 _ -, as Telegram allows
 
 
+#: The largest update body the webhook server accepts; Telegram's updates are a few KB.
+WEBHOOK_MAX_BODY = 1 << 20
+
+
+def cap_webhook_bodies(max_bytes: int = WEBHOOK_MAX_BODY) -> None:
+    """Refuse webhook bodies over ``max_bytes`` before reading them.
+
+    python-telegram-bot serves the webhook with tornado's ``HTTPServer``, built inside
+    ``run_webhook`` with tornado's defaults: bodies up to 100 MB, read whole into memory before
+    the secret token is checked. ``Configurable.configure`` sets the keyword arguments every
+    ``HTTPServer`` of this process is built with: a ``Content-Length`` above the cap is answered
+    400 and the connection closed before the body is read, a chunked body is cut off there.
+    """
+    from tornado.httpserver import HTTPServer
+
+    HTTPServer.configure(None, max_body_size=max_bytes, max_buffer_size=4 * max_bytes)
+
+
 def main() -> int:
     try:
         settings = Settings()
@@ -41,6 +60,11 @@ def main() -> int:
         return 2
     install_token_redaction(settings.telegram_bot_token.get_secret_value())
     configure_logging(settings.log_level)
+    try:
+        lock_down(settings.data_dir, settings.database_url)  # before any file is created
+    except OSError as exc:
+        print(f"Cannot secure DATA_DIR={settings.data_dir}: {exc}", file=sys.stderr)
+        return 2
     if settings.wants_local_chat:  # no token, or LOCAL_CHAT=true: the bot in a local web chat
         from bot.localchat.run import run_local_chat
 
@@ -60,6 +84,7 @@ def main() -> int:
                 settings.webhook_url,
                 "WEBHOOK_SECRET" if settings.webhook_secret else "generated at start-up",
             )
+            cap_webhook_bodies()
             app.run_webhook(
                 listen=settings.webhook_listen,
                 port=settings.webhook_port,

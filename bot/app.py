@@ -37,7 +37,7 @@ from bot.exchange.client import BackpackAPI
 from bot.exchange.errors import BackpackError
 from bot.paper import PaperExchange, PaperHedge, PaperHedgeOnReal
 from bot.render.dashboard import menu_button
-from bot.services.access import reads_only
+from bot.services.access import Refused, reads_only
 from bot.services.account import AccountService
 from bot.services.arb import ArbConfig, ArbService
 from bot.services.cross import CrossDesk
@@ -61,6 +61,7 @@ from handlers import account, alerts, arb, dashboard, general, market, strategy,
 from handlers.common import (
     BotData,
     Context,
+    command_of,
     fault_reference,
     friendly,
     reply,
@@ -377,7 +378,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
             await _refuse(update, user.id if user else None, refused)
             raise ApplicationHandlerStop
         edited = update.edited_message
-        if edited is not None and not reads_only(edited.text or ""):
+        if edited is not None and not reads_only(command_of(edited)):
             await edited.chat.send_message("✏️ Edits are ignored; send a new command.")
             raise ApplicationHandlerStop
         refusal = refusal_for_update(update, settings)
@@ -388,6 +389,11 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
     async def on_error(update: object, context: Context) -> None:
         error = context.error
         ref = fault_reference()
+        if isinstance(error, Refused) and isinstance(update, Update):
+            # A service refused past the gate (its own check): say why; it is not a fault.
+            log.warning("refused by a service: %s", error)
+            await send_refusal(update, error.refusal)
+            return
         log.error("unhandled error (ref %s): %r", ref, error, exc_info=error)
         if isinstance(error, BackpackError) and isinstance(update, Update):
             try:  # the exchange's own words: the user may be able to act on them

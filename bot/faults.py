@@ -8,8 +8,10 @@ The variable is read on every call (a dictionary lookup) and is never set in pro
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+from typing import Any
 
 CRASH_ENV = "BOT_CRASH_AT"
 
@@ -18,3 +20,17 @@ def crash_point(name: str) -> None:
     """SIGKILL this process when ``BOT_CRASH_AT`` names this point (tests only)."""
     if os.environ.get(CRASH_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+SIM_FAULT_ENV = "BOT_SIM_FAULT"
+
+
+def paper_faults() -> list[dict[str, Any]]:
+    """The simulator faults the paper engine starts with: ``BOT_SIM_FAULT`` holds one as the
+    control API's JSON (tests only). The paper engine serves no control API, so a crash test
+    that needs an order held in flight sets it here instead."""
+    raw = os.environ.get(SIM_FAULT_ENV)
+    if not raw:
+        return []
+    fault: dict[str, Any] = json.loads(raw)
+    return [fault]

@@ -15,6 +15,10 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 # Loggers whose INFO lines are bookkeeping, not events: shown only at LOG_LEVEL=DEBUG.
 CHATTY = ("apscheduler", "alembic.runtime.plugins")
+# Database drivers log statements with their parameters (aiosqlite every call and its result at
+# DEBUG, SQLAlchemy's engine at INFO), and the parameters hold secrets (the paper account's
+# key): these loggers say only warnings, at any LOG_LEVEL.
+DATABASE = ("aiosqlite", "sqlalchemy.engine", "sqlalchemy.pool", "sqlalchemy.orm", "asyncpg")
 
 
 class Demote(logging.Filter):
@@ -48,6 +52,8 @@ def configure_logging(level: str, stream: TextIO | None = None) -> logging.Handl
     root.setLevel(numeric)
     # httpx logs every request URL at INFO; they contain the bot token (redacted anyway).
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    for name in DATABASE:
+        logging.getLogger(name).setLevel(logging.WARNING)
     return handler
 
 

@@ -21,8 +21,10 @@ from nacl.signing import SigningKey
 
 from bot.clock import Clock
 from bot.exchange.client import BackpackAPI
+from bot.faults import paper_faults
 from bot.settings import Settings
 from bot.sim import Simulator
+from bot.sim.control import Fault
 from bot.sim.markets import fmt
 from bot.storage.db import Database
 from bot.venues.pairs import match
@@ -50,11 +52,13 @@ class PaperExchange:
             tick_interval=settings.sim_tick_seconds,
             state_path=settings.data_dir / f"paper-{settings.exchange}.json",
             clock=clock,
+            control=False,  # no /_sim/* door: any web page could reach a loopback port
         )
 
     async def start(self, db: Database) -> tuple[BackpackAPI, BackpackAPI]:
         """Start the engine; returns (account client, market-data client)."""
         s = self.settings
+        self.sim.server.faults.extend(Fault(**f) for f in paper_faults())
         await self.sim.start()
         log.info("paper exchange (simulator) at %s", self.sim.rest_url)
         secret = await db.get_meta(PAPER_KEY)
@@ -139,6 +143,7 @@ class PaperHedge:
             tick_interval=settings.sim_tick_seconds,
             state_path=settings.data_dir / "paper-hedge-sim.json",
             clock=clock,
+            control=False,
         )
 
     async def start(self, db: Database) -> tuple[str, str]:
@@ -235,6 +240,7 @@ class PaperHedgeOnReal:
             tick_interval=s.sim_tick_seconds,
             state_path=s.data_dir / f"paper-hedge-{s.hedge_exchange}.json",
             clock=self.clock,
+            control=False,
         )
         await self.sim.start()
         held = {r["symbol"] for r in self.sim.engine.markets_wire()}

@@ -53,7 +53,8 @@ class Settings(BaseSettings):
     price_drift_tolerance: Decimal = Decimal("0.005")
     log_level: str = "INFO"
     webhook_url: str | None = None
-    webhook_listen: str = "0.0.0.0"
+    #: Loopback by default: a reverse proxy (TLS) in front forwards Telegram's POSTs.
+    webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
     webhook_secret: SecretStr | None = None
     paper_balance: Decimal = Decimal(10000)
@@ -225,6 +226,12 @@ class Settings(BaseSettings):
                 raise ConfigError(
                     f"LOCAL_CHAT_HOST={self.local_chat_host} lets other machines open the local "
                     "chat and trade; set LOCAL_CHAT_PASSWORD too (or use 127.0.0.1)."
+                )
+            chat_password = self.local_chat_password
+            if chat_password is not None and len(chat_password.get_secret_value()) < 12:
+                raise ConfigError(
+                    "LOCAL_CHAT_PASSWORD needs at least 12 characters (a short one is guessed "
+                    "quickly); e.g. four random words."
                 )
         elif not self.telegram_allowed_users:
             raise ConfigError(

@@ -12,7 +12,9 @@ from bot.exchange.errors import BackpackError
 from bot.render import account as render
 from bot.render import arb as render_arb
 from bot.render.common import esc
-from handlers.common import Context, args_of, friendly, guarded, reply, rt
+from bot.services.access import Refused
+from handlers.common import Context, args_of, friendly, guarded, reply, rt, say_refusal
+from handlers.guard import actor
 
 _ORDER_ID = re.compile(r"^\d{1,24}$")
 
@@ -20,7 +22,10 @@ _ORDER_ID = re.compile(r"^\d{1,24}$")
 @guarded
 async def positions(update: Update, context: Context) -> None:
     r = rt(context)
-    views = await r.account.positions()
+    who = actor(update, context)
+    if who is None:
+        return
+    views = await r.account.positions(who)
     pairs = await r.strategy.cross.pairs() if r.strategy.cross is not None else []
     paired = {p.ours.symbol for p in pairs}
     # A pair's Backpack leg is shown in its pair's line, without a Close button that would
@@ -36,7 +41,10 @@ async def positions(update: Update, context: Context) -> None:
 @guarded
 async def orders(update: Update, context: Context) -> None:
     r = rt(context)
-    text, markup = render.orders(await r.account.orders(), r.mode)
+    who = actor(update, context)
+    if who is None:
+        return
+    text, markup = render.orders(await r.account.orders(who), r.mode)
     await reply(update, text, markup)
 
 
@@ -51,23 +59,16 @@ async def cancel(update: Update, context: Context) -> None:
         return
     r = rt(context)
     word = words[0].lower()
-    who = _who(update)
+    who = actor(update, context)
     if who is None:
         return
     if word == "all":
-        await reply(update, render.cancelled(await r.account.cancel_all(**who)))
+        await reply(update, render.cancelled(await r.account.cancel_all(actor=who)))
         return
     if not _ORDER_ID.match(word):
         await reply(update, f"{esc(repr(word))} is not an order id; {example}")
         return
-    await reply(update, render.cancelled([await r.account.cancel(word, **who)]))
-
-
-def _who(update: Update) -> dict[str, int] | None:
-    user, chat = update.effective_user, update.effective_chat
-    if user is None or chat is None:
-        return None
-    return {"user_id": user.id, "chat_id": chat.id}
+    await reply(update, render.cancelled([await r.account.cancel(word, actor=who)]))
 
 
 async def cancel_button(update: Update, context: Context) -> None:
@@ -75,32 +76,40 @@ async def cancel_button(update: Update, context: Context) -> None:
     if query is None or query.data is None:
         return
     r = rt(context)
-    who = _who(update)
+    who = actor(update, context)
     if who is None:
         return
     target = query.data.removeprefix(render.CANCEL_PREFIX)
     try:
         done = (
-            await r.account.cancel_all(**who)
+            await r.account.cancel_all(actor=who)
             if target == "all"
-            else [await r.account.cancel(target, **who)]
+            else [await r.account.cancel(target, actor=who)]
         )
         await query.answer("cancelled")
         await reply(update, render.cancelled(done))
     except BackpackError as exc:
         await query.answer(friendly(exc)[:190], show_alert=True)
+    except Refused as exc:
+        await say_refusal(update, exc.refusal)
 
 
 @guarded
 async def balance(update: Update, context: Context) -> None:
     r = rt(context)
-    await reply(update, render.balances(await r.account.balances(), r.mode))
+    who = actor(update, context)
+    if who is None:
+        return
+    await reply(update, render.balances(await r.account.balances(who), r.mode))
 
 
 @guarded
 async def account(update: Update, context: Context) -> None:
     r = rt(context)
-    await reply(update, render.account(await r.account.account(), r.mode))
+    who = actor(update, context)
+    if who is None:
+        return
+    await reply(update, render.account(await r.account.account(who), r.mode))
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:

@@ -17,7 +17,7 @@ from bot.render import market as render_market
 from bot.services.access import Action
 from bot.storage.alerts import NotifySettings
 from handlers.common import Context, args_of, guarded, reply, rt
-from handlers.guard import permitted, role_of
+from handlers.guard import actor, permitted, role_of
 
 HELP: list[tuple[str, str, str]] = [
     ("alert", "price, move and funding alerts", "/alert BTC > 70000  ·  /alert ETH change 5% 1h"),
@@ -40,19 +40,10 @@ def service(context: Context) -> AlertService:
     return rt(context).alerts
 
 
-def _ids(update: Update) -> tuple[int, int] | None:
-    user, chat = update.effective_user, update.effective_chat
-    if user is None or chat is None:
-        return None
-    return user.id, chat.id
-
-
 @guarded
 async def alert(update: Update, context: Context) -> None:
-    ids = _ids(update)
-    if ids is None:
-        return
-    if not await permitted(update, context, Action.ALERTS):
+    who = actor(update, context)
+    if who is None or not await permitted(update, context, Action.ALERTS):
         return
     args = args_of(context)
     svc = service(context)
@@ -61,7 +52,7 @@ async def alert(update: Update, context: Context) -> None:
             await reply(update, "Which alert? e.g. <code>/alert off 3</code> (ids are in /alerts)")
             return
         alert_id = int(args[1].lstrip("#"))
-        if await svc.remove(ids[0], alert_id):
+        if await svc.remove(who, alert_id):
             await reply(update, f"🗑 Alert #{alert_id} removed.")
         else:
             await reply(update, f"There is no alert #{alert_id} of yours; see /alerts.")
@@ -74,7 +65,7 @@ async def alert(update: Update, context: Context) -> None:
         if spec.kind == "spread_apr" and rt(context).arb is None:
             await reply(update, render_arb.no_hedge())
             return
-        created = await svc.add(ids[0], ids[1], spec)
+        created = await svc.add(who, spec)
     except AlertSyntaxError as err:
         await reply(update, render.usage(err.problem))
         return
@@ -83,29 +74,27 @@ async def alert(update: Update, context: Context) -> None:
 
 @guarded
 async def alerts(update: Update, context: Context) -> None:
-    ids = _ids(update)
-    if ids is None:
-        return
-    if not await permitted(update, context, Action.ALERTS):
+    who = actor(update, context)
+    if who is None or not await permitted(update, context, Action.ALERTS):
         return
     args = args_of(context)
     svc = service(context)
     if args and args[0].lower() == "clear":
-        n = await svc.clear(ids[0])
+        n = await svc.clear(who)
         await reply(update, f"🗑 Removed {n} alert{'s' if n != 1 else ''}.")
         return
     if args:
         await reply(update, "Use <code>/alerts</code> to list or <code>/alerts clear</code>.")
         return
-    text, markup = render.listing(await svc.for_user(ids[0]))
+    text, markup = render.listing(await svc.for_user(who))
     await reply(update, text, markup)
 
 
 @guarded
 async def button(update: Update, context: Context) -> None:
     query = update.callback_query
-    user = update.effective_user
-    if query is None or query.data is None or user is None:
+    who = actor(update, context)
+    if query is None or query.data is None or who is None:
         return
     if not await permitted(update, context, Action.ALERTS):
         return
@@ -115,11 +104,11 @@ async def button(update: Update, context: Context) -> None:
     kind, arg = _parse_button(data)
     if kind == "del":
         alert_id = int(arg)
-        ok = await svc.remove(user.id, alert_id)
+        ok = await svc.remove(who, alert_id)
         await query.answer(f"Alert #{alert_id} removed" if ok else "Already gone")
     elif kind == "mute":
         alert_id = int(arg)
-        ok = await svc.mute(user.id, alert_id, MUTE_SECONDS)
+        ok = await svc.mute(who, alert_id, MUTE_SECONDS)
         await query.answer(f"Alert #{alert_id} muted for 1 h" if ok else "Not yours or gone")
     elif kind == "px":
         await query.answer()
@@ -155,11 +144,10 @@ _QUIET = re.compile(r"^(\d{1,2})-(\d{1,2})$")
 
 @guarded
 async def notify(update: Update, context: Context) -> None:
-    ids = _ids(update)
-    if ids is None:
+    who = actor(update, context)
+    if who is None or not await permitted(update, context, Action.ALERTS):
         return
-    if not await permitted(update, context, Action.ALERTS):
-        return
+    ids = who.user_id, who.chat_id
     store = service(context).store
     st = await store.settings(ids[0], ids[1])
     st = replace(st, chat_id=ids[1])

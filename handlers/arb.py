@@ -10,11 +10,11 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.render import arb as render
 from bot.render import strategy as render_strategy
-from bot.services.access import Action
+from bot.services.access import Action, Refused
 from bot.services.order_intent import IntentError
 from bot.venues.port import VenueError
-from handlers.common import Context, args_of, guarded, reply, rt
-from handlers.guard import permitted
+from handlers.common import Context, args_of, guarded, reply, rt, say_refusal
+from handlers.guard import actor, permitted
 
 HELP: list[tuple[str, str, str]] = [
     ("arb", "best funding spreads between Backpack and the hedge venue", "/arb"),
@@ -39,17 +39,20 @@ async def arb(update: Update, context: Context) -> None:
 async def open_tap(update: Update, context: Context) -> None:
     """ "Open BTC": the cross entry as a strategy proposal (preview, then ✅ / ❌)."""
     query = update.callback_query
-    user = update.effective_user
-    if query is None or query.data is None or user is None or query.message is None:
+    who = actor(update, context)
+    if query is None or query.data is None or who is None or query.message is None:
         return
     if not await permitted(update, context, Action.TRADE):
         return
     base = query.data.removeprefix(render.OPEN_PREFIX)
     r = rt(context)
     try:
-        proposal = await r.strategy.propose_cross(base, user.id, query.message.chat.id)
+        proposal = await r.strategy.propose_cross(base, who)
     except IntentError as exc:
         await query.answer(exc.problem[:190], show_alert=True)
+        return
+    except Refused as exc:
+        await say_refusal(update, exc.refusal)
         return
     except VenueError as exc:
         await query.answer(f"{exc.venue}: {exc.message}"[:190], show_alert=True)

@@ -26,6 +26,8 @@ from bot.exchange.errors import (
     RateLimitError,
 )
 from bot.render.common import esc, split_message
+from bot.services.access import Refusal, Refused
+from bot.services.commands import CommandLine, read_command
 from bot.venues.port import VenueError
 from bot.webapp.server import DashboardServer
 
@@ -110,15 +112,26 @@ def fault_reference() -> str:
     return secrets.token_hex(3)
 
 
+def command_of(message: Message | None) -> CommandLine | None:
+    """The command in ``message`` as ``CommandHandler`` reads it (``None``: not a command)."""
+    if message is None or not message.text:
+        return None
+    entities = [(e.type, e.offset, e.length) for e in message.entities]
+    try:
+        username: str | None = message.get_bot().username
+    except RuntimeError:  # a message not tied to a bot (built by hand): any @name counts
+        username = None
+    return read_command(message.text, entities, username)
+
+
 def what_failed(update: object) -> str:
     """The user's own words for what failed: the command they typed, or the button."""
     if isinstance(update, Update):
         if update.callback_query is not None:
             return "That button"
-        message = update.effective_message
-        text = message.text if message is not None else None
-        if text and text.startswith("/"):
-            return f"<code>{esc(text.split(maxsplit=1)[0][:32])}</code>"
+        line = command_of(update.effective_message)
+        if line is not None:
+            return f"<code>{esc(line.shown[:32])}</code>"
     return "That"
 
 
@@ -145,6 +158,17 @@ async def report_fault(update: object, ref: str) -> None:
         await reply(update, fault_text(what_failed(update), ref))
 
 
+async def say_refusal(update: Update, refused: Refusal) -> None:
+    """Say a refusal: a short answer to a tap, or a message in the chat."""
+    query = update.callback_query
+    if query is not None:
+        with contextlib.suppress(Exception):  # already answered: the chat message still goes
+            await query.answer(refused.short, show_alert=True)
+            return
+    if update.effective_chat is not None:
+        await update.effective_chat.send_message(refused.text, parse_mode=ParseMode.HTML)
+
+
 def guarded(fn: F) -> F:
     """Turn any failure into a friendly reply; log what isn't the user's fault."""
 
@@ -152,6 +176,9 @@ def guarded(fn: F) -> F:
     async def wrapper(update: Update, context: Context) -> None:
         try:
             await fn(update, context)
+        except Refused as exc:  # a service's own permission check: the second line
+            log.warning("%s refused by the service: %s", fn.__name__, exc)
+            await say_refusal(update, exc.refusal)
         except BackpackError as exc:
             if isinstance(exc, NetworkError | ExchangeUnavailable | AuthError):
                 log.warning("%s failed: %r", fn.__name__, exc)

@@ -6,17 +6,17 @@ LAST (after every other module's handlers), because its callback handler answers
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.render import account as render_account
 from bot.render.common import esc, mode_badge
 from bot.services import access
+from bot.services.commands import CommandLine
 from bot.services.suggest import suggest
-from handlers.common import Context, guarded, reply, rt
+from handlers.common import Context, command_of, guarded, reply, rt
 
 COMMANDS: list[tuple[str, str, str]] = [
     ("price", "prices: last, mark, 24h change, bid/ask", "/price BTC ETH sol_usdc"),
@@ -97,8 +97,14 @@ async def whoami(update: Update, context: Context) -> None:
     await reply(update, "\n".join(lines))
 
 
-def unknown_reply(text: str) -> str:
-    """The one line for a message no handler took: the closest command, and /help."""
+def unknown_reply(text: str, line: CommandLine | None = None) -> str:
+    """The one line for a message no handler took: the closest command, and /help.
+
+    ``line`` is the command as Telegram marked it (:func:`handlers.common.command_of`), so
+    ``/bal, btc`` is read as ``/bal`` with ``btc`` as the handler would read it.
+    """
+    if line is not None:
+        text = " ".join([line.shown, *line.args])
     guess = suggest(text)
     first = text.split(maxsplit=1)[0] if text.split() else ""
     if first.startswith("/"):
@@ -116,7 +122,16 @@ async def unknown(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is None or message.text is None:
         return
-    await reply(update, unknown_reply(message.text))
+    await reply(update, unknown_reply(message.text, command_of(message)))
+
+
+class _TakenElsewhere(filters.MessageFilter):
+    """Commands a command handler of ours takes — read as they read them — and commands
+    addressed to another bot (``/price@otherbot``), which are not ours to answer."""
+
+    def filter(self, message: Message) -> bool:
+        line = command_of(message)
+        return line is not None and (not line.ours or line.name in access.COMMANDS)
 
 
 def not_text_reply(caption: str | None) -> str:
@@ -159,8 +174,7 @@ def fallback_handlers() -> list[BaseHandler[Any, Any, Any]]:
     Known commands are excluded by the filter too, so registering this early would not steal
     them; the callback handler, though, takes every tap and must come after all the others.
     """
-    names = "|".join(sorted(access.COMMANDS))
-    known = filters.Regex(re.compile(rf"^/({names})(@\w+)?(\s|$)", re.IGNORECASE))
+    known = _TakenElsewhere()
     return [
         MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~known, unknown),
         MessageHandler(

@@ -1,21 +1,24 @@
 """Role and group checks inside handlers (the pure rules are :mod:`bot.services.access`).
 
 The update gate in ``bot/app.py`` is the first line — :func:`refusal_for_update` and
-:func:`send_refusal` are what it calls; :func:`permitted` lets a handler check the finer cases
-itself (``/strategy`` alone shows status, ``/strategy auto`` needs the owner) and answer with
-the refusal's sentence.
+:func:`send_refusal` are what it calls. The services are the second: every operation that
+changes or shows the account takes the :func:`actor` built here and refuses by itself
+(:class:`~bot.services.access.Refused`, rendered by ``handlers.common.guarded``).
+:func:`permitted` lets a handler check the finer cases itself (``/strategy`` alone shows
+status, ``/strategy auto`` needs the owner) and answer with the refusal's sentence.
+
+Commands are read once, the way python-telegram-bot's ``CommandHandler`` reads them
+(:func:`handlers.common.command_of`), so ``/cancel, all`` is ``/cancel`` here exactly as in
+the handler.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from telegram import Update
-from telegram.constants import ParseMode
 
-from bot.services.access import Action, Refusal, Role, check, check_callback, check_command
+from bot.services.access import Action, Actor, Refusal, Role, check, check_callback, check_command
 from bot.settings import Settings
-from handlers.common import Context, reply, rt
+from handlers.common import Context, command_of, rt, say_refusal
 
 
 def role_of(update: Update, context: Context) -> Role | None:
@@ -24,15 +27,30 @@ def role_of(update: Update, context: Context) -> Role | None:
     return rt(context).settings.role_of(user.id if user else None)
 
 
-def refusal(update: Update, context: Context, action: Action) -> Refusal | None:
-    chat = update.effective_chat
-    return check(
-        role_of(update, context),
-        action,
-        chat_type=chat.type if chat else "private",
-        chat_id=chat.id if chat else 0,
-        allowed_groups=rt(context).settings.telegram_allowed_groups,
+def actor_of(update: Update, settings: Settings) -> Actor | None:
+    """The acting user of ``update`` for the services: id, role, chat and its kind."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        return None
+    return Actor(
+        user_id=user.id,
+        role=settings.role_of(user.id),
+        chat_id=chat.id,
+        chat_type=chat.type,
+        allowed_groups=frozenset(settings.telegram_allowed_groups),
     )
+
+
+def actor(update: Update, context: Context) -> Actor | None:
+    """:func:`actor_of` with the bot's settings (``None`` for an update without a user)."""
+    return actor_of(update, rt(context).settings)
+
+
+def refusal(update: Update, context: Context, action: Action) -> Refusal | None:
+    who = actor(update, context)
+    if who is None:
+        return check(None, action, chat_type="", chat_id=0)
+    return who.refusal(action)
 
 
 async def permitted(update: Update, context: Context, action: Action) -> bool:
@@ -40,35 +58,33 @@ async def permitted(update: Update, context: Context, action: Action) -> bool:
     refused = refusal(update, context, action)
     if refused is None:
         return True
-    query = update.callback_query
-    if query is not None:
-        await query.answer(refused.short, show_alert=True)
-    else:
-        await reply(update, refused.text)
+    await say_refusal(update, refused)
     return False
 
 
 def refusal_for_update(update: Update, settings: Settings) -> Refusal | None:
     """The update gate's question: may this user send this command / tap this button here?
 
-    ``None`` lets the update through. Commands the bot does not have and unknown buttons pass
-    (the fallback handlers answer them); a stranger is refused whatever they send.
+    ``None`` lets the update through. Commands the bot does not have, commands for another
+    bot and unknown buttons pass (the fallback handlers answer them); a stranger is refused
+    whatever they send.
     """
     user, chat = update.effective_user, update.effective_chat
     role = settings.role_of(user.id if user else None)
-    where: dict[str, Any] = {
-        "chat_type": chat.type if chat else "private",
-        "chat_id": chat.id if chat else 0,
-        "allowed_groups": settings.telegram_allowed_groups,
-    }
+    chat_type = chat.type if chat else "private"
+    chat_id = chat.id if chat else 0
+    groups = settings.telegram_allowed_groups
     query = update.callback_query
     if query is not None:
-        return check_callback(role, query.data or "", **where)
-    message = update.effective_message
-    text = message.text if message is not None and message.text else ""
-    if text.startswith("/"):
-        command, *args = text.split()
-        return check_command(role, command, args, **where)
+        data = query.data or ""
+        return check_callback(
+            role, data, chat_type=chat_type, chat_id=chat_id, allowed_groups=groups
+        )
+    line = command_of(update.effective_message)
+    if line is not None and line.ours:
+        return check_command(
+            role, line.name, line.args, chat_type=chat_type, chat_id=chat_id, allowed_groups=groups
+        )
     if role is None:
         return check(None, Action.GENERAL, chat_type="", chat_id=0)
     return None
@@ -76,7 +92,4 @@ def refusal_for_update(update: Update, settings: Settings) -> Refusal | None:
 
 async def send_refusal(update: Update, refused: Refusal) -> None:
     """Say the refusal: a short answer to a tap, or a message in the chat."""
-    if update.callback_query is not None:
-        await update.callback_query.answer(refused.short, show_alert=True)
-    elif update.effective_chat is not None:
-        await update.effective_chat.send_message(refused.text, parse_mode=ParseMode.HTML)
+    await say_refusal(update, refused)

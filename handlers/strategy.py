@@ -13,13 +13,13 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.render import strategy as render
 from bot.render.common import esc
-from bot.services.access import Action
+from bot.services.access import Action, Refused
 from bot.services.numbers import NumberError, human_duration, parse_duration
 from bot.services.strategy import MAX_BACKTEST_DAYS, CrossBacktest, StrategyService
 from bot.storage.strategy import MODES
 from bot.strategy.model import CONFIG_KEYS, ConfigError
-from handlers.common import Context, args_of, guarded, reply, rt
-from handlers.guard import permitted
+from handlers.common import Context, args_of, guarded, reply, rt, say_refusal
+from handlers.guard import actor, permitted
 from handlers.market import bad_symbol
 
 log = logging.getLogger("bot.handlers.strategy")
@@ -49,20 +49,20 @@ def _service(context: Context) -> StrategyService:
 
 @guarded
 async def strategy(update: Update, context: Context) -> None:
-    user, chat = update.effective_user, update.effective_chat
-    if user is None or chat is None:
+    who = actor(update, context)
+    if who is None:
         return
     args = args_of(context)
     svc = _service(context)
     mode = rt(context).mode
     if not args:
         if await permitted(update, context, Action.ACCOUNT):
-            await reply(update, render.status(await svc.status()))
+            await reply(update, render.status(await svc.status(who)))
         return
     word = args[0].lower()
     if word in MODES and len(args) == 1:
         if await permitted(update, context, Action.STRATEGY):
-            await svc.set_mode(word, user_id=user.id, chat_id=chat.id)
+            await svc.set_mode(word, actor=who)
             await reply(update, render.mode_set(word, mode))
         return
     if word == "set":
@@ -78,7 +78,7 @@ async def strategy(update: Update, context: Context) -> None:
         try:
             if key == "symbols":
                 value = await _check_symbols(svc, value)
-            updated = await svc.set_config(key, value)
+            updated = await svc.set_config(key, value, actor=who)
         except ConfigError as err:
             await reply(update, render.config_usage(str(err)))
             return
@@ -114,7 +114,8 @@ async def _check_symbols(svc: StrategyService, text: str) -> str:
 
 @guarded
 async def pnl(update: Update, context: Context) -> None:
-    if not await permitted(update, context, Action.ACCOUNT):
+    who = actor(update, context)
+    if who is None or not await permitted(update, context, Action.ACCOUNT):
         return
     args = [a.lower() for a in args_of(context)]
     period = args[0] if args else "all"
@@ -124,8 +125,7 @@ async def pnl(update: Update, context: Context) -> None:
         )
         return
     svc = _service(context)
-    await svc.journal.sync()
-    text = render.pnl(await svc.journal.pnl(period))  # type: ignore[arg-type]
+    text = render.pnl(await svc.journal.pnl(period, actor=who))  # type: ignore[arg-type]
     if svc.cross is not None:
         since = {"day": 86_400_000, "week": 7 * 86_400_000}.get(period)
         start = svc.now_ms() - since if since else 0
@@ -136,10 +136,10 @@ async def pnl(update: Update, context: Context) -> None:
 
 @guarded
 async def trades(update: Update, context: Context) -> None:
-    if not await permitted(update, context, Action.ACCOUNT):
+    who = actor(update, context)
+    if who is None or not await permitted(update, context, Action.ACCOUNT):
         return
-    svc = _service(context)
-    await reply(update, render.trades(await svc.store.actions(limit=10)))
+    await reply(update, render.trades(await _service(context).trades(who)))
 
 
 @guarded
@@ -233,8 +233,8 @@ async def chart(update: Update, context: Context) -> None:
 
 async def tap(update: Update, context: Context) -> None:
     query = update.callback_query
-    user = update.effective_user
-    if query is None or query.data is None or user is None:
+    who = actor(update, context)
+    if query is None or query.data is None or who is None:
         return
     if not await permitted(update, context, Action.TRADE):
         return
@@ -243,7 +243,10 @@ async def tap(update: Update, context: Context) -> None:
     svc = _service(context)
     mode = rt(context).mode
     try:
-        res = await (svc.approve(token, user.id) if approve else svc.reject(token, user.id))
+        res = await (svc.approve(token, who) if approve else svc.reject(token, who))
+    except Refused as exc:
+        await say_refusal(update, exc.refusal)
+        return
     except Exception:
         log.exception("strategy approval failed")
         await query.answer(

@@ -16,6 +16,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.render import account as render_account
 from bot.render import trading as render
 from bot.render.account import CLOSE_PREFIX
+from bot.services.access import Refused
 from bot.services.order_intent import (
     CloseIntent,
     Intent,
@@ -27,7 +28,8 @@ from bot.services.order_intent import (
     parse_stop,
 )
 from bot.services.trading import Outcome, Status, TradingService
-from handlers.common import Context, args_of, friendly, guarded, reply, rt
+from handlers.common import Context, args_of, friendly, guarded, reply, rt, say_refusal
+from handlers.guard import actor
 
 log = logging.getLogger("bot.handlers.trading")
 
@@ -37,12 +39,12 @@ def service(context: Context) -> TradingService:
 
 
 async def _preview(update: Update, context: Context, intent: Intent) -> None:
-    user, chat = update.effective_user, update.effective_chat
-    if user is None or chat is None:
+    who = actor(update, context)
+    if who is None:
         return
     svc = service(context)
     try:
-        p = await svc.preview(user.id, chat.id, intent)
+        p = await svc.preview(who, intent)
     except IntentError as err:
         await reply(update, render.intent_error(err))
         return
@@ -82,8 +84,8 @@ async def close(update: Update, context: Context) -> None:
 
 
 async def _stop(update: Update, context: Context, kind: StopKind) -> None:
-    user, chat = update.effective_user, update.effective_chat
-    if user is None or chat is None:
+    who = actor(update, context)
+    if who is None:
         return
     try:
         intent = parse_stop(kind, args_of(context))
@@ -91,9 +93,7 @@ async def _stop(update: Update, context: Context, kind: StopKind) -> None:
         await reply(update, render.intent_error(err))
         return
     if isinstance(intent, StopOff):
-        symbol, done = await rt(context).account.stops_off(
-            intent.market, kind, user_id=user.id, chat_id=chat.id
-        )
+        symbol, done = await rt(context).account.stops_off(intent.market, kind, actor=who)
         await reply(update, render_account.stops_off(symbol, kind, done))
         return
     await _preview(update, context, intent)
@@ -129,8 +129,8 @@ async def cancel_button(update: Update, context: Context) -> None:
 
 async def _tap(update: Update, context: Context, *, confirm: bool) -> None:
     query = update.callback_query
-    user = update.effective_user
-    if query is None or query.data is None or user is None:
+    who = actor(update, context)
+    if query is None or query.data is None or who is None:
         return
     prefix = render.CONFIRM_PREFIX if confirm else render.CANCEL_PREFIX
     token = query.data.removeprefix(prefix)
@@ -145,9 +145,12 @@ async def _tap(update: Update, context: Context, *, confirm: bool) -> None:
 
     try:
         if confirm:
-            outcome = await svc.confirm(user.id, token, on_sent=acknowledge)
+            outcome = await svc.confirm(who, token, on_sent=acknowledge)
         else:
-            outcome = await svc.cancel(user.id, token)
+            outcome = await svc.cancel(who, token)
+    except Refused as exc:  # the service's own check: nothing was looked up or sent
+        await say_refusal(update, exc.refusal)
+        return
     except Exception as exc:  # the service already journals what it sent; tell the user
         log.exception("confirmation %s failed", "tap" if confirm else "cancel")
         if not answered:

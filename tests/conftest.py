@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
 
 from bot.sim import Simulator
+from bot.sim.control import TOKEN_HEADER
 from tests.keys import KeyPair, new_keypair
 
 
@@ -24,11 +25,29 @@ def keys() -> KeyPair:
     return new_keypair()
 
 
+class ControlTarget(Protocol):
+    """A simulator with a control API: in-process :class:`Simulator` or a ``SimProcess``."""
+
+    @property
+    def rest_url(self) -> str: ...
+
+    @property
+    def control_token(self) -> str | None: ...
+
+
+def control_headers(sim: ControlTarget) -> dict[str, str]:
+    """What every ``/_sim/*`` request must carry besides JSON and a loopback ``Host``."""
+    assert sim.control_token is not None, "this simulator serves no control API"
+    return {TOKEN_HEADER: sim.control_token}
+
+
 class Control:
     """The simulator's control API over HTTP, as a test or a demo uses it."""
 
-    def __init__(self, base_url: str) -> None:
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=10)
+    def __init__(self, sim: ControlTarget) -> None:
+        self.http = httpx.AsyncClient(
+            base_url=sim.rest_url, timeout=10, headers=control_headers(sim)
+        )
 
     async def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         r = await self.http.post(f"/_sim/{path}", json=body or {})
@@ -51,6 +70,6 @@ class Control:
 
 @pytest.fixture
 async def control(sim: Simulator) -> AsyncIterator[Control]:
-    c = Control(sim.rest_url)
+    c = Control(sim)
     yield c
     await c.close()

@@ -12,6 +12,7 @@ class SimProcess:
     proc: asyncio.subprocess.Process
     rest_url: str
     ws_url: str
+    control_token: str
 
     def kill(self) -> None:
         """SIGKILL: the simulator gets no chance to save anything on the way out."""
@@ -29,7 +30,7 @@ class SimProcess:
 
 
 async def start_sim(seed: int, *extra: str) -> SimProcess:
-    """Start ``python -m bot.sim --port 0`` and wait for its ``sim ready`` line."""
+    """Start ``python -m bot.sim --port 0``; wait for its ``sim ready`` and token lines."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -46,4 +47,6 @@ async def start_sim(seed: int, *extra: str) -> SimProcess:
     assert proc.stdout is not None
     line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().split()
     assert line[:2] == ["sim", "ready"], line
-    return SimProcess(proc, line[2], line[3])
+    token = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().split()
+    assert token[:3] == ["sim", "control", "token"], token
+    return SimProcess(proc, line[2], line[3], token[3])

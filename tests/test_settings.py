@@ -83,7 +83,9 @@ def test_no_token_means_the_local_chat() -> None:
     assert (s.local_chat_host, s.local_chat_port) == ("127.0.0.1", 8080)
     forced = Settings(_env_file=None, telegram_bot_token="1:x", local_chat="true")
     assert forced.wants_local_chat
-    exposed = Settings(_env_file=None, local_chat_host="0.0.0.0", local_chat_password="pw")
+    exposed = Settings(
+        _env_file=None, local_chat_host="0.0.0.0", local_chat_password="a twelve+ pw"
+    )
     exposed.check()
     assert not Settings(_env_file=None, telegram_bot_token="1:x").wants_local_chat
 

@@ -25,6 +25,7 @@ from bot.alerts.index import AlertIndex, ArmedAlert, Hysteresis
 from bot.alerts.parse import AlertSpec, AlertSyntaxError, check_price
 from bot.clock import Clock, now_ms
 from bot.exchange.client import BackpackAPI
+from bot.services.access import Action, Actor
 from bot.services.market import apr
 from bot.storage.alerts import Alert, AlertStore
 
@@ -111,7 +112,10 @@ class AlertService:
 
     # ------------------------------------------------------------------ user actions
 
-    async def add(self, user_id: int, chat_id: int, spec: AlertSpec) -> Alert:
+    async def add(self, actor: Actor, spec: AlertSpec) -> Alert:
+        """A new alert of ``actor``'s, answered in their chat (refused for strangers)."""
+        actor.require(Action.ALERTS)
+        user_id, chat_id = actor.user_id, actor.chat_id
         symbol = await self.market.resolve_symbol(spec.symbol)
         if spec.kind in ("funding", "funding_apr", "spread_apr") and not symbol.endswith("_PERP"):
             raise AlertSyntaxError(f"{symbol} is a spot market; funding applies to perps only")
@@ -139,24 +143,30 @@ class AlertService:
         self._register(alert)
         return alert
 
-    async def for_user(self, user_id: int) -> list[Alert]:
-        return await self.store.for_user(user_id)
+    async def for_user(self, actor: Actor) -> list[Alert]:
+        """``actor``'s own alerts — nobody else's."""
+        actor.require(Action.ALERTS)
+        return await self.store.for_user(actor.user_id)
 
-    async def remove(self, user_id: int, alert_id: int) -> bool:
-        removed = await self.store.delete(alert_id, user_id)
+    async def remove(self, actor: Actor, alert_id: int) -> bool:
+        """Remove one of ``actor``'s alerts; False when there is none of theirs by that id."""
+        actor.require(Action.ALERTS)
+        removed = await self.store.delete(alert_id, actor.user_id)
         if removed:
             self._forget(alert_id)
         return removed
 
-    async def clear(self, user_id: int) -> int:
-        ids = await self.store.clear(user_id)
+    async def clear(self, actor: Actor) -> int:
+        actor.require(Action.ALERTS)
+        ids = await self.store.clear(actor.user_id)
         for i in ids:
             self._forget(i)
         return len(ids)
 
-    async def mute(self, user_id: int, alert_id: int, seconds: int) -> bool:
+    async def mute(self, actor: Actor, alert_id: int, seconds: int) -> bool:
+        actor.require(Action.ALERTS)
         until = now_ms(self.clock) + seconds * 1000
-        if not await self.store.mute(alert_id, user_id, until):
+        if not await self.store.mute(alert_id, actor.user_id, until):
             return False
         alert = self.alerts.get(alert_id)
         if alert is not None:

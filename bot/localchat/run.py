@@ -6,6 +6,10 @@ through ``base_url`` (a random local token, the page's user as the only allowed 
 as ``run_polling`` would (initialize → post_init → start_polling → start), prints
 ``local chat: http://HOST:PORT/`` and stops in reverse order on SIGINT/SIGTERM.
 
+With ``TRADING_MODE=live`` and no ``LOCAL_CHAT_PASSWORD`` the page still needs one — any
+local process or user could otherwise trade real money through it: a random key is made at each
+start and printed once, in that line's URL (``http://HOST:PORT/?key=…``); opening it signs in.
+
 Market data: the real exchange when it answers, otherwise the built-in simulator; the page's
 banner says which. Trading is paper unless ``TRADING_MODE=live`` was set.
 """
@@ -23,7 +27,7 @@ from typing import Any
 import aiohttp
 from pydantic import SecretStr
 
-from bot.app import build_application, start_polling, stop_polling
+from bot.app import build_application, install_secret_redaction, start_polling, stop_polling
 from bot.localchat.server import BOT_ID, LOCAL_USER_ID, LocalChatServer
 from bot.localchat.web import Banner
 from bot.settings import ConfigError, Settings
@@ -94,7 +98,13 @@ async def serve(
     settings.check()
     market_settings, banner = await choose_market(settings)
     user_id = settings.telegram_allowed_users[0] if settings.telegram_allowed_users else None
-    password = settings.local_chat_password
+    secret = settings.local_chat_password
+    password = secret.get_secret_value() if secret is not None else None
+    key = None
+    if password is None and not settings.paper:
+        key = password = secrets.token_urlsafe(24)
+    if password is not None:
+        install_secret_redaction(password, "<local-chat-password>")
     # A fresh token per run: nobody else on the network can act as the bot or read updates.
     token = f"{BOT_ID}:{secrets.token_urlsafe(24)}"
     user_id = user_id or LOCAL_USER_ID
@@ -104,7 +114,7 @@ async def serve(
         port=settings.local_chat_port,
         user_id=user_id,
         banner=banner,
-        password=password.get_secret_value() if password else None,
+        password=password,
     )
     try:
         await server.start()
@@ -112,7 +122,8 @@ async def serve(
         raise PortUnavailable(exc.errno, exc.strerror or str(exc)) from exc
     try:
         app = build_application(local_settings(market_settings, server, token, user_id))
-        await _run(app, stop, lambda: on_ready(f"{server.url}/"))
+        page = f"{server.url}/" + (f"?key={key}" if key is not None else "")
+        await _run(app, stop, lambda: on_ready(page))
     finally:
         await server.stop()
 

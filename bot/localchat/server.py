@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from bot.clock import Clock, SystemClock
 from bot.localchat.botapi import BotApi
@@ -17,6 +19,10 @@ BOT_ID = 7000001
 BOT_NAME = "Backpack bot"
 BOT_USERNAME = "backpack_local_bot"
 LOCAL_USER_ID = 100000001
+#: Bodies anyone can send (the page's API, a wrong token) are refused past this, while read.
+MAX_BODY = 1 << 20
+#: The bot's own uploads (charts, documents) through the Bot API, with its token: Telegram's cap.
+MAX_UPLOAD = 50 * 1024 * 1024
 
 
 class LocalChatServer:
@@ -47,10 +53,10 @@ class LocalChatServer:
         self.page = ChatPage(
             self.store, user_id, banner or Banner("paper", "built-in simulator"), password
         )
-        self.app = web.Application(client_max_size=60 * 1024 * 1024)
+        self._token = token
+        self.app = web.Application(client_max_size=MAX_BODY, middlewares=[self._uploads])
         self.api.add_routes(self.app)
         self.page.add_routes(self.app)
-        self._token = token
         self._user = (user_id, user_name)
         self._clock: Clock = clock or SystemClock()
         self.page.web_app_link = self.web_app_link
@@ -63,6 +69,14 @@ class LocalChatServer:
         init_data = sign(*self._user, self._token, int(self._clock.time()))
         base = url.split("#", 1)[0]
         return f"{base}#tgWebAppData={quote(init_data, safe='')}&tgWebAppVersion=8.0"
+
+    @web.middleware
+    async def _uploads(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Only a Bot API call with the right token may send more than ``MAX_BODY``."""
+        token = request.match_info.get("token")
+        if token is not None and hmac.compare_digest(token.encode(), self._token.encode()):
+            request = request.clone(client_max_size=MAX_UPLOAD)
+        return await handler(request)
 
     @property
     def api_url(self) -> str:

@@ -7,8 +7,9 @@ callback answers (toasts), chat actions and the command menu on ``/ws``.
 Safety: a page on another site must not be able to trade through the user's browser, so writes
 take JSON only (a cross-site form cannot send it without a CORS preflight we never grant), the
 ``Origin`` must be our own, and without a password only loopback/IP ``Host`` names are accepted
-(DNS rebinding). With ``LOCAL_CHAT_PASSWORD`` every API call needs the session cookie that
-``POST /api/login`` sets.
+(DNS rebinding). With a password (``LOCAL_CHAT_PASSWORD``, or in live mode the key printed in
+the page's URL) every API call needs the session cookie that ``POST /api/login`` or opening
+``/?key=…`` sets; logins are counted (:mod:`bot.localchat.auth`) and sessions expire.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import contextlib
 import hmac
 import ipaddress
 import json
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -26,6 +26,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from bot.localchat.auth import SESSION_SECONDS, Attempts, Sessions, check_password
 from bot.localchat.messages import TEXT_LIMIT, StoredMessage
 from bot.localchat.store import ChatStore, Event
 
@@ -67,8 +68,11 @@ class ChatPage:
         self.store = store
         self.user_id = user_id
         self.banner = banner
+        if password is not None:
+            check_password(password)
         self._password = password
-        self._sessions: set[str] = set()
+        self.sessions = Sessions()
+        self.attempts = Attempts()
         self._sockets: set[web.WebSocketResponse] = set()
         #: A ``web_app`` button's URL → the link the page opens (the server signs initData in).
         self.web_app_link: Callable[[str], str] = lambda url: url
@@ -108,7 +112,7 @@ class ChatPage:
     def _signed_in(self, request: web.Request) -> bool:
         if self._password is None:
             return True
-        return request.cookies.get(COOKIE, "") in self._sessions
+        return self.sessions.valid(request.cookies.get(COOKIE, ""))
 
     def _guard(self, handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
@@ -127,6 +131,15 @@ class ChatPage:
     async def index(self, request: web.Request) -> web.StreamResponse:
         if not self._host_ok(request):
             return _error(403, "forbidden")
+        key = request.query.get("key")
+        if key is not None and self._password is not None:
+            # The printed URL carries the password: sign in, then drop it from the address bar.
+            refused = self._try(request, key)
+            if refused is not None:
+                return refused
+            redirect = web.HTTPSeeOther("/")
+            self._start_session(redirect)
+            raise redirect
         return _asset("index.html", "text/html")
 
     async def static(self, request: web.Request) -> web.StreamResponse:
@@ -141,15 +154,36 @@ class ChatPage:
         if self._password is None:
             return web.json_response({"ok": True})
         body = await _json(request)
-        given = str(body.get("password", "")).encode()
-        if not hmac.compare_digest(given, self._password.encode()):
-            await asyncio.sleep(1.0)  # slows down guessing
-            return _error(401, "wrong password")
-        session = secrets.token_urlsafe(32)
-        self._sessions.add(session)
+        refused = self._try(request, str(body.get("password", "")))
+        if refused is not None:
+            return refused
         response = web.json_response({"ok": True})
-        response.set_cookie(COOKIE, session, httponly=True, samesite="Strict", path="/")
+        self._start_session(response)
         return response
+
+    def _try(self, request: web.Request, given: str) -> web.Response | None:
+        """Count a login attempt and check ``given``: ``None`` when it is the password.
+
+        Counted and compared with no ``await`` in between (see :mod:`bot.localchat.auth`)."""
+        assert self._password is not None
+        if not self.attempts.admit(request.remote or "?"):
+            retry = str(self.attempts.retry_after())
+            response = _error(429, f"too many attempts; try again in {retry} s")
+            response.headers["Retry-After"] = retry
+            return response
+        if not hmac.compare_digest(given.encode(), self._password.encode()):
+            return _error(401, "wrong password")
+        return None
+
+    def _start_session(self, response: web.StreamResponse) -> None:
+        response.set_cookie(
+            COOKIE,
+            self.sessions.new(),
+            httponly=True,
+            samesite="Strict",
+            path="/",
+            max_age=SESSION_SECONDS,
+        )
 
     # ------------------------------------------------------------------ API
 

@@ -11,7 +11,10 @@ Group chats: market commands work anywhere; account data and trading are refused
 ("use a private chat with me") unless the group's id is in ``TELEGRAM_ALLOWED_GROUPS``.
 
 The update gate asks :func:`check_command` / :func:`check_callback` with the user's role and the
-chat; a :class:`Refusal` carries the sentence to send (or to show as a callback answer).
+chat (the command read by :func:`bot.services.commands.read_command`, as the handler reads it);
+a :class:`Refusal` carries the sentence to send (or to show as a callback answer). The services
+check again: each operation that changes or shows the account takes an :class:`Actor` and calls
+:meth:`Actor.require`, which raises :class:`Refused` — the same table, the second line.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, get_args
+
+from bot.services.commands import CommandLine
 
 Role = Literal["owner", "trader", "viewer"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -94,6 +99,12 @@ _ROLE_TEXT: dict[Role, str] = {
     "trader": "everything except the strategy's mode and settings",
     "owner": "everything",
 }
+#: What each role may do, as the subject of a sentence (for refusals).
+_ROLE_SENTENCE: dict[Role, str] = {
+    "viewer": "Viewers can see market data, the account and their own alerts",
+    "trader": "Traders can do everything except change the strategy's mode and settings",
+    "owner": "Owners can do everything",
+}
 _ACTION_TEXT: dict[Action, str] = {
     Action.GENERAL: "use the bot",
     Action.MARKET: "see market data",
@@ -128,6 +139,18 @@ def trade_notices(role: Role | None, choice: bool | None) -> bool:
     return role is not None and may(role, Action.TRADE)
 
 
+def least_role(action: Action) -> Role:
+    """The smallest role that may do ``action`` (what to ask the owner for)."""
+    return next(role for role in reversed(ROLES) if may(role, action))
+
+
+def _ask(action: Action) -> str:
+    needed = least_role(action)
+    if needed == "owner":
+        return f"only the bot's owner can {_ACTION_TEXT[action]}."
+    return f"to {_ACTION_TEXT[action]}, ask the bot's owner for the {needed} role."
+
+
 def describe(role: Role) -> str:
     """What a role may do, in words (for /whoami)."""
     return _ROLE_TEXT[role]
@@ -151,12 +174,17 @@ def command_action(command: str, args: Collection[str] = ()) -> Action | None:
 READ_ACTIONS = frozenset({Action.GENERAL, Action.MARKET, Action.ACCOUNT})
 
 
-def reads_only(text: str) -> bool:
-    """Whether the command in ``text`` only reads (so an edited message may run it again)."""
-    if not text.startswith("/"):
-        return False
-    command, *args = text.split()
-    return command_action(command, args) in READ_ACTIONS
+def line_action(line: CommandLine | None) -> Action | None:
+    """What a command read by :func:`bot.services.commands.read_command` does; ``None`` for
+    free text, a command for another bot, or a command the bot does not have."""
+    if line is None or not line.ours:
+        return None
+    return command_action(line.name, line.args)
+
+
+def reads_only(line: CommandLine | None) -> bool:
+    """Whether the command only reads (so an edited message may run it again)."""
+    return line_action(line) in READ_ACTIONS
 
 
 def callback_action(data: str) -> Action | None:
@@ -197,15 +225,14 @@ def check(
         )
     if not may(role, action):
         return Refusal(
-            f"🔒 Your role is <b>{role}</b>: you may {describe(role)}, but not "
-            f"{_ACTION_TEXT[action]}. Ask the bot's owner if you need more.",
+            f"🔒 Your role is <b>{role}</b>. {_ROLE_SENTENCE[role]}; {_ask(action)}",
             f"Your role ({role}) may not {_ACTION_TEXT[action]}.",
         )
     if not allowed_here(
         action, chat_type=chat_type, chat_id=chat_id, allowed_groups=allowed_groups
     ):
         return Refusal(
-            "🔒 Account data and trading stay out of groups: use a private chat with me.",
+            "🔒 Account data and trading stay out of this group: use a private chat with me.",
             "Use a private chat with me for this.",
         )
     return None
@@ -242,6 +269,58 @@ def check_callback(
     if action is None:
         return None if role is not None else check(None, Action.GENERAL, chat_type="", chat_id=0)
     return check(role, action, chat_type=chat_type, chat_id=chat_id, allowed_groups=allowed_groups)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asks a service to act, and where: the second line of defence after the update gate.
+
+    Every service operation that changes or shows the account takes one and calls
+    :meth:`require` itself, so a command the gate misreads still cannot move or show money.
+    ``chat_type`` is Telegram's (``private``, ``group``, ``supergroup``, ``channel``) or
+    ``"bot"`` for the bot acting on its own (the strategy's cycle, jobs).
+    """
+
+    user_id: int
+    role: Role | None
+    chat_id: int
+    chat_type: str = "private"
+    allowed_groups: frozenset[int] = frozenset()
+
+    @classmethod
+    def bot(cls, user_id: int = 0, chat_id: int = 0) -> Actor:
+        """The bot itself, on a job (for ``user_id``'s chat when it prepares something there):
+        the person who started that job was checked when they did."""
+        return cls(user_id, "owner", chat_id, "bot")
+
+    def refusal(self, action: Action) -> Refusal | None:
+        """``None`` when this actor may do ``action`` here, else why not."""
+        return check(
+            self.role,
+            action,
+            chat_type=self.chat_type,
+            chat_id=self.chat_id,
+            allowed_groups=self.allowed_groups,
+        )
+
+    def require(self, action: Action) -> None:
+        """Raise :class:`Refused` unless this actor may do ``action`` here."""
+        refused = self.refusal(action)
+        if refused is not None:
+            raise Refused(self, action, refused)
+
+
+class Refused(Exception):
+    """A service refused an action for its actor (role or chat); ``refusal`` has the words.
+
+    Handlers render it like the gate's refusal: a message, or a button's answer.
+    """
+
+    def __init__(self, actor: Actor, action: Action, refusal: Refusal) -> None:
+        super().__init__(refusal.short)
+        self.actor = actor
+        self.action = action
+        self.refusal = refusal
 
 
 def parse_users(text: str) -> dict[int, Role]:

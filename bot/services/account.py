@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.exchange.client import BackpackAPI
 from bot.exchange.errors import NotFound
+from bot.services.access import Action, Actor
 from bot.services.orders import OrderSender
 from bot.services.stops import StopOrder, stops_of
 
@@ -86,7 +87,9 @@ class AccountService:
         self.api = account
         self.orders_path = orders
 
-    async def positions(self) -> list[PositionView]:
+    async def positions(self, actor: Actor) -> list[PositionView]:
+        """The open positions with their stops (account data: refused where it may not show)."""
+        actor.require(Action.ACCOUNT)
         rows, orders = await asyncio.gather(self.api.get_positions(), self.api.get_open_orders())
         out = []
         for p in rows:
@@ -108,22 +111,26 @@ class AccountService:
         return sorted(out, key=lambda v: v.symbol)
 
     async def stops_off(
-        self, market: str, kind: str, *, user_id: int, chat_id: int
+        self, market: str, kind: str, *, actor: Actor
     ) -> tuple[str, list[StopOrder]]:
         """Cancel the stop-losses (``kind="sl"``) or take-profits of the position in ``market``,
         each through the journaled cancel path; ``(symbol, the cancelled stops)``."""
+        actor.require(Action.TRADE)
         symbol = await self.api.resolve_symbol(market)
         done: list[StopOrder] = []
-        for view in await self.positions():
+        for view in await self.positions(actor):
             if view.symbol != symbol:
                 continue
             for stop in view.stops:
                 if stop.kind == kind:
-                    await self.orders_path.cancel(symbol, stop.id, user_id=user_id, chat_id=chat_id)
+                    await self.orders_path.cancel(
+                        symbol, stop.id, user_id=actor.user_id, chat_id=actor.chat_id
+                    )
                     done.append(stop)
         return symbol, done
 
-    async def orders(self) -> list[OrderView]:
+    async def orders(self, actor: Actor) -> list[OrderView]:
+        actor.require(Action.ACCOUNT)
         rows = await self.api.get_open_orders()
         return [
             OrderView(
@@ -140,13 +147,14 @@ class AccountService:
             for o in rows
         ]
 
-    async def cancel(self, order_id: str, *, user_id: int, chat_id: int) -> OrderView:
+    async def cancel(self, order_id: str, *, actor: Actor) -> OrderView:
         """Cancel one open order by id (its market is looked up from the open orders);
         journaled like every request that changes the account."""
-        for o in await self.orders():
+        actor.require(Action.TRADE)
+        for o in await self.orders(actor):
             if o.id == order_id:
                 (row,) = await self.orders_path.cancel(
-                    o.symbol, o.id, user_id=user_id, chat_id=chat_id
+                    o.symbol, o.id, user_id=actor.user_id, chat_id=actor.chat_id
                 )
                 return OrderView(
                     id=o.id,
@@ -160,8 +168,11 @@ class AccountService:
                 )
         raise NotFound(f"no open order with id {order_id}", code="RESOURCE_NOT_FOUND")
 
-    async def cancel_all(self, *, user_id: int, chat_id: int) -> list[OrderView]:
-        rows = await self.orders_path.cancel(None, None, user_id=user_id, chat_id=chat_id)
+    async def cancel_all(self, *, actor: Actor) -> list[OrderView]:
+        actor.require(Action.TRADE)
+        rows = await self.orders_path.cancel(
+            None, None, user_id=actor.user_id, chat_id=actor.chat_id
+        )
         return [
             OrderView(
                 id=str(o["id"]),
@@ -176,7 +187,8 @@ class AccountService:
             for o in rows
         ]
 
-    async def balances(self) -> list[BalanceView]:
+    async def balances(self, actor: Actor) -> list[BalanceView]:
+        actor.require(Action.ACCOUNT)
         rows = await self.api.get_balances()
         out = [BalanceView(r["asset"], _d(r["available"]), _d(r["locked"])) for r in rows]
         return sorted(
@@ -184,7 +196,8 @@ class AccountService:
             key=lambda b: (b.asset != "USDC", b.asset),
         )
 
-    async def account(self) -> AccountView:
+    async def account(self, actor: Actor) -> AccountView:
+        actor.require(Action.ACCOUNT)
         info = await self.api.get_account_info()
         col: dict[str, Any] = {}
         try:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from bot.clock import Clock
 from bot.exchange.client import BackpackAPI
+from bot.services.access import Action, Actor
 from bot.storage.strategy import JournalEntry, StrategyStore
 from bot.strategy.history import parse_ts_ms
 
@@ -193,7 +194,10 @@ class JournalService:
                 out[m["symbol"]] = m["markPrice"]
         return out
 
-    async def pnl(self, period: Period = "all") -> PnlReport:
+    async def pnl(self, period: Period = "all", *, actor: Actor) -> PnlReport:
+        """Realised, unrealised, funding and fees over ``period`` (account data for ``actor``:
+        :class:`~bot.services.access.Refused` where it may not be shown)."""
+        actor.require(Action.ACCOUNT)
         await self.sync()
         span = PERIOD_MS[period]
         now = int(self.clock.time() * 1000)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Literal
 
 from bot.clock import Clock
+from bot.services.access import Action, Actor
 from bot.services.journal import JournalService, PnlReport, compute_pnl
 from bot.storage.strategy import JournalEntry
 
@@ -53,8 +54,12 @@ class ReportService:
         span = PERIOD_MS[period]
         return None if span is None else int(self.clock.time() * 1000) - span
 
-    async def pnl(self, period: DashPeriod) -> tuple[PnlReport, list[tuple[int, Decimal]]]:
-        """The ``/pnl`` report for ``period`` and the equity curve over the same span."""
+    async def pnl(
+        self, period: DashPeriod, actor: Actor
+    ) -> tuple[PnlReport, list[tuple[int, Decimal]]]:
+        """The ``/pnl`` report for ``period`` and the equity curve over the same span
+        (account data: refused unless ``actor`` may see the account)."""
+        actor.require(Action.ACCOUNT)
         await self.journal.sync()
         entries = await self.journal.store.journal(mode=self.journal.mode)
         since = self.since(period)

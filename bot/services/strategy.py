@@ -19,6 +19,8 @@ from bot.exchange.client import BackpackAPI, round_trigger
 from bot.exchange.errors import BackpackError
 from bot.exchange.markets import round_quantity
 from bot.faults import crash_point
+from bot.services import access
+from bot.services.access import Actor
 from bot.services.cross import CrossDesk
 from bot.services.journal import JournalService
 from bot.services.order_intent import IntentError, MultiLeg, OrderIntent
@@ -181,17 +183,22 @@ class StrategyService:
 
     # ------------------------------------------------------------------ settings
 
-    async def set_mode(self, mode: str, *, user_id: int, chat_id: int) -> str:
-        """Switch ``off | approve | auto``; the user and chat receive proposals and reports."""
+    async def set_mode(self, mode: str, *, actor: Actor) -> str:
+        """Switch ``off | approve | auto``; the actor and their chat receive proposals and
+        reports. Refused (:class:`~bot.services.access.Refused`) unless the actor may change
+        the strategy here."""
+        actor.require(access.Action.STRATEGY)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         await self.store.save_settings(
-            now_ms=self.now_ms(), mode=mode, user_id=user_id, chat_id=chat_id
+            now_ms=self.now_ms(), mode=mode, user_id=actor.user_id, chat_id=actor.chat_id
         )
         return mode
 
-    async def set_config(self, key: str, value: str) -> StrategyConfig:
-        """Validate and persist one setting (raises ``ConfigError`` with the reason)."""
+    async def set_config(self, key: str, value: str, *, actor: Actor) -> StrategyConfig:
+        """Validate and persist one setting (raises ``ConfigError`` with the reason, or
+        :class:`~bot.services.access.Refused` when the actor may not change the strategy)."""
+        actor.require(access.Action.STRATEGY)
         current = (await self.store.settings()).config
         updated = current.with_value(key, value)
         if updated.kind == "cross" and self.cross is None:
@@ -284,7 +291,9 @@ class StrategyService:
 
     # ------------------------------------------------------------------ status
 
-    async def status(self, limit: int = 8) -> StrategyStatus:
+    async def status(self, actor: Actor, limit: int = 8) -> StrategyStatus:
+        """The strategy's mode, positions and candidates (account data for ``actor``)."""
+        actor.require(access.Action.ACCOUNT)
         settings = await self.store.settings()
         portfolio = await self.store.portfolio()
         crossing, others = _split(portfolio)
@@ -352,7 +361,7 @@ class StrategyService:
                     continue  # the user has not answered the last proposal for it yet
                 try:
                     proposals.append(
-                        await self._propose(a, settings.user_id, settings.chat_id, now)
+                        await self._propose(a, Actor.bot(settings.user_id, settings.chat_id), now)
                     )
                 except IntentError as exc:
                     notes.append(f"{a.symbol}: {exc.problem}")
@@ -400,14 +409,15 @@ class StrategyService:
                 self._cooldowns_told[c.symbol] = exited
                 log.info("strategy: %s qualifies but is %s", c.symbol, c.reason)
 
-    async def propose_cross(self, text: str, user_id: int, chat_id: int) -> Proposal:
+    async def propose_cross(self, text: str, actor: Actor) -> Proposal:
         """The /arb "Open" button: a cross entry for one asset as a strategy proposal (the
         usual preview and single-use ✅); the position is then the strategy's to manage."""
+        actor.require(access.Action.TRADE)
         if self.cross is None:
             raise IntentError("Cross trading needs a hedge venue that orders can go to.", "")
         config = (await self.store.settings()).config
         action = await self.cross.open_for(text, config)
-        return await self._propose(action, user_id, chat_id, self.now_ms())
+        return await self._propose(action, actor, self.now_ms())
 
     async def ensure_stops(
         self, config: StrategyConfig, user_id: int, chat_id: int
@@ -463,7 +473,7 @@ class StrategyService:
                 notes.append(f"{symbol}: exchange stop-loss not placed ({outcome.reason})")
         return tuple(notes)
 
-    async def _propose(self, action: Action, user_id: int, chat_id: int, now: int) -> Proposal:
+    async def _propose(self, action: Action, actor: Actor, now: int) -> Proposal:
         """A pending confirmation in the trading service (the same single-use, owner-only,
         expiring one as manual orders), tagged so the tap comes back to the strategy."""
         action = await self._prepare(action)
@@ -482,7 +492,8 @@ class StrategyService:
             title=f"Strategy: {action.kind} {action.symbol} ({_kind_title(action)})",
             origin=f"{ORIGIN}{aid}",
         )
-        preview = await self.trading.preview(user_id, chat_id, intent)
+        preview = await self.trading.preview(actor, intent)
+        chat_id = actor.chat_id
         await self.store.add_approval(
             aid,
             action,
@@ -493,15 +504,22 @@ class StrategyService:
         )
         return Proposal(preview.token, action, preview.expires_at_ms, chat_id, preview)
 
-    async def approve(self, token: str, user_id: int) -> ApprovalResult:
-        """The ✅ tap: the trading service's single-use confirm, then unwind and book."""
+    async def approve(self, token: str, actor: Actor) -> ApprovalResult:
+        """The ✅ tap: the trading service's single-use confirm (which checks ``actor``),
+        then unwind and book."""
+        actor.require(access.Action.TRADE)
         async with self._lock:
-            outcome = await self.trading.confirm(user_id, token)
+            outcome = await self.trading.confirm(actor, token)
             return await self._after(outcome)
 
-    async def reject(self, token: str, user_id: int) -> ApprovalResult:
+    async def reject(self, token: str, actor: Actor) -> ApprovalResult:
         """The ❌ tap: cancel the confirmation; nothing is sent."""
-        return await self._after(await self.trading.cancel(user_id, token))
+        return await self._after(await self.trading.cancel(actor, token))
+
+    async def trades(self, actor: Actor, limit: int = 10) -> list[ActionRecord]:
+        """The strategy's last trades with their reasons (account data for ``actor``)."""
+        actor.require(access.Action.ACCOUNT)
+        return await self.store.actions(limit=limit)
 
     async def after(self, outcome: Outcome) -> ApprovalResult:
         """Book what a confirmation of a strategy proposal did (a tap, or recovery after a

@@ -2,10 +2,13 @@
 
 The whole flow, with no Telegram types (handlers, strategy approvals and tests call it alike)::
 
-    preview = await trading.preview(user_id, chat_id, intent)      # priced, checked, stored
+    preview = await trading.preview(actor, intent)                 # priced, checked, stored
     ...show it with ✅ (callback data = preview.token) / ❌...
-    outcome = await trading.confirm(user_id, preview.token)         # at most one order set
-    outcome = await trading.cancel(user_id, preview.token)
+    outcome = await trading.confirm(actor, preview.token)          # at most one order set
+    outcome = await trading.cancel(actor, preview.token)
+
+``actor`` (:class:`~bot.services.access.Actor`) is who acts and in which chat: each of the three
+refuses by role and chat itself (:class:`~bot.services.access.Refused`) before anything else.
 
 ``intent`` is one order (:class:`OrderIntent`), a close (:class:`CloseIntent`) or several legs
 sent in order with one tap (:class:`MultiLeg`, e.g. a strategy's hedge pair; its ``origin`` tag
@@ -44,6 +47,7 @@ from bot.clock import Clock, SystemClock, now_ms
 from bot.exchange.client import BackpackAPI
 from bot.exchange.errors import BackpackError
 from bot.faults import crash_point
+from bot.services.access import Action, Actor
 from bot.services.order_intent import (
     Intent,
     IntentError,
@@ -263,14 +267,16 @@ class TradingService:
     # ------------------------------------------------------------------ preview
 
     async def preview(
-        self, user_id: int, chat_id: int, intent: Intent, *, replaces: str | None = None
+        self, actor: Actor, intent: Intent, *, replaces: str | None = None
     ) -> Preview:
-        """Price and check ``intent`` and store it as a pending confirmation.
+        """Price and check ``intent`` and store it as a pending confirmation of ``actor``'s.
 
-        Raises :class:`IntentError` (problem + example) for anything that must not be sent, and
+        Raises :class:`~bot.services.access.Refused` when the actor may not trade here,
+        :class:`IntentError` (problem + example) for anything that must not be sent, and
         :class:`~bot.exchange.errors.BackpackError` when the exchange cannot be asked.
         """
-        preview = await self._build(user_id, chat_id, intent, replaces=replaces)
+        actor.require(Action.TRADE)
+        preview = await self._build(actor.user_id, actor.chat_id, intent, replaces=replaces)
         record = _record(preview, PENDING)
         await self.store.add(record)
         self._remember(record)
@@ -321,17 +327,20 @@ class TradingService:
 
     async def confirm(
         self,
-        user_id: int,
+        actor: Actor,
         token: str,
         on_sent: Callable[[Outcome], Awaitable[None]] | None = None,
     ) -> Outcome:
-        """Execute the confirmation ``token`` for ``user_id`` — at most once, ever.
+        """Execute the confirmation ``token`` for ``actor`` — at most once, ever (refused
+        with :class:`~bot.services.access.Refused` when the actor may not trade here).
 
         ``on_sent`` (optional) hears the outcome as soon as the exchange has answered, before
         the journal and the confirmation are updated: the user's tap is acknowledged without
         waiting for those writes. (The journal rows, with each order's clientId, were written
         when the confirmation was claimed, so nothing is lost if the process dies here.)
         """
+        actor.require(Action.TRADE)
+        user_id = actor.user_id
         rec = self._recent.pop(token, None) or await self.store.get(token)
         early = await self._refuse(rec, user_id, token)
         if early is not None:
@@ -413,8 +422,11 @@ class TradingService:
                 except BackpackError as exc:  # already fired or gone: nothing to retire
                     self.logger.info("replaced stop %s not cancelled: %s", oid, exc)
 
-    async def cancel(self, user_id: int, token: str) -> Outcome:
-        """Cancel a pending confirmation (owner only); nothing is sent."""
+    async def cancel(self, actor: Actor, token: str) -> Outcome:
+        """Cancel a pending confirmation (its owner only, where they may trade); nothing is
+        sent."""
+        actor.require(Action.TRADE)
+        user_id = actor.user_id
         rec = await self.store.get(token)
         early = await self._refuse(rec, user_id, token)
         if early is not None:

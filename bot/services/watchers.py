@@ -20,7 +20,7 @@ from typing import Any, Literal
 from bot.alerts.service import AlertService
 from bot.clock import Clock, now_ms
 from bot.exchange.client import BackpackAPI
-from bot.services.access import Role, trade_notices
+from bot.services.access import Actor, Role, trade_notices
 from bot.services.account import AccountService
 from bot.services.market import apr, funding_payment
 from bot.storage.alerts import AlertStore
@@ -207,7 +207,7 @@ class WatcherService:
         out: list[Notice] = []
         limit = self.config.liquidation_warning_distance
         now = now_ms(self.clock)
-        for p in await self.account.positions():
+        for p in await self.account.positions(Actor.bot()):
             if p.liquidation is None or p.liquidation <= 0 or p.mark <= 0:
                 continue
             distance = abs(p.mark - p.liquidation) / p.mark

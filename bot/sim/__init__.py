@@ -2,11 +2,14 @@
 
 ``async with Simulator(seed=1) as sim:`` starts it on a free port; ``sim.rest_url`` and
 ``sim.ws_url`` are what a client (ours or ccxt) points at; ``sim.engine`` is the in-memory
-exchange.
+exchange; ``sim.control_token`` is what the ``/_sim/*`` control API wants in ``X-Sim-Token``
+(a fresh random one per run unless given; ``control=False`` serves no control API at all, as
+paper mode runs it).
 """
 
 from __future__ import annotations
 
+import secrets
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
@@ -39,8 +42,12 @@ class Simulator:
         state_path: Path | None = None,
         markets: list[MarketSpec] | None = None,
         clock: Clock | None = None,
+        control: bool = True,
+        control_token: str | None = None,
     ) -> None:
         self.host = host
+        #: The ``X-Sim-Token`` of the control API; ``None`` when it is not served.
+        self.control_token = (control_token or secrets.token_urlsafe(24)) if control else None
         self.port = port
         self.clock = clock or SystemClock()
         self.engine = Engine(
@@ -58,6 +65,7 @@ class Simulator:
             random_walk=random_walk,
             state_path=state_path,
             clock=self.clock,
+            control_token=self.control_token,
         )
         self._runner: web.AppRunner | None = None
 

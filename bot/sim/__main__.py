@@ -1,10 +1,16 @@
-"""``python -m bot.sim``: run the simulator until SIGINT/SIGTERM."""
+"""``python -m bot.sim``: run the simulator until SIGINT/SIGTERM.
+
+stdout: first ``sim ready http://HOST:PORT ws://HOST:PORT/ws`` (the contract), then
+``sim control token TOKEN``: the ``X-Sim-Token`` the ``/_sim/*`` control API wants, random per
+run unless ``--control-token`` / ``SIM_CONTROL_TOKEN`` sets it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from decimal import Decimal
@@ -23,6 +29,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--auth-status", type=int, default=401, help="HTTP status for auth errors")
     p.add_argument("--tick-interval", type=float, default=0.5, help="seconds between price moves")
     p.add_argument("--state", type=Path, default=None, help="persist accounts to this JSON file")
+    p.add_argument(
+        "--control-token",
+        default=os.environ.get("SIM_CONTROL_TOKEN") or None,
+        help="X-Sim-Token of the /_sim/* control API (16+ characters; default "
+        "$SIM_CONTROL_TOKEN, else random per run, printed on the second stdout line)",
+    )
     return p.parse_args(argv)
 
 
@@ -40,8 +52,10 @@ async def serve(args: argparse.Namespace) -> None:
         port=args.port,
         tick_interval=args.tick_interval,
         state_path=args.state,
+        control_token=args.control_token,
     ) as sim:
         print(f"sim ready {sim.rest_url} {sim.ws_url}", flush=True)
+        print(f"sim control token {sim.control_token}", flush=True)
         await stop.wait()
 
 
@@ -49,7 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    asyncio.run(serve(parse_args(argv)))
+    os.umask(0o077)  # the state file and its journal: readable by this user only
+    args = parse_args(argv)
+    if args.control_token is not None and len(args.control_token) < 16:
+        print("--control-token / SIM_CONTROL_TOKEN needs 16 or more characters", file=sys.stderr)
+        return 2
+    asyncio.run(serve(args))
     return 0
 
 

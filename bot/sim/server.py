@@ -13,7 +13,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from aiohttp import WSMsgType, web
 
 from bot.clock import Clock, SystemClock
 from bot.sim.auth import INSTRUCTIONS, Verifier
+from bot.sim.control import ControlApi, Fault
 from bot.sim.engine import Engine
 from bot.sim.markets import contract_address
 from bot.sim.model import SimError, bad_request, parse_error
@@ -51,16 +51,8 @@ def _error(err: SimError) -> web.Response:
     return _json({"code": err.code, "message": err.message}, err.status)
 
 
-@dataclass
-class Fault:
-    kind: str
-    count: int
-    status: int = 500
-    ms: int = 0
-    path: str | None = None
-    skip: int = 0  # let this many matching requests through first
-
-
+#: Request bodies above this are refused while being read (aiohttp's ``client_max_size``).
+MAX_BODY = 1 << 20
 WRITE_BATCH = 512
 WRITE_HIGH_WATER = 1 << 20
 MAX_PENDING = 100_000
@@ -145,8 +137,11 @@ class SimServer:
         state_path: Path | None = None,
         store: StateStore | None = None,
         clock: Clock | None = None,
+        control_token: str | None = None,
     ) -> None:
         self.engine = engine
+        #: ``None``: no ``/_sim/*`` routes at all (paper mode); otherwise the token they need.
+        self.control_token = control_token
         self.clock = clock or SystemClock()
         self.verifier = Verifier(
             auth_status=auth_status, now_ms=lambda: int(self.clock.time() * 1000)
@@ -169,7 +164,7 @@ class SimServer:
         self._tasks: list[asyncio.Task[None]] = []
         engine.add_listener(self._on_event, self._wants)
         engine.on_account_change = self._schedule_flush
-        self.app = web.Application()
+        self.app = web.Application(client_max_size=MAX_BODY)
         self._routes()
 
     # ------------------------------------------------------------------ routing
@@ -237,12 +232,8 @@ class SimServer:
             self.app.router.add_route(method, path, self._wrap(h, INSTRUCTIONS[(method, path)]))
         self.app.router.add_get("/ws", self._ws)
         self.app.router.add_get("/", self._ws_or_root)
-        self.app.router.add_post("/_sim/price", self._ctl_price)
-        self.app.router.add_post("/_sim/funding", self._ctl_funding)
-        self.app.router.add_post("/_sim/settle", self._ctl_settle)
-        self.app.router.add_post("/_sim/fault", self._ctl_fault)
-        self.app.router.add_get("/_sim/state", self._ctl_state)
-        self.app.router.add_post("/_sim/reset", self._ctl_reset)
+        if self.control_token is not None:
+            ControlApi(self, self.control_token, _json).add_routes(self.app)
         self.app.router.add_route("*", "/{tail:.*}", self._not_found)
 
     async def _not_found(self, request: web.Request) -> web.Response:
@@ -435,87 +426,6 @@ class SimServer:
                     }
                 )
         return out
-
-    # ------------------------------------------------------------------ control API
-
-    async def _body(self, request: web.Request) -> dict[str, Any]:
-        try:
-            data = await request.json()
-        except json.JSONDecodeError:
-            raise bad_request("Body must be JSON") from None
-        if not isinstance(data, dict):
-            raise bad_request("Body must be a JSON object")
-        return data
-
-    async def _control(
-        self, request: web.Request, fn: Callable[[dict[str, Any]], Any]
-    ) -> web.Response:
-        try:
-            body = await self._body(request) if request.can_read_body else {}
-            result = fn(body)
-            self.flush()
-            return _json(result)
-        except SimError as err:
-            return _error(err)
-        except (KeyError, InvalidOperation, ValueError, TypeError) as exc:
-            return _json(
-                {"code": "INVALID_CLIENT_REQUEST", "message": f"Bad control request: {exc}"}, 400
-            )
-
-    async def _ctl_price(self, request: web.Request) -> web.Response:
-        def run(b: dict[str, Any]) -> Any:
-            self.engine.set_price(b["symbol"], Decimal(str(b["price"])))
-            return {"ok": True}
-
-        return await self._control(request, run)
-
-    async def _ctl_funding(self, request: web.Request) -> web.Response:
-        def run(b: dict[str, Any]) -> Any:
-            self.engine.set_funding(b["symbol"], Decimal(str(b["rate"])))
-            return {"ok": True}
-
-        return await self._control(request, run)
-
-    async def _ctl_settle(self, request: web.Request) -> web.Response:
-        def run(b: dict[str, Any]) -> Any:
-            self.engine.settle_funding()
-            return {"ok": True}
-
-        return await self._control(request, run)
-
-    async def _ctl_fault(self, request: web.Request) -> web.Response:
-        def run(b: dict[str, Any]) -> Any:
-            kind = b["kind"]
-            if kind not in ("http_error", "delay", "rate_limit", "drop_ws", "lost_response"):
-                raise bad_request(f"Unknown fault kind {kind!r}")
-            count = int(b.get("count", 1))
-            if kind == "drop_ws":
-                # ``ms``: keep refusing new WebSocket connections that long (an outage).
-                self.ws_down_until = time.monotonic() + int(b.get("ms", 0)) / 1000
-                asyncio.get_running_loop().create_task(self.drop_ws())
-                return {"ok": True}
-            self.faults.append(
-                Fault(
-                    kind=kind,
-                    count=count,
-                    status=int(b.get("status", 500)),
-                    ms=int(b.get("ms", 0)),
-                    path=b.get("path"),
-                    skip=int(b.get("skip", 0)),
-                )
-            )
-            return {"ok": True}
-
-        return await self._control(request, run)
-
-    async def _ctl_state(self, request: web.Request) -> web.Response:
-        return _json(self.engine.state())
-
-    async def _ctl_reset(self, request: web.Request) -> web.Response:
-        self.engine.reset()
-        self.faults.clear()
-        self.flush()
-        return _json({"ok": True})
 
     # ------------------------------------------------------------------ WebSocket
 

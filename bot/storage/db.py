@@ -51,7 +51,9 @@ class Database:
         u = make_url(self.url)
         if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: AsyncEngine = create_async_engine(self.url)
+        # hide_parameters: a statement's parameters (secrets among them) stay out of exception
+        # texts, which the error handler logs.
+        self.engine: AsyncEngine = create_async_engine(self.url, hide_parameters=True)
         if u.get_backend_name() == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)

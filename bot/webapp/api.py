@@ -23,7 +23,7 @@ from bot.container import Services
 from bot.exchange.errors import BackpackError
 from bot.render import dashboard as render
 from bot.render import trading as render_trading
-from bot.services.access import Action, Role, may
+from bot.services.access import Action, Actor, Refused, may
 from bot.services.order_intent import CloseIntent, IntentError
 from bot.services.reports import PERIOD_MS, DashPeriod, ReportService
 from bot.services.trading import Outcome
@@ -33,7 +33,7 @@ from bot.webapp.auth import InitDataError, WebAppUser, validate
 log = logging.getLogger("bot.webapp")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Endpoint = Callable[[web.Request, WebAppUser, Role], Awaitable[web.StreamResponse]]
+Endpoint = Callable[[web.Request, WebAppUser, Actor], Awaitable[web.StreamResponse]]
 _TAG = re.compile(r"<[^>]+>")
 _SYMBOL = re.compile(r"^[A-Z0-9_]{2,40}$")
 
@@ -67,8 +67,17 @@ def authenticated(services: Services, token: str, endpoint: Endpoint, action: Ac
             return error(403, "This bot is private.")
         if not may(role, action):
             return error(403, f"Your role ({role}) may not do this.")
+        actor = Actor(
+            user.id,
+            role,
+            user.id,  # a Mini App opened from the private chat acts there
+            "private",
+            frozenset(services.settings.telegram_allowed_groups),
+        )
         try:
-            return await endpoint(request, user, role)
+            return await endpoint(request, user, actor)
+        except Refused as exc:  # the service's own check (the second line of defence)
+            return error(403, exc.refusal.short)
         except (BackpackError, VenueError) as exc:
             log.warning("dashboard %s: %s", request.path, exc)
             return error(502, f"The exchange did not answer: {exc}")
@@ -98,53 +107,53 @@ class DashboardApi:
     def _auth(self, endpoint: Endpoint, action: Action) -> Handler:
         return authenticated(self.services, self._token, endpoint, action)
 
-    async def me(self, request: web.Request, user: WebAppUser, role: Role) -> web.Response:
+    async def me(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
         s = self.services
         return web.json_response(
             {
                 "id": user.id,
                 "name": user.first_name,
-                "role": role,
+                "role": actor.role,
                 "mode": s.mode,
-                "may_trade": may(role, Action.TRADE),
-                "may_configure": may(role, Action.STRATEGY),
+                "may_trade": actor.refusal(Action.TRADE) is None,
+                "may_configure": actor.refusal(Action.STRATEGY) is None,
             }
         )
 
-    async def positions(self, request: web.Request, user: WebAppUser, role: Role) -> web.Response:
-        views = await self.services.account.positions()
+    async def positions(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
+        views = await self.services.account.positions(actor)
         return web.json_response({"mode": self.services.mode, "positions": render.positions(views)})
 
     def _period(self, request: web.Request) -> DashPeriod | None:
         period = request.query.get("period", "all")
         return period if period in PERIOD_MS else None  # type: ignore[return-value]
 
-    async def pnl(self, request: web.Request, user: WebAppUser, role: Role) -> web.Response:
+    async def pnl(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
         period = self._period(request)
         if period is None:
             return error(400, "period must be day, week, month or all")
-        report, points = await self.reports.pnl(period)
+        report, points = await self.reports.pnl(period, actor)
         return web.json_response(render.pnl(report, render.equity_svg(points)))
 
-    async def funding(self, request: web.Request, user: WebAppUser, role: Role) -> web.Response:
+    async def funding(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
         period = self._period(request)
         if period is None:
             return error(400, "period must be day, week, month or all")
-        report, _ = await self.reports.pnl(period)
+        report, _ = await self.reports.pnl(period, actor)
         rows = render.funding(report, "Backpack")
         return web.json_response({"title": render.PERIOD_TITLES[period], "rows": rows})
 
-    async def trades(self, request: web.Request, user: WebAppUser, role: Role) -> web.Response:
-        records = await self.services.strategy.store.actions(limit=20)
+    async def trades(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
+        records = await self.services.strategy.trades(actor, limit=20)
         return web.json_response({"trades": render.trades(records)})
 
-    async def close(self, request: web.Request, user: WebAppUser, role: Role) -> web.Response:
+    async def close(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
         body = await read_json(request)
         symbol = str(body.get("symbol", ""))
         if not _SYMBOL.match(symbol):
             return error(400, "Which position? Send its symbol, e.g. BTC_USDC_PERP.")
         try:
-            preview = await self.services.trading.preview(user.id, user.id, CloseIntent(symbol))
+            preview = await self.services.trading.preview(actor, CloseIntent(symbol))
         except IntentError as exc:
             return error(400, plain(render_trading.intent_error(exc)))
         return web.json_response(
@@ -155,14 +164,14 @@ class DashboardApi:
             }
         )
 
-    async def confirm(self, request: web.Request, user: WebAppUser, role: Role) -> web.Response:
+    async def confirm(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
         token = str((await read_json(request)).get("token", ""))
-        outcome = await self.services.trading.confirm(user.id, token)
+        outcome = await self.services.trading.confirm(actor, token)
         return web.json_response(_outcome(outcome))
 
-    async def cancel(self, request: web.Request, user: WebAppUser, role: Role) -> web.Response:
+    async def cancel(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
         token = str((await read_json(request)).get("token", ""))
-        outcome = await self.services.trading.cancel(user.id, token)
+        outcome = await self.services.trading.cancel(actor, token)
         return web.json_response(_outcome(outcome))
 
 

@@ -10,7 +10,7 @@ from bot.container import Services
 from bot.render import alerts as render_alerts
 from bot.render import arb as render_arb
 from bot.render import strategy as render_strategy
-from bot.services.access import Action, Role
+from bot.services.access import Action, Actor
 from bot.storage.strategy import MODES
 from bot.strategy.model import CONFIG_KEYS, ConfigError
 from bot.webapp.api import Endpoint, Handler, authenticated, error, plain, read_json
@@ -37,21 +37,21 @@ class ManageApi:
         r.add_post("/api/strategy/set", self._auth(self.set_config, Action.STRATEGY))
         r.add_get("/api/arb", self._auth(self.arb, Action.MARKET))
 
-    async def alerts(self, request: web.Request, user: WebAppUser, role: Role) -> web.Response:
-        mine = await self.services.alerts.for_user(user.id)
+    async def alerts(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
+        mine = await self.services.alerts.for_user(actor)
         rows = [
             {"id": a.id, "symbol": a.symbol, "condition": plain(render_alerts.condition(a))}
             for a in mine
         ]
         return web.json_response({"alerts": rows, "examples": list(EXAMPLES)})
 
-    async def add_alert(self, request: web.Request, user: WebAppUser, role: Role) -> web.Response:
+    async def add_alert(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
         text = str((await read_json(request)).get("text", ""))[:200]
         try:
             spec = parse_alert(text.split())
             if spec.kind == "spread_apr" and self.services.arb is None:
                 return error(400, plain(render_arb.no_hedge()))
-            created = await self.services.alerts.add(user.id, user.id, spec)
+            created = await self.services.alerts.add(actor, spec)
         except AlertSyntaxError as err:
             return error(400, plain(render_alerts.usage(err.problem)))
         return web.json_response(
@@ -59,18 +59,18 @@ class ManageApi:
         )
 
     async def remove_alert(
-        self, request: web.Request, user: WebAppUser, role: Role
+        self, request: web.Request, user: WebAppUser, actor: Actor
     ) -> web.Response:
         raw = (await read_json(request)).get("id")
         if not isinstance(raw, int) or isinstance(raw, bool):
             return error(400, "Which alert? Send its id (a number).")
-        if not await self.services.alerts.remove(user.id, raw):
+        if not await self.services.alerts.remove(actor, raw):
             return error(404, f"There is no alert #{raw} of yours.")
         return web.json_response({"removed": raw})
 
-    async def strategy(self, request: web.Request, user: WebAppUser, role: Role) -> web.Response:
+    async def strategy(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
         svc = self.services.strategy
-        status = await svc.status()
+        status = await svc.status(actor)
         return web.json_response(
             {
                 "mode": status.mode,
@@ -81,14 +81,16 @@ class ManageApi:
             }
         )
 
-    async def set_mode(self, request: web.Request, user: WebAppUser, role: Role) -> web.Response:
+    async def set_mode(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
         mode = str((await read_json(request)).get("mode", "")).lower()
         if mode not in MODES:
             return error(400, f"The mode is one of {', '.join(MODES)}.")
-        await self.services.strategy.set_mode(mode, user_id=user.id, chat_id=user.id)
+        await self.services.strategy.set_mode(mode, actor=actor)
         return web.json_response({"mode": mode})
 
-    async def set_config(self, request: web.Request, user: WebAppUser, role: Role) -> web.Response:
+    async def set_config(
+        self, request: web.Request, user: WebAppUser, actor: Actor
+    ) -> web.Response:
         body = await read_json(request)
         key, value = str(body.get("key", "")).lower(), str(body.get("value", ""))[:200]
         if key not in CONFIG_KEYS:
@@ -96,12 +98,12 @@ class ManageApi:
         if key == "symbols":
             return error(400, "Change the strategy's markets in the chat: /strategy set symbols …")
         try:
-            updated = await self.services.strategy.set_config(key, value)
+            updated = await self.services.strategy.set_config(key, value, actor=actor)
         except ConfigError as err:
             return error(400, str(err))
         return web.json_response({"key": key, "value": updated.to_dict()[key]})
 
-    async def arb(self, request: web.Request, user: WebAppUser, role: Role) -> web.Response:
+    async def arb(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
         s = self.services
         if s.arb is None:
             return web.json_response({"configured": False, "text": plain(render_arb.no_hedge())})

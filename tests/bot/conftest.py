@@ -117,7 +117,7 @@ async def paper_bot(tg: FakeTelegram, tmp_path: Path) -> AsyncIterator[BotRunner
 
 @pytest.fixture
 async def sim_control(quiet_sim: Simulator) -> AsyncIterator[Control]:
-    c = Control(quiet_sim.rest_url)
+    c = Control(quiet_sim)
     yield c
     await c.close()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from bot.alerts.parse import parse_alert
 from bot.alerts.service import AlertService
 from bot.exchange.client import BackpackAPI
+from bot.services.access import Actor
 from bot.services.outbox import Outbox
 from bot.sim import Simulator
 from tests.bot.conftest import ALICE, BotRunner, make_settings
@@ -181,7 +182,9 @@ async def test_a_burst_of_200_alerts_is_delivered_batched(
     ids = []
     for i in range(200):
         level = (p * (Decimal(1) + Decimal(i + 1) / 100000)).quantize(Decimal("0.1"))
-        ids.append((await svc.add(ALICE, ALICE, parse_alert(["BTC", ">", str(level)]))).id)
+        ids.append(
+            (await svc.add(Actor(ALICE, "owner", ALICE), parse_alert(["BTC", ">", str(level)]))).id
+        )
     calls_before = sum(1 for c in tg.calls if c[0] == "sendMessage")
     await set_price(sim_control, p * Decimal("1.01"))
     await tg.wait_for(lambda: all(fired(tg, i) == 1 for i in ids), timeout=10)

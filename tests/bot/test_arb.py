@@ -15,7 +15,7 @@ BTC = "BTC_USDC_PERP"
 
 
 async def set_funding(venue: SimProcess, symbol: str, rate: str) -> None:
-    c = Control(venue.rest_url)
+    c = Control(venue)
     try:
         await c.post("funding", {"symbol": symbol, "rate": rate})
     finally:

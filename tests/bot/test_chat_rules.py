@@ -19,6 +19,7 @@ import pytest
 
 from bot.alerts.parse import parse_alert
 from bot.alerts.service import AlertService
+from bot.services.access import Actor
 from tests.bot.conftest import BotRunner, make_settings
 from tests.fakes.telegram import FakeTelegram, Sent
 
@@ -434,10 +435,10 @@ async def test_fifty_alerts_at_most(bot: BotRunner, tg: FakeTelegram) -> None:
     svc = _alerts(bot)
     p = await _price(bot)
     for i in range(50):
-        await svc.add(VIEWER, VIEWER, parse_alert(["BTC", ">", str(p + i + 1)]))
+        await svc.add(Actor(VIEWER, "viewer", VIEWER), parse_alert(["BTC", ">", str(p + i + 1)]))
     reply = await tg.ask(VIEWER, f"/alert BTC > {p * 2}")
     assert "the most one user may keep is 50" in reply.text
-    assert len(await svc.for_user(VIEWER)) == 50
+    assert len(await svc.for_user(Actor(VIEWER, "viewer", VIEWER))) == 50
 
 
 async def test_strategy_percent_is_stored_as_a_fraction_and_shown_as_typed(

@@ -29,6 +29,7 @@ def run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     ("env", "code", "message"),
     [
         ({"LOCAL_CHAT_HOST": "0.0.0.0"}, 2, "LOCAL_CHAT_PASSWORD"),
+        ({"LOCAL_CHAT_PASSWORD": "hunter2"}, 2, "LOCAL_CHAT_PASSWORD needs at least 12"),
         ({"TELEGRAM_BOT_TOKEN": TOKEN}, 2, "TELEGRAM_ALLOWED_USERS is empty"),
         (
             {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_ALLOWED_USERS": "1", "TRADING_MODE": "live"},

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import pytest
+
+import bot.app
+from bot.clock import Clock
+from bot.paper import PaperHedge
+from bot.settings import Settings
 from bot.venues.ccxt_venue import CcxtVenue
 from jobs.strategy import run_once
 from tests.bot.conftest import ALICE, BotRunner, make_settings
@@ -19,7 +25,7 @@ BTC = "BTC_USDC_PERP"
 
 
 async def account(venue: SimProcess, keys: KeyPair) -> dict[str, Any]:
-    c = Control(venue.rest_url)
+    c = Control(venue)
     try:
         acc: dict[str, Any] = (await c.state())["accounts"].get(keys.api_key, {})
         return acc
@@ -38,15 +44,15 @@ async def orders(venue: SimProcess, keys: KeyPair) -> int:
     return len((await account(venue, keys)).get("orders", []))
 
 
-async def control(url: str, path: str, body: dict[str, Any] | None = None) -> None:
-    c = Control(url)
+async def control(venue: SimProcess, path: str, body: dict[str, Any] | None = None) -> None:
+    c = Control(venue)
     try:
         await c.post(path, body)
     finally:
         await c.close()
 
 
-async def spread(a: str, b: str, rate_a: str, rate_b: str) -> None:
+async def spread(a: SimProcess, b: SimProcess, rate_a: str, rate_b: str) -> None:
     await control(a, "funding", {"symbol": BTC, "rate": rate_a})
     await control(b, "funding", {"symbol": BTC, "rate": rate_b})
 
@@ -67,7 +73,7 @@ async def test_approve_open_double_tap_funding_and_close(
 ) -> None:
     await setup(tg, "approve")
     # A pays 0.01 % an hour; B 0.24 % every 8 h = 0.03 % an hour: short B, long A.
-    await spread(venue_a.rest_url, venue_b.rest_url, "0.0001", "0.0024")
+    await spread(venue_a, venue_b, "0.0001", "0.0024")
     mark = len(tg.messages)
     await run_once(cross_bot.services)
     proposal = await tg.next_message(ALICE, "Strategy proposes: Open", after=mark)
@@ -89,15 +95,15 @@ async def test_approve_open_double_tap_funding_and_close(
     assert f"Close {BTC}" not in str(positions.buttons)  # one leg alone is never closed here
 
     # Funding settles on both venues: the long on A pays, the short on B receives.
-    await control(venue_a.rest_url, "settle")
-    await control(venue_b.rest_url, "settle")
+    await control(venue_a, "settle")
+    await control(venue_b, "settle")
     pnl = await tg.ask(ALICE, "/pnl", "Funding on backpack (hedge)")
     ours, theirs = pnl.text.split("Funding on backpack (hedge)")
     assert "funding -" in ours
     assert "BTC/USDC:USDC: funding +" in theirs
 
     # The spread closes (both 0.01 % an hour): the next cycle proposes closing both legs.
-    await spread(venue_a.rest_url, venue_b.rest_url, "0.0001", "0.0008")
+    await spread(venue_a, venue_b, "0.0001", "0.0008")
     mark = len(tg.messages)
     await run_once(cross_bot.services)
     closing = await tg.next_message(ALICE, "Strategy proposes: Close", after=mark)
@@ -115,9 +121,9 @@ async def test_rejected_hedge_leg_unwinds_and_cools_down(
     hedge_keys: KeyPair,
 ) -> None:
     await setup(tg, "auto")
-    await spread(venue_a.rest_url, venue_b.rest_url, "0.0001", "0.0024")
+    await spread(venue_a, venue_b, "0.0001", "0.0024")
     fault = {"kind": "http_error", "status": 400, "path": "/api/v1/order", "count": 1}
-    await control(venue_b.rest_url, "fault", fault)
+    await control(venue_b, "fault", fault)
     mark = len(tg.messages)
     await run_once(cross_bot.services)
     report = await tg.next_message(ALICE, "Strategy", after=mark, timeout=10)
@@ -141,7 +147,7 @@ async def test_auto_delta_check_repairs_a_diverged_leg(
     hedge_keys: KeyPair,
 ) -> None:
     await setup(tg, "auto")
-    await spread(venue_a.rest_url, venue_b.rest_url, "0.0001", "0.0024")
+    await spread(venue_a, venue_b, "0.0001", "0.0024")
     mark = len(tg.messages)
     await run_once(cross_bot.services)
     await tg.next_message(ALICE, "Strategy Opened", after=mark, timeout=10)
@@ -167,7 +173,7 @@ async def test_open_button_on_arb_goes_through_the_preview(
     keys: KeyPair,
     hedge_keys: KeyPair,
 ) -> None:
-    await spread(venue_a.rest_url, venue_b.rest_url, "0.0001", "0.0024")
+    await spread(venue_a, venue_b, "0.0001", "0.0024")
     arb = await tg.ask(ALICE, "/arb", "Best funding spreads")
     mark = len(tg.messages)
     await tg.answer_to(await tg.tap(ALICE, arb, arb.button("Open BTC")), 10)
@@ -194,14 +200,31 @@ async def test_backtest_of_cross_on_both_venues_history(
     assert "Funding earned on both venues" in photo.text
 
 
-async def test_offline_cross_trades_both_paper_simulators(tg: FakeTelegram, tmp_path: Path) -> None:
+class _KeptHedge(PaperHedge):
+    """The bot's own paper hedge simulator, kept where the test can reach its engine (paper
+    simulators serve no control API)."""
+
+    made: ClassVar[list[PaperHedge]] = []
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        super().__init__(settings, clock)
+        self.made.append(self)
+
+
+async def test_offline_cross_trades_both_paper_simulators(
+    tg: FakeTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bot.app, "PaperHedge", _KeptHedge)
+    _KeptHedge.made.clear()
     runner = BotRunner(make_settings(tg, tmp_path, hedge_exchange="bybit"))
     await runner.start()
     try:
         services = runner.services
         assert services.paper is not None and isinstance(services.hedge, CcxtVenue)
-        hedge_url = services.hedge.ex.urls["api"]["public"]  # the second simulator
-        await spread(services.paper.sim.rest_url, hedge_url, "0.0001", "0.0024")
+        (hedge,) = _KeptHedge.made
+        assert services.hedge.ex.urls["api"]["public"] == hedge.sim.rest_url
+        services.paper.sim.engine.set_funding(BTC, Decimal("0.0001"))
+        hedge.sim.engine.set_funding(BTC, Decimal("0.0024"))
         await setup(tg, "approve")
         mark = len(tg.messages)
         await run_once(services)

@@ -48,7 +48,7 @@ async def paper_cross_bot(
 
 async def accounts_on(venue: SimProcess) -> dict[str, Any]:
     """Every account the "real" venue holds, by API key."""
-    c = Control(venue.rest_url)
+    c = Control(venue)
     try:
         accounts: dict[str, Any] = (await c.state())["accounts"]
     finally:
@@ -66,10 +66,10 @@ async def test_paper_cross_fills_the_hedge_leg_on_paper_at_the_real_hedge_book(
     services = paper_cross_bot.services
     assert isinstance(services.hedge, PaperVenue)
     # Distinctive prices: the hedge fill must come from B's book, not A's nor a placeholder.
-    await control(venue_a.rest_url, "price", {"symbol": BTC, "price": "149000"})
-    await control(venue_b.rest_url, "price", {"symbol": BTC, "price": "150000"})
+    await control(venue_a, "price", {"symbol": BTC, "price": "149000"})
+    await control(venue_b, "price", {"symbol": BTC, "price": "150000"})
     await setup(tg, "approve")
-    await spread(venue_a.rest_url, venue_b.rest_url, "0.0001", "0.0024")  # short B, long A
+    await spread(venue_a, venue_b, "0.0001", "0.0024")  # short B, long A
     mark = len(tg.messages)
     await run_once(services)
     proposal = await tg.next_message(ALICE, "Strategy proposes: Open", after=mark)

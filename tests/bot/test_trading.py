@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bot.clock import FakeClock
+from bot.services.access import Actor
 from bot.sim import Simulator
 from tests.bot.conftest import ALICE, BOB, BotRunner, make_settings
 from tests.conftest import Control
@@ -272,4 +273,4 @@ async def test_an_edited_command_never_trades(
     mark = len(tg.messages)
     await tg.edit(ALICE, listing, "/alerts clear")
     await tg.next_message(ALICE, "Edits are ignored", after=mark)
-    assert len(await live_bot.services.alerts.for_user(ALICE)) == 1
+    assert len(await live_bot.services.alerts.for_user(Actor(ALICE, "owner", ALICE))) == 1

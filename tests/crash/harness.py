@@ -1,15 +1,16 @@
 """Real processes for the crash tests: ``python -m bot`` (and ``python -m bot.sim``), SIGKILLed.
 
 The bot runs as a child process against the fake Telegram server (in the test's event loop)
-and, in live mode, against a simulator process; in paper mode its simulator is in-process and
-its control API is found from the bot's log line. The test reads the bot's SQLite database
-directly (read-only) to check the journal.
+and, in live mode, against a simulator process; in paper mode its simulator is in-process
+(exchange API only, no control API) and found from the bot's log line. The test reads the
+bot's SQLite database directly (read-only) to check the journal.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
@@ -31,7 +32,7 @@ PAPER_URL = re.compile(r"paper exchange \(simulator\) at (http://[0-9.:]+)")
 
 
 def clean_env() -> dict[str, str]:
-    drop = ("TELEGRAM_", "BACKPACK_", "TRADING_", "EXCHANGE", "DATABASE_", "BOT_CRASH")
+    drop = ("TELEGRAM_", "BACKPACK_", "TRADING_", "EXCHANGE", "DATABASE_", "BOT_CRASH", "BOT_SIM")
     return {k: v for k, v in os.environ.items() if not k.startswith(drop)}
 
 
@@ -75,10 +76,18 @@ class BotProcess:
         self.log = log
         self.proc: asyncio.subprocess.Process | None = None
 
-    async def start(self, tg: FakeTelegram, crash_at: str | None = None) -> None:
+    async def start(
+        self,
+        tg: FakeTelegram,
+        crash_at: str | None = None,
+        sim_fault: dict[str, Any] | None = None,
+    ) -> None:
+        """Start the bot; ``sim_fault``: a fault its paper engine starts with (BOT_SIM_FAULT)."""
         env = {**clean_env(), **self.env}
         if crash_at is not None:
             env["BOT_CRASH_AT"] = crash_at
+        if sim_fault is not None:
+            env["BOT_SIM_FAULT"] = json.dumps(sim_fault)
         menus = _menus(tg)
         with self.log.open("a") as fh:
             fh.write(f"\n=== start (crash_at={crash_at}) ===\n")
@@ -173,6 +182,10 @@ class Db:
             return list(con.execute(sql, args).fetchall())
         finally:
             con.close()
+
+    def meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM app_meta WHERE key = ?", key)
+        return str(rows[0][0]) if rows else None
 
     def confirmation(self, token: str) -> str | None:
         rows = self._query("SELECT status FROM trade_confirmations WHERE token = ?", token)

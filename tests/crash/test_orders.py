@@ -22,6 +22,7 @@ the bot and checks that
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -31,12 +32,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nacl.signing import SigningKey
 
 from bot.render.trading import CONFIRM_PREFIX
 from tests.conftest import Control
 from tests.crash.harness import ALICE, TOKEN, BotProcess, Db, bot_env, sim_process
 from tests.fakes.telegram import FakeTelegram
-from tests.keys import new_keypair
+from tests.keys import KeyPair, new_keypair
+from tests.sim.wire import Wire
+from tests.simproc import SimProcess
 
 DELAY_MS = 600
 
@@ -76,36 +80,60 @@ async def tg() -> AsyncIterator[FakeTelegram]:
         yield fake
 
 
-async def _account(control: Control, api_key: str | None) -> dict[str, Any]:
-    accounts: dict[str, Any] = (await control.state())["accounts"]
-    if api_key is None:  # paper: the only account
-        return next(iter(accounts.values()), {})
-    return dict(accounts.get(api_key, {}))
+class Exchange:
+    """What the exchange holds for the bot's account. Live: the simulator process's control
+    API. Paper: the bot's in-process engine has no control API, so the paper account's own
+    key (from the bot's database) reads it through the exchange API, as any client would."""
+
+    def __init__(self, sim: SimProcess | None, api_key: str | None) -> None:
+        self.control = Control(sim) if sim is not None else None
+        self.api_key = api_key
+
+    async def account(self, bot: BotProcess, db: Db) -> dict[str, Any]:
+        if self.control is not None and self.api_key is not None:
+            accounts: dict[str, Any] = (await self.control.state())["accounts"]
+            return dict(accounts.get(self.api_key, {}))
+        secret = db.meta("paper_secret")
+        assert secret is not None, "the paper account has no key yet"
+        public = base64.b64encode(bytes(SigningKey(base64.b64decode(secret)).verify_key))
+        wire = Wire(bot.paper_url(), KeyPair(public.decode(), secret))
+        try:
+            orders = await wire.call("GET", "/wapi/v1/history/orders", {"limit": "1000"})
+        finally:
+            await wire.close()
+        return {"orders": orders}
+
+    async def close(self) -> None:
+        if self.control is not None:
+            await self.control.close()
 
 
 def _by_client_id(acc: dict[str, Any], cid: int) -> list[dict[str, Any]]:
     return [o for o in acc.get("orders", []) if o.get("clientId") == cid]
 
 
-async def run_case(mode: str, kill: Kill, tg: FakeTelegram, tmp_path: Path, sim_url: str) -> None:
+async def run_case(
+    mode: str, kill: Kill, tg: FakeTelegram, tmp_path: Path, sim: SimProcess | None
+) -> None:
     keys = new_keypair()
     live = keys if mode == "live" else None
+    sim_url = sim.rest_url if sim is not None else ""
     env = bot_env(
         tg, tmp_path, keys=live, sim_url=sim_url, SIM_TICK_SECONDS="0.5", LOG_LEVEL="INFO"
     )
-    api_key = keys.api_key if mode == "live" else None
+    exchange = Exchange(sim, keys.api_key if mode == "live" else None)
     db = Db(tmp_path / "bot.db")
     bot = BotProcess(env, tmp_path / "bot.log")
-    await bot.start(tg, crash_at=kill.point)
-    control = Control(sim_url if mode == "live" else bot.paper_url())
+    delay = {"kind": "delay", "ms": DELAY_MS, "path": "/api/v1/order", "count": 1}
+    held = kill.point is None and kill.in_flight
+    # Paper: the engine in the bot starts with the fault (it has no control API to post it to).
+    await bot.start(tg, crash_at=kill.point, sim_fault=delay if held and sim is None else None)
     try:
         preview = await tg.ask(ALICE, "/buy BTC 0.01", "order preview", timeout=20)
         data = preview.button("Confirm")
         token = data.removeprefix(CONFIRM_PREFIX)
-        if kill.point is None and kill.in_flight:
-            await control.post(
-                "fault", {"kind": "delay", "ms": DELAY_MS, "path": "/api/v1/order", "count": 1}
-            )
+        if held and exchange.control is not None:
+            await exchange.control.post("fault", delay)
         qid = await tg.tap(ALICE, preview, data)
         if kill.point is not None:
             code = await bot.wait_dead()
@@ -117,13 +145,11 @@ async def run_case(mode: str, kill: Kill, tg: FakeTelegram, tmp_path: Path, sim_
         at_kill = db.confirmation(token)  # "executing": only recovery can finish it
         if mode == "live":
             await asyncio.sleep(DELAY_MS / 1000 + 0.3)  # a held request still reaches the sim
-        await control.close()
 
         started = time.monotonic()
         mark = len(tg.messages)
         await bot.start(tg)
         assert time.monotonic() - started < 15, "a restart after SIGKILL must not wait"
-        control = Control(sim_url if mode == "live" else bot.paper_url())
         assert db.unsettled() == 0, "recovery left something unsettled"
         # A tap the dead bot had not yet confirmed to Telegram is delivered again and handled
         # now. One it had confirmed but not begun (updates are fetched ahead of their handlers)
@@ -132,13 +158,13 @@ async def run_case(mode: str, kill: Kill, tg: FakeTelegram, tmp_path: Path, sim_
         with contextlib.suppress(AssertionError):
             await tg.wait_for(lambda: db.confirmation(token) == "done", 6)
         if db.confirmation(token) == "pending":
-            acc = await _account(control, api_key)
+            acc = await exchange.account(bot, db)
             assert db.journal(token) == [] and acc.get("orders", []) == []
             assert not said_filled
             await tg.answer_to(await tg.tap(ALICE, tg.find(preview.message_id), data), 20)
         await tg.wait_for(lambda: db.confirmation(token) == "done" and db.unsettled() == 0, 20)
         rows = db.journal(token)
-        acc = await _account(control, api_key)
+        acc = await exchange.account(bot, db)
         placed = [o for o in acc.get("orders", []) if o.get("symbol") == "BTC_USDC_PERP"]
         assert len(rows) == 1
         row = rows[0]
@@ -172,20 +198,20 @@ async def run_case(mode: str, kill: Kill, tg: FakeTelegram, tmp_path: Path, sim_
         again = await tg.ask(ALICE, "/buy BTC 0.01", "order preview", timeout=20)
         answer = await tg.answer_to(await tg.tap(ALICE, again, again.button("Confirm")), 20)
         assert "Filled" in answer.text, answer.text
-        acc = await _account(control, api_key)
+        acc = await exchange.account(bot, db)
         ids = [o["id"] for o in acc.get("orders", [])]
         assert len(ids) == len(set(ids)), "an order id was used twice"
         new = set(ids) - before
         assert len(new) == 1 and all(int(n) > int(b) for n in new for b in before)
     finally:
-        await control.close()
+        await exchange.close()
         await bot.stop()
 
 
 @pytest.fixture
-async def live_sim() -> AsyncIterator[str]:
+async def live_sim() -> AsyncIterator[SimProcess]:
     async with sim_process() as sim:
-        yield sim.rest_url
+        yield sim
 
 
 def _params(points: list[Kill], *, long: bool) -> list[Any]:
@@ -198,7 +224,9 @@ def _params(points: list[Kill], *, long: bool) -> list[Any]:
     "kill",
     _params(SHORT, long=False) + _params([k for k in ALL_POINTS if k not in SHORT], long=True),
 )
-async def test_live_kill(kill: Kill, tg: FakeTelegram, tmp_path: Path, live_sim: str) -> None:
+async def test_live_kill(
+    kill: Kill, tg: FakeTelegram, tmp_path: Path, live_sim: SimProcess
+) -> None:
     await run_case("live", kill, tg, tmp_path, live_sim)
 
 
@@ -208,4 +236,4 @@ async def test_live_kill(kill: Kill, tg: FakeTelegram, tmp_path: Path, live_sim:
     _params(SHORT, long=False) + _params([k for k in ALL_POINTS if k not in SHORT], long=True),
 )
 async def test_paper_kill(kill: Kill, tg: FakeTelegram, tmp_path: Path) -> None:
-    await run_case("paper", kill, tg, tmp_path, "")
+    await run_case("paper", kill, tg, tmp_path, None)

@@ -101,7 +101,7 @@ async def test_auto_strategy_killed_mid_entry(
 ) -> None:
     keys = new_keypair()
     async with sim_process() as sim:
-        control = Control(sim.rest_url)
+        control = Control(sim)
         env = bot_env(tg, tmp_path, keys=keys, sim_url=sim.rest_url, STRATEGY_INTERVAL_SECONDS="5")
         bot = BotProcess(env, tmp_path / "bot.log")
         db = Db(tmp_path / "bot.db")

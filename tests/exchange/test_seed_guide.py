@@ -254,7 +254,9 @@ async def test_seed_guide_end_to_end(
 async def test_seed_strategy_example(sim: Simulator, keys: KeyPair) -> None:
     backpack_api = BackpackAPI(keys.api_key, keys.api_secret, sim.rest_url, sim.ws_url, logger)
     async with backpack_api:
-        async with __import__("httpx").AsyncClient(base_url=sim.rest_url) as ctl:
+        async with __import__("httpx").AsyncClient(
+            base_url=sim.rest_url, headers={"X-Sim-Token": sim.control_token}
+        ) as ctl:
             await ctl.post("/_sim/funding", json={"symbol": "BTC_USDC_PERP", "rate": "0.0005"})
         btc_funding_rate = await backpack_api.get_funding_rate("BTC_USDC_PERP")
         if btc_funding_rate > 0.0001:

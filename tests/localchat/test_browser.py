@@ -104,7 +104,7 @@ async def test_price_buy_confirm_chart_and_reload(chat_url: str, tmp_path: Path)
 
 async def test_with_a_password_the_page_asks_for_it(tmp_path: Path) -> None:
     expect = async_api.expect
-    settings = local_settings(tmp_path, local_chat_password="open sesame")
+    settings = local_settings(tmp_path, local_chat_password="open sesame, please")
     async with running(settings) as url, async_api.async_playwright() as pw:
         context = await browser(pw, tmp_path)
         try:
@@ -114,7 +114,7 @@ async def test_with_a_password_the_page_asks_for_it(tmp_path: Path) -> None:
             await password.fill("guess")
             await password.press("Enter")
             await expect(page.get_by_role("alert")).to_have_text("wrong password")
-            await password.fill("open sesame")
+            await password.fill("open sesame, please")
             await password.press("Enter")
             box = page.get_by_label("Message")
             await box.fill("/price SOL")

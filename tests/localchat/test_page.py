@@ -99,7 +99,7 @@ async def test_other_sites_cannot_drive_it(server: LocalChatServer) -> None:
 
 async def test_a_password_guards_everything_but_the_login() -> None:
     async with (
-        LocalChatServer(TOKEN, host="127.0.0.1", password="s3cret") as server,
+        LocalChatServer(TOKEN, host="127.0.0.1", password="a long s3cret phrase") as server,
         aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http,  # an IP host
     ):
         async with http.get(f"{server.url}/api/state") as r:
@@ -108,7 +108,9 @@ async def test_a_password_guards_everything_but_the_login() -> None:
             assert r.status == 401
         async with http.post(f"{server.url}/api/login", json={"password": "guess"}) as r:
             assert r.status == 401
-        async with http.post(f"{server.url}/api/login", json={"password": "s3cret"}) as r:
+        async with http.post(
+            f"{server.url}/api/login", json={"password": "a long s3cret phrase"}
+        ) as r:
             assert r.status == 200
         async with http.get(f"{server.url}/api/state") as r:
             assert r.status == 200
@@ -142,8 +144,10 @@ async def test_live_only_when_asked_and_the_banner_says_so(tmp_path: Path, keys:
         )
         async with (
             running(settings) as url,
-            aiohttp.ClientSession() as http,
-            http.get(f"{url}api/state") as r,
+            aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http,
         ):
-            banner = (await r.json())["banner"]
+            async with http.get(url) as page:  # the printed URL's key signs the page in
+                assert page.status == 200
+            async with http.get(f"{url.split('?')[0]}api/state") as r:
+                banner = (await r.json())["banner"]
     assert banner["mode"] == "live" and banner["market"] == "Backpack Exchange"

@@ -56,7 +56,7 @@ async def test_hedge_order_is_journaled_and_filled(sender: OrderSender) -> None:
 async def test_rejection_and_lost_answer(
     sender: OrderSender, hedge_sim: Simulator, hedge: CcxtVenue
 ) -> None:
-    control = Control(hedge_sim.rest_url)
+    control = Control(hedge_sim)
     try:
         fault = {"kind": "http_error", "status": 400, "path": "/api/v1/order", "count": 1}
         await control.post("fault", fault)

@@ -11,6 +11,7 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.exchange.client import BackpackAPI
+from bot.services.access import Actor
 from bot.services.order_intent import (
     CloseIntent,
     IntentError,
@@ -29,28 +30,32 @@ from bot.services.trading import (
 from bot.sim import Simulator
 from bot.storage.db import Database
 from bot.storage.trading import TradingStore
+from tests.conftest import control_headers
 from tests.keys import KeyPair
 
 D = Decimal
-ALICE, BOB, CHAT = 1001, 2002, -500
+CHAT = -500
+#: Two traders acting in an allowed group (the services check who acts, and where).
+ALICE = Actor(1001, "trader", CHAT, "group", frozenset({CHAT}))
+BOB = Actor(2002, "trader", CHAT, "group", frozenset({CHAT}))
 
 
 async def sim_orders(sim: Simulator, keys: KeyPair) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(base_url=sim.rest_url) as http:
+    async with httpx.AsyncClient(base_url=sim.rest_url, headers=control_headers(sim)) as http:
         state = (await http.get("/_sim/state")).json()
     account = state["accounts"].get(keys.api_key)
     return list(account["orders"]) if account else []
 
 
 async def sim_control(sim: Simulator, path: str, body: dict[str, Any]) -> None:
-    async with httpx.AsyncClient(base_url=sim.rest_url) as http:
+    async with httpx.AsyncClient(base_url=sim.rest_url, headers=control_headers(sim)) as http:
         (await http.post(f"/_sim/{path}", json=body)).raise_for_status()
 
 
 async def test_buy_preview_confirm_fills_exactly_one_order(
     trading: TradingService, quiet_sim: Simulator, keys: KeyPair
 ) -> None:
-    p = await trading.preview(ALICE, CHAT, parse_order("buy", "BTC 0.01"))
+    p = await trading.preview(ALICE, parse_order("buy", "BTC 0.01"))
     (leg,) = p.legs
     assert (leg.symbol, leg.side, leg.quantity, leg.order_type) == (
         "BTC_USDC_PERP",
@@ -77,7 +82,9 @@ async def test_buy_preview_confirm_fills_exactly_one_order(
     assert orders[0]["id"] == res.order_id
 
     journal = await trading.store.journal_for(p.token)
-    assert [(j.status, j.order_id, j.user_id) for j in journal] == [("filled", res.order_id, ALICE)]
+    assert [(j.status, j.order_id, j.user_id) for j in journal] == [
+        ("filled", res.order_id, ALICE.user_id)
+    ]
     again = await trading.confirm(ALICE, p.token)
     assert again.status is Status.USED
     assert len(await sim_orders(quiet_sim, keys)) == 1
@@ -86,7 +93,7 @@ async def test_buy_preview_confirm_fills_exactly_one_order(
 async def test_concurrent_taps_place_one_order(
     trading: TradingService, quiet_sim: Simulator, keys: KeyPair
 ) -> None:
-    p = await trading.preview(ALICE, CHAT, parse_order("sell", "ETH 0.5"))
+    p = await trading.preview(ALICE, parse_order("sell", "ETH 0.5"))
     outs = await asyncio.gather(*(trading.confirm(ALICE, p.token) for _ in range(6)))
     assert sorted(o.status for o in outs) == sorted([Status.FILLED] + [Status.USED] * 5)
     assert len(await sim_orders(quiet_sim, keys)) == 1
@@ -101,7 +108,7 @@ async def test_two_bot_processes_on_one_database_place_one_order(
     quiet_sim: Simulator,
     keys: KeyPair,
 ) -> None:
-    p = await trading.preview(ALICE, CHAT, parse_order("buy", "SOL $200"))
+    p = await trading.preview(ALICE, parse_order("buy", "SOL $200"))
     other_db = Database(db_url)
     try:
         other = TradingService(api, TradingStore(other_db), config, clock=clock)
@@ -120,7 +127,7 @@ async def test_two_bot_processes_on_one_database_place_one_order(
 async def test_only_the_asker_can_confirm_or_cancel(
     trading: TradingService, quiet_sim: Simulator, keys: KeyPair
 ) -> None:
-    p = await trading.preview(ALICE, CHAT, parse_order("buy", "BTC 0.001"))
+    p = await trading.preview(ALICE, parse_order("buy", "BTC 0.001"))
     assert (await trading.confirm(BOB, p.token)).status is Status.NOT_YOURS
     assert (await trading.cancel(BOB, p.token)).status is Status.NOT_YOURS
     assert await sim_orders(quiet_sim, keys) == []
@@ -134,7 +141,7 @@ async def test_unknown_token(trading: TradingService) -> None:
 async def test_expired_confirmation_does_nothing(
     trading: TradingService, clock: FakeClock, quiet_sim: Simulator, keys: KeyPair
 ) -> None:
-    p = await trading.preview(ALICE, CHAT, parse_order("buy", "BTC 0.001"))
+    p = await trading.preview(ALICE, parse_order("buy", "BTC 0.001"))
     clock.advance(trading.config.confirm_ttl_seconds + 1)
     out = await trading.confirm(ALICE, p.token)
     assert out.status is Status.EXPIRED
@@ -144,9 +151,9 @@ async def test_expired_confirmation_does_nothing(
 
 
 async def test_expiry_sweeper(trading: TradingService, clock: FakeClock) -> None:
-    p = await trading.preview(ALICE, CHAT, parse_order("buy", "BTC 0.001"))
+    p = await trading.preview(ALICE, parse_order("buy", "BTC 0.001"))
     await trading.attach_message(p.token, 77)
-    keep = await trading.preview(ALICE, CHAT, parse_order("buy", "BTC 0.002"))
+    keep = await trading.preview(ALICE, parse_order("buy", "BTC 0.002"))
     assert await trading.expire_due() == []
     clock.advance(trading.config.confirm_ttl_seconds)
     swept = await trading.expire_due()
@@ -158,7 +165,7 @@ async def test_expiry_sweeper(trading: TradingService, clock: FakeClock) -> None
 
 
 async def test_cancel(trading: TradingService, quiet_sim: Simulator, keys: KeyPair) -> None:
-    p = await trading.preview(ALICE, CHAT, parse_order("buy", "BTC 0.001"))
+    p = await trading.preview(ALICE, parse_order("buy", "BTC 0.001"))
     assert (await trading.cancel(ALICE, p.token)).status is Status.CANCELLED
     assert (await trading.confirm(ALICE, p.token)).status is Status.CANCELLED
     assert (await trading.cancel(ALICE, p.token)).status is Status.CANCELLED
@@ -168,7 +175,7 @@ async def test_cancel(trading: TradingService, quiet_sim: Simulator, keys: KeyPa
 async def test_price_drift_shows_a_new_preview(
     trading: TradingService, quiet_sim: Simulator, keys: KeyPair
 ) -> None:
-    p = await trading.preview(ALICE, CHAT, parse_order("buy", "BTC 0.01"))
+    p = await trading.preview(ALICE, parse_order("buy", "BTC 0.01"))
     await sim_control(
         quiet_sim, "price", {"symbol": "BTC_USDC_PERP", "price": str(p.legs[0].mid * D("1.02"))}
     )
@@ -189,7 +196,7 @@ async def test_price_drift_shows_a_new_preview(
 async def test_small_moves_within_tolerance_trade(
     trading: TradingService, quiet_sim: Simulator, keys: KeyPair
 ) -> None:
-    p = await trading.preview(ALICE, CHAT, parse_order("buy", "BTC 0.01"))
+    p = await trading.preview(ALICE, parse_order("buy", "BTC 0.01"))
     await sim_control(
         quiet_sim, "price", {"symbol": "BTC_USDC_PERP", "price": str(p.legs[0].mid * D("1.002"))}
     )
@@ -207,7 +214,7 @@ async def test_restart_between_preview_and_tap(
     first_db = Database(db_url)
     await first_db.start()
     p = await TradingService(api, TradingStore(first_db), config, clock=clock).preview(
-        ALICE, CHAT, parse_order("buy", "BTC 0.002")
+        ALICE, parse_order("buy", "BTC 0.002")
     )
     await first_db.close()
 
@@ -225,7 +232,7 @@ async def test_restart_between_preview_and_tap(
 async def test_lost_response_is_settled_by_client_id(
     trading: TradingService, quiet_sim: Simulator, keys: KeyPair
 ) -> None:
-    p = await trading.preview(ALICE, CHAT, parse_order("buy", "BTC 0.003"))
+    p = await trading.preview(ALICE, parse_order("buy", "BTC 0.003"))
     await sim_control(quiet_sim, "fault", {"kind": "lost_response", "count": 1})
     out = await trading.confirm(ALICE, p.token)
     assert out.status is Status.FILLED, out
@@ -239,13 +246,13 @@ async def test_close_full_and_partial(
     trading: TradingService, quiet_sim: Simulator, keys: KeyPair
 ) -> None:
     with pytest.raises(IntentError) as info:
-        await trading.preview(ALICE, CHAT, parse_close("BTC"))
+        await trading.preview(ALICE, parse_close("BTC"))
     assert "No open BTC position" in info.value.problem
 
-    opened = await trading.preview(ALICE, CHAT, parse_order("sell", "BTC 0.004"))
+    opened = await trading.preview(ALICE, parse_order("sell", "BTC 0.004"))
     assert (await trading.confirm(ALICE, opened.token)).status is Status.FILLED
 
-    half = await trading.preview(ALICE, CHAT, parse_close("BTC 50%"))
+    half = await trading.preview(ALICE, parse_close("BTC 50%"))
     (leg,) = half.legs
     assert (leg.side, leg.quantity, leg.reduce_only, leg.position_after) == (
         "buy",
@@ -254,7 +261,7 @@ async def test_close_full_and_partial(
         D("-0.002"),
     )
     assert (await trading.confirm(ALICE, half.token)).status is Status.FILLED
-    rest = await trading.preview(ALICE, CHAT, CloseIntent("btc"))
+    rest = await trading.preview(ALICE, CloseIntent("btc"))
     assert rest.legs[0].quantity == D("0.002")
     assert (await trading.confirm(ALICE, rest.token)).status is Status.FILLED
     assert await trading.exchange.get_position("BTC") is None
@@ -265,10 +272,10 @@ async def test_close_full_and_partial(
 async def test_stale_close_is_rejected_by_the_exchange_not_doubled(
     trading: TradingService, quiet_sim: Simulator, keys: KeyPair
 ) -> None:
-    opened = await trading.preview(ALICE, CHAT, parse_order("buy", "ETH 0.1"))
+    opened = await trading.preview(ALICE, parse_order("buy", "ETH 0.1"))
     await trading.confirm(ALICE, opened.token)
-    first = await trading.preview(ALICE, CHAT, parse_close("ETH"))
-    second = await trading.preview(ALICE, CHAT, parse_close("ETH"))
+    first = await trading.preview(ALICE, parse_close("ETH"))
+    second = await trading.preview(ALICE, parse_close("ETH"))
     assert (await trading.confirm(ALICE, first.token)).status is Status.FILLED
     out = await trading.confirm(ALICE, second.token)
     assert out.status is Status.REJECTED
@@ -287,7 +294,7 @@ async def test_bad_inputs_never_store_a_confirmation(trading: TradingService) ->
     ]
     for intent, text in cases:
         with pytest.raises(IntentError) as info:
-            await trading.preview(ALICE, CHAT, intent)
+            await trading.preview(ALICE, intent)
         assert text in info.value.problem, info.value.problem
         assert info.value.example
     assert await trading.store.journal() == []
@@ -296,9 +303,9 @@ async def test_bad_inputs_never_store_a_confirmation(trading: TradingService) ->
 async def test_limit_order_rests_and_is_placed(
     trading: TradingService, quiet_sim: Simulator, keys: KeyPair
 ) -> None:
-    mid = (await trading.preview(ALICE, CHAT, parse_order("buy", "BTC 0.001"))).legs[0].mid
+    mid = (await trading.preview(ALICE, parse_order("buy", "BTC 0.001"))).legs[0].mid
     price = (mid * D("0.95")).quantize(D(1))
-    p = await trading.preview(ALICE, CHAT, parse_order("buy", f"BTC 0.01 @ {price} post"))
+    p = await trading.preview(ALICE, parse_order("buy", f"BTC 0.01 @ {price} post"))
     assert p.legs[0].order_type == "LIMIT"
     assert p.legs[0].price == price
     out = await trading.confirm(ALICE, p.token)
@@ -324,7 +331,7 @@ async def test_multi_leg_and_listener(
         title="Funding hedge SOL",
         origin="strategy:approve:1",
     )
-    p = await trading.preview(ALICE, CHAT, intent)
+    p = await trading.preview(ALICE, intent)
     assert [leg.symbol for leg in p.legs] == ["SOL_USDC", "SOL_USDC_PERP"]
     assert p.origin == "strategy:approve:1"
     out = await trading.confirm(ALICE, p.token)
@@ -341,11 +348,11 @@ async def test_a_stop_is_journaled_with_its_trigger_and_recovered_by_client_id(
     from bot.services.order_intent import StopIntent
 
     await trading.confirm(
-        ALICE, (await trading.preview(ALICE, CHAT, parse_order("buy", "BTC 0.01"))).token
+        ALICE, (await trading.preview(ALICE, parse_order("buy", "BTC 0.01"))).token
     )
     mark = (await trading.exchange.get_mark_prices("BTC_USDC_PERP"))[0]["markPrice"]
     stop = (Decimal(str(mark)) * Decimal("0.9")).quantize(Decimal(1))
-    p = await trading.preview(ALICE, CHAT, StopIntent("sl", "BTC", trigger=stop))
+    p = await trading.preview(ALICE, StopIntent("sl", "BTC", trigger=stop))
     # The answer is lost: the clientId lookup finds the pending conditional order.
     await sim_control(quiet_sim, "fault", {"kind": "lost_response", "count": 1})
     out = await trading.confirm(ALICE, p.token)

@@ -37,7 +37,7 @@ async def wire(still: Simulator, keys: KeyPair) -> AsyncIterator[Wire]:
 
 @pytest.fixture
 async def ctl(still: Simulator) -> AsyncIterator[Control]:
-    c = Control(still.rest_url)
+    c = Control(still)
     yield c
     await c.close()
 
@@ -286,7 +286,7 @@ async def test_pending_triggers_survive_a_restart(tmp_path: Path, keys: KeyPair)
     async with Simulator(seed=3, random_walk=False, state_path=state) as sim:
         wire = Wire(sim.rest_url, keys)
         assert [o["id"] for o in await wire.call("GET", "/api/v1/orders", {})] == [stop["id"]]
-        ctl = Control(sim.rest_url)
+        ctl = Control(sim)
         await ctl.post("price", {"symbol": PERP, "price": "169"})
         await ctl.close()
         assert await position(wire) == 0

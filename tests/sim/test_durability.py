@@ -19,6 +19,7 @@ import websockets
 from bot.sim import Simulator
 from bot.sim.engine import Engine
 from bot.sim.store import StateStore
+from tests.conftest import control_headers
 from tests.keys import KeyPair, new_keypair
 from tests.sim.wire import Wire
 from tests.simproc import SimProcess, start_sim
@@ -39,8 +40,8 @@ async def procs() -> AsyncIterator[list[SimProcess]]:
         await p.proc.wait()
 
 
-async def account_state(url: str, key: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=url) as http:
+async def account_state(sim: SimProcess, key: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=sim.rest_url, headers=control_headers(sim)) as http:
         data: dict[str, Any] = (await http.get("/_sim/state")).json()["accounts"][key]
         return data
 
@@ -64,7 +65,7 @@ async def test_kill_after_order_response_keeps_the_fill(
 
     second = await start(state)
     procs.append(second)
-    acc = await account_state(second.rest_url, keys.api_key)
+    acc = await account_state(second, keys.api_key)
     assert [o["id"] for o in acc["orders"]] == [order["id"]]
     assert acc["orders"][0]["status"] == "Filled"
     assert [f["orderId"] for f in acc["fills"]] == [order["id"]]
@@ -108,7 +109,9 @@ async def test_kill_after_fill_frame_keeps_the_fill(
         await ws.send(wire.subscribe_frame(["account.orderUpdate"]))
         await asyncio.sleep(0.2)  # the subscribe is read before the price moves
         await wire.http.post(
-            "/_sim/price", json={"symbol": SOL, "price": f"{float(price) * 0.98:.2f}"}
+            "/_sim/price",
+            json={"symbol": SOL, "price": f"{float(price) * 0.98:.2f}"},
+            headers=control_headers(first),
         )
         fill = await _fill_frame(ws)
         first.kill()
@@ -118,7 +121,7 @@ async def test_kill_after_fill_frame_keeps_the_fill(
 
     second = await start(state)
     procs.append(second)
-    acc = await account_state(second.rest_url, keys.api_key)
+    acc = await account_state(second, keys.api_key)
     assert acc["orders"][0]["status"] == "Filled"
     assert acc["fills"] and acc["fills"][0]["orderId"] == order["id"]
     assert [p["netQuantity"] for p in acc["positions"]] == ["2"]
@@ -155,7 +158,7 @@ async def test_many_orders_survive_compaction_and_restart(
 
     second = await start(state)
     procs.append(second)
-    acc = await account_state(second.rest_url, keys.api_key)
+    acc = await account_state(second, keys.api_key)
     assert [o["id"] for o in acc["orders"]] == ids
     assert len(acc["fills"]) >= 20
     wire = Wire(second.rest_url, keys)

@@ -184,7 +184,7 @@ async def test_recovery_after_a_kill_on_postgres(pg_url: str, tmp_path: Path) ->
                 status = (await s.execute(text("SELECT status FROM trade_confirmations"))).scalar()
             await db.close()
             assert [r.status for r in rows] == ["filled"] and status == "done"
-            control = Control(sim.rest_url)
+            control = Control(sim)
             acc = (await control.state())["accounts"][keys.api_key]
             await control.close()
             assert [o["clientId"] for o in acc["orders"]] == [rows[0].client_id]

@@ -50,7 +50,7 @@ async def test_intervals_are_read_from_each_venue(
     venues: tuple[BackpackVenue, CcxtVenue], venue_a: SimProcess, venue_b: SimProcess
 ) -> None:
     a, b = venues
-    ca, cb = Control(venue_a.rest_url), Control(venue_b.rest_url)
+    ca, cb = Control(venue_a), Control(venue_b)
     try:
         await ca.post("funding", {"symbol": A_BTC, "rate": "0.0001"})
         await cb.post("funding", {"symbol": A_BTC, "rate": "0.0008"})
@@ -83,7 +83,7 @@ async def test_orders_by_client_id_positions_funding(
     assert (pb.symbol, pb.quantity, pa.symbol, pa.quantity) == (B_BTC, D("0.01"), A_BTC, D("-0.01"))
     book = await b.order_book(B_BTC, 5)
     assert len(book.bids) == 5 and book.bids[0][0] < book.asks[0][0]
-    ca, cb = Control(venue_a.rest_url), Control(venue_b.rest_url)
+    ca, cb = Control(venue_a), Control(venue_b)
     try:
         for c in (ca, cb):
             await c.post("funding", {"symbol": A_BTC, "rate": "0.001"})
