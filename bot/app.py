@@ -57,7 +57,17 @@ from bot.storage.trading import TradingStore
 from bot.venues.backpack import BackpackVenue
 from bot.venues.port import HistoryVenue, Venue, VenueError
 from bot.webapp.server import DashboardServer
-from handlers import account, alerts, arb, dashboard, general, market, strategy, trading
+from handlers import (
+    account,
+    alerts,
+    arb,
+    dashboard,
+    general,
+    market,
+    reports,
+    strategy,
+    trading,
+)
 from handlers.common import (
     BotData,
     Context,
@@ -88,9 +98,10 @@ HANDLERS: list[Callable[[], list[BaseHandler[Any, Any, Any]]]] = [
     alerts.handlers,
     strategy.handlers,
     dashboard.handlers,
+    reports.handlers,
 ]
 #: Help lines of the commands beyond the general ones, in menu order.
-HELP: list[HelpLine] = [*arb.HELP, *alerts.HELP, *strategy.HELP, *dashboard.HELP]
+HELP: list[HelpLine] = [*arb.HELP, *alerts.HELP, *strategy.HELP, *dashboard.HELP, *reports.HELP]
 
 
 class _Redactor:

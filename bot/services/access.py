@@ -80,6 +80,11 @@ COMMANDS: dict[str, Action] = {
     "sl": Action.TRADE,  # stop-loss: traders and owners
     "tp": Action.TRADE,  # take-profit
     "dashboard": Action.ACCOUNT,  # the Mini App: the account's numbers (its API checks roles)
+    "daily": Action.ACCOUNT,
+    "weekly": Action.ACCOUNT,
+    "monthly": Action.ACCOUNT,
+    "stats": Action.ACCOUNT,
+    "version": Action.GENERAL,
 }
 
 #: Callback-data prefixes of every inline button, and what a tap does.
