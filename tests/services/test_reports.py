@@ -61,7 +61,7 @@ def test_daily_rows_split_fills_fees_and_funding_by_day() -> None:
     assert rows[1].equity == D("1.5")
     assert (rows[2].trades, rows[2].realized, rows[2].fees, rows[2].net) == (
         1,
-        10,
+        D(10),
         D("0.5"),
         D("9.5"),
     )
