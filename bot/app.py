@@ -64,6 +64,7 @@ from handlers import (
     dashboard,
     general,
     market,
+    pause,
     reports,
     strategy,
     trading,
@@ -99,9 +100,17 @@ HANDLERS: list[Callable[[], list[BaseHandler[Any, Any, Any]]]] = [
     strategy.handlers,
     dashboard.handlers,
     reports.handlers,
+    pause.handlers,
 ]
 #: Help lines of the commands beyond the general ones, in menu order.
-HELP: list[HelpLine] = [*arb.HELP, *alerts.HELP, *strategy.HELP, *dashboard.HELP, *reports.HELP]
+HELP: list[HelpLine] = [
+    *arb.HELP,
+    *alerts.HELP,
+    *strategy.HELP,
+    *dashboard.HELP,
+    *reports.HELP,
+    *pause.HELP,
+]
 
 
 class _Redactor:

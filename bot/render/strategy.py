@@ -53,11 +53,14 @@ def mode_set(mode: str, trading_mode: str) -> str:
     return f"Strategy mode: {MODE_TEXT[mode]}\nAccount: {mode_badge(trading_mode)}"
 
 
+PAUSED = "⏸ Paused: no new entries; exits, stops and the delta check go on (/resume)"
+
+
 def status(st: StrategyStatus) -> str:
     c = st.config
     lines = [
         f"<b>Strategy</b> · {mode_badge(st.trading_mode)}",
-        f"Mode: {MODE_TEXT.get(st.mode, esc(st.mode))}",
+        f"Mode: {MODE_TEXT.get(st.mode, esc(st.mode))}" + (f"\n{PAUSED}" if st.paused else ""),
         "",
         "<b>Config</b> (change with <code>/strategy set key value</code>)",
     ]

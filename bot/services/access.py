@@ -85,6 +85,8 @@ COMMANDS: dict[str, Action] = {
     "monthly": Action.ACCOUNT,
     "stats": Action.ACCOUNT,
     "version": Action.GENERAL,
+    "pause": Action.STRATEGY,  # no new strategy entries
+    "resume": Action.STRATEGY,
 }
 
 #: Callback-data prefixes of every inline button, and what a tap does.

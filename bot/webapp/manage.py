@@ -74,6 +74,7 @@ class ManageApi:
         return web.json_response(
             {
                 "mode": status.mode,
+                "paused": status.paused,
                 "trading_mode": status.trading_mode,
                 "modes": list(MODES),
                 "config": status.config.to_dict(),

@@ -152,7 +152,8 @@ const pages = {
   async strategy() {
     const data = await api("/api/strategy");
     const owner = me && me.may_configure;
-    document.getElementById("strategy-mode").textContent = `${data.mode} (${data.trading_mode})`;
+    document.getElementById("strategy-mode").textContent =
+      `${data.mode}${data.paused ? ", paused (no new entries)" : ""} (${data.trading_mode})`;
     const modes = document.getElementById("strategy-modes");
     modes.replaceChildren();
     modes.hidden = !owner;
