@@ -41,6 +41,7 @@ from bot.services.access import Refused, reads_only
 from bot.services.account import AccountService
 from bot.services.arb import ArbConfig, ArbService
 from bot.services.cross import CrossDesk
+from bot.services.health import LogTail
 from bot.services.journal import JournalService
 from bot.services.market import MarketService
 from bot.services.orders import OrderSender
@@ -343,6 +344,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
     allowed = frozenset(settings.telegram_allowed_users)
     refused: set[int] = set()
     stack = contextlib.AsyncExitStack()
+    tail = LogTail(_secrets(settings))
 
     async def post_init(app: App) -> None:
         try:
@@ -365,6 +367,8 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
             raise
         app.bot_data.services = services
         app.bot_data.help = HELP
+        logging.getLogger().addHandler(tail)
+        app.bot_data.log_tail = tail
         cmds = [*general.bot_commands(), *(BotCommand(n, d[:256]) for n, d, _ in HELP)]
         try:
             await app.bot.set_my_commands(cmds)
@@ -387,6 +391,8 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
     async def post_shutdown(app: App) -> None:
         app.bot_data.services = None
         app.bot_data.dashboard = None
+        app.bot_data.log_tail = None
+        logging.getLogger().removeHandler(tail)
         await stack.aclose()
 
     async def gate(update: object, context: Context) -> None:
@@ -473,6 +479,13 @@ async def stop_polling(app: App) -> None:
     await app.shutdown()
     if app.post_shutdown is not None:
         await app.post_shutdown(app)
+
+
+def _secrets(s: Settings) -> list[str]:
+    """Every secret setting's value, for /logs to blank out."""
+    values = [s.telegram_bot_token, s.hedge_credentials]
+    values += [v for v in (s.backpack_api_secret, s.webhook_secret, s.local_chat_password) if v]
+    return [v.get_secret_value() for v in values if v.get_secret_value()]
 
 
 async def _start_dashboard(

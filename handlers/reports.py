@@ -9,6 +9,7 @@ from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
 from bot.render import reports as render
+from bot.services.health import health as check_health
 from bot.services.reports import DEFAULT_PERIODS, MAX_PERIODS, ReportService, Span, bot_version
 from handlers.common import Context, args_of, guarded, reply, rt
 from handlers.guard import actor
@@ -19,7 +20,11 @@ HELP: list[tuple[str, str, str]] = [
     ("monthly", "PnL per month", "/monthly  ·  /monthly 12"),
     ("stats", "win rate, average hold, best/worst trade, funding share, drawdown", "/stats"),
     ("version", "the bot's version", "/version"),
+    ("health", "streams, strategy cycle, database, venues, outbox", "/health"),
+    ("logs", "the last log lines, secrets redacted (owners)", "/logs  ·  /logs 50"),
 ]
+#: ``/logs`` without a number, and at most (a message holds about 4,000 characters).
+LOG_DEFAULT, LOG_MAX = 20, 40
 
 
 def _reports(context: Context) -> ReportService:
@@ -76,6 +81,30 @@ async def version(update: Update, context: Context) -> None:
     await reply(update, render.version(bot_version(), r.mode, r.settings.exchange))
 
 
+@guarded
+async def health(update: Update, context: Context) -> None:
+    who = actor(update, context)
+    if who is None:
+        return
+    await reply(update, render.health(await check_health(rt(context), who)))
+
+
+@guarded
+async def logs(update: Update, context: Context) -> None:
+    who = actor(update, context)
+    tail = context.bot_data.log_tail
+    if who is None or tail is None:
+        return
+    words = args_of(context)
+    count = LOG_DEFAULT
+    if words:
+        if len(words) > 1 or not words[0].isdigit() or not 1 <= int(words[0]) <= LOG_MAX:
+            await reply(update, f"⚠️ How many lines? 1 to {LOG_MAX}, e.g. <code>/logs 20</code>")
+            return
+        count = int(words[0])
+    await reply(update, render.logs(tail.tail(count, who), count))
+
+
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
     return [
         CommandHandler("daily", daily),
@@ -83,4 +112,6 @@ def handlers() -> list[BaseHandler[Any, Any, Any]]:
         CommandHandler("monthly", monthly),
         CommandHandler("stats", stats),
         CommandHandler("version", version),
+        CommandHandler("health", health),
+        CommandHandler("logs", logs),
     ]

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from bot.render import money
 from bot.render.common import esc, mode_badge
+from bot.services.health import Health
 from bot.services.reports import PeriodRow, Stats
 
 TITLES = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
@@ -77,3 +78,16 @@ def stats(s: Stats, mode: str) -> str:
 
 def version(number: str, mode: str, exchange: str) -> str:
     return f"backpack-bot <b>{esc(number)}</b> · {mode_badge(mode)} · exchange {esc(exchange)}"
+
+
+def health(h: Health) -> str:
+    lines = [f"<b>Health</b> · {'✅ all good' if h.ok else '⚠️ needs a look'} · {esc(h.version)}"]
+    lines += [f"{'✅' if c.ok else '❌'} {esc(c.name)}: {esc(c.detail)}" for c in h.checks]
+    return "\n".join(lines)
+
+
+def logs(lines: list[str], asked: int) -> str:
+    if not lines:
+        return "The log has no lines yet (since start)."
+    body = "\n".join(line[:300] for line in lines)
+    return f"<b>Last {len(lines)} log lines</b> (of {asked} asked)\n<pre>{esc(body)}</pre>"

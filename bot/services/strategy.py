@@ -178,6 +178,8 @@ class StrategyService:
         self._lock = asyncio.Lock()
         self._fees: Fees | None = None
         self._cooldowns_told: dict[str, int] = {}  # symbol → the exit whose cooldown was logged
+        #: When the last cycle began (``/health``); ``None`` until the first one.
+        self.last_cycle_ms: int | None = None
 
     def now_ms(self) -> int:
         return int(self.clock.time() * 1000)
@@ -345,6 +347,7 @@ class StrategyService:
         """One decision: off → nothing; approve → proposals; auto → executions."""
         async with self._lock:
             settings = await self.store.settings()
+            self.last_cycle_ms = self.now_ms()  # /health: the cycle runs
             if settings.mode == "off":
                 return CycleResult(mode="off")
             now = self.now_ms()

@@ -3,8 +3,11 @@ the simulator (live mode over signed HTTP)."""
 
 from __future__ import annotations
 
-from tests.bot.conftest import ALICE, MALLORY, BotRunner
+import logging
+
+from tests.bot.conftest import ALICE, BOB, MALLORY, TOKEN, BotRunner
 from tests.fakes.telegram import FakeTelegram
+from tests.keys import KeyPair
 
 
 async def trade(tg: FakeTelegram, text: str) -> None:
@@ -52,3 +55,24 @@ async def test_version_and_strangers(live_bot: BotRunner, tg: FakeTelegram) -> N
     assert "0.1.0" in v.text or "unknown" in v.text
     refused = await tg.ask(MALLORY, "/daily", "private")
     assert "Daily" not in refused.text
+
+
+async def test_health_lists_every_part(live_bot: BotRunner, tg: FakeTelegram) -> None:
+    await live_bot.services.strategy.run_cycle()
+    h = await tg.ask(ALICE, "/health", "Health")
+    for part in ("price stream", "strategy", "database", "outbox", "backpack"):
+        assert part in h.text.lower(), (part, h.text)
+    assert "last cycle" in h.text and "answers in" in h.text and "0 queued" in h.text
+    assert "reachable" in h.text
+
+
+async def test_logs_are_for_owners_and_carry_no_secret(
+    live_bot: BotRunner, tg: FakeTelegram, keys: KeyPair
+) -> None:
+    logging.getLogger("bot.test").warning("signing with %s for %s", keys.api_secret, TOKEN)
+    refused = await tg.ask(BOB, "/logs", "role")
+    assert "signing" not in refused.text
+    m = await tg.ask(ALICE, "/logs 40", "log lines")
+    assert "signing with &lt;secret&gt; for &lt;bot-token&gt;" in m.text
+    assert keys.api_secret not in m.text and TOKEN not in m.text
+    assert "1 to 40" in (await tg.ask(ALICE, "/logs 500", "How many lines")).text
