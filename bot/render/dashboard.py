@@ -7,7 +7,7 @@ reference), so the page needs no chart library.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from html import escape
@@ -20,6 +20,7 @@ from bot.render.common import signed_usd, usd
 from bot.services.account import PositionView
 from bot.services.journal import PnlReport, PnlRow
 from bot.storage.strategy import ActionRecord
+from bot.venues.port import VenuePosition
 
 PERIOD_TITLES = {
     "day": "last 24 h",
@@ -47,15 +48,43 @@ def menu_button(url: str) -> MenuButtonWebApp:
     return MenuButtonWebApp("Dashboard", WebAppInfo(url))
 
 
-def positions(views: Sequence[PositionView]) -> list[dict[str, Any]]:
+def _distance(mark: Decimal | None, liquidation: Decimal | None) -> str:
+    if mark is None or liquidation is None or not mark:
+        return money.NONE
+    return money.percent(abs(mark - liquidation) / mark)
+
+
+def hedge_positions(venue: str, rows: Sequence[VenuePosition]) -> list[dict[str, Any]]:
+    """Positions on the hedge venue (its SL/TP and funding are not read from there)."""
+    return [
+        {
+            "symbol": p.symbol,
+            "venue": venue,
+            "side": "LONG" if p.quantity > 0 else "SHORT",
+            "size": money.size(abs(p.quantity)),
+            "entry": money.price(p.entry_price),
+            "mark": money.price(p.mark),
+            "upnl": signed_usd(p.unrealized_pnl) if p.unrealized_pnl is not None else money.NONE,
+            "funding": money.NONE,
+            "liquidation": money.price(p.liquidation_price) if p.liquidation_price else money.NONE,
+            "liq_distance": _distance(p.mark, p.liquidation_price),
+            "notional": usd(abs(p.quantity) * p.mark) if p.mark is not None else money.NONE,
+            "sl": money.NONE,
+            "tp": money.NONE,
+            "closable": False,
+        }
+        for p in rows
+        if p.quantity
+    ]
+
+
+def positions(views: Sequence[PositionView], venue: str = "Backpack") -> list[dict[str, Any]]:
     out = []
     for v in views:
-        distance = (
-            abs(v.mark - v.liquidation) / v.mark if v.liquidation is not None and v.mark else None
-        )
         out.append(
             {
                 "symbol": v.symbol,
+                "venue": venue,
                 "side": v.side,
                 "size": money.size(abs(v.quantity)),
                 "entry": money.price(v.entry),
@@ -63,11 +92,11 @@ def positions(views: Sequence[PositionView]) -> list[dict[str, Any]]:
                 "upnl": signed_usd(v.unrealized),
                 "funding": signed_usd(v.funding),
                 "liquidation": money.price(v.liquidation) if v.liquidation else money.NONE,
-                "liq_distance": money.percent(distance) if distance is not None else money.NONE,
+                "liq_distance": _distance(v.mark, v.liquidation),
                 "notional": usd(v.notional),
                 "sl": _stops(v, "sl"),
                 "tp": _stops(v, "tp"),
-                "gain": v.unrealized >= 0,
+                "closable": True,
             }
         )
     return out
@@ -97,6 +126,19 @@ def pnl(report: PnlReport, curve: str) -> dict[str, Any]:
         "total": _row(report.total),
         "curve": curve,
     }
+
+
+def hedge_funding(venue: str, rows: Mapping[str, Decimal]) -> list[dict[str, str]]:
+    return [
+        {
+            "asset": symbol.split("/")[0].split("_")[0],
+            "symbol": symbol,
+            "venue": venue,
+            "funding": signed_usd(amount),
+        }
+        for symbol, amount in sorted(rows.items())
+        if amount
+    ]
 
 
 def funding(report: PnlReport, venue: str) -> list[dict[str, str]]:

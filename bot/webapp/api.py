@@ -121,8 +121,16 @@ class DashboardApi:
         )
 
     async def positions(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
-        views = await self.services.account.positions(actor)
-        return web.json_response({"mode": self.services.mode, "positions": render.positions(views)})
+        s = self.services
+        rows = render.positions(await s.account.positions(actor), s.venue.name)
+        notes = []
+        cross = s.strategy.cross
+        if cross is not None:  # the hedge account is ours to read only when it trades
+            try:
+                rows += render.hedge_positions(cross.hedge.name, await cross.hedge.positions())
+            except VenueError as exc:
+                notes.append(f"{cross.hedge.name}: positions unreadable ({exc.message})")
+        return web.json_response({"mode": s.mode, "positions": rows, "notes": notes})
 
     def _period(self, request: web.Request) -> DashPeriod | None:
         period = request.query.get("period", "all")
@@ -140,7 +148,12 @@ class DashboardApi:
         if period is None:
             return error(400, "period must be day, week, month or all")
         report, _ = await self.reports.pnl(period, actor)
-        rows = render.funding(report, "Backpack")
+        rows = render.funding(report, self.services.venue.name)
+        cross = self.services.strategy.cross
+        if cross is not None:
+            since = self.reports.since(period)
+            paid = await cross.hedge_funding(since or 0)
+            rows += render.hedge_funding(cross.hedge.name, paid)
         return web.json_response({"title": render.PERIOD_TITLES[period], "rows": rows})
 
     async def trades(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:

@@ -80,13 +80,14 @@ const pages = {
     const list = document.getElementById("positions");
     list.replaceChildren();
     if (!data.positions.length) list.append(el("p", { class: "muted" }, "No open positions."));
+    for (const note of data.notes || []) list.append(el("p", { class: "muted" }, note));
     for (const p of data.positions) {
       const card = el("article", { class: "card", "data-symbol": p.symbol },
         el("div", { class: "title" }, el("span", {}, p.symbol), el("span", { class: p.side === "LONG" ? "gain" : "loss" }, `${p.side} ${p.size}`)),
-        facts([["Venue", "Backpack"], ["Entry", p.entry], ["Mark", p.mark], ["uPnL", p.upnl],
+        facts([["Venue", p.venue], ["Entry", p.entry], ["Mark", p.mark], ["uPnL", p.upnl],
           ["Funding", p.funding], ["Liquidation", p.liquidation], ["Liq. distance", p.liq_distance],
           ["Notional", p.notional], ["SL", p.sl], ["TP", p.tp]]));
-      if (me && me.may_trade) {
+      if (me && me.may_trade && p.closable) {
         const button = el("button", { type: "button" }, `Close ${p.symbol}`);
         button.addEventListener("click", () => closePosition(p.symbol));
         card.append(button);
