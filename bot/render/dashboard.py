@@ -171,7 +171,7 @@ def trades(records: Sequence[ActionRecord]) -> list[dict[str, str]]:
 
 def equity_svg(points: Sequence[tuple[int, Decimal]], width: int = 360, height: int = 140) -> str:
     """A line chart of ``points`` as inline SVG text (empty chart with a note when < 2)."""
-    pad = 6
+    pad, top = 6, 22  # room above the line for the label
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'role="img" aria-label="equity curve">'
@@ -186,7 +186,7 @@ def equity_svg(points: Sequence[tuple[int, Decimal]], width: int = 360, height: 
     x0, x1 = min(xs), max(xs)
     y0, y1 = min([*ys, 0.0]), max([*ys, 0.0])
     sx = (width - 2 * pad) / ((x1 - x0) or 1)
-    sy = (height - 2 * pad) / ((y1 - y0) or 1)
+    sy = (height - pad - top) / ((y1 - y0) or 1)
 
     def xy(x: float, y: float) -> str:
         return f"{pad + (x - x0) * sx:.1f},{height - pad - (y - y0) * sy:.1f}"
@@ -198,5 +198,5 @@ def equity_svg(points: Sequence[tuple[int, Decimal]], width: int = 360, height: 
         head
         + f'<line x1="{pad}" x2="{width - pad}" y1="{zero:.1f}" y2="{zero:.1f}" class="axis"/>'
         + f'<polyline fill="none" stroke-width="2" class="line" points="{line}"/>'
-        + f'<text x="{width - pad}" y="14" text-anchor="end" class="note">{last}</text></svg>'
+        + f'<text x="{pad}" y="15" class="note">booked profit, now {last}</text></svg>'
     )

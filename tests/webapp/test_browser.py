@@ -72,6 +72,11 @@ async def test_dashboard_from_the_local_chat(tmp_path: Path) -> None:
             card = chat.locator(f"#msg-{await pending.get_attribute('data-id')}")
             await card.get_by_role("button", name="Confirm").click()
             await expect(card).to_contain_text("filled at", timeout=WAIT_MS)
+            await say(chat, "/sell ETH 0.2", "Nothing is sent until you tap")
+            pending = chat.locator("article.msg.in").filter(has_text="Nothing is sent")
+            second = chat.locator(f"#msg-{await pending.get_attribute('data-id')}")
+            await second.get_by_role("button", name="Confirm").click()
+            await expect(second).to_contain_text("filled at", timeout=WAIT_MS)
             positions = await say(chat, "/positions", "entry")
             pnl = await say(chat, "/pnl", "PnL,")
 
@@ -84,7 +89,7 @@ async def test_dashboard_from_the_local_chat(tmp_path: Path) -> None:
             await dash.set_viewport_size(PHONE)
 
             # Positions: the same size and entry as /positions.
-            btc = dash.locator("article[data-symbol=BTC_USDC_PERP]")
+            btc = dash.locator("#positions article[data-symbol=BTC_USDC_PERP]")
             await expect(btc).to_be_visible(timeout=WAIT_MS)
             await expect(
                 dash.get_by_role("heading", name="Positions across venues")
@@ -110,7 +115,7 @@ async def test_dashboard_from_the_local_chat(tmp_path: Path) -> None:
             )
             assert f"fees {values['Fees']}" in pnl, (values, pnl)
             assert f"realised {values['Realised']}" in pnl, (values, pnl)
-            await expect(dash.locator("#pnl-curve svg")).to_be_visible()
+            await expect(dash.locator("#pnl-curve svg polyline")).to_have_count(1)
             await dash.screenshot(path=shot(tmp_path, "dashboard-pnl.png"), full_page=True)
 
             await dash.get_by_role("button", name="Funding").click()
@@ -131,8 +136,9 @@ async def test_dashboard_from_the_local_chat(tmp_path: Path) -> None:
             await dash.get_by_role("button", name="Confirm").click()
             await expect(dash.locator("#result")).to_contain_text("filled", timeout=WAIT_MS)
             await expect(confirm).to_be_hidden()
-            await expect(dash.locator("#positions")).to_contain_text("No open positions")
-            await say(chat, "/positions", "no open positions")
+            await expect(btc).to_have_count(0)
+            await expect(dash.locator("#positions article[data-symbol=ETH_USDC_PERP]")).to_be_visible()
+            assert "BTC_USDC_PERP" not in await say(chat, "/positions", "ETH_USDC_PERP")
 
             # A forged initData: the 401 page, and no numbers.
             href = str(await link.get_attribute("href"))
