@@ -137,7 +137,8 @@ async def test_dashboard_from_the_local_chat(tmp_path: Path) -> None:
             await expect(dash.locator("#result")).to_contain_text("filled", timeout=WAIT_MS)
             await expect(confirm).to_be_hidden()
             await expect(btc).to_have_count(0)
-            await expect(dash.locator("#positions article[data-symbol=ETH_USDC_PERP]")).to_be_visible()
+            eth = dash.locator("#positions article[data-symbol=ETH_USDC_PERP]")
+            await expect(eth).to_be_visible()
             assert "BTC_USDC_PERP" not in await say(chat, "/positions", "ETH_USDC_PERP")
 
             # A forged initData: the 401 page, and no numbers.
