@@ -169,7 +169,12 @@ def trades(records: Sequence[ActionRecord]) -> list[dict[str, str]]:
     ]
 
 
-def equity_svg(points: Sequence[tuple[int, Decimal]], width: int = 360, height: int = 140) -> str:
+def equity_svg(
+    points: Sequence[tuple[int, Decimal]],
+    width: int = 360,
+    height: int = 140,
+    label: str | None = None,
+) -> str:
     """A line chart of ``points`` as inline SVG text (empty chart with a note when < 2)."""
     pad, top = 6, 22  # room above the line for the label
     head = (
@@ -193,10 +198,16 @@ def equity_svg(points: Sequence[tuple[int, Decimal]], width: int = 360, height: 
 
     line = " ".join(xy(x, y) for x, y in zip(xs, ys, strict=True))
     zero = height - pad - (0 - y0) * sy
-    last = escape(signed_usd(points[-1][1]))
+    last = escape(label or f"booked profit, now {signed_usd(points[-1][1])}")
     return (
         head
         + f'<line x1="{pad}" x2="{width - pad}" y1="{zero:.1f}" y2="{zero:.1f}" class="axis"/>'
         + f'<polyline fill="none" stroke-width="2" class="line" points="{line}"/>'
-        + f'<text x="{pad}" y="15" class="note">booked profit, now {last}</text></svg>'
+        + f'<text x="{pad}" y="15" class="note">{last}</text></svg>'
     )
+
+
+def spread_svg(points: Sequence[tuple[int, Decimal]]) -> str:
+    """A spread's recent history (APR) as a small line chart."""
+    label = f"spread APR, now {money.signed_percent(points[-1][1], 1)}" if points else None
+    return equity_svg(points, height=90, label=label)

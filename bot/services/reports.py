@@ -256,3 +256,31 @@ def bot_version() -> str:
         return package_version("backpack-bot")
     except PackageNotFoundError:  # running from a checkout that was never installed
         return "unknown"
+
+
+# ---------------------------------------------------------------------- spread history (/api/arb)
+
+#: How far back the dashboard draws each cross-venue spread.
+SPREAD_HOURS = 72
+HOURS_PER_YEAR = Decimal(8760)
+
+
+def spread_series(
+    short: Sequence[tuple[int, Decimal]],
+    short_interval_h: Decimal,
+    long: Sequence[tuple[int, Decimal]],
+    long_interval_h: Decimal,
+) -> list[tuple[int, Decimal]]:
+    """The spread's APR (short leg's rate per hour − long leg's, × 8,760) at every settlement of
+    either venue, each side at its latest settled rate; starts once both have one."""
+    events = sorted(
+        [(t, "s", r / short_interval_h) for t, r in short]
+        + [(t, "l", r / long_interval_h) for t, r in long]
+    )
+    latest: dict[str, Decimal] = {}
+    out: list[tuple[int, Decimal]] = []
+    for t, side, hourly in events:
+        latest[side] = hourly
+        if len(latest) == 2:
+            out.append((t, (latest["s"] - latest["l"]) * HOURS_PER_YEAR))
+    return out

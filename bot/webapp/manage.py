@@ -3,18 +3,31 @@ limits as ``/alert``, ``/strategy`` and ``/arb``; changing the strategy is for o
 
 from __future__ import annotations
 
+import logging
+from decimal import Decimal
+
 from aiohttp import web
 
 from bot.alerts.parse import EXAMPLES, AlertSyntaxError, parse_alert
 from bot.container import Services
+from bot.exchange.errors import BackpackError
 from bot.render import alerts as render_alerts
 from bot.render import arb as render_arb
+from bot.render import dashboard as render
 from bot.render import strategy as render_strategy
 from bot.services.access import Action, Actor
+from bot.services.reports import SPREAD_HOURS, spread_series
 from bot.storage.strategy import MODES
+from bot.strategy.history import parse_ts_ms
 from bot.strategy.model import CONFIG_KEYS, ConfigError
+from bot.venues.port import HistoryVenue, VenueError
+from bot.venues.spread import Leg
 from bot.webapp.api import Endpoint, Handler, authenticated, error, plain, read_json
 from bot.webapp.auth import WebAppUser
+
+log = logging.getLogger("bot.webapp")
+#: How many of the best spreads get a history chart.
+SPREADS_DRAWN = 5
 
 
 class ManageApi:
@@ -110,4 +123,30 @@ class ManageApi:
             return web.json_response({"configured": False, "text": plain(render_arb.no_hedge())})
         scan = await s.arb.scan()
         text = render_arb.scan(scan, s.arb.primary.name, s.arb.hedge.name, s.clock)
-        return web.json_response({"configured": True, "text": plain(text)})
+        charts = []
+        for edge in scan.edges[:SPREADS_DRAWN]:
+            points = await self._history(edge.short, edge.long)
+            charts.append({"base": edge.base, "svg": render.spread_svg(points)})
+        return web.json_response({"configured": True, "text": plain(text), "history": charts})
+
+    async def _history(self, short: Leg, long: Leg) -> list[tuple[int, Decimal]]:
+        """The pair's spread over the last :data:`SPREAD_HOURS` from both venues' settled
+        rates; empty when a venue's history cannot be read."""
+        since = int(self.services.clock.time() * 1000) - SPREAD_HOURS * 3_600_000
+        try:
+            a = await self._rates(short, since)
+            b = await self._rates(long, since)
+        except (BackpackError, VenueError) as exc:
+            log.info("spread history of %s unavailable: %s", short.market.symbol, exc)
+            return []
+        return spread_series(a, short.funding.interval_hours, b, long.funding.interval_hours)
+
+    async def _rates(self, leg: Leg, since: int) -> list[tuple[int, Decimal]]:
+        s = self.services
+        if s.hedge is not None and leg.venue == s.hedge.name and isinstance(s.hedge, HistoryVenue):
+            return await s.hedge.rate_history(leg.market.symbol, since)
+        rows = await s.market_api.get_funding_history(leg.market.symbol, limit=SPREAD_HOURS)
+        out = [
+            (parse_ts_ms(r["intervalEndTimestamp"]), Decimal(str(r["fundingRate"]))) for r in rows
+        ]
+        return sorted(p for p in out if p[0] >= since)

@@ -6,7 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from bot.services.reports import equity_points, period_starts, period_table, stats
+from bot.services.reports import (
+    equity_points,
+    period_starts,
+    period_table,
+    spread_series,
+    stats,
+)
 from bot.storage.strategy import JournalEntry
 
 D = Decimal
@@ -95,3 +101,13 @@ def test_equity_points_are_sampled_and_keep_the_last() -> None:
     journal = [funding(i * H, "1") for i in range(1, 201)]
     points = equity_points(journal, samples=50)
     assert len(points) <= 51 and points[-1] == (200 * H, D(200))
+
+
+def test_spread_series_pairs_each_settlement_with_the_other_venues_latest_rate() -> None:
+    hourly = [(1 * H, D("0.0001")), (2 * H, D("0.0002")), (3 * H, D("0.0001"))]
+    eight_hourly = [(0, D("0.0008")), (8 * H, D("0.0016"))]
+    series = spread_series(eight_hourly, D(8), hourly, D(1))
+    assert [t for t, _ in series] == [1 * H, 2 * H, 3 * H, 8 * H]
+    # short pays 0.0008/8 h = 0.0001/h; the long leg 0.0001/h → 0; then 0.0002/h → −0.0001/h
+    assert [v / 8760 for _, v in series] == [D(0), D("-0.0001"), D(0), D("0.0001")]
+    assert spread_series([], D(8), hourly, D(1)) == []

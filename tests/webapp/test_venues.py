@@ -77,3 +77,5 @@ async def test_hedge_positions_and_funding_show_with_their_venue(
         assert paid["asset"] == "BTC" and paid["funding"].startswith("+")  # the short receives
         arb = (await dash.get("/api/arb", headers=tma(OWNER))).json()
         assert arb["configured"] is True and "BTC" in arb["text"]
+        charts = {h["base"]: h["svg"] for h in arb["history"]}
+        assert "<polyline" in charts["BTC"] and "spread APR, now" in charts["BTC"]

@@ -188,6 +188,12 @@ const pages = {
   async arb() {
     const data = await api("/api/arb");
     document.getElementById("arb").textContent = data.text;
+    const box = document.getElementById("arb-history");
+    box.replaceChildren();
+    for (const h of data.history || []) {
+      const svg = new DOMParser().parseFromString(h.svg, "image/svg+xml").documentElement;
+      box.append(el("h3", {}, `${h.base}: the spread, last 72 h`), el("div", { class: "chart" }, document.importNode(svg, true)));
+    }
   },
 };
 let currentPage = "positions";
