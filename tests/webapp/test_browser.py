@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -162,7 +163,12 @@ async def test_a_viewer_cannot_change_a_setting(dash_bot: Any, tmp_path: Path) -
     """The viewer sees the strategy without controls, and the API refuses a change anyway."""
     expect = async_api.expect
     server = dash_bot.app.bot_data.dashboard
-    url = f"{server.url}/#tgWebAppData={quote(init_data(VIEWER), safe='')}&page=strategy"
+    # Telegram's dark theme leaves out secondary_bg_color on some clients: derived then.
+    theme = quote(json.dumps({"bg_color": "#17212b", "text_color": "#f5f5f5"}), safe="")
+    url = (
+        f"{server.url}/#tgWebAppData={quote(init_data(VIEWER), safe='')}&page=strategy"
+        f"&tgWebAppThemeParams={theme}"
+    )
     async with async_api.async_playwright() as pw:
         context = await pw.chromium.launch_persistent_context(
             str(tmp_path / "profile"),
@@ -181,6 +187,12 @@ async def test_a_viewer_cannot_change_a_setting(dash_bot: Any, tmp_path: Path) -
             await expect(page.locator("#strategy-config input")).to_have_count(0)
             await expect(page.get_by_role("group", name="Strategy mode")).to_be_hidden()
             await expect(page.locator("#strategy-note")).to_contain_text("may read the strategy")
+            background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+            assert background == "rgb(23, 33, 43)"  # Telegram's theme colours are applied
+            card = await page.evaluate(
+                "getComputedStyle(document.querySelector('#page-strategy .card')).backgroundColor"
+            )
+            assert card not in ("rgb(241, 241, 244)", "rgb(255, 255, 255)")  # not a light card
             status = await page.evaluate(
                 """async (data) => (await fetch("/api/strategy/mode", {method: "POST",
                      headers: {Authorization: "tma " + data, "Content-Type": "application/json"},
