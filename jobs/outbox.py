@@ -38,4 +38,12 @@ class TelegramTransport:
                 reply_markup=markup if isinstance(markup, InlineKeyboardMarkup) else None,
             )
         except BadRequest as exc:  # deleted message, unchanged text: nothing left to tidy
-            log.info("could not edit message %s: %s", message_id, exc.message)
+            # Recovery re-applies final texts: "not modified" is the usual answer, and "not
+            # found" means the message is gone (deleted, or older than the chat's history).
+            quiet = "not modified" in exc.message or "not found" in exc.message
+            log.log(
+                logging.DEBUG if quiet else logging.INFO,
+                "could not edit message %s: %s",
+                message_id,
+                exc.message,
+            )

@@ -26,7 +26,8 @@ class Trade:
 
 @dataclass(frozen=True, slots=True)
 class BestBidAsk:
-    """``bookTicker.<sym>``: ``{"s": …, "b": "96999.9", "a": "97000.1", …}``."""
+    """``bookTicker.<sym>``: ``{"s": …, "b": "96999.9", "a": "97000.1", "u": 1000123, …}``
+    (``u`` is a number live, a string in the AsyncAPI document; it is not needed here)."""
 
     symbol: str
     bid: Decimal
@@ -97,6 +98,30 @@ def parse_frame(msg: dict[str, Any]) -> Event | None:
     if kind == "trade":
         return Trade(data["s"], Decimal(data["p"]))
     if kind == "account":
-        channel = "order" if "orderUpdate" in stream else "position"
-        return AccountUpdate(channel, decimalize(data))
+        if "orderUpdate" in stream:
+            return AccountUpdate("order", decimalize(data))
+        return AccountUpdate("position", position_fields(data))
     return None
+
+
+#: ``positionUpdate`` keys that hold decimals: break-even, entry, IMF, MMF, mark, quantity,
+#: exposure, notional, realised and unrealised PnL, liquidation price.
+POSITION_DECIMALS = frozenset("bBfmMqQnpPl")
+
+
+def position_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """A ``positionUpdate`` payload with its decimals as ``Decimal`` and ``i`` as a string.
+
+    Live frames carry decimal strings, the AsyncAPI document (and its example) JSON numbers, and
+    ``i`` is a string in the document but a number in a ccxt capture: both forms are read.
+    """
+    out = dict(data)
+    for key, value in data.items():
+        if key in POSITION_DECIMALS and isinstance(value, str | int | float):
+            try:
+                out[key] = Decimal(str(value))
+            except ArithmeticError:
+                continue
+    if isinstance(out.get("i"), int):
+        out["i"] = str(out["i"])
+    return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,7 +53,11 @@ def bad(description: str) -> BotApiError:
 
 @dataclass
 class StoredFile:
-    """An uploaded photo or document, kept in memory and served back by ``file_id``."""
+    """An uploaded photo or document, served back by ``file_id``.
+
+    ``data`` holds the bytes, or is empty when ``reader`` reads them from the chat's file on
+    demand (a durable chat keeps no old chart in memory); :meth:`content` gives them either way.
+    """
 
     file_id: str
     file_unique_id: str
@@ -61,13 +66,22 @@ class StoredFile:
     file_name: str
     width: int = 0
     height: int = 0
+    size: int = -1  # the byte count when ``data`` is not held
+    reader: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def file_size(self) -> int:
+        return self.size if self.reader is not None else len(self.data)
+
+    def content(self) -> bytes:
+        return self.reader() if self.reader is not None else self.data
 
     def photo_sizes(self) -> list[dict[str, Any]]:
         return [
             {
                 "file_id": self.file_id,
                 "file_unique_id": self.file_unique_id,
-                "file_size": len(self.data),
+                "file_size": self.file_size,
                 "width": self.width,
                 "height": self.height,
             }
@@ -79,7 +93,7 @@ class StoredFile:
             "file_unique_id": self.file_unique_id,
             "file_name": self.file_name,
             "mime_type": self.mime_type,
-            "file_size": len(self.data),
+            "file_size": self.file_size,
         }
 
 

@@ -36,6 +36,8 @@ from bot.storage.db import InstanceLocked
 log = logging.getLogger("bot.localchat")
 
 PROBE_SECONDS = 3.0
+#: The chat's history, files and ids, beside the bot's database (``bot.localchat.durable``).
+CHAT_FILE = "localchat.db"
 
 
 class PortUnavailable(OSError):
@@ -115,10 +117,12 @@ async def serve(
         user_id=user_id,
         banner=banner,
         password=password,
+        state_path=settings.data_dir / CHAT_FILE,
     )
     try:
         await server.start()
     except OSError as exc:
+        server.store.close()
         raise PortUnavailable(exc.errno, exc.strerror or str(exc)) from exc
     try:
         app = build_application(local_settings(market_settings, server, token, user_id))

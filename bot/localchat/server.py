@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -44,10 +45,12 @@ class LocalChatServer:
         bot_username: str = BOT_USERNAME,
         max_poll_seconds: float = 50.0,
         clock: Clock | None = None,
+        state_path: Path | None = None,
     ) -> None:
         self.host = host
         self.port = port
-        self.store = ChatStore(BOT_ID, BOT_NAME, bot_username)
+        # With ``state_path`` the chat is durable (history and ids survive a restart).
+        self.store = ChatStore(BOT_ID, BOT_NAME, bot_username, state_path)
         self.store.user_names[user_id] = user_name
         self.api = BotApi(self.store, token, max_poll_seconds=max_poll_seconds)
         self.page = ChatPage(

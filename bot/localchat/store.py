@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import itertools
 import json
 import re
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from bot.localchat.entities import detect
@@ -36,6 +33,9 @@ from bot.localchat.messages import (
     keyboard,
     web_app_url,
 )
+from bot.localchat.state import ChatState, Event, Query, Upload
+
+__all__ = ["ChatStore", "Event", "Upload"]
 
 CHAT_ACTIONS = {
     "typing",
@@ -56,102 +56,15 @@ CONFLICT = (
 )
 
 
-@dataclass(frozen=True)
-class Upload:
-    """A file part of a multipart request."""
+class ChatStore(ChatState):
+    """In-memory (or, with a ``path``, durable) Telegram for one bot: the users' side and the
+    Bot API methods over :class:`~bot.localchat.state.ChatState`."""
 
-    data: bytes
-    filename: str
-    content_type: str
-
-
-@dataclass(frozen=True)
-class Event:
-    """A change subscribers hear about.
-
-    ``kind`` is ``message`` (new, from anyone), ``edit``, ``delete``, ``answer`` (a callback
-    query answered: ``data`` has ``callback_query_id``, ``text``, ``show_alert``), ``commands``,
-    ``action`` (``sendChatAction``) or ``call`` (any Bot API call finished; the driver waits on it).
-    """
-
-    kind: str
-    message: StoredMessage | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class _Query:
-    user_id: int
-    answered: bool = False
-
-
-class ChatStore:
-    """In-memory Telegram for one bot."""
-
-    def __init__(self, bot_id: int, bot_name: str, bot_username: str) -> None:
-        self.bot_user: dict[str, Any] = {
-            "id": bot_id,
-            "is_bot": True,
-            "first_name": bot_name,
-            "username": bot_username,
-        }
-        self.messages: dict[int, StoredMessage] = {}
-        self.files: dict[str, StoredFile] = {}
-        self.commands: dict[str, list[dict[str, str]]] = {}
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: ``setChatMenuButton`` (by chat id; ``""`` is every chat's default). Not kept across
+        #: a restart: the bot sets it again at each start.
         self.menu_buttons: dict[str, dict[str, Any]] = {}
-        self.user_names: dict[int, str] = {}
-        self._groups: dict[int, dict[str, Any]] = {}
-        self._updates: list[dict[str, Any]] = []
-        #: The last setWebhook (url, secret_token): recorded so a test can see what was registered.
-        self.webhook: dict[str, Any] = {}
-        self._queries: dict[str, _Query] = {}
-        self._update_ids = itertools.count(1)
-        self._message_ids = itertools.count(1000)
-        self._query_ids = itertools.count(1)
-        self._file_ids = itertools.count(1)
-        self._arrived = asyncio.Event()
-        self._poller = 0
-        self._subscribers: list[Callable[[Event], None]] = []
-        self.closed = False
-
-    # ------------------------------------------------------------------ subscribers
-
-    def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
-        """Call ``listener`` with every :class:`Event`; returns the unsubscribe function."""
-        self._subscribers.append(listener)
-        return lambda: self._subscribers.remove(listener)
-
-    def emit(self, event: Event) -> None:
-        for listener in list(self._subscribers):
-            listener(event)
-
-    def close(self) -> None:
-        """Release every long poll (the server is stopping)."""
-        self.closed = True
-        self._wake()
-
-    # ------------------------------------------------------------------ people and chats
-
-    def user(self, user_id: int) -> dict[str, Any]:
-        return {
-            "id": user_id,
-            "is_bot": False,
-            "first_name": self.user_names.get(user_id, f"user{user_id}"),
-        }
-
-    def chat(self, chat_id: Any) -> dict[str, Any]:
-        try:
-            cid = int(chat_id)
-        except (TypeError, ValueError):
-            raise bad("chat not found") from None
-        if cid > 0:  # a user's private chat, as if they had pressed Start
-            return {"id": cid, "first_name": self.user(cid)["first_name"], "type": "private"}
-        if cid in self._groups:
-            return self._groups[cid]
-        raise bad("chat not found")
-
-    def history(self, chat_id: int) -> list[StoredMessage]:
-        return [m for m in self.messages.values() if m.chat_id == chat_id]
 
     # ------------------------------------------------------------------ users acting
 
@@ -159,9 +72,10 @@ class ChatStore:
         """A user sends ``text``; commands get their ``bot_command`` entity, as Telegram does."""
         if chat_id is not None and chat_id != user_id and chat_id not in self._groups:
             self._groups[chat_id] = {"id": chat_id, "title": f"group {chat_id}", "type": "group"}
+            self._log.group(self._groups[chat_id])
         chat = self.chat(chat_id if chat_id is not None else user_id)
         message = StoredMessage(
-            message_id=next(self._message_ids),
+            message_id=self._take("message"),
             chat=chat,
             sender=self.user(user_id),
             date=int(time.time()),
@@ -169,7 +83,7 @@ class ChatStore:
             entities=detect(text, []),
             source=text,
         )
-        self.messages[message.message_id] = message
+        self._keep(message, new=True)
         self.emit(Event("message", message))
         self._push({"message": message.wire()})
         return message
@@ -178,7 +92,8 @@ class ChatStore:
         """A user sends something that is not text (``fields``: e.g. ``{"sticker": {...}}`` or
         ``{"photo": [...], "caption": "..."}`` as in a Bot API ``Message``); the update only."""
         chat = self.chat(chat_id if chat_id is not None else user_id)
-        message_id = next(self._message_ids)
+        message_id = self._take("message")
+        self._log.counter("message", message_id + 1)
         wire = {
             "message_id": message_id,
             "from": self.user(user_id),
@@ -197,6 +112,7 @@ class ChatStore:
         message.text = text
         message.source = text
         message.entities = detect(text, [])
+        self._keep(message)
         wire = message.wire()
         wire["edit_date"] = int(time.time())
         self.emit(Event("edit", message))
@@ -204,8 +120,9 @@ class ChatStore:
 
     def tap(self, user_id: int, chat_id: int, message_id: int, data: str, text: str = "") -> str:
         """A user presses the inline button carrying ``data``; returns the callback query id."""
-        query_id = str(next(self._query_ids))
-        self._queries[query_id] = _Query(user_id)
+        query_id = str(self._take("query"))
+        self._queries[query_id] = Query(user_id)
+        self._log.counter("query", int(query_id) + 1)
         message = self.messages.get(message_id)
         wire = (
             message.wire()
@@ -231,25 +148,19 @@ class ChatStore:
         )
         return query_id
 
-    def _push(self, update: dict[str, Any]) -> None:
-        update["update_id"] = next(self._update_ids)
-        self._updates.append(update)
-        self._wake()
-
-    def _wake(self) -> None:
-        self._arrived.set()
-        self._arrived = asyncio.Event()
-
     # ------------------------------------------------------------------ updates
 
     async def api_getUpdates(self, p: dict[str, Any], max_wait: float = 50.0) -> Any:
         offset = _int(p, "offset", 0)
         limit = min(max(_int(p, "limit", 100), 1), 100)
         timeout = min(max(float(p.get("timeout") or 0), 0.0), max_wait)
+        before = len(self._updates)
         if offset > 0:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
         elif offset < 0:
             self._updates = self._updates[offset:]
+        if len(self._updates) != before:
+            self._log.confirmed(u["update_id"] for u in self._updates)
         self._poller += 1
         me = self._poller
         self._wake()  # an older long poll is now terminated with 409, as on Telegram
@@ -280,6 +191,7 @@ class ChatStore:
     async def api_deleteWebhook(self, p: dict[str, Any]) -> Any:
         if p.get("drop_pending_updates") in (True, "true", "True", "1"):
             self._updates.clear()
+            self._log.confirmed([])
         self.webhook = {}
         return True
 
@@ -310,13 +222,13 @@ class ChatStore:
 
     def _bot_message(self, p: dict[str, Any], **fields: Any) -> StoredMessage:
         message = StoredMessage(
-            message_id=next(self._message_ids),
+            message_id=self._take("message"),
             chat=self.chat(p.get("chat_id")),
             sender=self.bot_user,
             date=int(time.time()),
             **fields,
         )
-        self.messages[message.message_id] = message
+        self._keep(message, new=True)
         self.emit(Event("message", message))
         return message
 
@@ -376,7 +288,8 @@ class ChatStore:
             raise bad("file is too big")
         if not value.data:
             raise bad("file must be non-empty")
-        n = next(self._file_ids)
+        n = self._take("file")
+        self._log.counter("file", n + 1)
         digest = hashlib.sha256(value.data).hexdigest()[:16]
         stored = StoredFile(
             file_id=f"local-{n}-{digest}",
@@ -397,7 +310,7 @@ class ChatStore:
         return {
             "file_id": stored.file_id,
             "file_unique_id": stored.file_unique_id,
-            "file_size": len(stored.data),
+            "file_size": stored.file_size,
             "file_path": f"files/{stored.file_id}",
         }
 
@@ -432,6 +345,7 @@ class ChatStore:
                 setattr(message, key, value)
             raise bad(NOT_MODIFIED.removeprefix("Bad Request: "))
         message.edit_date = int(time.time())
+        self._keep(message)
         self.emit(Event("edit", message, {"previous_source": old.get("source")}))
         return message.wire()
 
@@ -466,6 +380,7 @@ class ChatStore:
     async def api_deleteMessage(self, p: dict[str, Any]) -> Any:
         message = self._target(p, "delete")
         del self.messages[message.message_id]
+        self._log.deleted(message.message_id)
         self.emit(Event("delete", message))
         return True
 
@@ -503,6 +418,7 @@ class ChatStore:
                 )
             clean.append({"command": name, "description": description})
         self.commands[_scope(p)] = clean
+        self._log.commands(self.commands)
         self.emit(Event("commands", data={"scope": _scope(p), "commands": clean}))
         return True
 
@@ -511,6 +427,7 @@ class ChatStore:
 
     async def api_deleteMyCommands(self, p: dict[str, Any]) -> Any:
         self.commands.pop(_scope(p), None)
+        self._log.commands(self.commands)
         self.emit(Event("commands", data={"scope": _scope(p), "commands": []}))
         return True
 

@@ -228,7 +228,7 @@ class ChatPage:
         if stored is None:
             raise web.HTTPNotFound()
         headers = {"Cache-Control": "private, max-age=86400"}
-        return web.Response(body=stored.data, content_type=stored.mime_type, headers=headers)
+        return web.Response(body=stored.content(), content_type=stored.mime_type, headers=headers)
 
     async def websocket(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(heartbeat=30)

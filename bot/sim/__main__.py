@@ -35,7 +35,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="X-Sim-Token of the /_sim/* control API (16+ characters; default "
         "$SIM_CONTROL_TOKEN, else random per run, printed on the second stdout line)",
     )
+    p.add_argument(
+        "--venue", choices=("backpack", "hyperliquid"), default="backpack", help="API to speak"
+    )
+    p.add_argument(
+        "--wallet",
+        action="append",
+        default=[],
+        help="hyperliquid: fund this wallet address with --balance USDC (repeatable)",
+    )
+    p.add_argument(
+        "--agent",
+        action="append",
+        default=[],
+        metavar="AGENT=WALLET",
+        help="hyperliquid: approve API wallet AGENT for WALLET (repeatable)",
+    )
     return p.parse_args(argv)
+
+
+async def serve_hyperliquid(args: argparse.Namespace, stop: asyncio.Event) -> None:
+    from bot.sim.hyperliquid import HyperliquidSimulator
+
+    async with HyperliquidSimulator(
+        seed=args.seed,
+        funding_interval=args.funding_interval,
+        host=args.host,
+        port=args.port,
+        tick_interval=args.tick_interval,
+        state_path=args.state,
+        control_token=args.control_token,
+    ) as sim:
+        for wallet in args.wallet:
+            if not sim.venue.known(wallet.lower()):
+                sim.deposit(wallet, args.balance)
+        for pair in args.agent:
+            agent, _, wallet = pair.partition("=")
+            sim.approve_agent(wallet, agent)
+        print(f"sim ready {sim.rest_url} {sim.ws_url}", flush=True)
+        print(f"sim control token {sim.control_token}", flush=True)
+        await stop.wait()
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -43,6 +82,9 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if args.venue == "hyperliquid":
+        await serve_hyperliquid(args, stop)
+        return
     async with Simulator(
         seed=args.seed,
         balance=args.balance,

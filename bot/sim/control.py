@@ -54,14 +54,35 @@ def host_is_loopback(host: str, port: int) -> bool:
     return host in allowed
 
 
+class ControlGuard:
+    """The one check in front of every control route, on either face of the simulator:
+    a loopback ``Host`` with the server's own port, the run's token, JSON on POSTs."""
+
+    def __init__(self, token: str) -> None:
+        if len(token) < 16:
+            raise ValueError("the control token must have at least 16 characters")
+        self._token = token.encode()
+
+    def __call__(self, request: web.Request) -> web.Response | None:
+        """Why ``request`` may not use the control API (a response), or ``None``."""
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        port = int(sockname[1]) if sockname else -1
+        if not host_is_loopback(request.headers.get("Host", ""), port):
+            return web.Response(text="control API: loopback Host only", status=403)
+        given = request.headers.get(TOKEN_HEADER, "").encode()
+        if not hmac.compare_digest(given, self._token):
+            return web.Response(text=f"control API: {TOKEN_HEADER} missing or wrong", status=403)
+        if request.method != "GET" and request.content_type != "application/json":
+            return web.Response(text="control API: send application/json", status=415)
+        return None
+
+
 class ControlApi:
     """``/_sim/*`` routes on ``server``, each behind the token, JSON and Host checks."""
 
     def __init__(self, server: SimServer, token: str, respond: Respond) -> None:
-        if len(token) < 16:
-            raise ValueError("the control token must have at least 16 characters")
         self.server = server
-        self._token = token.encode()
+        self.refusal = ControlGuard(token)
         self._respond = respond
 
     def add_routes(self, app: web.Application) -> None:
@@ -75,19 +96,6 @@ class ControlApi:
         ]
         for method, path, run in routes:
             app.router.add_route(method, path, self._route(run))
-
-    def refusal(self, request: web.Request) -> web.Response | None:
-        """Why ``request`` may not use the control API (a response), or ``None``."""
-        sockname = request.transport.get_extra_info("sockname") if request.transport else None
-        port = int(sockname[1]) if sockname else -1
-        if not host_is_loopback(request.headers.get("Host", ""), port):
-            return web.Response(text="control API: loopback Host only", status=403)
-        given = request.headers.get(TOKEN_HEADER, "").encode()
-        if not hmac.compare_digest(given, self._token):
-            return web.Response(text=f"control API: {TOKEN_HEADER} missing or wrong", status=403)
-        if request.method != "GET" and request.content_type != "application/json":
-            return web.Response(text="control API: send application/json", status=415)
-        return None
 
     def _route(
         self, run: Callable[[dict[str, Any]], Any]

@@ -13,6 +13,7 @@ from bot.sim.book import Market
 from bot.sim.markets import MarketSpec, default_markets
 from bot.sim.model import (
     DEFAULT_BALANCE,
+    FEES,
     HOUR,
     Account,
     D,
@@ -66,6 +67,8 @@ class Exchange:
         self.listeners: list[tuple[Listener, Wants | None]] = []
         self.specs = markets or default_markets()
         self.on_account_change: Callable[[], None] | None = None
+        #: Fee rates in basis points, by ``FEES`` key; a venue face may charge its own.
+        self.fees: dict[str, str] = dict(FEES)
 
     def reset(self) -> None:
         """Back to the state right after start: fresh markets, no accounts."""
@@ -152,3 +155,5 @@ class Exchange:
         self.touched_accounts: set[str] = set()
         self.balance_dirty: set[str] = set()
         self.full_snapshot = True
+        #: A control-API move (price, funding) the store saves at once, not with the walk.
+        self.markets_moved = False

@@ -140,6 +140,9 @@ class Engine:
         self.take_changes = ex.snapshot.take_changes
         self.apply_changes = ex.snapshot.apply_changes
         self.needs_snapshot = ex.snapshot.needs_snapshot
+        self.take_market_changes = ex.snapshot.take_market_changes
+        self.apply_markets = ex.snapshot.apply_markets
+        self.markets_moved = ex.snapshot.markets_moved
 
     @property
     def markets(self) -> dict[str, Market]:

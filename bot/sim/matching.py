@@ -9,7 +9,6 @@ from bot.sim.book import Market
 from bot.sim.markets import fmt
 from bot.sim.model import (
     BPS,
-    FEES,
     ZERO,
     Account,
     D,
@@ -199,7 +198,7 @@ class Matching:
         fee_key = ("futures" if spec.is_perp else "spot") + (
             "MakerFee" if maker_is_me else "TakerFee"
         )
-        rate = D(FEES[fee_key]) * BPS
+        rate = D(self.ex.fees[fee_key]) * BPS
         notional = price * qty
         if spec.is_perp:
             fee = (notional * rate).quantize(D("0.000001"), ROUND_HALF_UP)

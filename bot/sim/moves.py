@@ -183,6 +183,7 @@ class MarketMoves:
         self.public_trade(m, price=m.mid, qty=m.spec.min_qty, buyer_maker=False)
         self.ex.streams.publish_periodic_for(m)
         self.ex.conditional.check_triggers(m)
+        self.ex.markets_moved = True
 
     def set_funding(self, symbol: str, rate: Decimal) -> None:
         """Control API: set the current (estimated) funding rate of a perp."""
@@ -191,6 +192,7 @@ class MarketMoves:
             raise bad_request("Symbol not found")
         m.funding_rate = rate
         self.ex.streams.publish_periodic_for(m)
+        self.ex.markets_moved = True
 
     def mirror(
         self,

@@ -151,7 +151,7 @@ class SimServer:
         self.random_walk = random_walk
         self.state_path = state_path
         if store is None and state_path is not None:
-            store = StateStore(state_path)
+            store = StateStore(state_path, markets=random_walk)  # the walk's market continues
             store.load(engine)
         self.store = store
         self._held: list[tuple[str, str, str]] = []  # private frames waiting for a save

@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from bot.sim import market_state
 from bot.sim.model import (
     LOGS,
     Account,
@@ -24,6 +25,7 @@ class Snapshot:
 
     def __init__(self, ex: Exchange) -> None:
         self.ex = ex
+        self.market_marks: dict[str, market_state.Marks] = {}
 
     def state(self) -> dict[str, Any]:
         """`GET /_sim/state`: every account's balances, positions, orders, fills and funding."""
@@ -60,9 +62,10 @@ class Snapshot:
             "next_fill_id": self.ex.next_fill_id,
         }
 
-    def dump_data(self) -> dict[str, Any]:
-        """Every account and id counter as JSON-ready data (see :mod:`bot.sim.store`)."""
-        return {
+    def dump_data(self, markets: bool = False) -> dict[str, Any]:
+        """Every account and id counter as JSON-ready data (see :mod:`bot.sim.store`); with
+        ``markets``, every market's prices, funding rate and history too."""
+        data = {
             **self._counters(),
             "accounts": [
                 {
@@ -73,6 +76,34 @@ class Snapshot:
                 for a in self.ex.accounts.values()
             ],
         }
+        if markets:
+            data["markets"] = {s: market_state.dump(m, None) for s, m in self.ex.markets.items()}
+            self.market_marks = {s: market_state.marks(m) for s, m in self.ex.markets.items()}
+            self.ex.markets_moved = False
+        return data
+
+    def take_market_changes(self) -> dict[str, Any]:
+        """Every market's live state and the history added since the last call or dump."""
+        out = {
+            s: market_state.dump(m, self.market_marks.get(s, market_state.Marks()))
+            for s, m in self.ex.markets.items()
+        }
+        self.market_marks = {s: market_state.marks(m) for s, m in self.ex.markets.items()}
+        self.ex.markets_moved = False
+        return out
+
+    def apply_markets(self, data: dict[str, Any]) -> None:
+        """Restore markets written by :meth:`dump_data` or :meth:`take_market_changes`;
+        markets no longer listed are skipped."""
+        for symbol, d in data.items():
+            m = self.ex.markets.get(symbol)
+            if m is not None:
+                market_state.apply(m, d, self.ex.seed)
+                self.market_marks[symbol] = market_state.marks(m)
+
+    def markets_moved(self) -> bool:
+        """Whether a control-API move happened since the markets were last taken."""
+        return self.ex.markets_moved
 
     def load_data(self, data: dict[str, Any]) -> None:
         """Restore what :meth:`dump_data` wrote; resting orders go back on their books."""
@@ -81,6 +112,8 @@ class Snapshot:
             m.triggers.clear()
         self.ex.accounts = {}
         self.apply_changes(data)
+        if "markets" in data:
+            self.apply_markets(data["markets"])
         self.ex.reset_tracking()
 
     def needs_snapshot(self) -> bool:

@@ -9,6 +9,12 @@ into the snapshot (``<state>``, replaced atomically) when it grows past the snap
 Journal records are idempotent (absolute values, rows placed at absolute offsets) and carry
 the snapshot's generation, so a crash between writing a new snapshot and emptying the journal
 never replays stale records over newer state.
+
+With ``markets`` (the simulator's own random-walk market, as in paper mode on ``EXCHANGE=sim``)
+the market is saved too (:mod:`bot.sim.market_state`): whole in each snapshot, and as a journal
+record every :data:`MARKET_SAVE_SECONDS` and at once after a control-API move; closing writes a
+snapshot. A restart then continues the market where it stopped — at most a few seconds of walk
+are lost to a ``kill -9``, never a jump back to the seed's prices.
 """
 
 from __future__ import annotations
@@ -18,12 +24,14 @@ import glob
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import IO, Any
 
 from bot.sim.engine import Engine
 
 MIN_COMPACT_BYTES = 1 << 20
+MARKET_SAVE_SECONDS = 5.0
 
 
 def write_durably(path: Path, text: str) -> None:
@@ -61,8 +69,11 @@ def _sync(fh: IO[bytes]) -> None:
 class StateStore:
     """Owns ``path`` (the snapshot) and ``path.wal`` (the journal) for one engine."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, markets: bool = False) -> None:
         self.path = path
+        self.markets = markets
+        self._engine: Engine | None = None
+        self._market_due = 0.0
         self.wal_path = path.with_name(path.name + ".wal")
         self.generation = 0
         self._wal: IO[bytes] | None = None
@@ -81,8 +92,12 @@ class StateStore:
             engine.load_data(data)
             if self.wal_path.exists():
                 for record in _records(self.wal_path.read_bytes()):
-                    if record.get("generation") == self.generation:
+                    if record.get("generation") != self.generation:
+                        continue
+                    if "changes" in record:
                         engine.apply_changes(record["changes"])
+                    if "markets" in record and self.markets:
+                        engine.apply_markets(record["markets"])
         self.compact(engine)
 
     def save(self, engine: Engine) -> None:
@@ -90,24 +105,35 @@ class StateStore:
         if engine.needs_snapshot() or self._wal is None:
             self.compact(engine)
             return
+        records: list[dict[str, Any]] = []
         changes = engine.take_changes()
-        if changes is None:
+        if changes is not None:
+            records.append({"generation": self.generation, "changes": changes})
+        if self.markets and (engine.markets_moved() or time.monotonic() >= self._market_due):
+            records.append({"generation": self.generation, "markets": engine.take_market_changes()})
+            self._market_due = time.monotonic() + MARKET_SAVE_SECONDS
+        if not records:
             return
-        line = json.dumps(
-            {"generation": self.generation, "changes": changes}, separators=(",", ":")
-        ).encode()
-        self._wal.write(line + b"\n")
-        _sync(self._wal)
-        self._wal_bytes += len(line) + 1
+        self._append(records)
         if self._wal_bytes > max(MIN_COMPACT_BYTES, self._snapshot_bytes):
             self.compact(engine)
+
+    def _append(self, records: list[dict[str, Any]]) -> None:
+        assert self._wal is not None
+        data = b"".join(json.dumps(r, separators=(",", ":")).encode() + b"\n" for r in records)
+        self._wal.write(data)
+        _sync(self._wal)
+        self._wal_bytes += len(data)
 
     def compact(self, engine: Engine) -> None:
         """Write a full snapshot (new generation) and start an empty journal."""
         engine.take_changes()  # everything is in the snapshot
+        self._engine = engine
         self.generation += 1
+        self._market_due = time.monotonic() + MARKET_SAVE_SECONDS
         text = json.dumps(
-            {"generation": self.generation, "engine": engine.dump_data()}, separators=(",", ":")
+            {"generation": self.generation, "engine": engine.dump_data(markets=self.markets)},
+            separators=(",", ":"),
         )
         write_durably(self.path, text)
         self._snapshot_bytes = len(text)
@@ -121,7 +147,11 @@ class StateStore:
         self._wal_bytes = 0
 
     def close(self) -> None:
+        """Fold everything, the market's last moves and trade tape too (when the market is
+        kept), into a snapshot, and close the journal."""
         if self._wal is not None:
+            if self.markets and self._engine is not None:
+                self.compact(self._engine)
             self._wal.close()
             self._wal = None
 

@@ -63,7 +63,7 @@ class Streams:
                     "A": fmt(asks[ba]),
                     "b": fmt(bb),
                     "B": fmt(bids[bb]),
-                    "u": str(m.update_id),  # a string in the AsyncAPI document
+                    "u": m.update_id,  # a number, as live frames carry it (the spec: string)
                     "T": now,
                 },
             )
@@ -106,7 +106,7 @@ class Streams:
                         "A": fmt(pub_asks[ba]),
                         "b": fmt(bb),
                         "B": fmt(pub_bids[bb]),
-                        "u": str(m.update_id),
+                        "u": m.update_id,
                         "T": now,
                     },
                 )
@@ -351,15 +351,15 @@ class Streams:
         data: dict[str, Any] = {
             "E": now,
             "s": p.symbol,
-            # The AsyncAPI document types these as JSON numbers (live frames carry strings).
-            "b": float(be.quantize(m.spec.tick)),
-            "B": float(p.entry),
-            "f": float(m.spec.imf_base),
-            "m": float(MMF),
-            "M": float(m.mark),
-            "q": float(p.qty),
-            "Q": float(abs(p.qty)),
-            "n": float(abs(p.qty) * m.mark),
+            # Decimal strings, as live frames carry them (the AsyncAPI document: numbers).
+            "b": fmt(be.quantize(m.spec.tick)),
+            "B": fmt(p.entry),
+            "f": fmt(D(m.spec.imf_base)),
+            "m": fmt(MMF),
+            "M": fmt(m.mark),
+            "q": fmt(p.qty),
+            "Q": fmt(abs(p.qty)),
+            "n": fmt(abs(p.qty) * m.mark),
             "i": p.position_id,
             "p": fmt(p.realized),
             "P": fmt(p.qty * (m.mark - p.entry)),

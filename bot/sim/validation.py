@@ -72,8 +72,12 @@ class Validation:
         )
         price = dec(body["price"], "price") if body.get("price") is not None else None
         if trigger is not None:
-            if qty is not None or quote_qty is not None:
-                raise bad_request("Trigger orders take `triggerQuantity`, not `quantity`")
+            # Maintained clients (bpx-py, backpack-exchange-sdk) send `quantity` alongside
+            # `triggerQuantity` and Backpack accepts it: the trigger quantity is the size, the
+            # (well-formed) `quantity` is ignored.
+            if quote_qty is not None:
+                raise bad_request("Trigger orders take `triggerQuantity`, not `quoteQuantity`")
+            qty = None
             if otype == "Limit" and price is None:
                 raise bad_request("Limit orders require `price` and `quantity`")
         elif otype == "Limit":

@@ -319,7 +319,8 @@ def _check(
     if len(refusals) < len(texts) or len(replies) != expected:
         out.append(
             f"{label}: {len(texts)} doors, {len(refusals)} refusals, "
-            f"{len(replies)} replies (expected {expected})"
+            f"{len(replies)} replies (expected {expected}); "
+            f"not refusals: {[r[:80] for r in replies if r not in refusals][:6]!r}"
         )
     return out
 

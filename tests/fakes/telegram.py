@@ -18,7 +18,7 @@ from typing import Any
 
 from bot.localchat.messages import BotApiError, StoredMessage
 from bot.localchat.server import BOT_ID, LocalChatServer
-from bot.localchat.store import Event
+from bot.localchat.store import Event, Upload
 
 __all__ = ["BOT_ID", "BOT_USERNAME", "Answer", "FakeTelegram", "Sent"]
 
@@ -67,6 +67,7 @@ class FakeTelegram:
         self.messages: list[Sent] = []
         self.answers: list[Answer] = []
         self.refuse_429: int = 0
+        self._calls: list[tuple[str, dict[str, Any]]] = []
         self._by_id: dict[int, Sent] = {}
         self._changed = asyncio.Event()
         self.server.store.subscribe(self._on_event)
@@ -82,7 +83,9 @@ class FakeTelegram:
 
     @property
     def calls(self) -> list[tuple[str, dict[str, Any]]]:
-        return self.server.api.calls
+        """Every Bot API call the bot made but ``getUpdates``: ``(method, params)``, files as
+        ``"<file>"``. Kept here, for the test's lifetime; the server itself keeps none."""
+        return self._calls
 
     @property
     def commands(self) -> list[dict[str, Any]]:
@@ -94,6 +97,10 @@ class FakeTelegram:
         self.server.store.commands["default:"] = list(value)
 
     def _gate(self, method: str, params: dict[str, Any]) -> BotApiError | None:
+        if method.lower() != "getupdates":
+            self._calls.append(
+                (method, {k: "<file>" if isinstance(v, Upload) else v for k, v in params.items()})
+            )
         if self.refuse_429 > 0 and method.startswith(("send", "edit")):
             self.refuse_429 -= 1
             return BotApiError(429, "Too Many Requests: retry after 1", retry_after=1)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import json
+import tracemalloc
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -254,3 +256,22 @@ async def test_commands_and_chat_actions(api: Api) -> None:
     )
     assert await api.ok("deleteMyCommands") is True
     assert await api.ok("getMyCommands") == []
+
+
+async def test_the_server_keeps_no_record_of_the_calls_it_served(api: Api) -> None:
+    """Every call used to be kept in a list that never shrank (issue 23): 300 calls carrying
+    4 kB each must not leave ~1.2 MB behind."""
+    padding = "x" * 4000
+    for _ in range(20):  # warm-up: connection pool, caches
+        await api.ok("getMe", padding=padding)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(300):
+            await api.ok("getMe", padding=padding)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 300 * 4000 // 4, f"{grown} bytes kept after 300 calls"

@@ -344,3 +344,48 @@ async def test_protection_follows_a_partly_filled_entry(
     assert (await order(wire, entry["id"]))["status"] == "Filled"
     modified = [e for e in events if e["e"] == "orderModified"]
     assert modified and modified[-1]["i"] == stop["id"] and modified[-1]["Y"] == str(qty)
+
+
+async def test_trigger_order_shaped_like_bpx_py_is_accepted_and_trigger_quantity_wins(
+    wire: Wire, ctl: Control
+) -> None:
+    """bpx-py 2.0.11 and backpack-exchange-sdk send ``quantity`` with ``triggerQuantity`` (as
+    Backpack accepts): the order waits, and when it fires its size is ``triggerQuantity``."""
+    await place(wire, side="Bid", orderType="Market", quantity="3")
+    bpx_py_body = {
+        "orderType": "Market",
+        "symbol": PERP,
+        "side": "Ask",
+        "timeInForce": "GTC",
+        "selfTradePrevention": "RejectTaker",
+        "quantity": "2",
+        "triggerPrice": "170",
+        "triggerQuantity": "1",
+        "reduceOnly": True,
+    }
+    o: dict[str, Any] = await wire.call("POST", "/api/v1/order", bpx_py_body)
+    assert o["status"] == "TriggerPending" and o["quantity"] == "0"
+    assert (o["triggerPrice"], o["triggerQuantity"]) == ("170", "1")
+    await ctl.post("price", {"symbol": PERP, "price": "169"})
+    fired = await order(wire, o["id"])
+    assert fired["status"] == "Filled" and Decimal(fired["executedQuantity"]) == 1
+    assert await position(wire) == 2
+    limit = await place(
+        wire,
+        side="Ask",
+        orderType="Limit",
+        timeInForce="GTC",
+        quantity="0.5",
+        price="160",
+        triggerPrice="165",
+        triggerQuantity="0.5",
+    )
+    assert limit["status"] == "TriggerPending" and limit["price"] == "160"
+    refused = await wire.request(
+        "POST",
+        "/api/v1/order",
+        {**bpx_py_body, "quantity": "abc"},
+    )
+    assert refused.status_code == 400  # the ignored quantity must still be a number
+    quote = await wire.request("POST", "/api/v1/order", {**bpx_py_body, "quoteQuantity": "100"})
+    assert quote.status_code == 400 and "quoteQuantity" in quote.json()["message"]
