@@ -257,6 +257,11 @@ class Settings(BaseSettings):
                 "WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and - (1 to 256 characters); "
                 "leave it empty and the bot makes a random one at each start."
             )
+        if self.webapp_url and not self.webapp_url.startswith("https://"):
+            raise ConfigError(
+                "WEBAPP_URL must be the dashboard's public https:// address (Telegram opens Mini "
+                "Apps only over HTTPS); see the README, “The dashboard”."
+            )
         if self.max_order_notional <= 0:
             raise ConfigError("MAX_ORDER_NOTIONAL must be a positive USDC amount.")
         if not Decimal(0) < self.price_drift_tolerance < Decimal(1):

@@ -90,3 +90,12 @@ def test_missing_or_broken_hash_is_refused(data: str) -> None:
 def test_a_repeated_field_is_refused() -> None:
     with pytest.raises(InitDataError, match="repeats"):
         validate(AIOGRAM + "&auth_date=1", AIOGRAM_TOKEN, at(SIGNED_AT))
+
+
+def test_webapp_url_must_be_https() -> None:
+    from bot.settings import ConfigError, Settings
+
+    ok = Settings(_env_file=None, local_chat=True, webapp_url="https://dash.example.org/")
+    ok.check()
+    with pytest.raises(ConfigError, match="https"):
+        Settings(_env_file=None, local_chat=True, webapp_url="http://dash.example.org/").check()
