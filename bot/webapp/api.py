@@ -86,7 +86,7 @@ def authenticated(services: Services, token: str, endpoint: Endpoint, action: Ac
 
 
 class DashboardApi:
-    """Routes under ``/api/``; ``services`` is set once the bot has started."""
+    """Positions, PnL, funding, trades and Close → ✅ under ``/api/``."""
 
     def __init__(self, token: str, services: Services) -> None:
         self._token = token
