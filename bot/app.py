@@ -36,11 +36,13 @@ from bot.container import HelpLine, Services
 from bot.exchange.client import BackpackAPI
 from bot.exchange.errors import BackpackError
 from bot.paper import PaperExchange
+from bot.render.dashboard import menu_button
 from bot.services.access import Refused, reads_only
 from bot.services.account import AccountService
 from bot.services.arb import ArbConfig, ArbService
 from bot.services.cross import CrossDesk
 from bot.services.fills import FillFeed
+from bot.services.health import LogTail
 from bot.services.journal import JournalService
 from bot.services.market import MarketService
 from bot.services.orders import OrderSender
@@ -58,7 +60,19 @@ from bot.storage.trading import TradingStore
 from bot.venues.backpack import BackpackVenue
 from bot.venues.opening import OpenVenues, open_hedges
 from bot.venues.port import Venue
-from handlers import account, alerts, arb, general, market, strategy, trading
+from bot.webapp.server import DashboardServer
+from handlers import (
+    account,
+    alerts,
+    arb,
+    dashboard,
+    general,
+    market,
+    pause,
+    reports,
+    strategy,
+    trading,
+)
 from handlers.common import (
     BotData,
     Context,
@@ -88,9 +102,19 @@ HANDLERS: list[Callable[[], list[BaseHandler[Any, Any, Any]]]] = [
     trading.handlers,
     alerts.handlers,
     strategy.handlers,
+    dashboard.handlers,
+    reports.handlers,
+    pause.handlers,
 ]
 #: Help lines of the commands beyond the general ones, in menu order.
-HELP: list[HelpLine] = [*arb.HELP, *alerts.HELP, *strategy.HELP]
+HELP: list[HelpLine] = [
+    *arb.HELP,
+    *alerts.HELP,
+    *strategy.HELP,
+    *dashboard.HELP,
+    *reports.HELP,
+    *pause.HELP,
+]
 
 
 class _Redactor:
@@ -307,6 +331,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
     allowed = frozenset(settings.telegram_allowed_users)
     refused: set[int] = set()
     stack = contextlib.AsyncExitStack()
+    tail = LogTail(_secrets(settings))
 
     async def post_init(app: App) -> None:
         try:
@@ -323,16 +348,26 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
             watchers.schedule(jq, services)
             strategy_jobs.schedule(jq, services)
             recovery.schedule(jq, services, recovered)
+            app.bot_data.dashboard = await _start_dashboard(services, token, stack)
         except BaseException:
             await stack.aclose()
             raise
         app.bot_data.services = services
         app.bot_data.help = HELP
+        logging.getLogger().addHandler(tail)
+        app.bot_data.log_tail = tail
         cmds = [*general.bot_commands(), *(BotCommand(n, d[:256]) for n, d, _ in HELP)]
         try:
             await app.bot.set_my_commands(cmds)
         except Exception as exc:  # a menu is nice to have; never fail start-up over it
             log.warning("set_my_commands failed: %s", exc)
+        if app.bot_data.dashboard is not None:
+            try:  # the chat's menu button opens the dashboard
+                await app.bot.set_chat_menu_button(
+                    menu_button=menu_button(app.bot_data.dashboard.public_url)
+                )
+            except Exception as exc:
+                log.warning("set_chat_menu_button failed: %s", exc)
 
     async def post_stop(app: App) -> None:
         """Updates and jobs have stopped; the bot can still talk: say what is queued."""
@@ -342,6 +377,9 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
 
     async def post_shutdown(app: App) -> None:
         app.bot_data.services = None
+        app.bot_data.dashboard = None
+        app.bot_data.log_tail = None
+        logging.getLogger().removeHandler(tail)
         await stack.aclose()
 
     async def gate(update: object, context: Context) -> None:
@@ -428,6 +466,36 @@ async def stop_polling(app: App) -> None:
     await app.shutdown()
     if app.post_shutdown is not None:
         await app.post_shutdown(app)
+
+
+def _secrets(s: Settings) -> list[str]:
+    """Every secret setting's value, for /logs to blank out."""
+    values = [s.telegram_bot_token, s.hedge_credentials]
+    values += [v for v in (s.backpack_api_secret, s.webhook_secret, s.local_chat_password) if v]
+    return [v.get_secret_value() for v in values if v.get_secret_value()]
+
+
+async def _start_dashboard(
+    services: Services, token: str, stack: contextlib.AsyncExitStack
+) -> DashboardServer | None:
+    """Serve the dashboard when someone can open it: ``WEBAPP_URL`` is set, or the local chat
+    (whose ``web_app`` buttons open the local address)."""
+    s = services.settings
+    if not s.webapp_url and not s.local_chat:
+        return None
+    server = DashboardServer(services, token)
+    try:
+        await server.start()
+    except OSError as exc:
+        if not s.local_chat:
+            raise
+        # The local chat must open with no setup: a busy default port is not worth failing.
+        log.warning("dashboard port %s unavailable (%s); using a free one", s.webapp_port, exc)
+        server.port = 0
+        await server.start()
+    stack.push_async_callback(server.stop)
+    log.info("dashboard on %s (opened as %s)", server.url, server.public_url)
+    return server
 
 
 async def _start_stream(services: Services) -> None:

@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     arb_min_open_interest: Decimal = Field(default=Decimal(0), ge=0)
     arb_min_volume_24h: Decimal = Field(default=Decimal(0), ge=0)
     arb_horizon_hours: Decimal = Field(default=Decimal(24), gt=0, le=24 * 365)
+    #: The dashboard (Telegram Mini App): where the bot serves it, and the public HTTPS URL
+    #: Telegram users reach it at (``/dashboard`` needs it, except in the local chat).
+    webapp_host: str = "127.0.0.1"
+    webapp_port: int = Field(default=8081, ge=0, le=65535)
+    webapp_url: str | None = None
+    webapp_max_age: int = Field(default=3600, ge=10)
 
     _roles: dict[int, Role] = PrivateAttr(default_factory=dict)
 
@@ -214,6 +220,7 @@ class Settings(BaseSettings):
         "webhook_secret",
         "local_chat_password",
         "hedge_api_url",
+        "webapp_url",
         mode="before",
     )
     @classmethod
@@ -285,6 +292,11 @@ class Settings(BaseSettings):
             raise ConfigError(
                 "WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and - (1 to 256 characters); "
                 "leave it empty and the bot makes a random one at each start."
+            )
+        if self.webapp_url and not self.webapp_url.startswith("https://"):
+            raise ConfigError(
+                "WEBAPP_URL must be the dashboard's public https:// address (Telegram opens Mini "
+                "Apps only over HTTPS); see the README, “The dashboard”."
             )
         if self.max_order_notional <= 0:
             raise ConfigError("MAX_ORDER_NOTIONAL must be a positive USDC amount.")

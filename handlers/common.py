@@ -28,7 +28,9 @@ from bot.exchange.errors import (
 from bot.render.common import esc, safe, split_message
 from bot.services.access import Refusal, Refused
 from bot.services.commands import CommandLine, read_command
+from bot.services.health import LogTail
 from bot.venues.port import VenueError
+from bot.webapp.server import DashboardServer
 
 log = logging.getLogger("bot.handlers")
 
@@ -39,6 +41,10 @@ class BotData:
     def __init__(self) -> None:
         self.services: Services | None = None
         self.help: list[HelpLine] = []
+        #: The dashboard's server while it runs (``WEBAPP_URL`` set, or the local chat).
+        self.dashboard: DashboardServer | None = None
+        #: The newest log lines, for /logs (installed by the composition root).
+        self.log_tail: LogTail | None = None
 
 
 Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]

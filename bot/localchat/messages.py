@@ -215,12 +215,23 @@ def keyboard(raw: Any) -> dict[str, Any] | None:
             elif "url" in button:
                 if not str(button["url"]).startswith(("http://", "https://", "tg://")):
                     raise bad("BUTTON_URL_INVALID")
+            elif "web_app" in button:
+                web_app_url(button["web_app"])
             elif not any(k in button for k in ("switch_inline_query", "copy_text", "pay")):
                 raise bad(
                     "can't parse inline keyboard button: Text buttons are unallowed in the "
                     "inline keyboard"
                 )
     return raw if any(rows) else None
+
+
+def web_app_url(raw: Any) -> str:
+    """A ``web_app`` button's (or menu button's) URL, checked. Telegram wants HTTPS; the
+    embedded Bot API also takes ``http://`` so the local chat can open the local dashboard."""
+    url = raw.get("url") if isinstance(raw, dict) else None
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise bad("BUTTON_URL_INVALID")
+    return url
 
 
 def image_size(data: bytes) -> tuple[int, int]:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import hmac
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from bot.clock import Clock, SystemClock
 from bot.localchat.botapi import BotApi
 from bot.localchat.store import ChatStore
 from bot.localchat.web import Banner, ChatPage
+from bot.webapp.auth import sign
 
 BOT_ID = 7000001
 BOT_NAME = "Backpack bot"
@@ -41,6 +44,7 @@ class LocalChatServer:
         password: str | None = None,
         bot_username: str = BOT_USERNAME,
         max_poll_seconds: float = 50.0,
+        clock: Clock | None = None,
         state_path: Path | None = None,
     ) -> None:
         self.host = host
@@ -56,8 +60,18 @@ class LocalChatServer:
         self.app = web.Application(client_max_size=MAX_BODY, middlewares=[self._uploads])
         self.api.add_routes(self.app)
         self.page.add_routes(self.app)
+        self._user = (user_id, user_name)
+        self._clock: Clock = clock or SystemClock()
+        self.page.web_app_link = self.web_app_link
         self._runner: web.AppRunner | None = None
         self.url = ""
+
+    def web_app_link(self, url: str) -> str:
+        """``url`` with ``initData`` for the page's user signed in, in the fragment, the way
+        Telegram opens a Mini App (``#tgWebAppData=…``); signed now, so it is fresh."""
+        init_data = sign(*self._user, self._token, int(self._clock.time()))
+        base = url.split("#", 1)[0]
+        return f"{base}#tgWebAppData={quote(init_data, safe='')}&tgWebAppVersion=8.0"
 
     @web.middleware
     async def _uploads(self, request: web.Request, handler: Handler) -> web.StreamResponse:

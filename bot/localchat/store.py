@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 import time
 from typing import Any
@@ -30,6 +31,7 @@ from bot.localchat.messages import (
     formatted,
     image_size,
     keyboard,
+    web_app_url,
 )
 from bot.localchat.state import ChatState, Event, Query, Upload
 
@@ -57,6 +59,12 @@ CONFLICT = (
 class ChatStore(ChatState):
     """In-memory (or, with a ``path``, durable) Telegram for one bot: the users' side and the
     Bot API methods over :class:`~bot.localchat.state.ChatState`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: ``setChatMenuButton`` (by chat id; ``""`` is every chat's default). Not kept across
+        #: a restart: the bot sets it again at each start.
+        self.menu_buttons: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ users acting
 
@@ -422,6 +430,27 @@ class ChatStore(ChatState):
         self._log.commands(self.commands)
         self.emit(Event("commands", data={"scope": _scope(p), "commands": []}))
         return True
+
+    async def api_setChatMenuButton(self, p: dict[str, Any]) -> Any:
+        """The chat's menu button (``chat_id`` omitted: every chat's default)."""
+        raw = p.get("menu_button") or {"type": "default"}
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except ValueError:
+                raise bad("can't parse menu button JSON object") from None
+        if not isinstance(raw, dict) or raw.get("type") not in ("default", "commands", "web_app"):
+            raise bad("can't parse menu button JSON object")
+        if raw["type"] == "web_app":
+            web_app_url(raw.get("web_app"))
+        key = str(p.get("chat_id", ""))
+        self.menu_buttons[key] = raw
+        self.emit(Event("menu", data={"chat_id": key, "menu_button": raw}))
+        return True
+
+    async def api_getChatMenuButton(self, p: dict[str, Any]) -> Any:
+        key = str(p.get("chat_id", ""))
+        return self.menu_buttons.get(key) or self.menu_buttons.get("") or {"type": "commands"}
 
 
 def _int(p: dict[str, Any], key: str, default: int) -> int:

@@ -74,6 +74,8 @@ class ChatPage:
         self.sessions = Sessions()
         self.attempts = Attempts()
         self._sockets: set[web.WebSocketResponse] = set()
+        #: A ``web_app`` button's URL → the link the page opens (the server signs initData in).
+        self.web_app_link: Callable[[str], str] = lambda url: url
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get("/", self.index)
@@ -261,6 +263,19 @@ class ChatPage:
         stored = m.photo or m.document
         if stored is not None:
             out["file_url"] = f"/api/files/{stored.file_id}"
+        rows = (m.reply_markup or {}).get("inline_keyboard") or []
+        if any("web_app" in b for row in rows for b in row):
+            out["reply_markup"] = {
+                "inline_keyboard": [
+                    [
+                        {**b, "url": self.web_app_link(b["web_app"]["url"])}
+                        if "web_app" in b
+                        else b
+                        for b in row
+                    ]
+                    for row in rows
+                ]
+            }
         return out
 
     def frame(self, event: Event) -> dict[str, Any] | None:

@@ -54,6 +54,9 @@ def mode_set(mode: str, trading_mode: str) -> str:
     return f"Strategy mode: {MODE_TEXT[mode]}\nAccount: {mode_badge(trading_mode)}"
 
 
+PAUSED = "⏸ Paused: no new entries; exits, stops and the delta check go on (/resume)"
+
+
 #: The three views of ``/strategy``: the screen, its settings, every candidate.
 VIEW_PREFIX = "stg:view:"
 #: At most this many positions on the one-screen ``/strategy``; the rest are counted.
@@ -139,7 +142,7 @@ def status(st: StrategyStatus) -> str:
     c = st.config
     lines = [
         f"<b>Strategy</b> ({esc(c.kind)}) · {mode_badge(st.trading_mode)}",
-        f"Mode: {MODE_TEXT.get(st.mode, esc(st.mode))}",
+        f"Mode: {MODE_TEXT.get(st.mode, esc(st.mode))}" + (f"\n{PAUSED}" if st.paused else ""),
         "",
         f"<b>Open positions</b> ({len(st.positions)})",
     ]

@@ -202,6 +202,13 @@ def _leg_result(r: LegResult) -> str:
     return f"⏭ {what}: not sent ({esc(r.reason)})"
 
 
+def results(outcome: Outcome) -> str | None:
+    """What each leg of a sent order did, one line a leg (``None`` when nothing was sent)."""
+    if outcome.status not in _SENT or not outcome.results:
+        return None
+    return "\n".join(_leg_result(r) for r in outcome.results)
+
+
 def final(outcome: Outcome) -> str | None:
     """The preview message edited into its final state (``None``: leave the message alone)."""
     p = outcome.preview

@@ -40,16 +40,17 @@ class Action(StrEnum):
     ACCOUNT = "account"  # balances, positions, orders, PnL, the strategy's status and trades
     TRADE = "trade"  # orders, cancels, closes, ✅ on a confirmation or a strategy proposal
     STRATEGY = "strategy"  # the strategy's mode and settings
+    LOGS = "logs"  # the bot's own log lines (/logs)
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     "viewer": frozenset({Action.GENERAL, Action.MARKET, Action.ALERTS, Action.ACCOUNT}),
-    "trader": frozenset(set(Action) - {Action.STRATEGY}),
+    "trader": frozenset(set(Action) - {Action.STRATEGY, Action.LOGS}),
     "owner": frozenset(Action),
 }
 
 #: Actions refused in a group chat (unless the group is allowed): they show or move money.
-PRIVATE_ACTIONS = frozenset({Action.ACCOUNT, Action.TRADE, Action.STRATEGY})
+PRIVATE_ACTIONS = frozenset({Action.ACCOUNT, Action.TRADE, Action.STRATEGY, Action.LOGS})
 
 #: Every command the bot answers, and what it does.
 COMMANDS: dict[str, Action] = {
@@ -79,6 +80,16 @@ COMMANDS: dict[str, Action] = {
     "cancel": Action.TRADE,
     "sl": Action.TRADE,  # stop-loss: traders and owners
     "tp": Action.TRADE,  # take-profit
+    "dashboard": Action.ACCOUNT,  # the Mini App: the account's numbers (its API checks roles)
+    "daily": Action.ACCOUNT,
+    "weekly": Action.ACCOUNT,
+    "monthly": Action.ACCOUNT,
+    "stats": Action.ACCOUNT,
+    "version": Action.GENERAL,
+    "pause": Action.STRATEGY,  # no new strategy entries
+    "resume": Action.STRATEGY,
+    "health": Action.ACCOUNT,
+    "logs": Action.LOGS,  # owners only
 }
 
 #: Callback-data prefixes of every inline button, and what a tap does.
@@ -116,6 +127,7 @@ _ACTION_TEXT: dict[Action, str] = {
     Action.ACCOUNT: "see the account",
     Action.TRADE: "trade",
     Action.STRATEGY: "change the strategy's mode or settings",
+    Action.LOGS: "read the bot's log",
 }
 
 

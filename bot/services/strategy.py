@@ -124,6 +124,7 @@ class StrategyStatus:
     config: StrategyConfig
     candidates: tuple[Candidate, ...]
     positions: tuple[PositionView, ...]
+    paused: bool = False  # /pause: no new entries
 
 
 def leg_fill(leg: Leg, o: OrderOutcome) -> LegFill:
@@ -177,6 +178,8 @@ class StrategyService:
         self._lock = asyncio.Lock()
         self._fees: Fees | None = None
         self._cooldowns_told: dict[str, int] = {}  # symbol → the exit whose cooldown was logged
+        #: When the last cycle began (``/health``); ``None`` until the first one.
+        self.last_cycle_ms: int | None = None
 
     def now_ms(self) -> int:
         return int(self.clock.time() * 1000)
@@ -194,6 +197,13 @@ class StrategyService:
             now_ms=self.now_ms(), mode=mode, user_id=actor.user_id, chat_id=actor.chat_id
         )
         return mode
+
+    async def set_paused(self, paused: bool, *, actor: Actor) -> bool:
+        """``/pause`` (True) or ``/resume``: new entries stop or start again; exits, stops and
+        the delta check always go on. Refused unless the actor may change the strategy."""
+        actor.require(access.Action.STRATEGY)
+        await self.store.save_settings(now_ms=self.now_ms(), paused=paused)
+        return paused
 
     async def set_config(self, key: str, value: str, *, actor: Actor) -> StrategyConfig:
         """Validate and persist one setting (raises ``ConfigError`` with the reason, or
@@ -306,6 +316,7 @@ class StrategyService:
                 settings.config,
                 pairs[:limit],
                 tuple(PositionView(p, marks.get(p.symbol), None, None) for p in crossing.positions),
+                settings.paused,
             )
         snap = await self.snapshot(settings.config, others)
         cands = candidates(snap, others, settings.config, self.now_ms())
@@ -327,6 +338,7 @@ class StrategyService:
             settings.config,
             tuple(cands[:limit]),
             tuple(views),
+            settings.paused,
         )
 
     # ------------------------------------------------------------------ the cycle
@@ -335,12 +347,15 @@ class StrategyService:
         """One decision: off → nothing; approve → proposals; auto → executions."""
         async with self._lock:
             settings = await self.store.settings()
+            self.last_cycle_ms = self.now_ms()  # /health: the cycle runs
             if settings.mode == "off":
                 return CycleResult(mode="off")
             now = self.now_ms()
             owner = (settings.user_id or 0, settings.chat_id or 0)
             stop_notes = await self.ensure_stops(settings.config, *owner)
             actions, warnings = await self._decide(settings.config, now, settings.mode)
+            if settings.paused:  # /pause: exits and stops go on, nothing new is opened
+                actions = [a for a in actions if a.kind != "open"]
             if settings.mode == "auto":
                 reports = [await self._execute(a, *owner) for a in actions]
                 stop_notes += await self.ensure_stops(settings.config, *owner)

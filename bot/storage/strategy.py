@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, Text, delete, select, update
+from sqlalchemy import BigInteger, Boolean, Integer, String, Text, delete, false, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.base import Base, DecimalText
@@ -30,6 +30,8 @@ class StrategySettingsRow(Base):
     user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     chat_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     updated_at_ms: Mapped[int] = mapped_column(BigInteger)
+    #: ``/pause``: no new entries; exits, stops and the delta check go on.
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class StrategyPositionRow(Base):
@@ -113,6 +115,7 @@ class StrategySettings:
     config: StrategyConfig
     user_id: int | None
     chat_id: int | None
+    paused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +219,11 @@ class StrategyStore:
         if row is None:
             return StrategySettings("off", StrategyConfig(), None, None)
         return StrategySettings(
-            row.mode, StrategyConfig.from_dict(json.loads(row.config)), row.user_id, row.chat_id
+            row.mode,
+            StrategyConfig.from_dict(json.loads(row.config)),
+            row.user_id,
+            row.chat_id,
+            bool(row.paused),
         )
 
     async def save_settings(
@@ -227,6 +234,7 @@ class StrategyStore:
         config: StrategyConfig | None = None,
         user_id: int | None = None,
         chat_id: int | None = None,
+        paused: bool | None = None,
     ) -> StrategySettings:
         async with self.db.session() as s, s.begin():
             row = await s.get(StrategySettingsRow, 1)
@@ -243,6 +251,8 @@ class StrategyStore:
                 row.user_id = user_id
             if chat_id is not None:
                 row.chat_id = chat_id
+            if paused is not None:
+                row.paused = paused
             row.updated_at_ms = now_ms
         return await self.settings()
 

@@ -18,6 +18,7 @@ def local_settings(tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "exchange": "sim",
         "local_chat_port": 0,
+        "webapp_port": 0,
         "database_url": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
         "data_dir": tmp_path / "data",
         "sim_tick_seconds": 0.2,

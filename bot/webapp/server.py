@@ -1,0 +1,100 @@
+"""The dashboard's aiohttp server: the page and its assets from ``static/`` (no CDN, no build
+step, a strict CSP) and the JSON API (:mod:`bot.webapp.api`), on ``WEBAPP_HOST``:``WEBAPP_PORT``.
+
+Started and stopped by the composition root (``post_init`` / ``post_shutdown``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.container import Services
+from bot.webapp.api import DashboardApi
+from bot.webapp.manage import ManageApi
+
+STATIC = Path(__file__).parent / "static"
+MAX_BODY = 1024 * 1024
+#: Scripts, styles and data only from the bot itself; Telegram's clients may frame the page.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'self' https://web.telegram.org https://*.telegram.org"
+)
+_TYPES = {
+    "index.html": "text/html",
+    "dashboard.js": "text/javascript",
+    "dashboard.css": "text/css",
+    "icon.svg": "image/svg+xml",
+}
+
+
+@web.middleware
+async def _headers(request: web.Request, handler: Any) -> web.StreamResponse:
+    response: web.StreamResponse = await handler(request)
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+class DashboardServer:
+    """``await server.start()`` → ``server.url`` (where it listens) and ``server.public_url``
+    (``WEBAPP_URL``, or ``url`` when unset)."""
+
+    def __init__(self, services: Services, token: str) -> None:
+        s = services.settings
+        self.host = s.webapp_host
+        self.port = s.webapp_port
+        self.configured_url = s.webapp_url
+        self.api = DashboardApi(token, services)
+        self.app = web.Application(client_max_size=MAX_BODY, middlewares=[_headers])
+        self.app.router.add_get("/", self.index)
+        self.app.router.add_get("/static/{name}", self.static)
+        self.api.add_routes(self.app)
+        ManageApi(token, services).add_routes(self.app)
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    @property
+    def public_url(self) -> str:
+        """The address the ``web_app`` button opens (always ends with ``/``)."""
+        base = self.configured_url or self.url
+        return base if base.endswith("/") else base + "/"
+
+    async def index(self, request: web.Request) -> web.StreamResponse:
+        return _asset("index.html")
+
+    async def static(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name not in _TYPES or name == "index.html":
+            raise web.HTTPNotFound()
+        return _asset(name)
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        try:
+            await site.start()
+        except OSError:
+            await self._runner.cleanup()
+            self._runner = None
+            raise
+        server: Any = site._server
+        port = server.sockets[0].getsockname()[1]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.url = f"http://{host}:{port}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+def _asset(name: str) -> web.Response:
+    body = (STATIC / name).read_bytes()
+    return web.Response(body=body, content_type=_TYPES[name], charset="utf-8")
