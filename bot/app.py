@@ -38,19 +38,19 @@ from bot.exchange.errors import BackpackError
 from bot.paper import PaperExchange
 from bot.render.dashboard import menu_button
 from bot.services.access import Refused, reads_only
-from bot.services.account import AccountService
-from bot.services.arb import ArbConfig, ArbService
-from bot.services.cross import CrossDesk
-from bot.services.fills import FillFeed
+from bot.services.account.journal import JournalService
+from bot.services.account.views import AccountService
 from bot.services.health import LogTail
-from bot.services.journal import JournalService
 from bot.services.market import MarketService
-from bot.services.orders import OrderSender
-from bot.services.outbox import Outbox
+from bot.services.notices.fills import FillFeed
+from bot.services.notices.outbox import Outbox
+from bot.services.notices.watchers import WatchConfig, WatcherService
+from bot.services.orders.confirm import TradingConfig, TradingService
+from bot.services.orders.sender import OrderSender
 from bot.services.recovery import RecoveryService
-from bot.services.strategy import StrategyService
-from bot.services.trading import TradingConfig, TradingService
-from bot.services.watchers import WatchConfig, WatcherService
+from bot.services.strategy.arb import ArbConfig, ArbService
+from bot.services.strategy.control import StrategyService
+from bot.services.strategy.cross import CrossDesk
 from bot.settings import Settings
 from bot.storage.alerts import AlertStore
 from bot.storage.db import Database

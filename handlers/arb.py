@@ -14,7 +14,7 @@ from bot.render import charts
 from bot.render import strategy as render_strategy
 from bot.render.common import esc
 from bot.services.access import Action, Refused
-from bot.services.order_intent import IntentError
+from bot.services.orders.intent import IntentError
 from bot.venues.port import VenueError
 from handlers.common import Context, args_of, guarded, reply, rt, say_refusal
 from handlers.guard import actor, permitted

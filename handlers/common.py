@@ -27,7 +27,7 @@ from bot.exchange.errors import (
 )
 from bot.render.common import esc, safe, split_message
 from bot.services.access import Refusal, Refused
-from bot.services.commands import CommandLine, read_command
+from bot.services.chat.commands import CommandLine, read_command
 from bot.services.health import LogTail
 from bot.venues.port import VenueError
 from bot.webapp.server import DashboardServer

@@ -18,8 +18,8 @@ from bot.render import market as render_market
 from bot.render.common import esc, mode_badge
 from bot.services import access
 from bot.services.access import Action
-from bot.services.commands import CommandLine
-from bot.services.suggest import suggest
+from bot.services.chat.commands import CommandLine
+from bot.services.chat.suggest import suggest
 from handlers import account as account_handlers
 from handlers.common import Context, args_of, command_of, guarded, reply, rt
 from handlers.guard import actor, permitted, refusal

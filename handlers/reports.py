@@ -9,8 +9,14 @@ from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
 from bot.render import reports as render
+from bot.services.account.reports import (
+    DEFAULT_PERIODS,
+    MAX_PERIODS,
+    ReportService,
+    Span,
+    bot_version,
+)
 from bot.services.health import health as check_health
-from bot.services.reports import DEFAULT_PERIODS, MAX_PERIODS, ReportService, Span, bot_version
 from handlers.common import Context, args_of, guarded, reply, rt
 from handlers.guard import actor
 

@@ -14,8 +14,8 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.render import strategy as render
 from bot.render.common import esc
 from bot.services.access import STRATEGY_VIEWS, Action, Actor, Refused
-from bot.services.numbers import NumberError, human_duration, parse_duration
-from bot.services.strategy import MAX_BACKTEST_DAYS, CrossBacktest, StrategyService
+from bot.services.chat.numbers import NumberError, human_duration, parse_duration
+from bot.services.strategy.control import MAX_BACKTEST_DAYS, CrossBacktest, StrategyService
 from bot.storage.strategy import MODES
 from bot.strategy.model import CONFIG_KEYS, ConfigError
 from handlers.arb import spread_chart

@@ -1,6 +1,7 @@
 """/buy, /sell, /close, /sl, /tp, the ✅ / ❌ taps and the per-position Close buttons.
 
-Thin adapters: parse → :class:`bot.services.trading.TradingService` → :mod:`bot.render.trading`.
+Thin adapters: parse → :class:`bot.services.orders.confirm.TradingService` →
+:mod:`bot.render.trading`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from bot.render import account as render_account
 from bot.render import trading as render
 from bot.render.account import CLOSE_PREFIX
 from bot.services.access import Refused
-from bot.services.order_intent import (
+from bot.services.orders.confirm import Outcome, Status, TradingService
+from bot.services.orders.intent import (
     CloseIntent,
     Intent,
     IntentError,
@@ -27,7 +29,6 @@ from bot.services.order_intent import (
     parse_order,
     parse_stop,
 )
-from bot.services.trading import Outcome, Status, TradingService
 from bot.storage.events import POSITION
 from handlers.account import shown, stale_tap
 from handlers.common import Context, args_of, friendly, guarded, reply, rt, say_refusal

@@ -13,7 +13,7 @@ log = logging.getLogger("jobs.outbox")
 
 
 class TelegramTransport:
-    """:class:`bot.services.outbox.Transport` over the Bot API (rate-limited by PTB)."""
+    """:class:`bot.services.notices.outbox.Transport` over the Bot API (rate-limited by PTB)."""
 
     def __init__(self, bot: Any) -> None:
         self.bot = bot

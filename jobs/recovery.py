@@ -16,7 +16,7 @@ from bot.container import Services
 from bot.render import recovery as render
 from bot.render import strategy as render_strategy
 from bot.render import trading as render_trading
-from bot.services.outbox import Note
+from bot.services.notices.outbox import Note
 from bot.services.recovery import Recovered
 
 log = logging.getLogger("jobs.recovery")

@@ -17,8 +17,8 @@ from bot.alerts.service import Firing
 from bot.container import Services
 from bot.exchange.errors import BackpackError
 from bot.render import strategy as render
-from bot.services.outbox import Note
-from bot.services.strategy import CycleResult
+from bot.services.notices.outbox import Note
+from bot.services.strategy.control import CycleResult
 from bot.venues.port import VenueError
 
 log = logging.getLogger("jobs.strategy")

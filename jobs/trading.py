@@ -12,7 +12,7 @@ from telegram.ext import JobQueue
 
 from bot.container import Services
 from bot.render import trading as render
-from bot.services.outbox import Note
+from bot.services.notices.outbox import Note
 from jobs.common import safe
 
 SWEEP_SECONDS = 5.0

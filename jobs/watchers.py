@@ -2,7 +2,7 @@
 
 Wiring: the alert service hears the market client's price and funding callbacks and its
 reconnect hook (every armed alert is re-checked after a reconnect); the account client's
-private order stream feeds :class:`bot.services.fills.FillFeed` (fill notices, stale
+private order stream feeds :class:`bot.services.notices.fills.FillFeed` (fill notices, stale
 keyboards). Scheduled:
 
 * ``watch-funding`` (60 s): funding notices ahead of each funding time, flip warnings;
@@ -30,8 +30,8 @@ from bot.clock import now_ms
 from bot.container import Services
 from bot.render import alerts as render
 from bot.render import keyboards as render_keyboards
-from bot.services.outbox import Note
-from bot.services.watchers import (
+from bot.services.notices.outbox import Note
+from bot.services.notices.watchers import (
     Digest,
     FillNotice,
     FundingFlip,

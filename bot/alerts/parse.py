@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from bot.render import money
-from bot.services.numbers import NumberError, bounds, parse_duration, parse_number
+from bot.services.chat.numbers import NumberError, bounds, parse_duration, parse_number
 
 EXAMPLES = (
     "/alert BTC > 70000",

@@ -8,8 +8,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.render import money
 from bot.render.common import esc, mode_badge, num, pct, signed_usd, usd
-from bot.services.account import AccountView, BalanceView, OrderView, PositionView
-from bot.services.stops import StopOrder
+from bot.services.account.views import AccountView, BalanceView, OrderView, PositionView
+from bot.services.orders.stops import StopOrder
 
 CLOSE_PREFIX = "close:"
 CANCEL_PREFIX = "cxl:"

@@ -12,7 +12,7 @@ from bot.alerts.service import Firing
 from bot.render import money
 from bot.render.common import esc, pct, safe, signed_usd
 from bot.services.access import Role, trade_notices
-from bot.services.numbers import human_duration
+from bot.services.chat.numbers import human_duration
 from bot.storage.alerts import Alert, NotifySettings
 
 DELETE_PREFIX = "al:del:"

@@ -10,8 +10,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.clock import Clock
 from bot.render import money
 from bot.render.common import countdown, esc, hhmm
-from bot.services.arb import Scan, VenueEdge
-from bot.services.cross import PairView
+from bot.services.strategy.arb import Scan, VenueEdge
+from bot.services.strategy.cross import PairView
 from bot.venues.pairs import Pair
 from bot.venues.port import VenuePosition
 from bot.venues.spread import Edge, Leg, apr

@@ -17,8 +17,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, MenuButtonWebAp
 
 from bot.render import money
 from bot.render.common import signed_usd, usd
-from bot.services.account import PositionView
-from bot.services.journal import PnlReport, PnlRow
+from bot.services.account.journal import PnlReport, PnlRow
+from bot.services.account.views import PositionView
 from bot.storage.strategy import ActionRecord
 from bot.venues.port import VenuePosition
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from bot.render.common import esc, mode_badge
 from bot.render.strategy import approval, report
 from bot.render.trading import _leg_result, final
-from bot.services.orders import LegStatus, OrderOutcome
-from bot.services.strategy import ApprovalResult
-from bot.services.trading import Outcome
+from bot.services.orders.confirm import Outcome
+from bot.services.orders.sender import LegStatus, OrderOutcome
+from bot.services.strategy.control import ApprovalResult
 from bot.storage.trading import JournalRecord
 from bot.strategy.executor import ExecutionReport
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from bot.render import money
 from bot.render.common import esc, mode_badge
+from bot.services.account.reports import PeriodRow, Stats
 from bot.services.health import Health
-from bot.services.reports import PeriodRow, Stats
 
 TITLES = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
 

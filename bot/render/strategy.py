@@ -10,9 +10,9 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.render import money
 from bot.render.common import esc, mode_badge, num, pct, safe, signed_usd, usd
-from bot.services.journal import PnlReport, PnlRow
-from bot.services.strategy import ApprovalResult, PositionView, Proposal, StrategyStatus
-from bot.services.trading import Status
+from bot.services.account.journal import PnlReport, PnlRow
+from bot.services.orders.confirm import Status
+from bot.services.strategy.control import ApprovalResult, PositionView, Proposal, StrategyStatus
 from bot.storage.strategy import ActionRecord
 from bot.strategy.backtest import BacktestResult
 from bot.strategy.cross import CrossResult

@@ -15,12 +15,12 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.render import money
 from bot.render.common import esc, mode_badge, pct, safe, usd
-from bot.services.order_intent import STOP_NAMES, IntentError
-from bot.services.order_quote import LegPreview, decimals
-from bot.services.trading import LegResult, LegStatus, Outcome, Preview, Status
+from bot.services.orders.confirm import LegResult, LegStatus, Outcome, Preview, Status
+from bot.services.orders.intent import STOP_NAMES, IntentError
+from bot.services.orders.quote import LegPreview, decimals
 
 CONFIRM_PREFIX = "tc:"
-#: ``Preview.origin`` of a strategy proposal (``bot.services.strategy.ORIGIN``).
+#: ``Preview.origin`` of a strategy proposal (``bot.services.strategy.control.ORIGIN``).
 STRATEGY_ORIGIN = "strategy:"
 CANCEL_PREFIX = "tx:"
 

@@ -11,7 +11,7 @@ Group chats: market commands work anywhere; account data and trading are refused
 ("use a private chat with me") unless the group's id is in ``TELEGRAM_ALLOWED_GROUPS``.
 
 The update gate asks :func:`check_command` / :func:`check_callback` with the user's role and the
-chat (the command read by :func:`bot.services.commands.read_command`, as the handler reads it);
+chat (the command read by :func:`bot.services.chat.commands.read_command`, as the handler reads it);
 a :class:`Refusal` carries the sentence to send (or to show as a callback answer). The services
 check again: each operation that changes or shows the account takes an :class:`Actor` and calls
 :meth:`Actor.require`, which raises :class:`Refused` — the same table, the second line.
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, get_args
 
-from bot.services.commands import CommandLine
+from bot.services.chat.commands import CommandLine
 
 Role = Literal["owner", "trader", "viewer"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -191,7 +191,7 @@ READ_ACTIONS = frozenset({Action.GENERAL, Action.MARKET, Action.ACCOUNT})
 
 
 def line_action(line: CommandLine | None) -> Action | None:
-    """What a command read by :func:`bot.services.commands.read_command` does; ``None`` for
+    """What a command read by :func:`bot.services.chat.commands.read_command` does; ``None`` for
     free text, a command for another bot, or a command the bot does not have."""
     if line is None or not line.ours:
         return None

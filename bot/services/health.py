@@ -19,7 +19,7 @@ from sqlalchemy import text
 from bot.container import Services
 from bot.logs import FORMAT
 from bot.services.access import Action, Actor
-from bot.services.reports import bot_version
+from bot.services.account.reports import bot_version
 
 #: How long one probe (a venue, the database) may take before it counts as down.
 PROBE_SECONDS = 5.0

@@ -11,7 +11,7 @@ updates. In order:
 2. Every other unsettled journal row (strategy legs in auto mode, unwinds, cancels) likewise.
 3. Auto-mode strategy actions left ``executing``: booked from their legs; a half-entered pair
    is completed when the entry rule still holds and the leg is safe to send, otherwise unwound
-   (which starts the symbol's cooldown) — see :mod:`bot.services.strategy_resume`.
+   (which starts the symbol's cooldown) — see :mod:`bot.services.strategy.resume`.
 4. The strategy's positions are reconciled with the exchange's real ones.
 
 Nothing is ever re-sent. When the exchange cannot be asked, the rows stay as they are and
@@ -24,10 +24,10 @@ import logging
 from dataclasses import dataclass
 
 from bot.exchange.errors import BackpackError
-from bot.services.orders import LegStatus, OrderOutcome, OrderSender
-from bot.services.strategy import ApprovalResult, StrategyService
-from bot.services.strategy_resume import resume_interrupted
-from bot.services.trading import Outcome, TradingService
+from bot.services.orders.confirm import Outcome, TradingService
+from bot.services.orders.sender import LegStatus, OrderOutcome, OrderSender
+from bot.services.strategy.control import ApprovalResult, StrategyService
+from bot.services.strategy.resume import resume_interrupted
 from bot.storage.trading import KIND_CANCEL, JournalRecord
 from bot.strategy.executor import ExecutionReport
 

@@ -1,9 +1,9 @@
 """Trading storage: single-use confirmations and the order journal.
 
 A confirmation row is the pending action behind one ✅ button. Its ``token`` is the callback
-data, so it is random (see :mod:`bot.services.trading`) and the primary key. Every state change
-is a conditional ``UPDATE … WHERE status = <expected>`` whose rowcount decides who won: two taps,
-two devices or a replay after a restart can never both move a row out of ``pending``.
+data, so it is random (see :mod:`bot.services.orders.confirm`) and the primary key. Every state
+change is a conditional ``UPDATE … WHERE status = <expected>`` whose rowcount decides who won: two
+taps, two devices or a replay after a restart can never both move a row out of ``pending``.
 
 Status graph::
 

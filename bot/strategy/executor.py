@@ -24,7 +24,7 @@ UNWIND_TIMEOUT = 5.0
 
 class LegSender(Protocol):
     """The one order path as the executor sees it: journal the leg, send it, record the
-    answer (see :class:`bot.services.orders.OrderSender`); ``step`` names the leg within the
+    answer (see :class:`bot.services.orders.sender.OrderSender`); ``step`` names the leg within the
     action ("0", "1", "unwind") so a restart can tell which legs went out."""
 
     async def __call__(self, leg: Leg, step: str) -> LegFill: ...

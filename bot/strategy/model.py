@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from bot.render import money
-from bot.services.numbers import NumberError, Unit, bounds, parse_number, plain
+from bot.services.chat.numbers import NumberError, Unit, bounds, parse_number, plain
 
 Kind = Literal["directional", "carry", "cross"]
 Side = Literal["Bid", "Ask"]

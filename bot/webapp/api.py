@@ -3,7 +3,7 @@ user's role applies; the numbers come from the same services as the chat command
 
 ``Authorization: tma <initData>`` → 401 (and no data) when missing, forged or too old; 403 for
 someone not on ``TELEGRAM_ALLOWED_USERS``; 403 for a role that may not do the action. A Close
-from the page is a preview from :class:`~bot.services.trading.TradingService` with its
+from the page is a preview from :class:`~bot.services.orders.confirm.TradingService` with its
 single-use token; ``/api/confirm`` claims that token exactly as the chat's ✅ does.
 """
 
@@ -24,9 +24,9 @@ from bot.exchange.errors import BackpackError
 from bot.render import dashboard as render
 from bot.render import trading as render_trading
 from bot.services.access import Action, Actor, Refused, may
-from bot.services.order_intent import CloseIntent, IntentError
-from bot.services.reports import PERIOD_MS, DashPeriod, ReportService
-from bot.services.trading import Outcome
+from bot.services.account.reports import PERIOD_MS, DashPeriod, ReportService
+from bot.services.orders.confirm import Outcome
+from bot.services.orders.intent import CloseIntent, IntentError
 from bot.venues.port import VenueError
 from bot.webapp.auth import InitDataError, WebAppUser, validate
 

@@ -16,7 +16,7 @@ from bot.render import arb as render_arb
 from bot.render import dashboard as render
 from bot.render import strategy as render_strategy
 from bot.services.access import Action, Actor
-from bot.services.reports import SPREAD_HOURS, spread_series
+from bot.services.account.reports import SPREAD_HOURS, spread_series
 from bot.storage.strategy import MODES
 from bot.strategy.history import parse_ts_ms
 from bot.strategy.model import CONFIG_KEYS, ConfigError

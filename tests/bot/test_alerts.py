@@ -13,7 +13,7 @@ from bot.alerts.parse import parse_alert
 from bot.alerts.service import AlertService
 from bot.exchange.client import BackpackAPI
 from bot.services.access import Actor
-from bot.services.outbox import Outbox
+from bot.services.notices.outbox import Outbox
 from bot.sim import Simulator
 from tests.bot.conftest import ALICE, BotRunner, make_settings
 from tests.conftest import Control

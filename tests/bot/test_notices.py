@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.services.strategy import CycleResult
+from bot.services.strategy.control import CycleResult
 from bot.strategy.executor import ExecutionReport, LegFill
 from bot.strategy.model import Action
 from jobs.strategy import deliver

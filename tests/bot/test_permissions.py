@@ -28,7 +28,7 @@ import pytest
 from bot.alerts.parse import parse_alert
 from bot.alerts.service import AlertService
 from bot.services.access import Actor, Refused, Role
-from bot.services.order_intent import StopIntent, parse_order, parse_stop
+from bot.services.orders.intent import StopIntent, parse_order, parse_stop
 from tests.bot.conftest import BotRunner, make_settings
 from tests.fakes.telegram import BOT_USERNAME, FakeTelegram, Sent
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.render import strategy as render
-from bot.services.strategy import PositionView, StrategyStatus
+from bot.services.strategy.control import PositionView, StrategyStatus
 from bot.strategy.model import Candidate, StrategyConfig, StrategyPosition
 
 D = Decimal

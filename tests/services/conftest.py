@@ -12,7 +12,7 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.exchange.client import BackpackAPI
-from bot.services.trading import TradingConfig, TradingService
+from bot.services.orders.confirm import TradingConfig, TradingService
 from bot.sim import Simulator
 from bot.storage.db import Database
 from bot.storage.trading import TradingStore

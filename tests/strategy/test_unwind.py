@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from bot.exchange.client import BackpackAPI
-from bot.services.orders import OrderSender, WireOrder
+from bot.services.orders.sender import OrderSender, WireOrder
 from bot.sim import Simulator
 from bot.storage.db import Database
 from bot.storage.trading import TradingStore

@@ -8,7 +8,7 @@ from decimal import Decimal as D
 
 from bot.clock import SystemClock
 from bot.exchange.client import BackpackAPI
-from bot.services.arb import ArbConfig, ArbService
+from bot.services.strategy.arb import ArbConfig, ArbService
 from bot.venues.backpack import BackpackVenue
 from bot.venues.ccxt_venue import CcxtVenue, make_exchange
 from tests.keys import new_keypair

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.services.numbers import (
+from bot.services.chat.numbers import (
     NumberError,
     human_duration,
     parse_duration,

@@ -13,7 +13,7 @@ from typing import Literal
 
 from bot.clock import Clock
 from bot.services.access import Action, Actor
-from bot.services.journal import JournalService, PnlReport, compute_pnl
+from bot.services.account.journal import JournalService, PnlReport, compute_pnl
 from bot.storage.strategy import JournalEntry
 
 DashPeriod = Literal["day", "week", "month", "all"]
@@ -234,7 +234,7 @@ def stats(entries: Sequence[JournalEntry]) -> Stats:
 
 def _inventory(trip: Sequence[JournalEntry]) -> Decimal:
     """The position ``trip``'s fills leave (a spot buy's fee paid in the coin reduces it, as in
-    :func:`~bot.services.journal.compute_pnl`)."""
+    :func:`~bot.services.account.journal.compute_pnl`)."""
     qty = ZERO
     for e in trip:
         if e.kind == "funding":

@@ -21,9 +21,9 @@ import logging
 from dataclasses import replace
 
 from bot.exchange.errors import BackpackError
-from bot.services.order_intent import IntentError, OrderIntent
-from bot.services.orders import OrderOutcome
-from bot.services.strategy import StrategyService, leg_fill
+from bot.services.orders.intent import IntentError, OrderIntent
+from bot.services.orders.sender import OrderOutcome
+from bot.services.strategy.control import StrategyService, leg_fill
 from bot.storage.trading import JournalRecord
 from bot.strategy.cross import cross_actions
 from bot.strategy.decide import candidates, decide

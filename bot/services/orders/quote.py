@@ -3,7 +3,7 @@
 Nothing here talks to the network: :func:`build_leg` takes a :class:`MarketView` (the market's
 rules, the book best-first on both sides, the position, fees, leverage and what is available)
 and either returns a :class:`LegPreview` whose quantity and price are already rounded to the
-market's step and tick, or raises :class:`~bot.services.order_intent.IntentError` naming the
+market's step and tick, or raises :class:`~bot.services.orders.intent.IntentError` naming the
 problem. The same function runs at preview time and again when the preview is re-quoted.
 """
 
@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from bot.exchange.markets import Market
 from bot.render import money
-from bot.services.order_intent import (
+from bot.services.orders.intent import (
     STOP_NAMES,
     CloseIntent,
     IntentError,

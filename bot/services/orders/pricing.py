@@ -1,9 +1,9 @@
 """Pricing a preview: markets, books (streamed when fresh), the account, fees, the hedge venue.
 
 :class:`Pricer` is the half of the confirmation flow that reads the market and the account and
-turns an intent into checked, priced legs (:func:`bot.services.order_quote.build_leg`), and that
+turns an intent into checked, priced legs (:func:`bot.services.orders.quote.build_leg`), and that
 re-quotes them at the tap (:meth:`Pricer.drift`). It sends nothing and stores nothing; the
-single-use confirmation around it is :class:`bot.services.trading.TradingService`.
+single-use confirmation around it is :class:`bot.services.orders.confirm.TradingService`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from bot.clock import Clock
 from bot.exchange.client import BackpackAPI
 from bot.exchange.errors import BackpackError, InvalidSymbol
 from bot.exchange.markets import Market
-from bot.services.order_intent import (
+from bot.services.orders.intent import (
     CloseIntent,
     Intent,
     IntentError,
@@ -28,7 +28,7 @@ from bot.services.order_intent import (
     examples,
     legs_of,
 )
-from bot.services.order_quote import (
+from bot.services.orders.quote import (
     LegPreview,
     Limits,
     MarketView,
@@ -36,8 +36,8 @@ from bot.services.order_quote import (
     drift,
     requote,
 )
-from bot.services.orders import OrderSender
-from bot.services.stops import stops_of
+from bot.services.orders.sender import OrderSender
+from bot.services.orders.stops import stops_of
 from bot.venues.port import HEDGE, Venue, VenueError, VenueMarket
 
 ZERO = Decimal(0)

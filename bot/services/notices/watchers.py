@@ -21,7 +21,7 @@ from bot.alerts.service import AlertService
 from bot.clock import Clock, now_ms
 from bot.exchange.client import BackpackAPI
 from bot.services.access import Actor, Role, trade_notices
-from bot.services.account import AccountService
+from bot.services.account.views import AccountService
 from bot.services.market import apr, funding_payment
 from bot.storage.alerts import AlertStore
 
@@ -143,8 +143,8 @@ class WatcherService:
 
     async def fills(self, event: dict[str, Any]) -> list[Notice]:
         """A private order-stream event → its log line and a notice for every user who wants
-        fills (which events reach the chat is :class:`bot.services.fills.FillFeed`'s question:
-        it logs every one through here and builds the notices itself)."""
+        fills (which events reach the chat is :class:`bot.services.notices.fills.FillFeed`'s
+        question: it logs every one through here and builds the notices itself)."""
         kind = str(event.get("e", ""))
         if kind not in ("orderFill", "orderCancelled", "orderExpired"):
             return []

@@ -10,8 +10,8 @@ from typing import Any
 from bot.exchange.client import BackpackAPI
 from bot.exchange.errors import BackpackError, NotFound
 from bot.services.access import Action, Actor
-from bot.services.orders import OrderSender
-from bot.services.stops import StopOrder, stops_of
+from bot.services.orders.sender import OrderSender
+from bot.services.orders.stops import StopOrder, stops_of
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,12 +21,12 @@ from bot.exchange.markets import round_quantity
 from bot.faults import crash_point
 from bot.services import access
 from bot.services.access import Actor
-from bot.services.cross import CrossDesk
-from bot.services.journal import JournalService
-from bot.services.order_intent import IntentError, MultiLeg, OrderIntent
-from bot.services.orders import SENT_OK, LegStatus, OrderOutcome, OrderSender, WireOrder
-from bot.services.stops import stops_of
-from bot.services.trading import Outcome, Preview, Status, TradingService
+from bot.services.account.journal import JournalService
+from bot.services.orders.confirm import Outcome, Preview, Status, TradingService
+from bot.services.orders.intent import IntentError, MultiLeg, OrderIntent
+from bot.services.orders.sender import SENT_OK, LegStatus, OrderOutcome, OrderSender, WireOrder
+from bot.services.orders.stops import stops_of
+from bot.services.strategy.cross import CrossDesk
 from bot.storage.strategy import MODES, ActionRecord, StrategyStore
 from bot.strategy.backtest import BacktestResult, run_backtest
 from bot.strategy.cross import CrossResult, cross_config, run_cross_backtest
@@ -645,7 +645,7 @@ class StrategyService:
     async def _execute(self, action: Action, user_id: int, chat_id: int) -> ExecutionReport:
         """Auto mode: record the action (``executing``), send its legs, book, finish. A stop
         anywhere in between is finished by recovery at the next start
-        (:func:`bot.services.strategy_resume.resume_interrupted`)."""
+        (:func:`bot.services.strategy.resume.resume_interrupted`)."""
         action = await self._prepare(action)
         if not action.legs:
             await self.store.remove_position(action.symbol, exited_at_ms=self.now_ms())

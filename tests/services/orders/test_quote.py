@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from bot.exchange.markets import Market
-from bot.services.order_intent import CloseIntent, IntentError, OrderIntent, StopIntent
-from bot.services.order_quote import (
+from bot.services.orders.intent import CloseIntent, IntentError, OrderIntent, StopIntent
+from bot.services.orders.quote import (
     LegPreview,
     Limits,
     MarketView,

@@ -48,20 +48,20 @@ from bot.exchange.client import BackpackAPI
 from bot.exchange.errors import BackpackError
 from bot.faults import crash_point
 from bot.services.access import Action, Actor
-from bot.services.order_intent import (
+from bot.services.orders.intent import (
     Intent,
     IntentError,
     MultiLeg,
     intent_from_json,
     intent_to_json,
 )
-from bot.services.order_quote import (
+from bot.services.orders.pricing import Pricer, TradingConfig
+from bot.services.orders.quote import (
     LegPreview,
     Limits,
 )
-from bot.services.orders import SENT_OK as _SENT_OK
-from bot.services.orders import LegStatus, OrderOutcome, OrderSender, WireOrder
-from bot.services.pricing import Pricer, TradingConfig
+from bot.services.orders.sender import SENT_OK as _SENT_OK
+from bot.services.orders.sender import LegStatus, OrderOutcome, OrderSender, WireOrder
 from bot.storage.trading import (
     CANCELLED,
     DONE,

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.services.order_intent import (
+from bot.services.orders.intent import (
     CloseIntent,
     IntentError,
     MultiLeg,
@@ -170,7 +170,7 @@ def test_shared_grammar_refusals(text: str, problem: str) -> None:
 
 
 def test_stop_commands_parse() -> None:
-    from bot.services.order_intent import (
+    from bot.services.orders.intent import (
         StopIntent,
         StopOff,
         intent_from_json,

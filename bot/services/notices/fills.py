@@ -30,7 +30,7 @@ from typing import Any
 
 from bot.clock import Clock, now_ms
 from bot.exchange.client import BackpackAPI
-from bot.services.watchers import FillNotice, Notice, WatcherService
+from bot.services.notices.watchers import FillNotice, Notice, WatcherService
 from bot.storage.events import ORDER, POSITION, EventStore, Keyboard
 from bot.storage.trading import SENDING
 

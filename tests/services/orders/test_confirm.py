@@ -12,20 +12,20 @@ import pytest
 from bot.clock import FakeClock
 from bot.exchange.client import BackpackAPI
 from bot.services.access import Actor
-from bot.services.order_intent import (
+from bot.services.orders.confirm import (
+    LegStatus,
+    Outcome,
+    Status,
+    TradingConfig,
+    TradingService,
+)
+from bot.services.orders.intent import (
     CloseIntent,
     IntentError,
     MultiLeg,
     OrderIntent,
     parse_close,
     parse_order,
-)
-from bot.services.trading import (
-    LegStatus,
-    Outcome,
-    Status,
-    TradingConfig,
-    TradingService,
 )
 from bot.sim import Simulator
 from bot.storage.db import Database
@@ -345,7 +345,7 @@ async def test_multi_leg_and_listener(
 async def test_a_stop_is_journaled_with_its_trigger_and_recovered_by_client_id(
     trading: TradingService, quiet_sim: Simulator, keys: KeyPair
 ) -> None:
-    from bot.services.order_intent import StopIntent
+    from bot.services.orders.intent import StopIntent
 
     await trading.confirm(
         ALICE, (await trading.preview(ALICE, parse_order("buy", "BTC 0.01"))).token

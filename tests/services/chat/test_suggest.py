@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.services.suggest import closest_command, osa_distance, suggest
+from bot.services.chat.suggest import closest_command, osa_distance, suggest
 from handlers.general import unknown_reply
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from bot.services import numbers
+from bot.services.chat import numbers
 
 Side = Literal["buy", "sell"]
 StopKind = Literal["sl", "tp"]
@@ -152,7 +152,7 @@ def _tokens(args: Sequence[str] | str) -> list[str]:
 def parse_number(text: str, what: str, example: str) -> Decimal:
     """A strictly positive plain decimal, or an :class:`IntentError` naming ``what`` was wrong.
 
-    The rules are the shared grammar's (:mod:`bot.services.numbers`): no commas, exponents,
+    The rules are the shared grammar's (:mod:`bot.services.chat.numbers`): no commas, exponents,
     ``inf``/``nan`` or non-ASCII digits, at most 20 digits.
     """
     try:

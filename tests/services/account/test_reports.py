@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from bot.services.reports import (
+from bot.services.account.reports import (
     equity_points,
     period_starts,
     period_table,

@@ -11,7 +11,7 @@ from telegram.ext import CommandHandler
 
 from bot.localchat.entities import detect
 from bot.services.access import Action, line_action, reads_only
-from bot.services.commands import CommandLine, read_command
+from bot.services.chat.commands import CommandLine, read_command
 
 BOT = "backpack_test_bot"
 

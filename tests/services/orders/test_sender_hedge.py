@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from bot.exchange.client import BackpackAPI, new_client_id
-from bot.services.orders import LegStatus, OrderSender, WireOrder
+from bot.services.orders.sender import LegStatus, OrderSender, WireOrder
 from bot.sim import Simulator
 from bot.storage.db import Database
 from bot.storage.trading import NewJournalEntry, TradingStore

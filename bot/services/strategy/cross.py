@@ -1,7 +1,7 @@
 """The ``cross`` strategy's reads: edges on both venues, both legs' real positions, margin.
 
-:class:`bot.services.strategy.StrategyService` owns the cycle, proposals, execution and books
-(the same single-use ✅, journaled order path and unwind as every other strategy kind); this
+:class:`bot.services.strategy.control.StrategyService` owns the cycle, proposals, execution and
+books (the same single-use ✅, journaled order path and unwind as every other strategy kind); this
 desk supplies what only ``cross`` needs. The rules themselves are pure
 (:func:`bot.strategy.cross.cross_actions`).
 """
@@ -16,7 +16,7 @@ from decimal import ROUND_DOWN, Decimal
 from bot.exchange.client import BackpackAPI
 from bot.exchange.errors import BackpackError
 from bot.render import money
-from bot.services.arb import ArbService
+from bot.services.strategy.arb import ArbService
 from bot.storage.strategy import StrategyStore
 from bot.strategy.cross import close_action, cross_actions, open_action
 from bot.strategy.model import ZERO, Action, Candidate, Leg, Portfolio, Side, StrategyConfig
