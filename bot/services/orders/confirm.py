@@ -30,44 +30,46 @@ Guarantees:
 * A lost answer is settled by the client's ``clientId`` lookup: the outcome is ``filled`` /
   ``placed`` when the order exists, ``not_placed`` when it provably does not, and ``unknown``
   (never "failed") when it cannot be told.
+
+:class:`TradingService` is the facade of the flow: its values (:class:`Preview`, :class:`Status`,
+:class:`Outcome`, :class:`LegResult`) live in :mod:`~bot.services.orders.preview`, pricing in
+:mod:`~bot.services.orders.pricing`, sending in :mod:`~bot.services.orders.sender`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import secrets
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
-from typing import Any
 
 from bot.clock import Clock, SystemClock, now_ms
 from bot.exchange.client import BackpackAPI
 from bot.exchange.errors import BackpackError
 from bot.faults import crash_point
 from bot.services.access import Action, Actor
-from bot.services.orders.intent import (
-    Intent,
-    IntentError,
-    MultiLeg,
-    intent_from_json,
-    intent_to_json,
+from bot.services.orders.intent import Intent, IntentError, MultiLeg
+from bot.services.orders.preview import (
+    LegResult,
+    Listener,
+    Outcome,
+    Preview,
+    Status,
+    confirmation_record,
+    new_token,
+    order_outcome,
+    overall_status,
+    result_json,
+    wire_order,
 )
 from bot.services.orders.pricing import Pricer, TradingConfig
-from bot.services.orders.quote import (
-    LegPreview,
-    Limits,
-)
-from bot.services.orders.sender import SENT_OK as _SENT_OK
-from bot.services.orders.sender import LegStatus, OrderOutcome, OrderSender, WireOrder
+from bot.services.orders.quote import Limits
+from bot.services.orders.sender import SENT_OK, LegStatus, OrderOutcome, OrderSender
 from bot.storage.trading import (
     CANCELLED,
     DONE,
     EXECUTING,
     EXPIRED,
-    KIND_ORDER,
     PENDING,
     REQUOTED,
     SENDING,
@@ -77,6 +79,7 @@ from bot.storage.trading import (
 from bot.venues.port import VenueError
 
 __all__ = [
+    "LegResult",
     "LegStatus",
     "Outcome",
     "Preview",
@@ -85,147 +88,9 @@ __all__ = [
     "TradingService",
 ]
 
-ZERO = Decimal(0)
 _RECENT = 256
 #: How far back start-up re-applies the final text of finished confirmations' messages.
 _REFINAL_WINDOW_MS = 30 * 60 * 1000
-
-
-def new_token() -> str:
-    """An unguessable confirmation token, safe as Telegram callback data (24 chars)."""
-    return secrets.token_urlsafe(18)
-
-
-@dataclass(frozen=True, slots=True)
-class Preview:
-    """A stored, priced, not-yet-sent order set; ``token`` is the ✅ button's callback data."""
-
-    token: str
-    user_id: int
-    chat_id: int
-    mode: str
-    intent: Intent
-    legs: tuple[LegPreview, ...]
-    created_at_ms: int
-    expires_at_ms: int
-    title: str = ""
-    origin: str | None = None
-    replaces: str | None = None
-    drift: Decimal | None = None
-
-    @property
-    def ttl_seconds(self) -> int:
-        return max(0, (self.expires_at_ms - self.created_at_ms) // 1000)
-
-    @property
-    def notional(self) -> Decimal:
-        return sum((leg.notional for leg in self.legs), ZERO)
-
-    @property
-    def fee(self) -> Decimal:
-        return sum((leg.fee for leg in self.legs), ZERO)
-
-    def payload(self) -> str:
-        return json.dumps(
-            {
-                "v": 1,
-                "intent": intent_to_json(self.intent),
-                "legs": [leg.to_json() for leg in self.legs],
-                "title": self.title,
-                "origin": self.origin,
-                "drift": None if self.drift is None else str(self.drift),
-            },
-            separators=(",", ":"),
-        )
-
-    @classmethod
-    def from_record(cls, rec: ConfirmationRecord) -> Preview:
-        data = json.loads(rec.payload)
-        return cls(
-            token=rec.token,
-            user_id=rec.user_id,
-            chat_id=rec.chat_id,
-            mode=rec.mode,
-            intent=intent_from_json(data["intent"]),
-            legs=tuple(LegPreview.from_json(x) for x in data["legs"]),
-            created_at_ms=rec.created_at_ms,
-            expires_at_ms=rec.expires_at_ms,
-            title=data.get("title", ""),
-            origin=data.get("origin"),
-            replaces=rec.replaces,
-            drift=Decimal(data["drift"]) if data.get("drift") is not None else None,
-        )
-
-
-class Status(StrEnum):
-    """What a tap led to."""
-
-    FILLED = "filled"  # every leg filled completely
-    PLACED = "placed"  # every leg accepted; some rest on the book or filled partly
-    PARTIAL = "partial"  # several legs: some went through, some did not
-    REJECTED = "rejected"  # the exchange refused the (first) order; nothing was placed
-    NOT_PLACED = "not_placed"  # the answer was lost and the lookup shows no such order
-    UNKNOWN = "unknown"  # the answer was lost and the lookup failed: check before retrying
-    REQUOTED = "requoted"  # the price moved; a fresh preview replaces the old one
-    INVALID = "invalid"  # on re-quote the order no longer passes the checks; nothing sent
-    UNAVAILABLE = "unavailable"  # the exchange could not be reached before sending; tap again
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
-    USED = "used"  # already confirmed (or replaced) — nothing more happens
-    NOT_YOURS = "not_yours"
-    NOT_FOUND = "not_found"
-
-
-@dataclass(frozen=True, slots=True)
-class LegResult:
-    """What happened to one leg."""
-
-    leg: LegPreview
-    status: LegStatus
-    client_id: int
-    order_id: str | None = None
-    executed_quantity: Decimal = ZERO
-    avg_price: Decimal | None = None
-    reason: str = ""
-
-    @classmethod
-    def of(cls, leg: LegPreview, o: OrderOutcome) -> LegResult:
-        return cls(
-            leg, o.status, o.client_id, o.order_id, o.executed_quantity, o.avg_price, o.reason
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {"symbol": self.leg.symbol, **_outcome_of(self).to_json()}
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """The answer to a tap (or to the expiry sweeper).
-
-    ``preview`` is the confirmation the tap was about (``None`` when the token is unknown);
-    ``chat_id``/``message_id`` locate the message showing it; ``new_preview`` is set for
-    :attr:`Status.REQUOTED`.
-    """
-
-    status: Status
-    token: str
-    preview: Preview | None = None
-    results: tuple[LegResult, ...] = ()
-    new_preview: Preview | None = None
-    reason: str = ""
-    chat_id: int | None = None
-    message_id: int | None = None
-
-    @property
-    def origin(self) -> str | None:
-        return self.preview.origin if self.preview else None
-
-    @property
-    def order_ids(self) -> list[str]:
-        return [r.order_id for r in self.results if r.order_id]
-
-
-Listener = Callable[[Outcome], Awaitable[None]]
 
 
 class TradingService:
@@ -277,7 +142,7 @@ class TradingService:
         """
         actor.require(Action.TRADE)
         preview = await self._build(actor.user_id, actor.chat_id, intent, replaces=replaces)
-        record = _record(preview, PENDING)
+        record = confirmation_record(preview, PENDING)
         await self.store.add(record)
         self._remember(record)
         return preview
@@ -360,7 +225,7 @@ class TradingService:
         if moved is not None:
             return await self._requote(rec, preview, moved)
 
-        wires = [_wire(leg) for leg in preview.legs]
+        wires = [wire_order(leg) for leg in preview.legs]
         journal = [
             self.sender.entry(
                 i,
@@ -379,7 +244,7 @@ class TradingService:
 
         results: list[LegResult] = []
         for i, (leg, wire, entry) in enumerate(zip(preview.legs, wires, journal, strict=True)):
-            if results and results[-1].status not in _SENT_OK:
+            if results and results[-1].status not in SENT_OK:
                 result = LegResult(
                     leg, LegStatus.SKIPPED, entry.client_id, reason="an earlier leg failed"
                 )
@@ -388,20 +253,20 @@ class TradingService:
                 crash_point("answered")
             results.append(result)
             if i < len(preview.legs) - 1:
-                await self.sender.record(token, i, _outcome_of(result))
+                await self.sender.record(token, i, order_outcome(result))
                 crash_point("recorded-leg")
         await self._retire_replaced(rec, results)
-        status = _overall(results)
+        status = overall_status(results)
         if on_sent is not None:
             try:
                 await on_sent(self._outcome(status, rec, preview, results=tuple(results)))
             except Exception:  # telling the user early is a courtesy; the books come first
                 self.logger.exception("early acknowledgement of %s failed", token)
         crash_point("acknowledged")
-        await self.sender.record(token, len(results) - 1, _outcome_of(results[-1]))
+        await self.sender.record(token, len(results) - 1, order_outcome(results[-1]))
         crash_point("recorded")
         await self.store.transition(
-            token, EXECUTING, DONE, now_ms(self.clock), result=_result_json(status, results)
+            token, EXECUTING, DONE, now_ms(self.clock), result=result_json(status, results)
         )
         crash_point("finished")  # final, but the preview message not yet edited
         outcome = self._outcome(status, rec, preview, results=tuple(results))
@@ -412,7 +277,7 @@ class TradingService:
         """A new stop is in place: cancel the ones it replaces (after, so the position is never
         unprotected), through the journaled cancel path."""
         for r in results:
-            if not r.leg.replaces or r.status not in _SENT_OK:
+            if not r.leg.replaces or r.status not in SENT_OK:
                 continue
             for oid in r.leg.replaces:
                 try:
@@ -475,7 +340,7 @@ class TradingService:
                     else LegResult(leg, LegStatus.SKIPPED, 0, reason="not sent")
                     for i, leg in enumerate(preview.legs)
                 )
-                out.append(self._outcome(_overall(results), rec, preview, results=results))
+                out.append(self._outcome(overall_status(results), rec, preview, results=results))
         return out
 
     async def reconcile(self) -> list[Outcome]:
@@ -504,9 +369,9 @@ class TradingService:
                     results.append(LegResult.of(leg, OrderOutcome.of_row(row)))
             if unanswered:
                 continue  # the exchange could not be asked: try again later, tell nothing yet
-            status = _overall(results)
+            status = overall_status(results)
             if await self.store.transition(
-                rec.token, EXECUTING, DONE, now_ms(self.clock), result=_result_json(status, results)
+                rec.token, EXECUTING, DONE, now_ms(self.clock), result=result_json(status, results)
             ):
                 outcome = self._outcome(status, rec, preview, results=tuple(results))
                 out.append(outcome)
@@ -568,7 +433,7 @@ class TradingService:
                 old,
                 reason=f"the exchange did not answer ({exc.message}); nothing was sent",
             )
-        record = _record(fresh, PENDING)
+        record = confirmation_record(fresh, PENDING)
         if await self.store.replace(rec.token, rec.user_id, now, record):
             self._remember(record)
             return self._outcome(Status.REQUOTED, rec, old, new_preview=fresh, reason=str(moved))
@@ -603,66 +468,3 @@ class TradingService:
                 await listener(outcome)
             except Exception:  # a listener's bug must not undo or hide a placed order
                 self.logger.exception("trading outcome listener failed")
-
-
-def _record(p: Preview, status: str) -> ConfirmationRecord:
-    return ConfirmationRecord(
-        token=p.token,
-        kind=KIND_ORDER,
-        user_id=p.user_id,
-        chat_id=p.chat_id,
-        message_id=None,
-        status=status,
-        mode=p.mode,
-        payload=p.payload(),
-        result=None,
-        replaces=p.replaces,
-        created_at_ms=p.created_at_ms,
-        expires_at_ms=p.expires_at_ms,
-        used_at_ms=None,
-    )
-
-
-def _wire(leg: LegPreview) -> WireOrder:
-    return WireOrder(
-        symbol=leg.symbol,
-        side="BUY" if leg.is_buy else "SELL",
-        quantity=leg.quantity,
-        price=leg.price,
-        order_type=leg.order_type,
-        post_only=leg.post_only,
-        reduce_only=leg.reduce_only,
-        venue=leg.venue,
-        trigger_price=leg.trigger_price,
-        stop_loss=leg.stop_loss,
-        take_profit=leg.take_profit,
-    )
-
-
-def _outcome_of(r: LegResult) -> OrderOutcome:
-    return OrderOutcome(
-        r.status, r.client_id, r.order_id, r.executed_quantity, r.avg_price, r.reason
-    )
-
-
-def _result_json(status: Status, results: Sequence[LegResult]) -> str:
-    return json.dumps(
-        {"status": str(status), "legs": [r.to_json() for r in results]}, separators=(",", ":")
-    )
-
-
-def _overall(results: Sequence[LegResult]) -> Status:
-    if not results:
-        return Status.NOT_PLACED
-    if all(r.status == LegStatus.FILLED for r in results):
-        return Status.FILLED
-    if all(r.status in _SENT_OK for r in results):
-        return Status.PLACED
-    if any(r.status in _SENT_OK for r in results):
-        return Status.PARTIAL
-    first = next(r for r in results if r.status != LegStatus.SKIPPED)
-    return {
-        LegStatus.REJECTED: Status.REJECTED,
-        LegStatus.NOT_PLACED: Status.NOT_PLACED,
-        LegStatus.UNKNOWN: Status.UNKNOWN,
-    }.get(first.status, Status.REJECTED)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bot.services.orders.confirm import Outcome, Preview
+from bot.services.orders.preview import Outcome, Preview
 from bot.services.orders.sender import SENT_OK, OrderOutcome
 from bot.strategy.cross import CrossResult
 from bot.strategy.executor import ExecutionReport, LegFill
