@@ -25,7 +25,7 @@ from bot.sim.control import ControlApi, Fault
 from bot.sim.engine import Engine
 from bot.sim.markets import contract_address
 from bot.sim.model import SimError, bad_request, parse_error
-from bot.sim.store import StateStore
+from bot.sim.store import GroupCommit, StateStore
 
 log = logging.getLogger("bot.sim")
 
@@ -155,7 +155,7 @@ class SimServer:
             store.load(engine)
         self.store = store
         self._held: list[tuple[str, str, str]] = []  # private frames waiting for a save
-        self._flush_scheduled = False
+        self.commit = GroupCommit(self._save)
         self.faults: list[Fault] = []
         self.clients: set[WsClient] = set()
         self.stopping = False
@@ -280,9 +280,13 @@ class SimServer:
                     account = self.verifier.verify(request.headers, instruction, params)
                 result = await handler(request, account, params)
             except SimError as err:
-                self.flush()
+                if self.store is not None:
+                    await self.commit.wait()
                 return _error(err)
-            self.flush()  # what the answer says is on disk before the answer leaves
+            if self.store is not None:
+                # What the answer says is on disk before the answer leaves; one fsync serves
+                # every request waiting at this moment (group commit).
+                await self.commit.wait()
             if (
                 fault is not None
                 and fault.kind == "lost_response"
@@ -566,22 +570,19 @@ class SimServer:
 
     def _schedule_flush(self) -> None:
         """Save soon (engine changes made outside a request, e.g. ``Engine.mirror``)."""
-        if self.store is None or self._flush_scheduled:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # no loop yet: the first request or ``stop`` saves
-        self._flush_scheduled = True
-        loop.call_soon(self.flush)
+        if self.store is not None:
+            self.commit.schedule()  # no loop yet: the first request or ``stop`` saves
 
     def flush(self) -> None:
+        """Persist every engine change now; release the answers and private frames waiting."""
+        self.commit.flush()
+
+    def _save(self) -> None:
         """Persist every engine change, then release the private frames that announce them.
 
-        Called synchronously after each request and each background step, before the event
-        loop can send anything, so no answer ever gets ahead of the disk.
+        Requests wait for this (:class:`GroupCommit`) and background steps call it before
+        the event loop can send anything, so no answer ever gets ahead of the disk.
         """
-        self._flush_scheduled = False
         if self.store is None:
             return
         self.store.save(self.engine)
