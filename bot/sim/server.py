@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import orjson
 from aiohttp import WSMsgType, web
 
 from bot.clock import Clock, SystemClock
@@ -58,15 +59,26 @@ WRITE_HIGH_WATER = 1 << 20
 MAX_PENDING = 100_000
 
 
-def _text_frame(text: str) -> bytes:
-    """One final, unmasked WebSocket text frame (RFC 6455 §5.2)."""
-    payload = text.encode()
+def _text_frame(payload: bytes) -> bytes:
+    """One final, unmasked WebSocket text frame (RFC 6455 §5.2) around UTF-8 ``payload``."""
     n = len(payload)
     if n < 126:
         return bytes((0x81, n)) + payload
     if n < 1 << 16:
         return bytes((0x81, 126)) + n.to_bytes(2, "big") + payload
     return bytes((0x81, 127)) + n.to_bytes(8, "big") + payload
+
+
+def _frame_text(frame: bytes) -> str:
+    """The payload of a frame built by :func:`_text_frame`, as text."""
+    n = frame[1]
+    return frame[2 if n < 126 else 4 if n == 126 else 10 :].decode()
+
+
+def ws_frame(data: Any) -> bytes:
+    """``data`` as a ready-to-send WebSocket text frame: built once, shared by every
+    subscriber (orjson: compact JSON, several times faster than ``json.dumps``)."""
+    return _text_frame(orjson.dumps(data))
 
 
 class WsClient:
@@ -83,16 +95,17 @@ class WsClient:
         self.transport = transport if isinstance(transport, asyncio.WriteTransport) else None
         self.streams: set[str] = set()
         self.account: str | None = None
-        self.pending: deque[str] = deque()
+        self.pending: deque[bytes] = deque()  # complete frames (see :func:`ws_frame`)
         self.wake = asyncio.Event()
 
     async def writer(self) -> None:
         """Send queued frames; what is already queued goes out in one socket write.
 
-        Frames are plain text frames (no compression, server frames are unmasked), so a batch
-        is encoded here and handed to the transport at once: one syscall per batch instead of
-        one per frame. Control frames (pings, close) stay with aiohttp; a transport write is
-        atomic on the event loop, so they never land inside a data frame.
+        Frames are plain text frames (no compression, server frames are unmasked), encoded once
+        when the event is published, so a batch is joined here and handed to the transport at
+        once: one syscall per batch instead of one per frame. Control frames (pings, close)
+        stay with aiohttp; a transport write is atomic on the event loop, so they never land
+        inside a data frame.
         """
         pending, ws, transport = self.pending, self.ws, self.transport
         while True:
@@ -102,10 +115,10 @@ class WsClient:
                 if ws.closed:
                     return
                 if transport is None or transport.is_closing():
-                    await ws.send_str(pending.popleft())
+                    await ws.send_str(_frame_text(pending.popleft()))
                     continue
                 n = min(len(pending), WRITE_BATCH)
-                transport.write(b"".join(_text_frame(pending.popleft()) for _ in range(n)))
+                transport.write(b"".join([pending.popleft() for _ in range(n)]))
                 if transport.get_write_buffer_size() > WRITE_HIGH_WATER:
                     await self._drained(transport)
 
@@ -116,7 +129,7 @@ class WsClient:
                 return
             await asyncio.sleep(0.005)
 
-    def push(self, frame: str) -> None:
+    def push(self, frame: bytes) -> None:
         if len(self.pending) < MAX_PENDING:  # a reader that stopped reading loses frames
             self.pending.append(frame)
             if not self.wake.is_set():
@@ -154,7 +167,7 @@ class SimServer:
             store = StateStore(state_path, markets=random_walk)  # the walk's market continues
             store.load(engine)
         self.store = store
-        self._held: list[tuple[str, str, str]] = []  # private frames waiting for a save
+        self._held: list[tuple[str, str, bytes]] = []  # private frames waiting for a save
         self.commit = GroupCommit(self._save)
         self.faults: list[Fault] = []
         self.clients: set[WsClient] = set()
@@ -464,7 +477,7 @@ class SimServer:
         return ws
 
     async def _ws_error(self, client: WsClient, code: int, message: str) -> None:
-        client.push(json.dumps({"id": None, "error": {"code": code, "message": message}}))
+        client.push(ws_frame({"id": None, "error": {"code": code, "message": message}}))
 
     async def _ws_message(self, client: WsClient, text: str) -> None:
         try:
@@ -535,7 +548,7 @@ class SimServer:
             if key.startswith("account.positionUpdate") and client.account is not None:
                 sym = key.split(".", 2)[2] if key.count(".") >= 2 else None
                 for data in self.engine.position_snapshot(client.account, sym):
-                    client.push(json.dumps({"stream": stream, "data": data}))
+                    client.push(ws_frame({"stream": stream, "data": data}))
 
     def _wants(self, stream: str) -> bool:
         return bool(self.subscribers.get(stream))
@@ -546,7 +559,7 @@ class SimServer:
             return
         if account is not None and self.store is not None:
             # A private frame announces a change: it waits until that change is on disk.
-            self._held.append((stream, account, _frame(stream, data)))
+            self._held.append((stream, account, ws_frame({"stream": stream, "data": data})))
             self._schedule_flush()
             return
         self._deliver(subs, account, None, stream, data)
@@ -555,7 +568,7 @@ class SimServer:
         self,
         subs: set[WsClient],
         account: str | None,
-        frame: str | None,
+        frame: bytes | None,
         stream: str,
         data: dict[str, Any] | None,
     ) -> None:
@@ -564,8 +577,8 @@ class SimServer:
                 continue
             if client.ws.closed:
                 continue
-            if frame is None:
-                frame = _frame(stream, data)
+            if frame is None:  # built once, the same bytes for every subscriber
+                frame = ws_frame({"stream": stream, "data": data})
             client.push(frame)
 
     def _schedule_flush(self) -> None:
@@ -639,10 +652,6 @@ class SimServer:
         await self.drop_ws()
         if self.store is not None:
             self.store.close()
-
-
-def _frame(stream: str, data: Any) -> str:
-    return json.dumps({"stream": stream, "data": data}, separators=(",", ":"))
 
 
 def wallets() -> list[dict[str, str]]:
