@@ -56,6 +56,19 @@ class Market:
     bid_index: int = 0
     kline_starts: dict[str, int] = field(default_factory=dict)
     oi_published_us: int = 0
+    #: ``(asks, bids, best ask, best bid)`` of :attr:`published`, kept by ``publish_changes``.
+    best_cache: tuple[Any, Any, Decimal | None, Decimal | None] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def published_best(self) -> tuple[Decimal | None, Decimal | None]:
+        """Best published ask and bid; cached while :attr:`published` holds the same books
+        (a new pair of books, as ``publish_book`` assigns, is never read from the cache)."""
+        asks, bids = self.published
+        cached = self.best_cache
+        if cached is not None and cached[0] is asks and cached[1] is bids:
+            return cached[2], cached[3]
+        return (min(asks) if asks else None), (max(bids) if bids else None)
 
     def _make_profile(self) -> None:
         """Fix the ladder's price grid (about 1 bp apart) and base level size for this price.
