@@ -39,7 +39,7 @@ Handler = Callable[[web.Request, str | None, Any], Awaitable[Any]]
 
 def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(
-        body=json.dumps(data, separators=(",", ":")).encode(),
+        body=orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS),  # str keys, as json.dumps
         status=status,
         content_type=None,
         headers={"Content-Type": JSON},
@@ -59,11 +59,14 @@ WRITE_HIGH_WATER = 1 << 20
 MAX_PENDING = 100_000
 
 
+_SHORT_HEADERS = [bytes((0x81, n)) for n in range(126)]
+
+
 def _text_frame(payload: bytes) -> bytes:
     """One final, unmasked WebSocket text frame (RFC 6455 §5.2) around UTF-8 ``payload``."""
     n = len(payload)
     if n < 126:
-        return bytes((0x81, n)) + payload
+        return _SHORT_HEADERS[n] + payload
     if n < 1 << 16:
         return bytes((0x81, 126)) + n.to_bytes(2, "big") + payload
     return bytes((0x81, 127)) + n.to_bytes(8, "big") + payload
