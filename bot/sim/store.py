@@ -4,7 +4,7 @@ A paper account must survive ``kill -9`` at any moment: once an answer (an HTTP 
 private WebSocket frame) has left the simulator, the change it announces is on disk. Writing
 the whole engine on every order costs time that grows with the account's history, so each
 change is one JSON line appended to ``<state>.wal`` and ``fdatasync``-ed; the journal is folded
-into the snapshot (``<state>``, replaced atomically) when it grows past the snapshot's size.
+into the snapshot (``<state>``, replaced atomically) when it grows past a few snapshots' size.
 
 Requests share fsyncs (group commit, :class:`GroupCommit`): each request makes its change, then
 waits; one save — one append and one ``fdatasync`` — covers every request waiting at that moment
@@ -38,6 +38,11 @@ from typing import IO, Any
 from bot.sim.engine import Engine
 
 MIN_COMPACT_BYTES = 1 << 20
+#: The journal is folded when it outgrows this many snapshots. Folding writes the whole
+#: engine (every account), so with thousands of accounts a fold per snapshot-size of journal
+#: would cost each order about as much as its own record; four keeps it a small share while
+#: a restart replays at most four snapshots' worth of records.
+COMPACT_RATIO = 4
 MARKET_SAVE_SECONDS = 5.0
 
 
@@ -122,7 +127,7 @@ class StateStore:
         if not records:
             return
         self._append(records)
-        if self._wal_bytes > max(MIN_COMPACT_BYTES, self._snapshot_bytes):
+        if self._wal_bytes > max(MIN_COMPACT_BYTES, COMPACT_RATIO * self._snapshot_bytes):
             self.compact(engine)
 
     def _append(self, records: list[dict[str, Any]]) -> None:
