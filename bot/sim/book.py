@@ -56,6 +56,19 @@ class Market:
     bid_index: int = 0
     kline_starts: dict[str, int] = field(default_factory=dict)
     oi_published_us: int = 0
+    #: ``(asks, bids, best ask, best bid)`` of :attr:`published`, kept by ``publish_changes``.
+    best_cache: tuple[Any, Any, Decimal | None, Decimal | None] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def published_best(self) -> tuple[Decimal | None, Decimal | None]:
+        """Best published ask and bid; cached while :attr:`published` holds the same books
+        (a new pair of books, as ``publish_book`` assigns, is never read from the cache)."""
+        asks, bids = self.published
+        cached = self.best_cache
+        if cached is not None and cached[0] is asks and cached[1] is bids:
+            return cached[2], cached[3]
+        return (min(asks) if asks else None), (max(bids) if bids else None)
 
     def _make_profile(self) -> None:
         """Fix the ladder's price grid (about 1 bp apart) and base level size for this price.
@@ -133,23 +146,28 @@ class Market:
             return da, db
         self.bid_index = new
         gap = self.gap
-        for i in range(old + 1, old + LEVELS + 1):  # asks that fell out of range
-            if not new < i <= new + LEVELS:
-                p = gap * i
-                if self.asks.pop(p, None) is not None:
-                    da.append((p, ZERO))
-        for i in range(new + 1, new + LEVELS + 1):  # asks that came into range
-            if not old < i <= old + LEVELS:
-                p = gap * i
-                self.asks[p] = q = self.size_at(i)
-                da.append((p, q))
-        for i in range(old - LEVELS + 1, old + 1):
-            if not new - LEVELS < i <= new and i > 0:
+        # Only the indices between the old and the new window change (|new - old| < LEVELS).
+        if new > old:
+            ask_out, ask_in = range(old + 1, new + 1), range(old + LEVELS + 1, new + LEVELS + 1)
+            bid_out, bid_in = range(old - LEVELS + 1, new - LEVELS + 1), range(old + 1, new + 1)
+        else:
+            ask_out, ask_in = range(new + LEVELS + 1, old + LEVELS + 1), range(new + 1, old + 1)
+            bid_out, bid_in = range(new + 1, old + 1), range(new - LEVELS + 1, old - LEVELS + 1)
+        for i in ask_out:
+            p = gap * i
+            if self.asks.pop(p, None) is not None:
+                da.append((p, ZERO))
+        for i in ask_in:
+            p = gap * i
+            self.asks[p] = q = self.size_at(i)
+            da.append((p, q))
+        for i in bid_out:
+            if i > 0:
                 p = gap * i
                 if self.bids.pop(p, None) is not None:
                     db.append((p, ZERO))
-        for i in range(new - LEVELS + 1, new + 1):
-            if not old - LEVELS < i <= old and i > 0:
+        for i in bid_in:
+            if i > 0:
                 p = gap * i
                 self.bids[p] = q = self.size_at(i)
                 db.append((p, q))

@@ -4,7 +4,12 @@ A paper account must survive ``kill -9`` at any moment: once an answer (an HTTP 
 private WebSocket frame) has left the simulator, the change it announces is on disk. Writing
 the whole engine on every order costs time that grows with the account's history, so each
 change is one JSON line appended to ``<state>.wal`` and ``fdatasync``-ed; the journal is folded
-into the snapshot (``<state>``, replaced atomically) when it grows past the snapshot's size.
+into the snapshot (``<state>``, replaced atomically) when it grows past a few snapshots' size.
+
+Requests share fsyncs (group commit, :class:`GroupCommit`): each request makes its change, then
+waits; one save — one append and one ``fdatasync`` — covers every request waiting at that moment
+and then releases all their answers together. Under load the cost of a sync is spread over the
+whole batch; an answer still never leaves before its change is durable.
 
 Journal records are idempotent (absolute values, rows placed at absolute offsets) and carry
 the snapshot's generation, so a crash between writing a new snapshot and emptying the journal
@@ -19,18 +24,25 @@ are lost to a ``kill -9``, never a jump back to the seed's prices.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import glob
 import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 from bot.sim.engine import Engine
 
 MIN_COMPACT_BYTES = 1 << 20
+#: The journal is folded when it outgrows this many snapshots. Folding writes the whole
+#: engine (every account), so with thousands of accounts a fold per snapshot-size of journal
+#: would cost each order about as much as its own record; four keeps it a small share while
+#: a restart replays at most four snapshots' worth of records.
+COMPACT_RATIO = 4
 MARKET_SAVE_SECONDS = 5.0
 
 
@@ -60,17 +72,17 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _sync(fh: IO[bytes]) -> None:
-    fh.flush()
-    sync = getattr(os, "fdatasync", os.fsync)
-    sync(fh.fileno())
+#: Makes a file descriptor's written data durable (``fdatasync`` where the OS has it).
+Syncer = Callable[[int], None]
+DATA_SYNC: Syncer = getattr(os, "fdatasync", os.fsync)
 
 
 class StateStore:
     """Owns ``path`` (the snapshot) and ``path.wal`` (the journal) for one engine."""
 
-    def __init__(self, path: Path, *, markets: bool = False) -> None:
+    def __init__(self, path: Path, *, markets: bool = False, syncer: Syncer = DATA_SYNC) -> None:
         self.path = path
+        self.syncer = syncer
         self.markets = markets
         self._engine: Engine | None = None
         self._market_due = 0.0
@@ -115,14 +127,14 @@ class StateStore:
         if not records:
             return
         self._append(records)
-        if self._wal_bytes > max(MIN_COMPACT_BYTES, self._snapshot_bytes):
+        if self._wal_bytes > max(MIN_COMPACT_BYTES, COMPACT_RATIO * self._snapshot_bytes):
             self.compact(engine)
 
     def _append(self, records: list[dict[str, Any]]) -> None:
         assert self._wal is not None
         data = b"".join(json.dumps(r, separators=(",", ":")).encode() + b"\n" for r in records)
         self._wal.write(data)
-        _sync(self._wal)
+        self._sync(self._wal)
         self._wal_bytes += len(data)
 
     def compact(self, engine: Engine) -> None:
@@ -141,10 +153,14 @@ class StateStore:
             self._wal.close()
         existed = self.wal_path.exists()
         self._wal = open(self.wal_path, "wb")  # noqa: SIM115 - held open for appends
-        _sync(self._wal)
+        self._sync(self._wal)
         if not existed:
             fsync_dir(self.wal_path.parent)
         self._wal_bytes = 0
+
+    def _sync(self, fh: IO[bytes]) -> None:
+        fh.flush()
+        self.syncer(fh.fileno())
 
     def close(self) -> None:
         """Fold everything, the market's last moves and trade tape too (when the market is
@@ -154,6 +170,57 @@ class StateStore:
                 self.compact(self._engine)
             self._wal.close()
             self._wal = None
+
+
+class GroupCommit:
+    """One save for every request waiting at that moment, then all their answers go.
+
+    A request calls :meth:`wait` after changing the engine; the first waiter schedules
+    ``save`` for the next turn of the event loop, so every request that made its change in
+    the meantime rides on the same journal append and the same fsync. A synchronous
+    :meth:`flush` (a background step, a control request) releases the waiters as well: the
+    save it runs covers their changes too. If the save fails, every waiter gets the error and
+    no answer claims a change that is not on disk.
+    """
+
+    def __init__(self, save: Callable[[], None]) -> None:
+        self._save = save
+        self._waiters: list[asyncio.Future[None]] = []
+        self._scheduled = False
+
+    async def wait(self) -> None:
+        """Return once every change made so far is durable."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(fut)
+        self.schedule()
+        await fut
+
+    def schedule(self) -> None:
+        """Save on the next turn of the loop (or at the next request/``flush`` if none runs)."""
+        if self._scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._scheduled = True
+        loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Save now and release every waiter."""
+        self._scheduled = False
+        waiters, self._waiters = self._waiters, []
+        try:
+            self._save()
+        except BaseException as exc:
+            for w in waiters:
+                if not w.done():
+                    w.set_exception(exc)
+            raise
+        for w in waiters:
+            if not w.done():
+                w.set_result(None)
 
 
 def _records(raw: bytes) -> list[dict[str, Any]]:

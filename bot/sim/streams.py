@@ -76,40 +76,61 @@ class Streams:
         """
         da, db = changes
         pub_asks, pub_bids = m.published
-        da = [(p, q) for p, q in da if pub_asks.get(p, ZERO) != q]
-        db = [(p, q) for p, q in db if pub_bids.get(p, ZERO) != q]
+        if da:
+            da = [(p, q) for p, q in da if pub_asks.get(p, ZERO) != q]
+        if db:
+            db = [(p, q) for p, q in db if pub_bids.get(p, ZERO) != q]
         if not da and not db:
             return
-        for book, levels in ((pub_asks, da), (pub_bids, db)):
-            for p, q in levels:
-                if q:
-                    book[p] = q
-                else:
-                    book.pop(p, None)
+        # The best prices follow the changed levels; a full scan only when the best one left.
+        ba, bb = m.published_best()
+        rescan_a = rescan_b = False
+        for p, q in da:
+            if q:
+                pub_asks[p] = q
+                if ba is None or p < ba:
+                    ba = p
+            else:
+                pub_asks.pop(p, None)
+                rescan_a = rescan_a or p == ba
+        for p, q in db:
+            if q:
+                pub_bids[p] = q
+                if bb is None or p > bb:
+                    bb = p
+            else:
+                pub_bids.pop(p, None)
+                rescan_b = rescan_b or p == bb
+        if rescan_a:
+            ba = min(pub_asks) if pub_asks else None
+        if rescan_b:
+            bb = max(pub_bids) if pub_bids else None
+        m.best_cache = (pub_asks, pub_bids, ba, bb)
         m.update_id += 1
         sym = m.spec.symbol
         depth_stream, ticker_stream = f"depth.{sym}", f"bookTicker.{sym}"
         now = self.ex.now_us()
         if self.ex.wanted(depth_stream):
             self._emit_depth(depth_stream, sym, now, m.update_id, (da, db))
-        if self.ex.wanted(ticker_stream) and pub_asks and pub_bids:
-            ba, bb = min(pub_asks), max(pub_bids)
-            if any(p == ba for p, _ in da) or any(p == bb for p, _ in db) or len(da) + len(db) > 1:
-                self.ex.emit(
-                    ticker_stream,
-                    None,
-                    {
-                        "e": "bookTicker",
-                        "E": now,
-                        "s": sym,
-                        "a": fmt(ba),
-                        "A": fmt(pub_asks[ba]),
-                        "b": fmt(bb),
-                        "B": fmt(pub_bids[bb]),
-                        "u": m.update_id,
-                        "T": now,
-                    },
-                )
+        top_changed = (
+            len(da) + len(db) > 1 or any(p == ba for p, _ in da) or any(p == bb for p, _ in db)
+        )
+        if top_changed and ba is not None and bb is not None and self.ex.wanted(ticker_stream):
+            self.ex.emit(
+                ticker_stream,
+                None,
+                {
+                    "e": "bookTicker",
+                    "E": now,
+                    "s": sym,
+                    "a": fmt(ba),
+                    "A": fmt(pub_asks[ba]),
+                    "b": fmt(bb),
+                    "B": fmt(pub_bids[bb]),
+                    "u": m.update_id,
+                    "T": now,
+                },
+            )
 
     def _emit_depth(
         self,
@@ -127,8 +148,8 @@ class Streams:
                 "e": "depth",
                 "E": now,
                 "s": sym,
-                "a": [[fmt(p), fmt(q)] for p, q in sorted(da)],
-                "b": [[fmt(p), fmt(q)] for p, q in sorted(db)],
+                "a": [[fmt(p), fmt(q)] for p, q in (sorted(da) if len(da) > 1 else da)],
+                "b": [[fmt(p), fmt(q)] for p, q in (sorted(db) if len(db) > 1 else db)],
                 "U": update_id,
                 "u": update_id,
                 "T": now,

@@ -36,7 +36,11 @@ async function api(path, body) {
   const response = await fetch(path, options);
   const data = await response.json().catch(() => ({ error: response.statusText }));
   if (response.status === 401 || response.status === 403) throw new Denied(data.error || "refused");
-  if (!response.ok) throw new Error(data.error || response.statusText);
+  if (!response.ok) {
+    const failure = new Error(data.error || response.statusText);
+    failure.status = response.status;
+    throw failure;
+  }
   return data;
 }
 
@@ -220,6 +224,11 @@ async function run(job) {
   }
 }
 
+function yesNo(text) {
+  if (tg && tg.showConfirm) return new Promise((resolve) => tg.showConfirm(text, resolve));
+  return Promise.resolve(window.confirm(text));
+}
+
 async function closePosition(symbol) {
   await run(async () => {
     const preview = await api("/api/close", { symbol });
@@ -265,7 +274,13 @@ async function start() {
     event.preventDefault();
     const input = document.getElementById("alert-text");
     run(async () => {
-      await api("/api/alerts", { text: input.value });
+      try {
+        await api("/api/alerts", { text: input.value });
+      } catch (failure) {
+        // Already true when set (a typo like "> 1.5k" for 150k would fire at once): ask first.
+        if (failure.status !== 409 || !(await yesNo(failure.message))) throw failure;
+        await api("/api/alerts", { text: input.value, anyway: true });
+      }
       input.value = "";
       await pages.alerts();
     });
