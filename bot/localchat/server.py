@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hmac
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bot.clock import Clock, SystemClock
+from bot.httpserve import start_site
 from bot.localchat.botapi import BotApi
 from bot.localchat.store import ChatStore
 from bot.localchat.web import Banner, ChatPage
@@ -86,19 +86,7 @@ class LocalChatServer:
         return f"{self.url}/bot"
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        try:
-            await site.start()
-        except OSError:
-            await self._runner.cleanup()
-            self._runner = None
-            raise
-        server: Any = site._server
-        port = server.sockets[0].getsockname()[1]
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        self.url = f"http://{host}:{port}"
+        self._runner, self.url = await start_site(self.app, self.host, self.port)
 
     async def stop(self) -> None:
         self.store.close()

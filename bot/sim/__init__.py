@@ -9,22 +9,19 @@ paper mode runs it).
 
 from __future__ import annotations
 
-import secrets
 from decimal import Decimal
 from pathlib import Path
-from types import TracebackType
-
-from aiohttp import web
 
 from bot.clock import Clock, SystemClock
 from bot.sim.engine import Engine, SimError
+from bot.sim.hosting import HostedSimulator, control_token_for
 from bot.sim.markets import MarketSpec
 from bot.sim.server import SimServer
 
 __all__ = ["Engine", "SimError", "Simulator"]
 
 
-class Simulator:
+class Simulator(HostedSimulator[SimServer]):
     """The simulator as an async context manager (in-process)."""
 
     def __init__(
@@ -45,10 +42,9 @@ class Simulator:
         control: bool = True,
         control_token: str | None = None,
     ) -> None:
-        self.host = host
+        super().__init__(host, port)
         #: The ``X-Sim-Token`` of the control API; ``None`` when it is not served.
-        self.control_token = (control_token or secrets.token_urlsafe(24)) if control else None
-        self.port = port
+        self.control_token = control_token_for(control, control_token)
         self.clock = clock or SystemClock()
         self.engine = Engine(
             seed=seed,
@@ -67,45 +63,3 @@ class Simulator:
             clock=self.clock,
             control_token=self.control_token,
         )
-        self._runner: web.AppRunner | None = None
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}/ws"
-
-    async def start(self) -> None:
-        runner = web.AppRunner(
-            self.server.app, access_log=None, handle_signals=False, shutdown_timeout=2.0
-        )
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, backlog=1024)
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None)
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
-        self._runner = runner
-        self.server.start_tasks()
-
-    async def stop(self) -> None:
-        await self.server.stop_tasks()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Simulator:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()

@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.container import Services
+from bot.httpserve import start_site
 from bot.webapp.api import DashboardApi
 from bot.webapp.manage import ManageApi
 
@@ -75,19 +76,7 @@ class DashboardServer:
         return _asset(name)
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        try:
-            await site.start()
-        except OSError:
-            await self._runner.cleanup()
-            self._runner = None
-            raise
-        server: Any = site._server
-        port = server.sockets[0].getsockname()[1]
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        self.url = f"http://{host}:{port}"
+        self._runner, self.url = await start_site(self.app, self.host, self.port)
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -23,19 +23,19 @@ import asyncio
 import contextlib
 import json
 import logging
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
 from bot.clock import Clock, SystemClock
 from bot.sim.control import ControlGuard
+from bot.sim.control import Fault as BackpackFault
 from bot.sim.engine import Engine
+from bot.sim.hosting import HostedSimulator, control_token_for
 from bot.sim.hyperliquid.exchange import ExchangeActions
 from bot.sim.hyperliquid.info import Info
 from bot.sim.hyperliquid.state import Venue, VenueState
@@ -53,15 +53,9 @@ Guard = Callable[[web.Request], web.Response | None]
 
 
 @dataclass
-class Fault:
+class Fault(BackpackFault):
     """One injected fault (``/_sim/fault``), the Backpack face's kinds less ``drop_ws``."""
 
-    kind: str
-    count: int
-    status: int = 500
-    ms: int = 0
-    path: str | None = None
-    skip: int = 0  # let this many matching requests through first
     action: str | None = None  # only ``/exchange`` requests of this action type
 
 
@@ -317,7 +311,7 @@ class HyperliquidServer:
             self.store.close()
 
 
-class HyperliquidSimulator:
+class HyperliquidSimulator(HostedSimulator[HyperliquidServer]):
     """The Hyperliquid face as an async context manager: ``.rest_url``, ``.engine``, ``.venue``.
 
     Wallets start unknown; fund one with :meth:`deposit` (or ``POST /_sim/deposit``) and
@@ -339,10 +333,9 @@ class HyperliquidSimulator:
         control: bool = True,
         control_token: str | None = None,
     ) -> None:
-        self.host = host
+        super().__init__(host, port)
         # As the Backpack face: the control API needs this run's token (None: no control API).
-        self.control_token = (control_token or secrets.token_urlsafe(24)) if control else None
-        self.port = port
+        self.control_token = control_token_for(control, control_token)
         self.clock = clock or SystemClock()
         self.engine = Engine(
             seed=seed,
@@ -359,48 +352,9 @@ class HyperliquidSimulator:
             guard=ControlGuard(self.control_token) if self.control_token is not None else None,
         )
         self.venue = self.server.venue
-        self._runner: web.AppRunner | None = None
-
-    @property
-    def rest_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}/ws"
 
     def deposit(self, user: str, amount: Decimal | int | str) -> None:
         self.venue.deposit(address(user), Decimal(str(amount)))
 
     def approve_agent(self, user: str, agent: str, name: str = "") -> None:
         self.venue.approve_agent(address(user), address(agent, "agent"), name)
-
-    async def start(self) -> None:
-        runner = web.AppRunner(self.server.app, access_log=None, handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None)
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
-        self._runner = runner
-        self.server.start_tasks()
-
-    async def stop(self) -> None:
-        await self.server.stop_tasks()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> HyperliquidSimulator:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
