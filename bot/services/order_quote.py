@@ -354,12 +354,15 @@ def _attach_stops(intent: OrderIntent, leg: LegPreview, view: MarketView) -> Leg
 def stop_trigger(intent: StopIntent, entry: Decimal, long: bool, tick: Decimal) -> Decimal:
     """The trigger price a stop asks for: as given, or ``distance`` from ``entry`` on the side
     where it protects (a long's stop-loss below, its take-profit above) on the nearest tick."""
+    # Quantized to the tick's exponent too, so the price is written as the market writes it.
     if intent.trigger is not None:
-        return intent.trigger
+        return intent.trigger.quantize(tick.normalize())
     assert intent.distance is not None
     up = (intent.kind == "tp") == long
     raw = entry * (1 + intent.distance) if up else entry * (1 - intent.distance)
-    return (raw / tick).to_integral_value(rounding=ROUND_HALF_UP) * tick
+    return ((raw / tick).to_integral_value(rounding=ROUND_HALF_UP) * tick).quantize(
+        tick.normalize()
+    )
 
 
 def _build_stop(intent: StopIntent, view: MarketView) -> LegPreview:
@@ -463,6 +466,7 @@ def _build_order(intent: OrderIntent, view: MarketView, limits: Limits) -> LegPr
         _check_decimals(intent.price, m.tick_size, "price", m.symbol, ex)
         mode = ROUND_FLOOR if buy else ROUND_CEILING
         price = (intent.price / m.tick_size).to_integral_value(rounding=mode) * m.tick_size
+        price = price.quantize(m.tick_size.normalize())  # the tick's decimals, for the messages
         if price != intent.price:
             notes.append(f"price rounded to the tick {money.typed(m.tick_size)}")
         dev = (price - mid) / mid
