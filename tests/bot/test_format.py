@@ -183,6 +183,13 @@ async def test_a_limit_price_is_written_one_way_from_preview_to_orders(
     assert f"@ {written}" in orders.text, orders.text
 
 
+async def test_a_size_beyond_the_book_names_its_asset(
+    paper_bot: BotRunner, tg: FakeTelegram
+) -> None:
+    reply = await tg.ask(ALICE, "/buy BTC 1000", "within reach")
+    assert " BTC within reach" in reply.text and "order for 1,000 BTC" in reply.text, reply.text
+
+
 def test_false_commands_are_found() -> None:
     assert false_commands("funding +0.0013%/interval") == ["/interval"]
     assert false_commands("see /help or <code>/foo</code>, bid/ask") == []
