@@ -9,6 +9,7 @@ from decimal import Decimal
 from aiohttp import web
 
 from bot.alerts.parse import EXAMPLES, AlertSyntaxError, parse_alert
+from bot.alerts.service import AlreadyTrue
 from bot.container import Services
 from bot.exchange.errors import BackpackError
 from bot.render import alerts as render_alerts
@@ -59,14 +60,20 @@ class ManageApi:
         return web.json_response({"alerts": rows, "examples": list(EXAMPLES)})
 
     async def add_alert(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
-        text = str((await read_json(request)).get("text", ""))[:200]
+        body = await read_json(request)
+        text = str(body.get("text", ""))[:200]
         try:
             spec = parse_alert(text.split())
             if spec.kind == "spread_apr" and self.services.arb is None:
                 return error(400, plain(render_arb.no_hedge()))
-            created = await self.services.alerts.add(actor, spec)
+            anyway = body.get("anyway") is True
+            created = await self.services.alerts.add(actor, spec, anyway=anyway)
         except AlertSyntaxError as err:
             return error(400, plain(render_alerts.usage(err.problem)))
+        except AlreadyTrue as held:
+            # As in the chat: not armed silently; the page asks, then sends "anyway": true.
+            said, _ = render_alerts.already_true(held.symbol, held.spec, held.current)
+            return error(409, plain(said))
         return web.json_response(
             {"id": created.id, "text": plain(render_alerts.created(created, spec))}
         )

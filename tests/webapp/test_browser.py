@@ -204,6 +204,7 @@ async def test_a_viewer_cannot_change_a_setting(dash_bot: Any, tmp_path: Path) -
 
             await page.get_by_role("button", name="Alerts").click()
             box = page.get_by_label("New alert")
+            page.once("dialog", lambda d: d.accept())  # BTC is already above: arm it anyway
             await box.fill("BTC > 70000")
             await box.press("Enter")
             await expect(page.locator("#alerts article")).to_have_count(1, timeout=WAIT_MS)

@@ -13,7 +13,11 @@ from tests.webapp.conftest import OWNER, STRANGER, VIEWER, tma
 async def test_alerts_list_add_remove_as_in_the_chat(
     dash: httpx.AsyncClient, tg: FakeTelegram
 ) -> None:
-    added = await dash.post("/api/alerts", json={"text": "BTC > 70000"}, headers=tma(VIEWER))
+    held = await dash.post("/api/alerts", json={"text": "BTC > 70000"}, headers=tma(VIEWER))
+    assert held.status_code == 409 and "already above 70,000" in held.json()["error"], held.text
+    assert (await dash.get("/api/alerts", headers=tma(VIEWER))).json()["alerts"] == []
+    body = {"text": "BTC > 70000", "anyway": True}  # the page's "arm it anyway"
+    added = await dash.post("/api/alerts", json=body, headers=tma(VIEWER))
     assert added.status_code == 200, added.text
     alert_id = added.json()["id"]
     assert f"#{alert_id}" in added.json()["text"]

@@ -36,7 +36,7 @@ async function api(path, body) {
   const response = await fetch(path, options);
   const data = await response.json().catch(() => ({ error: response.statusText }));
   if (response.status === 401 || response.status === 403) throw new Denied(data.error || "refused");
-  if (!response.ok) throw new Error(data.error || response.statusText);
+  if (!response.ok) throw Object.assign(new Error(data.error || response.statusText), { status: response.status });
   return data;
 }
 
@@ -265,7 +265,13 @@ async function start() {
     event.preventDefault();
     const input = document.getElementById("alert-text");
     run(async () => {
-      await api("/api/alerts", { text: input.value });
+      try {
+        await api("/api/alerts", { text: input.value });
+      } catch (err) {
+        // 409: the condition already holds (a typo like 1.5k for 150k); arm it only if asked to.
+        if (err.status !== 409 || !window.confirm(err.message)) throw err;
+        await api("/api/alerts", { text: input.value, anyway: true });
+      }
       input.value = "";
       await pages.alerts();
     });
