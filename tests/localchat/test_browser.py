@@ -99,13 +99,20 @@ async def test_price_buy_confirm_chart_and_reload(chat_url: str, tmp_path: Path)
             await page.wait_for_function(
                 "document.querySelector('img.photo').naturalWidth > 100", timeout=WAIT_MS
             )
-            count = await page.locator("article.msg").count()
             await expect(page.locator("#toast")).to_be_hidden(timeout=WAIT_MS)
             legacy = os.environ.get("LOCAL_CHAT_SCREENSHOT")  # the README's older spelling
             await page.screenshot(path=legacy or shot(tmp_path, "local-chat.png"))
 
+            # Every message shown comes back (a notice may still land meanwhile: a loaded
+            # machine's "price stream silent"), in the same order.
+            before = await page.locator("article.msg").evaluate_all("ms => ms.map(m => m.id)")
             await page.reload()
-            await expect(page.locator("article.msg")).to_have_count(count, timeout=WAIT_MS)
+            await page.wait_for_function(
+                "ids => ids.every((id, i) => "
+                "document.querySelectorAll('article.msg')[i]?.id === id)",
+                arg=before,
+                timeout=WAIT_MS,
+            )
             await expect(page.locator(f"#msg-{preview_id}")).to_contain_text("filled at")
             await expect(page.locator("article.msg.out").first).to_contain_text("/price BTC")
         finally:
