@@ -19,7 +19,7 @@ $(STAMP): requirements.lock pyproject.toml
 run: setup
 	@test -f .env || (umask 077 && cp .env.example .env)
 	@chmod 600 .env
-	$(BIN)/python -m bot
+	@$(BIN)/python -m bot
 
 sim: setup
 	$(BIN)/python -m bot.sim --host 127.0.0.1 --port 8899 --seed 1

@@ -37,7 +37,8 @@ async def positions(update: Update, context: Context) -> None:
     paired = {p.ours.symbol for p in pairs}
     # A pair's Backpack leg is shown in its pair's line, without a Close button that would
     # close one leg and leave the other naked.
-    text, markup = render.positions([v for v in views if v.symbol not in paired], r.mode)
+    shown_views = [v for v in views if v.symbol not in paired]
+    text, markup = render.positions(shown_views, r.mode, r.market.tick)
     if pairs:
         text = render_arb.pairs(pairs) + (
             "" if text.endswith("no open positions") else "\n\n" + text
@@ -51,7 +52,7 @@ async def orders(update: Update, context: Context) -> None:
     who = actor(update, context)
     if who is None:
         return
-    text, markup = render.orders(await r.account.orders(who), r.mode)
+    text, markup = render.orders(await r.account.orders(who), r.mode, r.market.tick)
     await shown(context, await reply(update, text, markup), markup)
 
 

@@ -27,7 +27,7 @@ HELP: list[tuple[str, str, str]] = [
     ("stats", "win rate, average hold, best/worst trade, funding share, drawdown", "/stats"),
     ("version", "the bot's version", "/version"),
     ("health", "streams, strategy cycle, database, venues, outbox", "/health"),
-    ("logs", "the last log lines, secrets redacted (owners)", "/logs  ·  /logs 50"),
+    ("logs", "the last log lines, secrets redacted (owners)", "/logs  ·  /logs 40"),
 ]
 #: ``/logs`` without a number, and at most (a message holds about 4,000 characters).
 LOG_DEFAULT, LOG_MAX = 20, 40

@@ -30,6 +30,7 @@ from bot.clock import now_ms
 from bot.container import Services
 from bot.render import alerts as render
 from bot.render import keyboards as render_keyboards
+from bot.render import money
 from bot.services.notices.outbox import Note
 from bot.services.notices.watchers import (
     Digest,
@@ -51,8 +52,8 @@ BUTTONS_KEPT_MS = 14 * 86_400_000
 SPREAD_POLL_SECONDS = 60
 
 
-def present(notice: Notice) -> Note | None:
-    """A watcher's notice as an outbox message."""
+def present(notice: Notice, tick: money.Ticks = money.no_tick) -> Note | None:
+    """A watcher's notice as an outbox message (prices to the market's ``tick``)."""
     match notice:
         case FundingNotice(user, chat, sym, qty, rate, payment, minutes):
             return Note(chat, user, render.funding_notice(sym, qty, rate, payment, minutes))
@@ -66,14 +67,14 @@ def present(notice: Notice) -> Note | None:
         case Digest(user, chat, rows):
             return Note(chat, user, render.digest(list(rows)))
         case FillNotice(user, chat, event, cancelled):
-            fill = render.fill(event, cancelled)
+            fill = render.fill(event, cancelled, tick(str(event.get("s", ""))))
             return Note(chat, user, fill) if fill is not None else None
     return None
 
 
 def deliver(services: Services, notices: list[Notice]) -> None:
     for notice in notices:
-        note = present(notice)
+        note = present(notice, services.market.tick)
         if note is not None:
             services.outbox.send(note)
 

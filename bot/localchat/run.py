@@ -94,9 +94,15 @@ def announce(url: str) -> None:
 
 
 async def serve(
-    settings: Settings, stop: asyncio.Event, on_ready: Callable[[str], None] = announce
+    settings: Settings,
+    stop: asyncio.Event,
+    on_ready: Callable[[str], None] = announce,
+    on_app: Callable[[Any], None] | None = None,
 ) -> None:
-    """Run the local chat until ``stop`` is set; ``on_ready(page_url)`` once the bot answers."""
+    """Run the local chat until ``stop`` is set; ``on_ready(page_url)`` once the bot answers.
+
+    ``on_app(application)`` is called once it is built (tests reach the paper simulator
+    through it to move a price)."""
     settings.check()
     market_settings, banner = await choose_market(settings)
     user_id = settings.telegram_allowed_users[0] if settings.telegram_allowed_users else None
@@ -126,6 +132,8 @@ async def serve(
         raise PortUnavailable(exc.errno, exc.strerror or str(exc)) from exc
     try:
         app = build_application(local_settings(market_settings, server, token, user_id))
+        if on_app is not None:
+            on_app(app)
         page = f"{server.url}/" + (f"?key={key}" if key is not None else "")
         await _run(app, stop, lambda: on_ready(page))
     finally:

@@ -15,18 +15,21 @@ CLOSE_PREFIX = "close:"
 CANCEL_PREFIX = "cxl:"
 
 
-def positions(views: list[PositionView], mode: str) -> tuple[str, InlineKeyboardMarkup | None]:
+def positions(
+    views: list[PositionView], mode: str, tick: money.Ticks = money.no_tick
+) -> tuple[str, InlineKeyboardMarkup | None]:
     if not views:
         return f"{mode_badge(mode)} · no open positions", None
     lines = [f"{mode_badge(mode)} · <b>positions</b>"]
     for v in views:
         icon = "🟢" if v.quantity > 0 else "🔴"
+        t = tick(v.symbol)
         lines.append(
             f"\n{icon} <b>{esc(v.symbol)}</b> {v.side} {money.size(abs(v.quantity))}\n"
-            f"entry {money.price(v.entry)} · mark {money.price(v.mark)}\n"
+            f"entry {money.price(v.entry, t)} · mark {money.price(v.mark, t)}\n"
             f"uPnL {signed_usd(v.unrealized)} · funding {signed_usd(v.funding)}\n"
-            f"liq. {money.price(v.liquidation) if v.liquidation else '—'} · "
-            f"notional {usd(v.notional)}\n" + _stop_line(v)
+            f"liq. {money.price(v.liquidation, t) if v.liquidation else '—'} · "
+            f"notional {usd(v.notional)}\n" + _stop_line(v, t)
         )
     buttons: list[list[InlineKeyboardButton]] = []
     for v in views:
@@ -35,7 +38,7 @@ def positions(views: list[PositionView], mode: str) -> tuple[str, InlineKeyboard
         )
         row = [
             InlineKeyboardButton(
-                f"🗑 {_STOP_LABEL[s.kind]} {money.price(s.trigger)}",
+                f"🗑 {_STOP_LABEL[s.kind]} {money.price(s.trigger, tick(v.symbol))}",
                 callback_data=f"{CANCEL_PREFIX}{s.id}",
             )
             for s in v.stops
@@ -48,12 +51,12 @@ def positions(views: list[PositionView], mode: str) -> tuple[str, InlineKeyboard
 _STOP_LABEL = {"sl": "SL", "tp": "TP"}
 
 
-def _stop_line(v: PositionView) -> str:
+def _stop_line(v: PositionView, tick: Decimal | None) -> str:
     """``SL 60,000 · TP 70,000`` (or ``SL — · TP —`` with the command to set them)."""
     parts = []
     for kind in ("sl", "tp"):
         mine = [s for s in v.stops if s.kind == kind]
-        text = " / ".join(money.price(s.trigger) for s in mine) if mine else "—"
+        text = " / ".join(money.price(s.trigger, tick) for s in mine) if mine else "—"
         parts.append(f"{_STOP_LABEL[kind]} {text}")
     return "🛡 " + " · ".join(parts)
 
@@ -67,15 +70,18 @@ def stops_off(symbol: str, kind: str, done: list[StopOrder]) -> str:
     )
 
 
-def orders(views: list[OrderView], mode: str) -> tuple[str, InlineKeyboardMarkup | None]:
+def orders(
+    views: list[OrderView], mode: str, tick: money.Ticks = money.no_tick
+) -> tuple[str, InlineKeyboardMarkup | None]:
     if not views:
         return f"{mode_badge(mode)} · no open orders", None
     lines = [f"{mode_badge(mode)} · <b>open orders</b>"]
     for o in views:
         side = "BUY" if o.side == "Bid" else "SELL"
-        price = f" @ {money.price(o.price)}" if o.price is not None else ""
+        t = tick(o.symbol)
+        price = f" @ {money.price(o.price, t)}" if o.price is not None else ""
         if o.trigger is not None:
-            price += f" · trigger {money.price(o.trigger)}"
+            price += f" · trigger {money.price(o.trigger, t)}"
         filled = f" (filled {money.size(o.executed)})" if o.executed else ""
         lines.append(
             f"<code>{esc(o.id)}</code> {side} {money.size(o.quantity)} "

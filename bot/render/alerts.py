@@ -222,19 +222,38 @@ def _wire_decimal(value: object) -> Decimal | None:
         return None
 
 
-def _cancelled_line(event: dict[str, object], symbol: str = "") -> str:
+def _cancelled_line(event: dict[str, object], symbol: str = "", tick: Decimal | None = None) -> str:
     side = "BUY" if event.get("S") == "Bid" else "SELL"
     qty = _wire_decimal(event.get("q"))
     trigger = _wire_decimal(event.get("P"))
     size = f" {money.size(qty)}" if qty else ""
-    at = f" (trigger {money.price(trigger)})" if trigger is not None else ""
+    at = f" (trigger {money.price(trigger, tick)})" if trigger is not None else ""
     where = f" {symbol}" if symbol else ""
     return f"{side}{size}{where}{at} · <code>{esc(event.get('i', ''))}</code>"
 
 
-def fill(event: dict[str, object], cancelled: tuple[dict[str, object], ...] = ()) -> str | None:
+def _sibling_line(fired: dict[str, object], other: dict[str, object], tick: Decimal | None) -> str:
+    """An order cancelled when a stop fired, named for what it was: the closing order on the
+    same side with a trigger is the position's other stop (for a long's SELLs the lower
+    trigger is the stop-loss, the higher the take-profit; for a short's BUYs the reverse)."""
+    mine, theirs = _wire_decimal(fired.get("P")), _wire_decimal(other.get("P"))
+    if mine is None or theirs is None or other.get("S") != fired.get("S") or mine == theirs:
+        return _cancelled_line(other, tick=tick)
+    selling = fired.get("S") != "Bid"
+    name = "take-profit" if (theirs > mine) == selling else "stop-loss"
+    return (
+        f"the {name} at {money.price(theirs, tick)} · order <code>{esc(other.get('i', ''))}</code>"
+    )
+
+
+def fill(
+    event: dict[str, object],
+    cancelled: tuple[dict[str, object], ...] = (),
+    tick: Decimal | None = None,
+) -> str | None:
     """A fill, cancel or expiry the user did not just see; ``cancelled`` are the orders the
-    exchange cancelled in the same instant (a stop's fire takes the take-profit with it)."""
+    exchange cancelled in the same instant (a stop's fire takes the take-profit with it);
+    prices to the market's ``tick`` when known."""
     kind = str(event.get("e", ""))
     symbol = esc(event.get("s", ""))
     side = "BUY" if event.get("S") == "Bid" else "SELL"
@@ -246,23 +265,25 @@ def fill(event: dict[str, object], cancelled: tuple[dict[str, object], ...] = ()
         fee_asset = str(event.get("N") or "USDC")
         fee_text = f", fee {esc(money.amount(fee, fee_asset))}" if fee else ""
         if event.get("P") is not None:  # a conditional order (a stop) that fired
-            trigger = money.price(_wire_decimal(event.get("P")))
+            trigger = money.price(_wire_decimal(event.get("P")), tick)
             text = (
                 f"⚡ Stop triggered at {trigger} — filled: {side} {money.size(qty)} {symbol} "
-                f"at {money.price(px)}{fee_text} ({esc(event.get('X', ''))}) · "
+                f"at {money.price(px, tick)}{fee_text} ({esc(event.get('X', ''))}) · "
                 f"order <code>{oid}</code>"
             )
         else:
             text = (
-                f"💱 Fill: {side} {money.size(qty)} {symbol} at {money.price(px)}{fee_text} "
+                f"💱 Fill: {side} {money.size(qty)} {symbol} at {money.price(px, tick)}{fee_text} "
                 f"({esc(event.get('X', ''))}) · order <code>{oid}</code>"
             )
         if cancelled:
-            text += "\n✖️ Cancelled with it: " + "; ".join(_cancelled_line(c) for c in cancelled)
+            text += "\n✖️ Cancelled with it: " + "; ".join(
+                _sibling_line(event, c, tick) for c in cancelled
+            )
         return text
     if kind in ("orderCancelled", "orderExpired"):
         what = "cancelled" if kind == "orderCancelled" else "expired"
-        return f"✖️ Order {what}: {_cancelled_line(event, symbol)}"
+        return f"✖️ Order {what}: {_cancelled_line(event, symbol, tick)}"
     return None
 
 

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 
 #: Values with more integer digits than this, or smaller than 10^-MAX_DECIMALS, are not money.
@@ -23,6 +24,15 @@ MAX_DECIMALS = 12
 OUT_OF_RANGE = "(out of range)"
 NONE = "—"
 _CENT = Decimal("0.01")
+
+#: A market's price tick by symbol when known (``MarketService.tick``), for messages that show
+#: several prices of one market: each is written to the tick (``95,982.0`` beside ``101,799.1``).
+Ticks = Callable[[str], Decimal | None]
+
+
+def no_tick(symbol: str) -> Decimal | None:
+    """The :data:`Ticks` of a caller that knows none: each price keeps its own decimals."""
+    return None
 
 
 def _sane(value: Decimal) -> bool:

@@ -94,10 +94,10 @@ def _per(st: StrategyStatus) -> str:
 
 def _candidate(cand: Candidate, per: str) -> str:
     mark = "✅" if cand.eligible else "·"
-    edge = esc(signed_usd(cand.edge)) if cand.quantity else "—"
+    # A market refused before it was sized has no edge to show: say why, not "edge —:".
+    edge = f", edge {esc(signed_usd(cand.edge))}:" if cand.quantity else " —"
     return (
-        f"{mark} {esc(cand.symbol)} {money.rate(cand.funding_rate, per)}, edge {edge}: "
-        f"{esc(cand.reason)}"
+        f"{mark} {esc(cand.symbol)} {money.rate(cand.funding_rate, per)}{edge} {esc(cand.reason)}"
     )
 
 

@@ -64,6 +64,14 @@ def _px(value: Decimal, leg: LegPreview) -> str:
     return money.price(value, Decimal(1).scaleb(-places)).rstrip("0").rstrip(".")
 
 
+def _on_tick(value: Decimal | None) -> str:
+    """A price the quote already rounded to the market's tick, written with the tick's decimals
+    (``90,000.0`` on a 0.1 tick, as /orders and the quote's own notes write it, not ``90,000``)."""
+    exp = value.as_tuple().exponent if value is not None else 0
+    places = -exp if isinstance(exp, int) and exp < 0 else 0
+    return money.price(value, Decimal(1).scaleb(-places))
+
+
 def _qty(value: Decimal, leg: LegPreview) -> str:
     return f"{money.size(value)} {esc(leg.base)}"
 
@@ -86,7 +94,7 @@ def _stop_lines(leg: LegPreview) -> list[str]:
     lines = [
         f"{icon} <b>{esc(name.upper())}</b> {esc(leg.symbol)} · "
         f"{'SELL' if not leg.is_buy else 'BUY'} {_qty(leg.quantity, leg)} at market, reduce-only",
-        f"trigger: mark price reaches <b>{money.price(trigger)}</b>",
+        f"trigger: mark price reaches <b>{_on_tick(trigger)}</b>",
         f"position {_signed_position(leg.position_before, leg)} · entry "
         f"{money.price(leg.entry_price)}",
     ]
@@ -117,7 +125,7 @@ def _leg_lines(leg: LegPreview) -> list[str]:
     if leg.is_stop:
         return _stop_lines(leg)
     icon = "🟢" if leg.is_buy else "🔴"
-    kind = "market" if leg.order_type == "MARKET" else f"limit @ {money.price(leg.price)}"
+    kind = "market" if leg.order_type == "MARKET" else f"limit @ {_on_tick(leg.price)}"
     flags = [f for f, on in (("post-only", leg.post_only), ("reduce-only", leg.reduce_only)) if on]
     head = (
         f"{icon} <b>{'BUY' if leg.is_buy else 'SELL'} {_qty(leg.quantity, leg)}</b> "
@@ -183,9 +191,9 @@ def _leg_result(r: LegResult) -> str:
         return f"🟡 {what}: filled {_qty(r.executed_quantity, leg)} at {avg}{oid}"
     if r.status is LegStatus.PLACED and leg.trigger_price is not None:
         name = STOP_NAMES.get(leg.stop, "stop")
-        return f"🛡 {esc(name)} set at <b>{money.price(leg.trigger_price)}</b> for {what}{oid}"
+        return f"🛡 {esc(name)} set at <b>{_on_tick(leg.trigger_price)}</b> for {what}{oid}"
     if r.status is LegStatus.PLACED:
-        where = f" at {money.price(leg.price)}" if leg.price is not None else ""
+        where = f" at {_on_tick(leg.price)}" if leg.price is not None else ""
         return f"📌 {what}: placed, resting on the book{where}{oid}"
     if r.status is LegStatus.REJECTED:
         return f"❌ {what}: rejected: {esc(r.reason)}"

@@ -78,6 +78,10 @@ class MarketService:
         m = self.market.markets.get(symbol)
         return (m.tick_size, m.step_size) if m is not None else (None, None)
 
+    def tick(self, symbol: str) -> Decimal | None:
+        """The market's price tick once its markets are loaded (prices are shown to it)."""
+        return self._steps(symbol)[0]
+
     async def prices(self, texts: list[str]) -> list[PriceView]:
         symbols = [await self.resolve(t) for t in texts]
         return list(await asyncio.gather(*(self._price(s) for s in symbols)))

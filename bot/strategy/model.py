@@ -379,7 +379,7 @@ CONFIG_KEYS: dict[str, _Key] = {
     ),
     "allow_unhedged": _Key("bool", example="off", help="carry: naked long on negative funding"),
     "trade_notional": _Key("usdc", D(1), D(10_000_000), "1000", "USDC per position"),
-    "max_notional_per_symbol": _Key("usdc", D(1), D(10_000_000), "2000", "USDC cap a symbol"),
+    "max_notional_per_symbol": _Key("usdc", D(1), D(10_000_000), "2000", "USDC cap per symbol"),
     "max_notional_total": _Key("usdc", D(1), D(100_000_000), "10000", "USDC cap overall"),
     "max_positions": _Key("int", D(0), D(100), "3", "open positions at most"),
     "horizon_hours": _Key("decimal", D(1), D(24 * 30), "24", "hours of funding counted"),
@@ -389,7 +389,7 @@ CONFIG_KEYS: dict[str, _Key] = {
     "stop_on_exchange": _Key("bool", example="on", help="stop-loss as an exchange order"),
     "cooldown_minutes": _Key("int", D(0), D(24 * 60 * 7), "60", "wait after an exit"),
     "symbols": _Key("symbols", example="BTC,ETH", help="allow-list; all = every perp"),
-    "min_volume_24h": _Key("usdc", D(0), D(10**12), "100000", "USDC 24h volume at least"),
+    "min_volume_24h": _Key("usdc", D(0), D(10**12), "100000", "24h volume a market needs"),
 }
 
 

@@ -66,10 +66,12 @@ class ManageApi:
             spec = parse_alert(text.split())
             if spec.kind == "spread_apr" and self.services.arb is None:
                 return error(400, plain(render_arb.no_hedge()))
-            created = await self.services.alerts.add(actor, spec, anyway=body.get("anyway") is True)
+            anyway = body.get("anyway") is True
+            created = await self.services.alerts.add(actor, spec, anyway=anyway)
         except AlertSyntaxError as err:
             return error(400, plain(render_alerts.usage(err.problem)))
-        except AlreadyTrue as held:  # as in the chat: not armed unless the user says so
+        except AlreadyTrue as held:
+            # As in the chat: not armed silently; the page asks, then sends "anyway": true.
             said, _ = render_alerts.already_true(held.symbol, held.spec, held.current)
             return web.json_response({"error": plain(said), "already": True}, status=409)
         return web.json_response(

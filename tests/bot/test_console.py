@@ -87,3 +87,17 @@ def test_log_level_sets_the_file_and_warnings_reach_the_console(
         handler.flush()
     assert levels(log_file.read_text()) == in_file
     assert levels(console.getvalue()) == on_console
+
+
+def test_make_run_adds_nothing_to_the_console() -> None:
+    """``make run`` echoed ``.venv/bin/python -m bot`` above the one line the README promises;
+    every command of its recipe is silent (``@``), so the console is the bot's own."""
+    makefile = (Path(__file__).parents[2] / "Makefile").read_text().splitlines()
+    start = makefile.index(next(line for line in makefile if line.startswith("run:")))
+    recipe = []
+    for line in makefile[start + 1 :]:
+        if not line.startswith("\t"):
+            break
+        recipe.append(line)
+    assert any("-m bot" in line for line in recipe), recipe
+    assert all(line.startswith("\t@") for line in recipe), recipe

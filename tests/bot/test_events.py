@@ -89,6 +89,10 @@ async def test_a_fired_stop_is_one_message_naming_its_cancelled_take_profit(
     new = tg.to(ALICE)[before:]
     assert [n.message_id for n in new] == [notice.message_id]  # one message, no bare cancel
     assert "Cancelled with it" in notice.text and tp_id in notice.text
+    # Named for what it was, every price to BTC's tick of 0.1 (not "95,982" beside "94,002.7")
+    assert f"the take-profit at {tp:,.1f}" in notice.text, notice.text
+    assert f"Stop triggered at {sl:,.1f}" in notice.text, notice.text
+    assert f"SL {sl:,.1f} · TP {tp:,.1f}" in shown.text, shown.text
 
     # The /positions message lost every button: the position is closed, both stops are gone.
     await tg.wait_for(lambda: shown.reply_markup is None or not shown.buttons)

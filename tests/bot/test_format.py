@@ -168,6 +168,28 @@ async def test_a_preview_writes_its_stop_loss_one_way(
     assert ungrouped(preview.text) == [], preview.text
 
 
+async def test_a_limit_price_is_written_one_way_from_preview_to_orders(
+    paper_bot: BotRunner, tg: FakeTelegram
+) -> None:
+    """It was "limit @ 90,000" above "rests on the book at 90,000.0" in one preview."""
+    limit = ((await _price(paper_bot)) * Decimal("0.93")).quantize(Decimal(1000))
+    preview = await tg.ask(ALICE, f"/buy BTC 0.01 @ {limit}", "until you tap")
+    written = f"{limit:,.1f}"  # BTC's tick is 0.1
+    assert f"limit @ {written}" in preview.text and f"book at {written}" in preview.text
+    await tg.answer_to(await tg.tap(ALICE, preview, preview.button("Confirm")))
+    await tg.wait_for(lambda: "resting on the book" in preview.text)
+    assert f"resting on the book at {written}" in preview.text, preview.text
+    orders = await tg.ask(ALICE, "/orders", "open orders")
+    assert f"@ {written}" in orders.text, orders.text
+
+
+async def test_a_size_beyond_the_book_names_its_asset(
+    paper_bot: BotRunner, tg: FakeTelegram
+) -> None:
+    reply = await tg.ask(ALICE, "/buy BTC 1000", "within reach")
+    assert " BTC within reach" in reply.text and "order for 1,000 BTC" in reply.text, reply.text
+
+
 def test_false_commands_are_found() -> None:
     assert false_commands("funding +0.0013%/interval") == ["/interval"]
     assert false_commands("see /help or <code>/foo</code>, bid/ask") == []

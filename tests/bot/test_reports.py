@@ -76,3 +76,20 @@ async def test_logs_are_for_owners_and_carry_no_secret(
     assert "signing with &lt;secret&gt; for &lt;bot-token&gt;" in m.text
     assert keys.api_secret not in m.text and TOKEN not in m.text
     assert "1 to 40" in (await tg.ask(ALICE, "/logs 500", "How many lines")).text
+
+
+async def test_every_report_example_in_help_is_accepted(
+    live_bot: BotRunner, tg: FakeTelegram
+) -> None:
+    """/help once showed "/logs 50" while /logs refuses more than 40 lines."""
+    manual = (await tg.ask(ALICE, "/help", "this manual")).text
+    examples = [
+        e.strip()
+        for line in manual.replace("<i>", "").replace("</i>", "").splitlines()
+        if line.strip().startswith(("/daily", "/weekly", "/monthly", "/logs")) and "—" not in line
+        for e in line.split("·")
+    ]
+    assert "/daily 14" in examples and any(e.startswith("/logs ") for e in examples)
+    for example in examples:
+        answer = await tg.ask(ALICE, example)
+        assert "⚠️" not in answer.text, (example, answer.text)

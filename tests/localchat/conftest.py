@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,14 @@ def local_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[str]:
-    """Serve the local chat until the block ends; yields the page URL."""
+async def running(
+    settings: Settings, on_app: Callable[[Any], None] | None = None
+) -> AsyncIterator[str]:
+    """Serve the local chat until the block ends; yields the page URL. ``on_app`` receives
+    the bot's ``Application`` (its services, the paper simulator) once it is built."""
     stop = asyncio.Event()
     ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(serve(settings, stop, ready.set_result))
+    task = asyncio.create_task(serve(settings, stop, ready.set_result, on_app))
     waiting: set[asyncio.Future[Any]] = {task, ready}
     done, _ = await asyncio.wait(waiting, timeout=30, return_when=asyncio.FIRST_COMPLETED)
     if task in done:

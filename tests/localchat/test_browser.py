@@ -1,19 +1,22 @@
 """The local chat in a real headless Chromium: price, buy + confirm, a chart, reload.
 
 Needs Debian's ``chromium`` (``.ci/run`` installs it) and Playwright's Python package (its own
-driver only; no browser is downloaded). ``LOCAL_CHAT_SCREENSHOT=docs/local-chat.png`` also saves
-the screenshot the README shows.
+driver only; no browser is downloaded). Screenshots are taken at a phone's 390×844;
+``LOCAL_CHAT_SCREENSHOTS=docs`` saves them where the README and issue 18 show them
+(``local-chat.png``, ``chat-strategy.png``, ``chat-filled.png``, ``chat-stop-fired.png``).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.container import Services
 from tests.localchat.conftest import local_settings, running
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -32,6 +35,7 @@ FLAGS = [
     "--disable-sync",
 ]
 WAIT_MS = 20_000
+PHONE = {"width": 390, "height": 844}
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -42,8 +46,14 @@ def browser(pw: Any, tmp_path: Path) -> Any:
         executable_path=CHROMIUM,
         headless=True,
         args=FLAGS,
-        viewport={"width": 480, "height": 900},
+        viewport=PHONE,
     )
+
+
+def shot(tmp_path: Path, name: str) -> Path:
+    """Where a screenshot goes: ``LOCAL_CHAT_SCREENSHOTS`` (e.g. ``docs``) or the test's tmp."""
+    folder = os.environ.get("LOCAL_CHAT_SCREENSHOTS")
+    return Path(folder) / name if folder else tmp_path / name
 
 
 async def test_price_buy_confirm_chart_and_reload(chat_url: str, tmp_path: Path) -> None:
@@ -89,14 +99,84 @@ async def test_price_buy_confirm_chart_and_reload(chat_url: str, tmp_path: Path)
             await page.wait_for_function(
                 "document.querySelector('img.photo').naturalWidth > 100", timeout=WAIT_MS
             )
-            count = await page.locator("article.msg").count()
-            target = os.environ.get("LOCAL_CHAT_SCREENSHOT") or tmp_path / "local-chat.png"
-            await page.screenshot(path=target)
+            await expect(page.locator("#toast")).to_be_hidden(timeout=WAIT_MS)
+            legacy = os.environ.get("LOCAL_CHAT_SCREENSHOT")  # the README's older spelling
+            await page.screenshot(path=legacy or shot(tmp_path, "local-chat.png"))
 
+            # Every message shown comes back (a notice may still land meanwhile: a loaded
+            # machine's "price stream silent"), in the same order.
+            before = await page.locator("article.msg").evaluate_all("ms => ms.map(m => m.id)")
             await page.reload()
-            await expect(page.locator("article.msg")).to_have_count(count, timeout=WAIT_MS)
+            await page.wait_for_function(
+                "ids => ids.every((id, i) => "
+                "document.querySelectorAll('article.msg')[i]?.id === id)",
+                arg=before,
+                timeout=WAIT_MS,
+            )
             await expect(page.locator(f"#msg-{preview_id}")).to_contain_text("filled at")
             await expect(page.locator("article.msg.out").first).to_contain_text("/price BTC")
+        finally:
+            await context.close()
+
+
+async def test_strategy_a_filled_order_and_a_fired_stop_on_a_phone(tmp_path: Path) -> None:
+    """Issue 18's three screenshots, and what they must show: one message per event."""
+    expect = async_api.expect
+    apps: list[Any] = []
+    settings = local_settings(tmp_path)
+    async with running(settings, apps.append) as url, async_api.async_playwright() as pw:
+        services: Services = apps[0].bot_data.services
+        assert services.paper is not None
+        sim = services.paper.sim
+        context = await browser(pw, tmp_path)
+        try:
+            page = await context.new_page()
+            await page.goto(url)
+            box = page.get_by_label("Message")
+            bot = page.locator("article.msg.in")
+
+            async def say(text: str, answer: str) -> Any:
+                before = await bot.count()
+                await box.fill(text)
+                await box.press("Enter")
+                await expect(bot).to_have_count(before + 1, timeout=WAIT_MS)
+                await expect(bot.last).to_contain_text(answer)
+                return bot.last
+
+            async def confirm(preview: Any, outcome: str) -> None:
+                before = await bot.count()
+                await preview.get_by_role("button", name="Confirm").click()
+                await expect(preview).to_contain_text(outcome, timeout=WAIT_MS)
+                await expect(preview.get_by_role("button")).to_have_count(0)
+                await expect(bot).to_have_count(before)  # edited in place, nothing else sent
+
+            strategy = await say("/strategy", "Top candidates")
+            await expect(strategy.get_by_role("button", name="Settings")).to_be_visible()
+            box_of = await strategy.bounding_box()
+            assert box_of is not None and box_of["height"] <= PHONE["height"], box_of
+            await page.screenshot(path=shot(tmp_path, "chat-strategy.png"))
+
+            await confirm(await say("/buy BTC 0.01", "Nothing is sent"), "filled at")
+            await page.wait_for_timeout(1500)  # a second message for the same fill would land now
+            assert await bot.filter(has_text="Fill:").count() == 0
+            await expect(page.locator("#toast")).to_be_hidden(timeout=WAIT_MS)
+            await page.screenshot(path=shot(tmp_path, "chat-filled.png"))
+
+            await confirm(await say("/sl BTC 1%", "STOP-LOSS"), "stop-loss set")
+            await confirm(await say("/tp BTC 5%", "TAKE-PROFIT"), "take-profit set")
+            positions = await say("/positions", "SL")
+            await expect(positions.get_by_role("button")).to_have_count(3)  # Close, 🗑 SL, 🗑 TP
+            before = await bot.count()
+            entry = sim.engine.markets["BTC_USDC_PERP"].mark
+            sim.engine.set_price("BTC_USDC_PERP", (entry * Decimal("0.97")).quantize(Decimal(1)))
+            sim.server.flush()
+            fired = bot.filter(has_text="Stop triggered")
+            await expect(fired).to_have_count(1, timeout=WAIT_MS)
+            await expect(fired).to_contain_text("Cancelled with it: the take-profit at")
+            await expect(positions.get_by_role("button")).to_have_count(0)  # no stale Close/🗑
+            await page.wait_for_timeout(1500)  # a duplicate or a bare "Order cancelled" lands now
+            assert await bot.count() == before + 1, await bot.all_inner_texts()
+            await page.screenshot(path=shot(tmp_path, "chat-stop-fired.png"))
         finally:
             await context.close()
 

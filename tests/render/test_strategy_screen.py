@@ -68,3 +68,9 @@ def test_settings_are_labelled_percents() -> None:
     assert "<code>cooldown_minutes</code> 60 min" in text
     cross = StrategyStatus("off", "paper", StrategyConfig(kind="cross"), (), ())
     assert "<code>entry_rate</code> 0.01% per hour" in render.config_view(cross)
+
+
+def test_a_market_refused_before_sizing_says_why_without_an_empty_edge() -> None:
+    text = render.status(_status(0, 1))
+    assert "· X0_USDC_PERP +0.0013% per interval — not above entry_rate 0.01%" in text, text
+    assert "edge —" not in text

@@ -263,10 +263,11 @@ def price_leg(
     filled, cost = walk(levels, qty, limit, buy)
     if limit is None:
         if filled < qty:
+            base = symbol.split("_", 1)[0]
             raise IntentError(
-                f"The {symbol} book only shows {money.size(filled)} within reach; a market "
-                f"order for {money.size(qty)} would sweep past it. Use a smaller size or a "
-                "limit price.",
+                f"The {symbol} book only shows {money.size(filled)} {base} within reach; a "
+                f"market order for {money.size(qty)} {base} would sweep past it. Use a smaller "
+                "size or a limit price.",
                 "",
             )
         avg = cost / filled

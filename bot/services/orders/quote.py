@@ -98,6 +98,7 @@ def _build_order(intent: OrderIntent, view: MarketView, limits: Limits) -> LegPr
         check_decimals(intent.price, m.tick_size, "price", m.symbol, ex)
         mode = ROUND_FLOOR if buy else ROUND_CEILING
         price = (intent.price / m.tick_size).to_integral_value(rounding=mode) * m.tick_size
+        price = price.quantize(m.tick_size.normalize())  # the tick's decimals, for the messages
         if price != intent.price:
             notes.append(f"price rounded to the tick {money.typed(m.tick_size)}")
         dev = (price - mid) / mid

@@ -60,12 +60,15 @@ def attach_stops(intent: OrderIntent, leg: LegPreview, view: MarketView) -> LegP
 def stop_trigger(intent: StopIntent, entry: Decimal, long: bool, tick: Decimal) -> Decimal:
     """The trigger price a stop asks for: as given, or ``distance`` from ``entry`` on the side
     where it protects (a long's stop-loss below, its take-profit above) on the nearest tick."""
+    # Quantized to the tick's exponent too, so the price is written as the market writes it.
     if intent.trigger is not None:
-        return intent.trigger
+        return intent.trigger.quantize(tick.normalize())
     assert intent.distance is not None
     up = (intent.kind == "tp") == long
     raw = entry * (1 + intent.distance) if up else entry * (1 - intent.distance)
-    return (raw / tick).to_integral_value(rounding=ROUND_HALF_UP) * tick
+    return ((raw / tick).to_integral_value(rounding=ROUND_HALF_UP) * tick).quantize(
+        tick.normalize()
+    )
 
 
 def build_stop(intent: StopIntent, view: MarketView) -> LegPreview:
