@@ -66,7 +66,7 @@ POSITION_NUMBERS = ("b", "B", "f", "m", "M", "q", "Q", "n")
 
 
 def as_documented(stream: str, data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The two documented exceptions (README, simulator section): where a recording of the live
+    """The two documented exceptions (docs/simulator.md): where a recording of the live
     exchange and the AsyncAPI document disagree, the simulator sends the live types —
     ``bookTicker.u`` a JSON number, ``positionUpdate`` quantities and prices decimal strings.
     Checks a frame has the live type there, and returns it in the document's types (the spec
