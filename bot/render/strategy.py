@@ -155,7 +155,11 @@ def status(st: StrategyStatus) -> str:
     if not st.candidates:
         lines.append("none")
     lines += [_candidate(cand, _per(st)) for cand in st.candidates[:SCREEN_CANDIDATES]]
-    lines += ["", "Settings: /strategy config · every market: /strategy candidates"]
+    lines += [
+        "",
+        "Settings and every market: the buttons below, or <code>/strategy config</code>, "
+        "<code>/strategy candidates</code>",
+    ]
     return "\n".join(lines)
 
 
