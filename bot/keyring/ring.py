@@ -121,11 +121,13 @@ class Keyring:
 
     @classmethod
     def parse(cls, text: str, origin: str = "SECRETS_KEYRING") -> Keyring:
-        """``k2:<base64>,k1:<base64>`` (commas or new lines between entries)."""
+        """``k2:<base64>,k1:<base64>`` (commas or new lines between entries; ``#`` starts a
+        comment line)."""
         keys: list[Key] = []
-        for n, raw in enumerate(re.split(r"[,\n]", text), start=1):
+        lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+        for n, raw in enumerate(",".join(lines).split(","), start=1):
             entry = raw.strip()
-            if not entry or entry.startswith("#"):
+            if not entry:
                 continue
             key_id, colon, encoded = entry.partition(":")
             if not colon:

@@ -74,9 +74,12 @@ class KeySource:
                 "(SECRETS_KEYRING_FILE=true)"
             )
         try:
-            self._ring = create_keyring_file(self.path)
-        except FileExistsError:  # another process made it meanwhile: use theirs
-            self._ring = Keyring.parse(self.path.read_text(), f"the keyring file {self.path}")
+            try:
+                self._ring = create_keyring_file(self.path)
+            except FileExistsError:  # another process made it meanwhile: use theirs
+                text = self.path.read_text()
+                self._ring = Keyring.parse(text, f"the keyring file {self.path}")
+                return self._ring
         except OSError as exc:
             raise NoKeyring(
                 f"a secret must be stored and the keyring file {self.path} cannot be made "

@@ -55,7 +55,7 @@ def test_wrong_key_and_tampering_are_refused() -> None:
     impostor = Keyring.parse("k1:" + base64.b64encode(K2).decode())
     with pytest.raises(CannotOpen, match="does not open"):
         impostor.open(sealed, PAPER)
-    with pytest.raises(CannotOpen, match="sealed under key k1.*does not hold"):
+    with pytest.raises(CannotOpen, match=r"sealed under key k1.*does not hold"):
         Keyring.parse(ENTRY2).open(sealed, PAPER)
     ring = Keyring.parse(ENTRY1)
     body = sealed.split(".", 2)[2]
