@@ -88,10 +88,10 @@ async def test_a_pasted_key_is_deleted_and_the_user_told(
         # one message per key: no order, no refusal, no "edits are ignored"
         kinds = {"🔐 I deleted your message": "key", "You are user": "whoami", "I answer": "hint"}
 
-        def kind(text: str) -> str:
+        def sort(text: str) -> str:
             return next((k for p, k in kinds.items() if text.startswith(p)), text)
 
-        said = [[kind(t) for t in a] for a in answers.values()]
+        said = [[sort(t) for t in a] for a in answers.values()]
         assert said == [["key", "hint", "key", "whoami"], ["key", "whoami"], ["key"], ["key"]]
     finally:
         await runner.stop()
