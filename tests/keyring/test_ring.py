@@ -113,3 +113,14 @@ def test_generated_keys_and_next_id() -> None:
     assert again.newest.id == "k3"
     assert next_key_id(None) == "k1"
     assert next_key_id(Keyring.parse(f"{ENTRY2},{ENTRY1}")) == "k3"
+
+
+def test_a_malformed_secrets_keyring_is_a_start_up_error() -> None:
+    from bot.settings import ConfigError, Settings
+
+    bad = "k1:" + base64.b64encode(b"sixteen bytes!!!").decode()
+    with pytest.raises(ConfigError, match="key k1 must be 32 bytes, not 16") as caught:
+        Settings(_env_file=None, secrets_keyring=bad).check()
+    assert bad.split(":")[1] not in str(caught.value)
+    Settings(_env_file=None, secrets_keyring=ENTRY1).check()
+    assert Settings(_env_file=None, secrets_keyring=" ").secrets_keyring is None
