@@ -85,7 +85,7 @@ class KeySource:
                 f"a secret must be stored and the keyring file {self.path} cannot be made "
                 f"({exc.strerror}); set SECRETS_KEYRING (see `python -m bot keys new`)"
             ) from None
-        log.warning(
+        log.info(
             "made the keyring file %s (0600): it seals the secrets the bot keeps in its "
             "database; keep it out of backups of the database, or set SECRETS_KEYRING",
             self.path,

@@ -5,9 +5,10 @@ Three shapes, the ones a trader has at hand when setting the bot up:
 * a base64 ed25519 secret (Backpack's API secret): 32 bytes, 44 characters ending in ``=``;
 * a private key in hex: ``0x`` and 64 hex digits, or 64 hex digits alone (an EVM wallet key,
   Hyperliquid's API wallet key);
-* an API-secret-like token: 32 or more characters of letters, digits and ``+/=_-``, with both
-  letters and digits, whose characters are as varied as random text's (Shannon entropy of at
-  least 4 bits per character; words, symbols, order ids and 40-digit wallet addresses are not).
+* an API-secret-like token: 32 or more characters of letters, digits and ``+=_-`` with upper
+  and lower case letters and digits, as varied as random text (Shannon entropy of at least 4 bits
+  per character; words, identifiers, symbols, order ids and wallet addresses are not), or 32
+  upper-case hex digits.
 
 A web address is never a secret here (its path may be long and random, and it is not a key).
 :func:`scrub` blanks the same shapes from a text, for the logs.
@@ -23,7 +24,10 @@ _EDGE_L = r"(?<![A-Za-z0-9+/=_-])"
 _EDGE_R = r"(?![A-Za-z0-9+/=_-])"
 _BASE64_32 = re.compile(_EDGE_L + r"[A-Za-z0-9+/]{43}=" + _EDGE_R)
 _HEX_KEY = re.compile(_EDGE_L + r"(?:0[xX])?[0-9a-fA-F]{64}" + _EDGE_R)
-_TOKEN = re.compile(_EDGE_L + r"[A-Za-z0-9+/=_-]{32,}" + _EDGE_R)
+#: No ``/`` inside: a file path's parts are not secrets (an ed25519 secret with ``/`` in it is
+#: caught by its exact shape above).
+_TOKEN = re.compile(_EDGE_L + r"[A-Za-z0-9+=_-]{32,}" + _EDGE_R)
+_UPPER_HEX = re.compile(r"[0-9A-F]{32}")
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+|\bt\.me/\S+")
 
 #: The least entropy, in bits per character, of a token taken for a secret.
@@ -43,9 +47,16 @@ def entropy(token: str) -> float:
 
 
 def _random_like(token: str) -> bool:
-    has_letter = any(c.isalpha() for c in token)
-    has_digit = any(c.isdigit() for c in token)
-    return has_letter and has_digit and entropy(token) >= MIN_ENTROPY
+    """Random-looking: upper and lower case letters and digits, all varied (an identifier in
+    snake_case or a word with a number is not), or 32 upper-case hex digits (OKX's secrets)."""
+    if _UPPER_HEX.fullmatch(token):
+        return any(c.isdigit() for c in token) and any(c.isalpha() for c in token)
+    mixed = (
+        any(c.isupper() for c in token)
+        and any(c.islower() for c in token)
+        and any(c.isdigit() for c in token)
+    )
+    return mixed and entropy(token) >= MIN_ENTROPY
 
 
 def spot(text: str | None) -> str | None:

@@ -25,6 +25,7 @@ API = base64.urlsafe_b64encode(_RANDOM.randbytes(30)).decode()
         (f"key: 0x{HEX.upper()}", PRIVATE_KEY),
         (API, API_SECRET),
         (f"secret={API}", API_SECRET),
+        ("okx secret " + HEX[:32].upper(), API_SECRET),
     ],
 )
 def test_secrets_are_spotted(text: str, kind: str) -> None:
@@ -45,6 +46,9 @@ def test_secrets_are_spotted(text: str, kind: str) -> None:
         "https://example.com/a/" + API,  # a link
         "t.me/backpack_bot?start=" + API,
         "BTC_USDC_PERP_BTC_USDC_PERP_BTC_USDC_PERP",
+        "0011_strategy_pause_with_a_long_name_2",
+        "/tmp/pytest-of-root/pytest-254/test_an_idle_paper_bot_logs_no_reconnect_and_no_job_runs0",
+        HEX[:40],  # a hash
     ],
 )
 def test_ordinary_text_is_not(text: str | None) -> None:
