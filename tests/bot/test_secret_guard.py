@@ -15,11 +15,13 @@ import random
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from nacl.signing import SigningKey
 
 from bot.keyring.ring import key_id_of
+from bot.localchat.messages import BotApiError
 from bot.logs import configure_logging
 from bot.storage.db import Database
 from tests.bot.conftest import ALICE, BOB, MALLORY, BotRunner, make_settings
@@ -101,6 +103,29 @@ async def test_a_pasted_key_is_deleted_and_the_user_told(
     for secret in (ED25519, PRIVATE, API, PRIVATE[2:]):
         assert secret not in log
         assert all(secret not in t for t in texts)
+
+
+async def test_where_the_bot_may_not_delete_it_asks_the_sender_to(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    record = tg.server.api.gate
+
+    def no_right_to_delete(method: str, params: dict[str, Any]) -> BotApiError | None:
+        if method == "deleteMessage":
+            return BotApiError(400, "Bad Request: message can't be deleted")
+        return record(method, params) if record is not None else None
+
+    tg.server.api.gate = no_right_to_delete
+    runner = BotRunner(make_settings(tg, tmp_path, telegram_allowed_groups=[GROUP]))
+    await runner.start()
+    try:
+        sent = await tg.send(ALICE, f"oops {PRIVATE}", chat_id=GROUP)
+        told = await tg.next_message(GROUP, "looked like a private key")
+        assert "I could not delete it here" in told.text and "delete it yourself" in told.text
+        assert PRIVATE not in told.text and PRIVATE[2:] not in told.text
+        assert sent in tg.server.store.messages
+    finally:
+        await runner.stop()
 
 
 def _raw(path: Path) -> bytes:
