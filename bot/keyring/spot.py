@@ -74,7 +74,7 @@ def spot(text: str | None) -> str | None:
     return None
 
 
-def scrub(text: str, label: str = "<secret?>") -> str:
+def scrub(text: str, label: str = "<secret>") -> str:
     """``text`` with everything :func:`spot` would call a secret replaced by ``label``
     (web addresses are not touched; tokens inside one are not secrets here)."""
     if len(text) < 32:
