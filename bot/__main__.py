@@ -12,6 +12,7 @@ from telegram.error import NetworkError as TelegramNetworkError
 
 from bot.app import build_application, install_secret_redaction, install_token_redaction
 from bot.datadir import lock_down
+from bot.keyring.ring import KeyringError
 from bot.logs import LOG_FILE, configure_quiet_logging
 from bot.settings import ConfigError, Settings
 from bot.storage.db import InstanceLocked
@@ -50,6 +51,10 @@ def cap_webhook_bodies(max_bytes: int = WEBHOOK_MAX_BODY) -> None:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["keys"]:  # python -m bot keys new|rotate
+        from bot.keyring.cli import main as keys_main
+
+        return keys_main(sys.argv[2:])
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -100,6 +105,9 @@ def main() -> int:
     except InstanceLocked as exc:
         print(f"Not starting: {exc}", file=sys.stderr)
         return 3
+    except KeyringError as exc:  # a stored secret's key is missing, or none can be made
+        print(f"Not starting: {exc}", file=sys.stderr)
+        return 2
     except InvalidToken:
         print(
             "Telegram rejected TELEGRAM_BOT_TOKEN; copy it again from @BotFather into .env.",

@@ -35,6 +35,9 @@ from bot.clock import Clock, SystemClock
 from bot.container import HelpLine, Services
 from bot.exchange.client import BackpackAPI
 from bot.exchange.errors import BackpackError
+from bot.keyring.source import KeySource
+from bot.keyring.spot import scrub
+from bot.keyring.vault import Vault
 from bot.paper import PaperExchange
 from bot.render.dashboard import menu_button
 from bot.services.access import Refused, reads_only
@@ -83,7 +86,7 @@ from handlers.common import (
     report_fault,
     what_failed,
 )
-from handlers.guard import refusal_for_update, send_refusal
+from handlers.guard import drop_secret, refusal_for_update, send_refusal
 from jobs import recovery, watchers
 from jobs import strategy as strategy_jobs
 from jobs import trading as trading_jobs
@@ -118,7 +121,8 @@ HELP: list[HelpLine] = [
 
 
 class _Redactor:
-    """Log-record factory wrapper that blanks the bot token (and other secrets) from every record.
+    """Log-record factory wrapper that blanks the bot token, other secrets and anything that looks
+    like a key (:func:`bot.keyring.spot.scrub`) from every record.
 
     python-telegram-bot and httpx log request URLs, and the token is part of them; at DEBUG
     python-telegram-bot logs every request's parameters, the webhook's secret token among them.
@@ -132,17 +136,18 @@ class _Redactor:
     def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
         record = self.inner(*args, **kwargs)
         secrets = {self.token: "<bot-token>", **self.others} if self.token else self.others
-        if secrets:
-            try:
-                text = record.getMessage()
-            except Exception:  # a malformed record: leave it to logging to report
-                return record
-            redacted = text
-            for secret, label in secrets.items():
-                redacted = redacted.replace(secret, label)
-            if redacted != text:
-                record.msg = redacted
-                record.args = ()
+        try:
+            text = record.getMessage()
+        except Exception:  # a malformed record: leave it to logging to report
+            return record
+        redacted = text
+        for secret, label in secrets.items():
+            redacted = redacted.replace(secret, label)
+        # What looks like a key (a user's message at DEBUG, a signature) is blanked too.
+        redacted = scrub(redacted)
+        if redacted != text:
+            record.msg = redacted
+            record.args = ()
         return record
 
 
@@ -172,6 +177,9 @@ async def open_services(
     stack.push_async_callback(db.close)
     await db.acquire_lock()
     await db.start()
+    # Secrets an older version stored in clear are sealed now; a key dropped too early is
+    # found here, before anything trades.
+    await Vault(db, KeySource.from_settings(s)).seal_plaintext()
 
     paper: PaperExchange | None = None
     if s.paper:
@@ -383,9 +391,12 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
         await stack.aclose()
 
     async def gate(update: object, context: Context) -> None:
-        """Every update passes here first: strangers, roles, group rules, edits."""
+        """Every update passes here first: keys pasted in the chat, strangers, roles, group
+        rules, edits."""
         if not isinstance(update, Update):
             return
+        if await drop_secret(update):  # a key pasted in the chat: gone before anyone reads it
+            raise ApplicationHandlerStop
         user = update.effective_user
         if user is None or user.id not in allowed:
             await _refuse(update, user.id if user else None, refused)

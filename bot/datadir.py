@@ -1,10 +1,10 @@
 """Who may read what the bot keeps on disk: only the user it runs as.
 
-The data directory holds the database (its WAL too: recent rows, the paper account's key among
-them) and the paper simulators' state and journals. :func:`lock_down` runs first thing at
-start-up: ``umask 077`` so every file created from then on is 0600 (directories 0700), then the
-data directory and whatever an older version left in it (0644 files in a 0755 directory) are
-tightened, and so is a SQLite database kept outside it.
+The data directory holds the database (its WAL too: recent rows), the keyring file that seals
+the secrets stored in it, and the paper simulators' state and journals. :func:`lock_down` runs
+first thing at start-up: ``umask 077`` so every file created from then on is 0600 (directories
+0700), then the data directory and whatever an older version left in it (0644 files in a 0755
+directory) are tightened, and so is a SQLite database kept outside it.
 """
 
 from __future__ import annotations

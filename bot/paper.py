@@ -22,6 +22,8 @@ from nacl.signing import SigningKey
 from bot.clock import Clock
 from bot.exchange.client import BackpackAPI
 from bot.faults import paper_faults
+from bot.keyring.source import KeySource
+from bot.keyring.vault import PAPER_ACCOUNT, PAPER_HEDGE, PAPER_HYPERLIQUID, Vault
 from bot.settings import Settings
 from bot.sim import Simulator
 from bot.sim.control import Fault
@@ -35,7 +37,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bot.paper")
 
-PAPER_KEY = "paper_secret"
+PAPER_KEY = PAPER_ACCOUNT.name
+
+
+def vault(settings: Settings, db: Database) -> Vault:
+    """The operator desk's sealed secrets (the paper accounts' keys)."""
+    return Vault(db, KeySource.from_settings(settings))
+
+
+def new_signing_secret() -> str:
+    return base64.b64encode(bytes(SigningKey.generate())).decode()
 
 
 class PaperExchange:
@@ -61,10 +72,7 @@ class PaperExchange:
         self.sim.server.faults.extend(Fault(**f) for f in paper_faults())
         await self.sim.start()
         log.info("paper exchange (simulator) at %s", self.sim.rest_url)
-        secret = await db.get_meta(PAPER_KEY)
-        if secret is None:
-            secret = base64.b64encode(bytes(SigningKey.generate())).decode()
-            await db.set_meta(PAPER_KEY, secret)
+        secret = await vault(s, db).get_or_create(PAPER_ACCOUNT, new_signing_secret)
         exchange_log = logging.getLogger("bot.exchange")
         account = BackpackAPI(
             None,
@@ -127,7 +135,7 @@ class PaperExchange:
         await self.sim.stop()
 
 
-HEDGE_KEY = "paper_hedge_secret"
+HEDGE_KEY = PAPER_HEDGE.name
 
 
 class PaperHedge:
@@ -136,6 +144,7 @@ class PaperHedge:
     trading runs offline through the same adapter a real second venue uses."""
 
     def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.settings = settings
         self.sim = Simulator(
             seed=settings.sim_seed + 1,
             balance=settings.paper_balance,
@@ -150,18 +159,15 @@ class PaperHedge:
         """Start the engine; returns (REST URL, ccxt credentials JSON of the paper account)."""
         await self.sim.start()
         log.info("paper hedge venue (simulator) at %s", self.sim.rest_url)
-        return self.sim.rest_url, await hedge_credentials(db)
+        return self.sim.rest_url, await hedge_credentials(self.settings, db)
 
     async def stop(self) -> None:
         await self.sim.stop()
 
 
-async def hedge_credentials(db: Database) -> str:
-    """The ccxt credentials JSON of the paper hedge account (its key kept in the database)."""
-    secret = await db.get_meta(HEDGE_KEY)
-    if secret is None:
-        secret = base64.b64encode(bytes(SigningKey.generate())).decode()
-        await db.set_meta(HEDGE_KEY, secret)
+async def hedge_credentials(settings: Settings, db: Database) -> str:
+    """The ccxt credentials JSON of the paper hedge account (its key sealed in the database)."""
+    secret = await vault(settings, db).get_or_create(PAPER_HEDGE, new_signing_secret)
     public = SigningKey(base64.b64decode(secret)).verify_key.encode()
     return json.dumps({"apiKey": base64.b64encode(public).decode(), "secret": secret})
 
@@ -256,7 +262,7 @@ class PaperHedgeOnReal:
             len(self._rows),
             self.sim.rest_url,
         )
-        return self.sim.rest_url, await hedge_credentials(db)
+        return self.sim.rest_url, await hedge_credentials(s, db)
 
     async def sync_market(self, symbol: str) -> bool:
         """Before a paper hedge order: copy the real book, mark and funding rate of ``symbol``
@@ -290,7 +296,7 @@ class PaperHedgeOnReal:
             await self.sim.stop()
 
 
-HL_KEYS = "paper_hyperliquid_keys"
+HL_KEYS = PAPER_HYPERLIQUID.name
 
 
 class PaperHyperliquid:
@@ -303,6 +309,7 @@ class PaperHyperliquid:
     def __init__(self, settings: Settings, clock: Clock, seed: int) -> None:
         from bot.sim.hyperliquid import HyperliquidSimulator
 
+        self.settings = settings
         self.balance = settings.paper_balance
         self.sim = HyperliquidSimulator(
             seed=seed,
@@ -319,10 +326,10 @@ class PaperHyperliquid:
         from eth_account import Account
 
         await self.sim.start()
-        stored = await db.get_meta(HL_KEYS)
-        if stored is None:
-            stored = json.dumps([Account.create().key.hex(), Account.create().key.hex()])
-            await db.set_meta(HL_KEYS, stored)
+        stored = await vault(self.settings, db).get_or_create(
+            PAPER_HYPERLIQUID,
+            lambda: json.dumps([Account.create().key.hex(), Account.create().key.hex()]),
+        )
         main_key, agent_key = json.loads(stored)
         main = str(Account.from_key(main_key).address).lower()
         agent = str(Account.from_key(agent_key).address).lower()

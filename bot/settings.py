@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     webapp_port: int = Field(default=8081, ge=0, le=65535)
     webapp_url: str | None = None
     webapp_max_age: int = Field(default=3600, ge=10)
+    #: Keys that seal the secrets kept in the database: ``k2:<base64>,k1:<base64>``, newest
+    #: first (``python -m bot keys new``). Unset: the keyring file ``DATA_DIR/keyring``, made
+    #: on first need unless ``secrets_keyring_file`` is false (then storing one is refused).
+    secrets_keyring: SecretStr | None = None
+    secrets_keyring_file: bool = True
 
     _roles: dict[int, Role] = PrivateAttr(default_factory=dict)
 
@@ -221,6 +226,7 @@ class Settings(BaseSettings):
         "local_chat_password",
         "hedge_api_url",
         "webapp_url",
+        "secrets_keyring",
         mode="before",
     )
     @classmethod
@@ -298,6 +304,13 @@ class Settings(BaseSettings):
                 "WEBAPP_URL must be the dashboard's public https:// address (Telegram opens Mini "
                 "Apps only over HTTPS); see the README, “The dashboard”."
             )
+        if self.secrets_keyring is not None:
+            from bot.keyring.ring import Keyring, KeyringError
+
+            try:  # the message names a key id at most, never a key
+                Keyring.parse(self.secrets_keyring.get_secret_value())
+            except KeyringError as exc:
+                raise ConfigError(str(exc)) from None
         if self.max_order_notional <= 0:
             raise ConfigError("MAX_ORDER_NOTIONAL must be a positive USDC amount.")
         if not Decimal(0) < self.price_drift_tolerance < Decimal(1):

@@ -14,11 +14,19 @@ the handler.
 
 from __future__ import annotations
 
-from telegram import Update
+import logging
 
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+
+from bot.keyring.spot import spot
+from bot.render.keys import secret_removed
 from bot.services.access import Action, Actor, Refusal, Role, check, check_callback, check_command
 from bot.settings import Settings
 from handlers.common import Context, command_of, rt, say_refusal
+
+log = logging.getLogger("bot.guard")
 
 
 def role_of(update: Update, context: Context) -> Role | None:
@@ -93,3 +101,34 @@ def refusal_for_update(update: Update, settings: Settings) -> Refusal | None:
 async def send_refusal(update: Update, refused: Refusal) -> None:
     """Say the refusal: a short answer to a tap, or a message in the chat."""
     await say_refusal(update, refused)
+
+
+async def drop_secret(update: Update) -> bool:
+    """A message (new or edited, any chat, anyone) that looks like a key is deleted at once and
+    its sender told why, in one message that never repeats it. True when it was one.
+
+    The update gate calls this before anything else reads the update; the text is never logged.
+    """
+    if update.callback_query is not None:
+        return False
+    message = update.effective_message
+    if message is None:
+        return False
+    kind = spot(message.text or message.caption)
+    if kind is None:
+        return False
+    try:
+        deleted = bool(await message.delete())
+    except TelegramError as exc:  # a group where the bot may not delete: the user must
+        log.warning("could not delete a message that looked like a key: %s", exc.message)
+        deleted = False
+    user = update.effective_user
+    log.warning(
+        "a message that looked like %s from user id=%s in chat %s was %s",
+        kind,
+        user.id if user else None,
+        message.chat_id,
+        "deleted" if deleted else "left (no right to delete it)",
+    )
+    await message.chat.send_message(secret_removed(kind, deleted), parse_mode=ParseMode.HTML)
+    return True

@@ -28,6 +28,7 @@ import aiohttp
 from pydantic import SecretStr
 
 from bot.app import build_application, install_secret_redaction, start_polling, stop_polling
+from bot.keyring.ring import KeyringError
 from bot.localchat.server import BOT_ID, LOCAL_USER_ID, LocalChatServer
 from bot.localchat.web import Banner
 from bot.settings import ConfigError, Settings
@@ -167,6 +168,9 @@ def run_local_chat(settings: Settings) -> int:
     except InstanceLocked as exc:
         print(f"Not starting: {exc}", file=sys.stderr)
         return 3
+    except KeyringError as exc:  # a stored secret's key is missing, or none can be made
+        print(f"Not starting: {exc}", file=sys.stderr)
+        return 2
     except PortUnavailable as exc:
         print(
             f"Cannot open the local chat on {settings.local_chat_host}:"

@@ -46,6 +46,12 @@ def run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
             4,
             "Cannot reach the Telegram Bot API",
         ),
+        ({"SECRETS_KEYRING": "k1:c2hvcnQ="}, 2, "key k1 must be 32 bytes"),
+        (  # the paper account's key must be stored, and no keyring may be made: no plaintext
+            {"SECRETS_KEYRING_FILE": "false", "EXCHANGE": "sim", "LOCAL_CHAT_PORT": "0"},
+            2,
+            "Not starting: a secret must be stored and there is no keyring",
+        ),
     ],
 )
 def test_start_up_problems_are_explained(

@@ -30,6 +30,7 @@ import pytest
 from tests.bot.conftest import ALICE, TOKEN
 from tests.bot.test_webhook import HEADER, _free_port, _listening, _update
 from tests.fakes.telegram import FakeTelegram
+from tests.keys import open_paper_secret
 
 PAPER_URL = re.compile(r"paper exchange \(simulator\) at (http://[0-9.:]+)")
 WEBHOOK_SECRET = "doors-test-webhook-secret-" + "x" * 20
@@ -145,7 +146,9 @@ async def test_the_doors_of_a_running_paper_bot(bot: Running, tg: FakeTelegram) 
     await asyncio.wait_for(bot.proc.wait(), 30)
     text = bot.text()
     assert "DEBUG" in text and "aiosqlite" not in text
-    paper_secret = _meta(data / "bot.db", "paper_secret")
+    sealed = _meta(data / "bot.db", "paper_secret")
+    paper_secret = open_paper_secret(data, sealed)
+    assert paper_secret not in sealed
     for secret in (WEBHOOK_SECRET, TOKEN.split(":")[1], API_SECRET, PASSWORD, paper_secret):
         assert secret not in text
     assert set(files.values()) == {0o600}

@@ -38,7 +38,7 @@ from bot.render.trading import CONFIRM_PREFIX
 from tests.conftest import Control
 from tests.crash.harness import ALICE, TOKEN, BotProcess, Db, bot_env, sim_process
 from tests.fakes.telegram import FakeTelegram
-from tests.keys import KeyPair, new_keypair
+from tests.keys import KeyPair, new_keypair, open_paper_secret
 from tests.sim.wire import Wire
 from tests.simproc import SimProcess
 
@@ -93,8 +93,9 @@ class Exchange:
         if self.control is not None and self.api_key is not None:
             accounts: dict[str, Any] = (await self.control.state())["accounts"]
             return dict(accounts.get(self.api_key, {}))
-        secret = db.meta("paper_secret")
-        assert secret is not None, "the paper account has no key yet"
+        sealed = db.meta("paper_secret")
+        assert sealed is not None, "the paper account has no key yet"
+        secret = open_paper_secret(Path(bot.env["DATA_DIR"]), sealed)
         public = base64.b64encode(bytes(SigningKey(base64.b64decode(secret)).verify_key))
         wire = Wire(bot.paper_url(), KeyPair(public.decode(), secret))
         try:
