@@ -485,3 +485,34 @@ async def test_services_refuse_by_themselves(bot: BotRunner) -> None:
     assert await rt.account.orders(viewer)
     allowed = Actor(OWNER, "owner", ALLOWED, "supergroup", frozenset({ALLOWED}))
     assert await rt.account.balances(allowed)
+
+
+async def test_the_strategy_screens_buttons_obey_the_table(
+    bot: BotRunner, tg: FakeTelegram
+) -> None:
+    """The mode buttons under /strategy change the mode for the owner only; its view buttons
+    show the account, so only where account data may be shown."""
+    await owner_world(bot)
+    for group in OTHER_GROUPS[:3]:  # the groups exist (free text: no reply)
+        await tg.send(OWNER, "hello everyone", chat_id=group)
+    for user in (TRADER, VIEWER, STRANGER):
+        await tg.send(user, "hello")
+    await idle(bot, tg)
+    before = await state(bot)
+    for user in (TRADER, VIEWER, STRANGER):
+        old = Sent(chat_id=user, message_id=1, text="an old /strategy screen")
+        answer = await tg.answer_to(await tg.tap(user, old, "stg:mode:auto"))
+        assert answer.text, user  # refused out loud, not silently
+        assert await state(bot) == before, user
+    for group in (OTHER_GROUPS[0], OTHER_GROUPS[2]):
+        old = Sent(chat_id=group, message_id=1, text="an old /strategy screen")
+        await tg.answer_to(await tg.tap(OWNER, old, "stg:mode:auto"))
+        assert await state(bot) == before, group
+    mark = len(tg.messages)
+    old = Sent(chat_id=OTHER_GROUPS[1], message_id=1, text="an old /strategy screen")
+    await tg.answer_to(await tg.tap(OWNER, old, "stg:view:config"))
+    shown = [m.text for m in tg.messages[mark:] if m.chat_id == OTHER_GROUPS[1]]
+    assert not any("entry_rate" in t for t in shown), shown  # no settings in that group
+    old = Sent(chat_id=OWNER, message_id=1, text="an old /strategy screen")
+    await tg.answer_to(await tg.tap(OWNER, old, "stg:mode:auto"))
+    assert (await bot.services.strategy.store.settings()).mode == "auto"  # the owner's tap acts
