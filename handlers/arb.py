@@ -10,7 +10,6 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.exchange.errors import InvalidSymbol
 from bot.render import arb as render
-from bot.render import charts
 from bot.render import strategy as render_strategy
 from bot.render.common import esc
 from bot.services.access import Action, Refused
@@ -78,7 +77,9 @@ async def spread_chart(update: Update, context: Context, args: list[str]) -> Non
         await reply(update, f"⚠️ {esc(exc.message)}")
         return
     title = f"{e.base}: backpack − {e.hedge.venue} funding, last {days}d"
-    png = charts.spread_png(title, series)
+    from bot.render.charts import spread_png  # matplotlib: ~0.5 s and ~35 MB, load on use
+
+    png = spread_png(title, series)
     await chat.send_photo(
         png, caption=render.spread_caption(e, steady, days)[:1024], parse_mode=ParseMode.HTML
     )
