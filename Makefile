@@ -34,7 +34,7 @@ fmt: setup
 	$(BIN)/ruff check --fix .
 
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=20
 
 bench: setup
 	$(BIN)/python -m bench
