@@ -99,6 +99,23 @@ async def tg() -> AsyncIterator[FakeTelegram]:
         assert not wrong, f"/words that are not commands: {wrong}"
 
 
+def live_settings(
+    tg: FakeTelegram, tmp_path: Path, sim: Simulator, keys: KeyPair, **overrides: Any
+) -> Settings:
+    """Live mode, signing real orders with ``keys`` against the simulator ``sim``."""
+    return make_settings(
+        tg,
+        tmp_path,
+        trading_mode="live",
+        exchange="backpack",
+        backpack_api_key=keys.api_key,
+        backpack_api_secret=keys.api_secret,
+        backpack_api_url=sim.rest_url,
+        backpack_ws_url=sim.ws_url,
+        **overrides,
+    )
+
+
 @pytest.fixture
 async def quiet_sim() -> AsyncIterator[Simulator]:
     """An external simulator whose prices move only when a test moves them."""
@@ -111,18 +128,7 @@ async def live_bot(
     tg: FakeTelegram, tmp_path: Path, quiet_sim: Simulator, keys: KeyPair
 ) -> AsyncIterator[BotRunner]:
     """The bot in live mode, signing real orders against the external quiet simulator."""
-    runner = BotRunner(
-        make_settings(
-            tg,
-            tmp_path,
-            trading_mode="live",
-            exchange="backpack",
-            backpack_api_key=keys.api_key,
-            backpack_api_secret=keys.api_secret,
-            backpack_api_url=quiet_sim.rest_url,
-            backpack_ws_url=quiet_sim.ws_url,
-        )
-    )
+    runner = BotRunner(live_settings(tg, tmp_path, quiet_sim, keys))
     await runner.start()
     yield runner
     await runner.stop()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.sim import Simulator
-from tests.bot.conftest import ALICE, BOB, BotRunner, make_settings
+from tests.bot.conftest import ALICE, BOB, BotRunner, live_settings
 from tests.bot.test_strategy import _positions
 from tests.conftest import Control
 from tests.fakes.telegram import FakeTelegram
@@ -24,19 +24,7 @@ from tests.keys import KeyPair
 async def auto_bot(
     tg: FakeTelegram, tmp_path: Path, quiet_sim: Simulator, keys: KeyPair
 ) -> AsyncIterator[BotRunner]:
-    runner = BotRunner(
-        make_settings(
-            tg,
-            tmp_path,
-            trading_mode="live",
-            exchange="backpack",
-            backpack_api_key=keys.api_key,
-            backpack_api_secret=keys.api_secret,
-            backpack_api_url=quiet_sim.rest_url,
-            backpack_ws_url=quiet_sim.ws_url,
-            strategy_interval_seconds=3600,
-        )
-    )
+    runner = BotRunner(live_settings(tg, tmp_path, quiet_sim, keys, strategy_interval_seconds=3600))
     await runner.start()
     yield runner
     await runner.stop()

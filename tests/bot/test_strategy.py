@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.sim import Simulator
-from tests.bot.conftest import ALICE, BotRunner, make_settings
+from tests.bot.conftest import ALICE, BotRunner, live_settings, make_settings
 from tests.conftest import Control
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import KeyPair
@@ -31,19 +31,7 @@ async def _balances(control: Control, keys: KeyPair) -> dict[str, Any]:
 async def strategy_bot(
     tg: FakeTelegram, tmp_path: Path, quiet_sim: Simulator, keys: KeyPair
 ) -> Any:
-    runner = BotRunner(
-        make_settings(
-            tg,
-            tmp_path,
-            trading_mode="live",
-            exchange="backpack",
-            backpack_api_key=keys.api_key,
-            backpack_api_secret=keys.api_secret,
-            backpack_api_url=quiet_sim.rest_url,
-            backpack_ws_url=quiet_sim.ws_url,
-            strategy_interval_seconds=5,
-        )
-    )
+    runner = BotRunner(live_settings(tg, tmp_path, quiet_sim, keys, strategy_interval_seconds=5))
     await runner.start()
     yield runner
     await runner.stop()
