@@ -32,34 +32,26 @@ from telegram.ext import (
 
 from bot.alerts.service import AlertService
 from bot.clock import Clock, SystemClock
-from bot.container import HelpLine, Services
+from bot.container import HelpLine
+from bot.desks.doors import DeskDoors
+from bot.desks.factory import DeskFactory, Shared
+from bot.desks.model import OPERATOR
+from bot.desks.registry import Desks
 from bot.exchange.client import BackpackAPI
 from bot.exchange.errors import BackpackError
+from bot.keyring.desk_keys import DeskKeys
 from bot.keyring.source import KeySource
 from bot.keyring.spot import scrub
 from bot.keyring.vault import Vault
 from bot.paper import PaperExchange
 from bot.render.dashboard import menu_button
-from bot.services.access import Refused, reads_only
-from bot.services.account.journal import JournalService
-from bot.services.account.views import AccountService
+from bot.services.access import Refused
 from bot.services.health import LogTail
-from bot.services.market import MarketService
-from bot.services.notices.fills import FillFeed
 from bot.services.notices.outbox import Outbox
-from bot.services.notices.watchers import WatchConfig, WatcherService
-from bot.services.orders.confirm import TradingConfig, TradingService
-from bot.services.orders.sender import OrderSender
-from bot.services.recovery import RecoveryService
-from bot.services.strategy.arb import ArbConfig, ArbService
-from bot.services.strategy.control import StrategyService
-from bot.services.strategy.cross import CrossDesk
 from bot.settings import Settings
 from bot.storage.alerts import AlertStore
 from bot.storage.db import Database
-from bot.storage.events import EventStore
-from bot.storage.strategy import StrategyStore
-from bot.storage.trading import TradingStore
+from bot.storage.desk_scope import desks_to_recover
 from bot.venues.backpack import BackpackVenue
 from bot.venues.opening import OpenVenues, open_hedges
 from bot.venues.port import Venue
@@ -69,6 +61,7 @@ from handlers import (
     alerts,
     arb,
     dashboard,
+    desks,
     general,
     market,
     pause,
@@ -79,14 +72,16 @@ from handlers import (
 from handlers.common import (
     BotData,
     Context,
-    command_of,
+    DeskContext,
     fault_reference,
     friendly,
     reply,
     report_fault,
     what_failed,
 )
-from handlers.guard import drop_secret, refusal_for_update, send_refusal
+from handlers.gate import gate
+from handlers.guard import send_refusal
+from jobs import desks as desk_jobs
 from jobs import recovery, watchers
 from jobs import strategy as strategy_jobs
 from jobs import trading as trading_jobs
@@ -99,6 +94,7 @@ App = Application[Any, Any, Any, Any, Any, Any]
 #: Handlers in the order they are tried (the first match wins within a group).
 HANDLERS: list[Callable[[], list[BaseHandler[Any, Any, Any]]]] = [
     general.handlers,
+    desks.handlers,
     market.handlers,
     arb.handlers,
     account.handlers,
@@ -111,6 +107,7 @@ HANDLERS: list[Callable[[], list[BaseHandler[Any, Any, Any]]]] = [
 ]
 #: Help lines of the commands beyond the general ones, in menu order.
 HELP: list[HelpLine] = [
+    *desks.HELP,
     *arb.HELP,
     *alerts.HELP,
     *strategy.HELP,
@@ -170,16 +167,27 @@ def install_secret_redaction(secret: str, label: str) -> None:
 
 async def open_services(
     settings: Settings, clock: Clock, stack: contextlib.AsyncExitStack
-) -> Services:
-    """Build every long-lived object once, in order; ``stack`` closes them in reverse."""
+) -> DeskFactory:
+    """Build every shared long-lived object once, in order, and the factory of the desks'
+    own; ``stack`` closes them in reverse. The operator's desk is built here too."""
     s = settings
     db = Database(s.database_url, clock=clock)
     stack.push_async_callback(db.close)
     await db.acquire_lock()
     await db.start()
+    source = KeySource.from_settings(s)
     # Secrets an older version stored in clear are sealed now; a key dropped too early is
     # found here, before anything trades.
-    await Vault(db, KeySource.from_settings(s)).seal_plaintext()
+    await Vault(db, source).seal_plaintext()
+    desks = Desks(
+        db,
+        clock,
+        operator_roles=s.roles,
+        signup=s.signup,
+        max_desks=s.max_desks,
+        invite_ttl_seconds=s.invite_ttl_hours * 3600,
+    )
+    await desks.load()
 
     paper: PaperExchange | None = None
     if s.paper:
@@ -201,125 +209,29 @@ async def open_services(
         )
         stack.push_async_callback(account_api.close)
 
-    primary = BackpackVenue(account_api, market_api)
-    hedges = await _open_hedges(s, db, clock, stack, primary)
-    hedge = hedges.first
-    #: The hedge venues orders may go to: live, or the offline simulators in paper mode. On
-    #: real data in paper mode only the first trades (on a paper account); others compare.
-    hedge_orders = (
-        hedge if hedge is not None and next(iter(hedges.venues)) in hedges.tradable else None
-    )
-    arb_service = (
-        ArbService(
-            primary,
-            hedge,
-            ArbConfig(
-                s.arb_notional,
-                s.arb_horizon_hours,
-                tuple(s.hedge_symbols),
-                min_open_interest=s.arb_min_open_interest,
-                min_volume_24h=s.arb_min_volume_24h,
-            ),
-            clock,
-            hedges=hedges.venues,
-            tradable=frozenset(hedges.tradable),
-        )
-        if hedge is not None
-        else None
-    )
-
-    trading_store = TradingStore(db)
-    orders = OrderSender(
-        account_api,
-        trading_store,
-        mode=s.trading_mode,
-        before_send=paper.sync_market if paper is not None and paper.real_data else None,
-        clock=clock,
-        logger=logging.getLogger("bot.orders"),
-        hedge=hedge_orders,
-        venues=hedges.orders(),
-    )
-    market_service = MarketService(market_api, account_api, clock)
-    account_service = AccountService(account_api, orders)
-    trading_service = TradingService(
-        account_api,
-        trading_store,
-        TradingConfig(
-            mode=s.trading_mode,
-            max_order_notional=s.max_order_notional,
-            confirm_ttl_seconds=s.confirm_ttl_seconds,
-            price_drift_tolerance=s.price_drift_tolerance,
-            limit_price_band=s.limit_price_band,
-        ),
-        market_data=market_api,
-        sender=orders,
-        clock=clock,
-        logger=logging.getLogger("bot.trading"),
-    )
-    strategy_store = StrategyStore(db)
-    journal = JournalService(strategy_store, account_api, market_api, clock, s.trading_mode)
-    strategy_service = StrategyService(
-        strategy_store,
-        market_api,
-        account_api,
-        journal,
-        clock,
-        trading_mode=s.trading_mode,
-        orders=orders,
-        trading=trading_service,
-        confirm_ttl_seconds=s.confirm_ttl_seconds,
-        cross=(
-            CrossDesk(arb_service, account_api, hedge_orders, strategy_store)
-            if arb_service is not None and hedge_orders is not None
-            else None
-        ),
-    )
+    hedges = await _open_hedges(s, db, clock, stack, BackpackVenue(account_api, market_api))
     alert_store = AlertStore(db)
     alert_service = AlertService(alert_store, market_api, clock, hysteresis=s.alert_hysteresis)
-    watcher_service = WatcherService(
-        WatchConfig(
-            users=tuple(s.telegram_allowed_users),
-            funding_notice_minutes=s.funding_notice_minutes,
-            liquidation_warning_distance=s.liquidation_warning_distance,
-            stale_stream_seconds=s.stale_stream_seconds,
-            roles=s.roles,
-        ),
-        alert_service,
-        alert_store,
-        market_api,
-        account_api,
-        account_service,
-        clock,
-    )
     outbox = Outbox(clock, alert_store.settings)
     stack.push_async_callback(outbox.stop)
-    events = EventStore(db)
-    fills = FillFeed(watcher_service, events, account_api, clock)
-    stack.push_async_callback(fills.stop)
-    return Services(
+    shared = Shared(
         settings=s,
         clock=clock,
         db=db,
-        paper=paper,
+        desks=desks,
+        keys=DeskKeys(db, source),
         market_api=market_api,
-        account_api=account_api,
-        orders=orders,
-        market=market_service,
-        venue=primary,
-        hedge=hedge,
-        arb=arb_service,
-        account=account_service,
-        trading=trading_service,
-        journal=journal,
-        strategy=strategy_service,
         alert_store=alert_store,
         alerts=alert_service,
-        watchers=watcher_service,
         outbox=outbox,
-        recovery=RecoveryService(orders, trading_service, strategy_service),
-        fills=fills,
-        events=events,
+        hedges=hedges,
+        operator_api=account_api,
+        paper=paper,
     )
+    factory = DeskFactory(shared)
+    stack.push_async_callback(factory.close)
+    await factory.get(OPERATOR)
+    return factory
 
 
 async def _open_hedges(
@@ -336,31 +248,39 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
     token = settings.telegram_bot_token.get_secret_value()
     install_token_redaction(token)
     the_clock = clock or SystemClock()
-    allowed = frozenset(settings.telegram_allowed_users)
-    refused: set[int] = set()
     stack = contextlib.AsyncExitStack()
     tail = LogTail(_secrets(settings))
 
     async def post_init(app: App) -> None:
         try:
-            services = await open_services(settings, the_clock, stack)
-            services.outbox.start(TelegramTransport(app.bot))
-            recovered = await services.recovery.run()
-            recovery.announce(services, recovered)
-            await _start_stream(services)
-            await watchers.start_streams(services)
+            factory = await open_services(settings, the_clock, stack)
+            shared = factory.shared
+            shared.outbox.start(TelegramTransport(app.bot))
             jq: JobQueue[Any] | None = app.job_queue
             if jq is None:
                 raise RuntimeError("python-telegram-bot[job-queue] is required")
-            trading_jobs.schedule(jq, services)
-            watchers.schedule(jq, services)
-            strategy_jobs.schedule(jq, services)
-            recovery.schedule(jq, services, recovered)
-            app.bot_data.dashboard = await _start_dashboard(services, token, stack)
+            # Every desk with unfinished work settles it before any update is handled.
+            for desk_id in await desks_to_recover(shared.db):
+                services = await factory.get(desk_id)
+                recovered = await services.recovery.run()
+                recovery.announce(services, recovered)
+                recovery.schedule(jq, services, recovered)
+            await _start_stream(shared.market_api)
+            await watchers.start_market_streams(shared)
+            for services in factory.loaded():
+                await watchers.start_desk_streams(services)
+            factory.on_built.append(watchers.start_desk_streams)
+            trading_jobs.schedule(jq, factory)
+            watchers.schedule(jq, factory)
+            strategy_jobs.schedule(jq, factory)
+            desk_jobs.schedule(jq, factory)
+            operator = await factory.get(OPERATOR)
+            app.bot_data.dashboard = await _start_dashboard(factory, token, stack)
         except BaseException:
             await stack.aclose()
             raise
-        app.bot_data.services = services
+        app.bot_data.services = operator
+        app.bot_data.factory = factory
         app.bot_data.help = HELP
         logging.getLogger().addHandler(tail)
         app.bot_data.log_tail = tail
@@ -385,30 +305,11 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
 
     async def post_shutdown(app: App) -> None:
         app.bot_data.services = None
+        app.bot_data.factory = None
         app.bot_data.dashboard = None
         app.bot_data.log_tail = None
         logging.getLogger().removeHandler(tail)
         await stack.aclose()
-
-    async def gate(update: object, context: Context) -> None:
-        """Every update passes here first: keys pasted in the chat, strangers, roles, group
-        rules, edits."""
-        if not isinstance(update, Update):
-            return
-        if await drop_secret(update):  # a key pasted in the chat: gone before anyone reads it
-            raise ApplicationHandlerStop
-        user = update.effective_user
-        if user is None or user.id not in allowed:
-            await _refuse(update, user.id if user else None, refused)
-            raise ApplicationHandlerStop
-        edited = update.edited_message
-        if edited is not None and not reads_only(command_of(edited)):
-            await edited.chat.send_message("✏️ Edits are ignored; send a new command.")
-            raise ApplicationHandlerStop
-        refusal = refusal_for_update(update, settings)
-        if refusal is not None:
-            await send_refusal(update, refusal)
-            raise ApplicationHandlerStop
 
     async def on_error(update: object, context: Context) -> None:
         error = context.error
@@ -433,7 +334,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
         .token(token)
         .base_url(base)
         .base_file_url(base.removesuffix("/bot") + "/file/bot")
-        .context_types(ContextTypes(bot_data=BotData))
+        .context_types(ContextTypes(context=DeskContext, bot_data=BotData))
         .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(post_init)
         .post_stop(post_stop)
@@ -441,7 +342,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
         .concurrent_updates(True)
     )
     app = builder.build()
-    app.add_handler(TypeHandler(Update, gate), group=-1)
+    app.add_handler(TypeHandler(Update, gate), group=-1)  # desks, strangers, roles
     for handlers in HANDLERS:
         app.add_handlers(handlers())
     app.add_handlers(general.fallback_handlers())  # last: unknown commands, text, buttons
@@ -487,14 +388,14 @@ def _secrets(s: Settings) -> list[str]:
 
 
 async def _start_dashboard(
-    services: Services, token: str, stack: contextlib.AsyncExitStack
+    factory: DeskFactory, token: str, stack: contextlib.AsyncExitStack
 ) -> DashboardServer | None:
     """Serve the dashboard when someone can open it: ``WEBAPP_URL`` is set, or the local chat
     (whose ``web_app`` buttons open the local address)."""
-    s = services.settings
+    s = factory.shared.settings
     if not s.webapp_url and not s.local_chat:
         return None
-    server = DashboardServer(services, token)
+    server = DashboardServer(DeskDoors(factory), token)
     try:
         await server.start()
     except OSError as exc:
@@ -509,19 +410,8 @@ async def _start_dashboard(
     return server
 
 
-async def _start_stream(services: Services) -> None:
+async def _start_stream(market_api: BackpackAPI) -> None:
     try:
-        await asyncio.wait_for(services.market_api.start_ws_price_stream(), 10)
+        await asyncio.wait_for(market_api.start_ws_price_stream(), 10)
     except (TimeoutError, Exception) as exc:  # keep running; the stream retries by itself
         log.warning("price stream not up yet (%s); it keeps retrying", type(exc).__name__)
-
-
-async def _refuse(update: Update, uid: int | None, refused: set[int]) -> None:
-    log.warning("refused update from unauthorised user id=%s", uid)
-    if update.callback_query is not None:
-        await update.callback_query.answer("This bot is private.", show_alert=True)
-    elif update.effective_chat is not None and uid is not None and uid not in refused:
-        refused.add(uid)
-        await update.effective_chat.send_message(
-            "Sorry, this is a private trading bot and you are not on its list of users."
-        )

@@ -74,15 +74,7 @@ class PaperExchange:
         log.info("paper exchange (simulator) at %s", self.sim.rest_url)
         secret = await vault(s, db).get_or_create(PAPER_ACCOUNT, new_signing_secret)
         exchange_log = logging.getLogger("bot.exchange")
-        account = BackpackAPI(
-            None,
-            secret,
-            self.sim.rest_url,
-            self.sim.ws_url,
-            exchange_log,
-            clock=self.clock,
-            stream_silence_timeout=s.stale_stream_seconds,
-        )
+        account = self.client_for(secret)
         rest, ws = (
             (s.backpack_api_url, s.backpack_ws_url)
             if self.real_data
@@ -107,6 +99,19 @@ class PaperExchange:
                 log.warning("could not load the real markets (%s); paper uses defaults", exc)
         self.market = market
         return account, market
+
+    def client_for(self, secret: str) -> BackpackAPI:
+        """A client of the paper account whose signing key is ``secret`` (base64 ed25519): the
+        engine opens an account for a key it has not seen (each desk has its own)."""
+        return BackpackAPI(
+            None,
+            secret,
+            self.sim.rest_url,
+            self.sim.ws_url,
+            logging.getLogger("bot.exchange"),
+            clock=self.clock,
+            stream_silence_timeout=self.settings.stale_stream_seconds,
+        )
 
     async def sync_market(self, symbol: str) -> None:
         """Before a paper order on real data: copy the real book and prices into the engine."""

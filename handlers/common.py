@@ -14,6 +14,8 @@ from telegram.constants import ParseMode
 from telegram.ext import CallbackContext, ExtBot
 
 from bot.container import HelpLine, Services
+from bot.desks.factory import DeskFactory
+from bot.desks.model import StartOutcome
 from bot.exchange.errors import (
     AuthError,
     BackpackError,
@@ -36,10 +38,15 @@ log = logging.getLogger("bot.handlers")
 
 
 class BotData:
-    """Typed ``application.bot_data``: the services, set in ``post_init``."""
+    """Typed ``application.bot_data``: the desks, set in ``post_init``."""
 
     def __init__(self) -> None:
+        #: The operator's desk (the account in the environment).
         self.services: Services | None = None
+        #: Every desk's services, built on first use.
+        self.factory: DeskFactory | None = None
+        #: Strangers already told they are not on the list (once per run).
+        self.refused: set[int] = set()
         self.help: list[HelpLine] = []
         #: The dashboard's server while it runs (``WEBAPP_URL`` set, or the local chat).
         self.dashboard: DashboardServer | None = None
@@ -47,16 +54,34 @@ class BotData:
         self.log_tail: LogTail | None = None
 
 
-Context = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]
+class DeskContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], BotData]):
+    """An update's context, which also carries the desk the update gate resolved for it (the
+    acting user's active desk); python-telegram-bot builds one per update for every group."""
+
+    def __init__(
+        self,
+        application: Any,
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application, chat_id, user_id)
+        self.desk: Services | None = None
+        #: Set when this very update made the user a member (``/start`` with an invite, or
+        #: ``SIGNUP=open``): the welcome says so.
+        self.joined: StartOutcome | None = None
+
+
+Context = DeskContext
 HandlerFn = Callable[[Update, Context], Awaitable[None]]
 F = TypeVar("F", bound=HandlerFn)
 
 
 def rt(context: Context) -> Services:
-    """The bot's services (typed); only ``None`` before start-up finished."""
-    services = context.bot_data.services
+    """The services of the desk this update acts on (the user's active desk, resolved by the
+    update gate before any handler runs)."""
+    services = context.desk
     if services is None:
-        raise RuntimeError("the bot is still starting")
+        raise RuntimeError("no desk was resolved for this update")
     return services
 
 

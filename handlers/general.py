@@ -14,6 +14,7 @@ from telegram import BotCommand, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.render import account as render_account
+from bot.render import desks as render_desks
 from bot.render import market as render_market
 from bot.render.common import esc, mode_badge
 from bot.services import access
@@ -93,6 +94,9 @@ async def start(update: Update, context: Context) -> None:
     text, markup = render_account.welcome(
         r.mode, r.settings.exchange, usdc, held, account_shown=shown
     )
+    if context.joined is not None:  # this /start just made them a member
+        joined = context.joined
+        text = render_desks.joined(joined.membership, joined.kind == "created") + "\n\n" + text
     await reply(update, text, markup)
 
 
@@ -151,15 +155,17 @@ async def whoami(update: Update, context: Context) -> None:
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return
-    settings = rt(context).settings
-    role = settings.role_of(user.id)
+    desk = rt(context)
+    role = desk.role_of(user.id)
     where = "a private chat" if chat.type == "private" else f"a group (chat id {chat.id})"
     lines = [f"You are user <code>{user.id}</code> in {where}."]
     if role is None:
         lines.append("You are not on this bot's list of users.")
     else:
         lines.append(f"Your role: <b>{role}</b> — {esc(access.describe(role))}.")
-        if access.is_group(chat.type) and chat.id not in settings.telegram_allowed_groups:
+        if len(desk.desks.memberships(user.id)) > 1:
+            lines.append(f"Desk: <b>{esc(desk.desk.name)}</b> (/desk switches).")
+        if access.is_group(chat.type) and chat.id not in desk.allowed_groups:
             lines.append(
                 "In this group: market data and alerts only; the account and trading "
                 "need a private chat with me."

@@ -23,7 +23,7 @@ from telegram.error import TelegramError
 from bot.keyring.spot import spot
 from bot.render.keys import secret_removed
 from bot.services.access import Action, Actor, Refusal, Role, check, check_callback, check_command
-from bot.settings import Settings
+from bot.container import Services
 from handlers.common import Context, command_of, rt, say_refusal
 
 log = logging.getLogger("bot.guard")
@@ -32,26 +32,26 @@ log = logging.getLogger("bot.guard")
 def role_of(update: Update, context: Context) -> Role | None:
     """The role of the user behind ``update`` (``None``: not on the list)."""
     user = update.effective_user
-    return rt(context).settings.role_of(user.id if user else None)
+    return rt(context).role_of(user.id if user else None)
 
 
-def actor_of(update: Update, settings: Settings) -> Actor | None:
-    """The acting user of ``update`` for the services: id, role, chat and its kind."""
+def actor_of(update: Update, services: Services) -> Actor | None:
+    """The acting user of ``update`` for the services: id, role on the desk, chat and its kind."""
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return None
     return Actor(
         user_id=user.id,
-        role=settings.role_of(user.id),
+        role=services.role_of(user.id),
         chat_id=chat.id,
         chat_type=chat.type,
-        allowed_groups=frozenset(settings.telegram_allowed_groups),
+        allowed_groups=services.allowed_groups,
     )
 
 
 def actor(update: Update, context: Context) -> Actor | None:
-    """:func:`actor_of` with the bot's settings (``None`` for an update without a user)."""
-    return actor_of(update, rt(context).settings)
+    """:func:`actor_of` on the update's desk (``None`` for an update without a user)."""
+    return actor_of(update, rt(context))
 
 
 def refusal(update: Update, context: Context, action: Action) -> Refusal | None:
@@ -70,7 +70,7 @@ async def permitted(update: Update, context: Context, action: Action) -> bool:
     return False
 
 
-def refusal_for_update(update: Update, settings: Settings) -> Refusal | None:
+def refusal_for_update(update: Update, services: Services) -> Refusal | None:
     """The update gate's question: may this user send this command / tap this button here?
 
     ``None`` lets the update through. Commands the bot does not have, commands for another
@@ -78,10 +78,10 @@ def refusal_for_update(update: Update, settings: Settings) -> Refusal | None:
     whatever they send.
     """
     user, chat = update.effective_user, update.effective_chat
-    role = settings.role_of(user.id if user else None)
+    role = services.role_of(user.id if user else None)
     chat_type = chat.type if chat else "private"
     chat_id = chat.id if chat else 0
-    groups = settings.telegram_allowed_groups
+    groups = services.allowed_groups
     query = update.callback_query
     if query is not None:
         data = query.data or ""

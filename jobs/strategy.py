@@ -7,6 +7,7 @@ mode) go through the outbox to the chat that switched the strategy on.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -15,10 +16,12 @@ from telegram.ext import CallbackContext, JobQueue
 
 from bot.alerts.service import Firing
 from bot.container import Services
+from bot.desks.factory import DeskFactory
 from bot.exchange.errors import BackpackError
 from bot.render import strategy as render
 from bot.services.notices.outbox import Note
 from bot.services.strategy.control import CycleResult
+from bot.storage.desk_scope import desks_with_strategy_on
 from bot.venues.port import VenueError
 
 log = logging.getLogger("jobs.strategy")
@@ -80,16 +83,37 @@ async def run_once(services: Services) -> None:
     await deliver(services, result)
 
 
-def schedule(jq: JobQueue[Any], services: Services) -> None:
-    """Run the cycle every interval, and at once when a funding alert fires."""
+#: Desks whose cycles run at the same time (each desk's own lock keeps its cycle single).
+CONCURRENT_DESKS = 8
+
+
+async def run_all(factory: DeskFactory) -> int:
+    """One cycle on every desk whose strategy is on; returns how many desks ran."""
+    desk_ids = await desks_with_strategy_on(factory.shared.db)
+    gate = asyncio.Semaphore(CONCURRENT_DESKS)
+
+    async def one(desk_id: str) -> None:
+        async with gate:
+            try:
+                await run_once(await factory.get(desk_id))
+            except Exception:  # one desk's failure never stops another's cycle
+                log.exception("strategy cycle failed on desk %s", desk_id)
+
+    await asyncio.gather(*(one(d) for d in sorted(desk_ids)))
+    return len(desk_ids)
+
+
+def schedule(jq: JobQueue[Any], factory: DeskFactory) -> None:
+    """Run the cycle every interval on every desk with the strategy on, and at once when a
+    funding alert fires."""
 
     async def tick(context: CallbackContext[Any, Any, Any, Any]) -> None:
         try:
-            await run_once(services)
+            await run_all(factory)
         except Exception:  # the job must survive anything; the next run tries again
-            log.exception("strategy cycle failed")
+            log.exception("strategy cycles failed")
 
-    interval = services.settings.strategy_interval_seconds
+    interval = factory.shared.settings.strategy_interval_seconds
     jq.run_repeating(tick, interval=interval, first=interval, name=JOB_NAME)
     last = [0.0]
 
@@ -103,4 +127,4 @@ def schedule(jq: JobQueue[Any], services: Services) -> None:
         last[0] = now
         jq.run_once(tick, 0, name=f"{JOB_NAME}-on-alert")
 
-    services.alerts.listeners.append(on_alert)
+    factory.shared.alerts.listeners.append(on_alert)

@@ -11,6 +11,7 @@ from typing import Any
 from telegram.ext import JobQueue
 
 from bot.container import Services
+from bot.desks.factory import DeskFactory
 from bot.render import trading as render
 from bot.services.notices.outbox import Note
 from jobs.common import safe
@@ -29,9 +30,10 @@ async def sweep(services: Services) -> int:
     return len(outcomes)
 
 
-def schedule(jq: JobQueue[Any], services: Services) -> None:
+def schedule(jq: JobQueue[Any], factory: DeskFactory) -> None:
     async def run() -> None:
-        await sweep(services)
+        for services in factory.loaded():  # a desk not built has no preview on screen
+            await sweep(services)
 
     jq.run_repeating(
         safe("expiry-sweeper", run), SWEEP_SECONDS, first=SWEEP_SECONDS, name="expiry-sweeper"

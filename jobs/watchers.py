@@ -28,6 +28,8 @@ from telegram.ext import JobQueue
 from bot.alerts.service import Firing
 from bot.clock import now_ms
 from bot.container import Services
+from bot.desks.factory import DeskFactory, Shared
+from bot.desks.model import OPERATOR
 from bot.render import alerts as render
 from bot.render import keyboards as render_keyboards
 from bot.render import money
@@ -41,7 +43,7 @@ from bot.services.notices.watchers import (
     Notice,
     StreamNotice,
 )
-from bot.storage.events import Keyboard
+from bot.storage.events import Keyboard, forget_buttons_before
 from jobs.common import safe
 
 log = logging.getLogger("jobs.watchers")
@@ -79,14 +81,14 @@ def deliver(services: Services, notices: list[Notice]) -> None:
             services.outbox.send(note)
 
 
-async def start_streams(services: Services) -> None:
-    """Load the alerts and hook them, and the fill notices, to the streams."""
-    alerts = services.alerts
+async def start_market_streams(shared: Shared) -> None:
+    """Load the alerts (every user's, one index) and hook them to the public streams."""
+    alerts, outbox = shared.alerts, shared.outbox
     log.info("%d alerts loaded", await alerts.load())
 
     async def on_fire(f: Firing) -> None:
         text, markup = render.fired(f)
-        services.outbox.send(Note(f.alert.chat_id, f.alert.user_id, text, markup))
+        outbox.send(Note(f.alert.chat_id, f.alert.user_id, text, markup))
 
     async def on_price(symbol: str, price: Decimal) -> None:
         await alerts.on_price(symbol, price)
@@ -96,6 +98,17 @@ async def start_streams(services: Services) -> None:
 
     async def on_reconnect() -> None:
         await alerts.check_all()
+
+    alerts.on_fire = on_fire
+    api = shared.market_api
+    api.register_price_callback(on_price)
+    api.register_funding_callback(on_funding)
+    api.on_reconnect.append(on_reconnect)
+    await alerts.check_all()
+
+
+async def start_desk_streams(services: Services) -> None:
+    """Hook a desk's private order stream to its fill notices and stale keyboards."""
 
     async def on_order(event: dict[str, Any]) -> None:
         await services.fills.on_event(event)
@@ -109,45 +122,65 @@ async def start_streams(services: Services) -> None:
 
     services.fills.emit = lambda notices: deliver(services, notices)
     services.fills.on_keyboards = on_keyboards
-
-    alerts.on_fire = on_fire
-    api = services.market_api
-    api.register_price_callback(on_price)
-    api.register_funding_callback(on_funding)
-    api.on_reconnect.append(on_reconnect)
     if services.account_api.has_keys:
         try:
             await services.account_api.subscribe_orders(on_order)
         except Exception as exc:  # the stream supervisor keeps retrying on its own
-            log.warning("order stream not up yet: %s", exc)
-    await alerts.check_all()
+            log.warning("order stream of desk %s not up yet: %s", services.desk.id, exc)
 
 
-def schedule(jq: JobQueue[Any], services: Services) -> None:
-    w = services.watchers
+def schedule(jq: JobQueue[Any], factory: DeskFactory) -> None:
+    """The account watchers run on every built desk; the public ones (a silent price stream,
+    the daily digest, spread alerts) once, for every member of any desk."""
+    shared = factory.shared
 
-    def job(name: str, fn: Callable[[], Awaitable[list[Notice]]]) -> Any:
+    def per_desk(name: str, fn: Callable[[Services], Awaitable[list[Notice]]]) -> Any:
         async def run() -> None:
-            deliver(services, await fn())
+            for services in factory.loaded():
+                try:
+                    deliver(services, await fn(services))
+                except Exception:  # one desk's failure never stops another's watch
+                    log.exception("job %s failed on desk %s", name, services.desk.id)
 
         return safe(name, run)
 
-    jq.run_repeating(job("watch-funding", w.funding), 60, first=5, name="watch-funding")
-    jq.run_repeating(job("watch-liquidation", w.liquidation), 30, first=3, name="watch-liq")
-    jq.run_repeating(job("watch-stale", w.stale), 2, first=2, name="watch-stale")
+    operator = factory.peek(OPERATOR)
+    if operator is None:
+        raise RuntimeError("the operator's desk is built before the jobs are scheduled")
+    public = factory.public_watchers(operator)
+
+    def once(name: str, fn: Callable[[], Awaitable[list[Notice]]]) -> Any:
+        async def run() -> None:
+            for notice in await fn():
+                note = present(notice)
+                if note is not None:
+                    shared.outbox.send(note)
+
+        return safe(name, run)
+
     jq.run_repeating(
-        safe("outbox-quiet", services.outbox.release_held), 60, first=60, name="outbox-quiet"
+        per_desk("watch-funding", lambda d: d.watchers.funding()), 60, first=5, name="watch-funding"
     )
-    jq.run_daily(job("funding-digest", w.digest), dtime(8, 0), name="funding-digest")
+    jq.run_repeating(
+        per_desk("watch-liquidation", lambda d: d.watchers.liquidation()),
+        30,
+        first=3,
+        name="watch-liq",
+    )
+    jq.run_repeating(once("watch-stale", public.stale), 2, first=2, name="watch-stale")
+    jq.run_repeating(
+        safe("outbox-quiet", shared.outbox.release_held), 60, first=60, name="outbox-quiet"
+    )
+    jq.run_daily(once("funding-digest", public.digest), dtime(8, 0), name="funding-digest")
 
     async def forget_buttons() -> None:
-        await services.events.forget_before(now_ms(services.clock) - BUTTONS_KEPT_MS)
+        await forget_buttons_before(shared.db, now_ms(shared.clock) - BUTTONS_KEPT_MS)
 
     jq.run_daily(safe("forget-buttons", forget_buttons), dtime(4, 0), name="forget-buttons")
-    if services.arb is not None:
+    if shared.hedges.first is not None:
 
         async def spreads() -> None:
-            await check_spreads(services)
+            await check_spreads(await factory.get(OPERATOR))
 
         jq.run_repeating(
             safe("watch-spread", spreads), SPREAD_POLL_SECONDS, first=5, name="watch-spread"

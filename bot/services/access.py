@@ -41,16 +41,19 @@ class Action(StrEnum):
     TRADE = "trade"  # orders, cancels, closes, ✅ on a confirmation or a strategy proposal
     STRATEGY = "strategy"  # the strategy's mode and settings
     LOGS = "logs"  # the bot's own log lines (/logs)
+    DESK = "desk"  # the desk's members, invitations and exchange keys
 
 
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     "viewer": frozenset({Action.GENERAL, Action.MARKET, Action.ALERTS, Action.ACCOUNT}),
-    "trader": frozenset(set(Action) - {Action.STRATEGY, Action.LOGS}),
+    "trader": frozenset(set(Action) - {Action.STRATEGY, Action.LOGS, Action.DESK}),
     "owner": frozenset(Action),
 }
 
 #: Actions refused in a group chat (unless the group is allowed): they show or move money.
-PRIVATE_ACTIONS = frozenset({Action.ACCOUNT, Action.TRADE, Action.STRATEGY, Action.LOGS})
+PRIVATE_ACTIONS = frozenset(
+    {Action.ACCOUNT, Action.TRADE, Action.STRATEGY, Action.LOGS, Action.DESK}
+)
 
 #: Every command the bot answers, and what it does.
 COMMANDS: dict[str, Action] = {
@@ -90,6 +93,10 @@ COMMANDS: dict[str, Action] = {
     "resume": Action.STRATEGY,
     "health": Action.ACCOUNT,
     "logs": Action.LOGS,  # owners only
+    "desk": Action.GENERAL,  # one's own desks: which is active, switching (members only)
+    "invite": Action.DESK,  # a one-time link that makes someone a member
+    "connect": Action.DESK,  # the key form (owners, private chat)
+    "disconnect": Action.DESK,  # wipe the desk's keys
 }
 
 #: Callback-data prefixes of every inline button, and what a tap does.
@@ -105,19 +112,23 @@ CALLBACKS: dict[str, Action] = {
     "stg:view:": Action.ACCOUNT,  # Settings / All candidates under /strategy (read only)
     "stg:mode:": Action.STRATEGY,  # the mode buttons under /strategy
     "start:": Action.GENERAL,  # the buttons under /start (each checks its own right)
+    "desk:use:": Action.GENERAL,  # switch to another of one's desks (membership checked)
 }
 #: ``/strategy <view>`` only reads, like ``/strategy`` alone.
 STRATEGY_VIEWS = frozenset({"config", "candidates"})
 
 _ROLE_TEXT: dict[Role, str] = {
     "viewer": "market data, the account (read only) and your own alerts",
-    "trader": "everything except the strategy's mode and settings",
+    "trader": "everything except the strategy's mode and settings, members and keys",
     "owner": "everything",
 }
 #: What each role may do, as the subject of a sentence (for refusals).
 _ROLE_SENTENCE: dict[Role, str] = {
     "viewer": "Viewers can see market data, the account and their own alerts",
-    "trader": "Traders can do everything except change the strategy's mode and settings",
+    "trader": (
+        "Traders can do everything except change the strategy's mode and settings, "
+        "the desk's members and its keys"
+    ),
     "owner": "Owners can do everything",
 }
 _ACTION_TEXT: dict[Action, str] = {
@@ -128,6 +139,7 @@ _ACTION_TEXT: dict[Action, str] = {
     Action.TRADE: "trade",
     Action.STRATEGY: "change the strategy's mode or settings",
     Action.LOGS: "read the bot's log",
+    Action.DESK: "invite members or connect the desk's keys",
 }
 
 
@@ -163,8 +175,8 @@ def least_role(action: Action) -> Role:
 def _ask(action: Action) -> str:
     needed = least_role(action)
     if needed == "owner":
-        return f"only the bot's owner can {_ACTION_TEXT[action]}."
-    return f"to {_ACTION_TEXT[action]}, ask the bot's owner for the {needed} role."
+        return f"only an owner of this desk can {_ACTION_TEXT[action]}."
+    return f"to {_ACTION_TEXT[action]}, ask the desk's owner for the {needed} role."
 
 
 def describe(role: Role) -> str:

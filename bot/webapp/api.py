@@ -15,10 +15,11 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
+from bot.clock import Clock
 from bot.container import Services
 from bot.exchange.errors import BackpackError
 from bot.render import dashboard as render
@@ -27,6 +28,7 @@ from bot.services.access import Action, Actor, Refused, may
 from bot.services.account.reports import PERIOD_MS, DashPeriod, ReportService
 from bot.services.orders.confirm import Outcome
 from bot.services.orders.intent import CloseIntent, IntentError
+from bot.settings import Settings
 from bot.venues.port import VenueError
 from bot.webapp.auth import InitDataError, WebAppUser, validate
 
@@ -47,8 +49,35 @@ def error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def authenticated(services: Services, token: str, endpoint: Endpoint, action: Action) -> Handler:
-    """``endpoint`` behind Telegram's ``initData`` (401) and the user's role (403)."""
+class Doors(Protocol):
+    """What the dashboard needs from the bot: its settings and clock, and each user's desk."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    async def services_for(self, user_id: int) -> Services | None:
+        """The services of ``user_id``'s active desk (``None``: a member of no desk)."""
+        ...
+
+
+def reports(request: web.Request) -> ReportService:
+    """The reports of the desk behind ``request``."""
+    services = desk(request)
+    return ReportService(services.journal, services.clock)
+
+
+def desk(request: web.Request) -> Services:
+    """The desk of the user behind ``request`` (set by :func:`authenticated`)."""
+    services: Services = request["desk"]
+    return services
+
+
+def authenticated(doors: Doors, token: str, endpoint: Endpoint, action: Action) -> Handler:
+    """``endpoint`` behind Telegram's ``initData`` (401) and the user's role on their active
+    desk (403); the desk is ``desk(request)`` inside."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
         header = request.headers.get("Authorization", "")
@@ -56,13 +85,12 @@ def authenticated(services: Services, token: str, endpoint: Endpoint, action: Ac
         try:
             if scheme.lower() != "tma":
                 raise InitDataError("no initData")
-            user = validate(
-                init_data.strip(), token, services.clock, services.settings.webapp_max_age
-            )
+            user = validate(init_data.strip(), token, doors.clock, doors.settings.webapp_max_age)
         except InitDataError as exc:
             return error(401, f"Not signed by Telegram: {exc}. Open the dashboard again.")
-        role = services.settings.role_of(user.id)
-        if role is None:
+        services = await doors.services_for(user.id)
+        role = services.role_of(user.id) if services is not None else None
+        if services is None or role is None:
             log.warning("dashboard refused unauthorised user id=%s", user.id)
             return error(403, "This bot is private.")
         if not may(role, action):
@@ -72,8 +100,9 @@ def authenticated(services: Services, token: str, endpoint: Endpoint, action: Ac
             role,
             user.id,  # a Mini App opened from the private chat acts there
             "private",
-            frozenset(services.settings.telegram_allowed_groups),
+            services.allowed_groups,
         )
+        request["desk"] = services
         try:
             return await endpoint(request, user, actor)
         except Refused as exc:  # the service's own check (the second line of defence)
@@ -88,10 +117,9 @@ def authenticated(services: Services, token: str, endpoint: Endpoint, action: Ac
 class DashboardApi:
     """Positions, PnL, funding, trades and Close → ✅ under ``/api/``."""
 
-    def __init__(self, token: str, services: Services) -> None:
+    def __init__(self, token: str, doors: Doors) -> None:
         self._token = token
-        self.services = services
-        self.reports = ReportService(services.journal, services.clock)
+        self.doors = doors
 
     def add_routes(self, app: web.Application) -> None:
         r = app.router
@@ -105,10 +133,10 @@ class DashboardApi:
         r.add_post("/api/cancel", self._auth(self.cancel, Action.TRADE))
 
     def _auth(self, endpoint: Endpoint, action: Action) -> Handler:
-        return authenticated(self.services, self._token, endpoint, action)
+        return authenticated(self.doors, self._token, endpoint, action)
 
     async def me(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
-        s = self.services
+        s = desk(request)
         return web.json_response(
             {
                 "id": user.id,
@@ -121,7 +149,7 @@ class DashboardApi:
         )
 
     async def positions(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
-        s = self.services
+        s = desk(request)
         rows = render.positions(await s.account.positions(actor), s.venue.name)
         notes = []
         cross = s.strategy.cross
@@ -140,24 +168,24 @@ class DashboardApi:
         period = self._period(request)
         if period is None:
             return error(400, "period must be day, week, month or all")
-        report, points = await self.reports.pnl(period, actor)
+        report, points = await reports(request).pnl(period, actor)
         return web.json_response(render.pnl(report, render.equity_svg(points)))
 
     async def funding(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
         period = self._period(request)
         if period is None:
             return error(400, "period must be day, week, month or all")
-        report, _ = await self.reports.pnl(period, actor)
-        rows = render.funding(report, self.services.venue.name)
-        cross = self.services.strategy.cross
+        report, _ = await reports(request).pnl(period, actor)
+        rows = render.funding(report, desk(request).venue.name)
+        cross = desk(request).strategy.cross
         if cross is not None:
-            since = self.reports.since(period)
+            since = reports(request).since(period)
             paid = await cross.hedge_funding(since or 0)
             rows += render.hedge_funding(cross.hedge.name, paid)
         return web.json_response({"title": render.PERIOD_TITLES[period], "rows": rows})
 
     async def trades(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
-        records = await self.services.strategy.trades(actor, limit=20)
+        records = await desk(request).strategy.trades(actor, limit=20)
         return web.json_response({"trades": render.trades(records)})
 
     async def close(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
@@ -166,7 +194,7 @@ class DashboardApi:
         if not _SYMBOL.match(symbol):
             return error(400, "Which position? Send its symbol, e.g. BTC_USDC_PERP.")
         try:
-            preview = await self.services.trading.preview(actor, CloseIntent(symbol))
+            preview = await desk(request).trading.preview(actor, CloseIntent(symbol))
         except IntentError as exc:
             return error(400, plain(render_trading.intent_error(exc)))
         return web.json_response(
@@ -179,12 +207,12 @@ class DashboardApi:
 
     async def confirm(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
         token = str((await read_json(request)).get("token", ""))
-        outcome = await self.services.trading.confirm(actor, token)
+        outcome = await desk(request).trading.confirm(actor, token)
         return web.json_response(_outcome(outcome))
 
     async def cancel(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
         token = str((await read_json(request)).get("token", ""))
-        outcome = await self.services.trading.cancel(actor, token)
+        outcome = await desk(request).trading.cancel(actor, token)
         return web.json_response(_outcome(outcome))
 
 

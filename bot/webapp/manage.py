@@ -23,7 +23,16 @@ from bot.strategy.history import parse_ts_ms
 from bot.strategy.model import CONFIG_KEYS, ConfigError
 from bot.venues.port import HistoryVenue, VenueError
 from bot.venues.spread import Leg
-from bot.webapp.api import Endpoint, Handler, authenticated, error, plain, read_json
+from bot.webapp.api import (
+    Doors,
+    Endpoint,
+    Handler,
+    authenticated,
+    desk,
+    error,
+    plain,
+    read_json,
+)
 from bot.webapp.auth import WebAppUser
 
 log = logging.getLogger("bot.webapp")
@@ -34,12 +43,12 @@ SPREADS_DRAWN = 5
 class ManageApi:
     """``/api/alerts``, ``/api/strategy``, ``/api/arb``."""
 
-    def __init__(self, token: str, services: Services) -> None:
+    def __init__(self, token: str, doors: Doors) -> None:
         self._token = token
-        self.services = services
+        self.doors = doors
 
     def _auth(self, endpoint: Endpoint, action: Action) -> Handler:
-        return authenticated(self.services, self._token, endpoint, action)
+        return authenticated(self.doors, self._token, endpoint, action)
 
     def add_routes(self, app: web.Application) -> None:
         r = app.router
@@ -52,7 +61,7 @@ class ManageApi:
         r.add_get("/api/arb", self._auth(self.arb, Action.MARKET))
 
     async def alerts(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
-        mine = await self.services.alerts.for_user(actor)
+        mine = await desk(request).alerts.for_user(actor)
         rows = [
             {"id": a.id, "symbol": a.symbol, "condition": plain(render_alerts.condition(a))}
             for a in mine
@@ -64,10 +73,10 @@ class ManageApi:
         text = str(body.get("text", ""))[:200]
         try:
             spec = parse_alert(text.split())
-            if spec.kind == "spread_apr" and self.services.arb is None:
+            if spec.kind == "spread_apr" and desk(request).arb is None:
                 return error(400, plain(render_arb.no_hedge()))
             anyway = body.get("anyway") is True
-            created = await self.services.alerts.add(actor, spec, anyway=anyway)
+            created = await desk(request).alerts.add(actor, spec, anyway=anyway)
         except AlertSyntaxError as err:
             return error(400, plain(render_alerts.usage(err.problem)))
         except AlreadyTrue as held:
@@ -84,12 +93,12 @@ class ManageApi:
         raw = (await read_json(request)).get("id")
         if not isinstance(raw, int) or isinstance(raw, bool):
             return error(400, "Which alert? Send its id (a number).")
-        if not await self.services.alerts.remove(actor, raw):
+        if not await desk(request).alerts.remove(actor, raw):
             return error(404, f"There is no alert #{raw} of yours.")
         return web.json_response({"removed": raw})
 
     async def strategy(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
-        svc = self.services.strategy
+        svc = desk(request).strategy
         status = await svc.status(actor)
         return web.json_response(
             {
@@ -106,7 +115,7 @@ class ManageApi:
         mode = str((await read_json(request)).get("mode", "")).lower()
         if mode not in MODES:
             return error(400, f"The mode is one of {', '.join(MODES)}.")
-        await self.services.strategy.set_mode(mode, actor=actor)
+        await desk(request).strategy.set_mode(mode, actor=actor)
         return web.json_response({"mode": mode})
 
     async def set_config(
@@ -119,37 +128,36 @@ class ManageApi:
         if key == "symbols":
             return error(400, "Change the strategy's markets in the chat: /strategy set symbols …")
         try:
-            updated = await self.services.strategy.set_config(key, value, actor=actor)
+            updated = await desk(request).strategy.set_config(key, value, actor=actor)
         except ConfigError as err:
             return error(400, str(err))
         return web.json_response({"key": key, "value": updated.to_dict()[key]})
 
     async def arb(self, request: web.Request, user: WebAppUser, actor: Actor) -> web.Response:
-        s = self.services
+        s = desk(request)
         if s.arb is None:
             return web.json_response({"configured": False, "text": plain(render_arb.no_hedge())})
         scan = await s.arb.scan()
         text = render_arb.scan(scan, s.arb.primary.name, s.arb.hedge.name, s.clock)
         charts = []
         for edge in scan.edges[:SPREADS_DRAWN]:
-            points = await self._history(edge.short, edge.long)
+            points = await self._history(s, edge.short, edge.long)
             charts.append({"base": edge.base, "svg": render.spread_svg(points)})
         return web.json_response({"configured": True, "text": plain(text), "history": charts})
 
-    async def _history(self, short: Leg, long: Leg) -> list[tuple[int, Decimal]]:
+    async def _history(self, s: Services, short: Leg, long: Leg) -> list[tuple[int, Decimal]]:
         """The pair's spread over the last :data:`SPREAD_HOURS` from both venues' settled
         rates; empty when a venue's history cannot be read."""
-        since = int(self.services.clock.time() * 1000) - SPREAD_HOURS * 3_600_000
+        since = int(s.clock.time() * 1000) - SPREAD_HOURS * 3_600_000
         try:
-            a = await self._rates(short, since)
-            b = await self._rates(long, since)
+            a = await self._rates(s, short, since)
+            b = await self._rates(s, long, since)
         except (BackpackError, VenueError) as exc:
             log.info("spread history of %s unavailable: %s", short.market.symbol, exc)
             return []
         return spread_series(a, short.funding.interval_hours, b, long.funding.interval_hours)
 
-    async def _rates(self, leg: Leg, since: int) -> list[tuple[int, Decimal]]:
-        s = self.services
+    async def _rates(self, s: Services, leg: Leg, since: int) -> list[tuple[int, Decimal]]:
         if s.hedge is not None and leg.venue == s.hedge.name and isinstance(s.hedge, HistoryVenue):
             return await s.hedge.rate_history(leg.market.symbol, since)
         rows = await s.market_api.get_funding_history(leg.market.symbol, limit=SPREAD_HOURS)

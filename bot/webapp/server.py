@@ -11,9 +11,9 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.container import Services
+
 from bot.httpserve import start_site
-from bot.webapp.api import DashboardApi
+from bot.webapp.api import DashboardApi, Doors
 from bot.webapp.manage import ManageApi
 
 STATIC = Path(__file__).parent / "static"
@@ -46,17 +46,17 @@ class DashboardServer:
     """``await server.start()`` → ``server.url`` (where it listens) and ``server.public_url``
     (``WEBAPP_URL``, or ``url`` when unset)."""
 
-    def __init__(self, services: Services, token: str) -> None:
-        s = services.settings
+    def __init__(self, doors: Doors, token: str) -> None:
+        s = doors.settings
         self.host = s.webapp_host
         self.port = s.webapp_port
         self.configured_url = s.webapp_url
-        self.api = DashboardApi(token, services)
+        self.api = DashboardApi(token, doors)
         self.app = web.Application(client_max_size=MAX_BODY, middlewares=[_headers])
         self.app.router.add_get("/", self.index)
         self.app.router.add_get("/static/{name}", self.static)
         self.api.add_routes(self.app)
-        ManageApi(token, services).add_routes(self.app)
+        ManageApi(token, doors).add_routes(self.app)
         self._runner: web.AppRunner | None = None
         self.url = ""
 

@@ -369,10 +369,10 @@ async def _owner_sees_own_account(tg: FakeTelegram, w: World) -> None:
 
 DOORS: list[tuple[int, int, str, str]] = [
     (VIEWER, PRIVATE, "/cancel, all", "Viewers can see market data"),
-    (VIEWER, PRIVATE, "/sl: BTC off", "ask the bot's owner for the trader role"),
-    (VIEWER, PRIVATE, "/buy. BTC 0.01", "to trade, ask the bot's owner"),
+    (VIEWER, PRIVATE, "/sl: BTC off", "ask the desk's owner for the trader role"),
+    (VIEWER, PRIVATE, "/buy. BTC 0.01", "to trade, ask the desk's owner"),
     (OWNER, GROUP, "/balance.", "stay out of this group"),
-    (VIEWER, PRIVATE, "/strategy; auto", "only the bot's owner can change the strategy"),
+    (VIEWER, PRIVATE, "/strategy; auto", "only an owner of this desk can change the strategy"),
     (TRADER, PRIVATE, "/strategy; auto", "Traders can do everything except"),
 ]
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -90,12 +90,20 @@ Notice = FundingNotice | FundingFlip | LiquidationWarning | StreamNotice | Diges
 
 @dataclass(frozen=True, slots=True)
 class WatchConfig:
-    users: tuple[int, ...]
+    #: The desk's members and their roles, read when a notice is addressed (members change):
+    #: fill and strategy notices go to those who may trade unless they chose otherwise.
+    members: Callable[[], Mapping[int, Role]]
     funding_notice_minutes: int
     liquidation_warning_distance: Decimal
     stale_stream_seconds: float
-    #: Each user's role: fill and strategy notices go to those who may trade unless they chose.
-    roles: Mapping[int, Role] = field(default_factory=dict)
+
+    @property
+    def users(self) -> tuple[int, ...]:
+        return tuple(self.members())
+
+    @property
+    def roles(self) -> Mapping[int, Role]:
+        return self.members()
 
 
 class WatcherService:

@@ -1,0 +1,130 @@
+"""Desks in the chat: /desk, invitations, joining, the key form's button, keys wiped."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
+
+from bot.desks.model import Desk, Invite, Membership
+from bot.render.common import esc
+from bot.services.access import Role, describe
+
+#: Callback data: switch the active desk to the one named after it.
+USE_PREFIX = "desk:use:"
+#: What each venue's key form asks for, as the button says it.
+VENUE_NAMES = {"backpack": "Backpack", "hyperliquid": "Hyperliquid"}
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def desk_view(
+    active: Membership,
+    others: Sequence[Membership],
+    *,
+    mode: str,
+    keys: Mapping[str, str],
+    members: Mapping[int, Role] | None,
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """The active desk, what it trades on, and a button per other desk of the user's.
+
+    ``keys`` is venue → hint of the connected keys; ``members`` is shown to owners only.
+    """
+    desk = active.desk
+    lines = [
+        f"🗂 <b>{esc(desk.name)}</b> <code>{esc(desk.id)}</code>",
+        f"Your role: <b>{active.role}</b> — {esc(describe(active.role))}.",
+        f"Trading: <b>{'paper' if mode == 'paper' else 'live'}</b>.",
+    ]
+    for venue, name in VENUE_NAMES.items():
+        hint = keys.get(venue)
+        state = f"connected (key {esc(hint)})" if hint else "not connected"
+        lines.append(f"{name} keys: {state}.")
+    if desk.revoked:
+        lines.append(
+            f"⚠️ The exchange refused this desk's {esc(desk.revoked_venue or '')} keys "
+            "— /connect them again."
+        )
+    if members is not None:
+        listed = ", ".join(f"<code>{uid}</code> {role}" for uid, role in sorted(members.items()))
+        lines.append(f"Members: {listed}.")
+    if others:
+        lines.append("Your other desks are below; a tap makes one active.")
+    rows = [
+        [InlineKeyboardButton(f"Switch to {m.desk.name} ({m.role})", callback_data=USE_PREFIX + m.desk.id)]
+        for m in others
+    ]
+    return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
+
+
+def switched(member: Membership) -> str:
+    return (
+        f"🗂 Now on <b>{esc(member.desk.name)}</b> as {member.role}: every command and button "
+        "acts on this desk."
+    )
+
+
+def joined(member: Membership, created: bool) -> str:
+    """The first line of the welcome when /start just made the user a member."""
+    if created:
+        return (
+            f"🗂 Your desk <b>{esc(member.desk.name)}</b> is open, on paper. "
+            "On a live bot, /connect backpack puts it on your own keys."
+        )
+    return f"🗂 You joined <b>{esc(member.desk.name)}</b> as {member.role}."
+
+
+def invite(link: str, role: Role, expires_at_ms: int) -> str:
+    return (
+        f"✉️ Invitation as <b>{role}</b>, for one person, until {_when(expires_at_ms)}:\n"
+        f"{esc(link)}\n"
+        "Whoever opens it first joins this desk; then it stops working."
+    )
+
+
+def invite_usage() -> str:
+    return "Usage: <code>/invite trader</code> or <code>/invite viewer</code>."
+
+
+def connect_usage() -> str:
+    return "Usage: <code>/connect backpack</code> or <code>/connect hyperliquid</code>."
+
+
+def disconnect_usage() -> str:
+    return "Usage: <code>/disconnect backpack</code> or <code>/disconnect hyperliquid</code>."
+
+
+def connect_button(url: str, venue: str) -> tuple[str, InlineKeyboardMarkup]:
+    name = VENUE_NAMES[venue]
+    text = (
+        f"🔑 Connect {name}: the form opens inside Telegram; your key goes to the bot over "
+        "HTTPS and never through this chat. It is checked with one read, then sealed.\n"
+        "Use a key that can trade but not withdraw, limited to the bot's IP address."
+    )
+    button = InlineKeyboardButton(f"🔑 Connect {name}", web_app=WebAppInfo(url))
+    return text, InlineKeyboardMarkup([[button]])
+
+
+def disconnected(venue: str, wiped: bool) -> str:
+    name = VENUE_NAMES[venue]
+    if not wiped:
+        return f"No {name} keys are connected to this desk."
+    return (
+        f"🔌 {name} keys wiped from this desk. Positions and orders on the exchange stay "
+        "as they are; the desk is back on paper until you connect keys again."
+    )
+
+
+def revoked(desk: Desk, venue: str) -> str:
+    name = VENUE_NAMES.get(venue, venue)
+    return (
+        f"⚠️ {name} refused the keys of <b>{esc(desk.name)}</b> (revoked or expired). The desk "
+        "places no orders until you /connect new keys; other desks are not affected."
+    )
+
+
+def invite_text(invite_: Invite, bot_username: str) -> str:
+    return invite(invite_.link(bot_username), invite_.role, invite_.expires_at_ms)
