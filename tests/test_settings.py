@@ -112,12 +112,13 @@ def test_desk_settings_default_to_todays_behaviour_and_explain_bad_values() -> N
     assert Settings(_env_file=None, signup=" Invite ").signup == "invite"
     with pytest.raises(ValueError, match="SIGNUP is closed"):
         Settings(_env_file=None, signup="everyone")
-    for values, problem in (
+    bad: list[tuple[dict[str, Any], str]] = [
         ({"max_desks": "-1"}, "MAX_DESKS"),
         ({"invite_ttl_hours": "0"}, "INVITE_TTL_HOURS"),
         ({"invite_ttl_hours": "721"}, "INVITE_TTL_HOURS"),
         ({"desk_max_order_notional": "0"}, "DESK_MAX_ORDER_NOTIONAL"),
         ({"desk_orders_per_minute": "0"}, "DESK_ORDERS_PER_MINUTE"),
-    ):
+    ]
+    for values, problem in bad:
         with pytest.raises(ConfigError, match=problem):
             Settings(_env_file=None, **values).check()
