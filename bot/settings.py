@@ -95,6 +95,13 @@ class Settings(BaseSettings):
     #: on first need unless ``secrets_keyring_file`` is false (then storing one is refused).
     secrets_keyring: SecretStr | None = None
     secrets_keyring_file: bool = True
+    #: Desks (issue 21): who may join beyond TELEGRAM_ALLOWED_USERS, how many desks, how long an
+    #: invite link lives, and the caps on every desk but the operator's.
+    signup: Literal["closed", "invite", "open"] = "closed"
+    max_desks: int = 1000
+    invite_ttl_hours: int = 24
+    desk_max_order_notional: Decimal = Decimal(10000)
+    desk_orders_per_minute: int = 20
 
     _roles: dict[int, Role] = PrivateAttr(default_factory=dict)
 
@@ -233,6 +240,22 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("signup", mode="before")
+    @classmethod
+    def _signup(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().lower() or "closed"
+            if value not in ("closed", "invite", "open"):
+                raise ValueError(
+                    "SIGNUP is closed (only TELEGRAM_ALLOWED_USERS), invite (owners invite "
+                    "with /invite) or open (anyone who starts the bot gets a paper desk)"
+                )
+        return value
+
+    @property
+    def invite_ttl_seconds(self) -> int:
+        return self.invite_ttl_hours * 3600
+
     @field_validator("telegram_api_url")
     @classmethod
     def _strip_url(cls, value: str) -> str:
@@ -315,6 +338,17 @@ class Settings(BaseSettings):
             raise ConfigError("MAX_ORDER_NOTIONAL must be a positive USDC amount.")
         if not Decimal(0) < self.price_drift_tolerance < Decimal(1):
             raise ConfigError("PRICE_DRIFT_TOLERANCE is a fraction, e.g. 0.005 for 0.5 %.")
+        self._check_desks()
+
+    def _check_desks(self) -> None:
+        if self.max_desks < 0:
+            raise ConfigError("MAX_DESKS is how many desks besides the operator's; 0 or more.")
+        if not 1 <= self.invite_ttl_hours <= 24 * 30:
+            raise ConfigError("INVITE_TTL_HOURS is how long an invite link works: 1 to 720 hours.")
+        if self.desk_max_order_notional <= 0:
+            raise ConfigError("DESK_MAX_ORDER_NOTIONAL must be a positive USDC amount.")
+        if self.desk_orders_per_minute < 1:
+            raise ConfigError("DESK_ORDERS_PER_MINUTE must be 1 or more.")
 
     def _check_hedge(self) -> None:
         import json

@@ -103,3 +103,22 @@ def test_hedge_settings_are_checked_without_echoing_the_keys() -> None:
     with pytest.raises(ConfigError, match="JSON object") as err:
         bad.check()
     assert secret not in str(err.value) and secret not in repr(bad)
+
+
+def test_desk_settings_default_to_todays_behaviour_and_explain_bad_values() -> None:
+    s = Settings(_env_file=None)
+    assert (s.signup, s.max_desks, s.invite_ttl_seconds) == ("closed", 1000, 24 * 3600)
+    assert (s.desk_max_order_notional, s.desk_orders_per_minute) == (Decimal(10000), 20)
+    assert Settings(_env_file=None, signup=" Invite ").signup == "invite"
+    with pytest.raises(ValueError, match="SIGNUP is closed"):
+        Settings(_env_file=None, signup="everyone")
+    bad: list[tuple[dict[str, Any], str]] = [
+        ({"max_desks": "-1"}, "MAX_DESKS"),
+        ({"invite_ttl_hours": "0"}, "INVITE_TTL_HOURS"),
+        ({"invite_ttl_hours": "721"}, "INVITE_TTL_HOURS"),
+        ({"desk_max_order_notional": "0"}, "DESK_MAX_ORDER_NOTIONAL"),
+        ({"desk_orders_per_minute": "0"}, "DESK_ORDERS_PER_MINUTE"),
+    ]
+    for values, problem in bad:
+        with pytest.raises(ConfigError, match=problem):
+            Settings(_env_file=None, **values).check()

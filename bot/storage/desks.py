@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import BigInteger, CursorResult, Index, String, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -128,6 +130,9 @@ class DeskStore:
         """Insert the desk, its owner, and make it the owner's active desk; None when
         ``max_desks`` desks besides the operator's exist already."""
         async with self.db.session() as s, s.begin():
+            # A write before the count serializes concurrent creates: SQLite takes its write
+            # lock, PostgreSQL locks the operator's row; so MAX_DESKS holds under a race.
+            await s.execute(update(DeskRow).where(DeskRow.id == OPERATOR).values(name=DeskRow.name))
             count = await s.scalar(
                 select(func.count()).select_from(DeskRow).where(DeskRow.id != OPERATOR)
             )
@@ -262,8 +267,13 @@ class DeskStore:
 
 
 async def _set_choice(s: AsyncSession, user_id: int, desk_id: str) -> None:
-    row = await s.get(DeskChoiceRow, user_id)
-    if row is None:
-        s.add(DeskChoiceRow(user_id=user_id, desk_id=desk_id))
+    """Insert or replace the user's choice in one statement (two taps at once do not clash)."""
+    values = {"user_id": user_id, "desk_id": desk_id}
+    stmt: Any
+    if s.get_bind().dialect.name == "postgresql":
+        stmt = pg_insert(DeskChoiceRow).values(values)
     else:
-        row.desk_id = desk_id
+        stmt = sqlite_insert(DeskChoiceRow).values(values)
+    await s.execute(
+        stmt.on_conflict_do_update(index_elements=["user_id"], set_={"desk_id": desk_id})
+    )

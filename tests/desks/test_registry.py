@@ -233,8 +233,9 @@ async def test_a_settings_role_cannot_be_demoted_by_a_stored_row(
 async def test_leaving_and_removing(db: Database, clock: FakeClock) -> None:
     desks = await _desks(db, clock)
     ada = (await desks.create(ADA, "Ada's desk")).desk.id
-    for user, role in ((BOB, "trader"), (CY, "viewer")):
-        await desks.redeem((await desks.invite(ada, ADA, role)).code, user)  # type: ignore[arg-type]
+    roles: tuple[tuple[int, Role], ...] = ((BOB, "trader"), (CY, "viewer"))
+    for user, role in roles:
+        await desks.redeem((await desks.invite(ada, ADA, role)).code, user)
     with pytest.raises(DeskError, match="last owner"):
         await desks.leave(ada, ADA)
     with pytest.raises(NotOwner):
@@ -299,25 +300,39 @@ async def _race(db: Database, clock: FakeClock) -> None:
     lost = [r for r in results if isinstance(r, BaseException)]
     assert len(won) == 1 and won[0].role == "trader"
     assert all(isinstance(e, InviteError) and e.reason == "used" for e in lost), lost
+    winner = users[results.index(won[0])]
     await desks.reload()
-    assert sorted(desks.members(ada.desk.id)) == sorted(
-        [ADA, *(u for u in users if desks.role(ada.desk.id, u))]
+    assert desks.members(ada.desk.id) == {ADA: "owner", winner: "trader"}
+    async with db.engine.connect() as conn:
+        used_by = (await conn.execute(sa.text("SELECT used_by FROM desk_invites"))).scalar()
+    assert used_by == winner
+
+
+async def _create_race(db: Database, clock: FakeClock) -> None:
+    racers = [await _desks(db, clock, max_desks=3) for _ in range(5)]
+    results = await asyncio.gather(
+        *(r.create(4000 + i, f"desk {i}") for i, r in enumerate(racers)), return_exceptions=True
     )
-    assert len(desks.members(ada.desk.id)) == 2
+    assert sum(not isinstance(r, BaseException) for r in results) == 2, results
+    assert all(isinstance(r, DeskLimit) for r in results if isinstance(r, BaseException))
+    fresh = await _desks(db, clock)
+    assert len(fresh.all()) == 4  # the operator's, Ada's from the race before, and two
 
 
-async def test_two_concurrent_redeems_of_one_code_one_wins_sqlite(
+async def test_two_concurrent_redeems_one_wins_and_creates_keep_max_desks_sqlite(
     db: Database, clock: FakeClock
 ) -> None:
     await _race(db, clock)
+    await _create_race(db, clock)
 
 
-async def test_two_concurrent_redeems_of_one_code_one_wins_postgresql(
+async def test_two_concurrent_redeems_one_wins_and_creates_keep_max_desks_postgresql(
     pg_url: str, clock: FakeClock
 ) -> None:
     db = Database(pg_url)
     await db.start()
     try:
         await _race(db, clock)
+        await _create_race(db, clock)
     finally:
         await db.close()
