@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     invite_ttl_hours: int = 24
     desk_max_order_notional: Decimal = Decimal(10000)
     desk_orders_per_minute: int = 20
+    #: A desk unused this long, with nothing open, has its clients closed until its next use.
+    desk_idle_minutes: int = 30
 
     _roles: dict[int, Role] = PrivateAttr(default_factory=dict)
 
@@ -349,6 +351,8 @@ class Settings(BaseSettings):
             raise ConfigError("DESK_MAX_ORDER_NOTIONAL must be a positive USDC amount.")
         if self.desk_orders_per_minute < 1:
             raise ConfigError("DESK_ORDERS_PER_MINUTE must be 1 or more.")
+        if self.desk_idle_minutes < 1:
+            raise ConfigError("DESK_IDLE_MINUTES must be 1 or more.")
 
     def _check_hedge(self) -> None:
         import json
