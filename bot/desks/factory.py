@@ -302,6 +302,7 @@ class DeskFactory:
                 confirm_ttl_seconds=s.confirm_ttl_seconds,
                 price_drift_tolerance=s.price_drift_tolerance,
                 limit_price_band=s.limit_price_band,
+                orders_per_minute=None if operator else s.desk_orders_per_minute,
             ),
             market_data=market_api,
             sender=orders,

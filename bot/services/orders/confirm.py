@@ -49,6 +49,7 @@ from bot.exchange.errors import BackpackError
 from bot.faults import crash_point
 from bot.services.access import Action, Actor
 from bot.services.orders.intent import Intent, IntentError, MultiLeg
+from bot.services.orders.rate import OrderRate, adds_risk
 from bot.services.orders.preview import (
     LegResult,
     Listener,
@@ -124,6 +125,8 @@ class TradingService:
             exchange, self.market_data, self.sender, self.config, self.clock, self.logger
         )
         self._recent: dict[str, ConfirmationRecord] = {}
+        per_minute = self.config.orders_per_minute
+        self.rate = OrderRate(per_minute, self.clock) if per_minute is not None else None
 
     @property
     def limits(self) -> Limits:
@@ -141,6 +144,8 @@ class TradingService:
         :class:`~bot.exchange.errors.BackpackError` when the exchange cannot be asked.
         """
         actor.require(Action.TRADE)
+        if self.rate is not None:
+            self.rate.check(intent)
         preview = await self._build(actor.user_id, actor.chat_id, intent, replaces=replaces)
         record = confirmation_record(preview, PENDING)
         await self.store.add(record)
@@ -241,6 +246,8 @@ class TradingService:
                 self._outcome(Status.USED, rec, preview)
             )
         crash_point("claimed")
+        if self.rate is not None and adds_risk(preview.intent):
+            self.rate.count(len(preview.legs))
 
         results: list[LegResult] = []
         for i, (leg, wire, entry) in enumerate(zip(preview.legs, wires, journal, strict=True)):

@@ -57,6 +57,9 @@ class TradingConfig:
     price_drift_tolerance: Decimal = Decimal("0.005")
     limit_price_band: Decimal = Decimal("0.2")
     book_depth: int = 50
+    #: Risk-adding orders a minute (``DESK_ORDERS_PER_MINUTE``; ``None``: no cap, the
+    #: operator's desk).
+    orders_per_minute: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
