@@ -51,7 +51,7 @@ from bot.services.notices.outbox import Outbox
 from bot.settings import Settings
 from bot.storage.alerts import AlertStore
 from bot.storage.db import Database
-from bot.storage.desk_scope import desks_to_recover
+from bot.storage.desks_scope import desks_with_strategy_on, desks_with_unfinished_work
 from bot.venues.backpack import BackpackVenue
 from bot.venues.opening import OpenVenues, open_hedges
 from bot.venues.port import Venue
@@ -259,8 +259,11 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
             jq: JobQueue[Any] | None = app.job_queue
             if jq is None:
                 raise RuntimeError("python-telegram-bot[job-queue] is required")
-            # Every desk with unfinished work settles it before any update is handled.
-            for desk_id in await desks_to_recover(shared.db):
+            # Every desk with unfinished work settles it before any update is handled; the
+            # desks whose strategy runs are built with them (their watchers start now).
+            due = await desks_with_unfinished_work(shared.db)
+            due |= await desks_with_strategy_on(shared.db)
+            for desk_id in [OPERATOR, *sorted(due - {OPERATOR})]:
                 services = await factory.get(desk_id)
                 recovered = await services.recovery.run()
                 recovery.announce(services, recovered)

@@ -118,7 +118,10 @@ def friendly(exc: BaseException, what: str = "That") -> str:
     if isinstance(exc, InsufficientFunds):
         return f"💸 not enough funds or margin: {safe(exc.message)}"
     if isinstance(exc, AuthError):
-        return "🔑 the exchange refused the API key — check BACKPACK_API_KEY / SECRET"
+        return (
+            "🔑 the exchange refused the API key (revoked or expired?): the operator's desk "
+            "uses BACKPACK_API_KEY / SECRET; any other desk's owner can /connect new keys"
+        )
     if isinstance(exc, RateLimitError):
         return "⏳ the exchange is rate-limiting us; try again in a few seconds"
     if isinstance(exc, NotFound):

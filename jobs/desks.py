@@ -12,7 +12,9 @@ from typing import Any
 from telegram.ext import JobQueue
 
 from bot.container import Services
-from bot.desks.factory import DeskFactory
+from bot.desks.factory import BACKPACK, DeskFactory
+from bot.render import desks as render
+from bot.services.notices.outbox import Note
 from bot.services.access import Actor
 from jobs.common import safe
 
@@ -38,8 +40,32 @@ async def evict(factory: DeskFactory) -> int:
     return closed
 
 
+async def tell_refused(factory: DeskFactory) -> int:
+    """Desks whose own keys the exchange refused are marked, and their owners told once;
+    returns how many desks were newly marked. Other desks are not touched."""
+    shared = factory.shared
+    marked = 0
+    while factory.refused:
+        desk_id = factory.refused.pop()
+        if not await shared.desks.mark_revoked(desk_id, BACKPACK):
+            continue  # already marked: told before
+        marked += 1
+        desk = shared.desks.get(desk_id)
+        if desk is None:
+            continue
+        log.warning("desk %s: the exchange refused its keys; owners told", desk_id)
+        for user, role in shared.desks.members(desk_id).items():
+            if role == "owner":
+                shared.outbox.send(Note(user, user, render.revoked(desk, BACKPACK), critical=True))
+    return marked
+
+
 def schedule(jq: JobQueue[Any], factory: DeskFactory) -> None:
     async def run() -> None:
         await evict(factory)
 
+    async def refused() -> None:
+        await tell_refused(factory)
+
     jq.run_repeating(safe("desks-evict", run), EVICT_SECONDS, first=EVICT_SECONDS, name="desks")
+    jq.run_repeating(safe("desks-refused", refused), 5, first=5, name="desks-refused")

@@ -21,7 +21,7 @@ from bot.exchange.errors import BackpackError
 from bot.render import strategy as render
 from bot.services.notices.outbox import Note
 from bot.services.strategy.control import CycleResult
-from bot.storage.desk_scope import desks_with_strategy_on
+from bot.storage.desks_scope import desks_with_strategy_on
 from bot.venues.port import VenueError
 
 log = logging.getLogger("jobs.strategy")

@@ -43,7 +43,7 @@ from bot.services.notices.watchers import (
     Notice,
     StreamNotice,
 )
-from bot.storage.events import Keyboard, forget_buttons_before
+from bot.storage.events import EventStore, Keyboard
 from jobs.common import safe
 
 log = logging.getLogger("jobs.watchers")
@@ -174,7 +174,9 @@ def schedule(jq: JobQueue[Any], factory: DeskFactory) -> None:
     jq.run_daily(once("funding-digest", public.digest), dtime(8, 0), name="funding-digest")
 
     async def forget_buttons() -> None:
-        await forget_buttons_before(shared.db, now_ms(shared.clock) - BUTTONS_KEPT_MS)
+        before = now_ms(shared.clock) - BUTTONS_KEPT_MS
+        for desk in shared.desks.all():
+            await EventStore(shared.db, desk=desk.id).forget_before(before)
 
     jq.run_daily(safe("forget-buttons", forget_buttons), dtime(4, 0), name="forget-buttons")
     if shared.hedges.first is not None:

@@ -35,5 +35,7 @@ class DeskDoors:
         return None if member is None else (member.desk.id, member.role)
 
     async def keys_changed(self, desk_id: str, venue: str) -> None:
-        """Keys were connected or wiped: the desk's clients are rebuilt with what is stored."""
+        """Keys were connected or wiped: the desk's clients are rebuilt with what is stored,
+        and a refused-keys mark is lifted."""
+        await self.factory.shared.desks.clear_revoked(desk_id)
         await self.factory.drop(desk_id)

@@ -103,6 +103,8 @@ class DeskFactory:
         self._loaded: dict[str, _Loaded] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._paper_lock = asyncio.Lock()
+        #: Desks whose own keys the exchange refused since the last look (see ``jobs.desks``).
+        self.refused: set[str] = set()
 
     def public_watchers(self, operator: Services) -> WatcherService:
         """The watchers of public data (a silent price stream, the daily digest): once for
@@ -224,6 +226,7 @@ class DeskFactory:
                     stream_silence_timeout=s.stale_stream_seconds,
                 )
                 stack.push_async_callback(api.close)
+                api.on_key_refused.append(lambda _exc, d=desk.id: self.refused.add(d))
                 return api, "live", None
         paper = await self._paper_engine()
         fields = await sh.keys.get(desk.id, PAPER_VENUE)
@@ -336,7 +339,7 @@ class DeskFactory:
                 stale_stream_seconds=s.stale_stream_seconds,
             ),
             sh.alerts,
-            sh.alert_store,
+            AlertStore(sh.db, desk=desk.id),  # its watch marks are the desk's
             market_api,
             account_api,
             account_service,

@@ -90,6 +90,8 @@ class BackpackAPI:
             max_retries=max_retries,
             transport=transport,
         )
+        #: Listeners told when the exchange refuses this client's key (revoked, expired).
+        self.on_key_refused = self._transport.on_key_refused
         self._orders = OrderDesk(self._transport, self.market, self.logger)
         self.markets: dict[str, Market] = {}
         self._feeds = Feeds(

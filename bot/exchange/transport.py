@@ -20,7 +20,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
@@ -198,6 +198,9 @@ class Transport:
         self.clock = clock
         self.logger = logger
         self.max_retries = max_retries
+        #: Called (synchronously) when the exchange refuses a signed request's key: the desk
+        #: that owns this client marks its keys revoked.
+        self.on_key_refused: list[Callable[[AuthError], None]] = []
         self.time_offset_ms = 0
         self._time_synced = False
         self.signer = signer
@@ -251,7 +254,13 @@ class Transport:
         query = {k: query_value(v) for k, v in (params or {}).items() if v is not None}
         with map_errors(method, path):
             status, text, ctype = await self._dispatch(method, path, query, body, instruction)
-        return _parse(status, text, ctype)
+        try:
+            return _parse(status, text, ctype)
+        except AuthError as exc:
+            if instruction is not None:
+                for listener in self.on_key_refused:
+                    listener(exc)
+            raise
 
     async def get(
         self, path: str, params: dict[str, Any] | None = None, instruction: str | None = None
