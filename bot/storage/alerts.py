@@ -18,7 +18,8 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, Boolean, Integer, String, Text, delete, func, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.storage.base import Base, DecimalText
+from bot.keyring.ring import OPERATOR_DESK
+from bot.storage.base import Base, DecimalText, desk_column
 from bot.storage.db import Database
 
 
@@ -57,6 +58,7 @@ class NotifyRow(Base):
 class WatchMark(Base):
     __tablename__ = "watch_marks"
 
+    desk_id: Mapped[str] = desk_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     at_ms: Mapped[int] = mapped_column(BigInteger)
     value: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -144,10 +146,16 @@ def _notify(r: NotifyRow) -> NotifySettings:
 
 
 class AlertStore:
-    """Every read and write of alerts, settings and marks."""
+    """Every read and write of alerts, settings and marks.
 
-    def __init__(self, db: Database) -> None:
+    Alerts and notification settings belong to a user and are shared by every desk; watch
+    marks remember notices about one desk's positions, so they are ``desk``'s only (an
+    ``AlertStore`` for another desk sees none of them).
+    """
+
+    def __init__(self, db: Database, *, desk: str = OPERATOR_DESK) -> None:
         self.db = db
+        self.desk = desk
 
     async def add(
         self,
@@ -279,23 +287,23 @@ class AlertStore:
 
     async def mark(self, key: str) -> WatchMarkView | None:
         async with self.db.session() as s:
-            row = await s.get(WatchMark, key)
+            row = await s.get(WatchMark, (self.desk, key))
             return WatchMarkView(row.at_ms, row.value) if row else None
 
     async def set_mark(self, key: str, at_ms: int, value: str | None = None) -> None:
         async with self.db.session() as s, s.begin():
-            row = await s.get(WatchMark, key)
+            row = await s.get(WatchMark, (self.desk, key))
             if row is None:
-                s.add(WatchMark(key=key, at_ms=at_ms, value=value))
+                s.add(WatchMark(desk_id=self.desk, key=key, at_ms=at_ms, value=value))
             else:
                 row.at_ms, row.value = at_ms, value
 
     async def claim_mark(self, key: str, at_ms: int) -> bool:
         """Set ``key`` once: true for the first caller only (a notice sent at most once)."""
         async with self.db.session() as s, s.begin():
-            if await s.get(WatchMark, key) is not None:
+            if await s.get(WatchMark, (self.desk, key)) is not None:
                 return False
-            s.add(WatchMark(key=key, at_ms=at_ms))
+            s.add(WatchMark(desk_id=self.desk, key=key, at_ms=at_ms))
             return True
 
 

@@ -1,4 +1,5 @@
-"""The declarative base every model shares, and a Decimal column that never becomes a float."""
+"""The declarative base every model shares, a Decimal column that never becomes a float, and
+the desk column of every per-account table."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import Any
 
 from sqlalchemy import String
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from bot.keyring.ring import OPERATOR_DESK
 
 
 class DecimalText(TypeDecorator[Decimal]):
@@ -26,3 +29,12 @@ class DecimalText(TypeDecorator[Decimal]):
 
 class Base(DeclarativeBase):
     """Shared metadata for all domain models."""
+
+
+def desk_column(*, primary_key: bool = False) -> Mapped[str]:
+    """The desk (trading account) a row belongs to; rows from before desks are the operator's.
+
+    On a table whose natural key names an account's thing (a symbol, a mark), the desk is the
+    first part of the key; elsewhere every query of a per-desk store filters on it.
+    """
+    return mapped_column(String(40), primary_key=primary_key, server_default=OPERATOR_DESK)

@@ -23,7 +23,8 @@ from sqlalchemy import BigInteger, Integer, String, Text, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.storage.base import Base
+from bot.keyring.ring import OPERATOR_DESK
+from bot.storage.base import Base, desk_column
 from bot.storage.db import Database
 from bot.storage.trading import (
     KIND_CANCEL,
@@ -45,6 +46,7 @@ class MessageButton(Base):
     __tablename__ = "message_buttons"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    desk_id: Mapped[str] = desk_column()
     chat_id: Mapped[int] = mapped_column(BigInteger)
     message_id: Mapped[int] = mapped_column(BigInteger)
     row: Mapped[int] = mapped_column(Integer)
@@ -79,8 +81,12 @@ class Keyboard:
 
 
 class EventStore:
-    def __init__(self, db: Database) -> None:
+    """One desk's chat events: its journal's questions and its messages' buttons; rows of
+    another desk are never read or changed."""
+
+    def __init__(self, db: Database, *, desk: str = OPERATOR_DESK) -> None:
         self.db = db
+        self.desk = desk
 
     # ------------------------------------------------------------------ journal questions
 
@@ -91,6 +97,8 @@ class EventStore:
                 select(OrderJournalEntry)
                 .join(Confirmation, Confirmation.token == OrderJournalEntry.token)
                 .where(
+                    OrderJournalEntry.desk_id == self.desk,
+                    Confirmation.desk_id == self.desk,
                     OrderJournalEntry.client_id == client_id,
                     OrderJournalEntry.kind == KIND_ORDER,
                 )
@@ -107,6 +115,8 @@ class EventStore:
                 select(OrderJournalEntry.id)
                 .join(Confirmation, Confirmation.token == OrderJournalEntry.token)
                 .where(
+                    OrderJournalEntry.desk_id == self.desk,
+                    Confirmation.desk_id == self.desk,
                     OrderJournalEntry.symbol == symbol,
                     OrderJournalEntry.kind == KIND_ORDER,
                     OrderJournalEntry.trigger_price.is_(None),
@@ -122,6 +132,7 @@ class EventStore:
         async with self.db.session() as s:
             rows = await s.scalars(
                 select(OrderJournalEntry).where(
+                    OrderJournalEntry.desk_id == self.desk,
                     OrderJournalEntry.kind == KIND_CANCEL,
                     OrderJournalEntry.created_at_ms >= since_ms,
                     OrderJournalEntry.symbol.in_((symbol, "*")),
@@ -148,6 +159,7 @@ class EventStore:
             for b in buttons:
                 s.add(
                     MessageButton(
+                        desk_id=self.desk,
                         chat_id=chat_id,
                         message_id=message_id,
                         row=b.row,
@@ -167,6 +179,7 @@ class EventStore:
             hit = list(
                 await s.scalars(
                     select(MessageButton).where(
+                        MessageButton.desk_id == self.desk,
                         MessageButton.kind == kind,
                         MessageButton.key == key,
                         MessageButton.gone.is_(None),
@@ -183,7 +196,7 @@ class EventStore:
             messages = sorted({(b.chat_id, b.message_id) for b in hit})
             out: list[Keyboard] = []
             for chat_id, message_id in messages:
-                out.append(await _keyboard(s, chat_id, message_id))
+                out.append(await self._keyboard(s, chat_id, message_id))
             return out
 
     async def live(self, kind: str, key: str) -> bool:
@@ -192,6 +205,7 @@ class EventStore:
             found = await s.scalar(
                 select(MessageButton.id)
                 .where(
+                    MessageButton.desk_id == self.desk,
                     MessageButton.kind == kind,
                     MessageButton.key == key,
                     MessageButton.gone.is_(None),
@@ -206,6 +220,7 @@ class EventStore:
             return await s.scalar(
                 select(MessageButton.gone)
                 .where(
+                    MessageButton.desk_id == self.desk,
                     MessageButton.kind == kind,
                     MessageButton.key == key,
                     MessageButton.gone.is_not(None),
@@ -220,6 +235,7 @@ class EventStore:
             await s.execute(
                 update(MessageButton)
                 .where(
+                    MessageButton.desk_id == self.desk,
                     MessageButton.chat_id == chat_id,
                     MessageButton.message_id == message_id,
                     MessageButton.data == data,
@@ -227,25 +243,29 @@ class EventStore:
                 )
                 .values(gone="")
             )
-            return await _keyboard(s, chat_id, message_id)
+            return await self._keyboard(s, chat_id, message_id)
 
     async def forget_before(self, before_ms: int) -> None:
         """Drop the records of old messages (their buttons are long out of sight)."""
         async with self.db.session() as s, s.begin():
-            await s.execute(delete(MessageButton).where(MessageButton.created_at_ms < before_ms))
+            await s.execute(
+                delete(MessageButton).where(
+                    MessageButton.desk_id == self.desk, MessageButton.created_at_ms < before_ms
+                )
+            )
 
-
-async def _keyboard(s: AsyncSession, chat_id: int, message_id: int) -> Keyboard:
-    live = await s.scalars(
-        select(MessageButton)
-        .where(
-            MessageButton.chat_id == chat_id,
-            MessageButton.message_id == message_id,
-            MessageButton.gone.is_(None),
+    async def _keyboard(self, s: AsyncSession, chat_id: int, message_id: int) -> Keyboard:
+        live = await s.scalars(
+            select(MessageButton)
+            .where(
+                MessageButton.desk_id == self.desk,
+                MessageButton.chat_id == chat_id,
+                MessageButton.message_id == message_id,
+                MessageButton.gone.is_(None),
+            )
+            .order_by(MessageButton.row, MessageButton.id)
         )
-        .order_by(MessageButton.row, MessageButton.id)
-    )
-    rows: dict[int, list[tuple[str, str]]] = {}
-    for b in live:
-        rows.setdefault(b.row, []).append((b.label, b.data))
-    return Keyboard(chat_id, message_id, tuple(tuple(r) for r in rows.values()))
+        rows: dict[int, list[tuple[str, str]]] = {}
+        for b in live:
+            rows.setdefault(b.row, []).append((b.label, b.data))
+        return Keyboard(chat_id, message_id, tuple(tuple(r) for r in rows.values()))

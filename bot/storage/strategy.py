@@ -11,10 +11,23 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Integer, String, Text, delete, false, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    false,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.storage.base import Base, DecimalText
+from bot.keyring.ring import OPERATOR_DESK
+from bot.storage.base import Base, DecimalText, desk_column
 from bot.storage.db import Database
 from bot.strategy.model import Action, Kind, Leg, Portfolio, StrategyConfig, StrategyPosition
 
@@ -24,7 +37,9 @@ MODES = ("off", "approve", "auto")
 class StrategySettingsRow(Base):
     __tablename__ = "strategy_settings"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: One row per desk (``id`` is always 1).
+    desk_id: Mapped[str] = desk_column(primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     mode: Mapped[str] = mapped_column(String(16))
     config: Mapped[str] = mapped_column(Text)
     user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -37,6 +52,7 @@ class StrategySettingsRow(Base):
 class StrategyPositionRow(Base):
     __tablename__ = "strategy_positions"
 
+    desk_id: Mapped[str] = desk_column(primary_key=True)
     symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     perp_quantity: Mapped[Decimal] = mapped_column(DecimalText)
@@ -53,6 +69,7 @@ class StrategyPositionRow(Base):
 class StrategyExitRow(Base):
     __tablename__ = "strategy_exits"
 
+    desk_id: Mapped[str] = desk_column(primary_key=True)
     symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
     exited_at_ms: Mapped[int] = mapped_column(BigInteger)
 
@@ -61,6 +78,7 @@ class StrategyApprovalRow(Base):
     __tablename__ = "strategy_approvals"
 
     token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    desk_id: Mapped[str] = desk_column()
     symbol: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
@@ -74,6 +92,7 @@ class StrategyActionRow(Base):
     __tablename__ = "strategy_actions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    desk_id: Mapped[str] = desk_column()
     at_ms: Mapped[int] = mapped_column(BigInteger)
     mode: Mapped[str] = mapped_column(String(8))
     symbol: Mapped[str] = mapped_column(String(64))
@@ -89,12 +108,16 @@ class StrategyActionRow(Base):
 
 
 class JournalRow(Base):
-    """One fill or funding payment of the account (deduplicated by ``external_id``)."""
+    """One fill or funding payment of a desk's account (deduplicated by ``external_id``)."""
 
     __tablename__ = "pnl_journal"
+    __table_args__ = (
+        UniqueConstraint("desk_id", "external_id", name="uq_pnl_journal_desk_external_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    external_id: Mapped[str] = mapped_column(String(128), unique=True)
+    desk_id: Mapped[str] = desk_column()
+    external_id: Mapped[str] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(8))  # "fill" | "funding"
     mode: Mapped[str] = mapped_column(String(8))
     at_ms: Mapped[int] = mapped_column(BigInteger)
@@ -206,16 +229,18 @@ def action_from_json(text: str) -> Action:
 
 
 class StrategyStore:
-    """Repository for everything the strategy keeps across restarts."""
+    """Repository for everything one desk's strategy keeps across restarts; rows of another
+    desk (its settings, symbols, approval tokens, journal) are never read or changed."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, desk: str = OPERATOR_DESK) -> None:
         self.db = db
+        self.desk = desk
 
     # ------------------------------------------------------------------ settings
 
     async def settings(self) -> StrategySettings:
         async with self.db.session() as s:
-            row = await s.get(StrategySettingsRow, 1)
+            row = await s.get(StrategySettingsRow, (self.desk, 1))
         if row is None:
             return StrategySettings("off", StrategyConfig(), None, None)
         return StrategySettings(
@@ -237,10 +262,13 @@ class StrategyStore:
         paused: bool | None = None,
     ) -> StrategySettings:
         async with self.db.session() as s, s.begin():
-            row = await s.get(StrategySettingsRow, 1)
+            row = await s.get(StrategySettingsRow, (self.desk, 1))
             if row is None:
                 row = StrategySettingsRow(
-                    id=1, mode="off", config=json.dumps(StrategyConfig().to_dict())
+                    desk_id=self.desk,
+                    id=1,
+                    mode="off",
+                    config=json.dumps(StrategyConfig().to_dict()),
                 )
                 s.add(row)
             if mode is not None:
@@ -260,8 +288,14 @@ class StrategyStore:
 
     async def portfolio(self) -> Portfolio:
         async with self.db.session() as s:
-            rows = (await s.execute(select(StrategyPositionRow))).scalars().all()
-            exits = (await s.execute(select(StrategyExitRow))).scalars().all()
+            rows = (
+                await s.scalars(
+                    select(StrategyPositionRow).where(StrategyPositionRow.desk_id == self.desk)
+                )
+            ).all()
+            exits = (
+                await s.scalars(select(StrategyExitRow).where(StrategyExitRow.desk_id == self.desk))
+            ).all()
         return Portfolio(
             positions=tuple(_position(r) for r in sorted(rows, key=lambda r: r.opened_at_ms)),
             last_exit_ms={e.symbol: e.exited_at_ms for e in exits},
@@ -271,6 +305,7 @@ class StrategyStore:
         async with self.db.session() as s, s.begin():
             await s.merge(
                 StrategyPositionRow(
+                    desk_id=self.desk,
                     symbol=p.symbol,
                     kind=p.kind,
                     perp_quantity=p.perp_quantity,
@@ -286,15 +321,21 @@ class StrategyStore:
 
     async def remove_position(self, symbol: str, *, exited_at_ms: int | None) -> None:
         async with self.db.session() as s, s.begin():
-            await s.execute(delete(StrategyPositionRow).where(StrategyPositionRow.symbol == symbol))
+            await s.execute(
+                delete(StrategyPositionRow).where(
+                    StrategyPositionRow.desk_id == self.desk, StrategyPositionRow.symbol == symbol
+                )
+            )
             if exited_at_ms is not None:
-                await s.merge(StrategyExitRow(symbol=symbol, exited_at_ms=exited_at_ms))
+                await s.merge(
+                    StrategyExitRow(desk_id=self.desk, symbol=symbol, exited_at_ms=exited_at_ms)
+                )
 
     async def start_cooldown(self, symbol: str, *, at_ms: int) -> None:
         """Record an exit of ``symbol`` at ``at_ms`` without touching its position: an unwound
         entry starts the cooldown, so the next cycle does not open the same pair again."""
         async with self.db.session() as s, s.begin():
-            await s.merge(StrategyExitRow(symbol=symbol, exited_at_ms=at_ms))
+            await s.merge(StrategyExitRow(desk_id=self.desk, symbol=symbol, exited_at_ms=at_ms))
 
     # ------------------------------------------------------------------ approvals
 
@@ -314,6 +355,7 @@ class StrategyStore:
         async with self.db.session() as s, s.begin():
             s.add(
                 StrategyApprovalRow(
+                    desk_id=self.desk,
                     token=token,
                     symbol=action.symbol,
                     action=action_to_json(action),
@@ -327,21 +369,28 @@ class StrategyStore:
 
     async def set_approval_message(self, token: str, message_id: int) -> None:
         async with self.db.session() as s, s.begin():
-            row = await s.get(StrategyApprovalRow, token)
+            row = await self._approval(s, token)
             if row is not None:
                 row.message_id = message_id
 
     async def extend_approval(self, token: str, expires_at_ms: int) -> None:
         """A re-quoted proposal lives as long as its fresh confirmation."""
         async with self.db.session() as s, s.begin():
-            row = await s.get(StrategyApprovalRow, token)
+            row = await self._approval(s, token)
             if row is not None:
                 row.expires_at_ms = expires_at_ms
 
     async def approval(self, token: str) -> tuple[Action, str] | None:
         async with self.db.session() as s:
-            row = await s.get(StrategyApprovalRow, token)
+            row = await self._approval(s, token)
         return (action_from_json(row.action), row.status) if row else None
+
+    async def _approval(self, s: AsyncSession, token: str) -> StrategyApprovalRow | None:
+        return await s.scalar(
+            select(StrategyApprovalRow).where(
+                StrategyApprovalRow.desk_id == self.desk, StrategyApprovalRow.token == token
+            )
+        )
 
     async def pending_symbols(self, now_ms: int) -> set[str]:
         """Symbols with an approval still waiting for a tap (no second proposal meanwhile)."""
@@ -349,6 +398,7 @@ class StrategyStore:
             rows = (
                 await s.execute(
                     select(StrategyApprovalRow.symbol).where(
+                        StrategyApprovalRow.desk_id == self.desk,
                         StrategyApprovalRow.status == "pending",
                         StrategyApprovalRow.expires_at_ms > now_ms,
                     )
@@ -361,7 +411,10 @@ class StrategyStore:
         async with self.db.session() as s:
             rows = (
                 await s.scalars(
-                    select(StrategyApprovalRow).where(StrategyApprovalRow.status == "executing")
+                    select(StrategyApprovalRow).where(
+                        StrategyApprovalRow.desk_id == self.desk,
+                        StrategyApprovalRow.status == "executing",
+                    )
                 )
             ).all()
         return [(r.token, action_from_json(r.action), r.chat_id) for r in rows]
@@ -372,7 +425,11 @@ class StrategyStore:
         async with self.db.session() as s, s.begin():
             result = await s.execute(
                 update(StrategyApprovalRow)
-                .where(StrategyApprovalRow.token == token, StrategyApprovalRow.status == frm)
+                .where(
+                    StrategyApprovalRow.desk_id == self.desk,
+                    StrategyApprovalRow.token == token,
+                    StrategyApprovalRow.status == frm,
+                )
                 .values(status=status)
             )
             return bool(getattr(result, "rowcount", 0) == 1)
@@ -383,6 +440,7 @@ class StrategyStore:
         async with self.db.session() as s, s.begin():
             s.add(
                 StrategyActionRow(
+                    desk_id=self.desk,
                     at_ms=rec.at_ms,
                     mode=rec.mode,
                     symbol=rec.symbol,
@@ -404,6 +462,7 @@ class StrategyStore:
                 (
                     await s.execute(
                         select(StrategyActionRow)
+                        .where(StrategyActionRow.desk_id == self.desk)
                         .order_by(StrategyActionRow.at_ms.desc(), StrategyActionRow.id.desc())
                         .limit(limit)
                     )
@@ -433,7 +492,11 @@ class StrategyStore:
         """``{order id: reason}`` for every order the strategy placed."""
         async with self.db.session() as s:
             rows = (
-                await s.execute(select(StrategyActionRow.order_ids, StrategyActionRow.reason))
+                await s.execute(
+                    select(StrategyActionRow.order_ids, StrategyActionRow.reason).where(
+                        StrategyActionRow.desk_id == self.desk
+                    )
+                )
             ).all()
         out: dict[str, str] = {}
         for ids, reason in rows:
@@ -452,7 +515,9 @@ class StrategyStore:
             seen = set(
                 (
                     await s.execute(
-                        select(JournalRow.external_id).where(JournalRow.external_id.in_(ids))
+                        select(JournalRow.external_id).where(
+                            JournalRow.desk_id == self.desk, JournalRow.external_id.in_(ids)
+                        )
                     )
                 )
                 .scalars()
@@ -464,6 +529,7 @@ class StrategyStore:
             for e in new:
                 s.add(
                     JournalRow(
+                        desk_id=self.desk,
                         external_id=e.external_id,
                         kind=e.kind,
                         mode=e.mode,
@@ -483,7 +549,11 @@ class StrategyStore:
 
     async def journal(self, *, mode: str | None = None) -> list[JournalEntry]:
         """Every entry, oldest first (``mode`` filters paper/live)."""
-        q = select(JournalRow).order_by(JournalRow.at_ms, JournalRow.id)
+        q = (
+            select(JournalRow)
+            .where(JournalRow.desk_id == self.desk)
+            .order_by(JournalRow.at_ms, JournalRow.id)
+        )
         if mode is not None:
             q = q.where(JournalRow.mode == mode)
         async with self.db.session() as s:

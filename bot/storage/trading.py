@@ -38,9 +38,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.faults import crash_point
-from bot.storage.base import Base, DecimalText
+from bot.keyring.ring import OPERATOR_DESK
+from bot.storage.base import Base, DecimalText, desk_column
 from bot.storage.db import Database
 
 PENDING = "pending"
@@ -62,6 +64,7 @@ class Confirmation(Base):
     __tablename__ = "trade_confirmations"
 
     token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    desk_id: Mapped[str] = desk_column()
     kind: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[int] = mapped_column(BigInteger)
     chat_id: Mapped[int] = mapped_column(BigInteger)
@@ -82,6 +85,7 @@ class OrderJournalEntry(Base):
     __tablename__ = "order_journal"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    desk_id: Mapped[str] = desk_column()
     token: Mapped[str] = mapped_column(String(64))
     leg: Mapped[int] = mapped_column(Integer)
     user_id: Mapped[int] = mapped_column(BigInteger)
@@ -249,16 +253,18 @@ def _jsnap(row: OrderJournalEntry) -> JournalRecord:
     )
 
 
-def _journal_row(
-    token: str, user_id: int, chat_id: int, mode: str, entry: NewJournalEntry, *, now_ms: int
-) -> OrderJournalEntry:
-    return OrderJournalEntry(**_journal_values(token, user_id, chat_id, mode, entry, now_ms=now_ms))
-
-
 def _journal_values(
-    token: str, user_id: int, chat_id: int, mode: str, entry: NewJournalEntry, *, now_ms: int
+    token: str,
+    user_id: int,
+    chat_id: int,
+    mode: str,
+    entry: NewJournalEntry,
+    *,
+    desk: str,
+    now_ms: int,
 ) -> dict[str, Any]:
     return dict(
+        desk_id=desk,
         token=token,
         leg=entry.leg,
         user_id=user_id,
@@ -293,30 +299,31 @@ async def _rowcount(s: AsyncSession, stmt: Any) -> int:
 
 
 class TradingStore:
-    """Repository for confirmations and the order journal; every method is one transaction."""
+    """Repository for one desk's confirmations and order journal; every method is one
+    transaction, and sees and changes only rows of its desk (another desk's token is not
+    found)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, desk: str = OPERATOR_DESK) -> None:
         self.db = db
+        self.desk = desk
 
     # ------------------------------------------------------------------ confirmations
 
     async def add(self, record: ConfirmationRecord) -> None:
         """Store a new confirmation (normally ``pending``)."""
         async with self.db.session() as s, s.begin():
-            s.add(_row(record))
+            s.add(_row(record, self.desk))
 
     async def get(self, token: str) -> ConfirmationRecord | None:
         async with self.db.session() as s:
-            row = await s.get(Confirmation, token)
+            row = await s.scalar(select(Confirmation).where(*self._mine(token)))
             return _snap(row) if row is not None else None
 
     async def set_message(self, token: str, message_id: int) -> None:
         """Remember which chat message shows the confirmation (for editing it later)."""
         async with self.db.session() as s, s.begin():
             await s.execute(
-                update(Confirmation)
-                .where(Confirmation.token == token)
-                .values(message_id=message_id)
+                update(Confirmation).where(*self._mine(token)).values(message_id=message_id)
             )
 
     async def claim(
@@ -338,7 +345,7 @@ class TradingStore:
                 await s.execute(
                     update(Confirmation)
                     .where(
-                        Confirmation.token == token,
+                        *self._mine(token),
                         Confirmation.status == PENDING,
                         Confirmation.user_id == user_id,
                         Confirmation.expires_at_ms > now_ms,
@@ -353,7 +360,9 @@ class TradingStore:
                 await s.execute(
                     insert(OrderJournalEntry),
                     [
-                        _journal_values(token, user_id, won.chat_id, won.mode, e, now_ms=now_ms)
+                        _journal_values(
+                            token, user_id, won.chat_id, won.mode, e, desk=self.desk, now_ms=now_ms
+                        )
                         for e in journal
                     ],
                 )
@@ -371,7 +380,7 @@ class TradingStore:
         result: str | None = None,
     ) -> bool:
         """Conditional status change (``cancel``, ``expire``, ``finish``, ``release``)."""
-        conds = [Confirmation.token == token, Confirmation.status == frm]
+        conds = [*self._mine(token), Confirmation.status == frm]
         if user_id is not None:
             conds.append(Confirmation.user_id == user_id)
         values: dict[str, Any] = {"status": to}
@@ -391,7 +400,7 @@ class TradingStore:
                 s,
                 update(Confirmation)
                 .where(
-                    Confirmation.token == old,
+                    *self._mine(old),
                     Confirmation.status == frm,
                     Confirmation.user_id == user_id,
                 )
@@ -399,7 +408,7 @@ class TradingStore:
             )
             if won != 1:
                 return False
-            s.add(_row(new))
+            s.add(_row(new, self.desk))
             return True
 
     async def due(self, now_ms: int, limit: int = 100) -> list[ConfirmationRecord]:
@@ -407,7 +416,11 @@ class TradingStore:
         async with self.db.session() as s:
             rows = await s.scalars(
                 select(Confirmation)
-                .where(Confirmation.status == PENDING, Confirmation.expires_at_ms <= now_ms)
+                .where(
+                    Confirmation.desk_id == self.desk,
+                    Confirmation.status == PENDING,
+                    Confirmation.expires_at_ms <= now_ms,
+                )
                 .order_by(Confirmation.expires_at_ms)
                 .limit(limit)
             )
@@ -416,7 +429,11 @@ class TradingStore:
     async def stuck(self) -> list[ConfirmationRecord]:
         """Confirmations left ``executing`` (the process stopped mid-send)."""
         async with self.db.session() as s:
-            rows = await s.scalars(select(Confirmation).where(Confirmation.status == EXECUTING))
+            rows = await s.scalars(
+                select(Confirmation).where(
+                    Confirmation.desk_id == self.desk, Confirmation.status == EXECUTING
+                )
+            )
             return [_snap(r) for r in rows]
 
     async def finished_since(self, since_ms: int) -> list[ConfirmationRecord]:
@@ -425,6 +442,7 @@ class TradingStore:
         async with self.db.session() as s:
             rows = await s.scalars(
                 select(Confirmation).where(
+                    Confirmation.desk_id == self.desk,
                     Confirmation.status.in_((DONE, CANCELLED, EXPIRED)),
                     Confirmation.used_at_ms >= since_ms,
                     Confirmation.message_id.is_not(None),
@@ -448,14 +466,17 @@ class TradingStore:
         confirmation claim covers (strategy legs in auto mode, unwinds, cancels)."""
         async with self.db.session() as s, s.begin():
             for entry in entries:
-                s.add(_journal_row(token, user_id, chat_id, mode, entry, now_ms=now_ms))
+                values = _journal_values(
+                    token, user_id, chat_id, mode, entry, desk=self.desk, now_ms=now_ms
+                )
+                s.add(OrderJournalEntry(**values))
 
     async def unsettled(self) -> list[JournalRecord]:
         """Journal rows whose request may have gone out but whose outcome was never recorded."""
         async with self.db.session() as s:
             rows = await s.scalars(
                 select(OrderJournalEntry)
-                .where(OrderJournalEntry.status == SENDING)
+                .where(OrderJournalEntry.desk_id == self.desk, OrderJournalEntry.status == SENDING)
                 .order_by(OrderJournalEntry.id)
             )
             return [_jsnap(r) for r in rows]
@@ -476,7 +497,11 @@ class TradingStore:
         async with self.db.session() as s, s.begin():
             await s.execute(
                 update(OrderJournalEntry)
-                .where(OrderJournalEntry.token == token, OrderJournalEntry.leg == leg)
+                .where(
+                    OrderJournalEntry.desk_id == self.desk,
+                    OrderJournalEntry.token == token,
+                    OrderJournalEntry.leg == leg,
+                )
                 .values(
                     status=status,
                     order_id=order_id,
@@ -492,22 +517,32 @@ class TradingStore:
         async with self.db.session() as s:
             rows = await s.scalars(
                 select(OrderJournalEntry)
-                .where(OrderJournalEntry.token == token)
+                .where(OrderJournalEntry.desk_id == self.desk, OrderJournalEntry.token == token)
                 .order_by(OrderJournalEntry.leg)
             )
             return [_jsnap(r) for r in rows]
 
     async def journal(self, user_id: int | None = None, limit: int = 50) -> list[JournalRecord]:
         """The newest journal rows (of one user, or everyone's)."""
-        stmt = select(OrderJournalEntry).order_by(OrderJournalEntry.id.desc()).limit(limit)
+        stmt = (
+            select(OrderJournalEntry)
+            .where(OrderJournalEntry.desk_id == self.desk)
+            .order_by(OrderJournalEntry.id.desc())
+            .limit(limit)
+        )
         if user_id is not None:
             stmt = stmt.where(OrderJournalEntry.user_id == user_id)
         async with self.db.session() as s:
             return [_jsnap(r) for r in await s.scalars(stmt)]
 
+    def _mine(self, token: str) -> tuple[ColumnElement[bool], ...]:
+        """The confirmation ``token`` of this desk (a token of another desk is not found)."""
+        return (Confirmation.token == token, Confirmation.desk_id == self.desk)
 
-def _row(r: ConfirmationRecord) -> Confirmation:
+
+def _row(r: ConfirmationRecord, desk: str) -> Confirmation:
     return Confirmation(
+        desk_id=desk,
         token=r.token,
         kind=r.kind,
         user_id=r.user_id,
