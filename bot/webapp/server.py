@@ -1,5 +1,7 @@
 """The dashboard's aiohttp server: the page and its assets from ``static/`` (no CDN, no build
 step, a strict CSP) and the JSON API (:mod:`bot.webapp.api`), on ``WEBAPP_HOST``:``WEBAPP_PORT``.
+With a :class:`~bot.webapp.connect.DeskDoor` it also serves the form that connects a desk's own
+keys (``GET /connect``, :mod:`bot.webapp.connect`).
 
 Started and stopped by the composition root (``post_init`` / ``post_shutdown``).
 """
@@ -12,8 +14,12 @@ from typing import Any
 from aiohttp import web
 
 from bot.container import Services
+from bot.desks.connect import Connector, VenueUrls
 from bot.httpserve import start_site
+from bot.keyring.desk_keys import DeskKeys
+from bot.keyring.source import KeySource
 from bot.webapp.api import DashboardApi
+from bot.webapp.connect import ConnectApi, DeskDoor
 from bot.webapp.manage import ManageApi
 
 STATIC = Path(__file__).parent / "static"
@@ -29,7 +35,11 @@ _TYPES = {
     "dashboard.js": "text/javascript",
     "dashboard.css": "text/css",
     "icon.svg": "image/svg+xml",
+    "connect.html": "text/html",
+    "connect.js": "text/javascript",
+    "connect.css": "text/css",
 }
+_PAGES = ("index.html", "connect.html")
 
 
 @web.middleware
@@ -44,9 +54,19 @@ async def _headers(request: web.Request, handler: Any) -> web.StreamResponse:
 
 class DashboardServer:
     """``await server.start()`` → ``server.url`` (where it listens) and ``server.public_url``
-    (``WEBAPP_URL``, or ``url`` when unset)."""
+    (``WEBAPP_URL``, or ``url`` when unset).
 
-    def __init__(self, services: Services, token: str) -> None:
+    ``door`` (the desks' side) turns on ``/connect``; ``connector`` defaults to one over the
+    bot's database, ``SECRETS_KEYRING`` and the venues' configured URLs."""
+
+    def __init__(
+        self,
+        services: Services,
+        token: str,
+        *,
+        door: DeskDoor | None = None,
+        connector: Connector | None = None,
+    ) -> None:
         s = services.settings
         self.host = s.webapp_host
         self.port = s.webapp_port
@@ -57,6 +77,14 @@ class DashboardServer:
         self.app.router.add_get("/static/{name}", self.static)
         self.api.add_routes(self.app)
         ManageApi(token, services).add_routes(self.app)
+        self.connect: ConnectApi | None = None
+        if door is not None:
+            if connector is None:
+                keys = DeskKeys(services.db, KeySource.from_settings(s))
+                connector = Connector(keys, VenueUrls.from_settings(s))
+            self.connect = ConnectApi(token, services.clock, s.webapp_max_age, door, connector)
+            self.connect.add_routes(self.app)
+            self.app.router.add_get("/connect", self.connect_page)
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -66,12 +94,19 @@ class DashboardServer:
         base = self.configured_url or self.url
         return base if base.endswith("/") else base + "/"
 
+    def connect_url(self, venue: str) -> str:
+        """The form's address for ``venue`` (what ``/connect <venue>``'s button opens)."""
+        return f"{self.public_url}connect?venue={venue}"
+
     async def index(self, request: web.Request) -> web.StreamResponse:
         return _asset("index.html")
 
+    async def connect_page(self, request: web.Request) -> web.StreamResponse:
+        return _asset("connect.html")
+
     async def static(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
-        if name not in _TYPES or name == "index.html":
+        if name not in _TYPES or name in _PAGES:
             raise web.HTTPNotFound()
         return _asset(name)
 
