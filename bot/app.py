@@ -33,6 +33,7 @@ from telegram.ext import (
 from bot.alerts.service import AlertService
 from bot.clock import Clock, SystemClock
 from bot.container import HelpLine
+from bot.desks.connect import Connector, VenueUrls
 from bot.desks.doors import DeskDoors
 from bot.desks.factory import DeskFactory, Shared
 from bot.desks.model import OPERATOR
@@ -398,7 +399,9 @@ async def _start_dashboard(
     s = factory.shared.settings
     if not s.webapp_url and not s.local_chat:
         return None
-    server = DashboardServer(DeskDoors(factory), token)
+    doors = DeskDoors(factory)
+    connector = Connector(factory.shared.keys, VenueUrls.from_settings(s))
+    server = DashboardServer(doors, token, door=doors, connector=connector)
     try:
         await server.start()
     except OSError as exc:

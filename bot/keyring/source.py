@@ -42,6 +42,12 @@ class KeySource:
         where = "SECRETS_KEYRING" if self._env else str(self.path)
         return f"KeySource({where})"
 
+    @property
+    def configured(self) -> bool:
+        """Whether the keyring comes from ``SECRETS_KEYRING`` (not from a file beside the
+        database, which travels with its backups): connecting a desk's own keys needs it."""
+        return self._env is not None
+
     @classmethod
     def from_settings(cls, settings: Settings) -> KeySource:
         env = settings.secrets_keyring

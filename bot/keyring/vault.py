@@ -1,11 +1,13 @@
 """The secrets the bot keeps in its database (``app_meta`` rows), sealed.
 
 Every such row is listed in :data:`STORED` with the venue it belongs to; nothing else in the
-database is a secret. A row is read through :meth:`Vault.get` (opened with the keyring) and
-written through :meth:`Vault.put` (sealed under the newest key). Rows an older version wrote in
-clear are sealed in place at start-up (:meth:`Vault.seal_plaintext`), and ``keys rotate``
-re-seals every row under the newest key in one transaction (:meth:`Vault.rotate`). After either,
-a SQLite database is vacuumed and its WAL truncated, so the replaced bytes leave the files too.
+database is a secret but desks' own credentials (``desk_secrets``). A row is read through
+:meth:`Vault.get` (opened with the keyring) and written through :meth:`Vault.put` (sealed
+under the newest key). Rows an older version wrote in clear are sealed in place at start-up
+(:meth:`Vault.seal_plaintext`), and ``keys rotate`` re-seals every row under the newest key in
+one transaction (:meth:`Vault.rotate`), desks' credentials (:mod:`bot.keyring.desk_keys`) with
+them. After either, a SQLite database is vacuumed and its WAL truncated, so the replaced bytes
+leave the files too.
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
+from bot.keyring.desk_keys import binding as desk_binding
 from bot.keyring.ring import OPERATOR_DESK, Binding, CannotOpen, key_id_of
 from bot.keyring.source import KeySource
+from bot.keyring.wipe import scrub
 from bot.storage.core import AppMeta
 from bot.storage.db import Database
+from bot.storage.secrets import DeskSecret
 
 log = logging.getLogger("bot.keyring")
 
@@ -115,11 +120,14 @@ class Vault:
         return sealed
 
     async def rotate(self) -> Rotation:
-        """Re-seal every stored row under the newest key, all or none (one transaction).
+        """Re-seal every stored secret under the newest key, all or none (one transaction): the
+        ``app_meta`` rows of :data:`STORED` and every desk's credentials (``desk_secrets``).
         Rows already under the newest key are left alone, so running it again changes nothing."""
         async with self.db.session() as s, s.begin():
             rows = [r for item in STORED if (r := await s.get(AppMeta, item.name)) is not None]
-            if not rows:
+            desks = list((await s.scalars(select(DeskSecret))).all())
+            stored = len(rows) + len(desks)
+            if not stored:
                 ring = self.keys.current()
                 return Rotation(0, 0, ring.newest.id if ring else None)
             ring = self.keys.for_sealing()
@@ -134,21 +142,19 @@ class Vault:
                 clear = row.value if kid is None else ring.open(row.value, binding)
                 row.value = ring.seal(clear, binding)
                 resealed += 1
+            for desk in desks:  # a desk's keys are never in clear: they are sealed or refused
+                binding = desk_binding(desk.desk_id, desk.venue)
+                clear = ring.open(desk.sealed, binding)
+                if key_id_of(desk.sealed) != ring.newest.id:
+                    desk.sealed = ring.seal(clear, binding)
+                    resealed += 1
         if resealed:
             await self.scrub()
-        return Rotation(resealed, len(rows), ring.newest.id)
+        return Rotation(resealed, stored, ring.newest.id)
 
     async def scrub(self) -> None:
-        """SQLite: rebuild the file (``VACUUM``) and truncate the WAL, so a replaced value's
-        bytes are not left in a free page or an old WAL frame. Other databases keep old row
-        versions until their own vacuum (see the README)."""
-        url = make_url(self.db.url)
-        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-            return
-        async with self.db.engine.connect() as conn:
-            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await auto.exec_driver_sql("VACUUM")
-            await auto.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        """See :func:`bot.keyring.wipe.scrub`."""
+        await scrub(self.db)
 
 
 def raise_no_keyring(item: Stored) -> NoReturn:

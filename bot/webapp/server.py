@@ -1,5 +1,7 @@
 """The dashboard's aiohttp server: the page and its assets from ``static/`` (no CDN, no build
 step, a strict CSP) and the JSON API (:mod:`bot.webapp.api`), on ``WEBAPP_HOST``:``WEBAPP_PORT``.
+With a :class:`~bot.webapp.connect.DeskDoor` it also serves the form that connects a desk's own
+keys (``GET /connect``, :mod:`bot.webapp.connect`).
 
 Started and stopped by the composition root (``post_init`` / ``post_shutdown``).
 """
@@ -11,9 +13,10 @@ from typing import Any
 
 from aiohttp import web
 
-
+from bot.desks.connect import Connector
 from bot.httpserve import start_site
 from bot.webapp.api import DashboardApi, Doors
+from bot.webapp.connect import ConnectApi, DeskDoor
 from bot.webapp.manage import ManageApi
 
 STATIC = Path(__file__).parent / "static"
@@ -29,7 +32,11 @@ _TYPES = {
     "dashboard.js": "text/javascript",
     "dashboard.css": "text/css",
     "icon.svg": "image/svg+xml",
+    "connect.html": "text/html",
+    "connect.js": "text/javascript",
+    "connect.css": "text/css",
 }
+_PAGES = ("index.html", "connect.html")
 
 
 @web.middleware
@@ -44,9 +51,19 @@ async def _headers(request: web.Request, handler: Any) -> web.StreamResponse:
 
 class DashboardServer:
     """``await server.start()`` → ``server.url`` (where it listens) and ``server.public_url``
-    (``WEBAPP_URL``, or ``url`` when unset)."""
+    (``WEBAPP_URL``, or ``url`` when unset).
 
-    def __init__(self, doors: Doors, token: str) -> None:
+    ``doors`` finds each user's desk; with ``door`` and ``connector`` (the desks' side and the
+    checks that seal keys) it also serves ``/connect``."""
+
+    def __init__(
+        self,
+        doors: Doors,
+        token: str,
+        *,
+        door: DeskDoor | None = None,
+        connector: Connector | None = None,
+    ) -> None:
         s = doors.settings
         self.host = s.webapp_host
         self.port = s.webapp_port
@@ -57,6 +74,11 @@ class DashboardServer:
         self.app.router.add_get("/static/{name}", self.static)
         self.api.add_routes(self.app)
         ManageApi(token, doors).add_routes(self.app)
+        self.connect: ConnectApi | None = None
+        if door is not None and connector is not None:
+            self.connect = ConnectApi(token, doors.clock, s.webapp_max_age, door, connector)
+            self.connect.add_routes(self.app)
+            self.app.router.add_get("/connect", self.connect_page)
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -66,12 +88,19 @@ class DashboardServer:
         base = self.configured_url or self.url
         return base if base.endswith("/") else base + "/"
 
+    def connect_url(self, venue: str) -> str:
+        """The form's address for ``venue`` (what ``/connect <venue>``'s button opens)."""
+        return f"{self.public_url}connect?venue={venue}"
+
     async def index(self, request: web.Request) -> web.StreamResponse:
         return _asset("index.html")
 
+    async def connect_page(self, request: web.Request) -> web.StreamResponse:
+        return _asset("connect.html")
+
     async def static(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
-        if name not in _TYPES or name == "index.html":
+        if name not in _TYPES or name in _PAGES:
             raise web.HTTPNotFound()
         return _asset(name)
 
