@@ -23,7 +23,6 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
-    ApplicationHandlerStop,
     BaseHandler,
     ContextTypes,
     JobQueue,

@@ -14,6 +14,7 @@ from bot.desks.model import OPERATOR, Desk
 from bot.desks.registry import Desks
 from bot.exchange.client import BackpackAPI
 from bot.paper import PaperExchange
+from bot.services.access import Role
 from bot.services.account.journal import JournalService
 from bot.services.account.views import AccountService
 from bot.services.market import MarketService
@@ -29,7 +30,6 @@ from bot.settings import Settings
 from bot.storage.alerts import AlertStore
 from bot.storage.db import Database
 from bot.storage.events import EventStore
-from bot.services.access import Role
 from bot.venues.port import Venue
 
 #: A help line: (command, what it does, examples).

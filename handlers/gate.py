@@ -20,6 +20,7 @@ from handlers.guard import drop_secret, refusal_for_update, send_refusal
 
 log = logging.getLogger("bot.gate")
 
+
 async def gate(update: object, context: Context) -> None:
     """Keys pasted in the chat, the desk, strangers, roles, group rules, edits."""
     if not isinstance(update, Update):

@@ -20,10 +20,10 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
+from bot.container import Services
 from bot.keyring.spot import spot
 from bot.render.keys import secret_removed
 from bot.services.access import Action, Actor, Refusal, Role, check, check_callback, check_command
-from bot.container import Services
 from handlers.common import Context, command_of, rt, say_refusal
 
 log = logging.getLogger("bot.guard")

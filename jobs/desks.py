@@ -14,8 +14,8 @@ from telegram.ext import JobQueue
 from bot.container import Services
 from bot.desks.factory import BACKPACK, DeskFactory
 from bot.render import desks as render
-from bot.services.notices.outbox import Note
 from bot.services.access import Actor
+from bot.services.notices.outbox import Note
 from jobs.common import safe
 
 log = logging.getLogger("jobs.desks")

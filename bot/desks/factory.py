@@ -29,10 +29,11 @@ from bot.container import Services
 from bot.desks.model import OPERATOR, Desk
 from bot.desks.registry import Desks
 from bot.exchange.client import BackpackAPI
+from bot.exchange.errors import AuthError
 from bot.keyring.desk_keys import DeskKeys
 from bot.paper import PaperExchange, new_signing_secret
-from bot.services.account.journal import JournalService
 from bot.services.access import Role
+from bot.services.account.journal import JournalService
 from bot.services.account.views import AccountService
 from bot.services.market import MarketService
 from bot.services.notices.fills import FillFeed
@@ -226,7 +227,12 @@ class DeskFactory:
                     stream_silence_timeout=s.stale_stream_seconds,
                 )
                 stack.push_async_callback(api.close)
-                api.on_key_refused.append(lambda _exc, d=desk.id: self.refused.add(d))
+                desk_id = desk.id
+
+                def refused(_exc: AuthError) -> None:
+                    self.refused.add(desk_id)
+
+                api.on_key_refused.append(refused)
                 return api, "live", None
         paper = await self._paper_engine()
         fields = await sh.keys.get(desk.id, PAPER_VENUE)
@@ -293,8 +299,10 @@ class DeskFactory:
         )
         market_service = MarketService(market_api, account_api, sh.clock)
         account_service = AccountService(account_api, orders)
-        limit = s.max_order_notional if operator else min(
-            s.max_order_notional, s.desk_max_order_notional
+        limit = (
+            s.max_order_notional
+            if operator
+            else min(s.max_order_notional, s.desk_max_order_notional)
         )
         trading_service = TradingService(
             account_api,
@@ -375,4 +383,3 @@ class DeskFactory:
             desks=sh.desks,
             trading_mode=mode,
         )
-

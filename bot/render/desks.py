@@ -54,7 +54,11 @@ def desk_view(
     if others:
         lines.append("Your other desks are below; a tap makes one active.")
     rows = [
-        [InlineKeyboardButton(f"Switch to {m.desk.name} ({m.role})", callback_data=USE_PREFIX + m.desk.id)]
+        [
+            InlineKeyboardButton(
+                f"Switch to {m.desk.name} ({m.role})", callback_data=USE_PREFIX + m.desk.id
+            )
+        ]
         for m in others
     ]
     return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None

@@ -49,7 +49,6 @@ from bot.exchange.errors import BackpackError
 from bot.faults import crash_point
 from bot.services.access import Action, Actor
 from bot.services.orders.intent import Intent, IntentError, MultiLeg
-from bot.services.orders.rate import OrderRate, adds_risk
 from bot.services.orders.preview import (
     LegResult,
     Listener,
@@ -65,6 +64,7 @@ from bot.services.orders.preview import (
 )
 from bot.services.orders.pricing import Pricer, TradingConfig
 from bot.services.orders.quote import Limits
+from bot.services.orders.rate import OrderRate, adds_risk
 from bot.services.orders.sender import SENT_OK, LegStatus, OrderOutcome, OrderSender
 from bot.storage.trading import (
     CANCELLED,
