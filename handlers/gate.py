@@ -15,16 +15,32 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.desks.model import DeskError, Membership
 from bot.services.access import reads_only
-from handlers.common import Context, command_of, reply
+from handlers.common import Context, command_of, fault_reference, reply, report_fault
 from handlers.guard import drop_secret, refusal_for_update, send_refusal
 
 log = logging.getLogger("bot.gate")
 
 
 async def gate(update: object, context: Context) -> None:
-    """Keys pasted in the chat, the desk, strangers, roles, group rules, edits."""
+    """Keys pasted in the chat, the desk, strangers, roles, group rules, edits.
+
+    Whatever goes wrong here ends the update: python-telegram-bot would otherwise carry on to
+    the handlers of the next group with no desk resolved.
+    """
     if not isinstance(update, Update):
         return
+    try:
+        await _gate(update, context)
+    except ApplicationHandlerStop:
+        raise
+    except Exception as exc:
+        ref = fault_reference()
+        log.error("the update gate failed (ref %s): %r", ref, exc, exc_info=exc)
+        await report_fault(update, ref)
+        raise ApplicationHandlerStop from None
+
+
+async def _gate(update: Update, context: Context) -> None:
     if await drop_secret(update):  # a key pasted in the chat: gone before anyone reads it
         raise ApplicationHandlerStop
     factory = context.bot_data.factory

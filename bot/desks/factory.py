@@ -30,7 +30,7 @@ from bot.desks.model import OPERATOR, Desk
 from bot.desks.registry import Desks
 from bot.exchange.client import BackpackAPI
 from bot.exchange.errors import AuthError
-from bot.keyring.desk_keys import DeskKeys
+from bot.keyring.desk_keys import PAPER_VENUES, DeskKeys
 from bot.paper import PaperExchange, new_signing_secret
 from bot.services.access import Role
 from bot.services.account.journal import JournalService
@@ -57,7 +57,7 @@ from bot.venues.opening import OpenVenues
 log = logging.getLogger("bot.desks")
 
 #: The sealed row of a desk's own paper key on the shared paper engine.
-PAPER_VENUE = "backpack-paper"
+PAPER_VENUE = next(iter(PAPER_VENUES))
 #: The sealed row of a desk's Backpack keys (fields ``api_key``, ``api_secret``).
 BACKPACK = "backpack"
 

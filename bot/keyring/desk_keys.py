@@ -45,6 +45,11 @@ def hint_of(public: str) -> str:
     return "…" + public[-HINT_CHARS:]
 
 
+#: Rows that hold a desk's paper-account key, not an exchange's: sealed like the operator's
+#: paper keys (the keyring file will do), never listed as connected keys.
+PAPER_VENUES = frozenset({"backpack-paper"})
+
+
 class DeskKeys:
     """Put, get and delete a desk's sealed credentials; list which venues a desk connected."""
 
@@ -60,7 +65,9 @@ class DeskKeys:
         """Whether keys may be connected at all (``SECRETS_KEYRING`` is set)."""
         return self.source.configured
 
-    def _ring(self) -> Keyring:
+    def _ring(self, venue: str) -> Keyring:
+        if venue in PAPER_VENUES:
+            return self.source.for_sealing()
         ring = self.source.current() if self.source.configured else None
         if ring is None:
             raise NoKeyring(NOT_CONFIGURED)
@@ -71,7 +78,7 @@ class DeskKeys:
         :class:`~bot.keyring.ring.NoKeyring` without ``SECRETS_KEYRING``: never in clear)."""
         if len(hint) > HINT_CHARS + 1:
             raise ValueError(f"a hint shows at most {HINT_CHARS} characters of a public key")
-        sealed = self._ring().seal(
+        sealed = self._ring(venue).seal(
             json.dumps(dict(fields), sort_keys=True), binding(desk_id, venue)
         )
         now_ms = int(self.db.clock.time() * 1000)
@@ -96,7 +103,8 @@ class DeskKeys:
             row = await s.get(DeskSecret, (desk_id, venue))
         if row is None:
             return None
-        if not self.source.configured or (ring := self.source.current()) is None:
+        configured = self.source.configured or venue in PAPER_VENUES
+        if not configured or (ring := self.source.current()) is None:
             raise CannotOpen(
                 f"the {venue} credentials of desk {desk_id} are sealed and SECRETS_KEYRING is "
                 "not set: set it to the keys they were sealed with"
@@ -125,4 +133,4 @@ class DeskKeys:
                 .where(DeskSecret.desk_id == desk_id)
                 .order_by(DeskSecret.venue)
             )
-            return {venue: hint for venue, hint in rows.all()}
+            return {venue: hint for venue, hint in rows.all() if venue not in PAPER_VENUES}

@@ -1,0 +1,163 @@
+"""Desks, end to end: joining by invite or by /start, switching, and two traders with their own
+keys trading side by side in one bot, each seeing only their own account.
+
+The live test runs the bot against an external simulator (real signed HTTP); the simulator's
+``/_sim/state`` is the exchange's truth about whose account an order reached.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bot.keyring.ring import Key
+from bot.sim import Simulator
+from tests.bot.conftest import ALICE, BOB, BotRunner, live_settings, make_settings
+from tests.conftest import Control
+from tests.fakes.telegram import FakeTelegram
+from tests.keys import KeyPair, new_keypair
+from tests.webapp.conftest import init_data
+
+CAROL = 3003
+DAVE = 4004
+KEYRING = Key.generate("k1").entry()
+
+
+def code_of(text: str) -> str:
+    match = re.search(r"\?start=([A-Za-z0-9_-]+)", text)
+    assert match, text
+    return match.group(1)
+
+
+async def position(control: Control, api_key: str, symbol: str) -> Decimal:
+    state = await control.state()
+    for p in state["accounts"].get(api_key, {}).get("positions", []):
+        if p["symbol"] == symbol:
+            return Decimal(str(p["netQuantity"]))
+    return Decimal(0)
+
+
+async def test_invite_joins_once_and_the_member_sees_the_operators_desk(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    bot = BotRunner(make_settings(tg, tmp_path, signup="invite"))
+    await bot.start()
+    try:
+        refused = await tg.ask(CAROL, "/price BTC")
+        assert "invite link" in refused.text
+        viewer = await tg.ask(BOB, "/invite viewer")  # BOB is a trader: owners invite
+        assert "only an owner of this desk" in viewer.text
+        link = await tg.ask(ALICE, "/invite viewer", contains="start=")
+        assert "for one person" in link.text
+        code = code_of(link.text)
+        welcome = await tg.ask(CAROL, f"/start {code}", contains="joined")
+        assert "Operator desk" in welcome.text and "viewer" in welcome.text
+        shown = await tg.ask(CAROL, "/desk", contains="Operator desk")
+        assert "Your role: <b>viewer</b>" in shown.text or "viewer" in shown.text
+        used = await tg.ask(DAVE, f"/start {code}")
+        assert "already been used" in used.text or "used" in used.text
+        buy = await tg.ask(CAROL, "/buy BTC 0.01")  # a viewer may not trade
+        assert "trade" in buy.text and "Confirm" not in str(buy.reply_markup)
+    finally:
+        await bot.stop()
+
+
+async def test_open_signup_gives_each_stranger_their_own_paper_desk(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    bot = BotRunner(make_settings(tg, tmp_path, signup="open"))
+    await bot.start()
+    try:
+        welcome = await tg.ask(DAVE, "/start", contains="desk")
+        assert "is open, on paper" in welcome.text
+        preview = await tg.ask(DAVE, "/buy BTC 0.01", contains="order preview")
+        confirm = preview.button("Confirm")
+        answer = await tg.answer_to(await tg.tap(DAVE, preview, confirm))
+        assert "Filled" in answer.text
+        mine = await tg.ask(DAVE, "/positions", contains="BTC")
+        assert "BTC_USDC_PERP" in mine.text
+        theirs = await tg.ask(ALICE, "/positions")
+        assert "BTC_USDC_PERP" not in theirs.text  # the operator's desk saw nothing of it
+        # DAVE's confirmation token means nothing on ALICE's desk.
+        answer = await tg.answer_to(await tg.tap(ALICE, preview, confirm))
+        assert "does not exist" in answer.text
+        factory = bot.app.bot_data.factory
+        assert {d.desk.id for d in factory.loaded()} >= {"operator"}
+        assert len(factory.shared.desks.all()) == 2
+    finally:
+        await bot.stop()
+
+
+async def connect(server_url: str, user: int, keys: KeyPair) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=server_url) as http:
+        r = await http.post(
+            "/api/connect",
+            json={
+                "initData": init_data(user),
+                "venue": "backpack",
+                "fields": {"api_key": keys.api_key, "api_secret": keys.api_secret},
+            },
+        )
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+async def test_two_traders_with_their_own_keys_trade_side_by_side(
+    tg: FakeTelegram,
+    tmp_path: Path,
+    quiet_sim: Simulator,
+    sim_control: Control,
+    keys: KeyPair,
+) -> None:
+    settings = live_settings(
+        tg,
+        tmp_path,
+        quiet_sim,
+        keys,
+        signup="open",
+        secrets_keyring=KEYRING,
+        webapp_url="https://bot.example/",
+        webapp_port=0,
+    )
+    bot = BotRunner(settings)
+    await bot.start()
+    dave_keys = new_keypair()
+    try:
+        await tg.ask(DAVE, "/start", contains="is open, on paper")
+        form = await tg.ask(DAVE, "/connect backpack", contains="Connect")
+        assert "never through this chat" in form.text
+        server = bot.app.bot_data.dashboard
+        assert (await connect(server.url, DAVE, dave_keys))["connected"] == "backpack"
+        desk = await tg.ask(DAVE, "/desk", contains="Backpack keys")
+        assert "Trading: <b>live</b>" in desk.text and "connected (key" in desk.text
+
+        for user, qty in ((ALICE, "0.01"), (DAVE, "0.02")):
+            p = await tg.ask(user, f"/buy BTC {qty}", contains="order preview")
+            assert "LIVE" in p.text.upper()
+            answer = await tg.answer_to(await tg.tap(user, p, p.button("Confirm")))
+            assert "Filled" in answer.text
+        assert await position(sim_control, keys.api_key, "BTC_USDC_PERP") == Decimal("0.01")
+        assert await position(sim_control, dave_keys.api_key, "BTC_USDC_PERP") == Decimal("0.02")
+        alice = await tg.ask(ALICE, "/positions", contains="BTC")
+        dave = await tg.ask(DAVE, "/positions", contains="BTC")
+        assert "0.01" in alice.text and "0.02" not in alice.text
+        assert "0.02" in dave.text and "0.01" not in dave.text
+
+        con = sqlite3.connect(tmp_path / "bot.db")
+        try:
+            dump = "\n".join(con.iterdump())
+        finally:
+            con.close()
+        assert dave_keys.api_secret not in dump and dave_keys.api_key not in dump
+        bye = await tg.ask(DAVE, "/disconnect backpack", contains="wiped")
+        assert "back on paper" in bye.text
+        desk = await tg.ask(DAVE, "/desk", contains="Backpack keys")
+        assert "Trading: <b>paper</b>" in desk.text
+    finally:
+        await bot.stop()
