@@ -23,6 +23,7 @@ from bot.services.notices.outbox import Note
 from bot.services.strategy.control import CycleResult
 from bot.storage.desks_scope import desks_with_strategy_on
 from bot.venues.port import VenueError
+from jobs.common import on_desk
 
 log = logging.getLogger("jobs.strategy")
 
@@ -47,7 +48,7 @@ async def deliver(services: Services, result: CycleResult) -> None:
         for r in result.reports:
             text = render.report(r, mode)
             for user, to in targets:
-                services.outbox.send(Note(to, user or None, text))
+                services.outbox.send(on_desk(services, Note(to, user or None, text)))
     if chat is None:
         return
     for p in result.proposals:

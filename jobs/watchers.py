@@ -44,7 +44,7 @@ from bot.services.notices.watchers import (
     StreamNotice,
 )
 from bot.storage.events import EventStore, Keyboard
-from jobs.common import safe
+from jobs.common import on_desk, safe
 
 log = logging.getLogger("jobs.watchers")
 
@@ -78,7 +78,7 @@ def deliver(services: Services, notices: list[Notice]) -> None:
     for notice in notices:
         note = present(notice, services.market.tick)
         if note is not None:
-            services.outbox.send(note)
+            services.outbox.send(on_desk(services, note))
 
 
 async def start_market_streams(shared: Shared) -> None:
