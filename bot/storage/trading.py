@@ -301,7 +301,7 @@ class TradingStore:
             return [journal_snapshot(r) for r in rows]
 
     async def journal(self, user_id: int | None = None, limit: int = 50) -> list[JournalRecord]:
-        """The newest journal rows (of one user, or everyone's)."""
+        """The desk's newest journal rows (of one user, or of everyone on the desk)."""
         stmt = (
             select(OrderJournalEntry)
             .where(OrderJournalEntry.desk_id == self.desk)
