@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_desk_scope"
-down_revision = "0011_strategy_pause"
+down_revision = "0012_desks"
 branch_labels = None
 depends_on = None
 
