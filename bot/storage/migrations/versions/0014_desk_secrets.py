@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_desk_secrets"
-down_revision = "0011_strategy_pause"
+down_revision = "0013_desk_scope"
 branch_labels = None
 depends_on = None
 
