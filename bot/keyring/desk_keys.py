@@ -41,8 +41,9 @@ def binding(desk_id: str, venue: str) -> Binding:
 
 
 def hint_of(public: str) -> str:
-    """``…`` and the last :data:`HINT_CHARS` characters of a public key or address."""
-    return "…" + public[-HINT_CHARS:]
+    """``…`` and the last :data:`HINT_CHARS` characters of a public key or address (base64's
+    padding left out: every Backpack key ends with ``=``)."""
+    return "…" + public.rstrip("=")[-HINT_CHARS:]
 
 
 #: Rows that hold a desk's paper-account key, not an exchange's: sealed like the operator's

@@ -183,3 +183,35 @@ def test_rotate_without_a_keyring_seals_with_the_keyring_file(
     assert "re-sealed 1 of 1" in done.stdout, done.stderr
     assert (tmp_path / "data" / "keyring").stat().st_mode & 0o777 == 0o600
     assert key_id_of(raw_values(tmp_path)[PAPER_ACCOUNT.name]) == "k1"
+
+
+def test_rotate_reseals_desks_keys_too(tmp_path: Path, run: Callable[..., Ran]) -> None:
+    from bot.keyring.desk_keys import DeskKeys
+
+    k1 = run("new").stdout.strip()
+    k2 = run("new", SECRETS_KEYRING=k1).stdout.strip()
+    fields = {"api_key": "public-key-of-desk-a", "api_secret": "desk-a-secret-never-printed"}
+
+    async def put() -> None:
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+        await db.start()
+        try:
+            await Vault(db, KeySource(k1, tmp_path / "none")).put(PAPER_ACCOUNT, "paper-sec")
+            await DeskKeys(db, KeySource(k1, tmp_path / "none")).put("dA", "backpack", fields, "…")
+        finally:
+            await db.close()
+
+    async def get(keyring: str) -> dict[str, str] | None:
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+        await db.start()
+        try:
+            return await DeskKeys(db, KeySource(keyring, tmp_path / "none")).get("dA", "backpack")
+        finally:
+            await db.close()
+
+    asyncio.run(put())
+    done = keys(tmp_path, "rotate", SECRETS_KEYRING=f"{k2},{k1}")
+    assert done.returncode == 0, done.stderr
+    assert "re-sealed 2 of 2 stored secrets; all 2 are now sealed under key k2" in done.stdout
+    assert fields["api_secret"] not in done.stdout + done.stderr
+    assert asyncio.run(get(k2)) == fields  # k1 dropped: the desk's keys still open
