@@ -7,7 +7,6 @@ The rules (who may invite, single-use codes, ``MAX_DESKS``, sealing keys) live i
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
@@ -126,8 +125,7 @@ async def connect(update: Update, context: Context) -> None:
             "<code>WEBAPP_URL</code> (see the README).",
         )
         return
-    url = server.public_url + "connect?" + urlencode({"venue": venue})
-    text, markup = render.connect_button(url, venue)
+    text, markup = render.connect_button(server.connect_url(venue), venue)
     await reply(update, text, markup)
 
 

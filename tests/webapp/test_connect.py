@@ -16,6 +16,7 @@ import pytest
 from eth_account import Account
 
 from bot.desks.connect import Connector, VenueUrls
+from bot.desks.doors import DeskDoors
 from bot.keyring.desk_keys import NOT_CONFIGURED, DeskKeys
 from bot.keyring.ring import Key
 from bot.keyring.source import KeySource
@@ -84,7 +85,12 @@ async def keyed_bot(
 
 async def serve(bot: BotRunner, tmp_path: Path, connector: Connector | None) -> Page:
     door = Door()
-    server = DashboardServer(bot.services, TOKEN, door=door, connector=connector)
+    s = bot.settings
+    connector = connector or Connector(
+        DeskKeys(bot.services.db, KeySource.from_settings(s)), VenueUrls.from_settings(s)
+    )
+    doors = DeskDoors(bot.app.bot_data.factory)
+    server = DashboardServer(doors, TOKEN, door=door, connector=connector)
     await server.start()
     http = httpx.AsyncClient(base_url=server.url, timeout=30)
     return Page(http, door, server, tmp_path / "bot.db")
@@ -92,7 +98,7 @@ async def serve(bot: BotRunner, tmp_path: Path, connector: Connector | None) -> 
 
 @pytest.fixture
 async def page(keyed_bot: BotRunner, tmp_path: Path) -> AsyncIterator[Page]:
-    """The webapp server with a desk door and the connector it builds from the settings."""
+    """The webapp server with a desk door and a connector built from the settings."""
     p = await serve(keyed_bot, tmp_path, None)
     yield p
     await p.http.aclose()
