@@ -248,9 +248,21 @@ async def test_without_secrets_keyring_connecting_is_refused_with_the_reason(
         await bot.stop()
 
 
-async def test_without_a_door_there_is_no_connect_page(dash: httpx.AsyncClient) -> None:
-    assert (await dash.get("/connect?venue=backpack")).status_code == 404
-    assert (await dash.get("/static/connect.html")).status_code == 404
+async def test_without_a_door_there_is_no_connect_page(keyed_bot: BotRunner) -> None:
+    doors = DeskDoors(keyed_bot.app.bot_data.factory)
+    server = DashboardServer(doors, TOKEN)
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            assert (await http.get("/connect?venue=backpack")).status_code == 404
+            assert (await http.get("/static/connect.html")).status_code == 404
+            assert (await http.post("/api/connect", json={})).status_code in (404, 405)
+    finally:
+        await server.stop()
+
+
+async def test_the_bots_own_dashboard_serves_the_form(dash: httpx.AsyncClient) -> None:
+    assert (await dash.get("/connect?venue=backpack")).status_code == 200
 
 
 async def test_hyperliquid_agent_wallet_over_http(
