@@ -1,0 +1,264 @@
+"""Isolation is proved, not assumed (issue 21): every command and every button kind, as a member
+of desk A, against desk B's objects.
+
+A is the operator's desk and ALICE its owner (she holds a BTC position of her own). B is the
+desk a stranger, DAVE, opened with /start under ``SIGNUP=open``: a SOL position with a
+stop-loss, a resting order, a pending confirmation, a pending strategy proposal, an alert,
+invites (one used by CAROL, one expired) and screens with every kind of button. ALICE then types
+every command the bot has and taps every button kind with B's tokens, order ids, alert ids,
+symbol, desk id and every button data B was shown. For every row: something specific is
+answered (not the fault sentence), nothing of B appears in it (B's desk id, name, order ids,
+tokens; B's symbol in A's account views) and nothing of B changed (B's rows in every table with
+a desk column, B's members' alerts and settings, B's account on the exchange).
+
+The same table runs with the bot on paper (every desk on the shared paper engine) and live (A
+on the environment's keys, B on its own keys connected through the key form, both against one
+external simulator). Recovery, notices and the outbox are in test_desk_isolation_notices.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.keyring.ring import Key
+from bot.services.access import CALLBACKS, COMMANDS
+from bot.sim import Simulator
+from tests.bot.conftest import ALICE, BotRunner, live_settings, make_settings
+from tests.bot.desk_world import DAVE, SYMBOL, State, World, make_world, open_desk, state_of, under
+from tests.bot.tables import FAULT, Said, idle, is_tap, knock
+from tests.bot.test_desks import connect
+from tests.fakes.telegram import FakeTelegram
+from tests.keys import KeyPair, new_keypair
+
+KEYRING = Key.generate("k1").entry()
+#: Rows whose screen is A's account: B's symbol must not be on it (elsewhere, market data and
+#: A's own words may name SOL).
+ACCOUNT_VIEWS = (
+    "/positions",
+    "/orders",
+    "/balance",
+    "/account",
+    "/pnl",
+    "/trades",
+    "/daily",
+    "/weekly",
+    "/monthly",
+    "/stats",
+    "/health",
+    "/desk",
+    "start:positions",
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    door: str
+    #: What the answer must contain (a specific answer), "" for any non-empty one.
+    expect: str = ""
+
+
+def command_rows(w: World) -> list[Row]:
+    """Every command, with B's objects where the command takes any."""
+    return [
+        Row("/start"),
+        Row(f"/start {w.used_code}", "already been used"),
+        Row(f"/start {w.expired_code}", "expired"),
+        Row("/start AAAAbbbbCCCCdddd1234", "not valid"),
+        Row("/help", "/buy"),
+        Row("/mode", "PAPER"),
+        Row("/whoami", "owner"),
+        Row("/version"),
+        Row("/price SOL", "SOL"),
+        Row("/funding SOL", "SOL"),
+        Row("/book SOL", "SOL"),
+        Row("/arb"),
+        Row("/chart SOL 24h", "SOL"),
+        Row("/backtest SOL 7d", "SOL"),
+        Row(f"/alert off {w.alert_id}", f"no alert #{w.alert_id} of yours"),
+        Row(f"/alert delete {w.alert_id}", f"no alert #{w.alert_id} of yours"),
+        Row(f"/alert remove #{w.alert_id}", f"no alert #{w.alert_id} of yours"),
+        Row("/alert list"),
+        Row("/alerts"),
+        Row("/alerts clear", "Removed 0 alerts"),
+        Row("/notify"),
+        Row("/notify fills on", "Saved"),
+        *(Row(c) for c in ACCOUNT_VIEWS if c.startswith("/")),
+        Row("/strategy"),
+        Row("/strategy config"),
+        Row("/strategy candidates"),
+        Row("/strategy approve"),
+        Row("/strategy set entry_rate 0.02%", "entry_rate"),
+        Row("/strategy off"),
+        Row("/dashboard"),
+        Row("/logs"),
+        Row("/buy SOL 0.1", "preview"),
+        Row("/sell SOL 0.1", "preview"),
+        Row("/close SOL", "No open SOL position"),
+        Row(f"/cancel {w.order_id}", w.order_id),
+        Row(f"/cancel {w.stop_id}", w.stop_id),
+        Row("/cancel all"),
+        Row("/sl SOL off"),
+        Row("/tp SOL off"),
+        Row("/sl SOL 5%"),
+        Row("/tp SOL 5%"),
+        Row("/pause"),
+        Row("/resume"),
+        Row("/invite viewer", "start="),
+        Row("/connect backpack"),
+        Row("/disconnect backpack"),
+    ]
+
+
+def tap_rows(w: World) -> list[Row]:
+    """Every button kind with B's data, then every button B's owner was shown."""
+    explicit = [
+        Row(f"tc:{w.token}", "does not exist"),
+        Row(f"tx:{w.token}", "does not exist"),
+        Row(f"stg:ok:{w.proposal}", "Unknown proposal; nothing was sent"),
+        Row(f"stg:no:{w.proposal}", "Unknown proposal; nothing was sent"),
+        Row(f"close:{SYMBOL}", "position is closed"),
+        Row(f"cxl:{w.order_id}"),
+        Row(f"cxl:{w.stop_id}"),
+        Row("cxl:all"),
+        Row(f"al:del:{w.alert_id}", "Already gone"),
+        Row(f"al:mute:{w.alert_id}", "Not yours or gone"),
+        Row(f"al:px:{SYMBOL}", "SOL"),
+        Row(f"al:fund:{SYMBOL}", "SOL"),
+        Row("al:no", "Not armed"),
+        Row("arb:open:SOL"),
+        Row("stg:view:config"),
+        Row("stg:view:candidates"),
+        Row("stg:mode:off"),
+        Row("start:positions"),
+        Row("start:price"),
+        Row("start:help"),
+        Row(f"desk:use:{w.desk_id}", "not a member"),
+    ]
+    seen = {r.door for r in explicit}
+    return explicit + [Row(d) for d in w.buttons if d not in seen]
+
+
+def table(w: World) -> list[Row]:
+    return command_rows(w) + tap_rows(w)
+
+
+def test_the_table_has_every_command_and_every_button_kind() -> None:
+    w = World("d0", "t", "p", "1", "2", 3, "u", "e", ())
+    rows = table(w)
+    typed = {r.door.split()[0].removeprefix("/") for r in rows if not is_tap(r.door)}
+    assert typed == set(COMMANDS), set(COMMANDS) ^ typed
+    for prefix in CALLBACKS:
+        assert any(r.door.startswith(prefix) for r in rows if is_tap(r.door)), prefix
+
+
+# ---------------------------------------------------------------------- running it
+
+
+async def run_table(bot: BotRunner, tg: FakeTelegram, mode: str) -> int:
+    """Make B's world, try every row as ALICE, and check each; returns the number of rows."""
+    w, b = await make_world(bot, tg)
+    assert "Filled" in (await tg.answer_to(await _own_buy(tg), 10)).text
+    await tg.ask(ALICE, "/help", "/buy")  # the message A's taps are under
+    await idle(bot, tg)
+    before = await state_of(bot, w, b)
+    alice_mark = len(tg.messages)
+    failures: list[str] = []
+    rows = table(w)
+    for row in rows:
+        said = await knock(bot, tg, ALICE, row.door, under=under(tg, ALICE))
+        failures += _check(row, said, w, mode)
+        now = await state_of(bot, w, b)
+        if now != before:
+            failures.append(f"{row.door}: B changed: {_diff(before, now)}")
+            before = now
+    # Edits of A's messages (a tap edits the message it is under) show nothing of B either.
+    for m in tg.to(ALICE)[: alice_mark + 1]:
+        for text in (m.text, *m.history):
+            failures += [f"{m.message_id}: edited into {s!r}" for s in w.secrets if s in text]
+    assert not failures, f"{len(failures)} of {len(rows)} rows failed:\n" + "\n".join(failures)
+    # B's things are B's: its owner still sees and acts on them.
+    mine = await tg.ask(DAVE, "/orders", w.order_id)
+    assert w.stop_id in mine.text or w.order_id in mine.text
+    return len(rows)
+
+
+async def _own_buy(tg: FakeTelegram) -> str:
+    preview = await tg.ask(ALICE, "/buy BTC 0.01", contains="preview")
+    return await tg.tap(ALICE, preview, preview.button("Confirm"))
+
+
+def _check(row: Row, said: Said, w: World, mode: str) -> list[str]:
+    out: list[str] = []
+    shown = " | ".join(t[:160] for t in said.texts)
+    if said.silent:
+        out.append(f"{row.door}: no answer at all")
+    if said.shows(FAULT):
+        out.append(f"{row.door}: the fault sentence: {shown}")
+    leaked = [s for s in w.secrets if said.shows(s) and s not in row.door]
+    if row.door in ACCOUNT_VIEWS and said.shows(SYMBOL):
+        leaked.append(SYMBOL)
+    if leaked:
+        out.append(f"{row.door}: shows B's {leaked}: {shown}")
+    expect = mode.upper() if row.door == "/mode" else row.expect
+    if expect and not said.shows(expect):
+        out.append(f"{row.door}: expected {expect!r}: {shown}")
+    return out
+
+
+def _diff(before: State, now: State) -> str:
+    (b_rows, b_acc), (n_rows, n_acc) = before, now
+    changed = {
+        t: (set(b_rows.get(t, ())) ^ set(n_rows.get(t, ())))
+        for t in set(b_rows) | set(n_rows)
+        if b_rows.get(t) != n_rows.get(t)
+    }
+    return f"rows {changed}" + (f"; the account {b_acc} → {n_acc}" if b_acc != n_acc else "")
+
+
+# ---------------------------------------------------------------------- the two variants
+
+
+@pytest.fixture
+async def open_paper_bot(tg: FakeTelegram, tmp_path: Path) -> AsyncIterator[BotRunner]:
+    runner = BotRunner(make_settings(tg, tmp_path, signup="open", confirm_ttl_seconds=3600))
+    await runner.start()
+    yield runner
+    await runner.stop()
+
+
+async def test_a_member_of_desk_a_reaches_nothing_of_desk_b_on_paper(
+    open_paper_bot: BotRunner, tg: FakeTelegram
+) -> None:
+    await open_desk(tg)
+    size = await run_table(open_paper_bot, tg, "paper")
+    assert size > 80, size
+
+
+async def test_a_member_of_desk_a_reaches_nothing_of_desk_b_live(
+    tg: FakeTelegram, tmp_path: Path, quiet_sim: Simulator, keys: KeyPair
+) -> None:
+    settings = live_settings(
+        tg,
+        tmp_path,
+        quiet_sim,
+        keys,
+        signup="open",
+        secrets_keyring=KEYRING,
+        webapp_url="https://bot.example/",
+        webapp_port=0,
+        confirm_ttl_seconds=3600,
+    )
+    bot = BotRunner(settings)
+    await bot.start()
+    try:
+        await open_desk(tg)
+        server = bot.app.bot_data.dashboard
+        assert (await connect(server.url, DAVE, new_keypair()))["connected"] == "backpack"
+        size = await run_table(bot, tg, "live")
+        assert size > 80, size
+    finally:
+        await bot.stop()
