@@ -115,7 +115,7 @@ async def make_world(bot: BotRunner, tg: FakeTelegram) -> tuple[World, Services]
     return world, b
 
 
-def _db(bot: BotRunner) -> Path:
+def db_path(bot: BotRunner) -> Path:
     url = bot.settings.database_url
     return Path(url.removeprefix("sqlite+aiosqlite:///"))
 
@@ -124,7 +124,7 @@ def _expire(bot: BotRunner, code: str) -> None:
     """The invite expired a minute ago (long-dead ones are dropped as new ones are made)."""
     digest = hashlib.sha256(code.encode()).hexdigest()
     gone = int(time.time() * 1000) - 60_000
-    with sqlite3.connect(_db(bot)) as con:
+    with sqlite3.connect(db_path(bot)) as con:
         n = con.execute(
             "UPDATE desk_invites SET expires_at_ms = ? WHERE code_hash = ?", (gone, digest)
         ).rowcount
@@ -135,16 +135,17 @@ def _expire(bot: BotRunner, code: str) -> None:
 State = tuple[dict[str, list[str]], Any]
 
 
-def rows_of(bot: BotRunner, desk_id: str, users: tuple[int, ...]) -> dict[str, list[str]]:
-    """Every stored row of the desk (each table with a desk column), its registry rows, and
-    the per-user rows (alerts, notification settings) of its members."""
+def rows_of(path: Path, desk_id: str, users: tuple[int, ...]) -> dict[str, list[str]]:
+    """Every stored row of the desk (each table with a desk column) in the SQLite database at
+    ``path``, its registry rows, and the per-user rows (alerts, notification settings) of
+    ``users``; the watch marks its own watchers keep writing aside."""
     out: dict[str, list[str]] = {}
-    con = sqlite3.connect(f"file:{_db(bot)}?mode=ro", uri=True)
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     try:
         tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         marks = ",".join("?" * len(users))
         for table in tables:
-            if table == "watch_marks":  # B's own watchers write these as time passes
+            if table == "watch_marks":  # the desk's own watchers write these as time passes
                 continue
             cols = [c[1] for c in con.execute(f"PRAGMA table_info({table})")]
             args: tuple[object, ...]
@@ -178,7 +179,7 @@ async def account_of(b: Services) -> Any:
 
 
 async def state_of(bot: BotRunner, w: World, b: Services) -> State:
-    return rows_of(bot, w.desk_id, (DAVE, CAROL)), await account_of(b)
+    return rows_of(db_path(bot), w.desk_id, (DAVE, CAROL)), await account_of(b)
 
 
 def under(tg: FakeTelegram, user: int) -> Sent:
