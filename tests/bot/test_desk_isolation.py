@@ -147,7 +147,7 @@ def table(w: World) -> list[Row]:
 
 
 def test_the_table_has_every_command_and_every_button_kind() -> None:
-    w = World("d0", "t", "p", "1", "2", 3, "u", "e", ())
+    w = World(DAVE, "d0", "B", "t", "p", "1", "2", 3, "u", "e", ())
     rows = table(w)
     typed = {r.door.split()[0].removeprefix("/") for r in rows if not is_tap(r.door)}
     assert typed == set(COMMANDS), set(COMMANDS) ^ typed
@@ -158,37 +158,36 @@ def test_the_table_has_every_command_and_every_button_kind() -> None:
 # ---------------------------------------------------------------------- running it
 
 
-async def run_table(bot: BotRunner, tg: FakeTelegram, mode: str) -> int:
-    """Make B's world, try every row as ALICE, and check each; returns the number of rows."""
-    w, b = await make_world(bot, tg)
-    assert "Filled" in (await tg.answer_to(await _own_buy(tg), 10)).text
-    await tg.ask(ALICE, "/help", "/buy")  # the message A's taps are under
+async def run_table(
+    bot: BotRunner, tg: FakeTelegram, mode: str, member: int = ALICE, owner: int = DAVE
+) -> int:
+    """Make B's world (``owner``'s desk), try every row as ``member`` (of desk A), and check
+    each; returns the number of rows."""
+    w, b = await make_world(bot, tg, owner)
+    preview = await tg.ask(member, "/buy BTC 0.01", contains="preview")
+    answer = await tg.answer_to(await tg.tap(member, preview, preview.button("Confirm")), 10)
+    assert "Filled" in answer.text  # A's own account has something to show
+    await tg.ask(member, "/help", "/buy")  # the message A's taps are under
     await idle(bot, tg)
     before = await state_of(bot, w, b)
-    alice_mark = len(tg.messages)
     failures: list[str] = []
     rows = table(w)
     for row in rows:
-        said = await knock(bot, tg, ALICE, row.door, under=under(tg, ALICE))
+        said = await knock(bot, tg, member, row.door, under=under(tg, member))
         failures += _check(row, said, w, mode)
         now = await state_of(bot, w, b)
         if now != before:
             failures.append(f"{row.door}: B changed: {_diff(before, now)}")
             before = now
     # Edits of A's messages (a tap edits the message it is under) show nothing of B either.
-    for m in tg.to(ALICE)[: alice_mark + 1]:
+    for m in (m for m in tg.to(member) if m.edits):
         for text in (m.text, *m.history):
             failures += [f"{m.message_id}: edited into {s!r}" for s in w.secrets if s in text]
     assert not failures, f"{len(failures)} of {len(rows)} rows failed:\n" + "\n".join(failures)
     # B's things are B's: its owner still sees and acts on them.
-    mine = await tg.ask(DAVE, "/orders", w.order_id)
+    mine = await tg.ask(owner, "/orders", w.order_id)
     assert w.stop_id in mine.text or w.order_id in mine.text
     return len(rows)
-
-
-async def _own_buy(tg: FakeTelegram) -> str:
-    preview = await tg.ask(ALICE, "/buy BTC 0.01", contains="preview")
-    return await tg.tap(ALICE, preview, preview.button("Confirm"))
 
 
 def _check(row: Row, said: Said, w: World, mode: str) -> list[str]:
@@ -235,6 +234,16 @@ async def test_a_member_of_desk_a_reaches_nothing_of_desk_b_on_paper(
 ) -> None:
     await open_desk(tg)
     size = await run_table(open_paper_bot, tg, "paper")
+    assert size > 80, size
+
+
+async def test_a_strangers_desk_reaches_nothing_of_the_operators_desk(
+    open_paper_bot: BotRunner, tg: FakeTelegram
+) -> None:
+    """The other way round: B is the operator's desk (ALICE's things) and the member of A is
+    DAVE, the owner of the desk a stranger opened with /start."""
+    await open_desk(tg)
+    size = await run_table(open_paper_bot, tg, "paper", member=DAVE, owner=ALICE)
     assert size > 80, size
 
 
