@@ -142,8 +142,9 @@ async def disconnect(update: Update, context: Context) -> None:
         return
     desk_id = rt(context).desk.id
     wiped = await factory.shared.keys.delete(desk_id, venue)
-    if wiped and venue == BACKPACK:
-        await factory.shared.desks.clear_revoked(desk_id)
+    if wiped:  # the desk's clients are rebuilt without them at its next use
+        if venue == BACKPACK:
+            await factory.shared.desks.clear_revoked(desk_id)
         await factory.drop(desk_id)
     await reply(update, render.disconnected(venue, wiped))
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from bot.alerts.service import AlertService
 from bot.clock import Clock, now_ms
 from bot.container import Services
+from bot.desks.connect import VenueUrls
 from bot.desks.model import OPERATOR, Desk
 from bot.desks.registry import Desks
 from bot.exchange.client import BackpackAPI
@@ -52,7 +54,7 @@ from bot.storage.events import EventStore
 from bot.storage.strategy import StrategyStore
 from bot.storage.trading import TradingStore
 from bot.venues.backpack import BackpackVenue
-from bot.venues.opening import OpenVenues
+from bot.venues.opening import OpenVenues, desk_venue
 
 log = logging.getLogger("bot.desks")
 
@@ -60,6 +62,8 @@ log = logging.getLogger("bot.desks")
 PAPER_VENUE = next(iter(PAPER_VENUES))
 #: The sealed row of a desk's Backpack keys (fields ``api_key``, ``api_secret``).
 BACKPACK = "backpack"
+#: The sealed row of a desk's Hyperliquid wallet (ccxt's ``walletAddress``, ``privateKey``).
+HYPERLIQUID = "hyperliquid"
 
 
 @dataclass
@@ -243,6 +247,22 @@ class DeskFactory:
         stack.push_async_callback(api.close)
         return api, "paper", paper
 
+    async def _own_hedges(self, desk: Desk, stack: contextlib.AsyncExitStack) -> OpenVenues:
+        """A desk's hedge venues: the operator's are compared, never traded (they hold the
+        operator's credentials); a venue the desk connected its own keys to trades, on a live
+        bot."""
+        sh, s = self.shared, self.shared.settings
+        own = OpenVenues(venues=dict(sh.hedges.venues))
+        if s.paper:
+            return own
+        creds = await sh.keys.get(desk.id, HYPERLIQUID)
+        if creds is not None:
+            url = VenueUrls.from_settings(s).hyperliquid
+            venue = desk_venue(s, stack, HYPERLIQUID, json.dumps(creds), url)
+            own.venues = {HYPERLIQUID: venue, **own.venues}
+            own.tradable.add(HYPERLIQUID)
+        return own
+
     async def _paper_engine(self) -> PaperExchange:
         """The shared paper engine: the bot's own in paper mode, else started on first need."""
         sh = self.shared
@@ -261,10 +281,9 @@ class DeskFactory:
         market_api = sh.market_api
         primary = BackpackVenue(account_api, market_api)
         operator = desk.id == OPERATOR
-        hedges = sh.hedges
+        hedges = sh.hedges if operator else await self._own_hedges(desk, stack)
         hedge = hedges.first
-        # Hedge venues trade on the operator's credentials: other desks compare, never trade.
-        tradable = frozenset(hedges.tradable) if operator else frozenset()
+        tradable = frozenset(hedges.tradable)
         hedge_orders = (
             hedge if hedge is not None and next(iter(hedges.venues)) in tradable else None
         )

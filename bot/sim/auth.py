@@ -93,6 +93,8 @@ class Verifier:
         self.auth_status = auth_status
         self._now_ms = now_ms
         self._keys: dict[str, VerifyKey] = {}
+        #: API keys the account's owner revoked (``POST /_sim/revoke``): refused from now on.
+        self.revoked: set[str] = set()
 
     def _error(self, message: str) -> SimError:
         return SimError(self.auth_status, "INVALID_CLIENT_REQUEST", message)
@@ -110,6 +112,8 @@ class Verifier:
         window = headers.get("X-Window") or str(DEFAULT_WINDOW)
         if not key or not sig or not ts:
             raise self._error("Missing required headers: X-API-Key, X-Signature, X-Timestamp")
+        if key in self.revoked:
+            raise self._error("Invalid X-API-Key header")
         try:
             ts_i = int(ts)
             window_i = int(window)

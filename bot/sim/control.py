@@ -93,6 +93,7 @@ class ControlApi:
             ("POST", "/_sim/fault", self._fault),
             ("GET", "/_sim/state", lambda b: self.server.engine.state()),
             ("POST", "/_sim/reset", self._reset),
+            ("POST", "/_sim/revoke", self._revoke),
         ]
         for method, path, run in routes:
             app.router.add_route(method, path, self._route(run))
@@ -125,6 +126,12 @@ class ControlApi:
 
     def _funding(self, b: dict[str, Any]) -> Any:
         self.server.engine.set_funding(b["symbol"], Decimal(str(b["rate"])))
+        return {"ok": True}
+
+    def _revoke(self, b: dict[str, Any]) -> Any:
+        """The owner revoked an API key on the exchange: its signed requests fail from now on
+        (the account and its positions stay)."""
+        self.server.verifier.revoked.add(str(b["apiKey"]))
         return {"ok": True}
 
     def _settle(self, b: dict[str, Any]) -> Any:

@@ -26,14 +26,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from bot.keyring.ring import OPERATOR_DESK
 from bot.storage.base import Base, desk_column
 from bot.storage.db import Database
-from bot.storage.trading import (
+from bot.storage.trading_rows import (
     KIND_CANCEL,
     KIND_ORDER,
     SENDING,
     Confirmation,
     JournalRecord,
     OrderJournalEntry,
-    _jsnap,
+    journal_snapshot,
 )
 
 POSITION = "position"
@@ -104,7 +104,7 @@ class EventStore:
                 )
                 .limit(1)
             )
-            return _jsnap(row) if row is not None else None
+            return journal_snapshot(row) if row is not None else None
 
     async def tapped_since(self, symbol: str, since_ms: int) -> bool:
         """Whether a ✅ tap sent an order that trades (not a stop) on ``symbol`` since

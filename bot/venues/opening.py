@@ -76,6 +76,13 @@ async def open_hedges(
     return out
 
 
+def desk_venue(
+    s: Settings, stack: contextlib.AsyncExitStack, venue_id: str, credentials: str, url: str
+) -> HistoryVenue:
+    """A desk's own account on a hedge venue (keys it connected), through ccxt."""
+    return _ccxt(s, stack, VenueSpec(venue_id), credentials, url=url)
+
+
 def _label(spec: VenueSpec) -> str:
     return spec.id if spec.id != "backpack" else "backpack (hedge)"
 

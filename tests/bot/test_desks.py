@@ -17,6 +17,7 @@ import httpx
 
 from bot.keyring.ring import Key
 from bot.sim import Simulator
+from jobs.desks import tell_refused
 from tests.bot.conftest import ALICE, BOB, BotRunner, live_settings, make_settings
 from tests.conftest import Control
 from tests.fakes.telegram import FakeTelegram
@@ -159,5 +160,44 @@ async def test_two_traders_with_their_own_keys_trade_side_by_side(
         assert "back on paper" in bye.text
         desk = await tg.ask(DAVE, "/desk", contains="Backpack keys")
         assert "Trading: <b>paper</b>" in desk.text
+    finally:
+        await bot.stop()
+
+
+async def test_revoked_keys_mark_the_desk_and_tell_its_owner_once(
+    tg: FakeTelegram,
+    tmp_path: Path,
+    quiet_sim: Simulator,
+    sim_control: Control,
+    keys: KeyPair,
+) -> None:
+    settings = live_settings(
+        tg,
+        tmp_path,
+        quiet_sim,
+        keys,
+        signup="open",
+        secrets_keyring=KEYRING,
+        webapp_url="https://bot.example/",
+        webapp_port=0,
+    )
+    bot = BotRunner(settings)
+    await bot.start()
+    dave_keys = new_keypair()
+    try:
+        await tg.ask(DAVE, "/start", contains="is open, on paper")
+        await connect(bot.app.bot_data.dashboard.url, DAVE, dave_keys)
+        await sim_control.post("revoke", {"apiKey": dave_keys.api_key})
+        for _ in range(2):  # refused twice: the owner hears it once
+            refused = await tg.ask(DAVE, "/balance", contains="refused")
+            assert "/connect new keys" in refused.text
+        told = await tg.next_message(DAVE, "refused the keys of", timeout=10)
+        assert "other desks are not affected" in told.text
+        desk = await tg.ask(DAVE, "/desk", contains="Backpack keys")
+        assert "connect them again" in desk.text
+        alice = await tg.ask(ALICE, "/balance", contains="USDC")  # the operator trades on
+        assert "refused" not in alice.text
+        assert await tell_refused(bot.app.bot_data.factory) == 0  # told once, not again
+        assert sum("refused the keys of" in m.text for m in tg.to(DAVE)) == 1
     finally:
         await bot.stop()

@@ -336,3 +336,34 @@ async def test_two_concurrent_redeems_one_wins_and_creates_keep_max_desks_postgr
         await _create_race(db, clock)
     finally:
         await db.close()
+
+
+async def test_old_invites_are_dropped_as_new_ones_are_made(db: Database, clock: FakeClock) -> None:
+    desks = await _desks(db, clock)
+    old = await desks.invite(OPERATOR, OWNER, "trader")
+    await desks.redeem(old.code, ADA)
+    stale = await desks.invite(OPERATOR, OWNER, "viewer")
+    clock.advance(3600 + 86_400 + 1)  # a day past their expiry
+    fresh = await desks.invite(OPERATOR, OWNER, "viewer")
+    async with db.engine.connect() as conn:
+        kept = (await conn.execute(sa.text("SELECT code_hash FROM desk_invites"))).scalars().all()
+    assert kept == [code_hash(fresh.code)]
+    for code in (old.code, stale.code):
+        with pytest.raises(InviteError) as gone:
+            await desks.redeem(code, BOB)
+        assert gone.value.reason == "unknown"
+    assert (await desks.redeem(fresh.code, BOB)).role == "viewer"
+
+
+async def test_a_choice_of_a_desk_one_left_falls_back_to_the_default(
+    db: Database, clock: FakeClock
+) -> None:
+    desks = await _desks(db, clock)
+    ada = (await desks.create(ADA, "Ada's desk")).desk.id
+    await desks.redeem((await desks.invite(ada, ADA, "trader")).code, TRADER)
+    assert desks.active(TRADER) == desks.memberships(TRADER)[1]  # joining made it active
+    await desks.remove_member(ada, ADA, TRADER)
+    active = desks.active(TRADER)
+    assert active is not None and active.desk.id == OPERATOR
+    await desks.reload()
+    assert desks.active(TRADER) == active
