@@ -11,9 +11,12 @@ answered (not the fault sentence), nothing of B appears in it (B's desk id, name
 tokens; B's symbol in A's account views) and nothing of B changed (B's rows in every table with
 a desk column, B's members' alerts and settings, B's account on the exchange).
 
-The same table runs with the bot on paper (every desk on the shared paper engine) and live (A
-on the environment's keys, B on its own keys connected through the key form, both against one
-external simulator). Recovery, notices and the outbox are in test_desk_isolation_notices.py.
+The same table runs with the bot on paper (every desk on the shared paper engine), on paper the
+other way round (the stranger against the operator's desk), and live (A on the environment's
+keys, B on its own keys connected through the key form, both against one external simulator;
+there the dashboard's and the key form's endpoints are tried too). Recovery is in
+tests/crash/test_desk_recovery.py; notices, the outbox and /logs in
+test_desk_isolation_notices.py.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
+from bot.container import Services
 from bot.keyring.ring import Key
 from bot.services.access import CALLBACKS, COMMANDS
 from bot.sim import Simulator
@@ -33,6 +38,7 @@ from tests.bot.tables import FAULT, Said, idle, is_tap, knock
 from tests.bot.test_desks import connect
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import KeyPair, new_keypair
+from tests.webapp.conftest import tma
 
 KEYRING = Key.generate("k1").entry()
 #: Rows whose screen is A's account: B's symbol must not be on it (elsewhere, market data and
@@ -160,9 +166,9 @@ def test_the_table_has_every_command_and_every_button_kind() -> None:
 
 async def run_table(
     bot: BotRunner, tg: FakeTelegram, mode: str, member: int = ALICE, owner: int = DAVE
-) -> int:
+) -> tuple[int, World, Services]:
     """Make B's world (``owner``'s desk), try every row as ``member`` (of desk A), and check
-    each; returns the number of rows."""
+    each; returns the number of rows, B's world and B's services."""
     w, b = await make_world(bot, tg, owner)
     preview = await tg.ask(member, "/buy BTC 0.01", contains="preview")
     answer = await tg.answer_to(await tg.tap(member, preview, preview.button("Confirm")), 10)
@@ -187,7 +193,7 @@ async def run_table(
     # B's things are B's: its owner still sees and acts on them.
     mine = await tg.ask(owner, "/orders", w.order_id)
     assert w.stop_id in mine.text or w.order_id in mine.text
-    return len(rows)
+    return len(rows), w, b
 
 
 def _check(row: Row, said: Said, w: World, mode: str) -> list[str]:
@@ -233,7 +239,7 @@ async def test_a_member_of_desk_a_reaches_nothing_of_desk_b_on_paper(
     open_paper_bot: BotRunner, tg: FakeTelegram
 ) -> None:
     await open_desk(tg)
-    size = await run_table(open_paper_bot, tg, "paper")
+    size, _, _ = await run_table(open_paper_bot, tg, "paper")
     assert size > 80, size
 
 
@@ -243,7 +249,7 @@ async def test_a_strangers_desk_reaches_nothing_of_the_operators_desk(
     """The other way round: B is the operator's desk (ALICE's things) and the member of A is
     DAVE, the owner of the desk a stranger opened with /start."""
     await open_desk(tg)
-    size = await run_table(open_paper_bot, tg, "paper", member=DAVE, owner=ALICE)
+    size, _, _ = await run_table(open_paper_bot, tg, "paper", member=DAVE, owner=ALICE)
     assert size > 80, size
 
 
@@ -267,7 +273,48 @@ async def test_a_member_of_desk_a_reaches_nothing_of_desk_b_live(
         await open_desk(tg)
         server = bot.app.bot_data.dashboard
         assert (await connect(server.url, DAVE, new_keypair()))["connected"] == "backpack"
-        size = await run_table(bot, tg, "live")
+        size, w, b = await run_table(bot, tg, "live")
         assert size > 80, size
+        await dashboard_doors(bot, tg, w, b)
     finally:
         await bot.stop()
+
+
+def http_rows(w: World) -> list[tuple[str, str, dict[str, object] | None]]:
+    """Every endpoint of the dashboard and the key form, with B's things where one takes any."""
+    gets = ["me", "positions", "pnl", "funding", "trades", "alerts", "strategy", "arb"]
+    return [("GET", f"/api/{g}", None) for g in gets] + [
+        ("POST", "/api/close", {"symbol": SYMBOL}),
+        ("POST", "/api/confirm", {"token": w.token}),
+        ("POST", "/api/cancel", {"token": w.token}),
+        ("POST", "/api/alerts/remove", {"id": w.alert_id}),
+        ("POST", "/api/strategy/mode", {"mode": "off"}),
+        ("POST", "/api/strategy/set", {"key": "entry_rate", "value": "0.03%"}),
+        ("POST", "/api/connections", {}),
+        ("POST", "/api/disconnect", {"venue": "backpack"}),
+    ]
+
+
+async def dashboard_doors(bot: BotRunner, tg: FakeTelegram, w: World, b: Services) -> None:
+    """The Mini App's doors, as ALICE: answered (no 5xx), nothing of B in any body, B unchanged
+    (the endpoints find the caller's own desk; nothing in a request names another)."""
+    server = bot.app.bot_data.dashboard
+    await idle(bot, tg)  # B's owner's last /orders is recorded with its buttons
+    before = await state_of(bot, w, b)
+    failures: list[str] = []
+    async with httpx.AsyncClient(base_url=server.url, headers=tma(ALICE)) as http:
+        for method, path, body in http_rows(w):
+            r = await http.request(method, path, json=body)
+            door = f"{method} {path}"
+            if r.status_code >= 500:
+                failures.append(f"{door}: {r.status_code} {r.text[:160]}")
+            leaked = [s for s in w.secrets if s in r.text and s not in str(body)]
+            if path == "/api/positions" and SYMBOL in r.text:
+                leaked.append(SYMBOL)
+            if leaked:
+                failures.append(f"{door}: shows B's {leaked}: {r.text[:160]}")
+            now = await state_of(bot, w, b)
+            if now != before:
+                failures.append(f"{door}: B changed: {_diff(before, now)}")
+                before = now
+    assert not failures, "\n".join(failures)
