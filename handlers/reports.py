@@ -8,6 +8,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
+from bot.desks.model import OPERATOR
 from bot.render import reports as render
 from bot.services.account.reports import (
     DEFAULT_PERIODS,
@@ -27,7 +28,7 @@ HELP: list[tuple[str, str, str]] = [
     ("stats", "win rate, average hold, best/worst trade, funding share, drawdown", "/stats"),
     ("version", "the bot's version", "/version"),
     ("health", "streams, strategy cycle, database, venues, outbox", "/health"),
-    ("logs", "the last log lines, secrets redacted (owners)", "/logs  ·  /logs 40"),
+    ("logs", "the last log lines, secrets redacted (operator's owners)", "/logs  ·  /logs 40"),
 ]
 #: ``/logs`` without a number, and at most (a message holds about 4,000 characters).
 LOG_DEFAULT, LOG_MAX = 20, 40
@@ -100,6 +101,9 @@ async def logs(update: Update, context: Context) -> None:
     who = actor(update, context)
     tail = context.bot_data.log_tail
     if who is None or tail is None:
+        return
+    if rt(context).desk.id != OPERATOR:  # the log is the whole process's: every desk's lines
+        await reply(update, render.logs_not_here())
         return
     words = args_of(context)
     count = LOG_DEFAULT

@@ -86,6 +86,14 @@ def health(h: Health) -> str:
     return "\n".join(lines)
 
 
+def logs_not_here() -> str:
+    """/logs on a desk other than the operator's: the log holds every desk's lines."""
+    return (
+        "📜 The bot's log holds the lines of every desk on this bot, so only the owners of the "
+        "operator's desk can read it."
+    )
+
+
 def logs(lines: list[str], asked: int) -> str:
     if not lines:
         return "The log has no lines yet (since start)."

@@ -16,7 +16,6 @@ past the gate, to prove the services refuse by themselves.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,6 +29,7 @@ from bot.alerts.service import AlertService
 from bot.services.access import Actor, Refused, Role
 from bot.services.orders.intent import StopIntent, parse_order, parse_stop
 from tests.bot.conftest import BotRunner, make_settings
+from tests.bot.tables import idle
 from tests.fakes.telegram import BOT_USERNAME, FakeTelegram, Sent
 
 OWNER, TRADER, VIEWER, STRANGER = 1001, 1002, 1003, 6666
@@ -219,27 +219,6 @@ async def state(runner: BotRunner) -> Any:
         sorted((p.get("symbol"), str(p.get("netQuantity"))) for p in positions),
         sorted((r.token, r.status) for r in pending),
     )
-
-
-async def idle(runner: BotRunner, tg: FakeTelegram, timeout: float = 20.0) -> None:
-    """Wait until the bot has fetched every update sent so far and finished handling them."""
-    app = runner.app
-    store = tg.server.store
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-
-    def quiet() -> bool:
-        return (
-            not store._updates  # acknowledged: the next getUpdates dropped them
-            and app.update_queue.empty()
-            and app.update_processor.current_concurrent_updates == 0
-        )
-
-    calm = 0
-    while calm < 20:  # idle across several turns of the loop: no task still starting
-        assert loop.time() < deadline, "the bot did not finish its updates in time"
-        calm = calm + 1 if quiet() else 0
-        await asyncio.sleep(0 if calm else 0.005)
 
 
 def chat_of(user: int, chat: int) -> int:
