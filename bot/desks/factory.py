@@ -195,9 +195,10 @@ class DeskFactory:
         for desk_id in reversed(list(self._loaded)):
             loaded = self._loaded.pop(desk_id)
             await loaded.stack.aclose()
-        if self.shared.paper_for_desks is not None:
-            await self.shared.paper_for_desks.stop()
-            self.shared.paper_for_desks = None
+        for close in reversed(self.shared.closers):
+            await close()
+        self.shared.closers.clear()
+        self.shared.paper_for_desks = None
 
     # -- building ---------------------------------------------------------------------------
 
@@ -271,7 +272,8 @@ class DeskFactory:
         async with self._paper_lock:
             if sh.paper_for_desks is None:
                 paper = PaperExchange(sh.settings, sh.clock)
-                await paper.start(sh.db)
+                account, market = await paper.start(sh.db)
+                sh.closers += [account.close, market.close, paper.stop]
                 sh.paper_for_desks = paper
             return sh.paper_for_desks
 

@@ -69,10 +69,13 @@ def reports(request: web.Request) -> ReportService:
     return ReportService(services.journal, services.clock)
 
 
+#: The desk of the user behind a request, set by :func:`authenticated`.
+DESK = web.RequestKey("desk", Services)
+
+
 def desk(request: web.Request) -> Services:
     """The desk of the user behind ``request`` (set by :func:`authenticated`)."""
-    services: Services = request["desk"]
-    return services
+    return request[DESK]
 
 
 def authenticated(doors: Doors, token: str, endpoint: Endpoint, action: Action) -> Handler:
@@ -102,7 +105,7 @@ def authenticated(doors: Doors, token: str, endpoint: Endpoint, action: Action) 
             "private",
             services.allowed_groups,
         )
-        request["desk"] = services
+        request[DESK] = services
         try:
             return await endpoint(request, user, actor)
         except Refused as exc:  # the service's own check (the second line of defence)
