@@ -13,6 +13,7 @@ from typing import Any
 from telegram import BotCommand, Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from bot.desks.model import OPERATOR
 from bot.render import account as render_account
 from bot.render import desks as render_desks
 from bot.render import market as render_market
@@ -113,7 +114,8 @@ async def mode(update: Update, context: Context) -> None:
     if not args:
         await reply(update, render_account.mode(r.mode, r.settings.exchange))
     elif len(args) == 1 and args[0] in ("paper", "live"):
-        await reply(update, render_account.mode_change(r.mode, args[0]))
+        operator = r.desk.id == OPERATOR
+        await reply(update, render_account.mode_change(r.mode, args[0], operator=operator))
     else:
         shown = esc(" ".join(args)[:24])
         await reply(

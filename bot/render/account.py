@@ -195,10 +195,21 @@ def welcome(
     return text, markup
 
 
-def mode_change(mode_name: str, wanted: str) -> str:
-    """``/mode live`` or ``/mode paper``: the mode is chosen at start-up, never from the chat."""
+def mode_change(mode_name: str, wanted: str, *, operator: bool = True) -> str:
+    """``/mode live`` or ``/mode paper``: the mode is chosen at start-up (the operator's desk)
+    or by connecting keys (any other desk), never by a command."""
     if wanted == mode_name:
-        return f"{mode_badge(mode_name)} — the bot is already in {esc(wanted)} mode."
+        return f"{mode_badge(mode_name)} — this desk is already in {esc(wanted)} mode."
+    if not operator:
+        if wanted == "live":
+            return (
+                f"This desk trades in {mode_badge(mode_name)} mode until its owner connects "
+                "Backpack keys with <code>/connect backpack</code> (on a bot that trades live)."
+            )
+        return (
+            f"This desk trades in {mode_badge(mode_name)} mode on its own keys; "
+            "<code>/disconnect backpack</code> puts it back on paper."
+        )
     if wanted == "live":
         return (
             f"The bot runs in {mode_badge(mode_name)} mode. To trade live with real money:\n"
