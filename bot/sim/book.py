@@ -18,6 +18,8 @@ from bot.sim.model import (
 )
 
 LEVELS = 30
+BAND_LOW, BAND_HIGH = D("0.8"), D("1.2")
+_FACTORS: dict[float, Decimal] = {}  # jiggle's resize factors (about 600), parsed once
 
 
 Changes = tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]
@@ -49,6 +51,8 @@ class Market:
     funding_history: list[tuple[int, Decimal]] = field(default_factory=list)
     open_interest: Decimal = ZERO
     profile_mid: Decimal = ZERO
+    #: ``profile_mid`` x 0.8 and x 1.2: the band the ladder's grid holds for (set with it).
+    profile_band: tuple[Decimal, Decimal] = (ZERO, ZERO)
     gap: Decimal = ZERO
     unit: Decimal = ZERO
     salt: int = 0
@@ -82,6 +86,7 @@ class Market:
         notional = D(15000) if spec.base in ("BTC", "ETH") else D(6000)
         self.unit = max(spec.step, quantize_to(notional / self.mid, spec.step))
         self.profile_mid = self.mid
+        self.profile_band = (self.mid * BAND_LOW, self.mid * BAND_HIGH)
         self.sizes = {}
 
     def size_at(self, index: int) -> Decimal:
@@ -96,9 +101,8 @@ class Market:
 
     def rebuild(self) -> None:
         """Re-place the synthetic market-maker ladder (``LEVELS`` a side) around ``mid``."""
-        if self.profile_mid == 0 or not (
-            self.profile_mid * D("0.8") < self.mid < self.profile_mid * D("1.2")
-        ):
+        low, high = self.profile_band
+        if self.profile_mid == 0 or not (low < self.mid < high):
             self._make_profile()
         gap = self.gap
         bid_index = int((self.mid / gap).to_integral_value(rounding=ROUND_DOWN))
@@ -128,11 +132,8 @@ class Market:
         ``None`` means the ladder had to be rebuilt from scratch (first build, a big jump or a
         new price grid); the caller then diffs the whole book.
         """
-        if (
-            not self.gap
-            or not (self.profile_mid * D("0.8") < self.mid < self.profile_mid * D("1.2"))
-            or not (self.asks or self.bids)
-        ):
+        low, high = self.profile_band
+        if not self.gap or not (low < self.mid < high) or not (self.asks or self.bids):
             self.rebuild()
             return None
         new = self._grid_index()
@@ -192,7 +193,10 @@ class Market:
             book[price] = self.size_at(index)
             return is_ask, price
         step = self.spec.step
-        factor = D(str(round(0.7 + self.rng.random() * 0.6, 3)))
+        r = round(0.7 + self.rng.random() * 0.6, 3)
+        factor = _FACTORS.get(r)
+        if factor is None:
+            factor = _FACTORS[r] = D(str(r))
         book[price] = max(step, quantize_to(book[price] * factor, step))
         return is_ask, price
 

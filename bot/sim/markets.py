@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 D = Decimal
 IMF_FUNCTION = {"base": "0.02", "factor": "0.0001275", "type": "sqrt"}
@@ -94,6 +94,20 @@ class MarketSpec:
             max_qty=D(q["maxQuantity"]) if q.get("maxQuantity") else None,
             price=price,
         )
+
+
+class StreamNames(NamedTuple):
+    """The public stream names of one market (built once: they are looked up per event)."""
+
+    depth: str
+    book_ticker: str
+    trade: str
+
+
+@lru_cache(maxsize=1024)
+def stream_names(symbol: str) -> StreamNames:
+    """``depth.SYM``, ``bookTicker.SYM`` and ``trade.SYM``."""
+    return StreamNames(f"depth.{symbol}", f"bookTicker.{symbol}", f"trade.{symbol}")
 
 
 @lru_cache(maxsize=1 << 16)
