@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from bot.sim.book import Market
-from bot.sim.markets import MarketSpec, asset_rows, fmt, stream_names
+from bot.sim.markets import MarketSpec, asset_rows, fmt, fmt_once, stream_names
 from bot.sim.model import (
     HISTORY_HOURS,
     HOUR,
@@ -135,13 +135,13 @@ class MarketMoves:
         ex = self.ex
         now = ex.clock.time()
         tid = m.trade_id
-        price_text, qty_text = fmt(price), fmt(qty)
+        price_text, qty_text = fmt(price), fmt_once(qty)
         m.trades.append(
             {
                 "id": tid,
                 "price": price_text,
                 "quantity": qty_text,
-                "quoteQuantity": fmt(price * qty),
+                "quoteQuantity": fmt_once(price * qty),
                 "timestamp": int(now * 1000),
                 "isBuyerMaker": bool(buyer_maker),
             }

@@ -57,6 +57,8 @@ MAX_BODY = 1 << 20
 WRITE_BATCH = 512
 WRITE_HIGH_WATER = 1 << 20
 MAX_PENDING = 100_000
+#: Seconds of random walk between turns of the event loop when it runs flat out.
+FLAT_OUT_SLICE = 0.002
 
 
 _SHORT_HEADERS = [bytes((0x81, n)) for n in range(126)]
@@ -133,9 +135,10 @@ class WsClient:
             await asyncio.sleep(0.005)
 
     def push(self, frame: bytes) -> None:
-        if len(self.pending) < MAX_PENDING:  # a reader that stopped reading loses frames
-            self.pending.append(frame)
-            if not self.wake.is_set():
+        pending = self.pending
+        if len(pending) < MAX_PENDING:  # a reader that stopped reading loses frames
+            pending.append(frame)
+            if len(pending) == 1:  # the writer drains the queue whole: wake it once
                 self.wake.set()
 
 
@@ -578,12 +581,16 @@ class SimServer:
         payload = orjson.dumps({"stream": stream, "data": data})
         n = len(payload)
         frame = _SHORT_HEADERS[n] + payload if n < 126 else _text_frame(payload)
-        if account is not None and self.store is not None:
+        if account is None:
+            for client in subs:
+                if not client.ws.closed:
+                    client.push(frame)
+        elif self.store is not None:
             # A private frame announces a change: it waits until that change is on disk.
             self._held.append((stream, account, frame))
             self._schedule_flush()
-            return
-        self._deliver(subs, account, frame)
+        else:
+            self._deliver(subs, account, frame)
 
     @staticmethod
     def _deliver(subs: set[WsClient], account: str | None, frame: bytes) -> None:
@@ -648,6 +655,14 @@ class SimServer:
             await asyncio.sleep(period)
             try:
                 fn()
+                if period == 0:
+                    # Flat out (``--tick-interval 0``): steps for a slice of time between turns
+                    # of the event loop, so each socket write carries a batch of frames, as a
+                    # push loop's would, not one step's few (a loopback send costs as much as
+                    # building a dozen frames).
+                    deadline = time.perf_counter() + FLAT_OUT_SLICE
+                    while time.perf_counter() < deadline:
+                        fn()
                 self.flush()
             except Exception:
                 log.exception("simulator background step failed")
