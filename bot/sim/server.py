@@ -57,8 +57,6 @@ MAX_BODY = 1 << 20
 WRITE_BATCH = 512
 WRITE_HIGH_WATER = 1 << 20
 MAX_PENDING = 100_000
-#: Seconds of random walk between turns of the event loop when it runs flat out.
-FLAT_OUT_SLICE = 0.002
 
 
 _SHORT_HEADERS = [bytes((0x81, n)) for n in range(126)]
@@ -655,14 +653,6 @@ class SimServer:
             await asyncio.sleep(period)
             try:
                 fn()
-                if period == 0:
-                    # Flat out (``--tick-interval 0``): steps for a slice of time between turns
-                    # of the event loop, so each socket write carries a batch of frames, as a
-                    # push loop's would, not one step's few (a loopback send costs as much as
-                    # building a dozen frames).
-                    deadline = time.perf_counter() + FLAT_OUT_SLICE
-                    while time.perf_counter() < deadline:
-                        fn()
                 self.flush()
             except Exception:
                 log.exception("simulator background step failed")
