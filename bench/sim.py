@@ -13,7 +13,8 @@ baseline measured in the same run on the same stack (aiohttp), as a ratio:
   state (per-order work must not grow with them).
 * WS: one subscriber to every public stream of every market while the simulator's random walk
   runs flat out (``--tick-interval 0``); the baseline is an aiohttp handler pushing one prebuilt
-  frame in a loop.
+  frame in a loop. Each server's CPU time per message is printed as well: on a shared machine
+  the rates follow the other load, the CPU cost per message much less.
 
 Run: ``python -m bench.sim`` (or ``python -m bench`` for every benchmark).
 """
@@ -24,6 +25,7 @@ import argparse
 import asyncio
 import base64
 import json
+import math
 import os
 import re
 import subprocess
@@ -50,6 +52,23 @@ READY = re.compile(r"ready (http://\S+) (ws://\S+)")
 @asynccontextmanager
 async def _process(*args: str) -> Any:
     """Start a server process that prints ``... ready http://.. ws://..``; yield its URLs."""
+    async with _served(*args) as (rest, ws, _pid):
+        yield rest, ws
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux ``/proc``; NaN elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return math.nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@asynccontextmanager
+async def _served(*args: str) -> Any:
+    """:func:`_process`, yielding the process id as well (to read its CPU time)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         *args,
@@ -62,7 +81,7 @@ async def _process(*args: str) -> Any:
         match = READY.search(line)
         if match is None:
             raise RuntimeError(f"server did not start: {line!r}")
-        yield match.group(1), match.group(2)
+        yield match.group(1), match.group(2), proc.pid
     finally:
         proc.terminate()
         await proc.wait()
@@ -167,8 +186,11 @@ async def rest_baseline(rest_url: str) -> float:
     return await _hammer(send, REST_SECONDS)
 
 
-async def ws_rate(ws_url: str, subscribe: list[str]) -> float:
-    """Messages per second received by one subscriber."""
+async def ws_rate(ws_url: str, subscribe: list[str], pid: int) -> tuple[float, float]:
+    """Messages per second received by one subscriber, and the server's CPU µs per message.
+
+    The CPU figure holds on a busy machine, where the rate follows whoever else runs.
+    """
     close_timeout = aiohttp.ClientWSTimeout(ws_close=2.0)
     async with (
         aiohttp.ClientSession() as http,
@@ -178,6 +200,7 @@ async def ws_rate(ws_url: str, subscribe: list[str]) -> float:
             await ws.send_str(json.dumps({"method": "SUBSCRIBE", "params": subscribe}))
         await ws.receive()  # first frame: streaming has started
         count = 0
+        cpu = _cpu_seconds(pid)
         start = time.perf_counter()
         deadline = start + WS_SECONDS
         while time.perf_counter() < deadline:
@@ -185,7 +208,8 @@ async def ws_rate(ws_url: str, subscribe: list[str]) -> float:
             if msg.type != aiohttp.WSMsgType.TEXT:
                 raise RuntimeError(f"socket closed: {msg}")
             count += 1
-        return count / (time.perf_counter() - start)
+        rate = count / (time.perf_counter() - start)
+        return rate, (_cpu_seconds(pid) - cpu) / count * 1e6
 
 
 async def _public_streams(rest_url: str) -> list[str]:
@@ -254,9 +278,9 @@ async def _serve_baseline() -> None:
 async def measure() -> dict[str, float]:
     """Run all four measurements; returns rates per second."""
     out: dict[str, float] = {}
-    async with _process("-m", "bench.sim", "--serve-baseline") as (rest, ws):
+    async with _served("-m", "bench.sim", "--serve-baseline") as (rest, ws, pid):
         out["rest_baseline"] = await rest_baseline(rest)
-        out["ws_baseline"] = await ws_rate(ws, [])
+        out["ws_baseline"], out["ws_baseline_cpu"] = await ws_rate(ws, [], pid)
     sim_args = ("-m", "bot.sim", "--host", "127.0.0.1", "--port", "0", "--seed", "1")
     async with _process(*sim_args) as (rest, ws):
         out["rest_orders"] = await rest_orders(rest)
@@ -270,8 +294,8 @@ async def measure() -> dict[str, float]:
         # work, not where the next fold happens to fall in a short window.
         async with _process(*sim_args, "--state", f"{tmp}/many.json") as (rest, ws):
             out["rest_durable_many"] = await rest_orders(rest)
-    async with _process(*sim_args, "--tick-interval", "0") as (rest, ws):
-        out["ws_sim"] = await ws_rate(ws, await _public_streams(rest))
+    async with _served(*sim_args, "--tick-interval", "0") as (rest, ws, pid):
+        out["ws_sim"], out["ws_sim_cpu"] = await ws_rate(ws, await _public_streams(rest), pid)
     return out
 
 
@@ -298,7 +322,8 @@ async def main() -> None:
     print(
         f"baseline: aiohttp hello-world GET ({CONCURRENCY} in flight, keep-alive) / "
         f"aiohttp push loop of one prebuilt depth frame; {ACCOUNTS:,} accounts with a position "
-        f"each vs the few-accounts durable rate: {many / durable:.2f}x"
+        f"each vs the few-accounts durable rate: {many / durable:.2f}x; server CPU per WS "
+        f"message: simulator {r['ws_sim_cpu']:.1f} us, push loop {r['ws_baseline_cpu']:.1f} us"
     )
 
 

@@ -18,6 +18,8 @@ from bot.sim.model import (
 )
 
 LEVELS = 30
+BAND_LOW, BAND_HIGH = D("0.8"), D("1.2")
+_FACTORS: dict[float, Decimal] = {}  # jiggle's resize factors (about 600), parsed once
 
 
 Changes = tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]
@@ -49,10 +51,15 @@ class Market:
     funding_history: list[tuple[int, Decimal]] = field(default_factory=list)
     open_interest: Decimal = ZERO
     profile_mid: Decimal = ZERO
+    #: ``profile_mid`` x 0.8 and x 1.2: the band the ladder's grid holds for (set with it).
+    profile_band: tuple[Decimal, Decimal] = (ZERO, ZERO)
     gap: Decimal = ZERO
     unit: Decimal = ZERO
     salt: int = 0
     sizes: dict[int, Decimal] = field(default_factory=dict)
+    #: Grid price by index, kept with ``sizes``: one object per price, so its hash (dearer
+    #: than the multiplication) is computed once however often the walk comes back to it.
+    prices: dict[int, Decimal] = field(default_factory=dict, repr=False, compare=False)
     bid_index: int = 0
     kline_starts: dict[str, int] = field(default_factory=dict)
     oi_published_us: int = 0
@@ -82,7 +89,16 @@ class Market:
         notional = D(15000) if spec.base in ("BTC", "ETH") else D(6000)
         self.unit = max(spec.step, quantize_to(notional / self.mid, spec.step))
         self.profile_mid = self.mid
+        self.profile_band = (self.mid * BAND_LOW, self.mid * BAND_HIGH)
         self.sizes = {}
+        self.prices = {}
+
+    def price_at(self, index: int) -> Decimal:
+        """The grid price at ``index`` (``gap * index``)."""
+        price = self.prices.get(index)
+        if price is None:
+            price = self.prices[index] = self.gap * index
+        return price
 
     def size_at(self, index: int) -> Decimal:
         """The synthetic maker's size at grid index ``index``: deterministic, 0.5-3 units."""
@@ -96,9 +112,8 @@ class Market:
 
     def rebuild(self) -> None:
         """Re-place the synthetic market-maker ladder (``LEVELS`` a side) around ``mid``."""
-        if self.profile_mid == 0 or not (
-            self.profile_mid * D("0.8") < self.mid < self.profile_mid * D("1.2")
-        ):
+        low, high = self.profile_band
+        if self.profile_mid == 0 or not (low < self.mid < high):
             self._make_profile()
         gap = self.gap
         bid_index = int((self.mid / gap).to_integral_value(rounding=ROUND_DOWN))
@@ -110,10 +125,10 @@ class Market:
         bids: dict[Decimal, Decimal] = {}
         for i in range(LEVELS):
             ia, ib = bid_index + 1 + i, bid_index - i
-            pa = gap * ia
+            pa = self.price_at(ia)
             asks[pa] = old_asks.get(pa) or self.size_at(ia)
             if ib > 0:
-                pb = gap * ib
+                pb = self.price_at(ib)
                 bids[pb] = old_bids.get(pb) or self.size_at(ib)
         self.asks = asks
         self.bids = bids
@@ -128,11 +143,8 @@ class Market:
         ``None`` means the ladder had to be rebuilt from scratch (first build, a big jump or a
         new price grid); the caller then diffs the whole book.
         """
-        if (
-            not self.gap
-            or not (self.profile_mid * D("0.8") < self.mid < self.profile_mid * D("1.2"))
-            or not (self.asks or self.bids)
-        ):
+        low, high = self.profile_band
+        if not self.gap or not (low < self.mid < high) or not (self.asks or self.bids):
             self.rebuild()
             return None
         new = self._grid_index()
@@ -145,7 +157,7 @@ class Market:
         if new == old:
             return da, db
         self.bid_index = new
-        gap = self.gap
+        price_at = self.price_at
         # Only the indices between the old and the new window change (|new - old| < LEVELS).
         if new > old:
             ask_out, ask_in = range(old + 1, new + 1), range(old + LEVELS + 1, new + LEVELS + 1)
@@ -154,21 +166,21 @@ class Market:
             ask_out, ask_in = range(new + LEVELS + 1, old + LEVELS + 1), range(new + 1, old + 1)
             bid_out, bid_in = range(new + 1, old + 1), range(new - LEVELS + 1, old - LEVELS + 1)
         for i in ask_out:
-            p = gap * i
+            p = price_at(i)
             if self.asks.pop(p, None) is not None:
                 da.append((p, ZERO))
         for i in ask_in:
-            p = gap * i
+            p = price_at(i)
             self.asks[p] = q = self.size_at(i)
             da.append((p, q))
         for i in bid_out:
             if i > 0:
-                p = gap * i
+                p = price_at(i)
                 if self.bids.pop(p, None) is not None:
                     db.append((p, ZERO))
         for i in bid_in:
             if i > 0:
-                p = gap * i
+                p = price_at(i)
                 self.bids[p] = q = self.size_at(i)
                 db.append((p, q))
         return da, db
@@ -184,15 +196,18 @@ class Market:
             return None
         i = int(self.rng.random() * 8)
         index = self.bid_index + 1 + i if is_ask else self.bid_index - i
-        price = self.gap * index
+        if index <= 0:
+            return None
+        price = self.price_at(index)
         if price not in book:
-            if index <= 0:
-                return None
             # A level a taker ate is requoted: the synthetic maker replenishes.
             book[price] = self.size_at(index)
             return is_ask, price
         step = self.spec.step
-        factor = D(str(round(0.7 + self.rng.random() * 0.6, 3)))
+        r = round(0.7 + self.rng.random() * 0.6, 3)
+        factor = _FACTORS.get(r)
+        if factor is None:
+            factor = _FACTORS[r] = D(str(r))
         book[price] = max(step, quantize_to(book[price] * factor, step))
         return is_ask, price
 

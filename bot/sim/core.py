@@ -65,6 +65,9 @@ class Exchange:
         self.volatility = volatility
         self.open_interest_interval = 60.0  # seconds between ``openInterest`` frames
         self.listeners: list[tuple[Listener, Wants | None]] = []
+        #: Whether any listener wants a stream; asked before every event is built, so with
+        #: one listener it is that listener's own test (a set's ``__contains__`` for the server).
+        self.wanted: Wants = self._any_wants
         self.specs = markets or default_markets()
         self.on_account_change: Callable[[], None] | None = None
         #: Fee rates in basis points, by ``FEES`` key; a venue face may charge its own.
@@ -94,15 +97,20 @@ class Exchange:
         """
         entry = (listener, wants)
         self.listeners.append(entry)
+        self._rewire()
 
         def remove() -> None:
             if entry in self.listeners:
                 self.listeners.remove(entry)
+                self._rewire()
 
         return remove
 
-    def wanted(self, stream: str) -> bool:
-        """Whether any listener wants ``stream``."""
+    def _rewire(self) -> None:
+        sole = self.listeners[0][1] if len(self.listeners) == 1 else None
+        self.wanted = sole if sole is not None else self._any_wants
+
+    def _any_wants(self, stream: str) -> bool:
         for _, wants in self.listeners:  # noqa: SIM110 - a plain loop: runs for every event
             if wants is None or wants(stream):
                 return True

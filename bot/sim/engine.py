@@ -89,7 +89,6 @@ class Engine:
         # lifecycle and events
         self.reset = ex.reset
         self.add_listener = ex.add_listener
-        self.wanted = ex.wanted
         self.emit = ex.emit
         self.market = ex.market
         self.account = ex.account
@@ -143,6 +142,10 @@ class Engine:
         self.take_market_changes = ex.snapshot.take_market_changes
         self.apply_markets = ex.snapshot.apply_markets
         self.markets_moved = ex.snapshot.markets_moved
+
+    def wanted(self, stream: str) -> bool:
+        """Whether any listener wants ``stream``."""
+        return self.ex.wanted(stream)
 
     @property
     def markets(self) -> dict[str, Market]:

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 D = Decimal
 IMF_FUNCTION = {"base": "0.02", "factor": "0.0001275", "type": "sqrt"}
@@ -96,11 +96,25 @@ class MarketSpec:
         )
 
 
-@lru_cache(maxsize=1 << 16)
-def fmt(value: Decimal) -> str:
+class StreamNames(NamedTuple):
+    """The public stream names of one market (built once: they are looked up per event)."""
+
+    depth: str
+    book_ticker: str
+    trade: str
+
+
+@lru_cache(maxsize=1024)
+def stream_names(symbol: str) -> StreamNames:
+    """``depth.SYM``, ``bookTicker.SYM`` and ``trade.SYM``."""
+    return StreamNames(f"depth.{symbol}", f"bookTicker.{symbol}", f"trade.{symbol}")
+
+
+def fmt_once(value: Decimal) -> str:
     """A decimal as the exchange prints it: plain digits, no exponent, no trailing zeros.
 
-    Cached because book prices and sizes repeat constantly and formatting dominates streaming.
+    For a value that will not come again (a trade's size, a notional): :func:`fmt` would
+    hash it (a Decimal's hash costs more than formatting it) only to miss.
     """
     if value == 0:
         return "0"
@@ -108,6 +122,11 @@ def fmt(value: Decimal) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text
+
+
+fmt = lru_cache(maxsize=1 << 16)(fmt_once)
+""":func:`fmt_once`, cached: book prices and sizes repeat constantly (the same objects, whose
+hash Decimal keeps), and formatting dominates streaming."""
 
 
 _COINS: list[tuple[str, str, str, str, str | None, str, str]] = [

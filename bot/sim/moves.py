@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 from bot.sim.book import Market
-from bot.sim.markets import MarketSpec, asset_rows, fmt
+from bot.sim.markets import MarketSpec, asset_rows, fmt, fmt_once, stream_names
 from bot.sim.model import (
     HISTORY_HOURS,
     HOUR,
@@ -70,36 +70,42 @@ class MarketMoves:
 
     def step(self) -> None:
         """One random-walk tick for every market: move, rebuild, fill crossed orders, trade."""
-        for m in self.ex.markets.values():
+        ex = self.ex
+        streams = ex.streams
+        sigma = ex.volatility / math.sqrt(MOVE_PROBABILITY)
+        for m in ex.markets.values():
+            rng = m.rng
             # Like a real book, most updates resize a level; the mid moves on ~1 tick in 3
             # (volatility scaled so the variance per second is unchanged).
-            moved = m.rng.random() < MOVE_PROBABILITY
-            new_mid = m.mid
-            if moved:
-                shock = m.rng.gauss(0, self.ex.volatility / math.sqrt(MOVE_PROBABILITY))
-                new_mid = quantize_to(m.mid * D(str(math.exp(shock))), m.spec.tick, ROUND_HALF_UP)
-            if new_mid != m.mid:
-                self._move(m, new_mid)
+            mid = new_mid = m.mid
+            if rng.random() < MOVE_PROBABILITY:
+                shock = rng.gauss(0, sigma)
+                new_mid = quantize_to(mid * D(str(math.exp(shock))), m.spec.tick, ROUND_HALF_UP)
+            if new_mid != mid:
+                self._shift_to(m, max(m.spec.tick, new_mid))
             else:
                 # Price unchanged at tick resolution: the maker still requotes a level.
                 changed = m.jiggle()
                 if changed is not None and not m.resting:
                     is_ask, price = changed
                     level = [(price, (m.asks if is_ask else m.bids)[price])]
-                    self.ex.streams.publish_changes(m, (level, []) if is_ask else ([], level))
+                    streams.publish_changes(m, (level, []) if is_ask else ([], level))
                 elif changed is not None:
-                    self.ex.streams.publish_book(m)
-            if m.rng.random() < 0.5:
+                    streams.publish_book(m)
+            if rng.random() < 0.5:
                 self.public_trade(m)
-            self.ex.conditional.check_triggers(m)
+            if m.triggers:
+                ex.conditional.check_triggers(m)
         self.roll_candles()
-        self.ex.funding.maybe_settle()
+        ex.funding.maybe_settle()
 
     def _move(self, m: Market, new_mid: Decimal) -> None:
         tick = m.spec.tick
-        m.mid = max(tick, quantize_to(new_mid, tick, ROUND_HALF_UP))
-        m.index = m.mid
-        m.mark = m.mid
+        self._shift_to(m, max(tick, quantize_to(new_mid, tick, ROUND_HALF_UP)))
+
+    def _shift_to(self, m: Market, mid: Decimal) -> None:
+        """Set the mid (on the tick already), move the ladder and publish what changed."""
+        m.mid = m.index = m.mark = mid
         changes = m.shift()
         if changes is not None and not m.resting:
             self.ex.streams.publish_changes(m, changes)
@@ -118,48 +124,50 @@ class MarketMoves:
         seller: str = "",
     ) -> None:
         if price is None:
-            pub_asks, pub_bids = m.published
-            bb = max(pub_bids) if pub_bids else None
-            ba = min(pub_asks) if pub_asks else None
+            ba, bb = m.published_best()
             taker_buy = m.rng.random() < 0.5
             price = (ba if taker_buy else bb) or m.mid
             buyer_maker = not taker_buy
         if qty is None:
+            step = m.spec.step
             notional = D(str(round(m.rng.uniform(50, 5000), 2)))
-            qty = max(m.spec.step, quantize_to(notional / price, m.spec.step))
-        now_ms = self.ex.now_ms()
+            qty = max(step, quantize_to(notional / price, step))
+        ex = self.ex
+        now = ex.clock.time()
         tid = m.trade_id
-        row = {
-            "id": tid,
-            "price": fmt(price),
-            "quantity": fmt(qty),
-            "quoteQuantity": fmt(price * qty),
-            "timestamp": now_ms,
-            "isBuyerMaker": bool(buyer_maker),
-        }
-        m.trades.append(row)
+        price_text, qty_text = fmt(price), fmt_once(qty)
+        m.trades.append(
+            {
+                "id": tid,
+                "price": price_text,
+                "quantity": qty_text,
+                "quoteQuantity": fmt_once(price * qty),
+                "timestamp": int(now * 1000),
+                "isBuyerMaker": bool(buyer_maker),
+            }
+        )
         m.last = price
         m.candles[-1].update(price, qty)
         m.trade_id += 1
-        stream = f"trade.{m.spec.symbol}"
-        if not self.ex.wanted(stream):
+        stream = stream_names(m.spec.symbol).trade
+        if not ex.wanted(stream):
             return
-        now = self.ex.now_us()
-        self.ex.emit(
+        now_us = int(now * 1_000_000)
+        ex.emit(
             stream,
             None,
             {
                 "e": "trade",
-                "E": now,
+                "E": now_us,
                 "s": m.spec.symbol,
-                "p": fmt(price),
-                "q": fmt(qty),
+                "p": price_text,
+                "q": qty_text,
                 # Synthetic counterparties get stable made-up order ids (no RNG: the walk must
                 # not depend on who is subscribed).
                 "b": buyer or str(7_000_000_000 + tid * 2),
                 "a": seller or str(7_000_000_001 + tid * 2),
                 "t": tid,
-                "T": now,
+                "T": now_us,
                 "m": bool(buyer_maker),
             },
         )

@@ -133,9 +133,10 @@ class WsClient:
             await asyncio.sleep(0.005)
 
     def push(self, frame: bytes) -> None:
-        if len(self.pending) < MAX_PENDING:  # a reader that stopped reading loses frames
-            self.pending.append(frame)
-            if not self.wake.is_set():
+        pending = self.pending
+        if len(pending) < MAX_PENDING:  # a reader that stopped reading loses frames
+            pending.append(frame)
+            if len(pending) == 1:  # the writer drains the queue whole: wake it once
                 self.wake.set()
 
 
@@ -177,8 +178,10 @@ class SimServer:
         self.stopping = False
         self.ws_down_until = 0.0
         self.subscribers: dict[str, set[WsClient]] = {}
+        #: Streams with at least one subscriber: the engine asks before building each event.
+        self.wanted: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
-        engine.add_listener(self._on_event, self._wants)
+        engine.add_listener(self._on_event, self.wanted.__contains__)
         engine.on_account_change = self._schedule_flush
         self.app = web.Application(client_max_size=MAX_BODY)
         self._routes()
@@ -476,8 +479,21 @@ class SimServer:
                 await writer
             self.clients.discard(client)
             for stream in client.streams:
-                self.subscribers.get(stream, set()).discard(client)
+                self._unsubscribe(client, stream)
         return ws
+
+    def _subscribe(self, client: WsClient, stream: str) -> None:
+        client.streams.add(stream)
+        self.subscribers.setdefault(stream, set()).add(client)
+        self.wanted.add(stream)
+
+    def _unsubscribe(self, client: WsClient, stream: str) -> None:
+        subs = self.subscribers.get(stream)
+        if subs is not None:
+            subs.discard(client)
+            if not subs:
+                del self.subscribers[stream]
+                self.wanted.discard(stream)
 
     async def _ws_error(self, client: WsClient, code: int, message: str) -> None:
         client.push(ws_frame({"id": None, "error": {"code": code, "message": message}}))
@@ -498,7 +514,7 @@ class SimServer:
         if msg["method"] == "UNSUBSCRIBE":
             for stream in params:
                 client.streams.discard(stream)
-                self.subscribers.get(stream, set()).discard(client)
+                self._unsubscribe(client, stream)
             return
         for stream in params:
             kind = stream.split(".", 1)[0]
@@ -546,43 +562,41 @@ class SimServer:
         for stream in params:
             # depth.200ms.X is served as the realtime stream: same payloads, same ids.
             key = _normalise_stream(stream)
-            client.streams.add(key)
-            self.subscribers.setdefault(key, set()).add(client)
+            self._subscribe(client, key)
             if key.startswith("account.positionUpdate") and client.account is not None:
                 sym = key.split(".", 2)[2] if key.count(".") >= 2 else None
                 for data in self.engine.position_snapshot(client.account, sym):
                     client.push(ws_frame({"stream": stream, "data": data}))
 
-    def _wants(self, stream: str) -> bool:
-        return bool(self.subscribers.get(stream))
-
     def _on_event(self, stream: str, account: str | None, data: dict[str, Any]) -> None:
+        """Fan one engine event out: encoded once, the same bytes queued for every subscriber.
+
+        Runs for every frame the random walk makes, hence inlined (see :func:`ws_frame`).
+        """
         subs = self.subscribers.get(stream)
         if not subs:
             return
-        if account is not None and self.store is not None:
+        payload = orjson.dumps({"stream": stream, "data": data})
+        n = len(payload)
+        frame = _SHORT_HEADERS[n] + payload if n < 126 else _text_frame(payload)
+        if account is None:
+            for client in subs:
+                if not client.ws.closed:
+                    client.push(frame)
+        elif self.store is not None:
             # A private frame announces a change: it waits until that change is on disk.
-            self._held.append((stream, account, ws_frame({"stream": stream, "data": data})))
+            self._held.append((stream, account, frame))
             self._schedule_flush()
-            return
-        self._deliver(subs, account, None, stream, data)
+        else:
+            self._deliver(subs, account, frame)
 
-    def _deliver(
-        self,
-        subs: set[WsClient],
-        account: str | None,
-        frame: bytes | None,
-        stream: str,
-        data: dict[str, Any] | None,
-    ) -> None:
+    @staticmethod
+    def _deliver(subs: set[WsClient], account: str | None, frame: bytes) -> None:
         for client in subs:
             if account is not None and client.account != account:
                 continue
-            if client.ws.closed:
-                continue
-            if frame is None:  # built once, the same bytes for every subscriber
-                frame = ws_frame({"stream": stream, "data": data})
-            client.push(frame)
+            if not client.ws.closed:
+                client.push(frame)
 
     def _schedule_flush(self) -> None:
         """Save soon (engine changes made outside a request, e.g. ``Engine.mirror``)."""
@@ -606,7 +620,7 @@ class SimServer:
         for stream, account, frame in held:
             subs = self.subscribers.get(stream)
             if subs:
-                self._deliver(subs, account, frame, stream, None)
+                self._deliver(subs, account, frame)
 
     async def drop_ws(self) -> None:
         """Close every WebSocket (the ``drop_ws`` fault)."""
