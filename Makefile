@@ -3,15 +3,18 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+UV := uv==0.13.8
 
-.PHONY: setup run test lint fmt bench sim clean lock
+.PHONY: setup run test test-all lint fmt bench sim clean lock
 
 setup: $(STAMP)
 
+# uv installs the pinned set: on a clean machine (no cache) ~30 s where pip took ~5 min.
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(UV)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 # Without a token in .env this opens the local chat (prints `local chat: http://127.0.0.1:8080/`).
@@ -36,11 +39,16 @@ fmt: setup
 test: lint
 	$(BIN)/pytest -q --durations=20
 
+# Everything, the long variants too (every crash kill point): `-m` replaces the default
+# `-m 'not crash'` from pyproject.toml.
+test-all: lint
+	$(BIN)/pytest -q --durations=20 -m ''
+
 bench: setup
 	$(BIN)/python -m bench
 
 lock:
-	$(BIN)/python -m pip install --quiet uv==0.13.8
+	$(BIN)/python -m pip install --quiet $(UV)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
 clean:

@@ -50,3 +50,9 @@ async def start_sim(seed: int, *extra: str) -> SimProcess:
     token = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().split()
     assert token[:3] == ["sim", "control", "token"], token
     return SimProcess(proc, line[2], line[3], token[3])
+
+
+#: ccxt constructor fields for a client of a simulator process: the simulator has no rate limit,
+#: so ccxt's client-side throttle (Hyperliquid's info weight: ~1 s a call) would only make a
+#: test wait (an /arb scan with filters: ~10 s).
+UNTHROTTLED = {"rateLimit": 1}

@@ -96,6 +96,7 @@ def _ccxt(
     url: str | None = None,
     label: str | None = None,
     exchange_id: str | None = None,
+    own_simulator: bool = False,
 ) -> HistoryVenue:
     # ccxt costs ~0.5 s and ~60 MB to import: only a bot with a hedge venue pays for it.
     from bot.venues.ccxt_venue import CcxtVenue, make_exchange
@@ -107,6 +108,10 @@ def _ccxt(
         slippage=s.hedge_max_slippage,
         leverage=s.hedge_leverage,
     )
+    if own_simulator:
+        # The bot's own simulator has no rate limit: ccxt's client-side throttle (Hyperliquid's
+        # info weight, ~1 s a call) only made /arb wait ~10 s for a filtered scan.
+        exchange.enableRateLimit = False
     venue = CcxtVenue(exchange, label or _label(spec))
     stack.push_async_callback(venue.close)
     return venue
@@ -119,7 +124,9 @@ async def _hyperliquid_sim(
     stack.push_async_callback(sim.stop)
     url, credentials = await sim.start(db)
     spec = VenueSpec("hyperliquid")
-    return _ccxt(s, stack, spec, credentials, url=url, label="hyperliquid (sim)")
+    return _ccxt(
+        s, stack, spec, credentials, url=url, label="hyperliquid (sim)", own_simulator=True
+    )
 
 
 async def _backpack_sim(
@@ -129,7 +136,14 @@ async def _backpack_sim(
     stack.push_async_callback(sim.stop)
     url, credentials = await sim.start(db)
     return _ccxt(
-        s, stack, spec, credentials, url=url, label=f"{spec.id} (sim)", exchange_id="backpack"
+        s,
+        stack,
+        spec,
+        credentials,
+        url=url,
+        label=f"{spec.id} (sim)",
+        exchange_id="backpack",
+        own_simulator=True,
     )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.clock import FakeClock
 from bot.sim import Simulator
-from tests.bot.conftest import ALICE, BotRunner, false_commands, make_settings
+from tests.bot.conftest import ALICE, BotRunner, false_commands, live_settings
 from tests.conftest import Control
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import KeyPair
@@ -201,17 +201,8 @@ async def test_an_expired_proposal_says_the_strategy_proposes_again(
 ) -> None:
     clock = FakeClock(time.time())
     runner = BotRunner(
-        make_settings(
-            tg,
-            tmp_path,
-            trading_mode="live",
-            exchange="backpack",
-            backpack_api_key=keys.api_key,
-            backpack_api_secret=keys.api_secret,
-            backpack_api_url=quiet_sim.rest_url,
-            backpack_ws_url=quiet_sim.ws_url,
-            strategy_interval_seconds=5,
-            confirm_ttl_seconds=30,
+        live_settings(
+            tg, tmp_path, quiet_sim, keys, strategy_interval_seconds=5, confirm_ttl_seconds=30
         ),
         clock=clock,
     )

@@ -21,7 +21,7 @@ from tests.bot.conftest import ALICE, BotRunner, make_settings
 from tests.bot.test_cross import btc, control, orders, setup
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import KeyPair
-from tests.simproc import SimProcess, start_sim
+from tests.simproc import UNTHROTTLED, SimProcess, start_sim
 
 MAIN = Account.from_key("0x" + "61" * 32)
 AGENT = Account.from_key("0x" + "62" * 32)
@@ -49,7 +49,9 @@ async def hl_venue() -> AsyncIterator[SimProcess]:
 def hl_settings(
     tg: FakeTelegram, tmp_path: Path, venue_a: SimProcess, keys: KeyPair, hl: str
 ) -> Any:
-    creds = {"hyperliquid": {"walletAddress": MAIN.address, "privateKey": AGENT.key.hex()}}
+    creds = {
+        "hyperliquid": {"walletAddress": MAIN.address, "privateKey": AGENT.key.hex(), **UNTHROTTLED}
+    }
     return make_settings(
         tg,
         tmp_path,
@@ -148,7 +150,11 @@ async def test_three_venues_arb_picks_the_best_venue_per_asset(
     """Backpack, the Hyperliquid face, and ccxt's ``backpack`` class on a second Backpack
     simulator (8-hour funding) as a third venue."""
     creds = {
-        "hyperliquid": {"walletAddress": MAIN.address, "privateKey": AGENT.key.hex()},
+        "hyperliquid": {
+            "walletAddress": MAIN.address,
+            "privateKey": AGENT.key.hex(),
+            **UNTHROTTLED,
+        },
         "backpack": {"apiKey": hedge_keys.api_key, "secret": hedge_keys.api_secret},
     }
     monkeypatch.setenv("HEDGE_API_URL_BACKPACK", venue_b.rest_url)

@@ -13,7 +13,7 @@ import pytest
 
 from bot.logs import configure_logging
 from bot.sim import Simulator
-from tests.bot.conftest import ALICE, BotRunner, make_settings
+from tests.bot.conftest import ALICE, BotRunner, live_settings, make_settings
 from tests.bot.test_alerts import last_price, set_price
 from tests.bot.test_events import until
 from tests.conftest import Control
@@ -111,19 +111,7 @@ async def test_a_strategy_decision_is_one_info_line(
     sim_control: Control,
     log_to: LogTo,
 ) -> None:
-    runner = BotRunner(
-        make_settings(
-            tg,
-            tmp_path,
-            trading_mode="live",
-            exchange="backpack",
-            backpack_api_key=keys.api_key,
-            backpack_api_secret=keys.api_secret,
-            backpack_api_url=quiet_sim.rest_url,
-            backpack_ws_url=quiet_sim.ws_url,
-            strategy_interval_seconds=5,
-        )
-    )
+    runner = BotRunner(live_settings(tg, tmp_path, quiet_sim, keys, strategy_interval_seconds=5))
     await runner.start()
     try:
         out = log_to("INFO")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.sim import Simulator
-from tests.bot.conftest import ALICE, BotRunner, live_settings, make_settings
+from tests.bot.conftest import ALICE, BotRunner, live_settings
 from tests.conftest import Control
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import KeyPair
@@ -111,15 +111,11 @@ async def test_a_funding_alert_triggers_a_strategy_cycle_at_once(
     tg: FakeTelegram, tmp_path: Path, quiet_sim: Simulator, keys: KeyPair, sim_control: Control
 ) -> None:
     runner = BotRunner(
-        make_settings(
+        live_settings(
             tg,
             tmp_path,
-            trading_mode="live",
-            exchange="backpack",
-            backpack_api_key=keys.api_key,
-            backpack_api_secret=keys.api_secret,
-            backpack_api_url=quiet_sim.rest_url,
-            backpack_ws_url=quiet_sim.ws_url,
+            quiet_sim,
+            keys,
             strategy_interval_seconds=3600,  # the timer alone would not run for an hour
         )
     )

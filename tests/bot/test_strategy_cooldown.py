@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.sim import Simulator
 from jobs.strategy import run_once
-from tests.bot.conftest import ALICE, BotRunner, make_settings
+from tests.bot.conftest import ALICE, BotRunner, live_settings
 from tests.conftest import Control
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import KeyPair
@@ -25,15 +25,11 @@ async def _orders(control: Control, keys: KeyPair) -> list[tuple[str, str, bool]
 async def test_an_unwound_entry_cools_down_across_a_restart(
     tg: FakeTelegram, tmp_path: Path, quiet_sim: Simulator, keys: KeyPair, sim_control: Control
 ) -> None:
-    settings = make_settings(
+    settings = live_settings(
         tg,
         tmp_path,
-        trading_mode="live",
-        exchange="backpack",
-        backpack_api_key=keys.api_key,
-        backpack_api_secret=keys.api_secret,
-        backpack_api_url=quiet_sim.rest_url,
-        backpack_ws_url=quiet_sim.ws_url,
+        quiet_sim,
+        keys,
         strategy_interval_seconds=3600,  # the test runs each cycle itself
     )
     runner = BotRunner(settings)

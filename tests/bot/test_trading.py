@@ -17,7 +17,7 @@ import pytest
 from bot.clock import FakeClock
 from bot.services.access import Actor
 from bot.sim import Simulator
-from tests.bot.conftest import ALICE, BOB, BotRunner, make_settings
+from tests.bot.conftest import ALICE, BOB, BotRunner, live_settings, make_settings
 from tests.conftest import Control
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import KeyPair
@@ -91,17 +91,7 @@ async def test_expired_confirmation_does_nothing(
 ) -> None:
     clock = FakeClock(time.time())
     runner = BotRunner(
-        make_settings(
-            tg,
-            tmp_path,
-            trading_mode="live",
-            exchange="backpack",
-            backpack_api_key=keys.api_key,
-            backpack_api_secret=keys.api_secret,
-            backpack_api_url=quiet_sim.rest_url,
-            backpack_ws_url=quiet_sim.ws_url,
-            confirm_ttl_seconds=30,
-        ),
+        live_settings(tg, tmp_path, quiet_sim, keys, confirm_ttl_seconds=30),
         clock=clock,
     )
     await runner.start()
@@ -192,16 +182,7 @@ async def test_close_partial_then_full_and_flat(
 async def test_restart_between_preview_and_tap(
     tg: FakeTelegram, tmp_path: Path, quiet_sim: Simulator, keys: KeyPair, sim_control: Control
 ) -> None:
-    settings = make_settings(
-        tg,
-        tmp_path,
-        trading_mode="live",
-        exchange="backpack",
-        backpack_api_key=keys.api_key,
-        backpack_api_secret=keys.api_secret,
-        backpack_api_url=quiet_sim.rest_url,
-        backpack_ws_url=quiet_sim.ws_url,
-    )
+    settings = live_settings(tg, tmp_path, quiet_sim, keys)
     first = BotRunner(settings)
     await first.start()
     p = await tg.ask(ALICE, "/buy BTC 0.01")

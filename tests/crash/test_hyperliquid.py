@@ -19,7 +19,7 @@ from tests.conftest import Control
 from tests.crash.harness import ALICE, TOKEN, BotProcess, Db, bot_env, sim_process
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import new_keypair
-from tests.simproc import start_sim
+from tests.simproc import UNTHROTTLED, start_sim
 
 MAIN = Account.from_key("0x" + "71" * 32)
 AGENT = Account.from_key("0x" + "72" * 32)
@@ -63,7 +63,7 @@ async def test_killed_with_the_hyperliquid_leg_answered_but_not_kept(
         f"{AGENT.address}={MAIN.address}",
     )
     async with sim_process(seed=32) as backpack:
-        creds = {"walletAddress": MAIN.address, "privateKey": AGENT.key.hex()}
+        creds = {"walletAddress": MAIN.address, "privateKey": AGENT.key.hex(), **UNTHROTTLED}
         env = bot_env(
             tg,
             tmp_path,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from decimal import Decimal as D
 
@@ -12,7 +13,7 @@ from bot.services.strategy.arb import ArbConfig, ArbService
 from bot.venues.backpack import BackpackVenue
 from bot.venues.ccxt_venue import CcxtVenue, make_exchange
 from tests.keys import new_keypair
-from tests.simproc import SimProcess, start_sim
+from tests.simproc import UNTHROTTLED, SimProcess, start_sim
 
 
 async def test_thin_hedge_markets_are_left_out(venue_a: SimProcess) -> None:
@@ -21,7 +22,7 @@ async def test_thin_hedge_markets_are_left_out(venue_a: SimProcess) -> None:
     api = BackpackAPI(
         k.api_key, k.api_secret, venue_a.rest_url, venue_a.ws_url, logging.getLogger()
     )
-    hedge = CcxtVenue(make_exchange("hyperliquid", "", hl.rest_url))
+    hedge = CcxtVenue(make_exchange("hyperliquid", json.dumps(UNTHROTTLED), hl.rest_url))
     try:
         oi, volume = await hedge.market_stats("BTC/USDC:USDC")
         assert oi is not None and volume is not None and oi > 0 and volume > 0

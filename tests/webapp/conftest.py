@@ -13,7 +13,7 @@ import pytest
 from bot.sim import Simulator
 from bot.webapp.auth import sign
 from tests.bot import conftest as bot_fixtures
-from tests.bot.conftest import TOKEN, BotRunner, make_settings
+from tests.bot.conftest import TOKEN, BotRunner, live_settings
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import KeyPair
 
@@ -40,16 +40,12 @@ async def dash_bot(
     tg: FakeTelegram, tmp_path: Path, quiet_sim: Simulator, keys: KeyPair
 ) -> AsyncIterator[BotRunner]:
     runner = BotRunner(
-        make_settings(
+        live_settings(
             tg,
             tmp_path,
+            quiet_sim,
+            keys,
             telegram_allowed_users=f"{OWNER}:owner,{VIEWER}:viewer",
-            trading_mode="live",
-            exchange="backpack",
-            backpack_api_key=keys.api_key,
-            backpack_api_secret=keys.api_secret,
-            backpack_api_url=quiet_sim.rest_url,
-            backpack_ws_url=quiet_sim.ws_url,
             webapp_url=PUBLIC_URL,
             webapp_port=0,
         )
