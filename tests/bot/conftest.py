@@ -8,19 +8,23 @@ and start the bot again on the same database (a restart).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from bot.app import build_application, start_polling, stop_polling
 from bot.clock import Clock
 from bot.container import Services
+from bot.keyring.ring import Key
 from bot.localchat.entities import detect, parse_html
 from bot.services.access import COMMANDS
 from bot.settings import Settings
 from bot.sim import Simulator
+from bot.webapp.auth import sign
 from tests.conftest import Control
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import KeyPair, new_keypair
@@ -114,6 +118,41 @@ def live_settings(
         backpack_ws_url=sim.ws_url,
         **overrides,
     )
+
+
+#: The keyring desks' connected keys are sealed under in the tests (SECRETS_KEYRING).
+DESK_KEYRING = Key.generate("k1").entry()
+
+
+def desk_settings(
+    tg: FakeTelegram, tmp_path: Path, sim: Simulator, keys: KeyPair, **overrides: Any
+) -> Settings:
+    """Live mode on ``keys`` (the operator's desk), anyone may open a desk (``SIGNUP=open``), and
+    desks may connect their own keys through the dashboard's form."""
+    values: dict[str, Any] = {
+        "signup": "open",
+        "secrets_keyring": DESK_KEYRING,
+        "webapp_url": "https://bot.example/",
+        "webapp_port": 0,
+        **overrides,
+    }
+    return live_settings(tg, tmp_path, sim, keys, **values)
+
+
+async def connect(server_url: str, user: int, keys: KeyPair) -> dict[str, Any]:
+    """``user`` connects Backpack ``keys`` to their active desk through the key form's API."""
+    async with httpx.AsyncClient(base_url=server_url) as http:
+        r = await http.post(
+            "/api/connect",
+            json={
+                "initData": sign(user, f"user{user}", TOKEN, int(time.time())),
+                "venue": "backpack",
+                "fields": {"api_key": keys.api_key, "api_secret": keys.api_secret},
+            },
+        )
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
 
 
 @pytest.fixture

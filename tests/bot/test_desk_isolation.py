@@ -29,18 +29,15 @@ import httpx
 import pytest
 
 from bot.container import Services
-from bot.keyring.ring import Key
 from bot.services.access import CALLBACKS, COMMANDS
 from bot.sim import Simulator
-from tests.bot.conftest import ALICE, BotRunner, live_settings, make_settings
+from tests.bot.conftest import ALICE, BotRunner, connect, desk_settings, make_settings
 from tests.bot.desk_world import DAVE, SYMBOL, State, World, make_world, open_desk, state_of, under
 from tests.bot.tables import FAULT, Said, idle, is_tap, knock
-from tests.bot.test_desks import connect
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import KeyPair, new_keypair
 from tests.webapp.conftest import tma
 
-KEYRING = Key.generate("k1").entry()
 #: Rows whose screen is A's account: B's symbol must not be on it (elsewhere, market data and
 #: A's own words may name SOL).
 ACCOUNT_VIEWS = (
@@ -256,15 +253,11 @@ async def test_a_strangers_desk_reaches_nothing_of_the_operators_desk(
 async def test_a_member_of_desk_a_reaches_nothing_of_desk_b_live(
     tg: FakeTelegram, tmp_path: Path, quiet_sim: Simulator, keys: KeyPair
 ) -> None:
-    settings = live_settings(
+    settings = desk_settings(
         tg,
         tmp_path,
         quiet_sim,
         keys,
-        signup="open",
-        secrets_keyring=KEYRING,
-        webapp_url="https://bot.example/",
-        webapp_port=0,
         confirm_ttl_seconds=3600,
     )
     bot = BotRunner(settings)

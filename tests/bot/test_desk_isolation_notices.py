@@ -20,17 +20,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.exchange.client import BackpackAPI
-from bot.keyring.ring import Key
 from bot.services.access import Actor
 from bot.sim import Simulator
-from tests.bot.conftest import ALICE, BOB, BotRunner, live_settings, make_settings
+from tests.bot.conftest import ALICE, BOB, BotRunner, connect, desk_settings, make_settings
 from tests.bot.desk_world import CAROL, DAVE, code_of, db_path, open_desk
 from tests.bot.tables import idle
-from tests.bot.test_desks import connect
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import KeyPair, new_keypair
 
-KEYRING = Key.generate("k1").entry()
 A_MEMBERS, B_MEMBERS = (ALICE, BOB), (DAVE, CAROL)
 BTC, SOL = "BTC_USDC_PERP", "SOL_USDC_PERP"
 
@@ -84,15 +81,11 @@ async def test_fills_and_watchers_tell_only_their_own_desk(
     # B's own account.
     await _buy(quiet_sim, keys, BTC, "5")
     await _buy(quiet_sim, dave_keys, SOL, "1000")
-    settings = live_settings(
+    settings = desk_settings(
         tg,
         tmp_path,
         quiet_sim,
         keys,
-        signup="open",
-        secrets_keyring=KEYRING,
-        webapp_url="https://bot.example/",
-        webapp_port=0,
         funding_notice_minutes=60,
         liquidation_warning_distance="0.99",  # every position is "near" liquidation
     )

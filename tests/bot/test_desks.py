@@ -11,22 +11,16 @@ import re
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-import httpx
-
-from bot.keyring.ring import Key
 from bot.sim import Simulator
 from jobs.desks import tell_refused
-from tests.bot.conftest import ALICE, BOB, BotRunner, live_settings, make_settings
+from tests.bot.conftest import ALICE, BOB, BotRunner, connect, desk_settings, make_settings
 from tests.conftest import Control
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import KeyPair, new_keypair
-from tests.webapp.conftest import init_data
 
 CAROL = 3003
 DAVE = 4004
-KEYRING = Key.generate("k1").entry()
 
 
 def code_of(text: str) -> str:
@@ -94,21 +88,6 @@ async def test_open_signup_gives_each_stranger_their_own_paper_desk(
         await bot.stop()
 
 
-async def connect(server_url: str, user: int, keys: KeyPair) -> dict[str, Any]:
-    async with httpx.AsyncClient(base_url=server_url) as http:
-        r = await http.post(
-            "/api/connect",
-            json={
-                "initData": init_data(user),
-                "venue": "backpack",
-                "fields": {"api_key": keys.api_key, "api_secret": keys.api_secret},
-            },
-        )
-    assert r.status_code == 200, r.text
-    body: dict[str, Any] = r.json()
-    return body
-
-
 async def test_two_traders_with_their_own_keys_trade_side_by_side(
     tg: FakeTelegram,
     tmp_path: Path,
@@ -116,15 +95,11 @@ async def test_two_traders_with_their_own_keys_trade_side_by_side(
     sim_control: Control,
     keys: KeyPair,
 ) -> None:
-    settings = live_settings(
+    settings = desk_settings(
         tg,
         tmp_path,
         quiet_sim,
         keys,
-        signup="open",
-        secrets_keyring=KEYRING,
-        webapp_url="https://bot.example/",
-        webapp_port=0,
     )
     bot = BotRunner(settings)
     await bot.start()
@@ -171,15 +146,11 @@ async def test_revoked_keys_mark_the_desk_and_tell_its_owner_once(
     sim_control: Control,
     keys: KeyPair,
 ) -> None:
-    settings = live_settings(
+    settings = desk_settings(
         tg,
         tmp_path,
         quiet_sim,
         keys,
-        signup="open",
-        secrets_keyring=KEYRING,
-        webapp_url="https://bot.example/",
-        webapp_port=0,
     )
     bot = BotRunner(settings)
     await bot.start()
