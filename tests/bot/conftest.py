@@ -174,6 +174,18 @@ async def live_bot(
 
 
 @pytest.fixture
+async def desk_bot(
+    tg: FakeTelegram, tmp_path: Path, quiet_sim: Simulator, keys: KeyPair
+) -> AsyncIterator[BotRunner]:
+    """The bot live on ``keys`` against the quiet simulator, open to new desks that connect
+    their own keys (:func:`desk_settings`)."""
+    runner = BotRunner(desk_settings(tg, tmp_path, quiet_sim, keys))
+    await runner.start()
+    yield runner
+    await runner.stop()
+
+
+@pytest.fixture
 async def paper_bot(tg: FakeTelegram, tmp_path: Path) -> AsyncIterator[BotRunner]:
     """The bot as ``make run`` starts it with ``EXCHANGE=sim``: paper trading, fully offline."""
     runner = BotRunner(make_settings(tg, tmp_path))

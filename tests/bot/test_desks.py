@@ -12,9 +12,8 @@ import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
-from bot.sim import Simulator
 from jobs.desks import tell_refused
-from tests.bot.conftest import ALICE, BOB, BotRunner, connect, desk_settings, make_settings
+from tests.bot.conftest import ALICE, BOB, BotRunner, connect, make_settings
 from tests.conftest import Control
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import KeyPair, new_keypair
@@ -89,86 +88,58 @@ async def test_open_signup_gives_each_stranger_their_own_paper_desk(
 
 
 async def test_two_traders_with_their_own_keys_trade_side_by_side(
-    tg: FakeTelegram,
-    tmp_path: Path,
-    quiet_sim: Simulator,
-    sim_control: Control,
-    keys: KeyPair,
+    desk_bot: BotRunner, tg: FakeTelegram, tmp_path: Path, sim_control: Control, keys: KeyPair
 ) -> None:
-    settings = desk_settings(
-        tg,
-        tmp_path,
-        quiet_sim,
-        keys,
-    )
-    bot = BotRunner(settings)
-    await bot.start()
+    bot = desk_bot
     dave_keys = new_keypair()
+    await tg.ask(DAVE, "/start", contains="is open, on paper")
+    form = await tg.ask(DAVE, "/connect backpack", contains="Connect")
+    assert "never through this chat" in form.text
+    server = bot.app.bot_data.dashboard
+    assert (await connect(server.url, DAVE, dave_keys))["connected"] == "backpack"
+    desk = await tg.ask(DAVE, "/desk", contains="Backpack keys")
+    assert "Trading: <b>live</b>" in desk.text and "connected (key" in desk.text
+
+    for user, qty in ((ALICE, "0.01"), (DAVE, "0.02")):
+        p = await tg.ask(user, f"/buy BTC {qty}", contains="order preview")
+        assert "LIVE" in p.text.upper()
+        answer = await tg.answer_to(await tg.tap(user, p, p.button("Confirm")))
+        assert "Filled" in answer.text
+    assert await position(sim_control, keys.api_key, "BTC_USDC_PERP") == Decimal("0.01")
+    assert await position(sim_control, dave_keys.api_key, "BTC_USDC_PERP") == Decimal("0.02")
+    alice = await tg.ask(ALICE, "/positions", contains="BTC")
+    dave = await tg.ask(DAVE, "/positions", contains="BTC")
+    assert "0.01" in alice.text and "0.02" not in alice.text
+    assert "0.02" in dave.text and "0.01" not in dave.text
+
+    con = sqlite3.connect(tmp_path / "bot.db")
     try:
-        await tg.ask(DAVE, "/start", contains="is open, on paper")
-        form = await tg.ask(DAVE, "/connect backpack", contains="Connect")
-        assert "never through this chat" in form.text
-        server = bot.app.bot_data.dashboard
-        assert (await connect(server.url, DAVE, dave_keys))["connected"] == "backpack"
-        desk = await tg.ask(DAVE, "/desk", contains="Backpack keys")
-        assert "Trading: <b>live</b>" in desk.text and "connected (key" in desk.text
-
-        for user, qty in ((ALICE, "0.01"), (DAVE, "0.02")):
-            p = await tg.ask(user, f"/buy BTC {qty}", contains="order preview")
-            assert "LIVE" in p.text.upper()
-            answer = await tg.answer_to(await tg.tap(user, p, p.button("Confirm")))
-            assert "Filled" in answer.text
-        assert await position(sim_control, keys.api_key, "BTC_USDC_PERP") == Decimal("0.01")
-        assert await position(sim_control, dave_keys.api_key, "BTC_USDC_PERP") == Decimal("0.02")
-        alice = await tg.ask(ALICE, "/positions", contains="BTC")
-        dave = await tg.ask(DAVE, "/positions", contains="BTC")
-        assert "0.01" in alice.text and "0.02" not in alice.text
-        assert "0.02" in dave.text and "0.01" not in dave.text
-
-        con = sqlite3.connect(tmp_path / "bot.db")
-        try:
-            dump = "\n".join(con.iterdump())
-        finally:
-            con.close()
-        assert dave_keys.api_secret not in dump and dave_keys.api_key not in dump
-        bye = await tg.ask(DAVE, "/disconnect backpack", contains="wiped")
-        assert "back on paper" in bye.text
-        desk = await tg.ask(DAVE, "/desk", contains="Backpack keys")
-        assert "Trading: <b>paper</b>" in desk.text
+        dump = "\n".join(con.iterdump())
     finally:
-        await bot.stop()
+        con.close()
+    assert dave_keys.api_secret not in dump and dave_keys.api_key not in dump
+    bye = await tg.ask(DAVE, "/disconnect backpack", contains="wiped")
+    assert "back on paper" in bye.text
+    desk = await tg.ask(DAVE, "/desk", contains="Backpack keys")
+    assert "Trading: <b>paper</b>" in desk.text
 
 
 async def test_revoked_keys_mark_the_desk_and_tell_its_owner_once(
-    tg: FakeTelegram,
-    tmp_path: Path,
-    quiet_sim: Simulator,
-    sim_control: Control,
-    keys: KeyPair,
+    desk_bot: BotRunner, tg: FakeTelegram, tmp_path: Path, sim_control: Control, keys: KeyPair
 ) -> None:
-    settings = desk_settings(
-        tg,
-        tmp_path,
-        quiet_sim,
-        keys,
-    )
-    bot = BotRunner(settings)
-    await bot.start()
+    bot = desk_bot
     dave_keys = new_keypair()
-    try:
-        await tg.ask(DAVE, "/start", contains="is open, on paper")
-        await connect(bot.app.bot_data.dashboard.url, DAVE, dave_keys)
-        await sim_control.post("revoke", {"apiKey": dave_keys.api_key})
-        for _ in range(2):  # refused twice: the owner hears it once
-            refused = await tg.ask(DAVE, "/balance", contains="refused")
-            assert "/connect new keys" in refused.text
-        told = await tg.next_message(DAVE, "refused the keys of", timeout=10)
-        assert "other desks are not affected" in told.text
-        desk = await tg.ask(DAVE, "/desk", contains="Backpack keys")
-        assert "connect them again" in desk.text
-        alice = await tg.ask(ALICE, "/balance", contains="USDC")  # the operator trades on
-        assert "refused" not in alice.text
-        assert await tell_refused(bot.app.bot_data.factory) == 0  # told once, not again
-        assert sum("refused the keys of" in m.text for m in tg.to(DAVE)) == 1
-    finally:
-        await bot.stop()
+    await tg.ask(DAVE, "/start", contains="is open, on paper")
+    await connect(bot.app.bot_data.dashboard.url, DAVE, dave_keys)
+    await sim_control.post("revoke", {"apiKey": dave_keys.api_key})
+    for _ in range(2):  # refused twice: the owner hears it once
+        refused = await tg.ask(DAVE, "/balance", contains="refused")
+        assert "/connect new keys" in refused.text
+    told = await tg.next_message(DAVE, "refused the keys of", timeout=10)
+    assert "other desks are not affected" in told.text
+    desk = await tg.ask(DAVE, "/desk", contains="Backpack keys")
+    assert "connect them again" in desk.text
+    alice = await tg.ask(ALICE, "/balance", contains="USDC")  # the operator trades on
+    assert "refused" not in alice.text
+    assert await tell_refused(bot.app.bot_data.factory) == 0  # told once, not again
+    assert sum("refused the keys of" in m.text for m in tg.to(DAVE)) == 1
