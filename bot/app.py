@@ -272,7 +272,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
             await watchers.start_market_streams(shared)
             for services in factory.loaded():
                 await watchers.start_desk_streams(services)
-            factory.on_built.append(watchers.start_desk_streams)
+            factory.on_built += [recovery.on_build(jq), watchers.start_desk_streams]
             trading_jobs.schedule(jq, factory)
             watchers.schedule(jq, factory)
             strategy_jobs.schedule(jq, factory)

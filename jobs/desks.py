@@ -66,6 +66,7 @@ def schedule(jq: JobQueue[Any], factory: DeskFactory) -> None:
 
     async def refused() -> None:
         await tell_refused(factory)
+        await factory.reap()
 
     jq.run_repeating(safe("desks-evict", run), EVICT_SECONDS, first=EVICT_SECONDS, name="desks")
     jq.run_repeating(safe("desks-refused", refused), 5, first=5, name="desks-refused")

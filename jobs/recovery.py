@@ -8,6 +8,7 @@ some lookups failed, keeps running it every ``RETRY_SECONDS`` until everything i
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram.ext import CallbackContext, JobQueue
@@ -60,21 +61,39 @@ def announce(services: Services, rec: Recovered) -> None:
 
 
 def schedule(jq: JobQueue[Any], services: Services, first: Recovered) -> None:
-    """While the first recovery was incomplete, run it again until it is."""
+    """While a desk's first recovery was incomplete, run it again until it is (one job per
+    desk: one desk's exchange being unreachable never holds another's back)."""
     if first.complete:
         return
+    name = f"{JOB_NAME}:{services.desk.id}"
 
     async def retry(context: CallbackContext[Any, Any, Any, Any]) -> None:
         try:
             rec = await services.recovery.run()
         except Exception:
-            log.exception("recovery retry failed")
+            log.exception("recovery retry of desk %s failed", services.desk.id)
             return
         announce(services, rec)
         if rec.complete:
-            log.info("recovery complete")
-            for job in jq.get_jobs_by_name(JOB_NAME):
+            log.info("recovery of desk %s complete", services.desk.id)
+            for job in jq.get_jobs_by_name(name):
                 job.schedule_removal()
 
-    log.warning("recovery incomplete (exchange unreachable?); retrying every %.0f s", RETRY_SECONDS)
-    jq.run_repeating(retry, RETRY_SECONDS, first=RETRY_SECONDS, name=JOB_NAME)
+    log.warning(
+        "recovery of desk %s incomplete (exchange unreachable?); retrying every %.0f s",
+        services.desk.id,
+        RETRY_SECONDS,
+    )
+    jq.run_repeating(retry, RETRY_SECONDS, first=RETRY_SECONDS, name=name)
+
+
+def on_build(jq: JobQueue[Any]) -> Callable[[Services], Awaitable[None]]:
+    """The factory's hook for a desk built after start-up (first use, or again after its keys
+    changed or it idled): settle what its previous clients left unfinished before it acts."""
+
+    async def recover(services: Services) -> None:
+        recovered = await services.recovery.run()
+        announce(services, recovered)
+        schedule(jq, services, recovered)
+
+    return recover

@@ -95,6 +95,9 @@ class _Loaded:
     used_ms: int
 
 
+#: How long a dropped desk's clients stay open for the requests already on their way.
+RETIRE_GRACE_MS = 30_000
+
 #: Called once a desk's services exist (its streams start there); set by the composition root.
 DeskHook = Callable[[Services], Awaitable[None]]
 
@@ -108,6 +111,8 @@ class DeskFactory:
         self._loaded: dict[str, _Loaded] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._paper_lock = asyncio.Lock()
+        #: Desks dropped but not yet closed (see :meth:`drop`).
+        self._retired: list[_Loaded] = []
         #: Desks whose own keys the exchange refused since the last look (see ``jobs.desks``).
         self.refused: set[str] = set()
 
@@ -168,13 +173,26 @@ class DeskFactory:
         return loaded.services
 
     async def drop(self, desk_id: str) -> None:
-        """Close a desk's clients now (its keys changed or were wiped); the next use rebuilds
-        it with what is stored then."""
+        """Retire a desk's services (its keys changed or were wiped, or it idled): the next use
+        builds it anew with what is stored then. The old clients are closed only after
+        :data:`RETIRE_GRACE_MS`, so a request already on its way (an order being sent) ends
+        with its answer rather than a closed client; :meth:`reap` closes them."""
         lock = self._locks.setdefault(desk_id, asyncio.Lock())
         async with lock:
             loaded = self._loaded.pop(desk_id, None)
             if loaded is not None:
-                await loaded.stack.aclose()
+                loaded.used_ms = now_ms(self.shared.clock)
+                self._retired.append(loaded)
+
+    async def reap(self, *, everything: bool = False) -> int:
+        """Close the retired desks' clients whose grace has passed (all with ``everything``);
+        returns how many were closed."""
+        cutoff = now_ms(self.shared.clock) - RETIRE_GRACE_MS
+        due = [d for d in self._retired if everything or d.used_ms <= cutoff]
+        self._retired = [d for d in self._retired if d not in due]
+        for loaded in due:
+            await loaded.stack.aclose()
+        return len(due)
 
     async def evict_idle(self, idle_ms: int, busy: Callable[[Services], Awaitable[bool]]) -> int:
         """Close the desks unused for ``idle_ms`` that ``busy`` says have nothing open; the
@@ -192,6 +210,7 @@ class DeskFactory:
 
     async def close(self) -> None:
         """Close every desk's clients (shutdown)."""
+        await self.reap(everything=True)
         for desk_id in reversed(list(self._loaded)):
             loaded = self._loaded.pop(desk_id)
             await loaded.stack.aclose()
