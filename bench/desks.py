@@ -53,7 +53,7 @@ DESKS = 1000
 ROUNDS = 40
 WARMUP = 5
 #: Users being set up at the same time (each one's conversation is sequential).
-CONCURRENCY = 16
+CONCURRENCY = 4
 OPERATOR_USER = 1001
 FIRST_USER = 2_000_000
 FLAT_USER = 3_000_000
