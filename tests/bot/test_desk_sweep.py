@@ -15,9 +15,7 @@ DAVE = 4004
 
 async def test_untapped_previews_of_two_desks_expire(tg: FakeTelegram, tmp_path: Path) -> None:
     clock = FakeClock(time.time())
-    bot = BotRunner(
-        make_settings(tg, tmp_path, signup="open", confirm_ttl_seconds=30), clock=clock
-    )
+    bot = BotRunner(make_settings(tg, tmp_path, signup="open", confirm_ttl_seconds=30), clock=clock)
     await bot.start()
     try:
         await tg.ask(DAVE, "/start", contains="is open, on paper")
