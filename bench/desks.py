@@ -19,7 +19,8 @@ Measured, each against a figure from the same run:
   interval (``STRATEGY_INTERVAL_SECONDS``' default; the bench's own bot runs it only when asked);
   one round of the account watchers (liquidation distance, every built desk) against theirs.
 
-Run: ``python -m bench.desks --desks 100`` (``BENCH_DESKS`` also sets it; default 1,000), or
+Run: ``python -m bench.desks --desks 100`` (``BENCH_DESKS`` also sets it; default 1,000;
+``--concurrency`` conversations at a time, default 4), or
 ``python -m bench desks --desks 100``, or ``python -m bench`` for every benchmark.
 """
 
@@ -163,9 +164,11 @@ async def open_desk(chat: Chat, user: int, full: bool) -> None:
     await chat.ask(user, "/strategy approve", "")
 
 
-async def open_desks(chat: Chat, users: list[int], full: bool) -> float:
-    """Open every user's desk, ``CONCURRENCY`` conversations at a time; seconds taken."""
-    gate = asyncio.Semaphore(CONCURRENCY)
+async def open_desks(
+    chat: Chat, users: list[int], full: bool, concurrency: int = CONCURRENCY
+) -> float:
+    """Open every user's desk, ``concurrency`` conversations at a time; seconds taken."""
+    gate = asyncio.Semaphore(concurrency)
 
     async def one(user: int) -> None:
         async with gate:
@@ -190,7 +193,7 @@ async def watch_round(factory: DeskFactory) -> float:
     return time.perf_counter() - t0
 
 
-async def measure(n: int, rounds: int = ROUNDS) -> dict[str, float]:
+async def measure(n: int, rounds: int = ROUNDS, concurrency: int = CONCURRENCY) -> dict[str, float]:
     out: dict[str, float] = {"desks": n}
     token = f"{BOT_ID}:{secrets.token_urlsafe(24)}"
     with tempfile.TemporaryDirectory() as tmp:
@@ -224,7 +227,7 @@ async def measure(n: int, rounds: int = ROUNDS) -> dict[str, float]:
             out["tap1_p50"], out["tap1_p95"] = await taps(chat, operator, rounds)
 
             users = [FIRST_USER + i for i in range(n)]
-            out["open_s"] = await open_desks(chat, users, full=True)
+            out["open_s"] = await open_desks(chat, users, True, concurrency)
             out["rss_full"] = settle()
             out["fds_full"] = open_fds()
             out["loaded_full"] = len(factory.loaded())
@@ -243,7 +246,7 @@ async def measure(n: int, rounds: int = ROUNDS) -> dict[str, float]:
 
             flat = [FLAT_USER + i for i in range(n)]
             out["rss_before_flat"] = settle()
-            out["open_flat_s"] = await open_desks(chat, flat, full=False)
+            out["open_flat_s"] = await open_desks(chat, flat, False, concurrency)
             out["rss_flat"] = settle()
             out["fds_flat"] = open_fds()
             t0 = time.perf_counter()
@@ -367,16 +370,20 @@ def _args(argv: list[str]) -> argparse.Namespace:
         "--desks", type=int, default=int(os.environ.get("BENCH_DESKS", DESKS)), metavar="N"
     )
     parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument(
+        "--concurrency", type=int, default=CONCURRENCY, help="conversations at the same time"
+    )
     args, _ = parser.parse_known_args(argv)
     return args
 
 
 def main(argv: list[str] | None = None) -> None:
     args = _args(sys.argv[1:] if argv is None else argv)
-    if args.desks < 1 or args.rounds < 2:
-        raise SystemExit("--desks must be ≥ 1 and --rounds ≥ 2")
+    if args.desks < 1 or args.rounds < 2 or args.concurrency < 1:
+        raise SystemExit("--desks and --concurrency must be ≥ 1, --rounds ≥ 2")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    print(table(asyncio.run(measure(args.desks, args.rounds))), flush=True)
+    result = asyncio.run(measure(args.desks, args.rounds, args.concurrency))
+    print(table(result), flush=True)
 
 
 if __name__ == "__main__":
