@@ -1,5 +1,8 @@
 """``python -m bench``: run every ``bench/*.py`` module that defines ``main()``.
 
+``python -m bench desks --desks 100`` runs only the named modules; the options after the names
+are left in ``sys.argv`` for them to read.
+
 Each module prints its own table (rates against a baseline measured in the same run).
 """
 
@@ -18,8 +21,11 @@ import bench
 def main() -> int:
     """Import each benchmark module in name order and run its ``main()`` (sync or async)."""
     failed = 0
+    names = []
+    while len(sys.argv) > 1 and not sys.argv[1].startswith("-"):
+        names.append(sys.argv.pop(1))
     for info in sorted(pkgutil.iter_modules(bench.__path__), key=lambda i: i.name):
-        if info.name.startswith("_"):
+        if info.name.startswith("_") or (names and info.name not in names):
             continue
         module = importlib.import_module(f"bench.{info.name}")
         entry = getattr(module, "main", None)

@@ -17,10 +17,12 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+import httpx
 from nacl.signing import SigningKey
 
 from bot.clock import Clock
 from bot.exchange.client import BackpackAPI
+from bot.exchange.transport import default_transport
 from bot.faults import paper_faults
 from bot.keyring.source import KeySource
 from bot.keyring.vault import PAPER_ACCOUNT, PAPER_HEDGE, PAPER_HYPERLIQUID, Vault
@@ -65,6 +67,8 @@ class PaperExchange:
             clock=clock,
             control=False,  # no /_sim/* door: any web page could reach a loopback port
         )
+        #: The one connection pool of the desks' clients (:meth:`client_for`), made on first use.
+        self._pool: httpx.AsyncBaseTransport | None = None
 
     async def start(self, db: Database) -> tuple[BackpackAPI, BackpackAPI]:
         """Start the engine; returns (account client, market-data client)."""
@@ -74,7 +78,7 @@ class PaperExchange:
         log.info("paper exchange (simulator) at %s", self.sim.rest_url)
         secret = await vault(s, db).get_or_create(PAPER_ACCOUNT, new_signing_secret)
         exchange_log = logging.getLogger("bot.exchange")
-        account = self.client_for(secret)
+        account = self._client(secret, None)  # its own pool: signed orders take the direct wire
         rest, ws = (
             (s.backpack_api_url, s.backpack_ws_url)
             if self.real_data
@@ -102,7 +106,15 @@ class PaperExchange:
 
     def client_for(self, secret: str) -> BackpackAPI:
         """A client of the paper account whose signing key is ``secret`` (base64 ed25519): the
-        engine opens an account for a key it has not seen (each desk has its own)."""
+        engine opens an account for a key it has not seen (each desk has its own).
+
+        Every such client borrows the engine's one connection pool (:class:`LentPool`): a
+        thousand paper desks keep a few connections to the engine, not two each."""
+        if self._pool is None:
+            self._pool = default_transport()
+        return self._client(secret, LentPool(self._pool))
+
+    def _client(self, secret: str, pool: httpx.AsyncBaseTransport | None) -> BackpackAPI:
         return BackpackAPI(
             None,
             secret,
@@ -110,6 +122,7 @@ class PaperExchange:
             self.sim.ws_url,
             logging.getLogger("bot.exchange"),
             clock=self.clock,
+            transport=pool,
             stream_silence_timeout=self.settings.stale_stream_seconds,
         )
 
@@ -138,6 +151,23 @@ class PaperExchange:
 
     async def stop(self) -> None:
         await self.sim.stop()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.aclose()
+
+
+class LentPool(httpx.AsyncBaseTransport):
+    """The paper engine's connection pool as one client sees it: requests go through it, and
+    closing the client (its desk evicted) leaves it open for the others; the engine closes it."""
+
+    def __init__(self, pool: httpx.AsyncBaseTransport) -> None:
+        self._pool = pool
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        return None
 
 
 HEDGE_KEY = PAPER_HEDGE.name

@@ -10,10 +10,12 @@ from typing import Any
 
 from telegram.ext import JobQueue
 
+from bot.clock import now_ms
 from bot.container import Services
 from bot.desks.factory import DeskFactory
 from bot.render import trading as render
 from bot.services.notices.outbox import Note
+from bot.storage.desks_scope import desks_with_due_confirmations
 from jobs.common import safe
 
 SWEEP_SECONDS = 5.0
@@ -30,10 +32,21 @@ async def sweep(services: Services) -> int:
     return len(outcomes)
 
 
+async def sweep_all(factory: DeskFactory) -> int:
+    """Sweep the built desks that have something due, found with one query across desks (a
+    thousand idle desks cost one query every ``SWEEP_SECONDS``, not a thousand)."""
+    due = await desks_with_due_confirmations(factory.shared.db, now_ms(factory.shared.clock))
+    expired = 0
+    for desk_id in sorted(due):
+        services = factory.peek(desk_id)  # a desk not built has no preview on screen
+        if services is not None:
+            expired += await sweep(services)
+    return expired
+
+
 def schedule(jq: JobQueue[Any], factory: DeskFactory) -> None:
     async def run() -> None:
-        for services in factory.loaded():  # a desk not built has no preview on screen
-            await sweep(services)
+        await sweep_all(factory)
 
     jq.run_repeating(
         safe("expiry-sweeper", run), SWEEP_SECONDS, first=SWEEP_SECONDS, name="expiry-sweeper"

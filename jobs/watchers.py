@@ -137,6 +137,8 @@ def schedule(jq: JobQueue[Any], factory: DeskFactory) -> None:
     def per_desk(name: str, fn: Callable[[Services], Awaitable[list[Notice]]]) -> Any:
         async def run() -> None:
             for services in factory.loaded():
+                if factory.peek(services.desk.id) is not services:
+                    continue  # closed (idle, or its keys changed) since the round began
                 try:
                     deliver(services, await fn(services))
                 except Exception:  # one desk's failure never stops another's watch

@@ -51,3 +51,15 @@ async def _desks(db: Database, *, pending: bool) -> set[str]:
     )
     async with db.session() as s:
         return {str(d) for d in (await s.execute(query)).scalars()}
+
+
+async def desks_with_due_confirmations(db: Database, now_ms: int) -> set[str]:
+    """Desks with a ``pending`` confirmation whose time is up (what ``TradingStore.due`` of
+    each would return): one query for the expiry sweeper, not one per built desk."""
+    async with db.session() as s:
+        rows = await s.scalars(
+            select(Confirmation.desk_id)
+            .where(Confirmation.status == PENDING, Confirmation.expires_at_ms <= now_ms)
+            .distinct()
+        )
+        return {str(d) for d in rows}

@@ -18,6 +18,7 @@ from bot.storage.alerts import AlertStore
 from bot.storage.db import Database
 from bot.storage.desks_scope import (
     desks_to_recover,
+    desks_with_due_confirmations,
     desks_with_strategy_on,
     desks_with_unfinished_work,
 )
@@ -340,3 +341,15 @@ async def test_cross_desk_questions_name_the_desks_with_work(db: Database) -> No
     await StrategyStore(db, desk=d).save_settings(now_ms=NOW, mode="off")
     await StrategyStore(db, desk=e).save_settings(now_ms=NOW, mode="auto")
     assert await desks_with_strategy_on(db) == {c, e}
+
+
+async def test_one_question_names_the_desks_with_a_confirmation_due(db: Database) -> None:
+    f, g, h = "df", "dg", "dh"
+    await TradingStore(db, desk=f).add(confirmation("tf", ALICE))  # due at NOW + 60 s
+    await TradingStore(db, desk=g).add(confirmation("tg", ALICE, status=DONE))
+    th = TradingStore(db, desk=h)
+    await th.add(confirmation("th", BOB))
+    assert await th.claim("th", BOB, NOW)  # executing: not the sweeper's
+    assert await desks_with_due_confirmations(db, NOW) == set()
+    assert await desks_with_due_confirmations(db, NOW + 60_000) == {f}
+    assert [r.token for r in await TradingStore(db, desk=f).due(NOW + 60_000)] == ["tf"]

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from bot.alerts.service import AlertService
 from bot.clock import Clock, now_ms
 from bot.exchange.client import BackpackAPI
-from bot.services.access import Actor, Role, trade_notices
+from bot.services.access import Role, trade_notices
 from bot.services.account.views import AccountService
 from bot.services.market import apr, funding_payment
 from bot.storage.alerts import AlertStore
@@ -179,7 +179,9 @@ class WatcherService:
         out: list[Notice] = []
         minutes = self.config.funding_notice_minutes
         now = now_ms(self.clock)
-        positions = await self.account_api.get_positions()
+        positions = [p for p in await self.account_api.get_positions() if p["quantity"] != 0]
+        if not positions:  # a flat desk costs one read, not the public mark prices too
+            return out
         marks = {r["symbol"]: r for r in await self.market_api.get_mark_prices()}
         for p in positions:
             qty = Decimal(p["quantity"])
@@ -219,22 +221,23 @@ class WatcherService:
         out: list[Notice] = []
         limit = self.config.liquidation_warning_distance
         now = now_ms(self.clock)
-        for p in await self.account.positions(Actor.bot()):
-            if p.liquidation is None or p.liquidation <= 0 or p.mark <= 0:
+        # The positions alone (their stops, which /positions shows, are not needed here).
+        for row in await self.account_api.get_positions():
+            liquidation, mark = _dec(row.get("liquidationPrice")), _dec(row.get("markPrice"))
+            if liquidation <= 0 or mark <= 0:
                 continue
-            distance = abs(p.mark - p.liquidation) / p.mark
+            distance = abs(mark - liquidation) / mark
             if distance > limit:
                 continue
+            symbol, quantity = str(row["symbol"]), Decimal(row["quantity"])
             for user, chat in targets:
-                key = f"liq:{user}:{p.symbol}"
+                key = f"liq:{user}:{symbol}"
                 last = await self.store.mark(key)
                 if last is not None and now - last.at_ms < LIQ_REPEAT_MS:
                     continue
                 await self.store.set_mark(key, now)
                 out.append(
-                    LiquidationWarning(
-                        user, chat, p.symbol, p.quantity, p.mark, p.liquidation, distance
-                    )
+                    LiquidationWarning(user, chat, symbol, quantity, mark, liquidation, distance)
                 )
         return out
 
@@ -287,3 +290,13 @@ class WatcherService:
             (r["symbol"], r["fundingRate"], apr(r["fundingRate"], Decimal(1))) for r in top
         )
         return [Digest(user, chat, lines) for user, chat in targets]
+
+
+def _dec(value: Any) -> Decimal:
+    """A wire number (already a ``Decimal`` when the client knows the field) or 0."""
+    if isinstance(value, Decimal):
+        return value
+    try:
+        return Decimal(str(value or 0))
+    except ArithmeticError:
+        return Decimal(0)
