@@ -17,7 +17,7 @@ Measured, each against a figure from the same run:
   ``N``-desk bot's other desks.
 * one strategy cycle over every desk (:func:`jobs.strategy.run_all`) against the cycle
   interval (``STRATEGY_INTERVAL_SECONDS``' default; the bench's own bot runs it only when asked);
-  one round of the account watchers (liquidation distance, every built desk) against theirs.
+  one round of the account watchers (funding and liquidation, every built desk) against theirs.
 
 Run: ``python -m bench.desks --desks 100`` (``BENCH_DESKS`` also sets it; default 1,000;
 ``--concurrency`` conversations at a time, default 4), or
@@ -185,11 +185,11 @@ def settle() -> float:
 
 
 async def watch_round(factory: DeskFactory) -> float:
-    """One round of the liquidation watcher over every built desk, as ``watch-liquidation``
-    runs it; seconds."""
+    """One round of the account watchers (funding notices and liquidation distance, on one read
+    of the positions) over every built desk, as ``watch-account`` runs it; seconds."""
     t0 = time.perf_counter()
     for services in factory.loaded():
-        await services.watchers.liquidation()
+        await services.watchers.account_round()
     return time.perf_counter() - t0
 
 
@@ -331,7 +331,7 @@ def table(r: dict[str, float]) -> str:
             f"< interval {cycle_ok}",
         ),
         (
-            f"liquidation watch round, {r['loaded_full']:.0f} desks (s)",
+            f"account watch round, {r['loaded_full']:.0f} desks (s)",
             f"{r['watch_s']:.1f}",
             "30 s",
             f"{r['watch_s'] / 30:.2f}",

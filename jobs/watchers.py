@@ -160,14 +160,12 @@ def schedule(jq: JobQueue[Any], factory: DeskFactory) -> None:
 
         return safe(name, run)
 
+    # One read of each desk's positions serves both: funding notices and liquidation warnings.
     jq.run_repeating(
-        per_desk("watch-funding", lambda d: d.watchers.funding()), 60, first=5, name="watch-funding"
-    )
-    jq.run_repeating(
-        per_desk("watch-liquidation", lambda d: d.watchers.liquidation()),
+        per_desk("watch-account", lambda d: d.watchers.account_round()),
         30,
         first=3,
-        name="watch-liq",
+        name="watch-account",
     )
     jq.run_repeating(once("watch-stale", public.stale), 2, first=2, name="watch-stale")
     jq.run_repeating(

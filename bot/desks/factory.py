@@ -387,7 +387,7 @@ class DeskFactory:
                 stale_stream_seconds=s.stale_stream_seconds,
             ),
             sh.alerts,
-            AlertStore(sh.db, desk=desk.id),  # its watch marks are the desk's
+            sh.alert_store.for_desk(desk.id),  # its watch marks; the users' settings shared
             market_api,
             account_api,
             account_service,

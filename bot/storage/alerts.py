@@ -156,6 +156,16 @@ class AlertStore:
     def __init__(self, db: Database, *, desk: str = OPERATOR_DESK) -> None:
         self.db = db
         self.desk = desk
+        #: Users' notification settings as last read or written here: every watcher round of
+        #: every desk asks for them, and they change only through :meth:`save_settings`.
+        self._notify: dict[int, NotifySettings | None] = {}
+
+    def for_desk(self, desk: str) -> AlertStore:
+        """This store's view of ``desk``'s watch marks, sharing its settings cache (one process
+        writes settings through any of them)."""
+        view = AlertStore(self.db, desk=desk)
+        view._notify = self._notify
+        return view
 
     async def add(
         self,
@@ -266,10 +276,15 @@ class AlertStore:
     # ------------------------------------------------------------------ notification settings
 
     async def settings(self, user_id: int, chat_id: int | None = None) -> NotifySettings:
-        async with self.db.session() as s:
-            row = await s.get(NotifyRow, user_id)
-            if row is not None:
-                return _notify(row)
+        if user_id in self._notify:
+            known = self._notify[user_id]
+        else:
+            async with self.db.session() as s:
+                row = await s.get(NotifyRow, user_id)
+                known = _notify(row) if row is not None else None
+            self._notify[user_id] = known
+        if known is not None:
+            return known
         return NotifySettings(user_id=user_id, chat_id=chat_id if chat_id is not None else user_id)
 
     async def save_settings(self, st: NotifySettings) -> None:
@@ -282,6 +297,7 @@ class AlertStore:
             row.funding, row.positions, row.fills = st.funding, st.positions, st.fills
             row.digest, row.quiet_start, row.quiet_end = st.digest, st.quiet_start, st.quiet_end
             row.strategy = st.strategy
+        self._notify[st.user_id] = st
 
     # ------------------------------------------------------------------ marks
 

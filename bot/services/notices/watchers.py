@@ -23,7 +23,7 @@ from bot.exchange.client import BackpackAPI
 from bot.services.access import Role, trade_notices
 from bot.services.account.views import AccountService
 from bot.services.market import apr, funding_payment
-from bot.storage.alerts import AlertStore
+from bot.storage.alerts import AlertStore, WatchMarkView
 
 log = logging.getLogger("bot.watchers")
 
@@ -127,6 +127,8 @@ class WatcherService:
         self.account = account
         self.clock = clock
         self.polling = False
+        #: The first side of each open position per user, known once read (it never changes).
+        self._opened: dict[str, WatchMarkView] = {}
 
     async def _targets(self, flag: str) -> list[tuple[int, int]]:
         out = []
@@ -173,16 +175,31 @@ class WatcherService:
     async def funding(self) -> list[Notice]:
         """Funding notices ahead of each funding time, and warnings when a rate flips so that a
         position which earned funding starts paying it."""
-        targets = await self._targets("funding")
-        if not targets:
+        if not await self._targets("funding"):
             return []
+        return await self._funding(await self._open_positions())
+
+    async def account_round(self) -> list[Notice]:
+        """Both account watchers on one read of the positions (the job every desk runs)."""
+        funding, positions = await self._targets("funding"), await self._targets("positions")
+        if not funding and not positions:
+            return []
+        rows = await self._open_positions()
+        out = await self._funding(rows) if funding else []
+        return out + (await self._liquidation(rows) if positions else [])
+
+    async def _open_positions(self) -> list[dict[str, Any]]:
+        return [p for p in await self.account_api.get_positions() if p["quantity"] != 0]
+
+    async def _funding(self, positions: list[dict[str, Any]]) -> list[Notice]:
+        targets = await self._targets("funding")
         out: list[Notice] = []
+        if not positions or not targets:  # a flat desk costs one read, not the mark prices too
+            return out
         minutes = self.config.funding_notice_minutes
         now = now_ms(self.clock)
-        positions = [p for p in await self.account_api.get_positions() if p["quantity"] != 0]
-        if not positions:  # a flat desk costs one read, not the public mark prices too
-            return out
         marks = {r["symbol"]: r for r in await self.market_api.get_mark_prices()}
+        seen: set[str] = set()
         for p in positions:
             qty = Decimal(p["quantity"])
             sym = p["symbol"]
@@ -194,35 +211,43 @@ class WatcherService:
             pays = (rate > 0 and qty > 0) or (rate < 0 and qty < 0)
             for user, chat in targets:
                 key = f"open:{user}:{sym}:{p.get('positionId', '')}"
-                first = await self.store.mark(key)
+                seen.add(key)
+                first = self._opened.get(key) or await self.store.mark(key)
                 if first is None:
                     await self.store.set_mark(key, now, "pays" if pays else "earns")
-                elif (
-                    first.value == "earns"
-                    and pays
-                    and await self.store.claim_mark(
-                        f"flip:{user}:{sym}:{p.get('positionId', '')}:{next_ms}", now
-                    )
-                ):
-                    out.append(FundingFlip(user, chat, sym, qty, rate))
+                    self._opened[key] = WatchMarkView(now, "pays" if pays else "earns")
+                else:
+                    self._opened[key] = first  # a position's first side never changes
+                    if (
+                        first.value == "earns"
+                        and pays
+                        and await self.store.claim_mark(
+                            f"flip:{user}:{sym}:{p.get('positionId', '')}:{next_ms}", now
+                        )
+                    ):
+                        out.append(FundingFlip(user, chat, sym, qty, rate))
                 if next_ms and 0 <= next_ms - now <= minutes * 60_000:
                     key = f"fund:{user}:{sym}:{next_ms}"
                     if await self.store.claim_mark(key, now):
                         left = max(1, round((next_ms - now) / 60_000))
                         payment = funding_payment(rate, qty, mark)
                         out.append(FundingNotice(user, chat, sym, qty, rate, payment, left))
+        self._opened = {k: v for k, v in self._opened.items() if k in seen}  # closed ones go
         return out
 
     async def liquidation(self) -> list[Notice]:
         """Positions whose mark is within the warning distance of liquidation (every 30 min)."""
-        targets = await self._targets("positions")
-        if not targets:
+        if not await self._targets("positions"):
             return []
+        return await self._liquidation(await self.account_api.get_positions())
+
+    async def _liquidation(self, positions: list[dict[str, Any]]) -> list[Notice]:
+        targets = await self._targets("positions")
         out: list[Notice] = []
         limit = self.config.liquidation_warning_distance
         now = now_ms(self.clock)
         # The positions alone (their stops, which /positions shows, are not needed here).
-        for row in await self.account_api.get_positions():
+        for row in positions:
             liquidation, mark = _dec(row.get("liquidationPrice")), _dec(row.get("markPrice"))
             if liquidation <= 0 or mark <= 0:
                 continue
