@@ -160,7 +160,8 @@ def period_table(
     desk's opening, whichever is earlier) on: never a period before the account existed. The
     money columns are to the cent and each net adds its row's cents (as ``/pnl``)."""
     ordered = sorted(entries, key=lambda e: e.at_ms)
-    known = [t for t in (ordered[0].at_ms if ordered else None, opened_ms) if t is not None]
+    # the operator's desk predates desks: its opening is unknown (0) and its journal tells
+    known = [t for t in (ordered[0].at_ms if ordered else None, opened_ms) if t]
     first = min(known) if known else None
     starts = period_starts(span, count, now)
     bounds = [int(s.timestamp() * 1000) for s in starts] + [int(now.timestamp() * 1000) + 1]
