@@ -43,7 +43,7 @@ async def positions(update: Update, context: Context) -> None:
         text = render_arb.pairs(pairs) + (
             "" if text.endswith("no open positions") else "\n\n" + text
         )
-    await shown(context, await reply(update, text, markup), markup)
+    await shown(context, await reply(update, text, markup), markup, text=text)
 
 
 @guarded
@@ -70,10 +70,11 @@ async def shown(
     msg: Message | None,
     markup: InlineKeyboardMarkup | None,
     about: tuple[str, str] | None = None,
+    text: str | None = None,
 ) -> None:
     """Record which position or order each button of ``msg`` acts on (``about``: all of them
     act on that one): when that closes, fills or is cancelled, the fill watcher edits the
-    keyboard."""
+    keyboard (and, given the message's ``text``, its text)."""
     if msg is None or markup is None:
         return
     r = rt(context)
@@ -81,7 +82,7 @@ async def shown(
         Button(row, label, data, *(about or _target(data)))
         for row, label, data in render_keyboards.buttons(markup)
     ]
-    await r.events.record(msg.chat_id, msg.message_id, buttons, now_ms(r.clock))
+    await r.events.record(msg.chat_id, msg.message_id, buttons, now_ms(r.clock), text)
 
 
 async def stale_tap(context: Context, query: CallbackQuery, answer: str) -> None:

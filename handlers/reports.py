@@ -36,7 +36,7 @@ LOG_DEFAULT, LOG_MAX = 20, 40
 
 def _reports(context: Context) -> ReportService:
     r = rt(context)
-    return ReportService(r.journal, r.clock)
+    return ReportService(r.journal, r.clock, opened_ms=r.desk.created_at_ms)
 
 
 async def _table(update: Update, context: Context, span: Span) -> None:

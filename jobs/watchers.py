@@ -30,6 +30,7 @@ from bot.clock import now_ms
 from bot.container import Services
 from bot.desks.factory import DeskFactory, Shared
 from bot.desks.model import OPERATOR
+from bot.render import account as render_account
 from bot.render import alerts as render
 from bot.render import keyboards as render_keyboards
 from bot.render import money
@@ -116,6 +117,10 @@ async def start_desk_streams(services: Services) -> None:
     async def on_keyboards(ended: list[Keyboard]) -> None:
         for k in ended:
             markup = render_keyboards.markup(k.rows)
+            if k.text is not None and k.closed:  # /positions: its text no longer shows it open
+                text = render_account.closed_positions(k.text, k.closed, services.market.tick)
+                services.outbox.send(Note(k.chat_id, None, text, markup, edit=k.message_id))
+                continue
             services.outbox.send(
                 Note(k.chat_id, None, "", markup, edit=k.message_id, only_markup=True)
             )

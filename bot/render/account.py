@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+import html
+import re
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -101,6 +104,40 @@ def order_gone(order_id: str, fate: str | None) -> str:
     if fate:
         return f"order {order_id} already {fate}"
     return f"order {order_id} is no longer open"
+
+
+def closed_positions(
+    text: str, closed: Sequence[tuple[str, str]], tick: money.Ticks = money.no_tick
+) -> str:
+    """An older ``/positions`` message once positions it shows are over: each closed
+    position's block becomes one struck-through line saying what closed it (``✖️ <s>BTC_USDC_PERP
+    LONG 0.01</s>`` then ``closed by its stop-loss at 58,000.0``); the other positions stay as
+    they were shown. One short line reads well on a phone, and the struck name keeps the
+    message recognisable when scrolling back."""
+    fates = dict(closed)
+    blocks = text.split("\n\n")
+    for i, block in enumerate(blocks):
+        first, _, _ = block.partition("\n")
+        head = re.fullmatch(r"[🟢🔴] <b>(.+?)</b> (.*)", first)
+        if head is None or html.unescape(head.group(1)) not in fates:
+            continue
+        symbol = html.unescape(head.group(1))
+        blocks[i] = (
+            f"✖️ <s>{head.group(1)} {head.group(2)}</s>\n{_fate(fates[symbol], tick(symbol))}"
+        )
+    return "\n\n".join(blocks)
+
+
+def _fate(gone: str, tick: Decimal | None) -> str:
+    """``stop-loss@58000`` → ``closed by its stop-loss at 58,000.0``; else what it says."""
+    name, at, wire = gone.partition("@")
+    if not at:
+        return esc(gone)
+    try:
+        price = money.price(Decimal(wire), tick)
+    except InvalidOperation:
+        return f"closed by its {esc(name)}"
+    return f"closed by its {esc(name)} at {price}"
 
 
 def position_gone(symbol: str) -> str:

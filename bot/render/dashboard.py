@@ -119,6 +119,8 @@ def _row(r: PnlRow) -> dict[str, str]:
 
 
 def pnl(report: PnlReport, curve: str) -> dict[str, Any]:
+    """The PnL page: the same cents as ``/pnl`` (nets and total add up what is shown)."""
+    report = report.in_cents()
     return {
         "period": report.period,
         "title": PERIOD_TITLES.get(report.period, report.period),
@@ -150,7 +152,7 @@ def funding(report: PnlReport, venue: str) -> list[dict[str, str]]:
             "venue": venue,
             "funding": signed_usd(r.funding),
         }
-        for r in report.rows
+        for r in report.in_cents().rows
         if r.funding
     ]
 

@@ -81,11 +81,24 @@ def joined(member: Membership, created: bool) -> str:
     return f"🗂 You joined <b>{esc(member.desk.name)}</b> as {member.role}."
 
 
+#: What an invited member may do, said to the owner who invites them.
+GRANTS: dict[Role, str] = {
+    "viewer": "A viewer sees market data and the account (read only) and sets their own alerts.",
+    "trader": (
+        "A trader trades too, but cannot change the strategy's mode or settings, the members "
+        "or the keys."
+    ),
+    "owner": "An owner may do everything.",
+}
+
+
 def invite(link: str, role: Role, expires_at_ms: int) -> str:
+    """The link on its own line (a tap or a long press copies it), what the role grants, and
+    that it works once."""
     return (
         f"✉️ Invitation as <b>{role}</b>, for one person, until {_when(expires_at_ms)}:\n"
         f"{esc(link)}\n"
-        "Whoever opens it first joins this desk; then it stops working."
+        f"{GRANTS[role]} Whoever opens it first joins this desk; then it stops working."
     )
 
 

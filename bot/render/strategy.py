@@ -10,7 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.render import money
 from bot.render.common import esc, mode_badge, num, pct, safe, signed_usd, usd
-from bot.services.account.journal import PnlReport, PnlRow
+from bot.services.account.journal import PnlReport, PnlRow, cents
 from bot.services.orders.confirm import Status
 from bot.services.strategy.control import ApprovalResult, PositionView, Proposal, StrategyStatus
 from bot.storage.strategy import ActionRecord
@@ -323,6 +323,9 @@ def _pnl_row(r: PnlRow) -> str:
 
 
 def pnl(rep: PnlReport) -> str:
+    """``/pnl``: every amount to the cent, and the nets and the total add up the shown cents
+    (:meth:`PnlReport.in_cents`)."""
+    rep = rep.in_cents()
     title = {"day": "last 24 h", "week": "last 7 days", "all": "all time"}[rep.period]
     lines = [f"<b>PnL, {title}</b> · {mode_badge(rep.mode)}"]
     if not rep.rows:
@@ -408,8 +411,8 @@ def hedge_funding(venue: str, rows: Mapping[str, Decimal]) -> str:
     if not rows:
         lines.append("no funding payments yet")
     for symbol, amount in sorted(rows.items()):
-        lines.append(f"{esc(symbol)}: funding {esc(signed_usd(amount))}")
-    if rows:
-        total = sum(rows.values(), Decimal(0))
+        lines.append(f"{esc(symbol)}: funding {esc(signed_usd(cents(amount)))}")
+    if rows:  # the total adds the shown cents
+        total = sum((cents(a) for a in rows.values()), Decimal(0))
         lines.append(f"total funding there: {esc(signed_usd(total))}")
     return "\n".join(lines)

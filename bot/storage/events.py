@@ -11,6 +11,9 @@ Two questions about events from the exchange's private order stream are answered
   (``position``/``order`` and the symbol or order id). When that thing closes, fills, is
   cancelled or fires, the rows are marked ``gone`` with what happened, the messages' keyboards
   are rebuilt from the rows still live, and a late tap is answered with that fate.
+* *What did that message say?* ``/positions`` keeps its text (:class:`AppMeta`, by desk, chat
+  and message) so that, when a position it shows closes, the message's text is edited too: the
+  closed position is no longer shown as open (:attr:`Keyboard.text`, :attr:`Keyboard.closed`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.keyring.ring import OPERATOR_DESK
 from bot.storage.base import Base, desk_column
+from bot.storage.core import AppMeta
 from bot.storage.db import Database
 from bot.storage.trading_rows import (
     KIND_CANCEL,
@@ -78,6 +82,19 @@ class Keyboard:
     chat_id: int
     message_id: int
     rows: tuple[tuple[tuple[str, str], ...], ...]
+    #: The message's text as sent, when it was kept (``/positions``), and the positions it
+    #: shows that are over, with what happened to each (:func:`stop_fate` or ``"closed"``).
+    text: str | None = None
+    closed: tuple[tuple[str, str], ...] = ()
+
+
+def stop_fate(name: str, price: str) -> str:
+    """What a position closed by its stop is marked with: ``stop-loss@58000.5``."""
+    return f"{name}@{price}"
+
+
+def _text_key(desk: str, chat_id: int, message_id: int) -> str:
+    return f"shown:{desk}:{chat_id}:{message_id}"
 
 
 class EventStore:
@@ -152,10 +169,18 @@ class EventStore:
     # ------------------------------------------------------------------ buttons
 
     async def record(
-        self, chat_id: int, message_id: int, buttons: Sequence[Button], now_ms: int
+        self,
+        chat_id: int,
+        message_id: int,
+        buttons: Sequence[Button],
+        now_ms: int,
+        text: str | None = None,
     ) -> None:
-        """Remember the buttons of a message just sent."""
+        """Remember the buttons of a message just sent (and its ``text``, to edit it when a
+        position it shows closes)."""
         async with self.db.session() as s, s.begin():
+            if text is not None:
+                await s.merge(AppMeta(key=_text_key(self.desk, chat_id, message_id), value=text))
             for b in buttons:
                 s.add(
                     MessageButton(
@@ -198,6 +223,19 @@ class EventStore:
             for chat_id, message_id in messages:
                 out.append(await self._keyboard(s, chat_id, message_id))
             return out
+
+    async def label(self, kind: str, key: str) -> str | None:
+        """The label of a button about ``key`` (live or gone), e.g. ``🗑 SL 58,000.0``."""
+        async with self.db.session() as s:
+            return await s.scalar(
+                select(MessageButton.label)
+                .where(
+                    MessageButton.desk_id == self.desk,
+                    MessageButton.kind == kind,
+                    MessageButton.key == key,
+                )
+                .limit(1)
+            )
 
     async def live(self, kind: str, key: str) -> bool:
         """Whether some message still shows a button about ``key``."""
@@ -247,12 +285,15 @@ class EventStore:
 
     async def forget_before(self, before_ms: int) -> None:
         """Drop the records of old messages (their buttons are long out of sight)."""
+        old = (MessageButton.desk_id == self.desk, MessageButton.created_at_ms < before_ms)
         async with self.db.session() as s, s.begin():
-            await s.execute(
-                delete(MessageButton).where(
-                    MessageButton.desk_id == self.desk, MessageButton.created_at_ms < before_ms
-                )
+            shown = await s.execute(
+                select(MessageButton.chat_id, MessageButton.message_id).where(*old).distinct()
             )
+            keys = [_text_key(self.desk, c, m) for c, m in shown]
+            if keys:
+                await s.execute(delete(AppMeta).where(AppMeta.key.in_(keys)))
+            await s.execute(delete(MessageButton).where(*old))
 
     async def _keyboard(self, s: AsyncSession, chat_id: int, message_id: int) -> Keyboard:
         live = await s.scalars(
@@ -268,4 +309,23 @@ class EventStore:
         rows: dict[int, list[tuple[str, str]]] = {}
         for b in live:
             rows.setdefault(b.row, []).append((b.label, b.data))
-        return Keyboard(chat_id, message_id, tuple(tuple(r) for r in rows.values()))
+        text = await s.get(AppMeta, _text_key(self.desk, chat_id, message_id))
+        closed = await s.execute(
+            select(MessageButton.key, MessageButton.gone)
+            .where(
+                MessageButton.desk_id == self.desk,
+                MessageButton.chat_id == chat_id,
+                MessageButton.message_id == message_id,
+                MessageButton.kind == POSITION,
+                MessageButton.gone.is_not(None),
+                MessageButton.gone != "",
+            )
+            .order_by(MessageButton.id)
+        )
+        return Keyboard(
+            chat_id,
+            message_id,
+            tuple(tuple(r) for r in rows.values()),
+            text.value if text is not None else None,
+            tuple((key, str(gone)) for key, gone in closed),
+        )

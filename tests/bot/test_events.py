@@ -78,6 +78,7 @@ async def test_a_fired_stop_is_one_message_naming_its_cancelled_take_profit(
     tp_id = next(oid for price, oid in orders.items() if Decimal(str(price)) == tp)
     closing = await tg.ask(ALICE, "/close BTC", "order preview")  # left untapped
     shown = await tg.ask(ALICE, "/positions", "positions")
+    listed = shown.text  # as first sent (edited below once the stop fires)
     close, tp_button = shown.button("Close"), shown.button("🗑 TP")
     await recorded(live_bot, "order", tp_id)
     seen = live_bot.services.fills.seen
@@ -92,10 +93,13 @@ async def test_a_fired_stop_is_one_message_naming_its_cancelled_take_profit(
     # Named for what it was, every price to BTC's tick of 0.1 (not "95,982" beside "94,002.7")
     assert f"the take-profit at {tp:,.1f}" in notice.text, notice.text
     assert f"Stop triggered at {sl:,.1f}" in notice.text, notice.text
-    assert f"SL {sl:,.1f} · TP {tp:,.1f}" in shown.text, shown.text
+    assert f"SL {sl:,.1f} · TP {tp:,.1f}" in listed, listed
 
-    # The /positions message lost every button: the position is closed, both stops are gone.
+    # The /positions message lost every button: the position is closed, both stops are gone;
+    # its text no longer shows the position open (an edit, not a new message).
     await tg.wait_for(lambda: shown.reply_markup is None or not shown.buttons)
+    await tg.wait_for(lambda: "closed by its stop-loss at" in shown.text)
+    assert f"<s>{BTC} LONG" in shown.text and "uPnL" not in shown.text, shown.text
     await tg.wait_for(lambda: not closing.buttons)  # the /close preview's ✅ went too
     late = await tg.answer_to(await tg.tap(ALICE, shown, close))
     assert late.text == f"{BTC} position is closed"

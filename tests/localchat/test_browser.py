@@ -164,7 +164,8 @@ async def test_strategy_a_filled_order_and_a_fired_stop_on_a_phone(tmp_path: Pat
 
             await confirm(await say("/sl BTC 1%", "STOP-LOSS"), "stop-loss set")
             await confirm(await say("/tp BTC 5%", "TAKE-PROFIT"), "take-profit set")
-            positions = await say("/positions", "SL")
+            listed = await say("/positions", "SL")  # bot.last: pinned by its id below
+            positions = page.locator(f"#msg-{await listed.get_attribute('data-id')}")
             await expect(positions.get_by_role("button")).to_have_count(3)  # Close, 🗑 SL, 🗑 TP
             before = await bot.count()
             entry = sim.engine.markets["BTC_USDC_PERP"].mark
@@ -174,6 +175,8 @@ async def test_strategy_a_filled_order_and_a_fired_stop_on_a_phone(tmp_path: Pat
             await expect(fired).to_have_count(1, timeout=WAIT_MS)
             await expect(fired).to_contain_text("Cancelled with it: the take-profit at")
             await expect(positions.get_by_role("button")).to_have_count(0)  # no stale Close/🗑
+            await expect(positions).to_contain_text("closed by its stop-loss at")  # edited
+            await expect(positions.locator("s")).to_contain_text("BTC_USDC_PERP LONG")
             await page.wait_for_timeout(1500)  # a duplicate or a bare "Order cancelled" lands now
             assert await bot.count() == before + 1, await bot.all_inner_texts()
             await page.screenshot(path=shot(tmp_path, "chat-stop-fired.png"))

@@ -185,6 +185,24 @@ async def test_event_questions_and_buttons_are_per_desk(db: Database) -> None:
     assert await ea.fate(POSITION, SOL) is None
 
 
+async def test_a_positions_messages_text_is_per_desk_and_forgotten_with_its_buttons(
+    db: Database,
+) -> None:
+    ea, eb = EventStore(db, desk=A), EventStore(db, desk=B)
+    close = Button(0, "Close", "close:SOL", POSITION, SOL)
+    await ea.record(BOB, 10, [close], NOW, text="A's positions")
+    await eb.record(BOB, 10, [close], NOW, text="B's positions")
+    [k] = await ea.end(POSITION, SOL, "stop-loss@150.5")
+    assert (k.text, k.closed) == ("A's positions", ((SOL, "stop-loss@150.5"),))
+    [k] = await eb.end(POSITION, SOL, "closed")
+    assert (k.text, k.closed) == ("B's positions", ((SOL, "closed"),))
+    await ea.forget_before(NOW + 1)
+    await ea.record(BOB, 10, [close], NOW + 2)  # the same ids again, recorded without text
+    [k] = await ea.end(POSITION, SOL, "closed")
+    assert k.text is None  # A's old text went with its buttons
+    assert (await eb.drop_button(BOB, 10, "close:SOL")).text == "B's positions"  # B's kept
+
+
 def _action(symbol: str) -> Action:
     return Action(
         kind="open",

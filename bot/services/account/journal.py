@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from bot.clock import Clock
@@ -24,6 +24,12 @@ ZERO = Decimal(0)
 Period = Literal["day", "week", "all"]
 PERIOD_MS: dict[str, int | None] = {"day": 86_400_000, "week": 7 * 86_400_000, "all": None}
 PAGE = 1000
+CENT = Decimal("0.01")
+
+
+def cents(value: Decimal) -> Decimal:
+    """``value`` to the cent, half up (as the money formatter rounds)."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +53,30 @@ class PnlReport:
     mode: str
     rows: tuple[PnlRow, ...]
     total: PnlRow
+
+    def in_cents(self) -> PnlReport:
+        """The report as the user reads it, and it adds up: every amount to the cent, each
+        net the sum of its row's shown cents, and the total row the sum of the shown rows.
+
+        Rounding each figure on its own lets ``realised + unrealised + funding − fees`` miss
+        the shown net by a cent, and a reader who adds it up loses trust in every number. As an
+        accountant footing a statement, the cents shown are the figures: the nets and the totals
+        are derived from them (each shown amount is within half a cent of the ledger's; the
+        exact amounts stay in the journal). The chat and the dashboard both show this."""
+        rows = tuple(
+            PnlRow(
+                r.symbol, cents(r.realized), cents(r.unrealized), cents(r.funding), cents(r.fees)
+            )
+            for r in self.rows
+        )
+        total = PnlRow(
+            self.total.symbol,
+            sum((r.realized for r in rows), ZERO),
+            sum((r.unrealized for r in rows), ZERO),
+            sum((r.funding for r in rows), ZERO),
+            sum((r.fees for r in rows), ZERO),
+        )
+        return PnlReport(self.period, self.mode, rows, total)
 
 
 def _fee_usdc(e: JournalEntry) -> Decimal:

@@ -13,7 +13,7 @@ from typing import Literal
 
 from bot.clock import Clock
 from bot.services.access import Action, Actor
-from bot.services.account.journal import JournalService, PnlReport, compute_pnl
+from bot.services.account.journal import JournalService, PnlReport, cents, compute_pnl
 from bot.storage.strategy import JournalEntry
 
 DashPeriod = Literal["day", "week", "month", "all"]
@@ -51,9 +51,13 @@ def equity_points(
 class ReportService:
     """PnL for any period and its equity curve, from the one journal."""
 
-    def __init__(self, journal: JournalService, clock: Clock) -> None:
+    def __init__(
+        self, journal: JournalService, clock: Clock, *, opened_ms: int | None = None
+    ) -> None:
         self.journal = journal
         self.clock = clock
+        #: When the desk was opened: ``/daily`` & co. start there or at the first journal entry.
+        self.opened_ms = opened_ms
 
     def since(self, period: DashPeriod) -> int | None:
         span = PERIOD_MS[period]
@@ -84,7 +88,8 @@ class ReportService:
 
     async def table(self, span: Span, count: int, actor: Actor) -> list[PeriodRow]:
         """``/daily`` (``/weekly``, ``/monthly``): the last ``count`` calendar periods."""
-        return period_table(await self._entries(actor), span, count, self.clock.now())
+        entries = await self._entries(actor)
+        return period_table(entries, span, count, self.clock.now(), opened_ms=self.opened_ms)
 
     async def stats(self, actor: Actor) -> Stats:
         """``/stats`` over the whole journal."""
@@ -143,15 +148,28 @@ def _label(span: Span, start: datetime) -> str:
 
 
 def period_table(
-    entries: Sequence[JournalEntry], span: Span, count: int, now: datetime
+    entries: Sequence[JournalEntry],
+    span: Span,
+    count: int,
+    now: datetime,
+    *,
+    opened_ms: int | None = None,
 ) -> list[PeriodRow]:
-    """Trades, realised, funding, fees, net and booked equity per calendar period."""
+    """Trades, realised, funding, fees, net and booked equity per calendar period, from the
+    period holding the account's first day (its first journal entry or ``opened_ms``, the
+    desk's opening, whichever is earlier) on: never a period before the account existed. The
+    money columns are to the cent and each net adds its row's cents (as ``/pnl``)."""
     ordered = sorted(entries, key=lambda e: e.at_ms)
+    # the operator's desk predates desks: its opening is unknown (0) and its journal tells
+    known = [t for t in (ordered[0].at_ms if ordered else None, opened_ms) if t]
+    first = min(known) if known else None
     starts = period_starts(span, count, now)
     bounds = [int(s.timestamp() * 1000) for s in starts] + [int(now.timestamp() * 1000) + 1]
     rows = []
     for i, start in enumerate(starts):
         lo, hi = bounds[i], bounds[i + 1]
+        if first is not None and hi <= first and i < len(starts) - 1:
+            continue  # the account did not exist yet (the current period always shows)
         upto = [e for e in ordered if e.at_ms < hi]
         inside = compute_pnl(upto, {}, since_ms=lo).total
         booked = compute_pnl(upto, {}, since_ms=None).total
@@ -160,10 +178,10 @@ def period_table(
             PeriodRow(
                 _label(span, start),
                 trades,
-                inside.realized,
-                inside.funding,
-                inside.fees,
-                booked.realized + booked.funding - booked.fees,
+                cents(inside.realized),
+                cents(inside.funding),
+                cents(inside.fees),
+                cents(booked.realized + booked.funding - booked.fees),
             )
         )
     return rows

@@ -31,7 +31,7 @@ from typing import Any
 from bot.clock import Clock, now_ms
 from bot.exchange.client import BackpackAPI
 from bot.services.notices.watchers import FillNotice, Notice, WatcherService
-from bot.storage.events import ORDER, POSITION, EventStore, Keyboard
+from bot.storage.events import ORDER, POSITION, EventStore, Keyboard, stop_fate
 from bot.storage.trading import SENDING
 
 log = logging.getLogger("bot.fills")
@@ -216,6 +216,17 @@ class FillFeed:
 
     # ------------------------------------------------------------------ stale buttons
 
+    async def _closed_by(self, event: dict[str, Any]) -> str:
+        """What closed a position: its stop-loss or take-profit (named by the 🗑 button
+        ``/positions`` showed for that order) at the fill's price, or just ``closed``."""
+        if not _conditional(event) or event.get("L") in (None, ""):
+            return "closed"
+        words = (await self.events.label(ORDER, str(event.get("i", ""))) or "").split()
+        name = {"SL": "stop-loss", "TP": "take-profit"}.get(
+            words[1] if len(words) > 1 else "", "stop"
+        )
+        return stop_fate(name, str(event.get("L")))
+
     async def _tidy(self, event: dict[str, Any]) -> None:
         kind = str(event.get("e", ""))
         oid = str(event.get("i", ""))
@@ -232,7 +243,7 @@ class FillFeed:
                     log.info("position check for %s failed: %s", symbol, exc)
                     flat = False
                 if flat:
-                    ended += await self.events.end(POSITION, symbol, "closed")
+                    ended += await self.events.end(POSITION, symbol, await self._closed_by(event))
         elif kind in _ENDS:
             ended += await self.events.end(ORDER, oid, _ENDS[kind])
         if ended and self.on_keyboards is not None:

@@ -56,22 +56,21 @@ def test_daily_rows_split_fills_fees_and_funding_by_day() -> None:
         fill(today, "Ask", "1", "110", fee="0.5"),
     ]
     rows = period_table(journal, "day", 3, NOW)
-    assert [r.label for r in rows] == ["2026-03-16", "2026-03-17", "2026-03-18"]
-    assert (rows[0].trades, rows[0].net, rows[0].equity) == (0, D(0), D(0))
-    assert (rows[1].trades, rows[1].realized, rows[1].funding, rows[1].fees) == (
+    assert [r.label for r in rows] == ["2026-03-17", "2026-03-18"]  # the 16th: no account yet
+    assert (rows[0].trades, rows[0].realized, rows[0].funding, rows[0].fees) == (
         1,
         D(0),
         D(2),
         D("0.5"),
     )
-    assert rows[1].equity == D("1.5")
-    assert (rows[2].trades, rows[2].realized, rows[2].fees, rows[2].net) == (
+    assert rows[0].equity == D("1.5")
+    assert (rows[1].trades, rows[1].realized, rows[1].fees, rows[1].net) == (
         1,
         D(10),
         D("0.5"),
         D("9.5"),
     )
-    assert rows[2].equity == D("11")  # 10 realised + 2 funding − 1 fees
+    assert rows[1].equity == D("11")  # 10 realised + 2 funding − 1 fees
 
 
 def test_stats_round_trips_win_rate_hold_share_and_drawdown() -> None:
@@ -111,3 +110,18 @@ def test_spread_series_pairs_each_settlement_with_the_other_venues_latest_rate()
     # short pays 0.0008/8 h = 0.0001/h; the long leg 0.0001/h → 0; then 0.0002/h → −0.0001/h
     assert [v / 8760 for _, v in series] == [D(0), D("-0.0001"), D(0), D("0.0001")]
     assert spread_series([], D(8), hourly, D(1)) == []
+
+
+def test_tables_start_at_the_accounts_first_day() -> None:
+    first = ms(datetime(2026, 3, 17, 9, tzinfo=UTC))
+    journal = [fill(first, "Bid", "1", "100"), fill(first + H, "Ask", "1", "101")]
+    days = period_table(journal, "day", 7, NOW)
+    assert [r.label for r in days] == ["2026-03-17", "2026-03-18"]
+    opened = ms(datetime(2026, 3, 15, 23, tzinfo=UTC))  # the desk opened before its first fill
+    days = period_table(journal, "day", 7, NOW, opened_ms=opened)
+    assert [r.label for r in days] == ["2026-03-15", "2026-03-16", "2026-03-17", "2026-03-18"]
+    assert [r.label for r in period_table(journal, "week", 4, NOW)] == ["2026-W12"]
+    assert [r.label for r in period_table(journal, "month", 3, NOW)] == ["2026-03"]
+    # a new desk with no journal yet: only the current period
+    fresh = period_table([], "day", 7, NOW, opened_ms=ms(NOW) - H)
+    assert [r.label for r in fresh] == ["2026-03-18"] and fresh[0].net == 0
