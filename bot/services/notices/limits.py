@@ -68,6 +68,7 @@ class Limiter:
         self._chats: dict[int, deque[float]] = {}
         self._paused: dict[int, float] = {}
         self._everything_until = 0.0
+        self._tidy_at = 1024
 
     def delay(self, chat_id: int) -> float:
         """Seconds until a message to ``chat_id`` may go; 0 when it may go now."""
@@ -113,9 +114,11 @@ class Limiter:
         mine = self._chats[chat_id]
         while mine and mine[0] <= now - window:
             mine.popleft()
-        if len(self._chats) > 1024:  # chats long quiet: nothing of theirs is counted any more
-            longest = max(self.limits.private_window, self.limits.group_window)
-            self._chats = {c: q for c, q in self._chats.items() if q and q[-1] > now - longest}
+        if len(self._chats) > self._tidy_at:  # chats no window counts any more are forgotten
+            self._chats = {
+                c: q for c, q in self._chats.items() if q and q[-1] > now - self._window(c)[1]
+            }
+            self._tidy_at = max(1024, 2 * len(self._chats))
 
 
 def _window_wait(sent: deque[float], count: int, window: float, now: float) -> float:
