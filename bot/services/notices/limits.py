@@ -11,7 +11,7 @@ instance, it knows the overall and the per-group limits but not the per-private-
 delays a call inside ``send_message`` — one slow chat holds the sender while others wait behind
 it. With several web and worker processes sending (issue 22) each would allow itself 30 a
 second, so the bot as a whole would send N × 30. There the same schedule moves into PostgreSQL:
-the sliding windows become rows (``sends(chat_id, sent_at)`` and the pauses
+the sliding windows become rows (``sends(chat_id, sent_at, answered_at)`` and the pauses
 ``pauses(chat_id NULL for everything, until)``), and a sender claims its next message with one
 transaction that locks the chat's row (``SELECT … FOR UPDATE SKIP LOCKED``, so two senders never
 take one chat and a chat's order is kept), counts the windows as :meth:`Limiter.delay` does here,
@@ -56,6 +56,20 @@ def is_group(chat_id: int) -> bool:
     return chat_id < 0
 
 
+class Sent:
+    """One message counted by the windows: it counts from when Telegram answered it (it had
+    reached Telegram by then), and as sent *now* while it is still on its way — so however long
+    a request travels, the windows Telegram sees are never fuller than ours."""
+
+    __slots__ = ("answered_at",)
+
+    def __init__(self) -> None:
+        self.answered_at: float | None = None
+
+    def at(self, now: float) -> float:
+        return now if self.answered_at is None else self.answered_at
+
+
 class Limiter:
     """Sliding windows over what was sent, and the pauses Telegram asked for."""
 
@@ -64,8 +78,8 @@ class Limiter:
     ) -> None:
         self.limits = limits or Limits()
         self.now = now
-        self._all: deque[float] = deque()
-        self._chats: dict[int, deque[float]] = {}
+        self._all: deque[Sent] = deque()
+        self._chats: dict[int, deque[Sent]] = {}
         self._paused: dict[int, float] = {}
         self._everything_until = 0.0
         self._tidy_at = 1024
@@ -82,12 +96,18 @@ class Limiter:
             wait = max(wait, _window_wait(sent, count, window, now))
         return wait
 
-    def sent(self, chat_id: int) -> None:
-        """A message to ``chat_id`` goes now."""
+    def sent(self, chat_id: int) -> Sent:
+        """A message to ``chat_id`` goes now; call :meth:`answered` with the result when
+        Telegram has answered it (whatever the answer)."""
         now = self.now()
-        self._all.append(now)
-        self._chats.setdefault(chat_id, deque()).append(now)
+        sent = Sent()
+        self._all.append(sent)
+        self._chats.setdefault(chat_id, deque()).append(sent)
         self._forget(now, chat_id)
+        return sent
+
+    def answered(self, sent: Sent) -> None:
+        sent.answered_at = self.now()
 
     def pause(self, chat_id: int, seconds: float, *, everything: bool = False) -> None:
         """Telegram's ``retry_after`` for ``chat_id``. It pauses every chat when Telegram says
@@ -107,23 +127,26 @@ class Limiter:
         return lim.private, lim.private_window
 
     def _forget(self, now: float, chat_id: int) -> None:
-        """Drop send times no window looks at any more, so every count stays small."""
-        while self._all and self._all[0] <= now - self.limits.overall_window:
-            self._all.popleft()
-        _, window = self._window(chat_id)
-        mine = self._chats[chat_id]
-        while mine and mine[0] <= now - window:
-            mine.popleft()
+        """Drop sends no window looks at any more, so every count stays small."""
+        _trim(self._all, now - self.limits.overall_window)
+        _trim(self._chats[chat_id], now - self._window(chat_id)[1])
         if len(self._chats) > self._tidy_at:  # chats no window counts any more are forgotten
             self._chats = {
-                c: q for c, q in self._chats.items() if q and q[-1] > now - self._window(c)[1]
+                c: q for c, q in self._chats.items() if _trim(q, now - self._window(c)[1])
             }
             self._tidy_at = max(1024, 2 * len(self._chats))
 
 
-def _window_wait(sent: deque[float], count: int, window: float, now: float) -> float:
-    """How long until fewer than ``count`` of the times in ``sent`` lie within ``window``."""
-    inside = [t for t in sent if t > now - window]
+def _trim(sends: deque[Sent], before: float) -> bool:
+    """Drop the answered sends from before ``before`` at the front; True when any are left."""
+    while sends and sends[0].answered_at is not None and sends[0].answered_at <= before:
+        sends.popleft()
+    return bool(sends)
+
+
+def _window_wait(sends: deque[Sent], count: int, window: float, now: float) -> float:
+    """How long until fewer than ``count`` of ``sends`` lie within ``window``."""
+    inside = sorted(t for t in (s.at(now) for s in sends) if t > now - window)
     if len(inside) < count:
         return 0.0
     return inside[-count] + window - now

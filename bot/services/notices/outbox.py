@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from bot.clock import Clock
-from bot.services.notices.limits import Limiter, Throttled
+from bot.services.notices.limits import Limiter, Sent, Throttled
 from bot.storage.alerts import NotifySettings
 
 log = logging.getLogger("bot.outbox")
@@ -211,12 +211,13 @@ class Outbox:
             batch.append(lane.popleft())
         if not lane:
             del self._lanes[chat]
-        self.limiter.sent(chat)
+        counted = self.limiter.sent(chat)
         task = asyncio.create_task(self._send(chat, batch), name=f"outbox-{chat}")
         self._sending[chat] = task
-        task.add_done_callback(lambda _t: self._sent(chat))
+        task.add_done_callback(lambda _t: self._sent(chat, counted))
 
-    def _sent(self, chat: int) -> None:
+    def _sent(self, chat: int, counted: Sent) -> None:
+        self.limiter.answered(counted)
         self._sending.pop(chat, None)
         self._wake.set()
 
