@@ -22,6 +22,12 @@ SECRET = "a-fixed-webhook-secret-for-this-test-0123456789"
 
 
 async def test_a_redelivered_update_is_answered_once(tg: FakeTelegram, tmp_path: Path) -> None:
+    await redeliveries_are_answered_once(tg, tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+
+
+async def redeliveries_are_answered_once(tg: FakeTelegram, tmp_path: Path, database: str) -> None:
+    """``python -m bot`` on ``database`` behind its webhook: update 7 posted again after its
+    answer, update 8 posted twice at once, update 9 once — three answers."""
     port = _free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BACKPACK_"))}
     env = {
@@ -32,7 +38,7 @@ async def test_a_redelivered_update_is_answered_once(tg: FakeTelegram, tmp_path:
         "EXCHANGE": "sim",
         "TRADING_MODE": "paper",
         "DATA_DIR": str(tmp_path / "data"),
-        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+        "DATABASE_URL": database,
         "WEBHOOK_URL": f"http://127.0.0.1:{port}/",
         "WEBHOOK_LISTEN": "127.0.0.1",
         "WEBHOOK_PORT": str(port),

@@ -12,6 +12,9 @@ import pytest
 from bot.clock import FakeClock
 from bot.storage.db import Database
 from bot.storage.updates import SeenUpdates
+from tests.bot.conftest import TOKEN
+from tests.bot.test_dedupe import redeliveries_are_answered_once
+from tests.fakes.telegram import FakeTelegram
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -53,3 +56,10 @@ async def test_ids_older_than_a_week_are_forgotten(url: str) -> None:
         assert not await seen.first_time(11)
     finally:
         await db.close()
+
+
+async def test_the_bot_on_postgresql_answers_a_redelivered_update_once(
+    pg_url: str, tmp_path: Path
+) -> None:
+    async with FakeTelegram(TOKEN) as tg:
+        await redeliveries_are_answered_once(tg, tmp_path, pg_url)
