@@ -83,6 +83,8 @@ Queued = tuple[int, Note]  # (arrival number, note)
 
 
 class Outbox:
+    """The queue, the per-chat lines, and the sender task (see the module's docstring)."""
+
     def __init__(
         self,
         clock: Clock,
