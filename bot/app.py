@@ -79,6 +79,7 @@ from handlers.common import (
     report_fault,
     what_failed,
 )
+from handlers.dedupe import dedupe
 from handlers.gate import gate
 from handlers.guard import send_refusal
 from jobs import desks as desk_jobs
@@ -345,6 +346,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
         .concurrent_updates(True)
     )
     app = builder.build()
+    app.add_handler(TypeHandler(Update, dedupe), group=-2)  # each update_id handled once
     app.add_handler(TypeHandler(Update, gate), group=-1)  # desks, strangers, roles
     for handlers in HANDLERS:
         app.add_handlers(handlers())

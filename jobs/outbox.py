@@ -1,13 +1,25 @@
-"""The outbox's transport: python-telegram-bot's ``Bot`` sending and editing HTML messages."""
+"""The outbox's transport: python-telegram-bot's ``Bot`` sending and editing HTML messages.
+
+Telegram's ``retry_after`` (python-telegram-bot's ``RetryAfter``, raised once its own
+``AIORateLimiter`` has run out of retries) becomes :class:`Throttled`, which the outbox honours
+for the whole chat's line.
+"""
 
 from __future__ import annotations
 
 import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 from telegram import InlineKeyboardMarkup
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, RetryAfter
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.services.notices.limits import Throttled
 
 log = logging.getLogger("jobs.outbox")
 
@@ -19,6 +31,18 @@ class TelegramTransport:
         self.bot = bot
 
     async def send(self, chat_id: int, text: str, markup: object | None) -> int:
+        with _throttled():
+            return await self._send(chat_id, text, markup)
+
+    async def edit(self, chat_id: int, message_id: int, text: str, markup: object | None) -> None:
+        with _throttled():
+            await self._edit(chat_id, message_id, text, markup)
+
+    async def edit_markup(self, chat_id: int, message_id: int, markup: object | None) -> None:
+        with _throttled():
+            await self._edit_markup(chat_id, message_id, markup)
+
+    async def _send(self, chat_id: int, text: str, markup: object | None) -> int:
         msg = await self.bot.send_message(
             chat_id,
             text,
@@ -28,7 +52,7 @@ class TelegramTransport:
         )
         return int(msg.message_id)
 
-    async def edit(self, chat_id: int, message_id: int, text: str, markup: object | None) -> None:
+    async def _edit(self, chat_id: int, message_id: int, text: str, markup: object | None) -> None:
         try:
             await self.bot.edit_message_text(
                 text,
@@ -48,7 +72,7 @@ class TelegramTransport:
                 exc.message,
             )
 
-    async def edit_markup(self, chat_id: int, message_id: int, markup: object | None) -> None:
+    async def _edit_markup(self, chat_id: int, message_id: int, markup: object | None) -> None:
         try:
             await self.bot.edit_message_reply_markup(
                 chat_id=chat_id,
@@ -57,3 +81,16 @@ class TelegramTransport:
             )
         except BadRequest as exc:  # deleted, or already without those buttons
             log.info("could not edit the buttons of %s: %s", message_id, exc.message)
+
+
+@contextmanager
+def _throttled() -> Iterator[None]:
+    """Telegram's ``retry_after`` as :class:`Throttled` (seconds)."""
+    try:
+        yield
+    except RetryAfter as exc:
+        with warnings.catch_warnings():  # the int form is deprecated; both are read here
+            warnings.simplefilter("ignore", PTBDeprecationWarning)
+            value = exc.retry_after
+        seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
+        raise Throttled(seconds) from None

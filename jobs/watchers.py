@@ -46,6 +46,7 @@ from bot.services.notices.watchers import (
 )
 from bot.storage.events import EventStore, Keyboard
 from jobs.common import on_desk, safe
+from jobs.updates import schedule as schedule_pruning
 
 log = logging.getLogger("jobs.watchers")
 
@@ -184,6 +185,7 @@ def schedule(jq: JobQueue[Any], factory: DeskFactory) -> None:
             await EventStore(shared.db, desk=desk.id).forget_before(before)
 
     jq.run_daily(safe("forget-buttons", forget_buttons), dtime(4, 0), name="forget-buttons")
+    schedule_pruning(jq, shared)  # update ids older than a week
     if shared.hedges.first is not None:
 
         async def spreads() -> None:

@@ -98,7 +98,7 @@ async def health(services: Services, actor: Actor) -> Health:
     checks.append(await _venue(s.venue.name, s.market_api.get_mark_prices()))
     if s.hedge is not None:
         checks.append(await _venue(s.hedge.name, s.hedge.markets()))
-    backlog = s.outbox.queue.qsize()
+    backlog = s.outbox.pending()
     checks.append(
         Check(
             "outbox",

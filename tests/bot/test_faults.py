@@ -24,9 +24,9 @@ async def crash(update: Update, context: Context) -> None:
 
 @pytest.fixture
 def faulty(paper_bot: BotRunner) -> BotRunner:
-    paper_bot.app.add_handler(CommandHandler("boom", guarded(crash)), group=-2)
-    paper_bot.app.add_handler(CommandHandler("bang", crash), group=-2)
-    paper_bot.app.add_handler(CallbackQueryHandler(guarded(crash), pattern="^boom"), group=-2)
+    paper_bot.app.add_handler(CommandHandler("boom", guarded(crash)), group=-3)
+    paper_bot.app.add_handler(CommandHandler("bang", crash), group=-3)
+    paper_bot.app.add_handler(CallbackQueryHandler(guarded(crash), pattern="^boom"), group=-3)
     return paper_bot
 
 
