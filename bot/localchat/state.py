@@ -8,6 +8,7 @@ methods on top.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +83,9 @@ class ChatState:
         #: The last setWebhook (url, secret_token): recorded so a test can see what was registered.
         self.webhook: dict[str, Any] = {}
         self._queries: dict[str, Query] = {}
-        self._next = {"update": 1, "message": 1000, "query": 1, "file": 1}
+        # Update ids start at the clock in ms: a chat whose file was deleted never reuses an id
+        # the bot's database has seen (it drops a repeated update_id as a redelivery).
+        self._next = {"update": int(time.time() * 1000), "message": 1000, "query": 1, "file": 1}
         self._arrived = asyncio.Event()
         self._poller = 0
         self._subscribers: list[Callable[[Event], None]] = []

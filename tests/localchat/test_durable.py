@@ -17,6 +17,7 @@ import pytest
 
 from bot.localchat.messages import BotApiError
 from bot.localchat.server import LocalChatServer
+from bot.localchat.state import ChatState
 from bot.localchat.store import ChatStore, Upload
 from bot.localchat.web import ChatPage
 from tests.localchat.test_botapi import KEYBOARD, PNG, TOKEN
@@ -238,3 +239,13 @@ async def test_an_old_chart_is_served_from_disk_after_a_restart(tmp_path: Path) 
             assert reply.status == 200 and await reply.read() == PNG
         async with http.get(f"{server.url}/api/files/{file_id}") as reply:
             assert reply.status == 200 and await reply.read() == PNG
+
+
+def test_a_chat_started_afresh_never_reuses_an_update_id(tmp_path: Path) -> None:
+    """The bot drops an ``update_id`` it has seen as a redelivery, so a local chat whose file
+    was deleted (the bot's database kept) must not start its ids from 1 again: they start at
+    the clock."""
+    before = int(time.time() * 1000)
+    state = ChatState(1, "bot", "bot", tmp_path / "fresh.db")
+    state._push({"message": {}})
+    assert state._updates[-1]["update_id"] >= before
