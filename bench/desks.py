@@ -251,6 +251,7 @@ async def measure(n: int, rounds: int = ROUNDS, concurrency: int = CONCURRENCY) 
             out["fds_flat"] = open_fds()
             t0 = time.perf_counter()
             out["evicted_flat"] = await factory.evict_idle(0, desk_jobs.busy)
+            await factory.reap(everything=True)  # the grace for requests on their way is over
             out["evict_flat_s"] = time.perf_counter() - t0
             out["rss_evicted"] = settle()
             out["fds_evicted"] = open_fds()
