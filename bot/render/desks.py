@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
-from bot.desks.model import Desk, Invite, Membership
+from bot.desks.model import Desk, Invite, Membership, StartKind
 from bot.render.common import esc
 from bot.services.access import Role, describe
 
@@ -71,9 +71,15 @@ def switched(member: Membership) -> str:
     )
 
 
-def joined(member: Membership, created: bool) -> str:
-    """The first line of the welcome when /start just made the user a member."""
-    if created:
+def joined(member: Membership, kind: StartKind) -> str:
+    """The first line of the welcome when /start just made the user a member (or opened an
+    invite into a desk they were already on: their role stays, the link stays unused)."""
+    if kind == "already":
+        return (
+            f"🗂 You are already on <b>{esc(member.desk.name)}</b> as {member.role}, now your "
+            "active desk; that invite link was not used up, so someone else can still open it."
+        )
+    if kind == "created":
         return (
             f"🗂 Your desk <b>{esc(member.desk.name)}</b> is open, on paper. "
             "On a live bot, /connect backpack puts it on your own keys."

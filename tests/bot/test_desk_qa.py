@@ -1,0 +1,114 @@
+"""Desks tried as new users and attackers would: a tap after switching desks, an invite into
+one's own desk, an invite code in a group, a full bot under ``SIGNUP=open``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.bot.conftest import ALICE, BotRunner, make_settings
+from tests.bot.test_desks import code_of
+from tests.fakes.telegram import FakeTelegram
+
+DAVE = 4004
+ERIN = 5005
+GROUP = -100777
+
+
+async def test_a_preview_tapped_after_switching_desks_acts_on_its_own_desk_once(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    bot = BotRunner(make_settings(tg, tmp_path, signup="open"))
+    await bot.start()
+    try:
+        await tg.ask(DAVE, "/start", contains="is open, on paper")
+        link = await tg.ask(DAVE, "/invite trader", contains="start=")
+        await tg.ask(ALICE, f"/start {code_of(link.text)}", contains="You joined")
+        preview = await tg.ask(ALICE, "/buy BTC 0.01", contains="order preview")  # DAVE's desk
+        shown = await tg.ask(ALICE, "/desk", contains="other desks")
+        switch = await tg.tap(ALICE, shown, shown.button("Operator desk"))
+        await tg.answer_to(switch)
+        await tg.wait_for(lambda: "Now on" in tg.find(shown.message_id).text)
+
+        answer = await tg.answer_to(await tg.tap(ALICE, preview, preview.button("Confirm")))
+        assert "Filled" in answer.text, answer
+        again = await tg.answer_to(await tg.tap(ALICE, preview, preview.button("Confirm")))
+        assert "Filled" not in again.text  # once: the second tap places nothing
+        daves = await tg.ask(DAVE, "/positions", contains="PAPER")
+        assert "BTC_USDC_PERP" in daves.text and "0.01" in daves.text
+        operators = await tg.ask(ALICE, "/positions", contains="PAPER")
+        assert "BTC_USDC_PERP" not in operators.text  # the desk ALICE switched to: untouched
+        desk = await tg.ask(ALICE, "/desk", contains="Your role")
+        assert "Operator desk" in desk.text.split("\n")[0]  # the tap did not switch her back
+    finally:
+        await bot.stop()
+
+
+async def test_a_tap_on_a_desk_one_has_left_stays_on_the_active_desk(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    bot = BotRunner(make_settings(tg, tmp_path, signup="open"))
+    await bot.start()
+    try:
+        await tg.ask(DAVE, "/start", contains="is open, on paper")
+        link = await tg.ask(DAVE, "/invite trader", contains="start=")
+        await tg.ask(ALICE, f"/start {code_of(link.text)}", contains="You joined")
+        preview = await tg.ask(ALICE, "/buy BTC 0.01", contains="order preview")
+        desks = bot.app.bot_data.factory.shared.desks
+        dave_desk = desks.active(DAVE).desk.id
+        await desks.remove_member(dave_desk, DAVE, ALICE)  # DAVE takes ALICE off his desk
+        answer = await tg.answer_to(await tg.tap(ALICE, preview, preview.button("Confirm")))
+        assert "Filled" not in answer.text
+        daves = await tg.ask(DAVE, "/positions", contains="PAPER")
+        assert "BTC_USDC_PERP" not in daves.text
+    finally:
+        await bot.stop()
+
+
+async def test_an_invite_into_ones_own_desk_says_so_and_stays_unused(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    bot = BotRunner(make_settings(tg, tmp_path, signup="open"))
+    await bot.start()
+    try:
+        await tg.ask(DAVE, "/start", contains="is open, on paper")
+        link = await tg.ask(DAVE, "/invite viewer", contains="start=")
+        code = code_of(link.text)
+        own = await tg.ask(DAVE, f"/start {code}", contains="Backpack trading bot")
+        assert "already on" in own.text and "as owner" in own.text
+        joined = await tg.ask(ERIN, f"/start {code}", contains="Backpack trading bot")
+        assert "You joined" in joined.text and "as viewer" in joined.text
+    finally:
+        await bot.stop()
+
+
+async def test_an_invite_code_sent_in_a_group_is_refused_with_the_reason(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    bot = BotRunner(make_settings(tg, tmp_path, signup="invite"))
+    await bot.start()
+    try:
+        link = await tg.ask(ALICE, "/invite trader", contains="start=")
+        code = code_of(link.text)
+        for user in (ERIN, ALICE):  # a stranger, and a member
+            mark = len(tg.messages)
+            await tg.send(user, f"/start {code}", GROUP)
+            said = await tg.next_message(GROUP, after=mark)
+            assert "private chat" in said.text and "anyone in it" in said.text, said.text
+        joined = await tg.ask(ERIN, f"/start {code}", contains="Backpack trading bot")
+        assert "You joined" in joined.text  # the group did not spend the code
+    finally:
+        await bot.stop()
+
+
+async def test_a_full_bot_under_open_signup_does_not_send_strangers_back_to_start(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    bot = BotRunner(make_settings(tg, tmp_path, signup="open", max_desks=0))
+    await bot.start()
+    try:
+        full = await tg.ask(ERIN, "/start")
+        assert "as many desks as its operator allows" in full.text
+        again = await tg.ask(ERIN, "/price BTC")
+        assert "as many desks as its operator allows" in again.text, again.text
+    finally:
+        await bot.stop()
