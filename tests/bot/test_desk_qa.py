@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.bot.conftest import ALICE, BotRunner, make_settings
-from tests.bot.test_desks import code_of
+from bot.sim import Simulator
+from tests.bot.conftest import ALICE, BotRunner, live_settings, make_settings
+from tests.bot.test_desks import KEYRING, code_of, connect
+from tests.conftest import Control
 from tests.fakes.telegram import FakeTelegram
+from tests.keys import KeyPair, new_keypair
 
 DAVE = 4004
 ERIN = 5005
@@ -110,5 +113,41 @@ async def test_a_full_bot_under_open_signup_does_not_send_strangers_back_to_star
         assert "as many desks as its operator allows" in full.text
         again = await tg.ask(ERIN, "/price BTC")
         assert "as many desks as its operator allows" in again.text, again.text
+    finally:
+        await bot.stop()
+
+
+async def test_an_order_on_a_desk_whose_keys_were_revoked_says_what_to_do(
+    tg: FakeTelegram,
+    tmp_path: Path,
+    quiet_sim: Simulator,
+    sim_control: Control,
+    keys: KeyPair,
+) -> None:
+    settings = live_settings(
+        tg,
+        tmp_path,
+        quiet_sim,
+        keys,
+        signup="open",
+        secrets_keyring=KEYRING,
+        webapp_url="https://bot.example/",
+        webapp_port=0,
+    )
+    bot = BotRunner(settings)
+    await bot.start()
+    dave_keys = new_keypair()
+    try:
+        await tg.ask(DAVE, "/start", contains="is open, on paper")
+        await connect(bot.app.bot_data.dashboard.url, DAVE, dave_keys)
+        preview = await tg.ask(DAVE, "/buy BTC 0.01", contains="order preview")
+        await sim_control.post("revoke", {"apiKey": dave_keys.api_key})
+        answer = await tg.answer_to(await tg.tap(DAVE, preview, preview.button("Confirm")))
+        assert "Rejected" in answer.text
+        final = tg.find(preview.message_id)
+        await tg.wait_for(lambda: "rejected" in final.text)
+        assert "refused this desk's API key" in final.text, final.text
+        assert "/connect backpack" in final.text and "nothing was traded" in final.text
+        assert "X-API-Key" not in final.text
     finally:
         await bot.stop()

@@ -20,7 +20,8 @@ from typing import Any
 
 from bot.clock import Clock, SystemClock, now_ms
 from bot.exchange.client import BackpackAPI, new_client_id
-from bot.exchange.errors import BackpackError, NetworkError, OrderStatusUnknown
+from bot.exchange.errors import AuthError, BackpackError, NetworkError, OrderStatusUnknown
+from bot.keyring.ring import OPERATOR_DESK
 from bot.faults import crash_point
 from bot.storage.trading import (
     KIND_CANCEL,
@@ -32,6 +33,20 @@ from bot.storage.trading import (
 from bot.venues.port import HEDGE, Venue, VenueError, VenueOrder
 
 ZERO = Decimal(0)
+
+
+def key_refused(desk: str) -> str:
+    """Why a leg was refused for its API key, and what to do: the exchange's own words
+    ("Invalid X-API-Key header") tell a trader neither."""
+    if desk == OPERATOR_DESK:
+        return (
+            "the exchange refused the bot's API key (revoked or expired?), so nothing was "
+            "traded; the operator sets new BACKPACK_API_KEY / BACKPACK_API_SECRET"
+        )
+    return (
+        "the exchange refused this desk's API key (revoked or expired?), so nothing was "
+        "traded; the desk's owner connects new keys with /connect backpack"
+    )
 
 
 class LegStatus(StrEnum):
@@ -303,7 +318,8 @@ class OrderSender:
                 cid,
                 exc.message,
             )
-            return OrderOutcome(LegStatus.REJECTED, cid, reason=exc.message)
+            reason = key_refused(self.store.desk) if isinstance(exc, AuthError) else exc.message
+            return OrderOutcome(LegStatus.REJECTED, cid, reason=reason)
         outcome = outcome_of(answer, order.quantity, cid)
         self.logger.info(
             "order %s %s %s cid=%s: %s %s",
