@@ -21,8 +21,8 @@ from typing import Any
 from bot.clock import Clock, SystemClock, now_ms
 from bot.exchange.client import BackpackAPI, new_client_id
 from bot.exchange.errors import AuthError, BackpackError, NetworkError, OrderStatusUnknown
-from bot.keyring.ring import OPERATOR_DESK
 from bot.faults import crash_point
+from bot.keyring.ring import OPERATOR_DESK
 from bot.storage.trading import (
     KIND_CANCEL,
     KIND_ORDER,
