@@ -151,3 +151,19 @@ async def test_an_order_on_a_desk_whose_keys_were_revoked_says_what_to_do(
         assert "X-API-Key" not in final.text
     finally:
         await bot.stop()
+
+
+async def test_desk_keeps_members_and_key_hints_out_of_a_group(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    bot = BotRunner(make_settings(tg, tmp_path))  # GROUP is not in TELEGRAM_ALLOWED_GROUPS
+    await bot.start()
+    try:
+        mark = len(tg.messages)
+        await tg.send(ALICE, "/desk", GROUP)
+        said = await tg.next_message(GROUP, after=mark)
+        assert "Members" not in said.text and "private chat" in said.text, said.text
+        shown = await tg.ask(ALICE, "/desk", contains="Members")  # in private: all of it
+        assert "<code>1001</code> owner" in shown.text
+    finally:
+        await bot.stop()
