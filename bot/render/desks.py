@@ -66,8 +66,8 @@ def desk_view(
 
 def switched(member: Membership) -> str:
     return (
-        f"🗂 Now on <b>{esc(member.desk.name)}</b> as {member.role}: every command and button "
-        "acts on this desk."
+        f"🗂 Now on <b>{esc(member.desk.name)}</b> as {member.role}: every command acts on this "
+        "desk; buttons under earlier messages still act on the desk they came from."
     )
 
 

@@ -46,6 +46,34 @@ async def test_a_preview_tapped_after_switching_desks_acts_on_its_own_desk_once(
         await bot.stop()
 
 
+
+async def test_close_under_positions_tapped_after_switching_closes_that_desks_position(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    bot = BotRunner(make_settings(tg, tmp_path, signup="open"))
+    await bot.start()
+    try:
+        await tg.ask(DAVE, "/start", contains="is open, on paper")
+        link = await tg.ask(DAVE, "/invite trader", contains="start=")
+        await tg.ask(ALICE, f"/start {code_of(link.text)}", contains="You joined")
+        preview = await tg.ask(ALICE, "/buy BTC 0.01", contains="order preview")
+        await tg.answer_to(await tg.tap(ALICE, preview, preview.button("Confirm")))
+        held = await tg.ask(ALICE, "/positions", contains="BTC_USDC_PERP")  # DAVE's desk
+        shown = await tg.ask(ALICE, "/desk", contains="other desks")
+        await tg.answer_to(await tg.tap(ALICE, shown, shown.button("Operator desk")))
+        await tg.wait_for(lambda: "Now on" in tg.find(shown.message_id).text)
+
+        mark = len(tg.messages)
+        await tg.tap(ALICE, held, held.button("Close"))
+        close = await tg.next_message(ALICE, "order preview", after=mark)
+        assert "SELL 0.01 BTC" in close.text, close.text
+        answer = await tg.answer_to(await tg.tap(ALICE, close, close.button("Confirm")))
+        assert "Filled" in answer.text
+        daves = await tg.ask(DAVE, "/positions", contains="PAPER")
+        assert "BTC_USDC_PERP" not in daves.text  # DAVE's desk is flat again
+    finally:
+        await bot.stop()
+
 async def test_a_tap_on_a_desk_one_has_left_stays_on_the_active_desk(
     tg: FakeTelegram, tmp_path: Path
 ) -> None:
