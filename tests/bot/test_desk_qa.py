@@ -46,7 +46,6 @@ async def test_a_preview_tapped_after_switching_desks_acts_on_its_own_desk_once(
         await bot.stop()
 
 
-
 async def test_close_under_positions_tapped_after_switching_closes_that_desks_position(
     tg: FakeTelegram, tmp_path: Path
 ) -> None:
@@ -73,6 +72,7 @@ async def test_close_under_positions_tapped_after_switching_closes_that_desks_po
         assert "BTC_USDC_PERP" not in daves.text  # DAVE's desk is flat again
     finally:
         await bot.stop()
+
 
 async def test_a_tap_on_a_desk_one_has_left_stays_on_the_active_desk(
     tg: FakeTelegram, tmp_path: Path
