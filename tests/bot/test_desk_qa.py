@@ -177,6 +177,8 @@ async def test_an_order_on_a_desk_whose_keys_were_revoked_says_what_to_do(
         assert "refused this desk's API key" in final.text, final.text
         assert "/connect backpack" in final.text and "nothing was traded" in final.text
         assert "X-API-Key" not in final.text
+        told = await tg.ask(DAVE, "/balance", contains="refused")
+        assert "/connect backpack" in told.text and "BACKPACK_API_KEY" not in told.text
     finally:
         await bot.stop()
 

@@ -45,7 +45,7 @@ def key_refused(desk: str) -> str:
         )
     return (
         "the exchange refused this desk's API key (revoked or expired?), so nothing was "
-        "traded; the desk's owner connects new keys with /connect backpack"
+        "traded; the desk's owner can /connect new keys (/connect backpack opens the form)"
     )
 
 
