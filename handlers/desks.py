@@ -34,6 +34,18 @@ async def desk(update: Update, context: Context) -> None:
         return
     r = rt(context)
     desks = r.desks
+    args = args_of(context)
+    if len(args) > 1:
+        await reply(update, render.desk_usage())
+        return
+    if args:  # /desk <id>: switch, for desks beyond the buttons
+        try:
+            member = await desks.choose(user.id, args[0])
+        except DeskError as exc:
+            await reply(update, exc.text)
+            return
+        await reply(update, render.switched(member))
+        return
     mine = desks.memberships(user.id)
     active = next((m for m in mine if m.desk.id == r.desk.id), None)
     if active is None:

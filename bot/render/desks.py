@@ -13,6 +13,9 @@ from bot.services.access import Role, describe
 
 #: Callback data: switch the active desk to the one named after it.
 USE_PREFIX = "desk:use:"
+#: Switch buttons under /desk at most (Telegram takes 100 buttons a message); the rest are
+#: listed with their ids for ``/desk <id>``.
+SWITCH_BUTTONS = 90
 #: What each venue's key form asks for, as the button says it.
 VENUE_NAMES = {"backpack": "Backpack", "hyperliquid": "Hyperliquid"}
 
@@ -53,15 +56,26 @@ def desk_view(
         lines.append(f"Members: {listed}.")
     if others:
         lines.append("Your other desks are below; a tap makes one active.")
+    shown, rest = others[:SWITCH_BUTTONS], others[SWITCH_BUTTONS:]
+    if rest:
+        lines.append(f"And {len(rest)} more; <code>/desk &lt;id&gt;</code> switches to one:")
+        lines.extend(f"· {esc(m.desk.name)} ({m.role}) <code>{esc(m.desk.id)}</code>" for m in rest)
     rows = [
         [
             InlineKeyboardButton(
                 f"Switch to {m.desk.name} ({m.role})", callback_data=USE_PREFIX + m.desk.id
             )
         ]
-        for m in others
+        for m in shown
     ]
     return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
+
+
+def desk_usage() -> str:
+    return (
+        "Usage: <code>/desk</code>, or <code>/desk &lt;id&gt;</code> to switch to one of your "
+        "desks."
+    )
 
 
 def switched(member: Membership) -> str:

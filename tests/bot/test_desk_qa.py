@@ -197,3 +197,40 @@ async def test_desk_keeps_members_and_key_hints_out_of_a_group(
         assert "<code>1001</code> owner" in shown.text
     finally:
         await bot.stop()
+
+
+async def test_a_member_of_many_desks_gets_a_keyboard_telegram_accepts(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    bot = BotRunner(make_settings(tg, tmp_path, signup="open"))
+    await bot.start()
+    try:
+        desks = bot.app.bot_data.factory.shared.desks
+        made = []
+        for i in range(120):  # 120 owners each invite ERIN
+            owner = 9000 + i
+            desk = await desks.create(owner, f"Desk {i} " + "x" * 60)
+            code = (await desks.invite(desk.desk.id, owner, "viewer")).code
+            await desks.redeem(code, ERIN)
+            made.append(desk.desk.id)
+        mark = len(tg.messages)
+        await tg.send(ERIN, "/desk")
+        shown = await tg.next_message(ERIN, "Your role", after=mark)
+        keyboard = await tg.wait_for(
+            lambda: next((m for m in tg.messages[mark:] if m.buttons), None)
+        )
+        buttons = keyboard.buttons
+        assert 0 < len(buttons) <= 100
+        assert all(len(data.encode()) <= 64 for _, data in buttons)
+        text = "\n".join(m.text for m in tg.messages[mark:] if m.chat_id == ERIN)
+        assert shown.text in text
+        listed = [d for d in made if d in text]
+        assert len(listed) + len(buttons) >= len(made)  # every other desk is reachable
+        far = made[100]  # joined late: listed in the text, not on a button
+        assert far not in {data.removeprefix("desk:use:") for _, data in buttons}
+        now = await tg.ask(ERIN, f"/desk {far}", contains="Now on")
+        assert "Desk 100" in now.text
+        bad = await tg.ask(ERIN, "/desk " + "z" * 5000)
+        assert "not a member" in bad.text
+    finally:
+        await bot.stop()
