@@ -11,10 +11,12 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot.desks.connect import OPERATOR_KEYS
 from bot.desks.factory import BACKPACK
 from bot.desks.model import DeskError
 from bot.keyring.source import KeySource
 from bot.render import desks as render
+from bot.render.common import esc
 from bot.services.access import Action
 from handlers.common import Context, args_of, guarded, reply, rt
 from handlers.guard import permitted
@@ -121,6 +123,9 @@ async def connect(update: Update, context: Context) -> None:
             "🧪 This bot trades on paper (<code>TRADING_MODE=paper</code>): every desk has a "
             "paper account and no keys are connected here.",
         )
+        return
+    if r.desk.operator:
+        await reply(update, esc(OPERATOR_KEYS))
         return
     if not KeySource.from_settings(s).configured:
         await reply(

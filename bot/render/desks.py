@@ -42,10 +42,13 @@ def desk_view(
         f"Your role: <b>{active.role}</b> — {esc(describe(active.role))}.",
         f"Trading: <b>{'paper' if mode == 'paper' else 'live'}</b>.",
     ]
-    for venue, name in VENUE_NAMES.items():
-        hint = keys.get(venue)
-        state = f"connected (key {esc(hint)})" if hint else "not connected"
-        lines.append(f"{name} keys: {state}.")
+    if desk.operator and mode != "paper":  # it trades the environment's keys, never stored ones
+        lines.append("Keys: the bot's own, from its settings (its operator changes them there).")
+    else:
+        for venue, name in VENUE_NAMES.items():
+            hint = keys.get(venue)
+            state = f"connected (key {esc(hint)})" if hint else "not connected"
+            lines.append(f"{name} keys: {state}.")
     if desk.revoked:
         lines.append(
             f"⚠️ The exchange refused this desk's {esc(desk.revoked_venue or '')} keys "

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
+
 from bot.sim import Simulator
 from tests.bot.conftest import ALICE, BotRunner, live_settings, make_settings
 from tests.bot.test_desks import KEYRING, code_of, connect
 from tests.conftest import Control
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import KeyPair, new_keypair
+from tests.webapp.conftest import init_data
 
 DAVE = 4004
 ERIN = 5005
@@ -232,5 +235,39 @@ async def test_a_member_of_many_desks_gets_a_keyboard_telegram_accepts(
         assert "Desk 100" in now.text
         bad = await tg.ask(ERIN, "/desk " + "z" * 5000)
         assert "not a member" in bad.text
+    finally:
+        await bot.stop()
+
+
+async def test_the_operators_desk_takes_no_connected_keys(
+    tg: FakeTelegram, tmp_path: Path, quiet_sim: Simulator, keys: KeyPair
+) -> None:
+    settings = live_settings(
+        tg,
+        tmp_path,
+        quiet_sim,
+        keys,
+        secrets_keyring=KEYRING,
+        webapp_url="https://bot.example/",
+        webapp_port=0,
+    )
+    bot = BotRunner(settings)
+    await bot.start()
+    try:
+        said = await tg.ask(ALICE, "/connect backpack")
+        assert "keys in the bot's settings" in said.text and "web_app" not in str(said.reply_markup)
+        other = new_keypair()  # the form, posted anyway, stores nothing for the operator desk
+        async with httpx.AsyncClient(base_url=bot.app.bot_data.dashboard.url) as http:
+            r = await http.post(
+                "/api/connect",
+                json={
+                    "initData": init_data(ALICE),
+                    "venue": "backpack",
+                    "fields": {"api_key": other.api_key, "api_secret": other.api_secret},
+                },
+            )
+        assert r.status_code == 400 and "keys in the bot's settings" in r.text
+        desk = await tg.ask(ALICE, "/desk", contains="Your role")
+        assert "Keys: the bot's own" in desk.text and "not connected" not in desk.text
     finally:
         await bot.stop()
