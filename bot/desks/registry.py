@@ -45,8 +45,10 @@ def code_hash(code: str) -> str:
 
 
 def clean_name(name: str) -> str:
-    """A desk name as shown: printable, single-spaced, at most :data:`NAME_MAX` characters."""
-    text = "".join(c for c in name if c.isprintable())
+    """A desk name as shown: printable, single-spaced, at most :data:`NAME_MAX` characters,
+    and with no ``/`` (a chat client makes ``/word`` a tappable command: a name "/disconnect"
+    must not put one in the messages that show it)."""
+    text = "".join(c for c in name.replace("/", "∕") if c.isprintable())
     return " ".join(text.split())[:NAME_MAX].strip()
 
 

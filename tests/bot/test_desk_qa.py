@@ -271,3 +271,19 @@ async def test_the_operators_desk_takes_no_connected_keys(
         assert "Keys: the bot's own" in desk.text and "not connected" not in desk.text
     finally:
         await bot.stop()
+
+
+async def test_a_desk_name_from_a_first_name_cannot_plant_a_command_or_markup(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    bot = BotRunner(make_settings(tg, tmp_path, signup="open"))
+    await bot.start()
+    try:
+        tg.server.store.user_names[ERIN] = "/disconnect <b>x</b> " + "🚀" * 100
+        welcome = await tg.ask(ERIN, "/start", contains="is open, on paper")
+        assert "/disconnect" not in welcome.text and "&lt;b&gt;x&lt;∕b&gt;" in welcome.text
+        desk = await tg.ask(ERIN, "/desk", contains="Your role")
+        name = desk.text.split("</b>")[0]
+        assert "∕disconnect" in name and len(name) < 100
+    finally:
+        await bot.stop()
