@@ -155,7 +155,11 @@ async def disconnect(update: Update, context: Context) -> None:
     if venue is None or factory is None:
         await reply(update, render.disconnect_usage())
         return
-    desk_id = rt(context).desk.id
+    r = rt(context)
+    if r.desk.operator and not r.settings.paper:  # its keys are the settings', not stored
+        await reply(update, esc(OPERATOR_KEYS))
+        return
+    desk_id = r.desk.id
     wiped = await factory.shared.keys.delete(desk_id, venue)
     if wiped:  # the desk's clients are rebuilt without them at its next use
         if venue == BACKPACK:

@@ -269,6 +269,8 @@ async def test_the_operators_desk_takes_no_connected_keys(
         assert r.status_code == 400 and "keys in the bot's settings" in r.text
         desk = await tg.ask(ALICE, "/desk", contains="Your role")
         assert "Keys: the bot's own" in desk.text and "not connected" not in desk.text
+        bye = await tg.ask(ALICE, "/disconnect backpack")
+        assert "keys in the bot's settings" in bye.text, bye.text
     finally:
         await bot.stop()
 
