@@ -119,7 +119,7 @@ def friendly(exc: BaseException, what: str = "That", desk: str | None = None) ->
     if isinstance(exc, InsufficientFunds):
         return f"💸 not enough funds or margin: {safe(exc.message)}"
     if isinstance(exc, AuthError) and desk is not None:
-        return "🔑 " + key_refused(desk).replace(", so nothing was traded", "")
+        return "🔑 " + key_refused(desk, order=False)
     if isinstance(exc, AuthError):
         return (
             "🔑 the exchange refused the API key (revoked or expired?): the operator's desk "

@@ -35,18 +35,16 @@ from bot.venues.port import HEDGE, Venue, VenueError, VenueOrder
 ZERO = Decimal(0)
 
 
-def key_refused(desk: str) -> str:
-    """Why a leg was refused for its API key, and what to do: the exchange's own words
-    ("Invalid X-API-Key header") tell a trader neither."""
+def key_refused(desk: str, *, order: bool = True) -> str:
+    """Why a leg (``order``) or a read was refused for its API key, and who fixes it: the
+    exchange's own words ("Invalid X-API-Key header") tell a trader neither."""
+    whose = "the bot's" if desk == OPERATOR_DESK else "this desk's"
+    refused = f"the exchange refused {whose} API key (revoked or expired?)"
+    if order:
+        refused += ", so nothing was traded"
     if desk == OPERATOR_DESK:
-        return (
-            "the exchange refused the bot's API key (revoked or expired?), so nothing was "
-            "traded; the operator sets new BACKPACK_API_KEY / BACKPACK_API_SECRET"
-        )
-    return (
-        "the exchange refused this desk's API key (revoked or expired?), so nothing was "
-        "traded; the desk's owner can /connect new keys (/connect backpack opens the form)"
-    )
+        return f"{refused}; the operator sets new BACKPACK_API_KEY / BACKPACK_API_SECRET"
+    return f"{refused}; the desk's owner can /connect new keys (/connect backpack opens the form)"
 
 
 class LegStatus(StrEnum):
