@@ -31,6 +31,7 @@ from bot.render.common import esc, safe, split_message
 from bot.services.access import Refusal, Refused
 from bot.services.chat.commands import CommandLine, read_command
 from bot.services.health import LogTail
+from bot.services.orders.sender import key_refused
 from bot.venues.port import VenueError
 from bot.webapp.server import DashboardServer
 
@@ -104,12 +105,12 @@ async def reply(
     return sent
 
 
-def friendly(exc: BaseException, what: str = "That") -> str:
+def friendly(exc: BaseException, what: str = "That", desk: str | None = None) -> str:
     """One clear sentence for the user; never a stack trace, never a secret.
 
     An exchange error says what the exchange said; anything else is a fault of the bot, and
     the sentence says so (``what`` failed, not the user's input) rather than "something went
-    wrong".
+    wrong". ``desk``: the desk the update acted on, so a refused key says who can fix it.
     """
     if isinstance(exc, InvalidSymbol):
         return f"❓ {safe(exc.message)}"
@@ -117,6 +118,8 @@ def friendly(exc: BaseException, what: str = "That") -> str:
         return f"⚠️ {safe(exc.message)}"
     if isinstance(exc, InsufficientFunds):
         return f"💸 not enough funds or margin: {safe(exc.message)}"
+    if isinstance(exc, AuthError) and desk is not None:
+        return "🔑 " + key_refused(desk, order=False)
     if isinstance(exc, AuthError):
         return (
             "🔑 the exchange refused the API key (revoked or expired?): the operator's desk "
@@ -213,7 +216,7 @@ def guarded(fn: F) -> F:
         except BackpackError as exc:
             if isinstance(exc, NetworkError | ExchangeUnavailable | AuthError):
                 log.warning("%s failed: %r", fn.__name__, exc)
-            await reply(update, friendly(exc))
+            await reply(update, friendly(exc, desk=_desk_id(context)))
         except VenueError as exc:
             log.warning("%s failed: %s", fn.__name__, exc)
             await reply(update, friendly(exc))
@@ -223,6 +226,10 @@ def guarded(fn: F) -> F:
             await report_fault(update, ref)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _desk_id(context: Context) -> str | None:
+    return context.desk.desk.id if context.desk is not None else None
 
 
 def args_of(context: Context) -> list[str]:

@@ -11,10 +11,12 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot.desks.connect import OPERATOR_KEYS
 from bot.desks.factory import BACKPACK
 from bot.desks.model import DeskError
 from bot.keyring.source import KeySource
 from bot.render import desks as render
+from bot.render.common import esc
 from bot.services.access import Action
 from handlers.common import Context, args_of, guarded, reply, rt
 from handlers.guard import permitted
@@ -34,6 +36,18 @@ async def desk(update: Update, context: Context) -> None:
         return
     r = rt(context)
     desks = r.desks
+    args = args_of(context)
+    if len(args) > 1:
+        await reply(update, render.desk_usage())
+        return
+    if args:  # /desk <id>: switch, for desks beyond the buttons
+        try:
+            member = await desks.choose(user.id, args[0])
+        except DeskError as exc:
+            await reply(update, exc.text)
+            return
+        await reply(update, render.switched(member))
+        return
     mine = desks.memberships(user.id)
     active = next((m for m in mine if m.desk.id == r.desk.id), None)
     if active is None:
@@ -110,6 +124,9 @@ async def connect(update: Update, context: Context) -> None:
             "paper account and no keys are connected here.",
         )
         return
+    if r.desk.operator:
+        await reply(update, esc(OPERATOR_KEYS))
+        return
     if not KeySource.from_settings(s).configured:
         await reply(
             update,
@@ -138,7 +155,11 @@ async def disconnect(update: Update, context: Context) -> None:
     if venue is None or factory is None:
         await reply(update, render.disconnect_usage())
         return
-    desk_id = rt(context).desk.id
+    r = rt(context)
+    if r.desk.operator and not r.settings.paper:  # its keys are the settings', not stored
+        await reply(update, esc(OPERATOR_KEYS))
+        return
+    desk_id = r.desk.id
     wiped = await factory.shared.keys.delete(desk_id, venue)
     if wiped:  # the desk's clients are rebuilt without them at its next use
         if venue == BACKPACK:

@@ -97,7 +97,7 @@ async def start(update: Update, context: Context) -> None:
     )
     if context.joined is not None:  # this /start just made them a member
         joined = context.joined
-        text = render_desks.joined(joined.membership, joined.kind == "created") + "\n\n" + text
+        text = render_desks.joined(joined.membership, joined.kind) + "\n\n" + text
     await reply(update, text, markup)
 
 

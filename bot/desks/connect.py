@@ -39,6 +39,7 @@ from bot.exchange.errors import (
     RateLimitError,
 )
 from bot.keyring.desk_keys import NOT_CONFIGURED, DeskKeys, hint_of
+from bot.keyring.ring import OPERATOR_DESK
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -105,6 +106,18 @@ class Unreachable(ConnectError):
 
 class NotConfigured(ConnectError):
     """The bot has no ``SECRETS_KEYRING``: keys cannot be stored."""
+
+
+#: The operator's desk trades the keys of the bot's settings; keys stored for it would never
+#: be used, so none are taken.
+OPERATOR_KEYS = (
+    "The operator's desk trades with the keys in the bot's settings (BACKPACK_API_KEY, "
+    "HEDGE_EXCHANGES …), which its operator changes there; /connect is for the other desks."
+)
+
+
+class OperatorKeys(ConnectError):
+    """Keys offered for the operator's desk, which only trades the environment's."""
 
 
 @dataclass(frozen=True)
@@ -321,6 +334,8 @@ class Connector:
         :class:`ConnectError` with the sentence for the user otherwise (nothing stored)."""
         if not self.keys.configured:
             raise NotConfigured(NOT_CONFIGURED)
+        if desk_id == OPERATOR_DESK:
+            raise OperatorKeys(OPERATOR_KEYS)
         creds = validate(venue, fields)
         await check(creds, self.urls, seconds=self.seconds)
         await self.keys.put(desk_id, venue, creds.fields, creds.hint)

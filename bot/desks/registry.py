@@ -45,8 +45,10 @@ def code_hash(code: str) -> str:
 
 
 def clean_name(name: str) -> str:
-    """A desk name as shown: printable, single-spaced, at most :data:`NAME_MAX` characters."""
-    text = "".join(c for c in name if c.isprintable())
+    """A desk name as shown: printable, single-spaced, at most :data:`NAME_MAX` characters,
+    and with no ``/`` (a chat client makes ``/word`` a tappable command: a name "/disconnect"
+    must not put one in the messages that show it)."""
+    text = "".join(c for c in name.replace("/", "∕") if c.isprintable())
     return " ".join(text.split())[:NAME_MAX].strip()
 
 
@@ -169,6 +171,10 @@ class Desks:
         mine = self.memberships(user_id)
         return mine[0] if mine else None
 
+    def full(self) -> bool:
+        """``MAX_DESKS`` desks (besides the operator's) exist: ``/start`` opens no new one."""
+        return len(self._desks) - 1 >= self.max_desks
+
     def is_known(self, user_id: int) -> bool:
         return self.active(user_id) is not None
 
@@ -240,8 +246,8 @@ class Desks:
         if pending.expires_at_ms <= now:
             raise InviteError("expired")
         have = self.role(pending.desk_id, user_id)
-        if have is not None:
-            return Membership(self._desks[pending.desk_id], have), True
+        if have is not None:  # opening a link into one's own desk makes it active
+            return await self.choose(user_id, pending.desk_id), True
         result = await self._store.redeem(hashed, user_id, now_ms=now)
         if isinstance(result, str):
             raise InviteError(result)

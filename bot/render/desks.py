@@ -7,12 +7,15 @@ from datetime import UTC, datetime
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, WebAppInfo
 
-from bot.desks.model import Desk, Invite, Membership
+from bot.desks.model import Desk, Invite, Membership, StartKind
 from bot.render.common import esc
 from bot.services.access import Role, describe
 
 #: Callback data: switch the active desk to the one named after it.
 USE_PREFIX = "desk:use:"
+#: Switch buttons under /desk at most (Telegram takes 100 buttons a message); the rest are
+#: listed with their ids for ``/desk <id>``.
+SWITCH_BUTTONS = 90
 #: What each venue's key form asks for, as the button says it.
 VENUE_NAMES = {"backpack": "Backpack", "hyperliquid": "Hyperliquid"}
 
@@ -39,10 +42,13 @@ def desk_view(
         f"Your role: <b>{active.role}</b> — {esc(describe(active.role))}.",
         f"Trading: <b>{'paper' if mode == 'paper' else 'live'}</b>.",
     ]
-    for venue, name in VENUE_NAMES.items():
-        hint = keys.get(venue)
-        state = f"connected (key {esc(hint)})" if hint else "not connected"
-        lines.append(f"{name} keys: {state}.")
+    if desk.operator and mode != "paper":  # it trades the environment's keys, never stored ones
+        lines.append("Keys: the bot's own, from its settings (its operator changes them there).")
+    else:
+        for venue, name in VENUE_NAMES.items():
+            hint = keys.get(venue)
+            state = f"connected (key {esc(hint)})" if hint else "not connected"
+            lines.append(f"{name} keys: {state}.")
     if desk.revoked:
         lines.append(
             f"⚠️ The exchange refused this desk's {esc(desk.revoked_venue or '')} keys "
@@ -53,27 +59,44 @@ def desk_view(
         lines.append(f"Members: {listed}.")
     if others:
         lines.append("Your other desks are below; a tap makes one active.")
+    shown, rest = others[:SWITCH_BUTTONS], others[SWITCH_BUTTONS:]
+    if rest:
+        lines.append(f"And {len(rest)} more; <code>/desk &lt;id&gt;</code> switches to one:")
+        lines.extend(f"· {esc(m.desk.name)} ({m.role}) <code>{esc(m.desk.id)}</code>" for m in rest)
     rows = [
         [
             InlineKeyboardButton(
                 f"Switch to {m.desk.name} ({m.role})", callback_data=USE_PREFIX + m.desk.id
             )
         ]
-        for m in others
+        for m in shown
     ]
     return "\n".join(lines), InlineKeyboardMarkup(rows) if rows else None
 
 
-def switched(member: Membership) -> str:
+def desk_usage() -> str:
     return (
-        f"🗂 Now on <b>{esc(member.desk.name)}</b> as {member.role}: every command and button "
-        "acts on this desk."
+        "Usage: <code>/desk</code>, or <code>/desk &lt;id&gt;</code> to switch to one of your "
+        "desks."
     )
 
 
-def joined(member: Membership, created: bool) -> str:
-    """The first line of the welcome when /start just made the user a member."""
-    if created:
+def switched(member: Membership) -> str:
+    return (
+        f"🗂 Now on <b>{esc(member.desk.name)}</b> as {member.role}: every command acts on this "
+        "desk; buttons under earlier messages still act on the desk they came from."
+    )
+
+
+def joined(member: Membership, kind: StartKind) -> str:
+    """The first line of the welcome when /start just made the user a member (or opened an
+    invite into a desk they were already on: their role stays, the link stays unused)."""
+    if kind == "already":
+        return (
+            f"🗂 You are already on <b>{esc(member.desk.name)}</b> as {member.role}, now your "
+            "active desk; that invite link was not used up, so someone else can still open it."
+        )
+    if kind == "created":
         return (
             f"🗂 Your desk <b>{esc(member.desk.name)}</b> is open, on paper. "
             "On a live bot, /connect backpack puts it on your own keys."

@@ -93,7 +93,8 @@ COMMANDS: dict[str, Action] = {
     "resume": Action.STRATEGY,
     "health": Action.ACCOUNT,
     "logs": Action.LOGS,  # owners only
-    "desk": Action.GENERAL,  # one's own desks: which is active, switching (members only)
+    # one's own desks: which is active, its members and key hints (private chat), switching
+    "desk": Action.ACCOUNT,
     "invite": Action.DESK,  # a one-time link that makes someone a member
     "connect": Action.DESK,  # the key form (owners, private chat)
     "disconnect": Action.DESK,  # wipe the desk's keys

@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import select, union
 
 from bot.storage.db import Database
+from bot.storage.events import MessageButton
 from bot.storage.strategy import StrategyApprovalRow, StrategySettingsRow
 from bot.storage.trading import EXECUTING, PENDING, SENDING, Confirmation, OrderJournalEntry
 
@@ -39,6 +40,28 @@ async def desks_with_strategy_on(db: Database) -> set[str]:
             select(StrategySettingsRow.desk_id).where(StrategySettingsRow.mode != "off")
         )
         return set(rows)
+
+
+async def desk_of_tap(db: Database, chat_id: int, message_id: int, token: str | None) -> str | None:
+    """The desk a tapped button belongs to: the desk of the order confirmation or strategy
+    proposal ``token`` (the ✅ / ❌ pairs), else the desk whose buttons message ``message_id``
+    in ``chat_id`` carries (Close / Cancel under /positions and /orders). None when unknown."""
+    queries = [
+        select(MessageButton.desk_id).where(
+            MessageButton.chat_id == chat_id, MessageButton.message_id == message_id
+        )
+    ]
+    if token:
+        queries[:0] = [
+            select(Confirmation.desk_id).where(Confirmation.token == token),
+            select(StrategyApprovalRow.desk_id).where(StrategyApprovalRow.token == token),
+        ]
+    async with db.session() as s:
+        for query in queries:
+            desk = await s.scalar(query.limit(1))
+            if desk is not None:
+                return str(desk)
+    return None
 
 
 async def _desks(db: Database, *, pending: bool) -> set[str]:

@@ -171,6 +171,9 @@ async def bot(tg: FakeTelegram, tmp_path: Path) -> AsyncIterator[BotRunner]:
             telegram_allowed_users=USERS,
             telegram_allowed_groups=",".join(map(str, ALLOWED_GROUPS)),
             confirm_ttl_seconds=3600,  # the owner's pending confirmation outlives the table
+            # No funding notice in the middle of the count (the world holds a position, and the
+            # next funding may be minutes away whatever the hour).
+            funding_notice_minutes=0,
         )
     )
     await runner.start()

@@ -17,6 +17,7 @@ from bot.keyring.ring import OPERATOR_DESK
 from bot.storage.alerts import AlertStore
 from bot.storage.db import Database
 from bot.storage.desks_scope import (
+    desk_of_tap,
     desks_to_recover,
     desks_with_due_confirmations,
     desks_with_strategy_on,
@@ -371,3 +372,16 @@ async def test_one_question_names_the_desks_with_a_confirmation_due(db: Database
     assert await desks_with_due_confirmations(db, NOW) == set()
     assert await desks_with_due_confirmations(db, NOW + 60_000) == {f}
     assert [r.token for r in await TradingStore(db, desk=f).due(NOW + 60_000)] == ["tf"]
+
+
+async def test_a_tapped_button_names_the_desk_it_belongs_to(db: Database) -> None:
+    await TradingStore(db, desk=A).add(confirmation("tok-a", ALICE))
+    await StrategyStore(db, desk=B).add_approval(
+        "ap-b", _action(SOL), chat_id=ALICE, message_id=None, now_ms=NOW, expires_at_ms=NOW
+    )
+    await EventStore(db, desk=B).record(ALICE, 31, [Button(0, "Close", "close:SOL")], NOW)
+    assert await desk_of_tap(db, ALICE, 30, "tok-a") == A  # an order's ✅ / ❌
+    assert await desk_of_tap(db, ALICE, 30, "ap-b") == B  # a strategy proposal's
+    assert await desk_of_tap(db, ALICE, 31, None) == B  # Close under B's /positions
+    assert await desk_of_tap(db, ALICE, 32, "nothing") is None
+    assert await desk_of_tap(db, BOB, 31, None) is None  # another chat's message 31

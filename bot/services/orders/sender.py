@@ -20,8 +20,9 @@ from typing import Any
 
 from bot.clock import Clock, SystemClock, now_ms
 from bot.exchange.client import BackpackAPI, new_client_id
-from bot.exchange.errors import BackpackError, NetworkError, OrderStatusUnknown
+from bot.exchange.errors import AuthError, BackpackError, NetworkError, OrderStatusUnknown
 from bot.faults import crash_point
+from bot.keyring.ring import OPERATOR_DESK
 from bot.storage.trading import (
     KIND_CANCEL,
     KIND_ORDER,
@@ -32,6 +33,18 @@ from bot.storage.trading import (
 from bot.venues.port import HEDGE, Venue, VenueError, VenueOrder
 
 ZERO = Decimal(0)
+
+
+def key_refused(desk: str, *, order: bool = True) -> str:
+    """Why a leg (``order``) or a read was refused for its API key, and who fixes it: the
+    exchange's own words ("Invalid X-API-Key header") tell a trader neither."""
+    whose = "the bot's" if desk == OPERATOR_DESK else "this desk's"
+    refused = f"the exchange refused {whose} API key (revoked or expired?)"
+    if order:
+        refused += ", so nothing was traded"
+    if desk == OPERATOR_DESK:
+        return f"{refused}; the operator sets new BACKPACK_API_KEY / BACKPACK_API_SECRET"
+    return f"{refused}; the desk's owner can /connect new keys (/connect backpack opens the form)"
 
 
 class LegStatus(StrEnum):
@@ -303,7 +316,8 @@ class OrderSender:
                 cid,
                 exc.message,
             )
-            return OrderOutcome(LegStatus.REJECTED, cid, reason=exc.message)
+            reason = key_refused(self.store.desk) if isinstance(exc, AuthError) else exc.message
+            return OrderOutcome(LegStatus.REJECTED, cid, reason=reason)
         outcome = outcome_of(answer, order.quantity, cid)
         self.logger.info(
             "order %s %s %s cid=%s: %s %s",
