@@ -186,6 +186,15 @@ async def desk_bot(
 
 
 @pytest.fixture
+async def open_bot(tg: FakeTelegram, tmp_path: Path) -> AsyncIterator[BotRunner]:
+    """The paper bot open to new desks: a stranger's /start opens their own (``SIGNUP=open``)."""
+    runner = BotRunner(make_settings(tg, tmp_path, signup="open"))
+    await runner.start()
+    yield runner
+    await runner.stop()
+
+
+@pytest.fixture
 async def paper_bot(tg: FakeTelegram, tmp_path: Path) -> AsyncIterator[BotRunner]:
     """The bot as ``make run`` starts it with ``EXCHANGE=sim``: paper trading, fully offline."""
     runner = BotRunner(make_settings(tg, tmp_path))

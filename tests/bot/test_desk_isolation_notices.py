@@ -22,7 +22,7 @@ from pathlib import Path
 from bot.exchange.client import BackpackAPI
 from bot.services.access import Actor
 from bot.sim import Simulator
-from tests.bot.conftest import ALICE, BOB, BotRunner, connect, desk_settings, make_settings
+from tests.bot.conftest import ALICE, BOB, BotRunner, connect, desk_settings
 from tests.bot.desk_world import CAROL, DAVE, code_of, db_path, open_desk
 from tests.bot.tables import idle
 from tests.fakes.telegram import FakeTelegram
@@ -32,21 +32,16 @@ A_MEMBERS, B_MEMBERS = (ALICE, BOB), (DAVE, CAROL)
 BTC, SOL = "BTC_USDC_PERP", "SOL_USDC_PERP"
 
 
-async def test_only_the_operators_owners_read_the_log(tg: FakeTelegram, tmp_path: Path) -> None:
-    """The log is the whole process's (every desk's lines): another desk's owner, who may do
-    everything on their own desk, is told so and shown none of it."""
-    bot = BotRunner(make_settings(tg, tmp_path, signup="open"))
-    await bot.start()
-    try:
-        await open_desk(tg)
-        logging.getLogger("bot.orders").warning("operator desk: order 777123 was refused")
-        mine = await tg.ask(ALICE, "/logs", contains="log lines")
-        assert "777123" in mine.text  # the line is in the log: the check below can fail
-        theirs = await tg.ask(DAVE, "/logs")
-        assert "777123" not in theirs.text and "<pre>" not in theirs.text, theirs.text
-        assert "only the owners of the operator's desk" in theirs.text
-    finally:
-        await bot.stop()
+async def test_only_the_operators_owners_read_the_log(
+    open_bot: BotRunner, tg: FakeTelegram
+) -> None:
+    await open_desk(tg)
+    logging.getLogger("bot.orders").warning("operator desk: order 777123 was refused")
+    mine = await tg.ask(ALICE, "/logs", contains="log lines")
+    assert "777123" in mine.text  # the line is in the log: the check below can fail
+    theirs = await tg.ask(DAVE, "/logs")
+    assert "777123" not in theirs.text and "<pre>" not in theirs.text, theirs.text
+    assert "only the owners of the operator's desk" in theirs.text
 
 
 async def _buy(sim: Simulator, keys: KeyPair, symbol: str, qty: str) -> None:

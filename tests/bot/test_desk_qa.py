@@ -21,98 +21,79 @@ GROUP = -100777
 
 
 async def test_a_preview_tapped_after_switching_desks_acts_on_its_own_desk_once(
-    tg: FakeTelegram, tmp_path: Path
+    open_bot: BotRunner, tg: FakeTelegram
 ) -> None:
-    bot = BotRunner(make_settings(tg, tmp_path, signup="open"))
-    await bot.start()
-    try:
-        await tg.ask(DAVE, "/start", contains="is open, on paper")
-        link = await tg.ask(DAVE, "/invite trader", contains="start=")
-        await tg.ask(ALICE, f"/start {code_of(link.text)}", contains="You joined")
-        preview = await tg.ask(ALICE, "/buy BTC 0.01", contains="order preview")  # DAVE's desk
-        shown = await tg.ask(ALICE, "/desk", contains="other desks")
-        switch = await tg.tap(ALICE, shown, shown.button("Operator desk"))
-        await tg.answer_to(switch)
-        await tg.wait_for(lambda: "Now on" in tg.find(shown.message_id).text)
+    await tg.ask(DAVE, "/start", contains="is open, on paper")
+    link = await tg.ask(DAVE, "/invite trader", contains="start=")
+    await tg.ask(ALICE, f"/start {code_of(link.text)}", contains="You joined")
+    preview = await tg.ask(ALICE, "/buy BTC 0.01", contains="order preview")  # DAVE's desk
+    shown = await tg.ask(ALICE, "/desk", contains="other desks")
+    switch = await tg.tap(ALICE, shown, shown.button("Operator desk"))
+    await tg.answer_to(switch)
+    await tg.wait_for(lambda: "Now on" in tg.find(shown.message_id).text)
 
-        answer = await tg.answer_to(await tg.tap(ALICE, preview, preview.button("Confirm")))
-        assert "Filled" in answer.text, answer
-        again = await tg.answer_to(await tg.tap(ALICE, preview, preview.button("Confirm")))
-        assert "Filled" not in again.text  # once: the second tap places nothing
-        daves = await tg.ask(DAVE, "/positions", contains="PAPER")
-        assert "BTC_USDC_PERP" in daves.text and "0.01" in daves.text
-        operators = await tg.ask(ALICE, "/positions", contains="PAPER")
-        assert "BTC_USDC_PERP" not in operators.text  # the desk ALICE switched to: untouched
-        desk = await tg.ask(ALICE, "/desk", contains="Your role")
-        assert "Operator desk" in desk.text.split("\n")[0]  # the tap did not switch her back
-    finally:
-        await bot.stop()
+    answer = await tg.answer_to(await tg.tap(ALICE, preview, preview.button("Confirm")))
+    assert "Filled" in answer.text, answer
+    again = await tg.answer_to(await tg.tap(ALICE, preview, preview.button("Confirm")))
+    assert "Filled" not in again.text  # once: the second tap places nothing
+    daves = await tg.ask(DAVE, "/positions", contains="PAPER")
+    assert "BTC_USDC_PERP" in daves.text and "0.01" in daves.text
+    operators = await tg.ask(ALICE, "/positions", contains="PAPER")
+    assert "BTC_USDC_PERP" not in operators.text  # the desk ALICE switched to: untouched
+    desk = await tg.ask(ALICE, "/desk", contains="Your role")
+    assert "Operator desk" in desk.text.split("\n")[0]  # the tap did not switch her back
 
 
 async def test_close_under_positions_tapped_after_switching_closes_that_desks_position(
-    tg: FakeTelegram, tmp_path: Path
+    open_bot: BotRunner, tg: FakeTelegram
 ) -> None:
-    bot = BotRunner(make_settings(tg, tmp_path, signup="open"))
-    await bot.start()
-    try:
-        await tg.ask(DAVE, "/start", contains="is open, on paper")
-        link = await tg.ask(DAVE, "/invite trader", contains="start=")
-        await tg.ask(ALICE, f"/start {code_of(link.text)}", contains="You joined")
-        preview = await tg.ask(ALICE, "/buy BTC 0.01", contains="order preview")
-        await tg.answer_to(await tg.tap(ALICE, preview, preview.button("Confirm")))
-        held = await tg.ask(ALICE, "/positions", contains="BTC_USDC_PERP")  # DAVE's desk
-        shown = await tg.ask(ALICE, "/desk", contains="other desks")
-        await tg.answer_to(await tg.tap(ALICE, shown, shown.button("Operator desk")))
-        await tg.wait_for(lambda: "Now on" in tg.find(shown.message_id).text)
+    await tg.ask(DAVE, "/start", contains="is open, on paper")
+    link = await tg.ask(DAVE, "/invite trader", contains="start=")
+    await tg.ask(ALICE, f"/start {code_of(link.text)}", contains="You joined")
+    preview = await tg.ask(ALICE, "/buy BTC 0.01", contains="order preview")
+    await tg.answer_to(await tg.tap(ALICE, preview, preview.button("Confirm")))
+    held = await tg.ask(ALICE, "/positions", contains="BTC_USDC_PERP")  # DAVE's desk
+    shown = await tg.ask(ALICE, "/desk", contains="other desks")
+    await tg.answer_to(await tg.tap(ALICE, shown, shown.button("Operator desk")))
+    await tg.wait_for(lambda: "Now on" in tg.find(shown.message_id).text)
 
-        mark = len(tg.messages)
-        await tg.tap(ALICE, held, held.button("Close"))
-        close = await tg.next_message(ALICE, "order preview", after=mark)
-        assert "SELL 0.01 BTC" in close.text, close.text
-        answer = await tg.answer_to(await tg.tap(ALICE, close, close.button("Confirm")))
-        assert "Filled" in answer.text
-        daves = await tg.ask(DAVE, "/positions", contains="PAPER")
-        assert "BTC_USDC_PERP" not in daves.text  # DAVE's desk is flat again
-    finally:
-        await bot.stop()
+    mark = len(tg.messages)
+    await tg.tap(ALICE, held, held.button("Close"))
+    close = await tg.next_message(ALICE, "order preview", after=mark)
+    assert "SELL 0.01 BTC" in close.text, close.text
+    answer = await tg.answer_to(await tg.tap(ALICE, close, close.button("Confirm")))
+    assert "Filled" in answer.text
+    daves = await tg.ask(DAVE, "/positions", contains="PAPER")
+    assert "BTC_USDC_PERP" not in daves.text  # DAVE's desk is flat again
 
 
 async def test_a_tap_on_a_desk_one_has_left_stays_on_the_active_desk(
-    tg: FakeTelegram, tmp_path: Path
+    open_bot: BotRunner, tg: FakeTelegram
 ) -> None:
-    bot = BotRunner(make_settings(tg, tmp_path, signup="open"))
-    await bot.start()
-    try:
-        await tg.ask(DAVE, "/start", contains="is open, on paper")
-        link = await tg.ask(DAVE, "/invite trader", contains="start=")
-        await tg.ask(ALICE, f"/start {code_of(link.text)}", contains="You joined")
-        preview = await tg.ask(ALICE, "/buy BTC 0.01", contains="order preview")
-        desks = bot.app.bot_data.factory.shared.desks
-        dave_desk = desks.active(DAVE).desk.id
-        await desks.remove_member(dave_desk, DAVE, ALICE)  # DAVE takes ALICE off his desk
-        answer = await tg.answer_to(await tg.tap(ALICE, preview, preview.button("Confirm")))
-        assert "Filled" not in answer.text
-        daves = await tg.ask(DAVE, "/positions", contains="PAPER")
-        assert "BTC_USDC_PERP" not in daves.text
-    finally:
-        await bot.stop()
+    bot = open_bot
+    await tg.ask(DAVE, "/start", contains="is open, on paper")
+    link = await tg.ask(DAVE, "/invite trader", contains="start=")
+    await tg.ask(ALICE, f"/start {code_of(link.text)}", contains="You joined")
+    preview = await tg.ask(ALICE, "/buy BTC 0.01", contains="order preview")
+    desks = bot.app.bot_data.factory.shared.desks
+    dave_desk = desks.active(DAVE).desk.id
+    await desks.remove_member(dave_desk, DAVE, ALICE)  # DAVE takes ALICE off his desk
+    answer = await tg.answer_to(await tg.tap(ALICE, preview, preview.button("Confirm")))
+    assert "Filled" not in answer.text
+    daves = await tg.ask(DAVE, "/positions", contains="PAPER")
+    assert "BTC_USDC_PERP" not in daves.text
 
 
 async def test_an_invite_into_ones_own_desk_says_so_and_stays_unused(
-    tg: FakeTelegram, tmp_path: Path
+    open_bot: BotRunner, tg: FakeTelegram
 ) -> None:
-    bot = BotRunner(make_settings(tg, tmp_path, signup="open"))
-    await bot.start()
-    try:
-        await tg.ask(DAVE, "/start", contains="is open, on paper")
-        link = await tg.ask(DAVE, "/invite viewer", contains="start=")
-        code = code_of(link.text)
-        own = await tg.ask(DAVE, f"/start {code}", contains="Backpack trading bot")
-        assert "already on" in own.text and "as owner" in own.text
-        joined = await tg.ask(ERIN, f"/start {code}", contains="Backpack trading bot")
-        assert "You joined" in joined.text and "as viewer" in joined.text
-    finally:
-        await bot.stop()
+    await tg.ask(DAVE, "/start", contains="is open, on paper")
+    link = await tg.ask(DAVE, "/invite viewer", contains="start=")
+    code = code_of(link.text)
+    own = await tg.ask(DAVE, f"/start {code}", contains="Backpack trading bot")
+    assert "already on" in own.text and "as owner" in own.text
+    joined = await tg.ask(ERIN, f"/start {code}", contains="Backpack trading bot")
+    assert "You joined" in joined.text and "as viewer" in joined.text
 
 
 async def test_an_invite_code_sent_in_a_group_is_refused_with_the_reason(
@@ -185,40 +166,34 @@ async def test_desk_keeps_members_and_key_hints_out_of_a_group(
 
 
 async def test_a_member_of_many_desks_gets_a_keyboard_telegram_accepts(
-    tg: FakeTelegram, tmp_path: Path
+    open_bot: BotRunner, tg: FakeTelegram
 ) -> None:
-    bot = BotRunner(make_settings(tg, tmp_path, signup="open"))
-    await bot.start()
-    try:
-        desks = bot.app.bot_data.factory.shared.desks
-        made = []
-        for i in range(120):  # 120 owners each invite ERIN
-            owner = 9000 + i
-            desk = await desks.create(owner, f"Desk {i} " + "x" * 60)
-            code = (await desks.invite(desk.desk.id, owner, "viewer")).code
-            await desks.redeem(code, ERIN)
-            made.append(desk.desk.id)
-        mark = len(tg.messages)
-        await tg.send(ERIN, "/desk")
-        shown = await tg.next_message(ERIN, "Your role", after=mark)
-        keyboard = await tg.wait_for(
-            lambda: next((m for m in tg.messages[mark:] if m.buttons), None)
-        )
-        buttons = keyboard.buttons
-        assert 0 < len(buttons) <= 100
-        assert all(len(data.encode()) <= 64 for _, data in buttons)
-        text = "\n".join(m.text for m in tg.messages[mark:] if m.chat_id == ERIN)
-        assert shown.text in text
-        listed = [d for d in made if d in text]
-        assert len(listed) + len(buttons) >= len(made)  # every other desk is reachable
-        far = made[100]  # joined late: listed in the text, not on a button
-        assert far not in {data.removeprefix("desk:use:") for _, data in buttons}
-        now = await tg.ask(ERIN, f"/desk {far}", contains="Now on")
-        assert "Desk 100" in now.text
-        bad = await tg.ask(ERIN, "/desk " + "z" * 5000)
-        assert "not a member" in bad.text
-    finally:
-        await bot.stop()
+    bot = open_bot
+    desks = bot.app.bot_data.factory.shared.desks
+    made = []
+    for i in range(120):  # 120 owners each invite ERIN
+        owner = 9000 + i
+        desk = await desks.create(owner, f"Desk {i} " + "x" * 60)
+        code = (await desks.invite(desk.desk.id, owner, "viewer")).code
+        await desks.redeem(code, ERIN)
+        made.append(desk.desk.id)
+    mark = len(tg.messages)
+    await tg.send(ERIN, "/desk")
+    shown = await tg.next_message(ERIN, "Your role", after=mark)
+    keyboard = await tg.wait_for(lambda: next((m for m in tg.messages[mark:] if m.buttons), None))
+    buttons = keyboard.buttons
+    assert 0 < len(buttons) <= 100
+    assert all(len(data.encode()) <= 64 for _, data in buttons)
+    text = "\n".join(m.text for m in tg.messages[mark:] if m.chat_id == ERIN)
+    assert shown.text in text
+    listed = [d for d in made if d in text]
+    assert len(listed) + len(buttons) >= len(made)  # every other desk is reachable
+    far = made[100]  # joined late: listed in the text, not on a button
+    assert far not in {data.removeprefix("desk:use:") for _, data in buttons}
+    now = await tg.ask(ERIN, f"/desk {far}", contains="Now on")
+    assert "Desk 100" in now.text
+    bad = await tg.ask(ERIN, "/desk " + "z" * 5000)
+    assert "not a member" in bad.text
 
 
 async def test_the_operators_desk_takes_no_connected_keys(
@@ -250,16 +225,11 @@ async def test_the_operators_desk_takes_no_connected_keys(
 
 
 async def test_a_desk_name_from_a_first_name_cannot_plant_a_command_or_markup(
-    tg: FakeTelegram, tmp_path: Path
+    open_bot: BotRunner, tg: FakeTelegram
 ) -> None:
-    bot = BotRunner(make_settings(tg, tmp_path, signup="open"))
-    await bot.start()
-    try:
-        tg.server.store.user_names[ERIN] = "/disconnect <b>x</b> " + "🚀" * 100
-        welcome = await tg.ask(ERIN, "/start", contains="is open, on paper")
-        assert "/disconnect" not in welcome.text and "&lt;b&gt;x&lt;∕b&gt;" in welcome.text
-        desk = await tg.ask(ERIN, "/desk", contains="Your role")
-        name = desk.text.split("</b>")[0]
-        assert "∕disconnect" in name and len(name) < 100
-    finally:
-        await bot.stop()
+    tg.server.store.user_names[ERIN] = "/disconnect <b>x</b> " + "🚀" * 100
+    welcome = await tg.ask(ERIN, "/start", contains="is open, on paper")
+    assert "/disconnect" not in welcome.text and "&lt;b&gt;x&lt;∕b&gt;" in welcome.text
+    desk = await tg.ask(ERIN, "/desk", contains="Your role")
+    name = desk.text.split("</b>")[0]
+    assert "∕disconnect" in name and len(name) < 100

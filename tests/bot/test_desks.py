@@ -62,29 +62,25 @@ async def test_invite_joins_once_and_the_member_sees_the_operators_desk(
 
 
 async def test_open_signup_gives_each_stranger_their_own_paper_desk(
-    tg: FakeTelegram, tmp_path: Path
+    open_bot: BotRunner, tg: FakeTelegram
 ) -> None:
-    bot = BotRunner(make_settings(tg, tmp_path, signup="open"))
-    await bot.start()
-    try:
-        welcome = await tg.ask(DAVE, "/start", contains="desk")
-        assert "is open, on paper" in welcome.text
-        preview = await tg.ask(DAVE, "/buy BTC 0.01", contains="order preview")
-        confirm = preview.button("Confirm")
-        answer = await tg.answer_to(await tg.tap(DAVE, preview, confirm))
-        assert "Filled" in answer.text
-        mine = await tg.ask(DAVE, "/positions", contains="BTC")
-        assert "BTC_USDC_PERP" in mine.text
-        theirs = await tg.ask(ALICE, "/positions")
-        assert "BTC_USDC_PERP" not in theirs.text  # the operator's desk saw nothing of it
-        # DAVE's confirmation token means nothing on ALICE's desk.
-        answer = await tg.answer_to(await tg.tap(ALICE, preview, confirm))
-        assert "does not exist" in answer.text
-        factory = bot.app.bot_data.factory
-        assert {d.desk.id for d in factory.loaded()} >= {"operator"}
-        assert len(factory.shared.desks.all()) == 2
-    finally:
-        await bot.stop()
+    bot = open_bot
+    welcome = await tg.ask(DAVE, "/start", contains="desk")
+    assert "is open, on paper" in welcome.text
+    preview = await tg.ask(DAVE, "/buy BTC 0.01", contains="order preview")
+    confirm = preview.button("Confirm")
+    answer = await tg.answer_to(await tg.tap(DAVE, preview, confirm))
+    assert "Filled" in answer.text
+    mine = await tg.ask(DAVE, "/positions", contains="BTC")
+    assert "BTC_USDC_PERP" in mine.text
+    theirs = await tg.ask(ALICE, "/positions")
+    assert "BTC_USDC_PERP" not in theirs.text  # the operator's desk saw nothing of it
+    # DAVE's confirmation token means nothing on ALICE's desk.
+    answer = await tg.answer_to(await tg.tap(ALICE, preview, confirm))
+    assert "does not exist" in answer.text
+    factory = bot.app.bot_data.factory
+    assert {d.desk.id for d in factory.loaded()} >= {"operator"}
+    assert len(factory.shared.desks.all()) == 2
 
 
 async def test_two_traders_with_their_own_keys_trade_side_by_side(
