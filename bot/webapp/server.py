@@ -32,6 +32,7 @@ _TYPES = {
     "dashboard.js": "text/javascript",
     "dashboard.css": "text/css",
     "icon.svg": "image/svg+xml",
+    "telegram.js": "text/javascript",
     "connect.html": "text/html",
     "connect.js": "text/javascript",
     "connect.css": "text/css",

@@ -50,6 +50,31 @@ def browser(pw: Any, tmp_path: Path) -> Any:
     )
 
 
+class Chat:
+    """The chat page in a browser context: ``say`` a command, get the bot's answer to it."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.box = page.get_by_label("Message")
+        self.bot = page.locator("article.msg.in")
+
+    @classmethod
+    async def open(cls, context: Any, url: str) -> Chat:
+        page = await context.new_page()
+        await page.goto(url)
+        return cls(page)
+
+    async def say(self, text: str, answer: str) -> Any:
+        """Send ``text``; the bot's next message, once it contains ``answer``."""
+        expect = async_api.expect
+        before = await self.bot.count()
+        await self.box.fill(text)
+        await self.box.press("Enter")
+        await expect(self.bot).to_have_count(before + 1, timeout=WAIT_MS)
+        await expect(self.bot.last).to_contain_text(answer)
+        return self.bot.last
+
+
 def shot(tmp_path: Path, name: str) -> Path:
     """Where a screenshot goes: ``LOCAL_CHAT_SCREENSHOTS`` (e.g. ``docs``) or the test's tmp."""
     folder = os.environ.get("LOCAL_CHAT_SCREENSHOTS")
@@ -130,18 +155,8 @@ async def test_strategy_a_filled_order_and_a_fired_stop_on_a_phone(tmp_path: Pat
         sim = services.paper.sim
         context = await browser(pw, tmp_path)
         try:
-            page = await context.new_page()
-            await page.goto(url)
-            box = page.get_by_label("Message")
-            bot = page.locator("article.msg.in")
-
-            async def say(text: str, answer: str) -> Any:
-                before = await bot.count()
-                await box.fill(text)
-                await box.press("Enter")
-                await expect(bot).to_have_count(before + 1, timeout=WAIT_MS)
-                await expect(bot.last).to_contain_text(answer)
-                return bot.last
+            chat = await Chat.open(context, url)
+            page, bot, say = chat.page, chat.bot, chat.say
 
             async def confirm(preview: Any, outcome: str) -> None:
                 before = await bot.count()

@@ -11,7 +11,7 @@ from typing import Any
 from bot.container import Services
 from bot.localchat.server import LOCAL_USER_ID
 from tests.localchat.conftest import local_settings, running
-from tests.localchat.test_browser import PHONE, WAIT_MS, async_api, browser, shot
+from tests.localchat.test_browser import PHONE, Chat, async_api, browser, shot
 
 
 async def test_desk_and_invite_on_a_phone(tmp_path: Path) -> None:
@@ -25,18 +25,8 @@ async def test_desk_and_invite_on_a_phone(tmp_path: Path) -> None:
         second = await services.desks.create(LOCAL_USER_ID, "Ada's paper desk")
         context = await browser(pw, tmp_path)
         try:
-            page = await context.new_page()
-            await page.goto(url)
-            box = page.get_by_label("Message")
-            bot = page.locator("article.msg.in")
-
-            async def say(text: str, answer: str) -> Any:
-                before = await bot.count()
-                await box.fill(text)
-                await box.press("Enter")
-                await expect(bot).to_have_count(before + 1, timeout=WAIT_MS)
-                await expect(bot.last).to_contain_text(answer)
-                return bot.last
+            chat = await Chat.open(context, url)
+            page, say = chat.page, chat.say
 
             desk = await say("/desk", "Your role")
             await expect(desk).to_contain_text(second.desk.name)
