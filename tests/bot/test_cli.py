@@ -48,7 +48,12 @@ def run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
         ),
         ({"SECRETS_KEYRING": "k1:c2hvcnQ="}, 2, "key k1 must be 32 bytes"),
         (  # the paper account's key must be stored, and no keyring may be made: no plaintext
-            {"SECRETS_KEYRING_FILE": "false", "EXCHANGE": "sim", "LOCAL_CHAT_PORT": "0"},
+            {
+                "SECRETS_KEYRING_FILE": "false",
+                "EXCHANGE": "sim",
+                "LOCAL_CHAT_PORT": "0",
+                "WEBAPP_PORT": "0",
+            },
             2,
             "Not starting: a secret must be stored and there is no keyring",
         ),

@@ -19,7 +19,9 @@ from bot.logs import configure_quiet_logging
 
 def test_python_m_bot_prints_one_line_and_logs_to_the_data_dir(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BACKPACK_"))}
-    env.update(EXCHANGE="sim", LOCAL_CHAT_PORT="0", TELEGRAM_BOT_TOKEN="", DATA_DIR="data")
+    env.update(
+        EXCHANGE="sim", LOCAL_CHAT_PORT="0", WEBAPP_PORT="0", TELEGRAM_BOT_TOKEN="", DATA_DIR="data"
+    )
     env.pop("LOG_LEVEL", None)  # the default, INFO
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot"],

@@ -23,7 +23,9 @@ REFUSED = "Not starting: another backpack-bot is already running on this databas
 def local_env(**extra: str) -> dict[str, str]:
     drop = ("TELEGRAM_", "BACKPACK_", "TRADING_", "EXCHANGE", "DATABASE_", "BOT_CRASH", "LOCAL_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    env.update(EXCHANGE="sim", LOCAL_CHAT_PORT="0", DATA_DIR="data", TRADING_MODE="paper")
+    env.update(
+        EXCHANGE="sim", LOCAL_CHAT_PORT="0", WEBAPP_PORT="0", DATA_DIR="data", TRADING_MODE="paper"
+    )
     return env | extra
 
 

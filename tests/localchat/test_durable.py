@@ -139,7 +139,9 @@ async def test_the_page_shows_the_old_history_after_a_restart(tmp_path: Path) ->
 
 def start(cwd: Path) -> tuple[subprocess.Popen[str], str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BACKPACK_"))}
-    env.update(EXCHANGE="sim", LOCAL_CHAT_PORT="0", TELEGRAM_BOT_TOKEN="", DATA_DIR="data")
+    env.update(
+        EXCHANGE="sim", LOCAL_CHAT_PORT="0", WEBAPP_PORT="0", TELEGRAM_BOT_TOKEN="", DATA_DIR="data"
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot"],
         cwd=cwd,

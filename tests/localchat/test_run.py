@@ -18,7 +18,9 @@ from bot.sim import Simulator
 
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BACKPACK_"))}
-    env.update(EXCHANGE="sim", LOCAL_CHAT_PORT="0", TELEGRAM_BOT_TOKEN="", DATA_DIR="data")
+    env.update(
+        EXCHANGE="sim", LOCAL_CHAT_PORT="0", WEBAPP_PORT="0", TELEGRAM_BOT_TOKEN="", DATA_DIR="data"
+    )
     env.update(extra)
     return env
 
