@@ -279,7 +279,9 @@ class DeskFactory:
         if creds is not None:
             url = VenueUrls.from_settings(s).hyperliquid
             venue = desk_venue(s, stack, HYPERLIQUID, json.dumps(creds), url)
-            own.venues = {HYPERLIQUID: venue, **own.venues}
+            # First (the desk's default hedge), and in place of the operator's account there.
+            others = {k: v for k, v in own.venues.items() if k != HYPERLIQUID}
+            own.venues = {HYPERLIQUID: venue, **others}
             own.tradable.add(HYPERLIQUID)
         return own
 

@@ -7,16 +7,24 @@ The live test runs the bot against an external simulator (real signed HTTP); the
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
+from eth_account import Account
+
+from bot.sim import Simulator
+from bot.sim.hyperliquid import HyperliquidSimulator
 from jobs.desks import tell_refused
-from tests.bot.conftest import ALICE, BOB, BotRunner, connect, make_settings
+from tests.bot.conftest import ALICE, BOB, BotRunner, connect, desk_settings, make_settings
 from tests.conftest import Control
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import KeyPair, new_keypair
+from tests.simproc import UNTHROTTLED
+from tests.webapp.conftest import init_data
 
 CAROL = 3003
 DAVE = 4004
@@ -139,3 +147,49 @@ async def test_revoked_keys_mark_the_desk_and_tell_its_owner_once(
     assert "refused" not in alice.text
     assert await tell_refused(bot.app.bot_data.factory) == 0  # told once, not again
     assert sum("refused the keys of" in m.text for m in tg.to(DAVE)) == 1
+
+
+async def test_a_desk_trades_hyperliquid_on_the_wallet_it_connected(
+    tg: FakeTelegram, tmp_path: Path, quiet_sim: Simulator, keys: KeyPair
+) -> None:
+    """The operator's hedge venue holds the operator's wallet: another desk compares with it and
+    never trades it, until it connects a wallet of its own, which it then trades."""
+    op_wallet, op_agent, wallet, agent = (Account.create() for _ in range(4))
+    async with HyperliquidSimulator(seed=4, random_walk=False) as hl:
+        hl.deposit(op_wallet.address, 1000)
+        hl.approve_agent(op_wallet.address, op_agent.address, "operator")
+        hl.deposit(wallet.address, 777)
+        hl.approve_agent(wallet.address, agent.address, "dave")
+        op_key = "0x" + bytes(op_agent.key).hex()
+        creds = {"walletAddress": op_wallet.address, "privateKey": op_key, **UNTHROTTLED}
+        settings = desk_settings(
+            tg,
+            tmp_path,
+            quiet_sim,
+            keys,
+            hedge_exchanges="hyperliquid",
+            hedge_api_url=hl.rest_url,
+            hedge_credentials=json.dumps({"hyperliquid": creds}),
+        )
+        bot = BotRunner(settings)
+        await bot.start()
+        try:
+            await tg.ask(DAVE, "/start", contains="is open, on paper")
+            factory = bot.app.bot_data.factory
+            desk = factory.shared.desks.active(DAVE).desk.id
+            before = await factory.get(desk)
+            assert before.orders.venues == {} and before.strategy.cross is None  # compare only
+            fields = {"walletAddress": wallet.address, "privateKey": "0x" + bytes(agent.key).hex()}
+            async with httpx.AsyncClient(base_url=bot.app.bot_data.dashboard.url) as http:
+                r = await http.post(
+                    "/api/connect",
+                    json={"initData": init_data(DAVE), "venue": "hyperliquid", "fields": fields},
+                )
+            assert r.status_code == 200, r.text
+            dave = await factory.get(desk)  # rebuilt with the wallet it connected
+            venue = dave.orders.venues["hyperliquid"]
+            assert (await venue.balances())["USDC"] == 777  # DAVE's wallet, not the operator's
+            operator = await factory.get("operator")
+            assert (await operator.orders.venues["hyperliquid"].balances())["USDC"] == 1000
+        finally:
+            await bot.stop()
