@@ -14,7 +14,6 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.desks.connect import OPERATOR_KEYS
 from bot.desks.factory import BACKPACK
 from bot.desks.model import DeskError
-from bot.keyring.source import KeySource
 from bot.render import desks as render
 from bot.render.common import esc
 from bot.services.access import Action
@@ -127,7 +126,8 @@ async def connect(update: Update, context: Context) -> None:
     if r.desk.operator:
         await reply(update, esc(OPERATOR_KEYS))
         return
-    if not KeySource.from_settings(s).configured:
+    factory = context.bot_data.factory
+    if factory is None or not factory.shared.keys.configured:
         await reply(
             update,
             "🔒 Keys cannot be connected on this bot yet: its operator has not set "

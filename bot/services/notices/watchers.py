@@ -97,14 +97,6 @@ class WatchConfig:
     liquidation_warning_distance: Decimal
     stale_stream_seconds: float
 
-    @property
-    def users(self) -> tuple[int, ...]:
-        return tuple(self.members())
-
-    @property
-    def roles(self) -> Mapping[int, Role]:
-        return self.members()
-
 
 class WatcherService:
     """The watchers' rules and state, one instance per running bot."""
@@ -132,7 +124,7 @@ class WatcherService:
 
     async def _targets(self, flag: str) -> list[tuple[int, int]]:
         out = []
-        for user in self.config.users:
+        for user in self.config.members():
             st = await self.store.settings(user)
             if getattr(st, flag):
                 out.append((user, st.chat_id))
@@ -145,9 +137,9 @@ class WatcherService:
         with ``/notify fills off`` / ``/notify strategy off``.
         """
         out = []
-        for user in self.config.users:
+        for user, role in self.config.members().items():
             st = await self.store.settings(user)
-            if trade_notices(self.config.roles.get(user), getattr(st, kind)):
+            if trade_notices(role, getattr(st, kind)):
                 out.append((user, st.chat_id))
         return out
 
@@ -175,9 +167,10 @@ class WatcherService:
     async def funding(self) -> list[Notice]:
         """Funding notices ahead of each funding time, and warnings when a rate flips so that a
         position which earned funding starts paying it."""
-        if not await self._targets("funding"):
+        targets = await self._targets("funding")
+        if not targets:
             return []
-        return await self._funding(await self._open_positions())
+        return await self._funding(await self._open_positions(), targets)
 
     async def account_round(self) -> list[Notice]:
         """Both account watchers on one read of the positions (the job every desk runs)."""
@@ -185,14 +178,15 @@ class WatcherService:
         if not funding and not positions:
             return []
         rows = await self._open_positions()
-        out = await self._funding(rows) if funding else []
-        return out + (await self._liquidation(rows) if positions else [])
+        out = await self._funding(rows, funding) if funding else []
+        return out + (await self._liquidation(rows, positions) if positions else [])
 
     async def _open_positions(self) -> list[dict[str, Any]]:
         return [p for p in await self.account_api.get_positions() if p["quantity"] != 0]
 
-    async def _funding(self, positions: list[dict[str, Any]]) -> list[Notice]:
-        targets = await self._targets("funding")
+    async def _funding(
+        self, positions: list[dict[str, Any]], targets: list[tuple[int, int]]
+    ) -> list[Notice]:
         out: list[Notice] = []
         if not positions or not targets:  # a flat desk costs one read, not the mark prices too
             return out
@@ -237,12 +231,14 @@ class WatcherService:
 
     async def liquidation(self) -> list[Notice]:
         """Positions whose mark is within the warning distance of liquidation (every 30 min)."""
-        if not await self._targets("positions"):
-            return []
-        return await self._liquidation(await self.account_api.get_positions())
-
-    async def _liquidation(self, positions: list[dict[str, Any]]) -> list[Notice]:
         targets = await self._targets("positions")
+        if not targets:
+            return []
+        return await self._liquidation(await self.account_api.get_positions(), targets)
+
+    async def _liquidation(
+        self, positions: list[dict[str, Any]], targets: list[tuple[int, int]]
+    ) -> list[Notice]:
         out: list[Notice] = []
         limit = self.config.liquidation_warning_distance
         now = now_ms(self.clock)
@@ -299,7 +295,7 @@ class WatcherService:
 
     async def _everyone(self, *, silent: bool) -> list[Notice]:
         out: list[Notice] = []
-        for user in self.config.users:
+        for user in self.config.members():
             st = await self.store.settings(user)
             out.append(StreamNotice(user, st.chat_id, silent, self.config.stale_stream_seconds))
         return out
