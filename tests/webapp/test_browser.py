@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.localchat.conftest import local_settings, running
-from tests.localchat.test_browser import CHROMIUM, FLAGS, WAIT_MS
+from tests.localchat.test_browser import CHROMIUM, FLAGS, PHONE, WAIT_MS, browser
 from tests.webapp.conftest import VIEWER, init_data
 
 async_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
@@ -25,7 +25,6 @@ if not Path(CHROMIUM).exists():
     pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 pytestmark = pytest.mark.timeout(180)
-PHONE = {"width": 390, "height": 844}
 
 
 def shot(tmp_path: Path, name: str) -> str:
@@ -170,13 +169,7 @@ async def test_a_viewer_cannot_change_a_setting(dash_bot: Any, tmp_path: Path) -
         f"&tgWebAppThemeParams={theme}"
     )
     async with async_api.async_playwright() as pw:
-        context = await pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=FLAGS,
-            viewport=PHONE,
-        )
+        context = await browser(pw, tmp_path)
         try:
             page = await context.new_page()
             await page.goto(url)

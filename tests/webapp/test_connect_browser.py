@@ -15,10 +15,10 @@ import pytest
 
 from tests.bot.conftest import BotRunner
 from tests.keys import new_keypair
-from tests.localchat.test_browser import CHROMIUM, FLAGS, WAIT_MS
+from tests.localchat.test_browser import CHROMIUM, WAIT_MS, browser
 from tests.webapp import test_connect as connecting
 from tests.webapp.conftest import OWNER, VIEWER, init_data
-from tests.webapp.test_browser import PHONE, shot
+from tests.webapp.test_browser import shot
 from tests.webapp.test_connect import DESK, Page, serve
 
 async_api = pytest.importorskip("playwright.async_api", reason="playwright is not installed")
@@ -44,13 +44,7 @@ async def test_the_form_connects_a_backpack_key(page: Page, tmp_path: Path) -> N
         f"{page.server.url}/connect?venue=backpack#tgWebAppData={quote(init_data(OWNER), safe='')}"
     )
     async with async_api.async_playwright() as pw:
-        context = await pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=CHROMIUM,
-            headless=True,
-            args=FLAGS,
-            viewport=PHONE,
-        )
+        context = await browser(pw, tmp_path)
         try:
             tab = await context.new_page()
             errors: list[str] = []
