@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -184,9 +185,19 @@ def wait_for_bot(url: str, predicate: Any, timeout: float = 30.0) -> list[dict[s
         time.sleep(0.1)
 
 
-def test_send_tap_sigint_start_again_history_and_ids_continue(tmp_path: Path) -> None:
+def kill(proc: subprocess.Popen[str]) -> str:
+    proc.kill()  # SIGKILL: no shutdown code runs
+    _, err = proc.communicate(timeout=30)
+    return err
+
+
+@pytest.mark.parametrize("halt", [stop, kill], ids=["sigint", "sigkill"])
+def test_send_tap_sigint_start_again_history_and_ids_continue(
+    tmp_path: Path, halt: Callable[[subprocess.Popen[str]], str]
+) -> None:
     """Before: history gone after a restart, ids from 1000 again, recovery editing ids that
-    belonged to other messages. Now the page shows the same chat and ids continue."""
+    belonged to other messages. Now the page shows the same chat and ids continue — after
+    SIGINT and after SIGKILL alike, with the fill told once and the position still there."""
     proc, url = start(tmp_path)
     try:
         page(url, "api/send", {"text": "/buy BTC 0.001"})
@@ -207,7 +218,7 @@ def test_send_tap_sigint_start_again_history_and_ids_continue(tmp_path: Path) ->
             ),
         )
     finally:
-        stop(proc)
+        halt(proc)
     proc, url = start(tmp_path)
     try:
         after = page(url, "api/state")["messages"]
@@ -220,6 +231,10 @@ def test_send_tap_sigint_start_again_history_and_ids_continue(tmp_path: Path) ->
             url, lambda bot: any(m["message_id"] > sent["message_id"] for m in bot)
         )
         assert reply[-1]["message_id"] > sent["message_id"]
+        page(url, "api/send", {"text": "/positions"})
+        shown = wait_for_bot(url, lambda bot: "BTC_USDC_PERP" in bot[-1].get("text", ""))
+        fills = [m for m in shown if "filled" in m.get("text", "") and not m["outgoing"]]
+        assert len(fills) == 1  # the fill is told once, not again after the restart
     finally:
         err = stop(proc)
     assert "not found" not in err  # recovery edited only messages that exist
