@@ -57,9 +57,11 @@ def conninfo(database_url: str) -> str:
     )
 
 
-def make_app(dsn: str) -> App:
-    """A procrastinate ``App`` on ``dsn`` (a libpq conninfo); open it with ``open_async``."""
-    connector = PsycopgConnector(conninfo=dsn, min_size=1, max_size=6)
+def make_app(dsn: str, *, pool: int = 6) -> App:
+    """A procrastinate ``App`` on ``dsn`` (a libpq conninfo) with up to ``pool`` connections
+    (each running job may use one, besides the listener and the heartbeat); open it with
+    ``open_async``."""
+    connector = PsycopgConnector(conninfo=dsn, min_size=1, max_size=pool)
     return App(connector=connector)
 
 
