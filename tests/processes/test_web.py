@@ -19,11 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.bot.conftest import ALICE, TOKEN, tg  # noqa: F401 (fixture)
+from tests.bot.conftest import ALICE, TOKEN
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import new_keypair
 from tests.simproc import SimProcess, start_sim
-from tests.storage.conftest import pg_url, postgres  # noqa: F401 (fixtures)
 
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SECRET = "s3cret-token_for-the-webhook-0123456789"
@@ -82,18 +81,22 @@ async def start_web(env: dict[str, str], log: Path) -> tuple[asyncio.subprocess.
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        found = re.search(r"web process on (http://\S+?): webhook", log.read_text())
+        found = re.search(r"web process on (http://\S+?): webhook", _read(log))
         if found:
             return proc, found.group(1)
         if proc.returncode is not None:
             break
         await asyncio.sleep(0.1)
     proc.kill()
-    raise AssertionError(f"the web process did not start:\n{log.read_text()[-3000:]}")
+    raise AssertionError(f"the web process did not start:\n{_read(log)[-3000:]}")
+
+
+def _read(path: Path) -> str:
+    return path.read_text()
 
 
 async def test_two_web_processes_share_one_webhook(
-    tg: FakeTelegram, sim: SimProcess, pg_url: str, tmp_path: Path  # noqa: F811
+    tg: FakeTelegram, sim: SimProcess, pg_url: str, tmp_path: Path
 ) -> None:
     env = set_env(tg, sim, pg_url, tmp_path / "data")
     a, url_a = await start_web(env, tmp_path / "a.log")
