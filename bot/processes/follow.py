@@ -82,6 +82,7 @@ class AlertFollower:
                         continue
                     backoff = 0.5
                     self._everything = True  # what was sent while nobody listened
+                    self._heard.set()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._heard.wait(), max(0.0, due - loop.time()))
                 if loop.time() >= due:
