@@ -8,7 +8,7 @@ import asyncio
 
 import psycopg
 import pytest
-from croniter import croniter
+from croniter import croniter  # type: ignore[import-untyped]
 
 from bot.processes.engine import EngineError, conninfo, ensure_schema, every
 from tests.storage.conftest import pg_server, pg_url, postgres
