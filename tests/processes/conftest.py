@@ -1,7 +1,7 @@
-"""A real PostgreSQL server for the coordination tests (the storage tests' fixture)."""
+"""The process set's tests share the storage tests' PostgreSQL server and the bot tests' fake
+Bot API."""
 
-from __future__ import annotations
+from tests.bot.conftest import tg
+from tests.storage.conftest import pg_server, pg_url, postgres
 
-from tests.storage.conftest import pg_url, postgres
-
-__all__ = ["pg_url", "postgres"]
+__all__ = ["pg_server", "pg_url", "postgres", "tg"]
