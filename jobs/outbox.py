@@ -2,11 +2,13 @@
 
 Telegram's ``retry_after`` (python-telegram-bot's ``RetryAfter``, raised once its own
 ``AIORateLimiter`` has run out of retries) becomes :class:`Throttled`, which the outbox honours
-for the whole chat's line.
+for the whole chat's line. For the outbox as a table (several processes), keyboards are stored
+as JSON: :class:`TelegramMarkupCodec`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from collections.abc import AsyncIterator, Iterator
@@ -98,6 +100,23 @@ async def bot_transport(settings: Settings) -> AsyncIterator[TelegramTransport]:
     )
     async with bot:
         yield TelegramTransport(bot)
+
+
+class TelegramMarkupCodec:
+    """:class:`bot.services.notices.table.MarkupCodec` for ``InlineKeyboardMarkup`` (the only
+    keyboard the outbox sends); anything else is stored as no keyboard."""
+
+    def encode(self, markup: object | None) -> str | None:
+        if isinstance(markup, InlineKeyboardMarkup):
+            return markup.to_json()
+        if markup is not None:
+            log.warning("a %s is not a keyboard the outbox keeps", type(markup).__name__)
+        return None
+
+    def decode(self, data: str | None) -> object | None:
+        if data is None:
+            return None
+        return InlineKeyboardMarkup.de_json(json.loads(data), None)
 
 
 @contextmanager

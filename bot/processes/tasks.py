@@ -49,7 +49,7 @@ log = logging.getLogger("bot.processes.tasks")
 
 #: Desks per account-watch job: a round over thousands of desks spreads over the workers.
 WATCH_SHARD = 25
-#: How long a cycle waits for its desk's lock to settle a dead process's rows first.
+#: How long a cycle waits for its desk's lock (a tap's order on the desk, a recovery).
 SETTLE_WAIT = 30.0
 
 
@@ -128,12 +128,14 @@ def register(app: App, work: Work) -> Tasks:
             log.info("strategy cycle of desk %s skipped: the desk is gone", desk_id)
             return
         services = await factory.get(desk_id)
-        if desk_id in await desks_to_recover(shared.db):
-            # A process died mid-order on this desk: settle its rows before deciding anew, or
-            # the cycle would act on a position it cannot see yet.
-            async with locks.hold(desk_id, timeout=SETTLE_WAIT):
+        # The desk's lock for the whole cycle (its orders take it again, re-entrantly): no
+        # other process's order or recovery on this desk runs meanwhile.
+        async with locks.hold(desk_id, timeout=SETTLE_WAIT):
+            if desk_id in await desks_to_recover(shared.db):
+                # A process died mid-order here: settle its rows before deciding anew, or the
+                # cycle would act on a position it cannot see yet.
                 await settle(services)
-        await strategy_jobs.run_once(services)
+            await strategy_jobs.run_once(services)
 
     async def tick() -> None:
         for desk_id in sorted(await desks_with_strategy_on(shared.db)):
@@ -166,10 +168,12 @@ def register(app: App, work: Work) -> Tasks:
             log.warning("job %s of a stopped worker runs again", job.call_string)
             try:
                 await manager.retry_job(job)
-            except exceptions.AlreadyEnqueued:
+            except exceptions.UniqueViolation:
                 # A newer copy already waits under the same queueing lock: it does the work
                 # (a desk's cycle settles the dead one's orders first); this one is closed.
                 await manager.finish_job_by_id_async(job.id, Status.FAILED, delete_job=False)
+            except exceptions.ConnectorException as exc:  # another worker retried it first
+                log.info("job %s not retried here: %s", job.id, exc)
 
     # -- watchers, sweeps, daily chores -------------------------------------------------------
 
