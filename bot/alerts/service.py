@@ -24,6 +24,7 @@ from decimal import Decimal
 from bot.alerts.index import AlertIndex, ArmedAlert, Hysteresis
 from bot.alerts.parse import AlertSpec, AlertSyntaxError, check_price
 from bot.clock import Clock, now_ms
+from bot.faults import crash_point
 from bot.exchange.client import BackpackAPI
 from bot.services.access import Action, Actor
 from bot.services.market import apr
@@ -35,6 +36,8 @@ log = logging.getLogger("bot.alerts")
 #: unreadable in chat anyway.
 MAX_ALERTS_PER_USER = 50
 SAMPLE_MS = 1000
+#: The crash point right after a crossing's alerts were stored as fired (tests).
+STORED_FIRED = "alert-stored-fired"
 
 
 @dataclass(frozen=True, slots=True)
@@ -402,7 +405,9 @@ class AlertService:
             ]
             await self.before_fired([Firing(a, value, now, detail) for a in done])
             alert_ids = [a.id for a in armed]
-        return await self.store.fired_many(alert_ids, now)
+        won = await self.store.fired_many(alert_ids, now)
+        crash_point(STORED_FIRED)
+        return won
 
     async def _announce(
         self, alert_id: int, value: Decimal, now: int, detail: str = ""

@@ -57,7 +57,7 @@ class DurableOutbox(Protocol):
     """What the leader needs of the outbox table: a note inserted before ``put`` returns, once
     per ``dedupe_key``."""
 
-    async def put(self, note: Note) -> None: ...
+    async def put(self, note: Note) -> bool: ...
 
 
 def alert_key(alert_id: int, n: int) -> str:
