@@ -24,8 +24,8 @@ from decimal import Decimal
 from bot.alerts.index import AlertIndex, ArmedAlert, Hysteresis
 from bot.alerts.parse import AlertSpec, AlertSyntaxError, check_price
 from bot.clock import Clock, now_ms
-from bot.faults import crash_point
 from bot.exchange.client import BackpackAPI
+from bot.faults import crash_point
 from bot.services.access import Action, Actor
 from bot.services.market import apr
 from bot.storage.alerts import Alert, AlertStore
