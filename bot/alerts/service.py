@@ -115,13 +115,14 @@ class AlertService:
         or every alert when None. Returns how many alerts are loaded."""
         if alert_ids is None:
             rows = await self.store.all()
-            for alert_id in list(self.alerts):
-                self._forget(alert_id)
+            self.index, self.parked, self.alerts = AlertIndex(), Hysteresis(), {}
+            self.funding, self.spreads, self.moves = {}, {}, {}
         else:
             rows = await self.store.get_many(alert_ids)
             for alert_id in alert_ids:
                 self._forget(alert_id)
-        for alert in rows:
+        # in threshold order, each insertion into the sorted indexes is an append
+        for alert in sorted(rows, key=lambda a: (a.threshold, a.id)):
             self._register(alert)
         return len(self.alerts)
 
