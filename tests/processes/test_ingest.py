@@ -243,3 +243,27 @@ async def test_prices_are_written_at_most_once_a_second_per_symbol(
     assert ticks >= 30, "the burst was too slow to show the throttle"
     assert 2 <= len(writes) <= elapsed + 1
     assert min(gaps) >= 0.9  # one write a second at most
+
+
+async def test_a_leader_that_loses_its_lock_exits_and_the_standby_leads(
+    pg_url: str,
+    pg: Pg,
+    sim: SimProcess,
+    control: Control,
+    procs: list[IngestProcess],
+    tmp_path: Path,
+) -> None:
+    a = await start(procs, sim, pg_url, tmp_path)
+    await a.wait_line("streaming")
+    b = await start(procs, sim, pg_url, tmp_path)
+    ended = await pg.value(  # the session holding the lead ends (a server restart, a failover)
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_locks"
+        " WHERE locktype = 'advisory' AND granted AND objsubid = 2"
+        " AND classid = 22 AND objid = hashtext('leader:ingest')::oid"
+    )
+    assert ended == 1
+    assert await a.wait(15) == 1  # stops leading at once; its supervisor restarts it
+    await b.wait_line("leading", timeout=10)
+    await b.wait_line("streaming", timeout=10)
+    await price(control, "150")
+    await until(lambda: _near(pg, "150"), 10, "the new leader writes prices")
