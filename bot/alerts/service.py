@@ -257,8 +257,10 @@ class AlertService:
                     firing = await self._announce(armed.id, price, now)
                     if firing is not None:
                         fired.append(firing)
-        for armed in self.parked.released(symbol, price):
-            await self.store.rearm(armed.id)
+        released = self.parked.released(symbol, price)
+        if released:  # one transaction for the batch, as for firing
+            await self.store.rearm_many([a.id for a in released])
+        for armed in released:
             alert = self.alerts.get(armed.id)
             if alert is None:
                 continue

@@ -182,3 +182,35 @@ async def test_many_notices_at_once_are_durable_and_deduped(db: Database) -> Non
     assert await outbox.put_many([*notes[2000:], Note(USER, USER, "new", dedupe_key="x")]) == 1
     async with db.session() as s:
         assert (await s.execute(text("SELECT count(*) FROM outbox_messages"))).scalar() == 2501
+
+
+async def test_a_batch_rearm_is_followed(pg_url: str, db: Database, other: AlertStore) -> None:
+    """2,000 alerts re-armed in one transaction (more ids than one notification holds): each
+    is seen, without a full re-read."""
+    async with db.session() as s, s.begin():
+        rows = await s.execute(
+            text(
+                "INSERT INTO alerts (user_id, chat_id, symbol, kind, op, threshold, armed,"
+                " fired_count, created_at_ms) SELECT :u, :u, 'SOL_USDC', 'price', '>',"
+                " (200 + g)::text, false, 1, 0 FROM generate_series(1, 2000) g RETURNING id"
+            ),
+            {"u": USER},
+        )
+        ids = [int(i) for i in rows.scalars()]
+    api = BackpackAPI(None, None, "http://127.0.0.1:9", "ws://127.0.0.1:9/ws")
+    alerts = AlertService(AlertStore(db), api, FakeClock())
+    follower = AlertFollower(asyncpg_dsn(pg_url), alerts, asyncio.Lock(), full_every=3600)
+    await follower.start()
+    assert len(alerts.index) == 0 and len(alerts.parked) == 2000
+    task = asyncio.create_task(follower.run())
+    try:
+        await other.rearm_many(ids)
+        await until(lambda: _indexed(alerts, 2000), 5, "every re-armed alert indexed")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert len(alerts.parked) == 0 and follower.full == 1
+
+
+async def _indexed(alerts: AlertService, n: int) -> bool:
+    return len(alerts.index) == n
