@@ -108,6 +108,8 @@ class OrderSender:
         venue by id (``HEDGE_EXCHANGES``), for orders naming one. ``locks``: the desks' locks
         (the bot's, shared by every desk's sender; by default this sender's own, in-process)."""
         self.locks = locks or DeskLocks()
+        #: How long a placement waits for its desk before :class:`DeskBusy` (seconds).
+        self.lock_wait = 30.0
         self.exchange = exchange
         self.hedge = hedge
         self.venues: dict[str, Venue] = dict(venues or {})
@@ -119,8 +121,8 @@ class OrderSender:
 
     def held(self) -> AbstractAsyncContextManager[None]:
         """This desk's lock, for a placement's whole journal row → request → outcome (raises
-        :class:`~bot.storage.desk_locks.DeskBusy` when another holds it for too long)."""
-        return self.locks.hold(self.store.desk)
+        :class:`~bot.storage.desk_locks.DeskBusy` when another holds it past :attr:`lock_wait`)."""
+        return self.locks.hold(self.store.desk, timeout=self.lock_wait)
 
     # ------------------------------------------------------------------ journal rows
 
