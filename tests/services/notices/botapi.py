@@ -9,6 +9,7 @@ Only what the senders call: ``getMe``, ``sendMessage``, ``editMessageText``,
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from dataclasses import dataclass, field
@@ -64,7 +65,11 @@ class BotApi:
         self._release.set()
 
     def times(self, chat: int | None = None) -> list[float]:
-        return [a.at for a in self.arrivals if a.method == "sendMessage" and chat in (None, a.chat_id)]
+        return [
+            a.at
+            for a in self.arrivals
+            if a.method == "sendMessage" and (chat is None or a.chat_id == chat)
+        ]
 
     def texts(self, chat: int) -> list[str]:
         return [a.text for a in self.arrivals if a.method == "sendMessage" and a.chat_id == chat]
@@ -96,6 +101,9 @@ class BotApi:
             self.hold.discard(chat)
             self.held.append(chat)
             await self._release.wait()
+            if request.transport is None or request.transport.is_closing():
+                # Its sender died before this was handled: Telegram never sent it.
+                return web.json_response({"ok": False, "error_code": 500}, status=500)
         markup = json.loads(str(form["reply_markup"])) if "reply_markup" in form else None
         if method == "sendMessage":
             self._ids += 1
@@ -128,4 +136,4 @@ def most_in_window(times: list[float], window: float, slack: float = 0.005) -> i
 
 def min_gap(times: list[float]) -> float:
     times = sorted(times)
-    return min((b - a for a, b in zip(times, times[1:], strict=False)), default=float("inf"))
+    return min((b - a for a, b in itertools.pairwise(times)), default=float("inf"))

@@ -26,14 +26,17 @@ async def _settings(user_id: int) -> NotifySettings:
     return NotifySettings(user_id, user_id)
 
 
+async def _noted(_rest: str, _message_id: int) -> None:
+    return None
+
+
 async def main(db_url: str, api_url: str, in_flight: int) -> None:
     db = Database(db_url)
     request = HTTPXRequest(connection_pool_size=in_flight + 2)
     async with Bot(TOKEN, base_url=api_url, request=request) as bot:
-        sender = Sender(
-            db, SystemClock(), TelegramTransport(bot), _settings, TelegramMarkupCodec(), {}
-        )
-        sender.in_flight = in_flight
+        codec, hooks = TelegramMarkupCodec(), {"n": _noted}
+        transport = TelegramTransport(bot)
+        sender = Sender(db, SystemClock(), transport, _settings, codec, hooks, in_flight=in_flight)
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, sender.stop)
         print("ready", flush=True)

@@ -8,7 +8,7 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 from telegram import Bot
@@ -51,7 +51,7 @@ async def senders(
     n: int = 1,
     *,
     limits: Limits | None = None,
-    hooks: dict[str, Hook] | None = None,
+    hooks: Mapping[str, Hook] | None = None,
     settings: SettingsLookup = loud,
     clock: Clock | None = None,
     in_flight: int = 8,

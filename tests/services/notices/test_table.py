@@ -30,7 +30,8 @@ async def _rows(url: str) -> list[OutboxMessage]:
     db = Database(url)
     try:
         async with db.session() as s:
-            return list((await s.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars())
+            found = await s.execute(select(OutboxMessage).order_by(OutboxMessage.id))
+            return list(found.scalars())
     finally:
         await db.close()
 
@@ -40,8 +41,9 @@ async def test_the_models_match_migration_0016(db_url: str) -> None:
         ctx = MigrationContext.configure(
             conn,
             opts={
-                "include_object": lambda o, name, kind, *_: kind != "table"
-                or str(name).startswith("outbox_"),
+                "include_object": lambda o, name, kind, *_: (
+                    kind != "table" or str(name).startswith("outbox_")
+                ),
                 "compare_type": True,
             },
         )
