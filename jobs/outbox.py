@@ -2,11 +2,13 @@
 
 Telegram's ``retry_after`` (python-telegram-bot's ``RetryAfter``, raised once its own
 ``AIORateLimiter`` has run out of retries) becomes :class:`Throttled`, which the outbox honours
-for the whole chat's line.
+for the whole chat's line. For the outbox as a table (several processes), keyboards are stored
+as JSON: :class:`TelegramMarkupCodec`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from collections.abc import Iterator
@@ -81,6 +83,24 @@ class TelegramTransport:
             )
         except BadRequest as exc:  # deleted, or already without those buttons
             log.info("could not edit the buttons of %s: %s", message_id, exc.message)
+
+
+class TelegramMarkupCodec:
+    """:class:`bot.services.notices.table.MarkupCodec` for ``InlineKeyboardMarkup`` (the only
+    keyboard the outbox sends); anything else is stored as no keyboard."""
+
+    def encode(self, markup: object | None) -> str | None:
+        if isinstance(markup, InlineKeyboardMarkup):
+            return markup.to_json()
+        if markup is not None:
+            log.warning("a %s is not a keyboard the outbox keeps", type(markup).__name__)
+        return None
+
+    def decode(self, data: str | None) -> object | None:
+        if data is None:
+            return None
+        # An empty keyboard (buttons taken away) is stored as "{}".
+        return InlineKeyboardMarkup.de_json({"inline_keyboard": [], **json.loads(data)}, None)
 
 
 @contextmanager
