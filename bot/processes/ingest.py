@@ -40,10 +40,13 @@ from bot.clock import Clock, SystemClock, now_ms
 from bot.desks.model import OPERATOR
 from bot.exchange.client import BackpackAPI
 from bot.faults import crash_point
+from bot.processes import compose
+from bot.processes.coord import Leader, ProcessRecord
 from bot.processes.follow import FULL_EVERY, AlertFollower
 from bot.processes.prices import PRICE_EVERY, PriceWriter
 from bot.render import alerts as render
 from bot.services.notices.outbox import Note
+from bot.services.notices.table import TableOutbox
 from bot.settings import Settings
 from bot.storage.db import Database
 from jobs.watchers import SPREAD_POLL_SECONDS
@@ -225,10 +228,6 @@ async def run_ingest(settings: Settings, *, clock: Clock | None = None) -> int:
     Prints ``ingest standby <id>`` while it waits, ``ingest leading <id>`` once it holds the
     lock and ``ingest streaming <id>`` once its price stream is up.
     """
-    from bot.processes import compose
-    from bot.processes.coord import Leader, ProcessRecord
-    from bot.services.notices.table import TableOutbox
-
     the_clock = clock or SystemClock()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
