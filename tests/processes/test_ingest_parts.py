@@ -8,9 +8,13 @@ import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 from bot.alerts.service import AlertService
 from bot.clock import FakeClock, now_ms
@@ -23,6 +27,7 @@ from bot.services.notices.outbox import Note
 from bot.services.notices.table import TableOutbox
 from bot.storage.alerts import Alert, AlertStore
 from bot.storage.db import Database
+from bot.storage.models import load_all
 from bot.storage.prices import latest_prices, latest_quotes
 from jobs.outbox import TelegramMarkupCodec
 from tests.processes.ingest_procs import Pg, until
@@ -214,3 +219,27 @@ async def test_a_batch_rearm_is_followed(pg_url: str, db: Database, other: Alert
 
 async def _indexed(alerts: AlertService, n: int) -> bool:
     return len(alerts.index) == n
+
+
+def _price_diffs(connection: Connection) -> list[Any]:
+    def ours(obj: Any, name: str | None, kind: str, _reflected: bool, _other: Any) -> bool:
+        return (obj.table.name if kind in ("column", "index") else name) == "prices"
+
+    ctx = MigrationContext.configure(
+        connection, opts={"include_object": ours, "compare_type": True}
+    )
+    return list(compare_metadata(ctx, load_all().metadata))
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+async def test_the_prices_model_matches_the_migration(
+    backend: str, db: Database, tmp_path: Path
+) -> None:
+    target = db if backend == "postgresql" else Database(f"sqlite:///{tmp_path / 'bot.db'}")
+    try:
+        await target.start()
+        async with target.engine.connect() as conn:
+            assert await conn.run_sync(_price_diffs) == []
+    finally:
+        if target is not db:
+            await target.close()
