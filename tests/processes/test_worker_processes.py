@@ -125,9 +125,9 @@ async def test_a_periodic_task_runs_once_per_period_with_two_workers(world: Worl
 
         async def periods() -> bool:
             done = [j for j in await jobs(world.db, "recover") if j[1] == "succeeded"]
-            return len(done) >= 4
+            return len(done) >= 3
 
-        await until(periods, 60, "four periods of `recover`")
+        await until(periods, 60, "three periods of `recover`")
         stamps = [arg(j[2], "timestamp") for j in await jobs(world.db, "recover")]
         assert len(stamps) == len(set(stamps)), stamps  # never twice for one period
         assert all(s % 5 == 0 for s in stamps)
