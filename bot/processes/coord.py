@@ -98,8 +98,11 @@ class ProcessRecord:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        async with self.db.session() as s, s.begin():
-            await s.execute(delete(ProcessRow).where(ProcessRow.id == self.id))
+        try:
+            async with self.db.session() as s, s.begin():
+                await s.execute(delete(ProcessRow).where(ProcessRow.id == self.id))
+        except Exception as exc:  # shutting down without the database: pruned by the others
+            log.warning("process row %s not deleted: %s", self.id, type(exc).__name__)
 
     async def _insert(self) -> None:
         now = now_ms(self.clock)

@@ -199,6 +199,8 @@ class DeskLocks:
             raise DeskBusy(desk_id) from None
         patience = deadline - loop.time()  # what is left, at least 1 ms: then one try
         try:
+            if await _try_on(conn, desk_id):  # free (the usual case): one statement
+                return conn
             await conn.execute(
                 text("SELECT set_config('lock_timeout', :t, true)"),
                 {"t": f"{max(1, int(patience * 1000))}ms"},
@@ -221,13 +223,7 @@ class DeskLocks:
     async def _pg_try(self, engine: AsyncEngine, desk_id: str) -> AsyncConnection | None:
         conn = await engine.connect()
         try:
-            got = (
-                await conn.execute(
-                    text("SELECT pg_try_advisory_lock(:ns, hashtext(:k))"),
-                    {"ns": NAMESPACE, "k": _desk_key(desk_id)},
-                )
-            ).scalar()
-            await conn.commit()
+            got = await _try_on(conn, desk_id)
         except BaseException:
             await _discard(conn)
             raise
@@ -235,6 +231,18 @@ class DeskLocks:
             await conn.close()
             return None
         return conn
+
+
+async def _try_on(conn: AsyncConnection, desk_id: str) -> bool:
+    """``pg_try_advisory_lock`` on ``conn`` (its transaction ended, the session's lock kept)."""
+    got = (
+        await conn.execute(
+            text("SELECT pg_try_advisory_lock(:ns, hashtext(:k))"),
+            {"ns": NAMESPACE, "k": _desk_key(desk_id)},
+        )
+    ).scalar()
+    await conn.commit()
+    return bool(got)
 
 
 def _desk_key(desk_id: str) -> str:
