@@ -50,18 +50,29 @@ def cap_webhook_bodies(max_bytes: int = WEBHOOK_MAX_BODY) -> None:
     HTTPServer.configure(None, max_body_size=max_bytes, max_buffer_size=4 * max_bytes)
 
 
-def main() -> int:
-    if sys.argv[1:2] == ["keys"]:  # python -m bot keys new|rotate
-        from bot.keyring.cli import main as keys_main
-
-        return keys_main(sys.argv[2:])
+def read_settings() -> Settings | None:
+    """The settings, or ``None`` after saying on stderr which ones are wrong."""
     try:
-        settings = Settings()
+        return Settings()
     except ValidationError as exc:
         lines = [
             f"  {'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
         ]
         print("Configuration error:\n" + "\n".join(lines), file=sys.stderr)
+        return None
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["keys"]:  # python -m bot keys new|rotate
+        from bot.keyring.cli import main as keys_main
+
+        return keys_main(sys.argv[2:])
+    if sys.argv[1:2] in (["web"], ["worker"], ["ingest"]):  # one process of the set
+        from bot.processes.cli import main as process_main
+
+        return process_main(sys.argv[1:], read_settings)
+    settings = read_settings()
+    if settings is None:
         return 2
     install_token_redaction(settings.telegram_bot_token.get_secret_value())
     try:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, Literal
 
 from telegram import BotCommand, Update
 from telegram.ext import (
@@ -91,6 +91,11 @@ from jobs.outbox import TelegramTransport
 log = logging.getLogger("bot.app")
 
 App = Application[Any, Any, Any, Any, Any, Any]
+#: Which process this is: the single process does everything; the others share the work
+#: through PostgreSQL (:mod:`bot.processes`).
+ProcessRole = Literal["all", "web", "worker", "ingest"]
+#: A start-up or shut-down hook of the Application.
+Hook = Callable[[App], Coroutine[Any, Any, None]]
 
 #: Handlers in the order they are tried (the first match wins within a group).
 HANDLERS: list[Callable[[], list[BaseHandler[Any, Any, Any]]]] = [
@@ -167,14 +172,26 @@ def install_secret_redaction(secret: str, label: str) -> None:
 
 
 async def open_services(
-    settings: Settings, clock: Clock, stack: contextlib.AsyncExitStack
+    settings: Settings,
+    clock: Clock,
+    stack: contextlib.AsyncExitStack,
+    *,
+    role: ProcessRole = "all",
+    outbox: Callable[[Database, AlertStore], Outbox] | None = None,
 ) -> DeskFactory:
     """Build every shared long-lived object once, in order, and the factory of the desks'
-    own; ``stack`` closes them in reverse. The operator's desk is built here too."""
+    own; ``stack`` closes them in reverse. The operator's desk is built here too.
+
+    ``role`` ``"all"`` is the single process: it takes the single-instance lock and keeps its
+    outbox in memory. Any other role is one of several processes on one PostgreSQL database
+    (:mod:`bot.processes`): no instance lock (they coordinate through leases and advisory
+    locks), and ``outbox`` makes the outbox they share (the table the workers' senders drain).
+    """
     s = settings
     db = Database(s.database_url, clock=clock)
     stack.push_async_callback(db.close)
-    await db.acquire_lock()
+    if role == "all":
+        await db.acquire_lock()
     await db.start()
     source = KeySource.from_settings(s)
     # Secrets an older version stored in clear are sealed now; a key dropped too early is
@@ -213,8 +230,8 @@ async def open_services(
     hedges = await _open_hedges(s, db, clock, stack, BackpackVenue(account_api, market_api))
     alert_store = AlertStore(db)
     alert_service = AlertService(alert_store, market_api, clock, hysteresis=s.alert_hysteresis)
-    outbox = Outbox(clock, alert_store.settings)
-    stack.push_async_callback(outbox.stop)
+    notices = Outbox(clock, alert_store.settings) if outbox is None else outbox(db, alert_store)
+    stack.push_async_callback(notices.stop)
     shared = Shared(
         settings=s,
         clock=clock,
@@ -224,7 +241,7 @@ async def open_services(
         market_api=market_api,
         alert_store=alert_store,
         alerts=alert_service,
-        outbox=outbox,
+        outbox=notices,
         hedges=hedges,
         operator_api=account_api,
         paper=paper,
@@ -278,28 +295,11 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
             watchers.schedule(jq, factory)
             strategy_jobs.schedule(jq, factory)
             desk_jobs.schedule(jq, factory)
-            operator = await factory.get(OPERATOR)
-            app.bot_data.dashboard = await _start_dashboard(factory, token, stack)
+            dashboard = await _start_dashboard(factory, token, stack)
         except BaseException:
             await stack.aclose()
             raise
-        app.bot_data.services = operator
-        app.bot_data.factory = factory
-        app.bot_data.help = HELP
-        logging.getLogger().addHandler(tail)
-        app.bot_data.log_tail = tail
-        cmds = [*general.bot_commands(), *(BotCommand(n, d[:256]) for n, d, _ in HELP)]
-        try:
-            await app.bot.set_my_commands(cmds)
-        except Exception as exc:  # a menu is nice to have; never fail start-up over it
-            log.warning("set_my_commands failed: %s", exc)
-        if app.bot_data.dashboard is not None:
-            try:  # the chat's menu button opens the dashboard
-                await app.bot.set_chat_menu_button(
-                    menu_button=menu_button(app.bot_data.dashboard.public_url)
-                )
-            except Exception as exc:
-                log.warning("set_chat_menu_button failed: %s", exc)
+        await present(app, factory, dashboard, tail)
 
     async def post_stop(app: App) -> None:
         """Updates and jobs have stopped; the bot can still talk: say what is queued."""
@@ -315,23 +315,22 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
         logging.getLogger().removeHandler(tail)
         await stack.aclose()
 
-    async def on_error(update: object, context: Context) -> None:
-        error = context.error
-        ref = fault_reference()
-        if isinstance(error, Refused) and isinstance(update, Update):
-            # A service refused past the gate (its own check): say why; it is not a fault.
-            log.warning("refused by a service: %s", error)
-            await send_refusal(update, error.refusal)
-            return
-        log.error("unhandled error (ref %s): %r", ref, error, exc_info=error)
-        if isinstance(error, BackpackError) and isinstance(update, Update):
-            try:  # the exchange's own words: the user may be able to act on them
-                await reply(update, friendly(error, what_failed(update)))
-            except Exception as exc:
-                log.warning("could not report an error to the user: %s", exc)
-            return
-        await report_fault(update, ref)
+    return new_application(
+        settings, post_init=post_init, post_stop=post_stop, post_shutdown=post_shutdown
+    )
 
+
+def new_application(
+    settings: Settings,
+    *,
+    post_init: Hook,
+    post_shutdown: Hook,
+    post_stop: Hook | None = None,
+) -> App:
+    """The ``Application`` with every handler, in order; the caller's hooks start and stop the
+    services (the single process's in :func:`build_application`, a web process's in
+    :mod:`bot.processes.web`)."""
+    token = settings.telegram_bot_token.get_secret_value()
     base = settings.telegram_api_url
     builder = (
         ApplicationBuilder()
@@ -341,10 +340,11 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
         .context_types(ContextTypes(context=DeskContext, bot_data=BotData))
         .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(post_init)
-        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .concurrent_updates(True)
     )
+    if post_stop is not None:
+        builder = builder.post_stop(post_stop)
     app = builder.build()
     app.add_handler(TypeHandler(Update, dedupe), group=-2)  # each update_id handled once
     app.add_handler(TypeHandler(Update, gate), group=-1)  # desks, strangers, roles
@@ -353,6 +353,55 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
     app.add_handlers(general.fallback_handlers())  # last: unknown commands, text, buttons
     app.add_error_handler(on_error)
     return app
+
+
+async def on_error(update: object, context: Context) -> None:
+    error = context.error
+    ref = fault_reference()
+    if isinstance(error, Refused) and isinstance(update, Update):
+        # A service refused past the gate (its own check): say why; it is not a fault.
+        log.warning("refused by a service: %s", error)
+        await send_refusal(update, error.refusal)
+        return
+    log.error("unhandled error (ref %s): %r", ref, error, exc_info=error)
+    if isinstance(error, BackpackError) and isinstance(update, Update):
+        try:  # the exchange's own words: the user may be able to act on them
+            await reply(update, friendly(error, what_failed(update)))
+        except Exception as exc:
+            log.warning("could not report an error to the user: %s", exc)
+        return
+    await report_fault(update, ref)
+
+
+async def present(
+    app: App, factory: DeskFactory, dashboard: DashboardServer | None, tail: LogTail
+) -> None:
+    """The services are up: hand them to the handlers, show the command menu and the
+    dashboard's menu button."""
+    app.bot_data.services = await factory.get(OPERATOR)
+    app.bot_data.factory = factory
+    app.bot_data.help = HELP
+    app.bot_data.dashboard = dashboard
+    logging.getLogger().addHandler(tail)
+    app.bot_data.log_tail = tail
+    cmds = [*general.bot_commands(), *(BotCommand(n, d[:256]) for n, d, _ in HELP)]
+    try:
+        await app.bot.set_my_commands(cmds)
+    except Exception as exc:  # a menu is nice to have; never fail start-up over it
+        log.warning("set_my_commands failed: %s", exc)
+    if dashboard is not None:
+        try:  # the chat's menu button opens the dashboard
+            await app.bot.set_chat_menu_button(menu_button=menu_button(dashboard.public_url))
+        except Exception as exc:
+            log.warning("set_chat_menu_button failed: %s", exc)
+
+
+async def feed_update(app: App, data: dict[str, Any]) -> None:
+    """Handle one update received as JSON (a web process's webhook): the same path as
+    polling and python-telegram-bot's own webhook, awaited, so the caller answers Telegram
+    only once it is handled."""
+    update = Update.de_json(data, app.bot)
+    await app.process_update(update)
 
 
 async def start_polling(app: App, *, poll_timeout: int = 10) -> None:

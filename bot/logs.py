@@ -104,3 +104,17 @@ def configure_quiet_logging(
 
 def _under(name: str, parents: tuple[str, ...]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in parents)
+
+
+def configure_process_logging(level: str, role: str) -> None:
+    """A process of the set (``python -m bot web|worker|ingest``) logs to stderr at ``level``,
+    each line naming its role and pid: a supervisor (systemd, a container runtime) keeps the
+    lines of many processes apart; one rotating file shared by several processes would not."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter(FORMAT.replace(" %(levelname)s", f" {role}[%(process)d] %(levelname)s"))
+    )
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(_numeric(level))
+    _hold_back_libraries()

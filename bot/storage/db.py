@@ -61,8 +61,15 @@ class Database:
         self._lock_conn: AsyncConnection | None = None
 
     async def start(self) -> None:
-        """Apply every Alembic migration (idempotent)."""
+        """Apply every Alembic migration (idempotent).
+
+        On PostgreSQL several processes of the set may start at once: a transaction-level
+        advisory lock makes them migrate one after the other (the later ones find nothing to
+        do); the migrations run in that same transaction, so a crash leaves nothing half done.
+        """
         async with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execute(text("SELECT pg_advisory_xact_lock(22, 0)"))
             await conn.run_sync(_upgrade)
 
     @asynccontextmanager

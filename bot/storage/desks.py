@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, CursorResult, Index, String, delete, func, select, update
+from sqlalchemy import BigInteger, CursorResult, Index, String, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -103,6 +103,17 @@ def _desk(row: DeskRow) -> Desk:
     )
 
 
+#: The channel other processes LISTEN on to read the desks again (PostgreSQL only).
+CHANNEL = "desks_changed"
+
+
+async def changed(s: AsyncSession) -> None:
+    """Tell every other process, when this transaction commits, that desks or members changed
+    (PostgreSQL's NOTIFY is delivered on commit; a rolled-back change tells nobody)."""
+    if s.get_bind().dialect.name == "postgresql":
+        await s.execute(text(f"NOTIFY {CHANNEL}"))
+
+
 async def _rowcount(s: AsyncSession, stmt: Any) -> int:
     result = cast(CursorResult[Any], await s.execute(stmt))
     return int(result.rowcount)
@@ -130,6 +141,7 @@ class DeskStore:
         """Insert the desk, its owner, and make it the owner's active desk; None when
         ``max_desks`` desks besides the operator's exist already."""
         async with self.db.session() as s, s.begin():
+            await changed(s)
             # A write before the count serializes concurrent creates: SQLite takes its write
             # lock, PostgreSQL locks the operator's row; so MAX_DESKS holds under a race.
             await s.execute(update(DeskRow).where(DeskRow.id == OPERATOR).values(name=DeskRow.name))
@@ -163,6 +175,7 @@ class DeskStore:
         expires_at_ms: int,
     ) -> None:
         async with self.db.session() as s, s.begin():
+            await changed(s)
             # Spent and long-expired invites are of no use to anyone: drop them as new ones come.
             await s.execute(
                 delete(DeskInviteRow).where(DeskInviteRow.expires_at_ms < now_ms - 86_400_000)
@@ -191,6 +204,7 @@ class DeskStore:
         """Spend the invite and add the user with its role (and make it their active desk), or
         say why not. Exactly one of several concurrent calls with one code wins."""
         async with self.db.session() as s, s.begin():
+            await changed(s)
             spent = await _rowcount(
                 s,
                 update(DeskInviteRow)
@@ -216,12 +230,14 @@ class DeskStore:
 
     async def set_choice(self, user_id: int, desk_id: str) -> None:
         async with self.db.session() as s, s.begin():
+            await changed(s)
             await _set_choice(s, user_id, desk_id)
 
     async def remove_member(self, desk_id: str, user_id: int) -> bool:
         """Take the user off the desk (and drop their choice of it); False when they were not
         on it."""
         async with self.db.session() as s, s.begin():
+            await changed(s)
             gone = await _rowcount(
                 s,
                 delete(DeskMemberRow).where(
@@ -238,6 +254,7 @@ class DeskStore:
     async def mark_revoked(self, desk_id: str, venue: str, *, now_ms: int) -> bool:
         """True only for the call that marked it (the owner is told once)."""
         async with self.db.session() as s, s.begin():
+            await changed(s)
             return (
                 await _rowcount(
                     s,
@@ -250,6 +267,7 @@ class DeskStore:
 
     async def clear_revoked(self, desk_id: str) -> bool:
         async with self.db.session() as s, s.begin():
+            await changed(s)
             return (
                 await _rowcount(
                     s,
