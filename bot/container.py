@@ -19,7 +19,7 @@ from bot.services.account.journal import JournalService
 from bot.services.account.views import AccountService
 from bot.services.market import MarketService
 from bot.services.notices.fills import FillFeed
-from bot.services.notices.outbox import Outbox
+from bot.services.notices.outbox import Notices
 from bot.services.notices.watchers import WatcherService
 from bot.services.orders.confirm import TradingService
 from bot.services.orders.sender import OrderSender
@@ -64,7 +64,7 @@ class Services:
     alert_store: AlertStore
     alerts: AlertService
     watchers: WatcherService
-    outbox: Outbox
+    outbox: Notices
     recovery: RecoveryService
     fills: FillFeed  # the order stream → fill notices, stale keyboards
     events: EventStore  # what the chat was shown: buttons per message

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram.ext import CallbackContext, JobQueue
@@ -57,9 +58,24 @@ async def deliver(services: Services, result: CycleResult) -> None:
         async def attach(message_id: int, token: str = p.token) -> None:
             await services.trading.attach_message(token, message_id)
 
-        services.outbox.send(Note(chat, None, text, markup, on_sent=attach))
+        hook = f"proposal:{services.desk.id}:{p.token}"  # the table outbox's attach
+        services.outbox.send(Note(chat, None, text, markup, on_sent=attach, hook=hook))
     for w in result.warnings:
         services.outbox.send(Note(chat, None, render.warning(w, mode)))
+
+
+def proposal_hook(desks: DeskFactory) -> Callable[[str, int], Awaitable[None]]:
+    """The outbox senders' ``"proposal"`` hook (a proposal note's ``hook`` is
+    ``"proposal:<desk>:<token>"``; the hook hears ``"<desk>:<token>"``): remembers the message
+    that shows the proposal, as ``attach`` in :func:`deliver` does in one process, so the
+    expiry sweeper can edit it later."""
+
+    async def proposal(rest: str, message_id: int) -> None:
+        desk, _, token = rest.partition(":")
+        services = await desks.get(desk)
+        await services.trading.attach_message(token, message_id)
+
+    return proposal
 
 
 async def run_once(services: Services) -> None:

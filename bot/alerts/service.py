@@ -48,6 +48,8 @@ class Firing:
 
 
 FireCallback = Callable[[Firing], Awaitable[None]]
+#: Told a crossing's firings before they are stored as fired (see ``AlertService.before_fired``).
+DurableFire = Callable[[list[Firing]], Awaitable[None]]
 
 
 def holds_now(op: str, value: Decimal, threshold: Decimal) -> bool:
@@ -91,12 +93,32 @@ class AlertService:
         self.trails: dict[str, deque[tuple[int, Decimal]]] = {}
         self.ticks = 0
         self.max_per_user = MAX_ALERTS_PER_USER
+        #: Several processes: the evaluator writes each crossing's notices durably here *before*
+        #: the alert is stored as fired (the firings carry the stored row, ``fired_count`` the
+        #: crossing's number), so a crash in between re-fires the same crossing and its notice
+        #: dedupes instead of being lost. ``on_fire`` is then for what may be lost (None).
+        self.before_fired: DurableFire | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
     async def load(self) -> int:
         """Rebuild the in-memory indexes from the database (start-up)."""
         for alert in await self.store.all():
+            self._register(alert)
+        return len(self.alerts)
+
+    async def reload(self, alert_ids: list[int] | None = None) -> int:
+        """Follow changes other processes made: re-read ``alert_ids`` (gone ones are dropped),
+        or every alert when None. Returns how many alerts are loaded."""
+        if alert_ids is None:
+            rows = await self.store.all()
+            for alert_id in list(self.alerts):
+                self._forget(alert_id)
+        else:
+            rows = await self.store.get_many(alert_ids)
+            for alert_id in alert_ids:
+                self._forget(alert_id)
+        for alert in rows:
             self._register(alert)
         return len(self.alerts)
 
@@ -225,7 +247,7 @@ class AlertService:
             for armed in crossed:
                 self.parked.park(armed, self.band)
             # one transaction for the whole batch: a burst costs one write, not hundreds
-            won = await self.store.fired_many([a.id for a in crossed], now)
+            won = await self._disarm([a.id for a in crossed], price, now)
             for armed in crossed:
                 if armed.id in won:
                     firing = await self._announce(armed.id, price, now)
@@ -361,9 +383,26 @@ class AlertService:
         alert = self.alerts.get(alert_id)
         if alert is None:
             return None
-        if not await self.store.fired(alert_id, now):
+        if alert_id not in await self._disarm([alert_id], value, now, detail):
             return None  # already fired (another tick, another process): never twice
         return await self._announce(alert_id, value, now, detail)
+
+    async def _disarm(
+        self, alert_ids: list[int], value: Decimal, now: int, detail: str = ""
+    ) -> set[int]:
+        """Store ``alert_ids`` as fired; the ids that were armed. With ``before_fired``, their
+        notices are written first (see there)."""
+        if self.before_fired is not None:
+            armed = await self.store.armed_among(alert_ids)
+            if not armed:
+                return set()
+            done = [
+                replace(a, armed=False, fired_count=a.fired_count + 1, last_fired_ms=now)
+                for a in armed
+            ]
+            await self.before_fired([Firing(a, value, now, detail) for a in done])
+            alert_ids = [a.id for a in armed]
+        return await self.store.fired_many(alert_ids, now)
 
     async def _announce(
         self, alert_id: int, value: Decimal, now: int, detail: str = ""

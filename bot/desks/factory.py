@@ -39,7 +39,7 @@ from bot.services.account.journal import JournalService
 from bot.services.account.views import AccountService
 from bot.services.market import MarketService
 from bot.services.notices.fills import FillFeed
-from bot.services.notices.outbox import Outbox
+from bot.services.notices.outbox import Notices
 from bot.services.notices.watchers import WatchConfig, WatcherService
 from bot.services.orders.confirm import TradingConfig, TradingService
 from bot.services.orders.sender import OrderSender
@@ -78,7 +78,7 @@ class Shared:
     market_api: BackpackAPI
     alert_store: AlertStore
     alerts: AlertService
-    outbox: Outbox
+    outbox: Notices
     hedges: OpenVenues
     #: The operator's account client (environment keys, or the operator's paper account).
     operator_api: BackpackAPI

@@ -21,10 +21,10 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sized
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.clock import Clock
 from bot.services.notices.limits import Limiter, Sent, Throttled
@@ -61,8 +61,14 @@ class Note:
     its buttons unless ``markup`` is given; with ``only_markup`` just the keyboard changes, to
     ``markup``); ``on_sent`` hears the id of a new message (a
     proposal remembers its message so the sweeper can edit it later). ``critical`` notes
-    ignore quiet hours; notes with ``edit`` or ``on_sent`` are never merged, and a merged
-    message keeps buttons only when it holds a single note.
+    ignore quiet hours; notes with ``edit``, ``on_sent`` or ``hook`` are never merged, and a
+    merged message keeps buttons only when it holds a single note.
+
+    For the outbox as a table (several processes, :mod:`bot.services.notices.table`), where a
+    callback cannot be stored: ``hook`` names what hears the new message's id instead of
+    ``on_sent`` (``"proposal:<desk>:<token>"``: the sender's hook ``"proposal"`` is told
+    ``"<desk>:<token>"`` and the id), and ``dedupe_key`` makes the same notice queued twice one
+    message. The in-process :class:`Outbox` uses ``on_sent`` and ignores both.
     """
 
     chat_id: int
@@ -73,10 +79,43 @@ class Note:
     edit: int | None = None
     on_sent: Callable[[int], Awaitable[None]] | None = None
     only_markup: bool = False
+    hook: str | None = None
+    dedupe_key: str | None = None
 
     @property
     def mergeable(self) -> bool:
-        return self.edit is None and self.on_sent is None
+        return self.edit is None and self.on_sent is None and self.hook is None
+
+
+@runtime_checkable
+class Notices(Protocol):
+    """The public face of both outboxes: the in-process :class:`Outbox` (one process) and
+    :class:`~bot.services.notices.table.TableOutbox` (rows drained by senders in any process)."""
+
+    @property
+    def held(self) -> Sized:
+        """Notes quiet hours hold back (as many as this process knows of)."""
+        ...
+
+    def send(self, note: Note) -> None:
+        """Enqueue; never blocks."""
+        ...
+
+    def start(self, transport: Transport) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def pending(self) -> int:
+        """Notes waiting to be sent, held ones not counted."""
+        ...
+
+    async def release_held(self) -> int:
+        """Send what quiet hours held, for users whose quiet hours are over; how many."""
+        ...
+
+    async def drain(self) -> None:
+        """Wait until everything queued has been sent (tests, shutdown)."""
+        ...
 
 
 Queued = tuple[int, Note]  # (arrival number, note)

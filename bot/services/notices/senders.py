@@ -1,0 +1,419 @@
+"""Senders: drain the outbox table within Telegram's limits for the whole bot (PostgreSQL).
+
+Any number of :class:`Sender` loops, in any number of processes, share the limits because the
+limits live in the database (:mod:`bot.storage.outbox`):
+
+- **One message in flight per chat, in order.** A sender takes a chat by locking its
+  ``outbox_chats`` row (``SELECT … FOR UPDATE SKIP LOCKED``, only when ``next_ms`` has passed)
+  and keeps the transaction open for the one HTTP call; it then marks the rows sent and sets the
+  chat's ``next_ms`` in that transaction. No other sender can take the chat meanwhile, and each
+  claim takes the chat's *oldest* unsent rows, so a later message never overtakes an earlier
+  one. Notes in a row that merge (no edit, no hook) become one message of at most
+  :data:`~bot.services.notices.outbox.LIMIT` characters, as in the in-process outbox.
+- **Per chat pace.** After Telegram answers, ``next_ms`` = answer + 1 s for a private chat and
+  + 3 s for a group (``Limits``' window ÷ count: 20 a minute), so two messages to a chat reach
+  Telegram at least that far apart.
+- **~30 a second for the bot.** Before the HTTP call the sender counts, under one transaction
+  advisory lock, the messages answered in the last second plus those still on their way
+  (``outbox_rate``), and only goes below :attr:`Limits.overall` — the same rule as
+  :class:`~bot.services.notices.limits.Limiter`: a message counts from when Telegram answered it,
+  and as *now* while on its way, so the windows Telegram sees are never fuller than ours. (A
+  count per calendar second would let 30 go at the end of one second and 30 more at the start
+  of the next.)
+- **retry_after.** :class:`~bot.services.notices.limits.Throttled` sets the chat's ``next_ms``
+  after the pause, or — when Telegram says everything, or a second chat is refused while one is
+  still paused (seen by this sender) — chat ``0``'s, which every sender waits for. The message
+  stays unsent and goes after the pause; nothing is dropped.
+- **Quiet hours.** A non-critical note that is not an edit, for a user in quiet hours, gets
+  ``not_before_ms`` = the end of them and goes then.
+- **Hooks.** A row's ``hook`` ``"name:rest"`` calls ``hooks["name"](rest, message_id)`` after
+  the row is marked sent (a proposal remembers its message so the sweeper can edit it).
+
+**A sender killed mid-send** (SIGKILL): its connection drops, PostgreSQL rolls its transaction
+back and unlocks the chat, and the next sender sends the same rows — delivered *at least once*:
+the one window where a message can go twice is a kill between Telegram's answer and the commit
+right after it (one HTTP call). A sender that hangs instead is cut off by
+``idle_in_transaction_session_timeout``; its in-flight count stops counting after
+``call_timeout`` + :data:`STALE_AFTER`. A hook is called after the commit, so a kill between
+the commit and the hook skips the hook (the row keeps ``message_id``).
+
+PostgreSQL only (the single-process bot keeps the in-process
+:class:`~bot.services.notices.outbox.Outbox`); the module imports anywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.clock import Clock, now_ms
+from bot.services.notices.limits import EVERYTHING_AFTER, Limits, Throttled, is_group
+from bot.services.notices.outbox import LIMIT, SettingsLookup, Transport
+from bot.services.notices.table import MarkupCodec, quiet_until
+from bot.storage.db import Database
+
+log = logging.getLogger("bot.outbox.sender")
+
+Hook = Callable[[str, int], Awaitable[None]]
+#: Chats this process's senders look at per refill of their candidate list.
+CANDIDATES = 200
+#: An in-flight count whose sender vanished stops counting this long after ``call_timeout``.
+STALE_AFTER = 5.0
+#: Failed sends (not retry_after) before a message is given up (logged).
+MAX_ATTEMPTS = 3
+#: Rows looked at per claim (merging stops at LIMIT characters long before).
+ROWS = 100
+#: ``pg_advisory_xact_lock`` key of the bot-wide count (namespace 22, "outbox").
+RATE_LOCK = 22_0016
+
+_CANDIDATES = text(
+    """
+    SELECT w.chat_id FROM (
+        SELECT chat_id, min(id) AS first FROM outbox_messages
+        WHERE sent_ms IS NULL AND not_before_ms <= :now GROUP BY chat_id
+    ) w JOIN outbox_chats c ON c.chat_id = w.chat_id
+    WHERE c.next_ms <= :now AND c.chat_id <> 0
+    ORDER BY w.first LIMIT :n
+    """
+)
+_CLAIM = text(
+    "SELECT chat_id FROM outbox_chats WHERE chat_id = :chat AND next_ms <= :now "
+    "FOR UPDATE SKIP LOCKED"
+)
+_ROWS = text(
+    """
+    SELECT id, user_id, text, markup, critical, edit_message_id, only_markup, hook, attempts
+    FROM outbox_messages
+    WHERE chat_id = :chat AND sent_ms IS NULL AND not_before_ms <= :now
+    ORDER BY id LIMIT :n
+    """
+)
+_COUNT = text(
+    """
+    SELECT second, sent FROM outbox_rate
+    WHERE second > :since OR (second < 0 AND -second >= :oldest)
+    ORDER BY second DESC
+    """
+)
+_LEAVE = text(
+    "INSERT INTO outbox_rate (second, sent) VALUES (:key, 1) "
+    "ON CONFLICT (second) DO UPDATE SET sent = outbox_rate.sent + 1"
+)
+_ARRIVE = text("UPDATE outbox_rate SET sent = sent - 1 WHERE second = :key")
+_PACE = text("UPDATE outbox_chats SET next_ms = :at WHERE chat_id = :chat")
+_PAUSE_ALL = text(
+    "INSERT INTO outbox_chats (chat_id, next_ms) VALUES (0, :at) "
+    "ON CONFLICT (chat_id) DO UPDATE SET next_ms = GREATEST(outbox_chats.next_ms, :at)"
+)
+_EVERYTHING = text("SELECT next_ms FROM outbox_chats WHERE chat_id = 0")
+_PRUNE_RATE = text(
+    "DELETE FROM outbox_rate WHERE (second > 0 AND second < :old) OR "
+    "(second < 0 AND -second < :old_flight) OR sent <= 0"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    id: int
+    user_id: int | None
+    text: str
+    markup: str | None
+    critical: bool
+    edit: int | None
+    only_markup: bool
+    hook: str | None
+    attempts: int
+
+    @property
+    def mergeable(self) -> bool:
+        return self.edit is None and self.hook is None
+
+
+class Sender:
+    """Drains ``outbox_messages`` (see the module's docstring). ``run()`` until ``stop()``.
+
+    ``in_flight``: messages this sender has on their way at once (to different chats);
+    ``call_timeout``: the longest one Bot API call may take; ``poll``: how often an idle
+    sender looks for work.
+    """
+
+    def __init__(  # noqa: PLR0917 - the composition root names each collaborator
+        self,
+        db: Database,
+        clock: Clock,
+        transport: Transport,
+        settings_lookup: SettingsLookup,
+        codec: MarkupCodec,
+        hooks: dict[str, Hook],
+        *,
+        limits: Limits | None = None,
+        in_flight: int = 8,
+        call_timeout: float = 10.0,
+        poll: float = 0.05,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.transport = transport
+        self.settings = settings_lookup
+        self.codec = codec
+        self.hooks = hooks
+        self.limits = limits or Limits()
+        self.in_flight = in_flight
+        self.call_timeout = call_timeout
+        self.poll = poll
+        self.sent_messages = 0
+        self.sent_notes = 0
+        self._candidates: deque[int] = deque()
+        self._refill = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self._paused: dict[int, float] = {}
+        self._pruned_at = 0
+
+    async def run(self) -> None:
+        """Send until :meth:`stop` (each lane finishes the message it has on its way)."""
+        lanes = [
+            asyncio.create_task(self._lane(), name=f"outbox-sender-{i}")
+            for i in range(self.in_flight)
+        ]
+        try:
+            await asyncio.gather(*lanes)
+        finally:
+            for lane in lanes:
+                lane.cancel()
+            await asyncio.gather(*lanes, return_exceptions=True)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    # ------------------------------------------------------------------ one lane
+
+    async def _lane(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                worked = await self._once()
+            except Exception:
+                log.exception("outbox sender failed; trying again")
+                worked = False
+            if not worked:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.poll):
+                        await self._stopping.wait()
+
+    async def _next_chat(self) -> int | None:
+        if not self._candidates:
+            async with self._refill:
+                if not self._candidates:
+                    async with self.db.engine.connect() as conn:
+                        found = await conn.execute(
+                            _CANDIDATES, {"now": now_ms(self.clock), "n": CANDIDATES}
+                        )
+                        self._candidates.extend(int(r[0]) for r in found)
+        return self._candidates.popleft() if self._candidates else None
+
+    async def _once(self) -> bool:
+        """Claim one chat and send its next message; False when there was nothing to do."""
+        while (chat := await self._next_chat()) is not None:
+            async with self.db.engine.connect() as conn, conn.begin():
+                timeout_ms = int((self.call_timeout + 2 * STALE_AFTER) * 1000)
+                await conn.execute(
+                    text(f"SET LOCAL idle_in_transaction_session_timeout = {timeout_ms}")
+                )
+                now = now_ms(self.clock)
+                claimed = await conn.execute(_CLAIM, {"chat": chat, "now": now})
+                if claimed.first() is None:
+                    continue  # another sender has it, or it was just sent to
+                hook = await self._chat(conn, chat)
+            if hook is not None:  # after the commit: the row says it was sent
+                await self._hook(*hook)
+            return True
+        return False
+
+    async def _chat(self, conn: AsyncConnection, chat: int) -> tuple[str, int] | None:
+        """The chat's row is locked (in ``conn``'s transaction): send its next message; the
+        hook to call once the transaction is committed, if any."""
+        now = now_ms(self.clock)
+        found = await conn.execute(_ROWS, {"chat": chat, "now": now, "n": ROWS})
+        rows = [Row(*r) for r in found]
+        live = await self._hold_quiet(conn, rows, now)
+        batch = _merge(live)
+        if not batch:
+            return None
+        key = await self._leave()
+        if key is None:
+            return None  # stopping: nothing sent
+        try:
+            async with asyncio.timeout(self.call_timeout):
+                message_id = await self._deliver(chat, batch)
+        except Throttled as exc:
+            await self._arrived(conn, key)
+            await self._throttled(conn, chat, exc)
+            return None
+        except Exception:
+            log.exception("message to chat %s failed", chat)
+            await self._arrived(conn, key)
+            await self._failed(conn, chat, batch)
+            return None
+        answered = await self._arrived(conn, key)
+        ids = [r.id for r in batch]
+        await conn.execute(
+            text(
+                "UPDATE outbox_messages SET sent_ms = :at, message_id = :mid "
+                "WHERE id = ANY(:ids) AND sent_ms IS NULL"
+            ),
+            {"at": answered, "mid": message_id, "ids": ids},
+        )
+        await conn.execute(_PACE, {"chat": chat, "at": answered + self._pace_ms(chat)})
+        self.sent_messages += 1
+        self.sent_notes += len(batch)
+        hook = batch[0].hook
+        return (hook, message_id) if hook is not None and message_id is not None else None
+
+    async def _hold_quiet(self, conn: AsyncConnection, rows: list[Row], now: int) -> list[Row]:
+        """Set aside what quiet hours hold (``not_before_ms`` = their end); the rest goes."""
+        live: list[Row] = []
+        for r in rows:
+            until = None
+            if not r.critical and r.edit is None and r.user_id is not None:
+                until = await quiet_until(self.settings, r.user_id, now)
+            if until is None:
+                live.append(r)
+            else:
+                await conn.execute(
+                    text("UPDATE outbox_messages SET not_before_ms = :at WHERE id = :id"),
+                    {"at": until, "id": r.id},
+                )
+        return live
+
+    async def _deliver(self, chat: int, batch: list[Row]) -> int | None:
+        first = batch[0]
+        markup = self.codec.decode(first.markup)
+        if first.edit is not None and first.only_markup:
+            await self.transport.edit_markup(chat, first.edit, markup)
+            return first.edit
+        if first.edit is not None:
+            await self.transport.edit(chat, first.edit, first.text, markup)
+            return first.edit
+        body = "\n\n".join(r.text for r in batch)
+        return await self.transport.send(chat, body, markup if len(batch) == 1 else None)
+
+    async def _hook(self, hook: str, message_id: int) -> None:
+        name, _, rest = hook.partition(":")
+        fn = self.hooks.get(name)
+        if fn is None:
+            log.warning("no outbox hook named %r", name)
+            return
+        try:
+            await fn(rest, message_id)
+        except Exception:
+            log.exception("outbox hook %r failed", name)
+
+    def _pace_ms(self, chat: int) -> int:
+        lim = self.limits
+        if is_group(chat):
+            return int(lim.group_window / lim.group * 1000)
+        return int(lim.private_window / lim.private * 1000)
+
+    async def _throttled(self, conn: AsyncConnection, chat: int, exc: Throttled) -> None:
+        log.info("Telegram asked to wait %gs before chat %s", exc.retry_after, chat)
+        now = time.monotonic()
+        self._paused = {c: t for c, t in self._paused.items() if t > now}
+        self._paused[chat] = now + exc.retry_after
+        until = now_ms(self.clock) + int(exc.retry_after * 1000)
+        await conn.execute(_PACE, {"chat": chat, "at": until})
+        if exc.everything or len(self._paused) >= EVERYTHING_AFTER:
+            await conn.execute(_PAUSE_ALL, {"at": until})
+
+    async def _failed(self, conn: AsyncConnection, chat: int, batch: list[Row]) -> None:
+        """Not delivered (not a retry_after): tried again after the chat's pace, given up on
+        after :data:`MAX_ATTEMPTS`."""
+        now = now_ms(self.clock)
+        for r in batch:
+            gone = r.attempts + 1 >= MAX_ATTEMPTS
+            if gone:
+                log.warning("gave up on outbox message %s to chat %s", r.id, chat)
+            await conn.execute(
+                text(
+                    "UPDATE outbox_messages SET attempts = attempts + 1, "
+                    "sent_ms = CASE WHEN :gone THEN CAST(:now AS BIGINT) END WHERE id = :id"
+                ),
+                {"gone": gone, "now": now, "id": r.id},
+            )
+        await conn.execute(_PACE, {"chat": chat, "at": now + self._pace_ms(chat)})
+
+    # ------------------------------------------------------------------ the bot-wide count
+
+    async def _leave(self) -> int | None:
+        """Wait until the bot-wide window (and any pause of everything) lets one more message
+        go, and count it as on its way; its key in ``outbox_rate``. None when stopping."""
+        lim = self.limits
+        window = int(lim.overall_window * 1000)
+        stale = int((self.call_timeout + STALE_AFTER) * 1000)
+        while not self._stopping.is_set():
+            now = now_ms(self.clock)
+            async with self.db.engine.connect() as conn, conn.begin():
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RATE_LOCK})
+                everything = (await conn.execute(_EVERYTHING)).scalar()
+                wait_ms = (everything or 0) - now
+                if wait_ms <= 0:
+                    counts = await conn.execute(
+                        _COUNT, {"since": now - window, "oldest": now - stale}
+                    )
+                    wait_ms = _window_wait(list(counts), lim.overall, window, now)
+                if wait_ms <= 0:
+                    await conn.execute(_LEAVE, {"key": -now})
+                    await self._prune(conn, now, window, stale)
+                    return -now
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(wait_ms, 1000) / 1000):
+                    await self._stopping.wait()
+        return None
+
+    async def _arrived(self, conn: AsyncConnection, key: int) -> int:
+        """Telegram answered the message counted at ``key``: it counts from now on."""
+        now = now_ms(self.clock)
+        await conn.execute(_ARRIVE, {"key": key})
+        await conn.execute(_LEAVE, {"key": now})
+        return now
+
+    async def _prune(self, conn: AsyncConnection, now: int, window: int, stale: int) -> None:
+        if now - self._pruned_at < 5000:
+            return
+        self._pruned_at = now
+        await conn.execute(_PRUNE_RATE, {"old": now - 2 * window, "old_flight": now - 2 * stale})
+
+
+def _window_wait(counts: list[tuple[int, int]], overall: int, window: int, now: int) -> int:
+    """Milliseconds until fewer than ``overall`` messages count (answered within ``window``,
+    or on their way): ``counts`` are ``(key, n)`` rows, newest answers first."""
+    total = sum(max(n, 0) for _, n in counts)
+    if total < overall:
+        return 0
+    answered = [(k, n) for k, n in counts if k > 0]  # newest first
+    must_leave = total - overall + 1
+    for k, n in reversed(answered):  # oldest first
+        must_leave -= max(n, 0)
+        if must_leave <= 0:
+            return max(1, k + window - now)
+    return 20  # on their way: look again shortly
+
+
+def _merge(rows: list[Row]) -> list[Row]:
+    """The chat's next message: its first row, and the mergeable rows right after it."""
+    if not rows:
+        return []
+    batch = [rows[0]]
+    size = len(rows[0].text)
+    for r in rows[1:]:
+        if not (batch[0].mergeable and r.mergeable) or size + len(r.text) + 2 >= LIMIT:
+            break
+        size += len(r.text) + 2
+        batch.append(r)
+    return batch
