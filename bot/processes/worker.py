@@ -6,8 +6,8 @@ the tasks (:mod:`bot.processes.tasks`) → the outbox's transport → the owned 
 
 * the procrastinate worker (periodic tasks deferred once per period across workers, one
   strategy cycle per desk at a time, stalled jobs of a dead worker run again);
-* the outbox's sender (what any process queued in the table goes to Telegram within the
-  bot-wide limits);
+* the outbox's sender (:class:`~bot.services.notices.senders.Sender`: what any process queued
+  in the table goes to Telegram within the bot-wide limits);
 * the stream leases: each desk's private account stream runs in exactly one process; gaining a
   desk builds its services and starts its order stream (fill notices, stale keyboards), losing
   it stops that stream;
@@ -35,7 +35,7 @@ from bot.container import Services
 from bot.desks.factory import DeskFactory
 from bot.processes import tasks
 from bot.processes.compose import open_shared
-from bot.processes.coord import ProcessRecord
+from bot.processes.coord import DeskLocks, ProcessRecord
 from bot.processes.engine import (
     HEARTBEAT_SECONDS,
     STALLED_AFTER,
@@ -44,10 +44,12 @@ from bot.processes.engine import (
     make_app,
 )
 from bot.processes.leases import StreamLeases
+from bot.services.notices.senders import Sender
 from bot.settings import Settings
 from jobs import desks as desk_jobs
 from jobs import watchers
-from jobs.outbox import bot_transport
+from jobs.outbox import TelegramMarkupCodec, bot_transport
+from jobs.strategy import proposal_hook
 
 log = logging.getLogger("bot.processes.worker")
 
@@ -55,6 +57,8 @@ log = logging.getLogger("bot.processes.worker")
 CONCURRENCY = 8
 #: How long running jobs may finish after SIGTERM before they are cancelled (and retried).
 GRACE = 20.0
+#: How long the sender may finish the messages on their way at a stop.
+SENDER_GRACE = 5.0
 #: Housekeeping period (refused keys, retired clients); idle desks every EVICT_SECONDS.
 HOUSEKEEPING_SECONDS = 5.0
 
@@ -143,10 +147,21 @@ class WorkerProcess:
             app = make_app(dsn, pool=CONCURRENCY + 4)
             await self.stack.enter_async_context(app.open_async())
             leases = StreamLeases(shared.db, record.id, self.clock)
-            work = tasks.Work(factory, shared.locks, leases.held)
+            # The order path's locks when the factory has them (one instance: a cycle holding
+            # its desk places orders that take it again, re-entrantly).
+            locks = getattr(shared, "locks", None) or DeskLocks.of(shared.db)
+            work = tasks.Work(factory, locks, leases.held)
             tasks.register(app, work)
             transport = await self.stack.enter_async_context(bot_transport(s))
             shared.outbox.start(transport)
+            sender = Sender(
+                shared.db,
+                self.clock,
+                transport,
+                shared.alert_store.settings,
+                TelegramMarkupCodec(),
+                {"proposal": proposal_hook(factory)},
+            )
             streams = DeskStreams(factory)
             self.stack.push_async_callback(leases.release_all, streams.lost)
             owned = {
@@ -174,6 +189,8 @@ class WorkerProcess:
                     name="housekeeping",
                 ),
             }
+            sending = asyncio.create_task(supervise("outbox sender", sender.run), name="sender")
+            owned.add(sending)
             log.info("worker %s ready", record.id)
             print(f"worker ready {record.id}", flush=True)
             stopping = asyncio.create_task(stop.wait(), name="stop")
@@ -185,6 +202,8 @@ class WorkerProcess:
                     log.error("%s ended on its own; stopping the worker", task.get_name())
             finally:
                 stopping.cancel()
+                sender.stop()  # its lanes finish the message each has on its way
+                await asyncio.wait({sending}, timeout=SENDER_GRACE)
                 await _stop_all(owned)
             await shared.outbox.stop()  # what is queued goes out before the transport closes
 

@@ -11,9 +11,6 @@ import pytest
 from croniter import croniter  # type: ignore[import-untyped]
 
 from bot.processes.engine import EngineError, conninfo, ensure_schema, every
-from tests.storage.conftest import pg_server, pg_url, postgres
-
-__all__ = ["pg_server", "pg_url", "postgres"]
 
 
 def test_conninfo_of_the_sqlalchemy_url() -> None:

@@ -31,9 +31,6 @@ from tests.fakes.telegram import FakeTelegram
 from tests.keys import KeyPair, new_keypair
 from tests.processes.workers import WorkerProc, arg, jobs, rows, runs, until, worker_env
 from tests.simproc import SimProcess, start_sim
-from tests.storage.conftest import pg_server, pg_url, postgres
-
-__all__ = ["pg_server", "pg_url", "postgres"]
 
 PERP, SPOT = "BTC_USDC_PERP", "BTC_USDC"
 RATE = "0.001"
