@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import sys
 import time
 from collections.abc import Sequence
@@ -48,6 +49,9 @@ def parse(argv: Sequence[str] | None = None) -> tuple[list[int], argparse.Namesp
     p.add_argument("--concurrency", type=int, default=16, help="conversations at a time")
     p.add_argument("--webs", type=int, default=2, help="web processes (2 or 3)")
     p.add_argument("--no-faults", action="store_true", help="play without killing anything")
+    p.add_argument(
+        "--single", action="store_true", help="the single process `python -m bot` (webhook)"
+    )
     args = p.parse_args(argv)
     users = [int(u.replace("_", "")) for u in str(args.users).split(",") if u.strip()]
     return users, args
@@ -61,6 +65,7 @@ async def run_one(n: int, args: argparse.Namespace) -> Figures:
         seconds=args.seconds,
         concurrency=args.concurrency,
         webs=args.webs,
+        single=args.single,
     )
     print(f"-- {n} users, {options.desks} desks, {options.alerts} alerts", flush=True)
     async with Stack(options) as stack:
@@ -74,9 +79,11 @@ async def run_one(n: int, args: argparse.Namespace) -> Figures:
         stack.procs.check()
         traders = set(stack.seeded.owners)  # a trade per desk, by its owner
         since = time.monotonic()
+        users = stack.seeded.users
+        random.Random(n).shuffle(users)  # owners (who trade) spread over the run
         work = asyncio.gather(
             player.play(
-                stack.seeded.users,
+                users,
                 SYMBOL,
                 seconds=options.seconds,
                 concurrency=options.concurrency,
@@ -94,6 +101,7 @@ async def run_one(n: int, args: argparse.Namespace) -> Figures:
         finally:
             watch.cancel()
             work.cancel()
+            await asyncio.gather(work, watch, return_exceptions=True)
         stack.procs.check()
         await check_run(stack, player, figures, since)
         return figures

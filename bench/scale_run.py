@@ -48,6 +48,7 @@ class Options:
     concurrency: int
     webs: int = 2
     workers: int = 2
+    single: bool = False  # the single process even where the set exists
 
 
 @dataclass
@@ -69,6 +70,10 @@ class Stack:
     set_mode: bool = field(default_factory=has_process_set)
     http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=30))
     _env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.options.single:
+            self.set_mode = False
 
     async def __aenter__(self) -> Stack:
         try:
