@@ -28,6 +28,7 @@ import random
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from bench.scale_checks import Figures, check_run
 from bench.scale_faults import Faults
@@ -94,7 +95,8 @@ async def run_one(n: int, args: argparse.Namespace) -> Figures:
         )
         watch = asyncio.create_task(faults.watch())
         try:
-            await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
+            waiting: set[asyncio.Future[Any]] = {work, watch}
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
             if watch.done():
                 watch.result()  # a process died on its own: ProcessDied with its output
             figures.play_seconds, figures.walk, _ = work.result()

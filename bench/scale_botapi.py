@@ -195,10 +195,8 @@ class BotApiRecorder:
                         gap, closest = b.at - a.at, (a, b)
             else:
                 ts = [c.at for c in calls]
-                group_max = max(
-                    group_max,
-                    max(bisect.bisect_left(ts, t + 60.0) - i for i, t in enumerate(ts)),
-                )
+                busiest_minute = max(bisect.bisect_left(ts, t + 60.0) - i for i, t in enumerate(ts))
+                group_max = max(group_max, busiest_minute)
         return Limits(busiest, gap, group_max, closest)
 
 

@@ -69,6 +69,16 @@ def owners_of_ports(procs: list[Proc], ports: set[int]) -> dict[int, Proc]:
     return found
 
 
+async def _lane(player: Player, users: list[int], first: int, t0: float) -> int:
+    """``/price`` from every 16th user from ``first`` for THROUGHPUT_SECONDS; answers counted."""
+    done, k = 0, first
+    while time.monotonic() - t0 < THROUGHPUT_SECONDS:
+        if await player.say(users[k % len(users)], f"/price {SYMBOL}", "price") is not None:
+            done += 1
+        k += 16
+    return done
+
+
 @dataclass
 class Faults:
     stack: Stack
@@ -101,20 +111,10 @@ class Faults:
                 break
             hooks = Webhooks(urls[:n], self.hooks.secret, self.hooks.client)
             player = Player(self.player.api, hooks)
-            player._ids = self.player._ids  # noqa: SLF001 - one update_id sequence per run
-            done = 0
+            player._ids = self.player._ids  # one update_id sequence per run
             t0 = time.monotonic()
-
-            async def lane(i: int) -> None:
-                nonlocal done
-                k = i
-                while time.monotonic() - t0 < THROUGHPUT_SECONDS:
-                    await player.say(users[k % len(users)], f"/price {SYMBOL}", "price")
-                    done += 1
-                    k += 16
-
-            await asyncio.gather(*(lane(i) for i in range(16)))
-            figures.ups[n] = done / (time.monotonic() - t0)
+            done = await asyncio.gather(*(_lane(player, users, i, t0) for i in range(16)))
+            figures.ups[n] = sum(done) / (time.monotonic() - t0)
 
     # ------------------------------------------------------------------ faults
 
@@ -302,8 +302,8 @@ class Faults:
             (label, f"{len(desks)} desk streams held again {took:.1f} s after")
         )
 
-    async def _wait(self, probe: object, timeout: float = TAKEOVER_TIMEOUT) -> list[Proc]:
-        deadline = time.monotonic() + timeout
+    async def _wait(self, probe: object, limit: float = TAKEOVER_TIMEOUT) -> list[Proc]:
+        deadline = time.monotonic() + limit
         while True:
             found: list[Proc] = await probe()  # type: ignore[operator]
             if found or time.monotonic() > deadline:

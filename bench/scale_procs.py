@@ -84,14 +84,14 @@ class Proc:
             self.proc.send_signal(signal.SIGKILL)
         return time.monotonic()
 
-    async def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM, then SIGKILL after ``timeout``."""
+    async def stop(self, grace: float = 15.0) -> None:
+        """SIGTERM, then SIGKILL after ``grace`` seconds."""
         if not self.alive:
             return
         self.killed = True
         self.proc.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(self.proc.wait(), timeout)
+            await asyncio.wait_for(self.proc.wait(), grace)
         except TimeoutError:
             self.proc.send_signal(signal.SIGKILL)
             await self.proc.wait()
@@ -144,13 +144,13 @@ class ProcessSet:
             await p.stop()
 
 
-async def wait_for_line(log: Path, needle: str, proc: Proc, timeout: float) -> str:
-    """The first line of ``log`` holding ``needle``; polls the file until ``timeout``, failing
+async def wait_for_line(log: Path, needle: str, proc: Proc, limit: float) -> str:
+    """The first line of ``log`` holding ``needle``; polls the file for ``limit`` s, failing
     at once if ``proc`` dies."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit
     while True:
         try:
-            for line in log.read_text(errors="replace").splitlines():
+            for line in tail(log, 1000).splitlines():
                 if needle in line:
                     return line
         except FileNotFoundError:
@@ -158,7 +158,7 @@ async def wait_for_line(log: Path, needle: str, proc: Proc, timeout: float) -> s
         proc.check()
         if time.monotonic() > deadline:
             raise TimeoutError(
-                f"{proc.name} wrote no {needle!r} within {timeout:.0f} s — its output:\n{tail(log)}"
+                f"{proc.name} wrote no {needle!r} within {limit:.0f} s — its output:\n{tail(log)}"
             )
         await asyncio.sleep(0.1)
 

@@ -33,7 +33,8 @@ def _limits(f: Figures) -> str:
     if lim is None:
         return "-"
     gap = "-" if lim.min_private_gap is None else f"{lim.min_private_gap:.2f} s"
-    return f"{lim.max_per_second}/s (≤ {MAX_PER_SECOND}) · gap {gap} · group {lim.max_group_per_minute}/min (≤ {MAX_GROUP_PER_MINUTE})"
+    group = f"group {lim.max_group_per_minute}/min (≤ {MAX_GROUP_PER_MINUTE})"
+    return f"{lim.max_per_second}/s (≤ {MAX_PER_SECOND}) · gap {gap} · {group}"
 
 
 ROWS: list[tuple[str, Callable[[Figures], str]]] = [
@@ -69,4 +70,4 @@ def table(results: list[Figures]) -> str:
     verdict = ["ok" if f.ok else "FAILED" for f in results]
     lines.append("| checks | " + " | ".join(verdict) + " |")
     problems = [f"- {f.users:,} users: {p}" for f in results for p in f.problems]
-    return "\n".join(lines + ([""] + problems if problems else []))
+    return "\n".join(lines + (["", *problems] if problems else []))

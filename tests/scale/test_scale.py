@@ -24,7 +24,8 @@ pytestmark = [
 
 
 async def test_a_short_run_loses_and_doubles_nothing() -> None:
-    counts, args = parse(["--users", "40", "--seconds", "8", "--concurrency", "4", "--single", "--no-faults"])
+    argv = ["--users", "40", "--seconds", "8", "--concurrency", "4", "--single", "--no-faults"]
+    counts, args = parse(argv)
     figures = await run_one(counts[0], args)
     assert figures.updates >= 20
     assert figures.answered_once == figures.updates, figures.problems
