@@ -34,6 +34,7 @@ from bot.clock import now_ms
 from bot.container import Services
 from bot.desks.factory import BACKPACK, DeskFactory
 from bot.desks.model import OPERATOR
+from bot.processes.coord import DeskBusy
 from bot.processes.engine import STALLED_AFTER, every
 from bot.storage.desks_scope import (
     desks_to_recover,
@@ -122,7 +123,11 @@ def register(app: App, work: Work) -> Tasks:
 
     # -- the strategy ------------------------------------------------------------------------
 
-    @app.task(name="strategy_cycle", retry=RetryStrategy(max_attempts=3, wait=2))
+    # Retried only when its desk stayed busy (a long tap's orders): a cycle that failed
+    # otherwise is not run twice; the next tick decides anew.
+    busy = RetryStrategy(max_attempts=3, wait=2, retry_exceptions={DeskBusy})
+
+    @app.task(name="strategy_cycle", retry=busy)
     async def strategy_cycle(desk_id: str) -> None:
         if shared.desks.get(desk_id) is None:
             log.info("strategy cycle of desk %s skipped: the desk is gone", desk_id)

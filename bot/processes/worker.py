@@ -230,6 +230,9 @@ async def _stop_all(owned: set[asyncio.Task[None]]) -> None:
 
 async def run_worker(settings: Settings, *, clock: Clock | None = None) -> int:
     """Run until SIGTERM or SIGINT; the CLI (:mod:`bot.processes.cli`) checks the settings."""
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        # procrastinate says two INFO lines per job: thousands a minute with many desks.
+        logging.getLogger("procrastinate").setLevel(logging.WARNING)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -3,6 +3,8 @@ account on the simulator process and talking through the fake Bot API:
 
 * a periodic task is deferred and run once per period, however many workers run;
 * one desk's strategy cycles never run at once, even when each takes longer than the interval;
+* one desk's private stream is held by one worker; SIGKILL it and the other takes it over
+  within seconds, each fill told once;
 * a worker SIGKILLed in the middle of a cycle (between the exchange's answer and the journal):
   another worker takes the desk's work over within seconds, the dead cycle's order is settled
   first, the pair is completed and the exchange shows no doubled order; the user is told once.
@@ -11,6 +13,7 @@ account on the simulator process and talking through the fake Bot API:
 from __future__ import annotations
 
 import itertools
+import logging
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -23,6 +26,7 @@ import pytest
 
 from bot.clock import SystemClock, now_ms
 from bot.desks.model import OPERATOR
+from bot.exchange.client import BackpackAPI
 from bot.storage.db import Database
 from bot.storage.strategy import StrategyStore
 from tests.conftest import Control
@@ -198,3 +202,65 @@ async def test_a_worker_killed_mid_cycle_is_taken_over_without_a_doubled_order(
     finally:
         await _stop(heir)
         await doomed.kill()
+
+
+async def _holders(world: World) -> list[str]:
+    found = await rows(
+        world.db,
+        "SELECT holder FROM stream_leases WHERE desk_id = :d AND expires_ms > :now",
+        d=OPERATOR,
+        now=now_ms(SystemClock()),
+    )
+    return [r[0] for r in found if r[0]]
+
+
+async def _buy(world: World) -> str:
+    """An order placed outside the bot (the exchange's own app): its fill is news."""
+    api = BackpackAPI(
+        world.keys.api_key,
+        world.keys.api_secret,
+        world.sim.rest_url,
+        world.sim.ws_url,
+        logging.getLogger("test"),
+    )
+    async with api:
+        order = await api.place_order(PERP, "BUY", quantity="0.01", order_type="MARKET")
+    return str(order["id"])
+
+
+@pytest.mark.timeout(150)
+async def test_a_desks_private_stream_has_one_holder_and_is_taken_over(world: World) -> None:
+    one, two = world.worker("one"), world.worker("two")
+    try:
+        await one.start()
+        await two.start()
+
+        async def held() -> bool:
+            return len(await _holders(world)) == 1
+
+        await until(held, 30, "one holder of the operator's stream")
+        holder_id = (await _holders(world))[0]
+        holder, other = (one, two) if holder_id == one.id else (two, one)
+        assert holder_id == holder.id
+
+        mark = len(world.tg.messages)
+        first = await _buy(world)
+        await world.tg.next_message(ALICE, f"order <code>{first}</code>", after=mark, timeout=20)
+
+        await holder.kill()
+        killed = time.monotonic()
+
+        async def taken_over() -> bool:
+            return await _holders(world) == [other.id]
+
+        await until(taken_over, 20, "the other worker takes the stream over")
+        takeover = time.monotonic() - killed
+        assert takeover < 12, takeover  # the lease's ttl (6 s) + a renewal round (2 s) + slack
+        second = await _buy(world)
+        await world.tg.next_message(ALICE, f"order <code>{second}</code>", after=mark, timeout=20)
+        # Each fill told once, by whichever process held the stream when it came.
+        for order_id in (first, second):
+            told = [m for m in world.tg.messages if f"order <code>{order_id}</code>" in m.text]
+            assert len(told) == 1, told
+    finally:
+        await _stop(one, two)
