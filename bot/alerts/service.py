@@ -25,6 +25,7 @@ from bot.alerts.index import AlertIndex, ArmedAlert, Hysteresis
 from bot.alerts.parse import AlertSpec, AlertSyntaxError, check_price
 from bot.clock import Clock, now_ms
 from bot.exchange.client import BackpackAPI
+from bot.faults import crash_point
 from bot.services.access import Action, Actor
 from bot.services.market import apr
 from bot.storage.alerts import Alert, AlertStore
@@ -35,6 +36,8 @@ log = logging.getLogger("bot.alerts")
 #: unreadable in chat anyway.
 MAX_ALERTS_PER_USER = 50
 SAMPLE_MS = 1000
+#: The crash point right after a crossing's alerts were stored as fired (tests).
+STORED_FIRED = "alert-stored-fired"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +115,14 @@ class AlertService:
         or every alert when None. Returns how many alerts are loaded."""
         if alert_ids is None:
             rows = await self.store.all()
-            for alert_id in list(self.alerts):
-                self._forget(alert_id)
+            self.index, self.parked, self.alerts = AlertIndex(), Hysteresis(), {}
+            self.funding, self.spreads, self.moves = {}, {}, {}
         else:
             rows = await self.store.get_many(alert_ids)
             for alert_id in alert_ids:
                 self._forget(alert_id)
-        for alert in rows:
+        # in threshold order, each insertion into the sorted indexes is an append
+        for alert in sorted(rows, key=lambda a: (a.threshold, a.id)):
             self._register(alert)
         return len(self.alerts)
 
@@ -402,7 +406,9 @@ class AlertService:
             ]
             await self.before_fired([Firing(a, value, now, detail) for a in done])
             alert_ids = [a.id for a in armed]
-        return await self.store.fired_many(alert_ids, now)
+        won = await self.store.fired_many(alert_ids, now)
+        crash_point(STORED_FIRED)
+        return won
 
     async def _announce(
         self, alert_id: int, value: Decimal, now: int, detail: str = ""

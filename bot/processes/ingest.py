@@ -9,7 +9,7 @@ every 0.5 s). While it leads, a process
 * opens the public price and funding streams (the same callbacks as the single process's
   :func:`jobs.watchers.start_market_streams`),
 * evaluates every user's alerts on them, writing each fired alert's notice into the outbox table
-  (:meth:`TableOutbox.put`, durable, ``dedupe_key = alert:<id>:<n>`` where ``n`` is the alert's
+  (:meth:`TableOutbox.put_many`, durable, ``dedupe_key = alert:<id>:<n>`` where ``n`` is the alert's
   fire count after that crossing) *before* the alert is stored as fired — a leader killed in
   between leaves the alert armed, the next leader fires the same crossing again and its notice
   dedupes; one whose price went back meanwhile is settled at start (:func:`settle_noticed`),
@@ -28,7 +28,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -54,10 +54,10 @@ NOTICED = "ingest-alert-noticed"
 
 
 class DurableOutbox(Protocol):
-    """What the leader needs of the outbox table: a note inserted before ``put`` returns, once
-    per ``dedupe_key``."""
+    """What the leader needs of the outbox table: notes inserted before ``put_many`` returns,
+    each ``dedupe_key`` once."""
 
-    async def put(self, note: Note) -> None: ...
+    async def put_many(self, notes: Sequence[Note]) -> int: ...
 
 
 def alert_key(alert_id: int, n: int) -> str:
@@ -168,13 +168,16 @@ class Ingest:
     async def _notices(self, firings: list[Firing]) -> None:
         """A crossing's notices into the outbox table, durably, before the alerts are stored as
         fired (``AlertService.before_fired``); muted alerts fire silently."""
+        notes: list[Note] = []
         for f in firings:
             a = f.alert
             if a.muted_until_ms is not None and a.muted_until_ms > f.at_ms:
                 continue
             words, markup = render.fired(f)
             key = alert_key(a.id, a.fired_count)
-            await self.outbox.put(Note(a.chat_id, a.user_id, words, markup, dedupe_key=key))
+            notes.append(Note(a.chat_id, a.user_id, words, markup, dedupe_key=key))
+        if notes:
+            await self.outbox.put_many(notes)
         crash_point(NOTICED)
 
 

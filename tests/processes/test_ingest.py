@@ -4,8 +4,9 @@ database, against the simulator process over HTTP/WS.
 * SIGKILL the leader: the standby leads and streams within 5 s (the measured takeover printed);
 * an alert added through the store by another engine (as a web process adds it: one NOTIFY)
   fires after a price crossing exactly once, even when the leader dies right after writing its
-  notice — between the outbox row and the alert's fired state (crash point) — or is SIGKILLed
-  from outside right after the crossing; the next crossing is told once more;
+  notice — between the outbox row and the alert's fired state, or right after the fired state
+  (crash points) — or is SIGKILLed from outside right after the crossing; the next crossing is
+  told once more;
 * the ``prices`` table is written at most once a second per symbol over a burst of ticks
   (counted by a trigger on the table).
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.alerts.service import STORED_FIRED
 from bot.processes.ingest import NOTICED, alert_key
 from bot.storage.alerts import Alert, AlertStore
 from bot.storage.db import Database
@@ -152,7 +154,7 @@ async def _near(pg: Pg, value: str) -> bool:
     return seen is not None and abs(seen - Decimal(value)) < Decimal("0.05")
 
 
-@pytest.mark.parametrize("kill", ["crash point", "sigkill"])
+@pytest.mark.parametrize("kill", [NOTICED, STORED_FIRED, "sigkill"])
 async def test_alert_added_elsewhere_fires_once_across_a_leader_kill(
     kill: str,
     pg_url: str,
@@ -162,7 +164,7 @@ async def test_alert_added_elsewhere_fires_once_across_a_leader_kill(
     procs: list[IngestProcess],
     tmp_path: Path,
 ) -> None:
-    crash = {"BOT_CRASH_AT": NOTICED} if kill == "crash point" else {}
+    crash = {"BOT_CRASH_AT": kill} if kill != "sigkill" else {}
     a = await start(procs, sim, pg_url, tmp_path, **crash)
     await a.wait_line("streaming")
     b = await start(procs, sim, pg_url, tmp_path)
@@ -174,7 +176,7 @@ async def test_alert_added_elsewhere_fires_once_across_a_leader_kill(
         # right after its notice is in the outbox: before or after the fired state, whichever
         await until(lambda: _has(pg, alert.id, first), 20, "the leader writes the notice")
         a.kill()
-    assert await a.wait() == -9  # the crash point kills it between the two writes
+    assert await a.wait() == -9  # or a crash point kills it: between the writes, or after
     await b.wait_line("leading", timeout=10)
     await until(lambda: _fired(pg, alert.id, 1), 10, "the new leader settles the crossing")
     await b.wait_line("streaming", timeout=10)
@@ -241,3 +243,27 @@ async def test_prices_are_written_at_most_once_a_second_per_symbol(
     assert ticks >= 30, "the burst was too slow to show the throttle"
     assert 2 <= len(writes) <= elapsed + 1
     assert min(gaps) >= 0.9  # one write a second at most
+
+
+async def test_a_leader_that_loses_its_lock_exits_and_the_standby_leads(
+    pg_url: str,
+    pg: Pg,
+    sim: SimProcess,
+    control: Control,
+    procs: list[IngestProcess],
+    tmp_path: Path,
+) -> None:
+    a = await start(procs, sim, pg_url, tmp_path)
+    await a.wait_line("streaming")
+    b = await start(procs, sim, pg_url, tmp_path)
+    ended = await pg.value(  # the session holding the lead ends (a server restart, a failover)
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_locks"
+        " WHERE locktype = 'advisory' AND granted AND objsubid = 2"
+        " AND classid = 22 AND objid = hashtext('leader:ingest')::oid"
+    )
+    assert ended == 1
+    assert await a.wait(15) == 1  # stops leading at once; its supervisor restarts it
+    await b.wait_line("leading", timeout=10)
+    await b.wait_line("streaming", timeout=10)
+    await price(control, "150")
+    await until(lambda: _near(pg, "150"), 10, "the new leader writes prices")

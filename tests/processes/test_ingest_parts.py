@@ -19,9 +19,12 @@ from bot.processes.compose import asyncpg_dsn
 from bot.processes.follow import AlertFollower, parse_ids
 from bot.processes.ingest import alert_key, settle_noticed
 from bot.processes.prices import PriceWriter
+from bot.services.notices.outbox import Note
+from bot.services.notices.table import TableOutbox
 from bot.storage.alerts import Alert, AlertStore
 from bot.storage.db import Database
 from bot.storage.prices import latest_prices, latest_quotes
+from jobs.outbox import TelegramMarkupCodec
 from tests.processes.ingest_procs import Pg, until
 
 USER = 1001
@@ -168,3 +171,14 @@ async def test_a_notice_written_before_a_crash_settles_its_alert(
     assert settled is not None and (settled.armed, settled.fired_count) == (False, 1)
     assert still is not None and (still.armed, still.fired_count) == (True, 0)
     assert await settle_noticed(db, alerts, FakeClock()) == []  # once
+
+
+async def test_many_notices_at_once_are_durable_and_deduped(db: Database) -> None:
+    """A tick that crosses thousands of alerts: their notices in a few statements, each key
+    once even when the same crossing is written again (a new leader re-firing it)."""
+    outbox = TableOutbox(db, FakeClock(), TelegramMarkupCodec())
+    notes = [Note(USER, USER, f"n{i}", dedupe_key=alert_key(i, 1)) for i in range(2500)]
+    assert await outbox.put_many(notes) == 2500
+    assert await outbox.put_many([*notes[2000:], Note(USER, USER, "new", dedupe_key="x")]) == 1
+    async with db.session() as s:
+        assert (await s.execute(text("SELECT count(*) FROM outbox_messages"))).scalar() == 2501
