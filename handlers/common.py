@@ -32,6 +32,7 @@ from bot.services.access import Refusal, Refused
 from bot.services.chat.commands import CommandLine, read_command
 from bot.services.health import LogTail
 from bot.services.orders.sender import key_refused
+from bot.storage.desk_locks import DeskBusy
 from bot.venues.port import VenueError
 from bot.webapp.server import DashboardServer
 
@@ -112,6 +113,8 @@ def friendly(exc: BaseException, what: str = "That", desk: str | None = None) ->
     the sentence says so (``what`` failed, not the user's input) rather than "something went
     wrong". ``desk``: the desk the update acted on, so a refused key says who can fix it.
     """
+    if isinstance(exc, DeskBusy):
+        return f"⏳ {esc(exc.text)}"
     if isinstance(exc, InvalidSymbol):
         return f"❓ {safe(exc.message)}"
     if isinstance(exc, InvalidOrder):
@@ -213,6 +216,9 @@ def guarded(fn: F) -> F:
         except Refused as exc:  # a service's own permission check: the second line
             log.warning("%s refused by the service: %s", fn.__name__, exc)
             await say_refusal(update, exc.refusal)
+        except DeskBusy as exc:  # another order of the desk is on its way: not a fault
+            log.info("%s: %s", fn.__name__, exc)
+            await reply(update, friendly(exc))
         except BackpackError as exc:
             if isinstance(exc, NetworkError | ExchangeUnavailable | AuthError):
                 log.warning("%s failed: %r", fn.__name__, exc)

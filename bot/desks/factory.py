@@ -50,6 +50,7 @@ from bot.services.strategy.cross import CrossDesk
 from bot.settings import Settings
 from bot.storage.alerts import AlertStore
 from bot.storage.db import Database
+from bot.storage.desk_locks import DeskLocks
 from bot.storage.events import EventStore
 from bot.storage.strategy import StrategyStore
 from bot.storage.trading import TradingStore
@@ -86,6 +87,9 @@ class Shared:
     #: The paper engine for paper desks on a live bot (started when the first one is built).
     paper_for_desks: PaperExchange | None = None
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: One desk's orders, cycle and recovery at a time: in-process by default (one process);
+    #: ``DeskLocks.of(db)`` for the multi-process set on PostgreSQL (``bot.processes``).
+    locks: DeskLocks = field(default_factory=DeskLocks)
 
 
 @dataclass
@@ -338,6 +342,7 @@ class DeskFactory:
             logger=logging.getLogger("bot.orders"),
             hedge=hedge_orders,
             venues={k: v for k, v in hedges.venues.items() if k in tradable},
+            locks=sh.locks,
         )
         market_service = MarketService(market_api, account_api, sh.clock)
         account_service = AccountService(account_api, orders)

@@ -3,13 +3,13 @@ time, through an expiring lease per desk in ``stream_leases``.
 
 A holder renews its leases every ``renew`` seconds to ``now + ttl``; a lease nobody renewed for
 ``ttl`` is free, so a SIGKILLed holder's desks are taken over within ``ttl + renew`` (6 + 2 s by
-default). The holders share the desks fairly: each takes up to ``ceil(desks / holders)`` (and
-never more than ``cap``), where the holders are everyone with a live lease plus the live
-processes of the holder's role in ``processes`` (holder ids are :class:`ProcessRecord` ids, so a
-newcomer is seen before it holds anything); one above its share sheds the surplus when every
-desk is held and another is below its share (unless that one stayed below for a round while
-desks were free: full, or not taking part). A desk left free for a whole round is taken by
-anyone with room, so no desk stays unheld because a share was miscounted.
+default). The holders share the desks fairly. The holders are everyone with a live lease plus
+the live processes of the holder's role in ``processes`` (holder ids are :class:`ProcessRecord`
+ids, so a newcomer is seen before it holds anything). Each takes up to ``ceil(desks / holders)``
+and never more than ``cap``; when every desk is held and one holds fewer than
+``floor(desks / holders)``, those above that shed down to it — unless that one, holding some,
+stayed below for a round while desks were free (full at its ``cap``). A desk left free for a
+whole round is taken by anyone with room, so no desk stays unheld because a share was miscounted.
 
 Never two at once: ``gained`` runs after the lease is ours in the database and ``lost`` before
 it is given up; a holder that could not renew in time (a stalled loop, a database away) drops
@@ -113,14 +113,15 @@ class StreamLeases:
         if view.missing:
             await self._insert(view.missing)
             view.free.update(view.missing)
-        share = self._share(len(wanted), view)
-        self._judge(view.counts, share)
+        holders = max(1, len(view.counts))
+        share, low = math.ceil(len(wanted) / holders), len(wanted) // holders
+        self._judge(view.counts, low)
         below = any(
-            n < share and h not in self._strikes for h, n in view.counts.items() if h != self.holder
+            n < low and h not in self._strikes for h, n in view.counts.items() if h != self.holder
         )
         shed: set[str] = set()
-        if len(self.held) > share and below and not view.free:
-            shed = set(sorted(self.held)[: len(self.held) - share])
+        if len(self.held) > low and below and not view.free:
+            shed = set(sorted(self.held)[: len(self.held) - low])
             await self._drop(shed, lost, release=True)
         room = max(0, min(self.cap, share) - len(self.held))
         spare = max(0, self.cap - len(self.held) - room)
@@ -132,10 +133,10 @@ class StreamLeases:
             await self._gain(desk, gained)
         self._free_before = (view.free - set(claimed)) | shed
 
-    def _judge(self, counts: dict[str, int], share: int) -> None:
+    def _judge(self, counts: dict[str, int], low: int) -> None:
         """Mark the holders that stay below their share while desks are free (full: a lower
-        ``cap``, or not taking part) so no one sheds to them again and again; marks are
-        forgotten every 30 rounds, to look again."""
+        ``cap``) so no one sheds to them again and again; one holding nothing is never marked
+        (it may have just started). Marks are forgotten every 30 rounds, to look again."""
         self._rounds += 1
         if self._rounds % 30 == 0:
             self._strikes.clear()
@@ -143,7 +144,7 @@ class StreamLeases:
             before = self._counts.get(h)
             if before is not None and n > before:
                 self._strikes.pop(h, None)
-            elif before is not None and self._free_before and n < share:
+            elif before is not None and self._free_before and 0 < n < low:
                 self._strikes[h] = self._strikes.get(h, 0) + 1
         self._counts = dict(counts)
 
@@ -152,9 +153,6 @@ class StreamLeases:
     def _safe_s(self) -> float:
         """How long after a renewal the leases surely still hold (half a round of margin)."""
         return self.ttl_ms / 1000 - self.renew / 2
-
-    def _share(self, wanted: int, view: _View) -> int:
-        return max(1, math.ceil(wanted / max(1, len(view.counts)))) if wanted else 0
 
     async def _renew(self, now: int) -> set[str]:
         if not self.held:

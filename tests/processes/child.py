@@ -4,7 +4,8 @@ a line each, and then holds on until it is killed.
 
 - ``leader URL NAME``: ``standby`` once another leads, ``leading <unix time>`` when it leads.
 - ``desk URL DESK``: ``held`` once it holds the desk's lock.
-- ``leases URL DESK…``: ``id <process id>``, then ``gained DESK`` / ``lost DESK`` as its
+- ``leases URL DESK…``: ``id <process id>``, then ``gained DESK <unix time>`` / ``lost DESK
+  <unix time>`` as its
   :class:`~bot.processes.coord.StreamLeases` loop (ttl 2 s, renew 0.5 s) takes and drops them.
 """
 
@@ -56,10 +57,10 @@ async def leases(url: str, desks: list[str]) -> None:
         return set(desks)
 
     async def gained(desk_id: str) -> None:
-        say(f"gained {desk_id}")
+        say(f"gained {desk_id} {time.time()}")
 
     async def lost(desk_id: str) -> None:
-        say(f"lost {desk_id}")
+        say(f"lost {desk_id} {time.time()}")
 
     await StreamLeases(db, me.id, clock, ttl=2.0, renew=0.5).run(want, gained, lost)
 

@@ -208,6 +208,8 @@ class TradingService:
         the journal and the confirmation are updated: the user's tap is acknowledged without
         waiting for those writes. (The journal rows, with each order's clientId, were written
         when the confirmation was claimed, so nothing is lost if the process dies here.)
+        Raises :class:`~bot.storage.desk_locks.DeskBusy` before claiming anything when another
+        placement keeps the desk's lock too long (the ✅ stays live).
         """
         actor.require(Action.TRADE)
         user_id = actor.user_id
@@ -230,6 +232,23 @@ class TradingService:
         if moved is not None:
             return await self._requote(rec, preview, moved)
 
+        async with self.sender.held():  # the desk's lock: from the claim to the final record
+            done, sent = await self._execute(rec, preview, user_id=user_id, on_sent=on_sent)
+        if sent:
+            await self._notify(done)
+        return done
+
+    async def _execute(
+        self,
+        rec: ConfirmationRecord,
+        preview: Preview,
+        *,
+        user_id: int,
+        on_sent: Callable[[Outcome], Awaitable[None]] | None,
+    ) -> tuple[Outcome, bool]:
+        """Claim the confirmation and send its legs (the desk's lock held by the caller); the
+        outcome, and whether anything was sent (False: the claim was refused)."""
+        token = rec.token
         wires = [wire_order(leg) for leg in preview.legs]
         journal = [
             self.sender.entry(
@@ -242,9 +261,8 @@ class TradingService:
         ]
         if not await self.store.claim(token, user_id, now_ms(self.clock), journal):
             # Someone (another tap, another device) got there first, or time ran out.
-            return await self._refuse(await self.store.get(token), user_id, token) or (
-                self._outcome(Status.USED, rec, preview)
-            )
+            refused = await self._refuse(await self.store.get(token), user_id, token)
+            return refused or self._outcome(Status.USED, rec, preview), False
         crash_point("claimed")
         if self.rate is not None and adds_risk(preview.intent):
             self.rate.count(len(preview.legs))
@@ -276,9 +294,7 @@ class TradingService:
             token, EXECUTING, DONE, now_ms(self.clock), result=result_json(status, results)
         )
         crash_point("finished")  # final, but the preview message not yet edited
-        outcome = self._outcome(status, rec, preview, results=tuple(results))
-        await self._notify(outcome)
-        return outcome
+        return self._outcome(status, rec, preview, results=tuple(results)), True
 
     async def _retire_replaced(self, rec: ConfirmationRecord, results: Sequence[LegResult]) -> None:
         """A new stop is in place: cancel the ones it replaces (after, so the position is never

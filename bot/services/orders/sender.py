@@ -5,7 +5,9 @@ mode, the unwind of a failed leg, ``/cancel`` — goes through :class:`OrderSend
 request leaves before a journal row naming it is committed, so after a crash at any instant the
 journal lists everything that may have reached the exchange, each with the ``clientId`` to look it
 up by (:meth:`OrderSender.resolve`). Nothing here retries an order: a lost answer is settled by
-that lookup, never by sending again.
+that lookup, never by sending again. A desk's placement — journal row, request, outcome — holds
+the desk's lock (:class:`~bot.storage.desk_locks.DeskLocks`: across processes on PostgreSQL), so
+no other order, strategy cycle or recovery of that desk runs in between.
 """
 
 from __future__ import annotations
@@ -13,54 +15,45 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from bot.clock import Clock, SystemClock, now_ms
 from bot.exchange.client import BackpackAPI, new_client_id
 from bot.exchange.errors import AuthError, BackpackError, NetworkError, OrderStatusUnknown
 from bot.faults import crash_point
-from bot.keyring.ring import OPERATOR_DESK
+from bot.services.orders.answers import (
+    SENT_OK,
+    ZERO,
+    LegStatus,
+    OrderOutcome,
+    key_refused,
+    outcome_of,
+    venue_outcome,
+)
+from bot.storage.desk_locks import DeskLocks
 from bot.storage.trading import (
     KIND_CANCEL,
     KIND_ORDER,
+    SENDING,
     JournalRecord,
     NewJournalEntry,
     TradingStore,
 )
-from bot.venues.port import HEDGE, Venue, VenueError, VenueOrder
+from bot.venues.port import HEDGE, Venue, VenueError
 
-ZERO = Decimal(0)
-
-
-def key_refused(desk: str, *, order: bool = True) -> str:
-    """Why a leg (``order``) or a read was refused for its API key, and who fixes it: the
-    exchange's own words ("Invalid X-API-Key header") tell a trader neither."""
-    whose = "the bot's" if desk == OPERATOR_DESK else "this desk's"
-    refused = f"the exchange refused {whose} API key (revoked or expired?)"
-    if order:
-        refused += ", so nothing was traded"
-    if desk == OPERATOR_DESK:
-        return f"{refused}; the operator sets new BACKPACK_API_KEY / BACKPACK_API_SECRET"
-    return f"{refused}; the desk's owner can /connect new keys (/connect backpack opens the form)"
-
-
-class LegStatus(StrEnum):
-    """What became of one request."""
-
-    FILLED = "filled"
-    PLACED = "placed"
-    PARTIALLY_FILLED = "partially_filled"
-    REJECTED = "rejected"
-    NOT_PLACED = "not_placed"
-    UNKNOWN = "unknown"
-    SKIPPED = "skipped"
-    CANCELLED = "cancelled"  # a cancel request went through
-
-
-SENT_OK = (LegStatus.FILLED, LegStatus.PLACED, LegStatus.PARTIALLY_FILLED)
+__all__ = [  # the order path's names, its answers' among them, from one place
+    "SENT_OK",
+    "LegStatus",
+    "OrderOutcome",
+    "OrderSender",
+    "WireOrder",
+    "key_refused",
+    "outcome_of",
+    "venue_outcome",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,72 +86,6 @@ class WireOrder:
         return self.trigger_price is not None
 
 
-@dataclass(frozen=True, slots=True)
-class OrderOutcome:
-    """The exchange's answer to one request, as recorded in the journal."""
-
-    status: LegStatus
-    client_id: int
-    order_id: str | None = None
-    executed_quantity: Decimal = ZERO
-    avg_price: Decimal | None = None
-    reason: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "status": str(self.status),
-            "client_id": self.client_id,
-            "order_id": self.order_id,
-            "executed_quantity": str(self.executed_quantity),
-            "avg_price": None if self.avg_price is None else str(self.avg_price),
-            "reason": self.reason,
-        }
-
-    @classmethod
-    def of_row(cls, row: JournalRecord) -> OrderOutcome:
-        """A settled journal row as an outcome."""
-        return cls(
-            LegStatus(row.status),
-            row.client_id,
-            row.order_id,
-            row.executed_quantity or ZERO,
-            row.avg_price,
-            row.error or "",
-        )
-
-
-def outcome_of(order: dict[str, Any], requested: Decimal, cid: int) -> OrderOutcome:
-    """Classify an order object from the exchange (placed, looked up, or from history)."""
-    executed = Decimal(str(order.get("executedQuantity") or 0))
-    quote = Decimal(str(order.get("executedQuoteQuantity") or 0))
-    avg = quote / executed if executed else None
-    wire = str(order.get("status") or "")
-    order_id = str(order.get("id") or order.get("orderId") or "") or None
-    if wire == "Filled" or (executed and executed >= requested):
-        status = LegStatus.FILLED
-    elif wire in ("New", "TriggerPending") and not executed:
-        status = LegStatus.PLACED
-    elif executed:
-        status = LegStatus.PARTIALLY_FILLED
-    else:
-        reason = str(order.get("expiryReason") or wire or "not filled")
-        return OrderOutcome(LegStatus.REJECTED, cid, order_id, ZERO, None, reason)
-    return OrderOutcome(status, cid, order_id, executed, avg)
-
-
-def venue_outcome(order: VenueOrder, requested: Decimal, cid: int) -> OrderOutcome:
-    """Classify an order from the venue port (the hedge venue)."""
-    if order.status == "filled" or (order.filled and order.filled >= requested):
-        status = LegStatus.FILLED
-    elif order.filled:
-        status = LegStatus.PARTIALLY_FILLED
-    elif order.status == "open":
-        status = LegStatus.PLACED
-    else:
-        return OrderOutcome(LegStatus.REJECTED, cid, order.order_id, ZERO, None, order.status)
-    return OrderOutcome(status, cid, order.order_id, order.filled, order.average_price)
-
-
 class OrderSender:
     """Sends orders and cancels, journaled first; settles journal rows after a restart."""
 
@@ -173,11 +100,14 @@ class OrderSender:
         logger: logging.Logger | None = None,
         hedge: Venue | None = None,
         venues: Mapping[str, Venue] | None = None,
+        locks: DeskLocks | None = None,
     ) -> None:
         """``before_send(symbol)`` runs just before an order goes out (paper trading on the
         real exchange's data: copy the real book into the paper engine). ``hedge`` is the
         second venue, for orders whose ``venue`` is :data:`HEDGE`; ``venues`` every hedge
-        venue by id (``HEDGE_EXCHANGES``), for orders naming one."""
+        venue by id (``HEDGE_EXCHANGES``), for orders naming one. ``locks``: the desks' locks
+        (the bot's, shared by every desk's sender; by default this sender's own, in-process)."""
+        self.locks = locks or DeskLocks()
         self.exchange = exchange
         self.hedge = hedge
         self.venues: dict[str, Venue] = dict(venues or {})
@@ -186,6 +116,11 @@ class OrderSender:
         self.before_send = before_send
         self.clock: Clock = clock or SystemClock()
         self.logger = logger or logging.getLogger("bot.orders")
+
+    def held(self) -> AbstractAsyncContextManager[None]:
+        """This desk's lock, for a placement's whole journal row → request → outcome (raises
+        :class:`~bot.storage.desk_locks.DeskBusy` when another holds it for too long)."""
+        return self.locks.hold(self.store.desk)
 
     # ------------------------------------------------------------------ journal rows
 
@@ -252,13 +187,14 @@ class OrderSender:
     ) -> OrderOutcome:
         """Journal, send and record one order no confirmation covers (strategy legs, unwinds)."""
         entry = self.entry(leg, order, origin=origin)
-        await self.store.journal_add(
-            token, [entry], user_id=user_id, chat_id=chat_id, mode=self.mode, now_ms=self._now()
-        )
-        crash_point("journaled")
-        outcome = await self.send(order, entry.client_id)
-        crash_point("answered")
-        await self.record(token, leg, outcome)
+        async with self.held():
+            await self.store.journal_add(
+                token, [entry], user_id=user_id, chat_id=chat_id, mode=self.mode, now_ms=self._now()
+            )
+            crash_point("journaled")
+            outcome = await self.send(order, entry.client_id)
+            crash_point("answered")
+            await self.record(token, leg, outcome)
         return outcome
 
     async def send(self, order: WireOrder, cid: int) -> OrderOutcome:
@@ -407,28 +343,29 @@ class OrderSender:
             origin="cancel",
             target=order_id,
         )
-        await self.store.journal_add(
-            token, [entry], user_id=user_id, chat_id=chat_id, mode=self.mode, now_ms=self._now()
-        )
-        try:
-            if order_id is not None:
-                assert symbol is not None
-                done = [await self.exchange.cancel_order(symbol, order_id)]
-            else:
-                done = await self.exchange.cancel_all_orders(symbol)
-        except BackpackError as exc:
-            await self.store.journal_update(
-                token, 0, self._now(), status=str(LegStatus.REJECTED), error=exc.message
+        async with self.held():
+            await self.store.journal_add(
+                token, [entry], user_id=user_id, chat_id=chat_id, mode=self.mode, now_ms=self._now()
             )
-            raise
-        await self.store.journal_update(
-            token,
-            0,
-            self._now(),
-            status=str(LegStatus.CANCELLED),
-            order_id=order_id,
-            result=json.dumps({"cancelled": [str(o.get("id")) for o in done]}),
-        )
+            try:
+                if order_id is not None:
+                    assert symbol is not None
+                    done = [await self.exchange.cancel_order(symbol, order_id)]
+                else:
+                    done = await self.exchange.cancel_all_orders(symbol)
+            except BackpackError as exc:
+                await self.store.journal_update(
+                    token, 0, self._now(), status=str(LegStatus.REJECTED), error=exc.message
+                )
+                raise
+            await self.store.journal_update(
+                token,
+                0,
+                self._now(),
+                status=str(LegStatus.CANCELLED),
+                order_id=order_id,
+                result=json.dumps({"cancelled": [str(o.get("id")) for o in done]}),
+            )
         self.logger.info("cancelled %d order(s) on %s", len(done), symbol or "every market")
         return done
 
@@ -439,7 +376,17 @@ class OrderSender:
 
     async def resolve(self, row: JournalRecord) -> OrderOutcome:
         """Settle a journal row left ``sending`` by a crash: look the order up by its clientId
-        (open orders, then history) and record what is found. Never re-sends anything."""
+        (open orders, then history) and record what is found. Never re-sends anything. Under
+        the desk's lock: a row still ``sending`` because its order is in flight right now is
+        settled by that placement, and read back once it has been."""
+        async with self.held():
+            rows = {r.leg: r for r in await self.store.journal_for(row.token)}
+            now = rows.get(row.leg, row)
+            if now.status != SENDING:
+                return OrderOutcome.of_row(now)
+            return await self._resolve(now)
+
+    async def _resolve(self, row: JournalRecord) -> OrderOutcome:
         if row.kind == KIND_CANCEL:
             outcome = await self._resolve_cancel(row)
         elif row.venue is not None:
