@@ -116,7 +116,8 @@ class TelegramMarkupCodec:
     def decode(self, data: str | None) -> object | None:
         if data is None:
             return None
-        return InlineKeyboardMarkup.de_json(json.loads(data), None)
+        # An empty keyboard (buttons taken away) is stored as "{}".
+        return InlineKeyboardMarkup.de_json({"inline_keyboard": [], **json.loads(data)}, None)
 
 
 @contextmanager

@@ -48,7 +48,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -152,7 +152,7 @@ class Sender:
         transport: Transport,
         settings_lookup: SettingsLookup,
         codec: MarkupCodec,
-        hooks: dict[str, Hook],
+        hooks: Mapping[str, Hook],
         *,
         limits: Limits | None = None,
         in_flight: int = 8,
