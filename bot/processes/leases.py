@@ -100,14 +100,22 @@ class StreamLeases:
         """One round (see :meth:`run`)."""
         loop = asyncio.get_running_loop()
         if self.held and loop.time() - self._renewed >= self._safe_s():
+            # stalled past the leases' safe time: others may run these streams already
             log.warning("stream leases of %s: not renewed in time; dropping", self.holder)
             await self._drop(set(self.held), lost, release=True)
-        wanted = await want()
         started = loop.time()
         now = now_ms(self.clock)
-        kept = await self._renew(now)
+        try:
+            kept = await self._renew(now)
+        except Exception:
+            if self.held and started - self._renewed + self.renew >= self._safe_s():
+                # the next round would come too late: stop the streams while the leases hold
+                log.warning("stream leases of %s: cannot renew; dropping", self.holder)
+                await self._drop(set(self.held), lost, release=False)
+            raise
         self._renewed = started
         await self._drop(self.held - kept, lost, release=False)  # taken over meanwhile
+        wanted = await want()
         await self._drop(self.held - wanted, lost, release=True)
         view = await self._look(wanted, now)
         if view.missing:

@@ -34,8 +34,8 @@ from bot.clock import now_ms
 from bot.container import Services
 from bot.desks.factory import BACKPACK, DeskFactory
 from bot.desks.model import OPERATOR
-from bot.processes.coord import DeskBusy
 from bot.processes.engine import STALLED_AFTER, every
+from bot.storage.desk_locks import DeskBusy
 from bot.storage.desks_scope import (
     desks_to_recover,
     desks_with_due_confirmations,
@@ -55,7 +55,7 @@ SETTLE_WAIT = 30.0
 
 
 class Locks(Protocol):
-    """:class:`bot.processes.coord.DeskLocks` as the tasks use it."""
+    """:class:`bot.storage.desk_locks.DeskLocks` as the tasks use it."""
 
     def hold(self, desk_id: str, *, timeout: float = 30.0) -> AbstractAsyncContextManager[None]:
         """Wait for ``desk_id``'s lock (raises ``DeskBusy`` after ``timeout``)."""

@@ -35,7 +35,7 @@ from bot.container import Services
 from bot.desks.factory import DeskFactory
 from bot.processes import tasks
 from bot.processes.compose import open_shared
-from bot.processes.coord import DeskLocks, ProcessRecord
+from bot.processes.coord import ProcessRecord
 from bot.processes.engine import (
     HEARTBEAT_SECONDS,
     STALLED_AFTER,
@@ -147,10 +147,9 @@ class WorkerProcess:
             app = make_app(dsn, pool=CONCURRENCY + 4)
             await self.stack.enter_async_context(app.open_async())
             leases = StreamLeases(shared.db, record.id, self.clock)
-            # The order path's locks when the factory has them (one instance: a cycle holding
-            # its desk places orders that take it again, re-entrantly).
-            locks = getattr(shared, "locks", None) or DeskLocks.of(shared.db)
-            work = tasks.Work(factory, locks, leases.held)
+            # The order path's own locks (one instance: a cycle holding its desk places orders
+            # that take it again, re-entrantly).
+            work = tasks.Work(factory, shared.locks, leases.held)
             tasks.register(app, work)
             transport = await self.stack.enter_async_context(bot_transport(s))
             shared.outbox.start(transport)
