@@ -143,7 +143,7 @@ async def check_run(stack: Stack, player: Player, figures: Figures, since: float
     figures.alert_ms = percentiles(late)
 
     # Telegram's limits, measured where Telegram would
-    figures.limits = lim = api.limits(since)
+    figures.limits = lim = api.limits(since, lambda c: c.text.startswith(ALERT_MARK))
     if lim.max_per_second > MAX_PER_SECOND:
         figures.problems.append(f"{lim.max_per_second} messages in one second (> {MAX_PER_SECOND})")
     if lim.min_private_gap is not None and lim.min_private_gap < MIN_PRIVATE_GAP * 0.95:

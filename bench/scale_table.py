@@ -34,7 +34,7 @@ def _limits(f: Figures) -> str:
         return "-"
     gap = "-" if lim.min_private_gap is None else f"{lim.min_private_gap:.2f} s"
     group = f"group {lim.max_group_per_minute}/min (≤ {MAX_GROUP_PER_MINUTE})"
-    return f"{lim.max_per_second}/s (≤ {MAX_PER_SECOND}) · gap {gap} · {group}"
+    return f"{lim.max_per_second}/s (≤ {MAX_PER_SECOND}) · gap before a notice {gap} · {group}"
 
 
 ROWS: list[tuple[str, Callable[[Figures], str]]] = [
