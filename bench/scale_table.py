@@ -20,7 +20,7 @@ def _rss(f: Figures) -> str:
 
 def _ups(f: Figures) -> str:
     if not f.ups:
-        return "n/a (single process)"
+        return "not measured" if f.set_mode else "n/a (single process)"
     one, two = f.ups.get(1), f.ups.get(2)
     text = " · ".join(f"{n} web: {v:.1f}" for n, v in sorted(f.ups.items()))
     if one and two:
