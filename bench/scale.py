@@ -116,6 +116,8 @@ async def main_async(argv: Sequence[str] | None = None) -> int:
     for n in counts:
         try:
             results.append(await run_one(n, args))
+            if len(counts) > 1:  # a long table: each column as soon as it is measured
+                print(table(results[-1:]), flush=True)
         except ProcessDied as exc:
             print(f"scale run with {n} users failed: {exc}", file=sys.stderr, flush=True)
             return 1
