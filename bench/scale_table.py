@@ -37,6 +37,10 @@ def _limits(f: Figures) -> str:
     return f"{lim.max_per_second}/s (≤ {MAX_PER_SECOND}) · gap before a notice {gap} · {group}"
 
 
+def _taps(f: Figures) -> str:
+    return "; ".join(f"{text!r} ×{n}" for text, n in f.tap_answers.most_common(3)) or "-"
+
+
 ROWS: list[tuple[str, Callable[[Figures], str]]] = [
     ("processes", lambda f: "set" if f.set_mode else "single `python -m bot`"),
     ("play (s)", lambda f: f"{f.play_seconds:.0f}"),
@@ -46,6 +50,7 @@ ROWS: list[tuple[str, Callable[[Figures], str]]] = [
         "orders: exchange / journal / told",
         lambda f: f"{f.orders_exchange} / {f.orders_journal} / {f.orders_told} ({f.taps} ✅)",
     ),
+    ("✅ answered", _taps),
     (
         "alerts told once / due (lost, doubled)",
         lambda f: f"{f.alerts_once} / {f.alerts_due} ({f.alerts_lost}, {f.alerts_doubled})",
