@@ -47,10 +47,11 @@ from bot.paper import PaperExchange
 from bot.render.dashboard import menu_button
 from bot.services.access import Refused
 from bot.services.health import LogTail
-from bot.services.notices.outbox import Outbox
+from bot.services.notices.outbox import Notices, Outbox
 from bot.settings import Settings
 from bot.storage.alerts import AlertStore
 from bot.storage.db import Database
+from bot.storage.desk_locks import DeskLocks
 from bot.storage.desks_scope import desks_with_strategy_on, desks_with_unfinished_work
 from bot.venues.backpack import BackpackVenue
 from bot.venues.opening import OpenVenues, open_hedges
@@ -177,7 +178,7 @@ async def open_services(
     stack: contextlib.AsyncExitStack,
     *,
     role: ProcessRole = "all",
-    outbox: Callable[[Database, AlertStore], Outbox] | None = None,
+    outbox: Callable[[Database, AlertStore], Notices] | None = None,
 ) -> DeskFactory:
     """Build every shared long-lived object once, in order, and the factory of the desks'
     own; ``stack`` closes them in reverse. The operator's desk is built here too.
@@ -185,7 +186,8 @@ async def open_services(
     ``role`` ``"all"`` is the single process: it takes the single-instance lock and keeps its
     outbox in memory. Any other role is one of several processes on one PostgreSQL database
     (:mod:`bot.processes`): no instance lock (they coordinate through leases and advisory
-    locks), and ``outbox`` makes the outbox they share (the table the workers' senders drain).
+    locks: a desk's orders, cycle and recovery hold its advisory lock), and ``outbox`` makes
+    the outbox they share (the table the workers' senders drain).
     """
     s = settings
     db = Database(s.database_url, clock=clock)
@@ -230,7 +232,9 @@ async def open_services(
     hedges = await _open_hedges(s, db, clock, stack, BackpackVenue(account_api, market_api))
     alert_store = AlertStore(db)
     alert_service = AlertService(alert_store, market_api, clock, hysteresis=s.alert_hysteresis)
-    notices = Outbox(clock, alert_store.settings) if outbox is None else outbox(db, alert_store)
+    notices: Notices = (
+        Outbox(clock, alert_store.settings) if outbox is None else outbox(db, alert_store)
+    )
     stack.push_async_callback(notices.stop)
     shared = Shared(
         settings=s,
@@ -245,6 +249,7 @@ async def open_services(
         hedges=hedges,
         operator_api=account_api,
         paper=paper,
+        locks=DeskLocks.of(db) if role != "all" else DeskLocks(),
     )
     factory = DeskFactory(shared)
     stack.push_async_callback(factory.close)

@@ -19,8 +19,12 @@ from bot.app import ProcessRole, open_services
 from bot.clock import Clock
 from bot.desks.factory import DeskFactory
 from bot.desks.registry import Desks
+from bot.services.notices.table import TableOutbox
 from bot.settings import ConfigError, Settings
+from bot.storage.alerts import AlertStore
+from bot.storage.db import Database
 from bot.storage.desks import CHANNEL
+from jobs.outbox import TelegramMarkupCodec
 
 log = logging.getLogger("bot.processes")
 
@@ -61,7 +65,11 @@ async def open_shared(
     """The shared services and the desks' factory for one process of the set; the registry
     follows the other processes' changes while ``stack`` is open."""
     check_set_settings(settings, role)
-    factory = await open_services(settings, clock, stack, role=role)
+
+    def table(db: Database, alerts: AlertStore) -> TableOutbox:
+        return TableOutbox(db, clock, TelegramMarkupCodec(), settings=alerts.settings)
+
+    factory = await open_services(settings, clock, stack, role=role, outbox=table)
     await stack.enter_async_context(refresh_registry(factory.shared.desks, settings))
     return factory
 

@@ -27,7 +27,7 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import make_url
 

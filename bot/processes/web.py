@@ -29,9 +29,11 @@ from bot.desks.connect import Connector, VenueUrls
 from bot.desks.doors import DeskDoors
 from bot.desks.factory import DeskFactory
 from bot.processes.compose import open_shared
+from bot.processes.coord import ProcessRecord
 from bot.services.health import LogTail
 from bot.settings import Settings
 from bot.webapp.server import DashboardServer
+from jobs.outbox import TelegramTransport
 
 log = logging.getLogger("bot.web")
 
@@ -80,7 +82,10 @@ class WebProcess:
         secret = s.webhook_secret.get_secret_value() if s.webhook_secret else ""
         try:
             factory = await open_shared(s, self.clock, self.stack, role="web")
-            factory.shared.outbox.start(None)
+            factory.shared.outbox.start(TelegramTransport(app.bot))  # the table: unused
+            record = ProcessRecord(factory.shared.db, "web", self.clock)
+            await record.start()
+            self.stack.push_async_callback(record.stop)
             self.server = self._server(factory, token)
             self.server.app.router.add_post("/webhook", Webhook(app, secret))
             await self.server.start()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 
 from bot.processes.coord import Leader, asyncpg_dsn
 from tests.processes.procs import child
