@@ -20,7 +20,7 @@ from bot.alerts.service import AlertService
 from bot.clock import FakeClock, now_ms
 from bot.exchange.client import BackpackAPI
 from bot.processes.compose import asyncpg_dsn
-from bot.processes.follow import AlertFollower, parse_ids
+from bot.processes.follow import AlertFollower, fingerprint, parse_ids
 from bot.processes.ingest import alert_key, settle_noticed
 from bot.processes.prices import PriceWriter
 from bot.services.notices.outbox import Note
@@ -127,7 +127,7 @@ async def test_index_follows_other_processes_writes(
         )
         late = await add(other, "260")
         await until(lambda: _has(alerts, late.id), 10, "an alert added meanwhile is loaded")
-        await until(lambda: _full(follower, 2), 10, "everything re-read after the break")
+        await until(lambda: _checked(follower, 1), 10, "the table compared after the break")
         await pg.close()
     finally:
         task.cancel()
@@ -147,8 +147,8 @@ async def _muted(alerts: AlertService, alert_id: int) -> bool:
     return alerts.alerts[alert_id].muted_until_ms == 10**13
 
 
-async def _full(follower: AlertFollower, n: int) -> bool:
-    return follower.full >= n
+async def _checked(follower: AlertFollower, n: int) -> bool:
+    return follower.checks >= n
 
 
 def test_notification_payloads() -> None:
@@ -243,3 +243,31 @@ async def test_the_prices_model_matches_the_migration(
     finally:
         if target is not db:
             await target.close()
+
+
+async def test_a_change_without_a_notice_is_found_by_the_periodic_comparison(
+    pg_url: str, db: Database, other: AlertStore
+) -> None:
+    """The safety net: every ``full_every`` the table's fingerprint is compared with the index;
+    everything is read again only when they differ."""
+    alert = await add(other, "250")
+    api = BackpackAPI(None, None, "http://127.0.0.1:9", "ws://127.0.0.1:9/ws")
+    alerts = AlertService(AlertStore(db), api, FakeClock())
+    follower = AlertFollower(asyncpg_dsn(pg_url), alerts, asyncio.Lock(), full_every=0.2)
+    await follower.start()
+    assert fingerprint(alerts.alerts.values()) == fingerprint([alert])
+    task = asyncio.create_task(follower.run())
+    try:
+        await until(lambda: _checked(follower, 2), 5, "two comparisons")
+        assert follower.full == 1  # nothing changed: nothing read again
+        async with db.session() as s, s.begin():  # a write that sends no notice
+            await s.execute(text("UPDATE alerts SET armed = false, fired_count = 1"))
+        await until(lambda: _parked(alerts, alert.id), 5, "the silent change is found")
+        assert follower.full == 2
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _parked(alerts: AlertService, alert_id: int) -> bool:
+    return alert_id not in alerts.index and alerts.alerts[alert_id].fired_count == 1
