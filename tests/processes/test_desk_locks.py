@@ -20,9 +20,12 @@ from tests.processes.procs import child
 async def engines(pg_url: str) -> AsyncIterator[tuple[DeskLocks, DeskLocks]]:
     """Two engines on one database, as two processes have: their locks."""
     one, two = Database(pg_url), Database(pg_url)
+    locks = DeskLocks.of(one), DeskLocks.of(two)
     try:
-        yield DeskLocks.of(one), DeskLocks.of(two)
+        yield locks
     finally:
+        for x in locks:
+            await x.close()
         await one.close()
         await two.close()
 
@@ -42,10 +45,11 @@ async def pair(
         return
     url = request.getfixturevalue("pg_url")
     one, two = Database(url), Database(url)
-    assert DeskLocks.of(one).shared
-    yield DeskLocks.of(one), DeskLocks.of(two)
-    await one.close()
-    await two.close()
+    a, b = DeskLocks.of(one), DeskLocks.of(two)
+    assert a.shared and b.shared
+    yield a, b
+    for x in (a, b, one, two):
+        await x.close()
 
 
 async def _contend(locks: DeskLocks, desk: str, inside: list[int], peak: list[int]) -> None:

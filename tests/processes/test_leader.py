@@ -28,7 +28,7 @@ async def test_the_standby_leads_within_5_s_of_the_leader_being_sigkilled(pg_url
         assert line.startswith("leading"), line
         takeover = float(line.split()[1]) - killed
         print(f"\ningest takeover after SIGKILL of the leader: {takeover:.2f} s")
-        assert takeover < TAKEOVER_S
+        assert 0 < takeover < TAKEOVER_S
         third = await child("leader", pg_url, "ingest")  # the old leader, back: it stands by
         try:
             assert await third.line() == "standby"
@@ -60,6 +60,10 @@ async def test_a_leader_whose_connection_is_cut_loses_the_lead_and_the_standby_t
         await asyncio.wait_for(a.wait(), 10)
         standing = asyncio.create_task(b.wait())
         await asyncio.wait_for(b.standby.wait(), 10)
+        deadline = time.monotonic() + 10
+        while a.checks < 3:  # the watchdog finds the lock held, round after round
+            assert time.monotonic() < deadline and not a.lost.is_set()
+            await asyncio.sleep(0.01)
         assert a.leading and not b.leading
         cut = await admin.fetchval(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
