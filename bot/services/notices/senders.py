@@ -47,7 +47,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -63,8 +62,9 @@ from bot.storage.db import Database
 log = logging.getLogger("bot.outbox.sender")
 
 Hook = Callable[[str, int], Awaitable[None]]
-#: Chats this process's senders look at per refill of their candidate list.
+#: Chats on a sender's list of chats with due notes (read again every RELIST seconds).
 CANDIDATES = 200
+RELIST = 1.0
 #: An in-flight count whose sender vanished stops counting this long after ``call_timeout``.
 STALE_AFTER = 5.0
 #: Failed sends (not retry_after) before a message is given up (logged).
@@ -85,8 +85,12 @@ _CANDIDATES = text(
     """
 )
 _CLAIM = text(
-    "SELECT chat_id FROM outbox_chats WHERE chat_id = :chat AND next_ms <= :now "
-    "FOR UPDATE SKIP LOCKED"
+    """
+    SELECT chat_id FROM outbox_chats
+    WHERE chat_id = ANY(CAST(:chats AS BIGINT[])) AND next_ms <= :now
+    ORDER BY array_position(CAST(:chats AS BIGINT[]), chat_id)
+    LIMIT 1 FOR UPDATE SKIP LOCKED
+    """
 )
 _ROWS = text(
     """
@@ -171,70 +175,100 @@ class Sender:
         self.poll = poll
         self.sent_messages = 0
         self.sent_notes = 0
-        self._candidates: deque[int] = deque()
-        self._refill = asyncio.Lock()
+        self._candidates: list[int] = []
+        self._listed_at = -RELIST
+        self._leaving = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._paused: dict[int, float] = {}
         self._pruned_at = 0
 
     async def run(self) -> None:
-        """Send until :meth:`stop` (each lane finishes the message it has on its way)."""
-        lanes = [
-            asyncio.create_task(self._lane(), name=f"outbox-sender-{i}")
-            for i in range(self.in_flight)
-        ]
+        """Send until :meth:`stop` (the messages on their way are finished first)."""
+        sending: set[asyncio.Task[None]] = set()
+        stopping = asyncio.create_task(self._stopping.wait())
         try:
-            await asyncio.gather(*lanes)
+            while not self._stopping.is_set():
+                claimed = None
+                if len(sending) < self.in_flight:
+                    try:
+                        claimed = await self._claim()
+                    except Exception:
+                        log.exception("outbox sender could not claim; trying again")
+                if claimed is not None:
+                    task = asyncio.create_task(self._send(*claimed), name="outbox-send")
+                    sending.add(task)
+                    task.add_done_callback(sending.discard)
+                    continue
+                # Full, or nothing to claim: wait for a send to finish, or look again soon.
+                await asyncio.wait(
+                    [*sending, stopping],
+                    timeout=None if sending and len(sending) >= self.in_flight else self.poll,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
         finally:
-            for lane in lanes:
-                lane.cancel()
-            await asyncio.gather(*lanes, return_exceptions=True)
+            stopping.cancel()
+            await asyncio.gather(*sending, return_exceptions=True)
 
     def stop(self) -> None:
         self._stopping.set()
 
-    # ------------------------------------------------------------------ one lane
+    # ------------------------------------------------------------------ claiming a chat
 
-    async def _lane(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                worked = await self._once()
-            except Exception:
-                log.exception("outbox sender failed; trying again")
-                worked = False
-            if not worked:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.poll):
-                        await self._stopping.wait()
-
-    async def _next_chat(self) -> int | None:
-        if not self._candidates:
-            async with self._refill:
-                if not self._candidates:
-                    async with self.db.engine.connect() as conn:
-                        found = await conn.execute(
-                            _CANDIDATES, {"now": now_ms(self.clock), "n": CANDIDATES}
-                        )
-                        self._candidates.extend(int(r[0]) for r in found)
-        return self._candidates.popleft() if self._candidates else None
-
-    async def _once(self) -> bool:
-        """Claim one chat and send its next message; False when there was nothing to do."""
-        while (chat := await self._next_chat()) is not None:
-            async with self.db.engine.connect() as conn, conn.begin():
-                timeout_ms = int((self.call_timeout + 2 * STALE_AFTER) * 1000)
-                await conn.execute(
-                    text(f"SET LOCAL idle_in_transaction_session_timeout = {timeout_ms}")
+    async def _due(self, *, fresh: bool) -> list[int]:
+        """Chats with due notes, the longest waiting first: this process's list, read again
+        at most every ``poll`` seconds when ``fresh`` (nothing on it could be claimed), and
+        every :data:`RELIST` seconds anyway (a chat whose pace passed joins it again)."""
+        loop = asyncio.get_running_loop()
+        age = loop.time() - self._listed_at
+        if age >= RELIST or (fresh and age >= self.poll):
+            async with self.db.engine.connect() as conn:
+                found = await conn.execute(
+                    _CANDIDATES, {"now": now_ms(self.clock), "n": CANDIDATES}
                 )
+                self._candidates = [int(r[0]) for r in found]
+            self._listed_at = loop.time()
+        return self._candidates
+
+    async def _claim(self) -> tuple[AsyncConnection, int] | None:
+        """Lock the row of a chat whose next message may go now: the open connection (its
+        transaction holds the lock) and the chat; None when no chat may send now."""
+        fresh = False
+        while chats := await self._due(fresh=fresh):
+            conn = await self.db.engine.connect()
+            try:
+                await conn.begin()
                 now = now_ms(self.clock)
-                claimed = await conn.execute(_CLAIM, {"chat": chat, "now": now})
-                if claimed.first() is None:
-                    continue  # another sender has it, or it was just sent to
-                hook = await self._chat(conn, chat)
-            if hook is not None:  # after the commit: the row says it was sent
-                await self._hook(*hook)
-            return True
-        return False
+                chat = (await conn.execute(_CLAIM, {"chats": chats, "now": now})).scalar()
+                if chat is not None:
+                    timeout_ms = int((self.call_timeout + 2 * STALE_AFTER) * 1000)
+                    await conn.execute(
+                        text(f"SET LOCAL idle_in_transaction_session_timeout = {timeout_ms}")
+                    )
+            except BaseException:
+                await conn.close()
+                raise
+            if chat is not None:
+                with contextlib.suppress(ValueError):
+                    self._candidates.remove(chat)
+                return conn, int(chat)
+            await conn.close()  # every listed chat is on its way, or was just sent to
+            if fresh:
+                return None
+            fresh = True
+        return None
+
+    async def _send(self, conn: AsyncConnection, chat: int) -> None:
+        """Send the claimed chat's next message, commit, then call its hook."""
+        hook = None
+        try:
+            hook = await self._chat(conn, chat)
+            await conn.commit()
+        except Exception:
+            log.exception("outbox message to chat %s failed", chat)
+        finally:
+            await conn.close()  # without a commit: rolled back, the chat free for another
+        if hook is not None:  # after the commit: the row says it was sent
+            await self._hook(*hook)
 
     async def _chat(self, conn: AsyncConnection, chat: int) -> tuple[str, int] | None:
         """The chat's row is locked (in ``conn``'s transaction): send its next message; the
@@ -352,7 +386,13 @@ class Sender:
 
     async def _leave(self) -> int | None:
         """Wait until the bot-wide window (and any pause of everything) lets one more message
-        go, and count it as on its way; its key in ``outbox_rate``. None when stopping."""
+        go, and count it as on its way; its key in ``outbox_rate``. None when stopping. One
+        message of this sender's waits for the window at a time (the others queue here), so
+        the senders' processes, not their messages, take turns at the lock."""
+        async with self._leaving:
+            return await self._wait_to_leave()
+
+    async def _wait_to_leave(self) -> int | None:
         lim = self.limits
         window = int(lim.overall_window * 1000)
         stale = int((self.call_timeout + STALE_AFTER) * 1000)
