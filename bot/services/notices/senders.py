@@ -118,6 +118,23 @@ _PAUSE_ALL = text(
     "ON CONFLICT (chat_id) DO UPDATE SET next_ms = GREATEST(outbox_chats.next_ms, :at)"
 )
 _EVERYTHING = text("SELECT next_ms FROM outbox_chats WHERE chat_id = 0")
+_RATE_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+#: Under the lock: one more message on its way, if the window (answered within it, plus on
+#: their way) holds fewer than ``overall`` and nothing pauses everything.
+_TRY_LEAVE = text(
+    """
+    WITH counted AS (
+        SELECT coalesce(sum(sent), 0) AS n FROM outbox_rate
+        WHERE second > :since OR (second < 0 AND -second >= :oldest)
+    ), paused AS (
+        SELECT coalesce(max(next_ms), 0) AS until FROM outbox_chats WHERE chat_id = 0
+    )
+    INSERT INTO outbox_rate (second, sent)
+    SELECT :key, 1 FROM counted, paused WHERE counted.n < :overall AND paused.until <= :now
+    ON CONFLICT (second) DO UPDATE SET sent = outbox_rate.sent + 1
+    RETURNING second
+    """
+)
 _PRUNE_RATE = text(
     "DELETE FROM outbox_rate WHERE (second > 0 AND second < :old) OR "
     "(second < 0 AND -second < :old_flight) OR sent <= 0"
@@ -397,22 +414,29 @@ class Sender:
         window = int(lim.overall_window * 1000)
         stale = int((self.call_timeout + STALE_AFTER) * 1000)
         while not self._stopping.is_set():
-            now = now_ms(self.clock)
-            async with self.db.engine.connect() as conn, conn.begin():
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RATE_LOCK})
-                everything = (await conn.execute(_EVERYTHING)).scalar()
-                wait_ms = (everything or 0) - now
-                if wait_ms <= 0:
-                    counts = await conn.execute(
-                        _COUNT, {"since": now - window, "oldest": now - stale}
+            async with self.db.engine.connect() as conn:
+                async with conn.begin():  # the lock is held for one statement and the commit
+                    await conn.execute(_RATE_LOCK, {"k": RATE_LOCK})
+                    now = now_ms(self.clock)
+                    bounds = {"since": now - window, "oldest": now - stale, "now": now}
+                    left = await conn.execute(
+                        _TRY_LEAVE, {**bounds, "key": -now, "overall": lim.overall}
                     )
-                    wait_ms = _window_wait(list(counts), lim.overall, window, now)
-                if wait_ms <= 0:
-                    await conn.execute(_LEAVE, {"key": -now})
+                    key = -now if left.first() is not None else None
+                if key is not None:
                     await self._prune(conn, now, window, stale)
-                    return -now
+                    return key
+                # Refused: how long until the window (or a pause of everything) lets one go.
+                everything = (await conn.execute(_EVERYTHING)).scalar()
+                counts = await conn.execute(
+                    _COUNT, {"since": bounds["since"], "oldest": bounds["oldest"]}
+                )
+                wait_ms = max(
+                    (everything or 0) - now, _window_wait(list(counts), lim.overall, window, now)
+                )
+                await conn.rollback()
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(wait_ms, 1000) / 1000):
+                async with asyncio.timeout(min(max(wait_ms, 5), 1000) / 1000):
                     await self._stopping.wait()
         return None
 
@@ -424,10 +448,14 @@ class Sender:
         return now
 
     async def _prune(self, conn: AsyncConnection, now: int, window: int, stale: int) -> None:
+        """Forget counts no window looks at any more (every few seconds, outside the lock)."""
         if now - self._pruned_at < 5000:
             return
         self._pruned_at = now
-        await conn.execute(_PRUNE_RATE, {"old": now - 2 * window, "old_flight": now - 2 * stale})
+        async with conn.begin():
+            await conn.execute(
+                _PRUNE_RATE, {"old": now - 2 * window, "old_flight": now - 2 * stale}
+            )
 
 
 def _window_wait(counts: list[tuple[int, int]], overall: int, window: int, now: int) -> int:
