@@ -81,6 +81,7 @@ _CANDIDATES = text(
         WHERE sent_ms IS NULL AND not_before_ms <= :now GROUP BY chat_id
     ) w JOIN outbox_chats c ON c.chat_id = w.chat_id
     WHERE c.next_ms <= :now AND c.chat_id <> 0
+      AND NOT EXISTS (SELECT 1 FROM outbox_chats z WHERE z.chat_id = 0 AND z.next_ms > :now)
     ORDER BY w.first LIMIT :n
     """
 )
@@ -118,6 +119,7 @@ _PAUSE_ALL = text(
     "ON CONFLICT (chat_id) DO UPDATE SET next_ms = GREATEST(outbox_chats.next_ms, :at)"
 )
 _EVERYTHING = text("SELECT next_ms FROM outbox_chats WHERE chat_id = 0")
+_HOLD = text("UPDATE outbox_messages SET not_before_ms = :at WHERE id = :id")
 _RATE_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 #: Under the lock: one more message on its way, if the window (answered within it, plus on
 #: their way) holds fewer than ``overall`` and nothing pauses everything.
@@ -222,6 +224,10 @@ class Sender:
                     timeout=None if sending and len(sending) >= self.in_flight else self.poll,
                     return_when=asyncio.FIRST_COMPLETED,
                 )
+        except asyncio.CancelledError:
+            for task in sending:  # their transactions roll back: the messages go again later
+                task.cancel()
+            raise
         finally:
             stopping.cancel()
             await asyncio.gather(*sending, return_exceptions=True)
@@ -292,14 +298,12 @@ class Sender:
         hook to call once the transaction is committed, if any."""
         now = now_ms(self.clock)
         found = await conn.execute(_ROWS, {"chat": chat, "now": now, "n": ROWS})
-        rows = [Row(*r) for r in found]
-        live = await self._hold_quiet(conn, rows, now)
-        batch = _merge(live)
+        batch = await self._next_message(conn, [Row(*r) for r in found], now)
         if not batch:
             return None
         key = await self._leave()
         if key is None:
-            return None  # stopping: nothing sent
+            return None  # stopping, or everything paused for long: nothing sent, chat free
         try:
             async with asyncio.timeout(self.call_timeout):
                 message_id = await self._deliver(chat, batch)
@@ -327,21 +331,28 @@ class Sender:
         hook = batch[0].hook
         return (hook, message_id) if hook is not None and message_id is not None else None
 
-    async def _hold_quiet(self, conn: AsyncConnection, rows: list[Row], now: int) -> list[Row]:
-        """Set aside what quiet hours hold (``not_before_ms`` = their end); the rest goes."""
-        live: list[Row] = []
+    async def _next_message(self, conn: AsyncConnection, rows: list[Row], now: int) -> list[Row]:
+        """The chat's next message: its first row and the mergeable ones right after it
+        (joined up to :data:`LIMIT` characters), as in the in-process outbox. Rows on the way
+        that quiet hours hold are set aside (``not_before_ms`` = the end of them)."""
+        batch: list[Row] = []
+        size = 0
+        quiet: dict[int, int | None] = {}
         for r in rows:
-            until = None
+            if batch and not (batch[0].mergeable and r.mergeable):
+                break
+            if batch and size + len(r.text) + 2 >= LIMIT:
+                break
             if not r.critical and r.edit is None and r.user_id is not None:
-                until = await quiet_until(self.settings, r.user_id, now)
-            if until is None:
-                live.append(r)
-            else:
-                await conn.execute(
-                    text("UPDATE outbox_messages SET not_before_ms = :at WHERE id = :id"),
-                    {"at": until, "id": r.id},
-                )
-        return live
+                if r.user_id not in quiet:
+                    quiet[r.user_id] = await quiet_until(self.settings, r.user_id, now)
+                until = quiet[r.user_id]
+                if until is not None:
+                    await conn.execute(_HOLD, {"at": until, "id": r.id})
+                    continue
+            size += len(r.text) + (2 if batch else 0)
+            batch.append(r)
+        return batch
 
     async def _deliver(self, chat: int, batch: list[Row]) -> int | None:
         first = batch[0]
@@ -413,7 +424,9 @@ class Sender:
         lim = self.limits
         window = int(lim.overall_window * 1000)
         stale = int((self.call_timeout + STALE_AFTER) * 1000)
-        while not self._stopping.is_set():
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.call_timeout  # the chat waits unlocked, not idle in a lock
+        while not self._stopping.is_set() and loop.time() < give_up:
             async with self.db.engine.connect() as conn:
                 async with conn.begin():  # the lock is held for one statement and the commit
                     await conn.execute(_RATE_LOCK, {"k": RATE_LOCK})
@@ -471,17 +484,3 @@ def _window_wait(counts: list[tuple[int, int]], overall: int, window: int, now: 
         if must_leave <= 0:
             return max(1, k + window - now)
     return 20  # on their way: look again shortly
-
-
-def _merge(rows: list[Row]) -> list[Row]:
-    """The chat's next message: its first row, and the mergeable rows right after it."""
-    if not rows:
-        return []
-    batch = [rows[0]]
-    size = len(rows[0].text)
-    for r in rows[1:]:
-        if not (batch[0].mergeable and r.mergeable) or size + len(r.text) + 2 >= LIMIT:
-            break
-        size += len(r.text) + 2
-        batch.append(r)
-    return batch
