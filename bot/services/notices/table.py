@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Insert, and_, func, select, update
+from sqlalchemy import Insert, and_, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.clock import Clock, now_ms
@@ -34,6 +34,8 @@ log = logging.getLogger("bot.outbox.table")
 
 #: Seconds between the writer's inserts at most (what ``send`` queued waits this long).
 FLUSH = 0.05
+#: How long sent rows (and so their dedupe keys) are kept: a week.
+KEEP_MS = 7 * 24 * 3600 * 1000
 #: How often the writer refreshes the backlog counts that ``pending`` and ``held`` report.
 COUNT_EVERY = 2.0
 
@@ -167,6 +169,18 @@ class TableOutbox:
             if self.backlog == 0:
                 return
             await asyncio.sleep(0.05)
+
+    async def prune(self, keep_ms: int = KEEP_MS) -> int:
+        """Forget rows sent more than ``keep_ms`` ago (a dedupe key is remembered that long);
+        how many. Daily, by one worker."""
+        cutoff = now_ms(self.clock) - keep_ms
+        async with self.db.session() as s, s.begin():
+            result = await s.execute(
+                delete(OutboxMessage).where(
+                    OutboxMessage.sent_ms.is_not(None), OutboxMessage.sent_ms < cutoff
+                )
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
 
     async def count(self) -> None:
         """Refresh ``backlog`` (rows due and unsent) and ``held`` (rows waiting for quiet
