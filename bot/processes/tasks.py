@@ -34,8 +34,9 @@ from bot.clock import now_ms
 from bot.container import Services
 from bot.desks.factory import BACKPACK, DeskFactory
 from bot.desks.model import OPERATOR
-from bot.processes.coord import DeskBusy
 from bot.processes.engine import STALLED_AFTER, every
+from bot.storage.db import Database
+from bot.storage.desk_locks import DeskBusy
 from bot.storage.desks_scope import (
     desks_to_recover,
     desks_with_due_confirmations,
@@ -48,6 +49,8 @@ from jobs import trading as trading_jobs
 
 log = logging.getLogger("bot.processes.tasks")
 
+#: The per-desk cycle's task name (deferred by name from :func:`defer_strategy_cycles`).
+CYCLE = "strategy_cycle"
 #: Desks per account-watch job: a round over thousands of desks spreads over the workers.
 WATCH_SHARD = 25
 #: How long a cycle waits for its desk's lock (a tap's order on the desk, a recovery).
@@ -55,7 +58,7 @@ SETTLE_WAIT = 30.0
 
 
 class Locks(Protocol):
-    """:class:`bot.processes.coord.DeskLocks` as the tasks use it."""
+    """:class:`bot.storage.desk_locks.DeskLocks` as the tasks use it."""
 
     def hold(self, desk_id: str, *, timeout: float = 30.0) -> AbstractAsyncContextManager[None]:
         """Wait for ``desk_id``'s lock (raises ``DeskBusy`` after ``timeout``)."""
@@ -107,6 +110,20 @@ async def settle(services: Services) -> bool:
     return recovered.complete
 
 
+async def defer_strategy_cycles(app: App, db: Database) -> int:
+    """Queue one ``strategy_cycle`` per desk whose strategy is on (the tick's work; any process
+    with an ``App`` on the database may call it, e.g. when a funding alert fires); a desk whose
+    cycle already waits is skipped. Returns how many were queued."""
+    queued = 0
+    for desk_id in sorted(await desks_with_strategy_on(db)):
+        key = f"desk:{desk_id}"
+        deferrer = app.configure_task(CYCLE, lock=key, queueing_lock=key)
+        with contextlib.suppress(exceptions.AlreadyEnqueued):  # still waiting: enough
+            await deferrer.defer_async(desk_id=desk_id)
+            queued += 1
+    return queued
+
+
 def register(app: App, work: Work) -> Tasks:
     """Register every task on ``app``, bound to ``work``."""
     factory, locks = work.factory, work.locks
@@ -127,7 +144,7 @@ def register(app: App, work: Work) -> Tasks:
     # otherwise is not run twice; the next tick decides anew.
     busy = RetryStrategy(max_attempts=3, wait=2, retry_exceptions={DeskBusy})
 
-    @app.task(name="strategy_cycle", retry=busy)
+    @app.task(name=CYCLE, retry=busy)
     async def strategy_cycle(desk_id: str) -> None:
         if shared.desks.get(desk_id) is None:
             log.info("strategy cycle of desk %s skipped: the desk is gone", desk_id)
@@ -143,12 +160,7 @@ def register(app: App, work: Work) -> Tasks:
             await strategy_jobs.run_once(services)
 
     async def tick() -> None:
-        for desk_id in sorted(await desks_with_strategy_on(shared.db)):
-            key = f"desk:{desk_id}"
-            with contextlib.suppress(exceptions.AlreadyEnqueued):  # still waiting: enough
-                await strategy_cycle.configure(lock=key, queueing_lock=key).defer_async(
-                    desk_id=desk_id
-                )
+        await defer_strategy_cycles(app, shared.db)
 
     strategy_tick = periodic("strategy_tick", every(settings.strategy_interval_seconds), tick)
 

@@ -29,13 +29,14 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.clock import Clock, SystemClock
 from bot.container import Services
 from bot.desks.factory import DeskFactory
 from bot.processes import tasks
 from bot.processes.compose import open_shared
-from bot.processes.coord import DeskLocks, ProcessRecord
+from bot.processes.coord import ProcessRecord
 from bot.processes.engine import (
     HEARTBEAT_SECONDS,
     STALLED_AFTER,
@@ -126,8 +127,14 @@ async def housekeeping(factory: DeskFactory, held: set[str]) -> None:
             await factory.evict_idle(idle_ms, busy)
 
 
+class WorkerStopped(RuntimeError):
+    """A long-lived part of the worker ended without being asked to (exit code 1: a process
+    supervisor starts it again)."""
+
+
 class WorkerProcess:
-    """One worker: built by :meth:`open`, run by :meth:`serve` until ``stop`` is set."""
+    """One worker process: :meth:`serve` builds it, runs it until ``stop`` is set, and closes
+    it."""
 
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self.settings = settings
@@ -147,10 +154,9 @@ class WorkerProcess:
             app = make_app(dsn, pool=CONCURRENCY + 4)
             await self.stack.enter_async_context(app.open_async())
             leases = StreamLeases(shared.db, record.id, self.clock)
-            # The order path's locks when the factory has them (one instance: a cycle holding
-            # its desk places orders that take it again, re-entrantly).
-            locks = getattr(shared, "locks", None) or DeskLocks.of(shared.db)
-            work = tasks.Work(factory, locks, leases.held)
+            # The order path's own locks (one instance: a cycle holding its desk places orders
+            # that take it again, re-entrantly).
+            work = tasks.Work(factory, shared.locks, leases.held)
             tasks.register(app, work)
             transport = await self.stack.enter_async_context(bot_transport(s))
             shared.outbox.start(transport)
@@ -164,19 +170,19 @@ class WorkerProcess:
             )
             streams = DeskStreams(factory)
             self.stack.push_async_callback(leases.release_all, streams.lost)
-            owned = {
-                asyncio.create_task(
-                    app.run_worker_async(
-                        name=record.id,
-                        concurrency=CONCURRENCY,
-                        install_signal_handlers=False,
-                        update_heartbeat_interval=HEARTBEAT_SECONDS,
-                        stalled_worker_timeout=STALLED_AFTER,
-                        shutdown_graceful_timeout=GRACE,
-                        fetch_job_polling_interval=1.0,
-                    ),
-                    name="procrastinate",
+            jobs = asyncio.create_task(
+                app.run_worker_async(
+                    name=record.id,
+                    concurrency=CONCURRENCY,
+                    install_signal_handlers=False,
+                    update_heartbeat_interval=HEARTBEAT_SECONDS,
+                    stalled_worker_timeout=STALLED_AFTER,
+                    shutdown_graceful_timeout=GRACE,
+                    fetch_job_polling_interval=1.0,
                 ),
+                name="procrastinate",
+            )
+            others = {
                 asyncio.create_task(
                     supervise(
                         "stream leases",
@@ -190,22 +196,28 @@ class WorkerProcess:
                 ),
             }
             sending = asyncio.create_task(supervise("outbox sender", sender.run), name="sender")
-            owned.add(sending)
             log.info("worker %s ready", record.id)
             print(f"worker ready {record.id}", flush=True)
             stopping = asyncio.create_task(stop.wait(), name="stop")
+            ended: set[asyncio.Task[Any]] = set()
             try:
                 done, _ = await asyncio.wait(
-                    {stopping, *owned}, return_when=asyncio.FIRST_COMPLETED
+                    {stopping, jobs, sending, *others}, return_when=asyncio.FIRST_COMPLETED
                 )
-                for task in done - {stopping}:
-                    log.error("%s ended on its own; stopping the worker", task.get_name())
+                ended = done - {stopping}
             finally:
                 stopping.cancel()
-                sender.stop()  # its lanes finish the message each has on its way
+                # Jobs first (running ones finish, up to GRACE), then what they queued is
+                # written, then the sender finishes the messages on their way.
+                await _stop_all({jobs})
+                await _stop_all(others)
+                await shared.outbox.stop()
+                sender.stop()
                 await asyncio.wait({sending}, timeout=SENDER_GRACE)
-                await _stop_all(owned)
-            await shared.outbox.stop()  # what is queued goes out before the transport closes
+                await _stop_all({sending})
+            if ended:
+                names = ", ".join(sorted(t.get_name() for t in ended))
+                raise WorkerStopped(f"{names} ended on its own; the worker stopped")
 
 
 def _want(work: tasks.Work) -> Callable[[], Awaitable[set[str]]]:
@@ -215,7 +227,7 @@ def _want(work: tasks.Work) -> Callable[[], Awaitable[set[str]]]:
     return want
 
 
-async def _stop_all(owned: set[asyncio.Task[None]]) -> None:
+async def _stop_all(owned: set[asyncio.Task[Any]]) -> None:
     """Cancel the owned tasks; procrastinate's worker, cancelled, stops taking jobs and waits
     up to :data:`GRACE` for those running."""
     for task in owned:

@@ -2,6 +2,6 @@
 Bot API."""
 
 from tests.bot.conftest import tg
-from tests.storage.conftest import pg_server, pg_url, postgres
+from tests.storage.conftest import pg_url, postgres
 
-__all__ = ["pg_server", "pg_url", "postgres", "tg"]
+__all__ = ["pg_url", "postgres", "tg"]
