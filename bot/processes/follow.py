@@ -32,6 +32,9 @@ log = logging.getLogger("bot.ingest.follow")
 FULL_EVERY = 30.0
 
 
+#: What connecting to a database that is away raises.
+_UNREACHABLE = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
 #: The table's side of :func:`fingerprint`.
 _FINGERPRINT = text(
     "SELECT md5(coalesce(string_agg(id || ':' || armed::int || ':' || fired_count || ':'"
@@ -87,8 +90,8 @@ class AlertFollower:
         await self.reload_all()
 
     async def run(self) -> None:
-        """Apply what was heard; re-read everything every ``full_every`` s; reconnect (with
-        backoff) when the listening connection breaks. The owner cancels it."""
+        """Apply what was heard; compare the whole table every ``full_every`` s (:meth:`resync`);
+        listen again (with backoff) when the listening connection breaks. The owner cancels it."""
         loop = asyncio.get_running_loop()
         due = loop.time() + self.full_every
         backoff = 0.5
@@ -98,7 +101,7 @@ class AlertFollower:
                     await self._drop()
                     try:
                         await self._listen()
-                    except (OSError, asyncpg.PostgresError) as exc:
+                    except _UNREACHABLE as exc:
                         log.warning("cannot listen for alert changes: %s", exc)
                         await asyncio.sleep(backoff)
                         backoff = min(backoff * 2, 10.0)
