@@ -251,7 +251,13 @@ class AlertService:
             for armed in crossed:
                 self.parked.park(armed, self.band)
             # one transaction for the whole batch: a burst costs one write, not hundreds
-            won = await self._disarm([a.id for a in crossed], price, now)
+            try:
+                won = await self._disarm([a.id for a in crossed], price, now)
+            except Exception:  # nothing stored: armed again, the next tick tries again
+                for armed in crossed:
+                    self.parked.remove(armed.id)
+                    self.index.add(armed)
+                raise
             for armed in crossed:
                 if armed.id in won:
                     firing = await self._announce(armed.id, price, now)

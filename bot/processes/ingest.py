@@ -131,7 +131,7 @@ class Ingest:
         """Settle what a dead leader left, load the alerts, hook and open the streams."""
         await settle_noticed(self.db, self.alerts, self.clock)
         self.alerts.on_fire = None
-        self.alerts.before_fired = self._notices
+        self.alerts.before_fired = self.write_notices
         await self.follower.start()
         log.info("%d alerts loaded", len(self.alerts.alerts))
         self.api.register_price_callback(self._on_price)
@@ -200,7 +200,7 @@ class Ingest:
                 log.warning("spread alerts not checked: %s", exc)
             await asyncio.sleep(self.spread_every)
 
-    async def _notices(self, firings: list[Firing]) -> None:
+    async def write_notices(self, firings: list[Firing]) -> None:
         """A crossing's notices into the outbox table, durably, before the alerts are stored as
         fired (``AlertService.before_fired``); muted alerts fire silently."""
         notes: list[Note] = []

@@ -84,8 +84,9 @@ class StreamLeases:
     async def run(self, want: Want, gained: Hook, lost: Hook) -> None:
         """Every ``renew`` seconds: renew, release what is no longer wanted or above the share,
         take free desks up to the share. ``want()``: every desk whose stream should run;
-        ``gained(desk)`` starts its stream, ``lost(desk)`` stops it. Runs until cancelled, then
-        stops every stream and frees the leases for the others at once."""
+        ``gained(desk)`` starts its stream, ``lost(desk)`` stops it (both quickly: start or stop a
+        task; a round waits for them). Runs until cancelled, then stops every stream and frees
+        the leases for the others at once."""
         try:
             while True:
                 try:
@@ -136,7 +137,7 @@ class StreamLeases:
         settled = view.free & self._free_before
         take = sorted(view.free)[:room]
         take += sorted(settled - set(take))[:spare]
-        claimed = await self._claim(take, now) if take else []
+        claimed = await self._claim(take, now_ms(self.clock)) if take else []
         for desk in claimed:
             await self._gain(desk, gained)
         self._free_before = (view.free - set(claimed)) | shed

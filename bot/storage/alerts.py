@@ -270,8 +270,12 @@ class AlertStore:
             return int(n or 0)
 
     async def all(self) -> list[Alert]:
+        """Every user's alerts (the evaluator's index), read as plain rows: no ORM objects for
+        tens of thousands of alerts."""
+        columns = AlertRow.__table__.c
         async with self.db.session() as s:
-            return [_alert(r) for r in await s.scalars(select(AlertRow).order_by(AlertRow.id))]
+            rows = await s.execute(select(*columns).order_by(columns.id))
+            return [Alert(**r._mapping) for r in rows]
 
     async def delete(self, alert_id: int, user_id: int) -> bool:
         async with self.db.session() as s, s.begin():

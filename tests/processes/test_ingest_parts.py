@@ -15,13 +15,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from bot.alerts.service import AlertService
 from bot.clock import FakeClock, now_ms
 from bot.exchange.client import BackpackAPI
 from bot.processes.compose import asyncpg_dsn
-from bot.processes.follow import AlertFollower, parse_ids
-from bot.processes.ingest import alert_key, settle_noticed
+from bot.processes.follow import AlertFollower, fingerprint, parse_ids
+from bot.processes.ingest import Ingest, alert_key, settle_noticed
 from bot.processes.prices import PriceWriter
 from bot.services.notices.outbox import Note
 from bot.services.notices.table import TableOutbox
@@ -127,7 +128,7 @@ async def test_index_follows_other_processes_writes(
         )
         late = await add(other, "260")
         await until(lambda: _has(alerts, late.id), 10, "an alert added meanwhile is loaded")
-        await until(lambda: _full(follower, 2), 10, "everything re-read after the break")
+        await until(lambda: _checked(follower, 1), 10, "the table compared after the break")
         await pg.close()
     finally:
         task.cancel()
@@ -147,8 +148,8 @@ async def _muted(alerts: AlertService, alert_id: int) -> bool:
     return alerts.alerts[alert_id].muted_until_ms == 10**13
 
 
-async def _full(follower: AlertFollower, n: int) -> bool:
-    return follower.full >= n
+async def _checked(follower: AlertFollower, n: int) -> bool:
+    return follower.checks >= n
 
 
 def test_notification_payloads() -> None:
@@ -243,3 +244,61 @@ async def test_the_prices_model_matches_the_migration(
     finally:
         if target is not db:
             await target.close()
+
+
+async def test_a_change_without_a_notice_is_found_by_the_periodic_comparison(
+    pg_url: str, db: Database, other: AlertStore
+) -> None:
+    """The safety net: every ``full_every`` the table's fingerprint is compared with the index;
+    everything is read again only when they differ."""
+    alert = await add(other, "250")
+    api = BackpackAPI(None, None, "http://127.0.0.1:9", "ws://127.0.0.1:9/ws")
+    alerts = AlertService(AlertStore(db), api, FakeClock())
+    follower = AlertFollower(asyncpg_dsn(pg_url), alerts, asyncio.Lock(), full_every=0.2)
+    await follower.start()
+    assert fingerprint(alerts.alerts.values()) == fingerprint([alert])
+    task = asyncio.create_task(follower.run())
+    try:
+        await until(lambda: _checked(follower, 2), 5, "two comparisons")
+        assert follower.full == 1  # nothing changed: nothing read again
+        async with db.session() as s, s.begin():  # a write that sends no notice
+            await s.execute(text("UPDATE alerts SET armed = false, fired_count = 1"))
+        await until(lambda: _parked(alerts, alert.id), 5, "the silent change is found")
+        assert follower.full == 2
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _parked(alerts: AlertService, alert_id: int) -> bool:
+    return alert_id not in alerts.index and alerts.alerts[alert_id].fired_count == 1
+
+
+async def test_a_notice_that_cannot_be_written_leaves_the_alert_armed(
+    pg_url: str, db: Database, other: AlertStore
+) -> None:
+    """The outbox table cannot be written at the crossing: nothing is stored as fired, the
+    alert stays in the index, and the next tick tells it once."""
+    alert = await add(other, "250")
+    clock = FakeClock()
+    api = BackpackAPI(None, None, "http://127.0.0.1:9", "ws://127.0.0.1:9/ws")
+    alerts = AlertService(AlertStore(db), api, clock)
+    outbox = TableOutbox(db, clock, TelegramMarkupCodec())
+    ingest = Ingest(db, api, alerts, outbox, clock, dsn=asyncpg_dsn(pg_url))
+    alerts.before_fired = ingest.write_notices
+    await alerts.reload()
+    pg = await Pg.connect(pg_url)
+    try:
+        await pg.execute("ALTER TABLE outbox_messages RENAME TO outbox_away")
+        with pytest.raises(DBAPIError):
+            await alerts.on_price("SOL_USDC", Decimal("300"))
+        assert alert.id in alerts.index and len(alerts.parked) == 0
+        stored = await other.get(alert.id)
+        assert stored is not None and (stored.armed, stored.fired_count) == (True, 0)
+        await pg.execute("ALTER TABLE outbox_away RENAME TO outbox_messages")
+        fired = await alerts.on_price("SOL_USDC", Decimal("301"))
+        assert [f.alert.id for f in fired] == [alert.id]
+        keys = await pg.rows("SELECT dedupe_key FROM outbox_messages")
+        assert [r["dedupe_key"] for r in keys] == [alert_key(alert.id, 1)]
+    finally:
+        await pg.close()

@@ -205,7 +205,7 @@ async def test_a_sigkilled_holders_desks_are_taken_over_within_ttl_plus_renew(
             killed = time.time()
             took = await until(lambda: mine.leases.held == DESKS, 15, lambda: None)
             print(f"\nstream leases of a SIGKILLed holder taken over in {took:.2f} s")
-            assert took <= TTL + RENEW + 0.5  # one round's own work on a loaded machine
+            assert took <= TTL + RENEW + 1.0  # + a round's own work on a loaded machine
         for desk, at in mine.gains:  # whenever it started here, it had stopped there (or died)
             if desk in theirs and theirs[desk] < at:
                 assert ended.get(desk, killed) <= at, desk

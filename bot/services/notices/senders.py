@@ -47,7 +47,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -63,8 +62,9 @@ from bot.storage.db import Database
 log = logging.getLogger("bot.outbox.sender")
 
 Hook = Callable[[str, int], Awaitable[None]]
-#: Chats this process's senders look at per refill of their candidate list.
+#: Chats on a sender's list of chats with due notes (read again every RELIST seconds).
 CANDIDATES = 200
+RELIST = 1.0
 #: An in-flight count whose sender vanished stops counting this long after ``call_timeout``.
 STALE_AFTER = 5.0
 #: Failed sends (not retry_after) before a message is given up (logged).
@@ -81,12 +81,17 @@ _CANDIDATES = text(
         WHERE sent_ms IS NULL AND not_before_ms <= :now GROUP BY chat_id
     ) w JOIN outbox_chats c ON c.chat_id = w.chat_id
     WHERE c.next_ms <= :now AND c.chat_id <> 0
+      AND NOT EXISTS (SELECT 1 FROM outbox_chats z WHERE z.chat_id = 0 AND z.next_ms > :now)
     ORDER BY w.first LIMIT :n
     """
 )
 _CLAIM = text(
-    "SELECT chat_id FROM outbox_chats WHERE chat_id = :chat AND next_ms <= :now "
-    "FOR UPDATE SKIP LOCKED"
+    """
+    SELECT chat_id FROM outbox_chats
+    WHERE chat_id = ANY(CAST(:chats AS BIGINT[])) AND next_ms <= :now
+    ORDER BY array_position(CAST(:chats AS BIGINT[]), chat_id)
+    LIMIT 1 FOR UPDATE SKIP LOCKED
+    """
 )
 _ROWS = text(
     """
@@ -114,6 +119,24 @@ _PAUSE_ALL = text(
     "ON CONFLICT (chat_id) DO UPDATE SET next_ms = GREATEST(outbox_chats.next_ms, :at)"
 )
 _EVERYTHING = text("SELECT next_ms FROM outbox_chats WHERE chat_id = 0")
+_HOLD = text("UPDATE outbox_messages SET not_before_ms = :at WHERE id = :id")
+_RATE_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+#: Under the lock: one more message on its way, if the window (answered within it, plus on
+#: their way) holds fewer than ``overall`` and nothing pauses everything.
+_TRY_LEAVE = text(
+    """
+    WITH counted AS (
+        SELECT coalesce(sum(sent), 0) AS n FROM outbox_rate
+        WHERE second > :since OR (second < 0 AND -second >= :oldest)
+    ), paused AS (
+        SELECT coalesce(max(next_ms), 0) AS until FROM outbox_chats WHERE chat_id = 0
+    )
+    INSERT INTO outbox_rate (second, sent)
+    SELECT :key, 1 FROM counted, paused WHERE counted.n < :overall AND paused.until <= :now
+    ON CONFLICT (second) DO UPDATE SET sent = outbox_rate.sent + 1
+    RETURNING second
+    """
+)
 _PRUNE_RATE = text(
     "DELETE FROM outbox_rate WHERE (second > 0 AND second < :old) OR "
     "(second < 0 AND -second < :old_flight) OR sent <= 0"
@@ -171,84 +194,116 @@ class Sender:
         self.poll = poll
         self.sent_messages = 0
         self.sent_notes = 0
-        self._candidates: deque[int] = deque()
-        self._refill = asyncio.Lock()
+        self._candidates: list[int] = []
+        self._listed_at = -RELIST
+        self._leaving = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._paused: dict[int, float] = {}
         self._pruned_at = 0
 
     async def run(self) -> None:
-        """Send until :meth:`stop` (each lane finishes the message it has on its way)."""
-        lanes = [
-            asyncio.create_task(self._lane(), name=f"outbox-sender-{i}")
-            for i in range(self.in_flight)
-        ]
+        """Send until :meth:`stop` (the messages on their way are finished first)."""
+        sending: set[asyncio.Task[None]] = set()
+        stopping = asyncio.create_task(self._stopping.wait())
         try:
-            await asyncio.gather(*lanes)
+            while not self._stopping.is_set():
+                claimed = None
+                if len(sending) < self.in_flight:
+                    try:
+                        claimed = await self._claim()
+                    except Exception:
+                        log.exception("outbox sender could not claim; trying again")
+                if claimed is not None:
+                    task = asyncio.create_task(self._send(*claimed), name="outbox-send")
+                    sending.add(task)
+                    task.add_done_callback(sending.discard)
+                    continue
+                # Full, or nothing to claim: wait for a send to finish, or look again soon.
+                await asyncio.wait(
+                    [*sending, stopping],
+                    timeout=None if sending and len(sending) >= self.in_flight else self.poll,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+        except asyncio.CancelledError:
+            for task in sending:  # their transactions roll back: the messages go again later
+                task.cancel()
+            raise
         finally:
-            for lane in lanes:
-                lane.cancel()
-            await asyncio.gather(*lanes, return_exceptions=True)
+            stopping.cancel()
+            await asyncio.gather(*sending, return_exceptions=True)
 
     def stop(self) -> None:
         self._stopping.set()
 
-    # ------------------------------------------------------------------ one lane
+    # ------------------------------------------------------------------ claiming a chat
 
-    async def _lane(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                worked = await self._once()
-            except Exception:
-                log.exception("outbox sender failed; trying again")
-                worked = False
-            if not worked:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.poll):
-                        await self._stopping.wait()
-
-    async def _next_chat(self) -> int | None:
-        if not self._candidates:
-            async with self._refill:
-                if not self._candidates:
-                    async with self.db.engine.connect() as conn:
-                        found = await conn.execute(
-                            _CANDIDATES, {"now": now_ms(self.clock), "n": CANDIDATES}
-                        )
-                        self._candidates.extend(int(r[0]) for r in found)
-        return self._candidates.popleft() if self._candidates else None
-
-    async def _once(self) -> bool:
-        """Claim one chat and send its next message; False when there was nothing to do."""
-        while (chat := await self._next_chat()) is not None:
-            async with self.db.engine.connect() as conn, conn.begin():
-                timeout_ms = int((self.call_timeout + 2 * STALE_AFTER) * 1000)
-                await conn.execute(
-                    text(f"SET LOCAL idle_in_transaction_session_timeout = {timeout_ms}")
+    async def _due(self, *, fresh: bool) -> list[int]:
+        """Chats with due notes, the longest waiting first: this process's list, read again
+        at most every ``poll`` seconds when ``fresh`` (nothing on it could be claimed), and
+        every :data:`RELIST` seconds anyway (a chat whose pace passed joins it again)."""
+        loop = asyncio.get_running_loop()
+        age = loop.time() - self._listed_at
+        if age >= RELIST or (fresh and age >= self.poll):
+            async with self.db.engine.connect() as conn:
+                found = await conn.execute(
+                    _CANDIDATES, {"now": now_ms(self.clock), "n": CANDIDATES}
                 )
+                self._candidates = [int(r[0]) for r in found]
+            self._listed_at = loop.time()
+        return self._candidates
+
+    async def _claim(self) -> tuple[AsyncConnection, int] | None:
+        """Lock the row of a chat whose next message may go now: the open connection (its
+        transaction holds the lock) and the chat; None when no chat may send now."""
+        fresh = False
+        while chats := await self._due(fresh=fresh):
+            conn = await self.db.engine.connect()
+            try:
+                await conn.begin()
                 now = now_ms(self.clock)
-                claimed = await conn.execute(_CLAIM, {"chat": chat, "now": now})
-                if claimed.first() is None:
-                    continue  # another sender has it, or it was just sent to
-                hook = await self._chat(conn, chat)
-            if hook is not None:  # after the commit: the row says it was sent
-                await self._hook(*hook)
-            return True
-        return False
+                chat = (await conn.execute(_CLAIM, {"chats": chats, "now": now})).scalar()
+                if chat is not None:
+                    timeout_ms = int((self.call_timeout + 2 * STALE_AFTER) * 1000)
+                    await conn.execute(
+                        text(f"SET LOCAL idle_in_transaction_session_timeout = {timeout_ms}")
+                    )
+            except BaseException:
+                await conn.close()
+                raise
+            if chat is not None:
+                with contextlib.suppress(ValueError):
+                    self._candidates.remove(chat)
+                return conn, int(chat)
+            await conn.close()  # every listed chat is on its way, or was just sent to
+            if fresh:
+                return None
+            fresh = True
+        return None
+
+    async def _send(self, conn: AsyncConnection, chat: int) -> None:
+        """Send the claimed chat's next message, commit, then call its hook."""
+        hook = None
+        try:
+            hook = await self._chat(conn, chat)
+            await conn.commit()
+        except Exception:
+            log.exception("outbox message to chat %s failed", chat)
+        finally:
+            await conn.close()  # without a commit: rolled back, the chat free for another
+        if hook is not None:  # after the commit: the row says it was sent
+            await self._hook(*hook)
 
     async def _chat(self, conn: AsyncConnection, chat: int) -> tuple[str, int] | None:
         """The chat's row is locked (in ``conn``'s transaction): send its next message; the
         hook to call once the transaction is committed, if any."""
         now = now_ms(self.clock)
         found = await conn.execute(_ROWS, {"chat": chat, "now": now, "n": ROWS})
-        rows = [Row(*r) for r in found]
-        live = await self._hold_quiet(conn, rows, now)
-        batch = _merge(live)
+        batch = await self._next_message(conn, [Row(*r) for r in found], now)
         if not batch:
             return None
         key = await self._leave()
         if key is None:
-            return None  # stopping: nothing sent
+            return None  # stopping, or everything paused for long: nothing sent, chat free
         try:
             async with asyncio.timeout(self.call_timeout):
                 message_id = await self._deliver(chat, batch)
@@ -276,21 +331,28 @@ class Sender:
         hook = batch[0].hook
         return (hook, message_id) if hook is not None and message_id is not None else None
 
-    async def _hold_quiet(self, conn: AsyncConnection, rows: list[Row], now: int) -> list[Row]:
-        """Set aside what quiet hours hold (``not_before_ms`` = their end); the rest goes."""
-        live: list[Row] = []
+    async def _next_message(self, conn: AsyncConnection, rows: list[Row], now: int) -> list[Row]:
+        """The chat's next message: its first row and the mergeable ones right after it
+        (joined up to :data:`LIMIT` characters), as in the in-process outbox. Rows on the way
+        that quiet hours hold are set aside (``not_before_ms`` = the end of them)."""
+        batch: list[Row] = []
+        size = 0
+        quiet: dict[int, int | None] = {}
         for r in rows:
-            until = None
+            if batch and not (batch[0].mergeable and r.mergeable):
+                break
+            if batch and size + len(r.text) + 2 >= LIMIT:
+                break
             if not r.critical and r.edit is None and r.user_id is not None:
-                until = await quiet_until(self.settings, r.user_id, now)
-            if until is None:
-                live.append(r)
-            else:
-                await conn.execute(
-                    text("UPDATE outbox_messages SET not_before_ms = :at WHERE id = :id"),
-                    {"at": until, "id": r.id},
-                )
-        return live
+                if r.user_id not in quiet:
+                    quiet[r.user_id] = await quiet_until(self.settings, r.user_id, now)
+                until = quiet[r.user_id]
+                if until is not None:
+                    await conn.execute(_HOLD, {"at": until, "id": r.id})
+                    continue
+            size += len(r.text) + (2 if batch else 0)
+            batch.append(r)
+        return batch
 
     async def _deliver(self, chat: int, batch: list[Row]) -> int | None:
         first = batch[0]
@@ -352,27 +414,42 @@ class Sender:
 
     async def _leave(self) -> int | None:
         """Wait until the bot-wide window (and any pause of everything) lets one more message
-        go, and count it as on its way; its key in ``outbox_rate``. None when stopping."""
+        go, and count it as on its way; its key in ``outbox_rate``. None when stopping. One
+        message of this sender's waits for the window at a time (the others queue here), so
+        the senders' processes, not their messages, take turns at the lock."""
+        async with self._leaving:
+            return await self._wait_to_leave()
+
+    async def _wait_to_leave(self) -> int | None:
         lim = self.limits
         window = int(lim.overall_window * 1000)
         stale = int((self.call_timeout + STALE_AFTER) * 1000)
-        while not self._stopping.is_set():
-            now = now_ms(self.clock)
-            async with self.db.engine.connect() as conn, conn.begin():
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RATE_LOCK})
-                everything = (await conn.execute(_EVERYTHING)).scalar()
-                wait_ms = (everything or 0) - now
-                if wait_ms <= 0:
-                    counts = await conn.execute(
-                        _COUNT, {"since": now - window, "oldest": now - stale}
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.call_timeout  # the chat waits unlocked, not idle in a lock
+        while not self._stopping.is_set() and loop.time() < give_up:
+            async with self.db.engine.connect() as conn:
+                async with conn.begin():  # the lock is held for one statement and the commit
+                    await conn.execute(_RATE_LOCK, {"k": RATE_LOCK})
+                    now = now_ms(self.clock)
+                    bounds = {"since": now - window, "oldest": now - stale, "now": now}
+                    left = await conn.execute(
+                        _TRY_LEAVE, {**bounds, "key": -now, "overall": lim.overall}
                     )
-                    wait_ms = _window_wait(list(counts), lim.overall, window, now)
-                if wait_ms <= 0:
-                    await conn.execute(_LEAVE, {"key": -now})
+                    key = -now if left.first() is not None else None
+                if key is not None:
                     await self._prune(conn, now, window, stale)
-                    return -now
+                    return key
+                # Refused: how long until the window (or a pause of everything) lets one go.
+                everything = (await conn.execute(_EVERYTHING)).scalar()
+                counts = await conn.execute(
+                    _COUNT, {"since": bounds["since"], "oldest": bounds["oldest"]}
+                )
+                wait_ms = max(
+                    (everything or 0) - now, _window_wait(list(counts), lim.overall, window, now)
+                )
+                await conn.rollback()
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(wait_ms, 1000) / 1000):
+                async with asyncio.timeout(min(max(wait_ms, 5), 1000) / 1000):
                     await self._stopping.wait()
         return None
 
@@ -384,10 +461,14 @@ class Sender:
         return now
 
     async def _prune(self, conn: AsyncConnection, now: int, window: int, stale: int) -> None:
+        """Forget counts no window looks at any more (every few seconds, outside the lock)."""
         if now - self._pruned_at < 5000:
             return
         self._pruned_at = now
-        await conn.execute(_PRUNE_RATE, {"old": now - 2 * window, "old_flight": now - 2 * stale})
+        async with conn.begin():
+            await conn.execute(
+                _PRUNE_RATE, {"old": now - 2 * window, "old_flight": now - 2 * stale}
+            )
 
 
 def _window_wait(counts: list[tuple[int, int]], overall: int, window: int, now: int) -> int:
@@ -403,17 +484,3 @@ def _window_wait(counts: list[tuple[int, int]], overall: int, window: int, now: 
         if must_leave <= 0:
             return max(1, k + window - now)
     return 20  # on their way: look again shortly
-
-
-def _merge(rows: list[Row]) -> list[Row]:
-    """The chat's next message: its first row, and the mergeable rows right after it."""
-    if not rows:
-        return []
-    batch = [rows[0]]
-    size = len(rows[0].text)
-    for r in rows[1:]:
-        if not (batch[0].mergeable and r.mergeable) or size + len(r.text) + 2 >= LIMIT:
-            break
-        size += len(r.text) + 2
-        batch.append(r)
-    return batch
