@@ -190,11 +190,13 @@ class Leader:
 
     async def wait(self) -> None:
         """Return when this process leads; tries every ``poll`` seconds, riding out a database
-        that is away."""
+        that is away (then every ``poll`` doubled per failure, up to 5 s, said once)."""
         if self.leading:
             return
         self.lost.clear()
+        failures = 0
         while True:
+            pause = self.poll
             try:
                 if self._conn is None or self._conn.is_closed():
                     self._conn = await asyncpg.connect(
@@ -210,10 +212,14 @@ class Leader:
                 ):
                     break
                 self.standby.set()
+                failures = 0
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("leader %s: cannot reach the database: %s", self.name, exc)
+                if not failures:
+                    log.warning("leader %s: cannot reach the database: %s", self.name, exc)
+                failures += 1
+                pause = min(5.0, self.poll * 2**failures)
                 await self._drop()
-            await asyncio.sleep(self.poll)
+            await asyncio.sleep(pause)
         self._leading = True
         self.checks = 0
         self.standby.clear()

@@ -19,8 +19,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -48,19 +48,14 @@ class _Local:
     users: int = 0
 
 
-#: The desks each task holds, per :class:`DeskLocks` (so a holder can take its desk again: the
-#: strategy cycle that holds its desk places orders through the path that takes it too).
-_HELD: ContextVar[frozenset[tuple[int, str]]] = ContextVar("desks_held", default=frozenset())
-
-
 class DeskLocks:
     """One desk's orders, strategy cycle and recovery never run at once.
 
     Always an ``asyncio.Lock`` per desk within the process; on PostgreSQL also a session-level
     advisory lock ``(22, hashtext('desk:' || desk_id))`` on a connection checked out of a pool
     for the block (at most one per desk per process, thanks to the local lock), released in
-    ``finally``; a dead process's locks vanish with its connections. Re-entrant within a task
-    (and the tasks it starts inside the block).
+    ``finally``; a dead process's locks vanish with its connections. Re-entrant within the
+    holding task (only: a task it starts inside the block waits like any other).
     """
 
     def __init__(self, engine: AsyncEngine | None = None, *, owned: bool = False) -> None:
@@ -71,6 +66,7 @@ class DeskLocks:
         self.engine = engine if shared else None
         self._owned = owned and shared
         self._local: dict[str, _Local] = {}
+        self._holders: dict[str, asyncio.Task[Any] | None] = {}
 
     @classmethod
     def of(cls, db: Database | None, *, pool: int = 50) -> DeskLocks:
@@ -109,7 +105,8 @@ class DeskLocks:
 
     def held_here(self, desk_id: str) -> bool:
         """True when this task already holds ``desk_id``."""
-        return (id(self), desk_id) in _HELD.get()
+        task = asyncio.current_task()
+        return task is not None and self._holders.get(desk_id) is task
 
     @asynccontextmanager
     async def _hold(self, desk_id: str, patience: float) -> AsyncIterator[None]:
@@ -152,11 +149,14 @@ class DeskLocks:
 
     @contextlib.contextmanager
     def _entered(self, desk_id: str) -> Iterator[None]:
-        token = _HELD.set(_HELD.get() | {(id(self), desk_id)})
+        """Mark this task the desk's holder (so it can take the desk again: the strategy cycle
+        that holds its desk places orders through the path that takes it too). Per task, not
+        per context: a task started inside the block does not hold the desk."""
+        self._holders[desk_id] = asyncio.current_task()
         try:
             yield
         finally:
-            _HELD.reset(token)
+            self._holders.pop(desk_id, None)
 
     @asynccontextmanager
     async def _local_lock(self, desk_id: str, patience: float | None) -> AsyncIterator[bool]:
@@ -167,7 +167,8 @@ class DeskLocks:
         try:
             got = False
             if patience is None:
-                got = not entry.lock.locked() and await entry.lock.acquire()
+                # no one holds or waits (a waiter would be served first): taken at once
+                got = entry.users == 1 and not entry.lock.locked() and await entry.lock.acquire()
             else:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(max(patience, 0.0)):

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
+import pytest
 
 from bot.processes.coord import Leader, asyncpg_dsn
 from tests.processes.procs import child
@@ -89,3 +91,30 @@ async def test_a_leader_whose_connection_is_cut_loses_the_lead_and_the_standby_t
 def test_the_dsn_loses_the_driver_name_and_keeps_the_rest() -> None:
     url = "postgresql+asyncpg://bot:pw@db.example:5433/trading"
     assert asyncpg_dsn(url) == "postgresql://bot:pw@db.example:5433/trading"
+
+
+async def test_a_standby_rides_out_a_database_that_refuses_it(
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database refuses its connections (a role that may not log in, for now): it says so
+    once, keeps trying, and leads once it is let in."""
+    role = f"r_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(asyncpg_dsn(pg_url))
+    await admin.execute(f'CREATE ROLE "{role}" NOLOGIN')
+    lead = Leader(pg_url.replace("://postgres@", f"://{role}@"), "ingest", poll=0.05)
+    waiting = asyncio.create_task(lead.wait())
+    try:
+        deadline = time.monotonic() + 10
+        said = "leader ingest: cannot reach the database"
+        while not any(said in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline and not waiting.done()
+            await asyncio.sleep(0.01)
+        await admin.execute(f'ALTER ROLE "{role}" LOGIN')
+        await asyncio.wait_for(waiting, 10)
+        assert lead.leading
+        assert sum(said in r.getMessage() for r in caplog.records) == 1
+    finally:
+        waiting.cancel()
+        await lead.close()
+        await admin.execute(f'DROP ROLE "{role}"')
+        await admin.close()
