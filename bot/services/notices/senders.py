@@ -263,7 +263,8 @@ class Sender:
                 now = now_ms(self.clock)
                 chat = (await conn.execute(_CLAIM, {"chats": chats, "now": now})).scalar()
                 if chat is not None:
-                    timeout_ms = int((self.call_timeout + 2 * STALE_AFTER) * 1000)
+                    # Waiting for the window and the call: each up to call_timeout.
+                    timeout_ms = int((2 * self.call_timeout + 2 * STALE_AFTER) * 1000)
                     await conn.execute(
                         text(f"SET LOCAL idle_in_transaction_session_timeout = {timeout_ms}")
                     )
@@ -301,7 +302,7 @@ class Sender:
         batch = await self._next_message(conn, [Row(*r) for r in found], now)
         if not batch:
             return None
-        key = await self._leave()
+        key = await self._leave(asyncio.get_running_loop().time() + self.call_timeout)
         if key is None:
             return None  # stopping, or everything paused for long: nothing sent, chat free
         try:
@@ -412,20 +413,27 @@ class Sender:
 
     # ------------------------------------------------------------------ the bot-wide count
 
-    async def _leave(self) -> int | None:
+    async def _leave(self, give_up: float) -> int | None:
         """Wait until the bot-wide window (and any pause of everything) lets one more message
-        go, and count it as on its way; its key in ``outbox_rate``. None when stopping. One
+        go, and count it as on its way; its key in ``outbox_rate``. None when stopping, or
+        still waiting at ``give_up`` (loop time: the chat is let go, to be claimed again). One
         message of this sender's waits for the window at a time (the others queue here), so
         the senders' processes, not their messages, take turns at the lock."""
-        async with self._leaving:
-            return await self._wait_to_leave()
+        try:
+            async with asyncio.timeout_at(give_up):
+                await self._leaving.acquire()
+        except TimeoutError:
+            return None
+        try:
+            return await self._wait_to_leave(give_up)
+        finally:
+            self._leaving.release()
 
-    async def _wait_to_leave(self) -> int | None:
+    async def _wait_to_leave(self, give_up: float) -> int | None:
         lim = self.limits
         window = int(lim.overall_window * 1000)
         stale = int((self.call_timeout + STALE_AFTER) * 1000)
         loop = asyncio.get_running_loop()
-        give_up = loop.time() + self.call_timeout  # the chat waits unlocked, not idle in a lock
         while not self._stopping.is_set() and loop.time() < give_up:
             async with self.db.engine.connect() as conn:
                 async with conn.begin():  # the lock is held for one statement and the commit
