@@ -34,8 +34,9 @@ back and unlocks the chat, and the next sender sends the same rows — delivered
 the one window where a message can go twice is a kill between Telegram's answer and the commit
 right after it (one HTTP call). A sender that hangs instead is cut off by
 ``idle_in_transaction_session_timeout``; its in-flight count stops counting after
-``call_timeout`` + :data:`STALE_AFTER`. A hook is called after the commit, so a kill between
-the commit and the hook skips the hook (the row keeps ``message_id``).
+``call_timeout`` + :data:`~bot.services.notices.rate.STALE_AFTER`. A hook is called after the
+commit, so a kill between the commit and the hook skips the hook (the row keeps
+``message_id``).
 
 PostgreSQL only (the single-process bot keeps the in-process
 :class:`~bot.services.notices.outbox.Outbox`); the module imports anywhere.
@@ -56,6 +57,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.clock import Clock, now_ms
 from bot.services.notices.limits import EVERYTHING_AFTER, Limits, Throttled, is_group
 from bot.services.notices.outbox import LIMIT, SettingsLookup, Transport
+from bot.services.notices.rate import STALE_AFTER, Window
 from bot.services.notices.table import MarkupCodec, quiet_until
 from bot.storage.db import Database
 
@@ -65,15 +67,14 @@ Hook = Callable[[str, int], Awaitable[None]]
 #: Chats on a sender's list of chats with due notes (read again every RELIST seconds).
 CANDIDATES = 200
 RELIST = 1.0
-#: An in-flight count whose sender vanished stops counting this long after ``call_timeout``.
-STALE_AFTER = 5.0
+#: The longest an idle sender waits before looking again (new rows wake it at once).
+IDLE = 1.0
+#: The channel a TableOutbox notifies after inserting rows.
+CHANNEL = "outbox"
 #: Failed sends (not retry_after) before a message is given up (logged).
 MAX_ATTEMPTS = 3
 #: Rows looked at per claim (merging stops at LIMIT characters long before).
 ROWS = 100
-#: ``pg_advisory_xact_lock`` key of the bot-wide count (namespace 22, "outbox").
-RATE_LOCK = 22_0016
-
 _CANDIDATES = text(
     """
     SELECT w.chat_id FROM (
@@ -83,6 +84,20 @@ _CANDIDATES = text(
     WHERE c.next_ms <= :now AND c.chat_id <> 0
       AND NOT EXISTS (SELECT 1 FROM outbox_chats z WHERE z.chat_id = 0 AND z.next_ms > :now)
     ORDER BY w.first LIMIT :n
+    """
+)
+#: When nothing is due: the soonest moment something will be (a chat's pace, a pause of
+#: everything, quiet hours' end).
+_SOONEST = text(
+    """
+    SELECT LEAST(
+        (SELECT min(c.next_ms) FROM outbox_chats c
+         WHERE c.chat_id <> 0 AND c.next_ms > :now AND EXISTS (
+            SELECT 1 FROM outbox_messages m
+            WHERE m.chat_id = c.chat_id AND m.sent_ms IS NULL AND m.not_before_ms <= :now)),
+        (SELECT min(not_before_ms) FROM outbox_messages
+         WHERE sent_ms IS NULL AND not_before_ms > :now),
+        (SELECT next_ms FROM outbox_chats WHERE chat_id = 0 AND next_ms > :now))
     """
 )
 _CLAIM = text(
@@ -101,46 +116,12 @@ _ROWS = text(
     ORDER BY id LIMIT :n
     """
 )
-_COUNT = text(
-    """
-    SELECT second, sent FROM outbox_rate
-    WHERE second > :since OR (second < 0 AND -second >= :oldest)
-    ORDER BY second DESC
-    """
-)
-_LEAVE = text(
-    "INSERT INTO outbox_rate (second, sent) VALUES (:key, 1) "
-    "ON CONFLICT (second) DO UPDATE SET sent = outbox_rate.sent + 1"
-)
-_ARRIVE = text("UPDATE outbox_rate SET sent = sent - 1 WHERE second = :key")
 _PACE = text("UPDATE outbox_chats SET next_ms = :at WHERE chat_id = :chat")
 _PAUSE_ALL = text(
     "INSERT INTO outbox_chats (chat_id, next_ms) VALUES (0, :at) "
     "ON CONFLICT (chat_id) DO UPDATE SET next_ms = GREATEST(outbox_chats.next_ms, :at)"
 )
-_EVERYTHING = text("SELECT next_ms FROM outbox_chats WHERE chat_id = 0")
 _HOLD = text("UPDATE outbox_messages SET not_before_ms = :at WHERE id = :id")
-_RATE_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
-#: Under the lock: one more message on its way, if the window (answered within it, plus on
-#: their way) holds fewer than ``overall`` and nothing pauses everything.
-_TRY_LEAVE = text(
-    """
-    WITH counted AS (
-        SELECT coalesce(sum(sent), 0) AS n FROM outbox_rate
-        WHERE second > :since OR (second < 0 AND -second >= :oldest)
-    ), paused AS (
-        SELECT coalesce(max(next_ms), 0) AS until FROM outbox_chats WHERE chat_id = 0
-    )
-    INSERT INTO outbox_rate (second, sent)
-    SELECT :key, 1 FROM counted, paused WHERE counted.n < :overall AND paused.until <= :now
-    ON CONFLICT (second) DO UPDATE SET sent = outbox_rate.sent + 1
-    RETURNING second
-    """
-)
-_PRUNE_RATE = text(
-    "DELETE FROM outbox_rate WHERE (second > 0 AND second < :old) OR "
-    "(second < 0 AND -second < :old_flight) OR sent <= 0"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,15 +177,18 @@ class Sender:
         self.sent_notes = 0
         self._candidates: list[int] = []
         self._listed_at = -RELIST
-        self._leaving = asyncio.Lock()
+        self._soonest_ms: int | None = None
+        self._wake = asyncio.Event()
+        self._listening: AsyncConnection | None = None
         self._stopping = asyncio.Event()
+        self._window = Window(db, clock, self.limits, call_timeout, self._stopping)
         self._paused: dict[int, float] = {}
-        self._pruned_at = 0
 
     async def run(self) -> None:
         """Send until :meth:`stop` (the messages on their way are finished first)."""
         sending: set[asyncio.Task[None]] = set()
         stopping = asyncio.create_task(self._stopping.wait())
+        await self._listen()
         try:
             while not self._stopping.is_set():
                 claimed = None
@@ -218,12 +202,18 @@ class Sender:
                     sending.add(task)
                     task.add_done_callback(sending.discard)
                     continue
-                # Full, or nothing to claim: wait for a send to finish, or look again soon.
+                # Full, or nothing to claim: wait for a send to finish, new rows (NOTIFY), or
+                # the moment the next chat may send.
+                woken = asyncio.create_task(self._wake.wait())
                 await asyncio.wait(
-                    [*sending, stopping],
-                    timeout=None if sending and len(sending) >= self.in_flight else self.poll,
+                    [*sending, stopping, woken],
+                    timeout=None if len(sending) >= self.in_flight else self._idle(),
                     return_when=asyncio.FIRST_COMPLETED,
                 )
+                woken.cancel()
+                if self._wake.is_set():
+                    self._wake.clear()
+                    self._listed_at = -RELIST  # new rows: read the list again
         except asyncio.CancelledError:
             for task in sending:  # their transactions roll back: the messages go again later
                 task.cancel()
@@ -231,9 +221,42 @@ class Sender:
         finally:
             stopping.cancel()
             await asyncio.gather(*sending, return_exceptions=True)
+            await self._unlisten()
 
     def stop(self) -> None:
         self._stopping.set()
+
+    def _idle(self) -> float:
+        """Seconds to wait when nothing could be claimed: ``poll`` while due chats are listed
+        (others have them), else until the soonest chat may send, at most :data:`IDLE`."""
+        if self._candidates or self._soonest_ms is None:
+            return self.poll if self._candidates else IDLE
+        return min(IDLE, max(self.poll, (self._soonest_ms - now_ms(self.clock)) / 1000))
+
+    async def _listen(self) -> None:
+        """Hear ``NOTIFY outbox`` (a :class:`TableOutbox` inserted rows) on a connection of
+        its own; without it the sender looks every :data:`IDLE` seconds."""
+        if self.db.engine.dialect.name != "postgresql":
+            return
+        try:
+            conn = await self.db.engine.connect()
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            await raw.add_listener(CHANNEL, self._notified)
+        except Exception:
+            log.exception("could not listen for new outbox rows; looking every %gs", IDLE)
+            return
+        self._listening = conn
+
+    def _notified(self, *_args: object) -> None:
+        self._wake.set()
+
+    async def _unlisten(self) -> None:
+        conn, self._listening = self._listening, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.invalidate()  # LISTEN ends with the connection
+            await conn.close()
 
     # ------------------------------------------------------------------ claiming a chat
 
@@ -249,6 +272,10 @@ class Sender:
                     _CANDIDATES, {"now": now_ms(self.clock), "n": CANDIDATES}
                 )
                 self._candidates = [int(r[0]) for r in found]
+                self._soonest_ms = None
+                if not self._candidates:
+                    soonest = await conn.execute(_SOONEST, {"now": now_ms(self.clock)})
+                    self._soonest_ms = soonest.scalar()
             self._listed_at = loop.time()
         return self._candidates
 
@@ -263,7 +290,8 @@ class Sender:
                 now = now_ms(self.clock)
                 chat = (await conn.execute(_CLAIM, {"chats": chats, "now": now})).scalar()
                 if chat is not None:
-                    timeout_ms = int((self.call_timeout + 2 * STALE_AFTER) * 1000)
+                    # Waiting for the window and the call: each up to call_timeout.
+                    timeout_ms = int((2 * self.call_timeout + 2 * STALE_AFTER) * 1000)
                     await conn.execute(
                         text(f"SET LOCAL idle_in_transaction_session_timeout = {timeout_ms}")
                     )
@@ -301,22 +329,22 @@ class Sender:
         batch = await self._next_message(conn, [Row(*r) for r in found], now)
         if not batch:
             return None
-        key = await self._leave()
+        key = await self._window.leave(asyncio.get_running_loop().time() + self.call_timeout)
         if key is None:
             return None  # stopping, or everything paused for long: nothing sent, chat free
         try:
             async with asyncio.timeout(self.call_timeout):
                 message_id = await self._deliver(chat, batch)
         except Throttled as exc:
-            await self._arrived(conn, key)
+            await self._window.arrived(conn, key)
             await self._throttled(conn, chat, exc)
             return None
         except Exception:
             log.exception("message to chat %s failed", chat)
-            await self._arrived(conn, key)
+            await self._window.arrived(conn, key)
             await self._failed(conn, chat, batch)
             return None
-        answered = await self._arrived(conn, key)
+        answered = await self._window.arrived(conn, key)
         ids = [r.id for r in batch]
         await conn.execute(
             text(
@@ -411,76 +439,3 @@ class Sender:
         await conn.execute(_PACE, {"chat": chat, "at": now + self._pace_ms(chat)})
 
     # ------------------------------------------------------------------ the bot-wide count
-
-    async def _leave(self) -> int | None:
-        """Wait until the bot-wide window (and any pause of everything) lets one more message
-        go, and count it as on its way; its key in ``outbox_rate``. None when stopping. One
-        message of this sender's waits for the window at a time (the others queue here), so
-        the senders' processes, not their messages, take turns at the lock."""
-        async with self._leaving:
-            return await self._wait_to_leave()
-
-    async def _wait_to_leave(self) -> int | None:
-        lim = self.limits
-        window = int(lim.overall_window * 1000)
-        stale = int((self.call_timeout + STALE_AFTER) * 1000)
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + self.call_timeout  # the chat waits unlocked, not idle in a lock
-        while not self._stopping.is_set() and loop.time() < give_up:
-            async with self.db.engine.connect() as conn:
-                async with conn.begin():  # the lock is held for one statement and the commit
-                    await conn.execute(_RATE_LOCK, {"k": RATE_LOCK})
-                    now = now_ms(self.clock)
-                    bounds = {"since": now - window, "oldest": now - stale, "now": now}
-                    left = await conn.execute(
-                        _TRY_LEAVE, {**bounds, "key": -now, "overall": lim.overall}
-                    )
-                    key = -now if left.first() is not None else None
-                if key is not None:
-                    await self._prune(conn, now, window, stale)
-                    return key
-                # Refused: how long until the window (or a pause of everything) lets one go.
-                everything = (await conn.execute(_EVERYTHING)).scalar()
-                counts = await conn.execute(
-                    _COUNT, {"since": bounds["since"], "oldest": bounds["oldest"]}
-                )
-                wait_ms = max(
-                    (everything or 0) - now, _window_wait(list(counts), lim.overall, window, now)
-                )
-                await conn.rollback()
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(max(wait_ms, 5), 1000) / 1000):
-                    await self._stopping.wait()
-        return None
-
-    async def _arrived(self, conn: AsyncConnection, key: int) -> int:
-        """Telegram answered the message counted at ``key``: it counts from now on."""
-        now = now_ms(self.clock)
-        await conn.execute(_ARRIVE, {"key": key})
-        await conn.execute(_LEAVE, {"key": now})
-        return now
-
-    async def _prune(self, conn: AsyncConnection, now: int, window: int, stale: int) -> None:
-        """Forget counts no window looks at any more (every few seconds, outside the lock)."""
-        if now - self._pruned_at < 5000:
-            return
-        self._pruned_at = now
-        async with conn.begin():
-            await conn.execute(
-                _PRUNE_RATE, {"old": now - 2 * window, "old_flight": now - 2 * stale}
-            )
-
-
-def _window_wait(counts: list[tuple[int, int]], overall: int, window: int, now: int) -> int:
-    """Milliseconds until fewer than ``overall`` messages count (answered within ``window``,
-    or on their way): ``counts`` are ``(key, n)`` rows, newest answers first."""
-    total = sum(max(n, 0) for _, n in counts)
-    if total < overall:
-        return 0
-    answered = [(k, n) for k, n in counts if k > 0]  # newest first
-    must_leave = total - overall + 1
-    for k, n in reversed(answered):  # oldest first
-        must_leave -= max(n, 0)
-        if must_leave <= 0:
-            return max(1, k + window - now)
-    return 20  # on their way: look again shortly

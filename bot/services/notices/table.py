@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Insert, and_, delete, func, select, update
+from sqlalchemy import Insert, and_, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.clock import Clock, now_ms
@@ -248,6 +248,8 @@ class TableOutbox:
                 self._insert_stmt(OutboxMessage).values(rows).returning(OutboxMessage.id)
             )
             inserted = len(result.all())
+            if inserted and self.db.engine.dialect.name == "postgresql":
+                await s.execute(text("SELECT pg_notify('outbox', '')"))  # senders wake
         self._chats.update(new_chats)
         return inserted
 
