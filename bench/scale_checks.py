@@ -151,11 +151,14 @@ async def check_run(stack: Stack, player: Player, figures: Figures, since: float
     if doubled is not None:
         t0 = figures.walk[0].at if figures.walk else 0.0
         told = [
-            f"+{c.at - t0:.1f} s: {c.text[:90]!r}"
+            f"{c.method} +{c.at - t0:.1f} s: {c.text[:240]!r}"
             for c in api.by_chat.get(doubled[0], [])
-            if c.text.startswith(ALERT_MARK)
+            if ALERT_MARK in c.text
         ]
-        figures.problems.append(f"e.g. chat {doubled[0]} was told " + "; ".join(told))
+        figures.problems.append(
+            f"e.g. chat {doubled[0]}, alert > {doubled[1]}: counted {counts[doubled]}; "
+            + "; ".join(told)
+        )
     figures.alert_ms = percentiles(late)
 
     # Telegram's limits, measured where Telegram would
