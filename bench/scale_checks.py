@@ -104,11 +104,12 @@ async def check_run(stack: Stack, player: Player, figures: Figures, since: float
     sent = sorted(player.sent, key=lambda s: s.at)
     figures.updates = len(sent)
     nxt: dict[int, float] = {}
-    windows: list[tuple[int, float, float, str, str | None]] = []
+    windows: list[tuple[int, float, float, str, str | None, int]] = []
     for s in reversed(sent):
-        windows.append((s.user, s.at, nxt.get(s.user, float("inf")), s.kind, s.query_id))
+        end = nxt.get(s.user, float("inf"))
+        windows.append((s.user, s.at, end, s.kind, s.query_id, s.deliveries))
         nxt[s.user] = s.at
-    for user, start, end, kind, query in windows:
+    for user, start, end, kind, query, deliveries in windows:
         if kind == "tap":
             n = len(api.answers.get(query or "", []))
         else:
@@ -116,7 +117,9 @@ async def check_run(stack: Stack, player: Player, figures: Figures, since: float
         if n == 1:
             figures.answered_once += 1
         elif len(figures.problems) < 20:
-            figures.problems.append(f"user {user}: {kind} update answered {n} times")
+            figures.problems.append(
+                f"user {user}: {kind} update answered {n} times (delivered {deliveries}×)"
+            )
     figures.taps = sum(1 for s in sent if s.kind == "tap")
     for s in sent:
         if s.kind == "tap":
