@@ -7,7 +7,7 @@ import asyncio
 import time
 import uuid
 
-import asyncpg  # type: ignore[import-untyped]
+import asyncpg
 import pytest
 
 from bot.processes.coord import Leader, asyncpg_dsn
