@@ -16,10 +16,11 @@ from bot.render.common import esc
 from bot.services.access import STRATEGY_VIEWS, Action, Actor, Refused
 from bot.services.chat.numbers import NumberError, human_duration, parse_duration
 from bot.services.strategy.control import MAX_BACKTEST_DAYS, CrossBacktest, StrategyService
+from bot.storage.desk_locks import DeskBusy
 from bot.storage.strategy import MODES
 from bot.strategy.model import CONFIG_KEYS, ConfigError
 from handlers.arb import spread_chart
-from handlers.common import Context, args_of, guarded, reply, rt, say_refusal
+from handlers.common import Context, args_of, friendly, guarded, reply, rt, say_refusal
 from handlers.guard import actor, permitted
 from handlers.market import bad_symbol
 
@@ -309,6 +310,9 @@ async def tap(update: Update, context: Context) -> None:
         res = await (svc.approve(token, who) if approve else svc.reject(token, who))
     except Refused as exc:
         await say_refusal(update, exc.refusal)
+        return
+    except DeskBusy as exc:  # nothing claimed or sent: the ✅ stays live for a second tap
+        await query.answer(friendly(exc), show_alert=True)
         return
     except Exception:
         log.exception("strategy approval failed")

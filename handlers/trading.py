@@ -29,6 +29,7 @@ from bot.services.orders.intent import (
     parse_order,
     parse_stop,
 )
+from bot.storage.desk_locks import DeskBusy
 from bot.storage.events import POSITION
 from handlers.account import shown, stale_tap
 from handlers.common import Context, args_of, friendly, guarded, reply, rt, say_refusal
@@ -161,6 +162,9 @@ async def _tap(update: Update, context: Context, *, confirm: bool) -> None:
             outcome = await svc.cancel(who, token)
     except Refused as exc:  # the service's own check: nothing was looked up or sent
         await say_refusal(update, exc.refusal)
+        return
+    except DeskBusy as exc:  # nothing claimed or sent: the ✅ stays live for a second tap
+        await query.answer(friendly(exc), show_alert=True)
         return
     except Exception as exc:  # the service already journals what it sent; tell the user
         log.exception("confirmation %s failed", "tap" if confirm else "cancel")

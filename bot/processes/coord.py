@@ -57,7 +57,7 @@ def asyncpg_dsn(url: str) -> str:
     """``postgresql+asyncpg://u:p@h:5432/db`` (SQLAlchemy's spelling of ``DATABASE_URL``) →
     ``postgresql://u:p@h:5432/db``, which asyncpg and libpq take."""
     u = make_url(url)
-    if u.get_backend_name() != "postgresql":
+    if u.get_backend_name() not in ("postgresql", "postgres"):
         raise ValueError("leader election needs PostgreSQL (DATABASE_URL=postgresql+asyncpg://…)")
     return u.set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -98,8 +98,11 @@ class ProcessRecord:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        async with self.db.session() as s, s.begin():
-            await s.execute(delete(ProcessRow).where(ProcessRow.id == self.id))
+        try:
+            async with self.db.session() as s, s.begin():
+                await s.execute(delete(ProcessRow).where(ProcessRow.id == self.id))
+        except Exception as exc:  # shutting down without the database: pruned by the others
+            log.warning("process row %s not deleted: %s", self.id, type(exc).__name__)
 
     async def _insert(self) -> None:
         now = now_ms(self.clock)
@@ -169,6 +172,8 @@ class Leader:
         self.lost = asyncio.Event()
         #: Set once an attempt found another process leading (this one stands by).
         self.standby = asyncio.Event()
+        #: How many times the watchdog found the lock still held (since this process leads).
+        self.checks = 0
         self._conn: Any = None
         self._watch: asyncio.Task[None] | None = None
         self._leading = False
@@ -185,11 +190,13 @@ class Leader:
 
     async def wait(self) -> None:
         """Return when this process leads; tries every ``poll`` seconds, riding out a database
-        that is away."""
+        that is away (then every ``poll`` doubled per failure, up to 5 s, said once)."""
         if self.leading:
             return
         self.lost.clear()
+        failures = 0
         while True:
+            pause = self.poll
             try:
                 if self._conn is None or self._conn.is_closed():
                     self._conn = await asyncpg.connect(
@@ -205,11 +212,16 @@ class Leader:
                 ):
                     break
                 self.standby.set()
+                failures = 0
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("leader %s: cannot reach the database: %s", self.name, exc)
+                if not failures:
+                    log.warning("leader %s: cannot reach the database: %s", self.name, exc)
+                failures += 1
+                pause = min(5.0, self.poll * 2**failures)
                 await self._drop()
-            await asyncio.sleep(self.poll)
+            await asyncio.sleep(pause)
         self._leading = True
+        self.checks = 0
         self.standby.clear()
         self._conn.add_termination_listener(self._terminated)
         self._watch = asyncio.create_task(self._watchdog(), name=f"leader {self.name}")
@@ -238,6 +250,7 @@ class Leader:
                 self._lose(why)
                 await self._drop()
                 return
+            self.checks += 1
 
     async def _drop(self) -> None:
         conn, self._conn = self._conn, None

@@ -84,8 +84,9 @@ class StreamLeases:
     async def run(self, want: Want, gained: Hook, lost: Hook) -> None:
         """Every ``renew`` seconds: renew, release what is no longer wanted or above the share,
         take free desks up to the share. ``want()``: every desk whose stream should run;
-        ``gained(desk)`` starts its stream, ``lost(desk)`` stops it. Runs until cancelled, then
-        stops every stream and frees the leases for the others at once."""
+        ``gained(desk)`` starts its stream, ``lost(desk)`` stops it (both quickly: start or stop a
+        task; a round waits for them). Runs until cancelled, then stops every stream and frees
+        the leases for the others at once."""
         try:
             while True:
                 try:
@@ -100,14 +101,22 @@ class StreamLeases:
         """One round (see :meth:`run`)."""
         loop = asyncio.get_running_loop()
         if self.held and loop.time() - self._renewed >= self._safe_s():
+            # stalled past the leases' safe time: others may run these streams already
             log.warning("stream leases of %s: not renewed in time; dropping", self.holder)
             await self._drop(set(self.held), lost, release=True)
-        wanted = await want()
         started = loop.time()
         now = now_ms(self.clock)
-        kept = await self._renew(now)
+        try:
+            kept = await self._renew(now)
+        except Exception:
+            if self.held and started - self._renewed + self.renew >= self._safe_s():
+                # the next round would come too late: stop the streams while the leases hold
+                log.warning("stream leases of %s: cannot renew; dropping", self.holder)
+                await self._drop(set(self.held), lost, release=False)
+            raise
         self._renewed = started
         await self._drop(self.held - kept, lost, release=False)  # taken over meanwhile
+        wanted = await want()
         await self._drop(self.held - wanted, lost, release=True)
         view = await self._look(wanted, now)
         if view.missing:
@@ -128,7 +137,7 @@ class StreamLeases:
         settled = view.free & self._free_before
         take = sorted(view.free)[:room]
         take += sorted(settled - set(take))[:spare]
-        claimed = await self._claim(take, now) if take else []
+        claimed = await self._claim(take, now_ms(self.clock)) if take else []
         for desk in claimed:
             await self._gain(desk, gained)
         self._free_before = (view.free - set(claimed)) | shed

@@ -19,12 +19,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from bot.storage.db import Database
 
@@ -48,32 +48,45 @@ class _Local:
     users: int = 0
 
 
-#: The desks each task holds, per :class:`DeskLocks` (so a holder can take its desk again: the
-#: strategy cycle that holds its desk places orders through the path that takes it too).
-_HELD: ContextVar[frozenset[tuple[int, str]]] = ContextVar("desks_held", default=frozenset())
-
-
 class DeskLocks:
     """One desk's orders, strategy cycle and recovery never run at once.
 
     Always an ``asyncio.Lock`` per desk within the process; on PostgreSQL also a session-level
-    advisory lock ``(22, hashtext('desk:' || desk_id))`` on a connection checked out of the
-    engine's pool for the block (at most one per desk per process, thanks to the local lock),
-    released in ``finally``; a dead process's locks vanish with its connections. Re-entrant
-    within a task (and the tasks it starts inside the block).
+    advisory lock ``(22, hashtext('desk:' || desk_id))`` on a connection checked out of a pool
+    for the block (at most one per desk per process, thanks to the local lock), released in
+    ``finally``; a dead process's locks vanish with its connections. Re-entrant within the
+    holding task (only: a task it starts inside the block waits like any other).
     """
 
-    def __init__(self, engine: AsyncEngine | None = None) -> None:
-        """``engine``: the database's, for locks across processes (PostgreSQL only); ``None``
-        or SQLite: this process's locks only (the single-process default)."""
+    def __init__(self, engine: AsyncEngine | None = None, *, owned: bool = False) -> None:
+        """``engine``: where the locks are taken, for locks across processes (PostgreSQL only;
+        ``owned``: :meth:`close` disposes it); ``None`` or SQLite: this process's locks only
+        (the single-process default)."""
         shared = engine is not None and engine.dialect.name == "postgresql"
         self.engine = engine if shared else None
+        self._owned = owned and shared
         self._local: dict[str, _Local] = {}
+        self._holders: dict[str, asyncio.Task[Any] | None] = {}
 
     @classmethod
-    def of(cls, db: Database | None) -> DeskLocks:
-        """The locks for ``db``: across processes on PostgreSQL, in-process on SQLite."""
-        return cls(db.engine if db is not None else None)
+    def of(cls, db: Database | None, *, pool: int = 50) -> DeskLocks:
+        """The locks for ``db``: across processes on PostgreSQL, in-process on SQLite.
+
+        On PostgreSQL the locks get an engine of their own (up to ``pool`` connections, opened
+        as needed): a holder keeps its lock's connection for the whole block and its work takes
+        more from the database's pool, so sharing one pool could leave every connection with a
+        holder waiting for a second one. :meth:`close` it with the database."""
+        if db is None or db.engine.dialect.name != "postgresql":
+            return cls()
+        engine = create_async_engine(
+            db.url, pool_size=min(pool, 5), max_overflow=max(0, pool - 5), hide_parameters=True
+        )
+        return cls(engine, owned=True)
+
+    async def close(self) -> None:
+        """Dispose of the locks' own engine (when :meth:`of` made one)."""
+        if self._owned and self.engine is not None:
+            await self.engine.dispose()
 
     @property
     def shared(self) -> bool:
@@ -92,7 +105,8 @@ class DeskLocks:
 
     def held_here(self, desk_id: str) -> bool:
         """True when this task already holds ``desk_id``."""
-        return (id(self), desk_id) in _HELD.get()
+        task = asyncio.current_task()
+        return task is not None and self._holders.get(desk_id) is task
 
     @asynccontextmanager
     async def _hold(self, desk_id: str, patience: float) -> AsyncIterator[None]:
@@ -135,11 +149,14 @@ class DeskLocks:
 
     @contextlib.contextmanager
     def _entered(self, desk_id: str) -> Iterator[None]:
-        token = _HELD.set(_HELD.get() | {(id(self), desk_id)})
+        """Mark this task the desk's holder (so it can take the desk again: the strategy cycle
+        that holds its desk places orders through the path that takes it too). Per task, not
+        per context: a task started inside the block does not hold the desk."""
+        self._holders[desk_id] = asyncio.current_task()
         try:
             yield
         finally:
-            _HELD.reset(token)
+            self._holders.pop(desk_id, None)
 
     @asynccontextmanager
     async def _local_lock(self, desk_id: str, patience: float | None) -> AsyncIterator[bool]:
@@ -150,7 +167,8 @@ class DeskLocks:
         try:
             got = False
             if patience is None:
-                got = not entry.lock.locked() and await entry.lock.acquire()
+                # no one holds or waits (a waiter would be served first): taken at once
+                got = entry.users == 1 and not entry.lock.locked() and await entry.lock.acquire()
             else:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(max(patience, 0.0)):
@@ -169,12 +187,21 @@ class DeskLocks:
         """The advisory lock, waited for on the server (``lock_timeout``: woken the moment it is
         released); :class:`DeskBusy` when ``patience`` seconds pass first."""
         if patience <= 0:
-            conn = await self._pg_try(engine, desk_id)
-            if conn is None:
+            found = await self._pg_try(engine, desk_id)
+            if found is None:
                 raise DeskBusy(desk_id)
-            return conn
-        conn = await engine.connect()
+            return found
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + patience
         try:
+            async with asyncio.timeout(patience):
+                conn = await engine.connect()  # a pool that is all taken is waited for too
+        except TimeoutError:
+            raise DeskBusy(desk_id) from None
+        patience = deadline - loop.time()  # what is left, at least 1 ms: then one try
+        try:
+            if await _try_on(conn, desk_id):  # free (the usual case): one statement
+                return conn
             await conn.execute(
                 text("SELECT set_config('lock_timeout', :t, true)"),
                 {"t": f"{max(1, int(patience * 1000))}ms"},
@@ -197,13 +224,7 @@ class DeskLocks:
     async def _pg_try(self, engine: AsyncEngine, desk_id: str) -> AsyncConnection | None:
         conn = await engine.connect()
         try:
-            got = (
-                await conn.execute(
-                    text("SELECT pg_try_advisory_lock(:ns, hashtext(:k))"),
-                    {"ns": NAMESPACE, "k": _desk_key(desk_id)},
-                )
-            ).scalar()
-            await conn.commit()
+            got = await _try_on(conn, desk_id)
         except BaseException:
             await _discard(conn)
             raise
@@ -211,6 +232,18 @@ class DeskLocks:
             await conn.close()
             return None
         return conn
+
+
+async def _try_on(conn: AsyncConnection, desk_id: str) -> bool:
+    """``pg_try_advisory_lock`` on ``conn`` (its transaction ended, the session's lock kept)."""
+    got = (
+        await conn.execute(
+            text("SELECT pg_try_advisory_lock(:ns, hashtext(:k))"),
+            {"ns": NAMESPACE, "k": _desk_key(desk_id)},
+        )
+    ).scalar()
+    await conn.commit()
+    return bool(got)
 
 
 def _desk_key(desk_id: str) -> str:

@@ -29,6 +29,7 @@ from bot.services.account.reports import PERIOD_MS, DashPeriod, ReportService
 from bot.services.orders.confirm import Outcome
 from bot.services.orders.intent import CloseIntent, IntentError
 from bot.settings import Settings
+from bot.storage.desk_locks import DeskBusy
 from bot.venues.port import VenueError
 from bot.webapp.auth import InitDataError, WebAppUser, validate
 
@@ -110,6 +111,8 @@ def authenticated(doors: Doors, token: str, endpoint: Endpoint, action: Action) 
             return await endpoint(request, user, actor)
         except Refused as exc:  # the service's own check (the second line of defence)
             return error(403, exc.refusal.short)
+        except DeskBusy as exc:  # another order of the desk is on its way; nothing was sent
+            return error(409, exc.text)
         except (BackpackError, VenueError) as exc:
             log.warning("dashboard %s: %s", request.path, exc)
             return error(502, f"The exchange did not answer: {exc}")

@@ -41,7 +41,7 @@ async def leader(url: str, name: str) -> None:
 
 async def desk(url: str, desk_id: str) -> None:
     db = Database(url)
-    async with DeskLocks.of(db).hold(desk_id):
+    async with DeskLocks.of(db).hold(desk_id):  # its engine ends with the process
         say("held")
         await asyncio.Event().wait()
 

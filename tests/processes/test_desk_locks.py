@@ -20,9 +20,12 @@ from tests.processes.procs import child
 async def engines(pg_url: str) -> AsyncIterator[tuple[DeskLocks, DeskLocks]]:
     """Two engines on one database, as two processes have: their locks."""
     one, two = Database(pg_url), Database(pg_url)
+    locks = DeskLocks.of(one), DeskLocks.of(two)
     try:
-        yield DeskLocks.of(one), DeskLocks.of(two)
+        yield locks
     finally:
+        for x in locks:
+            await x.close()
         await one.close()
         await two.close()
 
@@ -42,10 +45,11 @@ async def pair(
         return
     url = request.getfixturevalue("pg_url")
     one, two = Database(url), Database(url)
-    assert DeskLocks.of(one).shared
-    yield DeskLocks.of(one), DeskLocks.of(two)
-    await one.close()
-    await two.close()
+    a, b = DeskLocks.of(one), DeskLocks.of(two)
+    assert a.shared and b.shared
+    yield a, b
+    for x in (a, b, one, two):
+        await x.close()
 
 
 async def _contend(locks: DeskLocks, desk: str, inside: list[int], peak: list[int]) -> None:
@@ -119,11 +123,12 @@ async def test_a_holder_takes_its_desk_again(pair: tuple[DeskLocks, DeskLocks]) 
             assert again is True
             assert a.held_here("d1")
 
-        async def elsewhere() -> bool:  # another task of the holder's: inside the block too
+        async def elsewhere() -> bool:  # a task started inside the block is not the holder
+            assert not a.held_here("d1")
             async with a.try_hold("d1") as got:
                 return got
 
-        assert await asyncio.create_task(elsewhere())
+        assert await asyncio.create_task(elsewhere()) is False
         assert a.held_here("d1")
     assert not a.held_here("d1")
     async with b.try_hold("d1") as got:
@@ -184,3 +189,24 @@ async def _until_waiting_on_the_server(locks: DeskLocks) -> None:
             if (await conn.execute(query)).scalar():
                 return
     pytest.fail("no one waits for the lock")
+
+
+async def test_a_try_never_jumps_the_queue_nor_waits_in_it() -> None:
+    """In-process: released, the next waiter not yet woken, a try is told no at once (the
+    waiter goes first) rather than queueing behind it."""
+    a = b = DeskLocks()
+    order: list[str] = []
+
+    async def queued() -> None:
+        async with b.hold("d1", timeout=10):
+            order.append("queued")
+
+    async with a.hold("d1"):
+        waiter = asyncio.create_task(queued())
+        for _ in range(5):  # let it start waiting
+            await asyncio.sleep(0)
+    async with a.try_hold("d1") as got:  # released, the waiter not yet woken: it goes first
+        order.append(f"try {got}")
+    await asyncio.wait_for(waiter, 10)
+    assert order[0] == "try False"
+    assert order[1:] == ["queued"]

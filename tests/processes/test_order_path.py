@@ -9,6 +9,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
@@ -48,29 +49,39 @@ async def api() -> AsyncIterator[BackpackAPI]:
         yield client
 
 
+@dataclass
+class Engine:
+    """What one process of the set has: its database engine and its desk locks."""
+
+    db: Database
+    locks: DeskLocks
+
+
 @pytest.fixture
-async def engines(pg_url: str) -> AsyncIterator[tuple[Database, Database]]:
+async def engines(pg_url: str) -> AsyncIterator[tuple[Engine, Engine]]:
     """Two engines on one database, as two processes of the set have."""
     one, two = Database(pg_url), Database(pg_url)
     await one.start()
+    made = Engine(one, DeskLocks.of(one)), Engine(two, DeskLocks.of(two))
     try:
-        yield one, two
+        yield made
     finally:
-        await one.close()
-        await two.close()
+        for e in made:
+            await e.locks.close()
+            await e.db.close()
 
 
 def sender(
     api: BackpackAPI,
-    db: Database,
+    engine: Engine,
     desk: str,
     before_send: Callable[[str], Awaitable[None]] | None = None,
 ) -> OrderSender:
     return OrderSender(
         api,
-        TradingStore(db, desk=desk),
+        TradingStore(engine.db, desk=desk),
         mode="live",
-        locks=DeskLocks.of(db),
+        locks=engine.locks,
         before_send=before_send,
     )
 
@@ -97,19 +108,19 @@ async def place(s: OrderSender, token: str) -> LegStatus:
     return outcome.status
 
 
-async def waiting_on_the_server(db: Database) -> None:
+async def waiting_on_the_server(engine: Engine) -> None:
     """Until someone waits for an advisory lock held by another session."""
     query = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        async with db.engine.connect() as conn:
+        async with engine.db.engine.connect() as conn:
             if (await conn.execute(query)).scalar():
                 return
     pytest.fail("no one waits for the desk")
 
 
 async def test_a_desks_second_placement_waits_for_the_first_across_engines(
-    api: BackpackAPI, engines: tuple[Database, Database]
+    api: BackpackAPI, engines: tuple[Engine, Engine]
 ) -> None:
     gate = Gate()
     first = sender(api, engines[0], "d1", before_send=gate)
@@ -129,7 +140,7 @@ async def test_a_desks_second_placement_waits_for_the_first_across_engines(
 
 
 async def test_another_desks_placement_does_not_wait(
-    api: BackpackAPI, engines: tuple[Database, Database]
+    api: BackpackAPI, engines: tuple[Engine, Engine]
 ) -> None:
     gate = Gate()
     first = sender(api, engines[0], "d1", before_send=gate)
@@ -143,7 +154,7 @@ async def test_another_desks_placement_does_not_wait(
 
 
 async def test_a_cancel_and_a_recovery_wait_for_the_desk_too(
-    api: BackpackAPI, engines: tuple[Database, Database]
+    api: BackpackAPI, engines: tuple[Engine, Engine]
 ) -> None:
     gate = Gate()
     first = sender(api, engines[0], "d1", before_send=gate)
@@ -163,7 +174,7 @@ async def test_a_cancel_and_a_recovery_wait_for_the_desk_too(
 
 
 async def test_a_tap_that_cannot_get_its_desk_says_so_and_stays_live(
-    api: BackpackAPI, engines: tuple[Database, Database]
+    api: BackpackAPI, engines: tuple[Engine, Engine]
 ) -> None:
     orders = sender(api, engines[0], "d1")
     orders.lock_wait = 0.2
@@ -175,8 +186,7 @@ async def test_a_tap_that_cannot_get_its_desk_says_so_and_stays_live(
         clock=SystemClock(),
     )
     preview = await trading.preview(ALICE, parse_order("buy", "SOL 1"))
-    elsewhere = DeskLocks.of(engines[1])  # another process places an order on the desk
-    async with elsewhere.hold("d1"):
+    async with engines[1].locks.hold("d1"):  # another process places an order on the desk
         with pytest.raises(DeskBusy) as busy:
             await trading.confirm(ALICE, preview.token)
     assert friendly(busy.value) == (

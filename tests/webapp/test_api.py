@@ -149,3 +149,29 @@ async def test_bad_close_requests_get_specific_answers_and_send_nothing(
     cancel = await dash.post("/api/cancel", json={"token": "nope"}, headers=tma(OWNER))
     assert cancel.json()["status"] == "not_found"
     assert await fills(sim_control, keys) == []
+
+
+async def test_a_busy_desk_is_told_in_the_chat_and_on_the_page_and_the_tap_stays_live(
+    dash_bot: BotRunner,
+    dash: httpx.AsyncClient,
+    tg: FakeTelegram,
+    sim_control: Control,
+    keys: KeyPair,
+) -> None:
+    """Another order of the desk is on its way (its lock held): a ✅ in the chat or on the page
+    says so in one sentence and sends nothing; once it is through, the same ✅ places the order."""
+    orders = dash_bot.services.orders
+    orders.lock_wait = 0.2
+    p = await tg.ask(OWNER, "/buy BTC 0.01")
+    data = p.button("Confirm")
+    busy = "Another order on this desk is still being placed; try again in a moment."
+    async with orders.locks.hold(orders.store.desk):
+        qid = await tg.tap(OWNER, p, data)
+        assert (await tg.answer_to(qid)).text == f"⏳ {busy}"
+        token = data.removeprefix(CONFIRM_PREFIX)
+        page = await dash.post("/api/confirm", json={"token": token}, headers=tma(OWNER))
+        assert page.status_code == 409 and page.json() == {"error": busy}
+        assert await fills(sim_control, keys) == []
+    qid = await tg.tap(OWNER, p, data)
+    assert "Filled" in (await tg.answer_to(qid)).text
+    assert len(await fills(sim_control, keys)) == 1
