@@ -34,8 +34,9 @@ back and unlocks the chat, and the next sender sends the same rows — delivered
 the one window where a message can go twice is a kill between Telegram's answer and the commit
 right after it (one HTTP call). A sender that hangs instead is cut off by
 ``idle_in_transaction_session_timeout``; its in-flight count stops counting after
-``call_timeout`` + :data:`STALE_AFTER`. A hook is called after the commit, so a kill between
-the commit and the hook skips the hook (the row keeps ``message_id``).
+``call_timeout`` + :data:`~bot.services.notices.rate.STALE_AFTER`. A hook is called after the
+commit, so a kill between the commit and the hook skips the hook (the row keeps
+``message_id``).
 
 PostgreSQL only (the single-process bot keeps the in-process
 :class:`~bot.services.notices.outbox.Outbox`); the module imports anywhere.
@@ -47,7 +48,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -57,23 +57,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.clock import Clock, now_ms
 from bot.services.notices.limits import EVERYTHING_AFTER, Limits, Throttled, is_group
 from bot.services.notices.outbox import LIMIT, SettingsLookup, Transport
+from bot.services.notices.rate import STALE_AFTER, Window
 from bot.services.notices.table import MarkupCodec, quiet_until
 from bot.storage.db import Database
 
 log = logging.getLogger("bot.outbox.sender")
 
 Hook = Callable[[str, int], Awaitable[None]]
-#: Chats this process's senders look at per refill of their candidate list.
+#: Chats on a sender's list of chats with due notes (read again every RELIST seconds).
 CANDIDATES = 200
-#: An in-flight count whose sender vanished stops counting this long after ``call_timeout``.
-STALE_AFTER = 5.0
+RELIST = 1.0
+#: The longest an idle sender waits before looking again (new rows wake it at once).
+IDLE = 1.0
+#: The channel a TableOutbox notifies after inserting rows.
+CHANNEL = "outbox"
 #: Failed sends (not retry_after) before a message is given up (logged).
 MAX_ATTEMPTS = 3
 #: Rows looked at per claim (merging stops at LIMIT characters long before).
 ROWS = 100
-#: ``pg_advisory_xact_lock`` key of the bot-wide count (namespace 22, "outbox").
-RATE_LOCK = 22_0016
-
 _CANDIDATES = text(
     """
     SELECT w.chat_id FROM (
@@ -81,12 +82,31 @@ _CANDIDATES = text(
         WHERE sent_ms IS NULL AND not_before_ms <= :now GROUP BY chat_id
     ) w JOIN outbox_chats c ON c.chat_id = w.chat_id
     WHERE c.next_ms <= :now AND c.chat_id <> 0
+      AND NOT EXISTS (SELECT 1 FROM outbox_chats z WHERE z.chat_id = 0 AND z.next_ms > :now)
     ORDER BY w.first LIMIT :n
     """
 )
+#: When nothing is due: the soonest moment something will be (a chat's pace, a pause of
+#: everything, quiet hours' end).
+_SOONEST = text(
+    """
+    SELECT LEAST(
+        (SELECT min(c.next_ms) FROM outbox_chats c
+         WHERE c.chat_id <> 0 AND c.next_ms > :now AND EXISTS (
+            SELECT 1 FROM outbox_messages m
+            WHERE m.chat_id = c.chat_id AND m.sent_ms IS NULL AND m.not_before_ms <= :now)),
+        (SELECT min(not_before_ms) FROM outbox_messages
+         WHERE sent_ms IS NULL AND not_before_ms > :now),
+        (SELECT next_ms FROM outbox_chats WHERE chat_id = 0 AND next_ms > :now))
+    """
+)
 _CLAIM = text(
-    "SELECT chat_id FROM outbox_chats WHERE chat_id = :chat AND next_ms <= :now "
-    "FOR UPDATE SKIP LOCKED"
+    """
+    SELECT chat_id FROM outbox_chats
+    WHERE chat_id = ANY(CAST(:chats AS BIGINT[])) AND next_ms <= :now
+    ORDER BY array_position(CAST(:chats AS BIGINT[]), chat_id)
+    LIMIT 1 FOR UPDATE SKIP LOCKED
+    """
 )
 _ROWS = text(
     """
@@ -96,28 +116,12 @@ _ROWS = text(
     ORDER BY id LIMIT :n
     """
 )
-_COUNT = text(
-    """
-    SELECT second, sent FROM outbox_rate
-    WHERE second > :since OR (second < 0 AND -second >= :oldest)
-    ORDER BY second DESC
-    """
-)
-_LEAVE = text(
-    "INSERT INTO outbox_rate (second, sent) VALUES (:key, 1) "
-    "ON CONFLICT (second) DO UPDATE SET sent = outbox_rate.sent + 1"
-)
-_ARRIVE = text("UPDATE outbox_rate SET sent = sent - 1 WHERE second = :key")
 _PACE = text("UPDATE outbox_chats SET next_ms = :at WHERE chat_id = :chat")
 _PAUSE_ALL = text(
     "INSERT INTO outbox_chats (chat_id, next_ms) VALUES (0, :at) "
     "ON CONFLICT (chat_id) DO UPDATE SET next_ms = GREATEST(outbox_chats.next_ms, :at)"
 )
-_EVERYTHING = text("SELECT next_ms FROM outbox_chats WHERE chat_id = 0")
-_PRUNE_RATE = text(
-    "DELETE FROM outbox_rate WHERE (second > 0 AND second < :old) OR "
-    "(second < 0 AND -second < :old_flight) OR sent <= 0"
-)
+_HOLD = text("UPDATE outbox_messages SET not_before_ms = :at WHERE id = :id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,97 +175,176 @@ class Sender:
         self.poll = poll
         self.sent_messages = 0
         self.sent_notes = 0
-        self._candidates: deque[int] = deque()
-        self._refill = asyncio.Lock()
+        self._candidates: list[int] = []
+        self._listed_at = -RELIST
+        self._soonest_ms: int | None = None
+        self._wake = asyncio.Event()
+        self._listening: AsyncConnection | None = None
         self._stopping = asyncio.Event()
+        self._window = Window(db, clock, self.limits, call_timeout, self._stopping)
         self._paused: dict[int, float] = {}
-        self._pruned_at = 0
 
     async def run(self) -> None:
-        """Send until :meth:`stop` (each lane finishes the message it has on its way)."""
-        lanes = [
-            asyncio.create_task(self._lane(), name=f"outbox-sender-{i}")
-            for i in range(self.in_flight)
-        ]
+        """Send until :meth:`stop` (the messages on their way are finished first)."""
+        sending: set[asyncio.Task[None]] = set()
+        stopping = asyncio.create_task(self._stopping.wait())
+        await self._listen()
         try:
-            await asyncio.gather(*lanes)
+            while not self._stopping.is_set():
+                claimed = None
+                if len(sending) < self.in_flight:
+                    try:
+                        claimed = await self._claim()
+                    except Exception:
+                        log.exception("outbox sender could not claim; trying again")
+                if claimed is not None:
+                    task = asyncio.create_task(self._send(*claimed), name="outbox-send")
+                    sending.add(task)
+                    task.add_done_callback(sending.discard)
+                    continue
+                # Full, or nothing to claim: wait for a send to finish, new rows (NOTIFY), or
+                # the moment the next chat may send.
+                woken = asyncio.create_task(self._wake.wait())
+                await asyncio.wait(
+                    [*sending, stopping, woken],
+                    timeout=None if len(sending) >= self.in_flight else self._idle(),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                woken.cancel()
+                if self._wake.is_set():
+                    self._wake.clear()
+                    self._listed_at = -RELIST  # new rows: read the list again
+        except asyncio.CancelledError:
+            for task in sending:  # their transactions roll back: the messages go again later
+                task.cancel()
+            raise
         finally:
-            for lane in lanes:
-                lane.cancel()
-            await asyncio.gather(*lanes, return_exceptions=True)
+            stopping.cancel()
+            await asyncio.gather(*sending, return_exceptions=True)
+            await self._unlisten()
 
     def stop(self) -> None:
         self._stopping.set()
 
-    # ------------------------------------------------------------------ one lane
+    def _idle(self) -> float:
+        """Seconds to wait when nothing could be claimed: ``poll`` while due chats are listed
+        (others have them), else until the soonest chat may send, at most :data:`IDLE`."""
+        if self._candidates or self._soonest_ms is None:
+            return self.poll if self._candidates else IDLE
+        return min(IDLE, max(self.poll, (self._soonest_ms - now_ms(self.clock)) / 1000))
 
-    async def _lane(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                worked = await self._once()
-            except Exception:
-                log.exception("outbox sender failed; trying again")
-                worked = False
-            if not worked:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.poll):
-                        await self._stopping.wait()
+    async def _listen(self) -> None:
+        """Hear ``NOTIFY outbox`` (a :class:`TableOutbox` inserted rows) on a connection of
+        its own; without it the sender looks every :data:`IDLE` seconds."""
+        if self.db.engine.dialect.name != "postgresql":
+            return
+        try:
+            conn = await self.db.engine.connect()
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            await raw.add_listener(CHANNEL, self._notified)
+        except Exception:
+            log.exception("could not listen for new outbox rows; looking every %gs", IDLE)
+            return
+        self._listening = conn
 
-    async def _next_chat(self) -> int | None:
-        if not self._candidates:
-            async with self._refill:
-                if not self._candidates:
-                    async with self.db.engine.connect() as conn:
-                        found = await conn.execute(
-                            _CANDIDATES, {"now": now_ms(self.clock), "n": CANDIDATES}
-                        )
-                        self._candidates.extend(int(r[0]) for r in found)
-        return self._candidates.popleft() if self._candidates else None
+    def _notified(self, *_args: object) -> None:
+        self._wake.set()
 
-    async def _once(self) -> bool:
-        """Claim one chat and send its next message; False when there was nothing to do."""
-        while (chat := await self._next_chat()) is not None:
-            async with self.db.engine.connect() as conn, conn.begin():
-                timeout_ms = int((self.call_timeout + 2 * STALE_AFTER) * 1000)
-                await conn.execute(
-                    text(f"SET LOCAL idle_in_transaction_session_timeout = {timeout_ms}")
+    async def _unlisten(self) -> None:
+        conn, self._listening = self._listening, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.invalidate()  # LISTEN ends with the connection
+            await conn.close()
+
+    # ------------------------------------------------------------------ claiming a chat
+
+    async def _due(self, *, fresh: bool) -> list[int]:
+        """Chats with due notes, the longest waiting first: this process's list, read again
+        at most every ``poll`` seconds when ``fresh`` (nothing on it could be claimed), and
+        every :data:`RELIST` seconds anyway (a chat whose pace passed joins it again)."""
+        loop = asyncio.get_running_loop()
+        age = loop.time() - self._listed_at
+        if age >= RELIST or (fresh and age >= self.poll):
+            async with self.db.engine.connect() as conn:
+                found = await conn.execute(
+                    _CANDIDATES, {"now": now_ms(self.clock), "n": CANDIDATES}
                 )
+                self._candidates = [int(r[0]) for r in found]
+                self._soonest_ms = None
+                if not self._candidates:
+                    soonest = await conn.execute(_SOONEST, {"now": now_ms(self.clock)})
+                    self._soonest_ms = soonest.scalar()
+            self._listed_at = loop.time()
+        return self._candidates
+
+    async def _claim(self) -> tuple[AsyncConnection, int] | None:
+        """Lock the row of a chat whose next message may go now: the open connection (its
+        transaction holds the lock) and the chat; None when no chat may send now."""
+        fresh = False
+        while chats := await self._due(fresh=fresh):
+            conn = await self.db.engine.connect()
+            try:
+                await conn.begin()
                 now = now_ms(self.clock)
-                claimed = await conn.execute(_CLAIM, {"chat": chat, "now": now})
-                if claimed.first() is None:
-                    continue  # another sender has it, or it was just sent to
-                hook = await self._chat(conn, chat)
-            if hook is not None:  # after the commit: the row says it was sent
-                await self._hook(*hook)
-            return True
-        return False
+                chat = (await conn.execute(_CLAIM, {"chats": chats, "now": now})).scalar()
+                if chat is not None:
+                    # Waiting for the window and the call: each up to call_timeout.
+                    timeout_ms = int((2 * self.call_timeout + 2 * STALE_AFTER) * 1000)
+                    await conn.execute(
+                        text(f"SET LOCAL idle_in_transaction_session_timeout = {timeout_ms}")
+                    )
+            except BaseException:
+                await conn.close()
+                raise
+            if chat is not None:
+                with contextlib.suppress(ValueError):
+                    self._candidates.remove(chat)
+                return conn, int(chat)
+            await conn.close()  # every listed chat is on its way, or was just sent to
+            if fresh:
+                return None
+            fresh = True
+        return None
+
+    async def _send(self, conn: AsyncConnection, chat: int) -> None:
+        """Send the claimed chat's next message, commit, then call its hook."""
+        hook = None
+        try:
+            hook = await self._chat(conn, chat)
+            await conn.commit()
+        except Exception:
+            log.exception("outbox message to chat %s failed", chat)
+        finally:
+            await conn.close()  # without a commit: rolled back, the chat free for another
+        if hook is not None:  # after the commit: the row says it was sent
+            await self._hook(*hook)
 
     async def _chat(self, conn: AsyncConnection, chat: int) -> tuple[str, int] | None:
         """The chat's row is locked (in ``conn``'s transaction): send its next message; the
         hook to call once the transaction is committed, if any."""
         now = now_ms(self.clock)
         found = await conn.execute(_ROWS, {"chat": chat, "now": now, "n": ROWS})
-        rows = [Row(*r) for r in found]
-        live = await self._hold_quiet(conn, rows, now)
-        batch = _merge(live)
+        batch = await self._next_message(conn, [Row(*r) for r in found], now)
         if not batch:
             return None
-        key = await self._leave()
+        key = await self._window.leave(asyncio.get_running_loop().time() + self.call_timeout)
         if key is None:
-            return None  # stopping: nothing sent
+            return None  # stopping, or everything paused for long: nothing sent, chat free
         try:
             async with asyncio.timeout(self.call_timeout):
                 message_id = await self._deliver(chat, batch)
         except Throttled as exc:
-            await self._arrived(conn, key)
+            await self._window.arrived(conn, key)
             await self._throttled(conn, chat, exc)
             return None
         except Exception:
             log.exception("message to chat %s failed", chat)
-            await self._arrived(conn, key)
+            await self._window.arrived(conn, key)
             await self._failed(conn, chat, batch)
             return None
-        answered = await self._arrived(conn, key)
+        answered = await self._window.arrived(conn, key)
         ids = [r.id for r in batch]
         await conn.execute(
             text(
@@ -276,21 +359,28 @@ class Sender:
         hook = batch[0].hook
         return (hook, message_id) if hook is not None and message_id is not None else None
 
-    async def _hold_quiet(self, conn: AsyncConnection, rows: list[Row], now: int) -> list[Row]:
-        """Set aside what quiet hours hold (``not_before_ms`` = their end); the rest goes."""
-        live: list[Row] = []
+    async def _next_message(self, conn: AsyncConnection, rows: list[Row], now: int) -> list[Row]:
+        """The chat's next message: its first row and the mergeable ones right after it
+        (joined up to :data:`LIMIT` characters), as in the in-process outbox. Rows on the way
+        that quiet hours hold are set aside (``not_before_ms`` = the end of them)."""
+        batch: list[Row] = []
+        size = 0
+        quiet: dict[int, int | None] = {}
         for r in rows:
-            until = None
+            if batch and not (batch[0].mergeable and r.mergeable):
+                break
+            if batch and size + len(r.text) + 2 >= LIMIT:
+                break
             if not r.critical and r.edit is None and r.user_id is not None:
-                until = await quiet_until(self.settings, r.user_id, now)
-            if until is None:
-                live.append(r)
-            else:
-                await conn.execute(
-                    text("UPDATE outbox_messages SET not_before_ms = :at WHERE id = :id"),
-                    {"at": until, "id": r.id},
-                )
-        return live
+                if r.user_id not in quiet:
+                    quiet[r.user_id] = await quiet_until(self.settings, r.user_id, now)
+                until = quiet[r.user_id]
+                if until is not None:
+                    await conn.execute(_HOLD, {"at": until, "id": r.id})
+                    continue
+            size += len(r.text) + (2 if batch else 0)
+            batch.append(r)
+        return batch
 
     async def _deliver(self, chat: int, batch: list[Row]) -> int | None:
         first = batch[0]
@@ -349,71 +439,3 @@ class Sender:
         await conn.execute(_PACE, {"chat": chat, "at": now + self._pace_ms(chat)})
 
     # ------------------------------------------------------------------ the bot-wide count
-
-    async def _leave(self) -> int | None:
-        """Wait until the bot-wide window (and any pause of everything) lets one more message
-        go, and count it as on its way; its key in ``outbox_rate``. None when stopping."""
-        lim = self.limits
-        window = int(lim.overall_window * 1000)
-        stale = int((self.call_timeout + STALE_AFTER) * 1000)
-        while not self._stopping.is_set():
-            now = now_ms(self.clock)
-            async with self.db.engine.connect() as conn, conn.begin():
-                await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RATE_LOCK})
-                everything = (await conn.execute(_EVERYTHING)).scalar()
-                wait_ms = (everything or 0) - now
-                if wait_ms <= 0:
-                    counts = await conn.execute(
-                        _COUNT, {"since": now - window, "oldest": now - stale}
-                    )
-                    wait_ms = _window_wait(list(counts), lim.overall, window, now)
-                if wait_ms <= 0:
-                    await conn.execute(_LEAVE, {"key": -now})
-                    await self._prune(conn, now, window, stale)
-                    return -now
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(wait_ms, 1000) / 1000):
-                    await self._stopping.wait()
-        return None
-
-    async def _arrived(self, conn: AsyncConnection, key: int) -> int:
-        """Telegram answered the message counted at ``key``: it counts from now on."""
-        now = now_ms(self.clock)
-        await conn.execute(_ARRIVE, {"key": key})
-        await conn.execute(_LEAVE, {"key": now})
-        return now
-
-    async def _prune(self, conn: AsyncConnection, now: int, window: int, stale: int) -> None:
-        if now - self._pruned_at < 5000:
-            return
-        self._pruned_at = now
-        await conn.execute(_PRUNE_RATE, {"old": now - 2 * window, "old_flight": now - 2 * stale})
-
-
-def _window_wait(counts: list[tuple[int, int]], overall: int, window: int, now: int) -> int:
-    """Milliseconds until fewer than ``overall`` messages count (answered within ``window``,
-    or on their way): ``counts`` are ``(key, n)`` rows, newest answers first."""
-    total = sum(max(n, 0) for _, n in counts)
-    if total < overall:
-        return 0
-    answered = [(k, n) for k, n in counts if k > 0]  # newest first
-    must_leave = total - overall + 1
-    for k, n in reversed(answered):  # oldest first
-        must_leave -= max(n, 0)
-        if must_leave <= 0:
-            return max(1, k + window - now)
-    return 20  # on their way: look again shortly
-
-
-def _merge(rows: list[Row]) -> list[Row]:
-    """The chat's next message: its first row, and the mergeable rows right after it."""
-    if not rows:
-        return []
-    batch = [rows[0]]
-    size = len(rows[0].text)
-    for r in rows[1:]:
-        if not (batch[0].mergeable and r.mergeable) or size + len(r.text) + 2 >= LIMIT:
-            break
-        size += len(r.text) + 2
-        batch.append(r)
-    return batch

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Insert, and_, func, select, update
+from sqlalchemy import Insert, and_, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.clock import Clock, now_ms
@@ -34,6 +34,8 @@ log = logging.getLogger("bot.outbox.table")
 
 #: Seconds between the writer's inserts at most (what ``send`` queued waits this long).
 FLUSH = 0.05
+#: How long sent rows (and so their dedupe keys) are kept: a week.
+KEEP_MS = 7 * 24 * 3600 * 1000
 #: How often the writer refreshes the backlog counts that ``pending`` and ``held`` report.
 COUNT_EVERY = 2.0
 
@@ -84,6 +86,7 @@ class TableOutbox:
         self._task: asyncio.Task[None] | None = None
         self._chats: set[int] = set()
         self._counted_at = 0.0
+        self._closing = False
 
     # ------------------------------------------------------------------ Notices
 
@@ -93,21 +96,32 @@ class TableOutbox:
             self._task = asyncio.create_task(self._writer(), name="outbox-writer")
 
     async def stop(self) -> None:
-        """Write what is queued, then stop."""
+        """Write what is queued, then stop (the writer finishes the insert it is doing: an
+        insert cut off after its commit would be written again)."""
+        self._closing = True
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            self._wake.set()
+            try:
+                async with asyncio.timeout(5.0):
+                    await asyncio.shield(task)
+            except TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._write()
+        self._closing = False
 
     def send(self, note: Note) -> None:
         """Queue ``note``; the writer inserts it within ``flush`` seconds (never blocks)."""
         self._queue.append(note)
         self._wake.set()
-        if self._task is None:
-            with contextlib.suppress(RuntimeError):  # no running loop: stop() writes it
-                self.start()
+        if self._task is None and not self._closing:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:  # no loop (yet): start() or stop() writes it
+                return
+            self.start()
 
     def pending(self) -> int:
         """Notes not sent yet: queued here, and due in the table when last counted."""
@@ -156,6 +170,18 @@ class TableOutbox:
                 return
             await asyncio.sleep(0.05)
 
+    async def prune(self, keep_ms: int = KEEP_MS) -> int:
+        """Forget rows sent more than ``keep_ms`` ago (a dedupe key is remembered that long);
+        how many. Daily, by one worker."""
+        cutoff = now_ms(self.clock) - keep_ms
+        async with self.db.session() as s, s.begin():
+            result = await s.execute(
+                delete(OutboxMessage).where(
+                    OutboxMessage.sent_ms.is_not(None), OutboxMessage.sent_ms < cutoff
+                )
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
     async def count(self) -> None:
         """Refresh ``backlog`` (rows due and unsent) and ``held`` (rows waiting for quiet
         hours to end)."""
@@ -176,10 +202,11 @@ class TableOutbox:
 
     async def _writer(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._closing:
             await self._wake.wait()
             self._wake.clear()
-            await asyncio.sleep(self.flush)  # what else arrives meanwhile goes in the same insert
+            if not self._closing:  # what else arrives meanwhile goes in the same insert
+                await asyncio.sleep(self.flush)
             try:
                 await self._write()
                 if loop.time() - self._counted_at >= COUNT_EVERY:
@@ -213,6 +240,8 @@ class TableOutbox:
                 self._insert_stmt(OutboxMessage).values(rows).returning(OutboxMessage.id)
             )
             inserted = len(result.all())
+            if inserted and self.db.engine.dialect.name == "postgresql":
+                await s.execute(text("SELECT pg_notify('outbox', '')"))  # senders wake
         self._chats.update(new_chats)
         return inserted
 

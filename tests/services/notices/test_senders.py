@@ -152,6 +152,11 @@ async def test_a_sender_killed_with_a_chat_claimed_leaves_it_to_another(
             # The killed sender's chat is locked: the other sender sends only 8002 meanwhile.
             await api.wait_for(lambda: len(api.texts(8002)) == 3)
             assert api.texts(8001) == []
+            async with table(db_url) as outbox, asyncio.timeout(10):
+                await outbox.count()
+                while outbox.backlog != 3:  # 8002's sends recorded: only 8001's rows unsent
+                    await asyncio.sleep(0.02)
+                    await outbox.count()
             loop = asyncio.get_running_loop()
             killed_at = loop.time()
             os.kill(proc.pid, signal.SIGKILL)

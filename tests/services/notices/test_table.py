@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.clock import SystemClock
+from bot.clock import FakeClock, SystemClock
 from bot.services.notices.outbox import LIMIT, Note, Notices, Outbox
-from bot.services.notices.table import TableOutbox
+from bot.services.notices.table import KEEP_MS, TableOutbox
 from bot.storage.alerts import NotifySettings
 from bot.storage.db import Database
 from bot.storage.models import load_all
@@ -159,3 +159,18 @@ async def test_loud_users_are_not_held(db_url: str, api: BotApi) -> None:
             await outbox.drain()
         assert await outbox.release_held() == 0
     assert api.texts(504) == ["hello"]
+
+
+async def test_sent_rows_are_pruned_after_a_week(db_url: str, api: BotApi) -> None:
+    clock = FakeClock(time.time())
+    async with table(db_url, clock) as outbox:
+        await outbox.put(Note(505, 505, "old news", dedupe_key="alert:1:1"))
+        async with senders(db_url, api.url):
+            await api.wait_for(lambda: api.texts(505) == ["old news"])
+        await outbox.put(Note(505, 505, "later", edit=1))  # no sender: never sent
+        assert await outbox.prune() == 0
+        clock.advance(KEEP_MS / 1000 + 60)
+        assert await outbox.prune() == 1
+        assert [r.text for r in await _rows(db_url)] == ["later"]
+        # Forgotten, its key may be used again.
+        assert await outbox.put(Note(505, 505, "old news", dedupe_key="alert:1:1"))
