@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UV := uv==0.13.8
 
-.PHONY: setup run test test-all lint fmt bench sim clean lock
+.PHONY: setup run test test-all lint fmt bench sim clean lock scale
 
 setup: $(STAMP)
 
@@ -53,3 +53,8 @@ lock:
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# The process set on a local PostgreSQL (Debian's, in a temporary directory) under load and
+# SIGKILLs; prints one table (bench/scale.py; `--users 1000,3000,10000` for the full one).
+scale: setup
+	$(BIN)/python -m bench.scale --users 1000,3000

@@ -11,17 +11,18 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
 from typing import Any
 
-from telegram import InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.services.notices.limits import Throttled
+from bot.settings import Settings
 
 log = logging.getLogger("jobs.outbox")
 
@@ -83,6 +84,22 @@ class TelegramTransport:
             )
         except BadRequest as exc:  # deleted, or already without those buttons
             log.info("could not edit the buttons of %s: %s", message_id, exc.message)
+
+
+@asynccontextmanager
+async def bot_transport(settings: Settings) -> AsyncIterator[TelegramTransport]:
+    """A transport of its own for a process without an ``Application`` (a worker of the set):
+    the Bot API at ``TELEGRAM_API_URL`` with the bot's token, without python-telegram-bot's
+    per-process rate limiter (the senders keep the bot-wide limits; a ``retry_after`` comes back
+    as :class:`Throttled`)."""
+    base = settings.telegram_api_url
+    bot = Bot(
+        settings.telegram_bot_token.get_secret_value(),
+        base_url=base,
+        base_file_url=base.removesuffix("/bot") + "/file/bot",
+    )
+    async with bot:
+        yield TelegramTransport(bot)
 
 
 class TelegramMarkupCodec:

@@ -159,10 +159,7 @@ def schedule(jq: JobQueue[Any], factory: DeskFactory) -> None:
 
     def once(name: str, fn: Callable[[], Awaitable[list[Notice]]]) -> Any:
         async def run() -> None:
-            for notice in await fn():
-                note = present(notice)
-                if note is not None:
-                    shared.outbox.send(note)
+            await tell_public(shared, await fn())
 
         return safe(name, run)
 
@@ -179,12 +176,10 @@ def schedule(jq: JobQueue[Any], factory: DeskFactory) -> None:
     )
     jq.run_daily(once("funding-digest", public.digest), dtime(8, 0), name="funding-digest")
 
-    async def forget_buttons() -> None:
-        before = now_ms(shared.clock) - BUTTONS_KEPT_MS
-        for desk in shared.desks.all():
-            await EventStore(shared.db, desk=desk.id).forget_before(before)
+    async def forget() -> None:
+        await forget_buttons(shared)
 
-    jq.run_daily(safe("forget-buttons", forget_buttons), dtime(4, 0), name="forget-buttons")
+    jq.run_daily(safe("forget-buttons", forget), dtime(4, 0), name="forget-buttons")
     schedule_pruning(jq, shared)  # update ids older than a week
     if shared.hedges.first is not None:
 
@@ -194,6 +189,21 @@ def schedule(jq: JobQueue[Any], factory: DeskFactory) -> None:
         jq.run_repeating(
             safe("watch-spread", spreads), SPREAD_POLL_SECONDS, first=5, name="watch-spread"
         )
+
+
+async def tell_public(shared: Shared, notices: list[Notice]) -> None:
+    """Hand the public watchers' notices (a silent stream, the digest) to the outbox."""
+    for notice in notices:
+        note = present(notice)
+        if note is not None:
+            shared.outbox.send(note)
+
+
+async def forget_buttons(shared: Shared) -> None:
+    """Drop every desk's button records of messages older than :data:`BUTTONS_KEPT_MS`."""
+    before = now_ms(shared.clock) - BUTTONS_KEPT_MS
+    for desk in shared.desks.all():
+        await EventStore(shared.db, desk=desk.id).forget_before(before)
 
 
 async def check_spreads(services: Services) -> None:

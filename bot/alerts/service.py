@@ -25,6 +25,7 @@ from bot.alerts.index import AlertIndex, ArmedAlert, Hysteresis
 from bot.alerts.parse import AlertSpec, AlertSyntaxError, check_price
 from bot.clock import Clock, now_ms
 from bot.exchange.client import BackpackAPI
+from bot.faults import crash_point
 from bot.services.access import Action, Actor
 from bot.services.market import apr
 from bot.storage.alerts import Alert, AlertStore
@@ -35,6 +36,8 @@ log = logging.getLogger("bot.alerts")
 #: unreadable in chat anyway.
 MAX_ALERTS_PER_USER = 50
 SAMPLE_MS = 1000
+#: The crash point right after a crossing's alerts were stored as fired (tests).
+STORED_FIRED = "alert-stored-fired"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +51,8 @@ class Firing:
 
 
 FireCallback = Callable[[Firing], Awaitable[None]]
+#: Told a crossing's firings before they are stored as fired (see ``AlertService.before_fired``).
+DurableFire = Callable[[list[Firing]], Awaitable[None]]
 
 
 def holds_now(op: str, value: Decimal, threshold: Decimal) -> bool:
@@ -91,12 +96,33 @@ class AlertService:
         self.trails: dict[str, deque[tuple[int, Decimal]]] = {}
         self.ticks = 0
         self.max_per_user = MAX_ALERTS_PER_USER
+        #: Several processes: the evaluator writes each crossing's notices durably here *before*
+        #: the alert is stored as fired (the firings carry the stored row, ``fired_count`` the
+        #: crossing's number), so a crash in between re-fires the same crossing and its notice
+        #: dedupes instead of being lost. ``on_fire`` is then for what may be lost (None).
+        self.before_fired: DurableFire | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
     async def load(self) -> int:
         """Rebuild the in-memory indexes from the database (start-up)."""
         for alert in await self.store.all():
+            self._register(alert)
+        return len(self.alerts)
+
+    async def reload(self, alert_ids: list[int] | None = None) -> int:
+        """Follow changes other processes made: re-read ``alert_ids`` (gone ones are dropped),
+        or every alert when None. Returns how many alerts are loaded."""
+        if alert_ids is None:
+            rows = await self.store.all()
+            self.index, self.parked, self.alerts = AlertIndex(), Hysteresis(), {}
+            self.funding, self.spreads, self.moves = {}, {}, {}
+        else:
+            rows = await self.store.get_many(alert_ids)
+            for alert_id in alert_ids:
+                self._forget(alert_id)
+        # in threshold order, each insertion into the sorted indexes is an append
+        for alert in sorted(rows, key=lambda a: (a.threshold, a.id)):
             self._register(alert)
         return len(self.alerts)
 
@@ -225,7 +251,7 @@ class AlertService:
             for armed in crossed:
                 self.parked.park(armed, self.band)
             # one transaction for the whole batch: a burst costs one write, not hundreds
-            won = await self.store.fired_many([a.id for a in crossed], now)
+            won = await self._disarm([a.id for a in crossed], price, now)
             for armed in crossed:
                 if armed.id in won:
                     firing = await self._announce(armed.id, price, now)
@@ -361,9 +387,28 @@ class AlertService:
         alert = self.alerts.get(alert_id)
         if alert is None:
             return None
-        if not await self.store.fired(alert_id, now):
+        if alert_id not in await self._disarm([alert_id], value, now, detail):
             return None  # already fired (another tick, another process): never twice
         return await self._announce(alert_id, value, now, detail)
+
+    async def _disarm(
+        self, alert_ids: list[int], value: Decimal, now: int, detail: str = ""
+    ) -> set[int]:
+        """Store ``alert_ids`` as fired; the ids that were armed. With ``before_fired``, their
+        notices are written first (see there)."""
+        if self.before_fired is not None:
+            armed = await self.store.armed_among(alert_ids)
+            if not armed:
+                return set()
+            done = [
+                replace(a, armed=False, fired_count=a.fired_count + 1, last_fired_ms=now)
+                for a in armed
+            ]
+            await self.before_fired([Firing(a, value, now, detail) for a in done])
+            alert_ids = [a.id for a in armed]
+        won = await self.store.fired_many(alert_ids, now)
+        crash_point(STORED_FIRED)
+        return won
 
     async def _announce(
         self, alert_id: int, value: Decimal, now: int, detail: str = ""

@@ -1,1 +1,1 @@
-"""The multi-process set: the roles (web, worker, ingest) and how they share the work."""
+"""The bot as several processes on PostgreSQL: web, worker, ingest (issue 22)."""

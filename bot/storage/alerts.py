@@ -5,6 +5,11 @@ the armed rows at start-up. ``armed`` flips to false when an alert fires and bac
 the price has gone back past the threshold by the hysteresis band, so a restart neither loses an
 alert nor fires one twice for the same crossing.
 
+On PostgreSQL (several processes) every change a user makes to an alert — added, removed,
+muted, re-armed — sends one ``NOTIFY alerts_changed`` with the alert ids (at commit, in the
+same transaction), so the ingest leader's index follows (:mod:`bot.processes.ingest`); firing
+sends none: only the evaluator fires, and it knows.
+
 Watch marks are small "already done" records (``liq:<user>:<symbol>`` → last warning time,
 ``fund:<user>:<symbol>:<funding time>`` → notice sent) that keep watchers from repeating
 themselves across restarts.
@@ -15,7 +20,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, Integer, String, Text, delete, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Integer,
+    String,
+    Text,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.keyring.ring import OPERATOR_DESK
@@ -62,6 +79,17 @@ class WatchMark(Base):
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     at_ms: Mapped[int] = mapped_column(BigInteger)
     value: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+#: The channel of :func:`notify_changed`; the payload is a comma-separated list of alert ids.
+CHANNEL = "alerts_changed"
+
+
+async def notify_changed(s: AsyncSession, ids: list[int]) -> None:
+    """One ``NOTIFY alerts_changed`` for a write of ``ids`` (PostgreSQL; delivered at commit)."""
+    if ids and s.get_bind().dialect.name == "postgresql":
+        payload = ",".join(str(i) for i in ids)
+        await s.execute(text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": payload})
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,12 +222,31 @@ class AlertStore:
         async with self.db.session() as s, s.begin():
             s.add(row)
             await s.flush()
+            await notify_changed(s, [row.id])
             return _alert(row)
 
     async def get(self, alert_id: int) -> Alert | None:
         async with self.db.session() as s:
             row = await s.get(AlertRow, alert_id)
             return _alert(row) if row else None
+
+    async def get_many(self, alert_ids: list[int]) -> list[Alert]:
+        """The alerts among ``alert_ids`` that still exist."""
+        if not alert_ids:
+            return []
+        async with self.db.session() as s:
+            rows = await s.scalars(select(AlertRow).where(AlertRow.id.in_(alert_ids)))
+            return [_alert(r) for r in rows]
+
+    async def armed_among(self, alert_ids: list[int]) -> list[Alert]:
+        """The alerts among ``alert_ids`` the database still holds armed, as stored now."""
+        if not alert_ids:
+            return []
+        async with self.db.session() as s:
+            rows = await s.scalars(
+                select(AlertRow).where(AlertRow.id.in_(alert_ids), AlertRow.armed.is_(True))
+            )
+            return [_alert(r) for r in rows]
 
     async def for_user(self, user_id: int) -> list[Alert]:
         async with self.db.session() as s:
@@ -224,12 +271,16 @@ class AlertStore:
             res = await s.execute(
                 delete(AlertRow).where(AlertRow.id == alert_id, AlertRow.user_id == user_id)
             )
-            return bool(getattr(res, "rowcount", 0))
+            done = bool(getattr(res, "rowcount", 0))
+            if done:
+                await notify_changed(s, [alert_id])
+            return done
 
     async def clear(self, user_id: int) -> list[int]:
         async with self.db.session() as s, s.begin():
             ids = list(await s.scalars(select(AlertRow.id).where(AlertRow.user_id == user_id)))
             await s.execute(delete(AlertRow).where(AlertRow.user_id == user_id))
+            await notify_changed(s, ids)
             return ids
 
     async def fired(self, alert_id: int, now_ms: int) -> bool:
@@ -263,6 +314,7 @@ class AlertStore:
     async def rearm(self, alert_id: int) -> None:
         async with self.db.session() as s, s.begin():
             await s.execute(update(AlertRow).where(AlertRow.id == alert_id).values(armed=True))
+            await notify_changed(s, [alert_id])
 
     async def mute(self, alert_id: int, user_id: int, until_ms: int) -> bool:
         async with self.db.session() as s, s.begin():
@@ -271,7 +323,10 @@ class AlertStore:
                 .where(AlertRow.id == alert_id, AlertRow.user_id == user_id)
                 .values(muted_until_ms=until_ms)
             )
-            return bool(getattr(res, "rowcount", 0))
+            done = bool(getattr(res, "rowcount", 0))
+            if done:
+                await notify_changed(s, [alert_id])
+            return done
 
     # ------------------------------------------------------------------ notification settings
 

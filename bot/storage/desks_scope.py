@@ -13,6 +13,7 @@ from sqlalchemy import select, union
 
 from bot.storage.db import Database
 from bot.storage.events import MessageButton
+from bot.storage.secrets import DeskSecret
 from bot.storage.strategy import StrategyApprovalRow, StrategySettingsRow
 from bot.storage.trading import EXECUTING, PENDING, SENDING, Confirmation, OrderJournalEntry
 
@@ -85,4 +86,12 @@ async def desks_with_due_confirmations(db: Database, now_ms: int) -> set[str]:
             .where(Confirmation.status == PENDING, Confirmation.expires_at_ms <= now_ms)
             .distinct()
         )
+        return {str(d) for d in rows}
+
+
+async def desks_with_own_keys(db: Database, venue: str) -> set[str]:
+    """Desks whose own credentials for ``venue`` are stored (their account, and its private
+    stream, exists on the exchange): what the worker processes watch and lease streams for."""
+    async with db.session() as s:
+        rows = await s.scalars(select(DeskSecret.desk_id).where(DeskSecret.venue == venue))
         return {str(d) for d in rows}

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.storage.conftest import pg_url, postgres
+from tests.storage.conftest import pg_server, pg_url, postgres
 
-__all__ = ["pg_url", "postgres"]
+__all__ = ["pg_server", "pg_url", "postgres"]

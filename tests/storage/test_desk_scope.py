@@ -20,10 +20,12 @@ from bot.storage.desks_scope import (
     desk_of_tap,
     desks_to_recover,
     desks_with_due_confirmations,
+    desks_with_own_keys,
     desks_with_strategy_on,
     desks_with_unfinished_work,
 )
 from bot.storage.events import ORDER, POSITION, Button, EventStore
+from bot.storage.secrets import DeskSecret
 from bot.storage.strategy import ActionRecord, JournalEntry, StrategyStore
 from bot.storage.trading import (
     CANCELLED,
@@ -385,3 +387,13 @@ async def test_a_tapped_button_names_the_desk_it_belongs_to(db: Database) -> Non
     assert await desk_of_tap(db, ALICE, 31, None) == B  # Close under B's /positions
     assert await desk_of_tap(db, ALICE, 32, "nothing") is None
     assert await desk_of_tap(db, BOB, 31, None) is None  # another chat's message 31
+
+
+async def test_one_question_names_the_desks_with_their_own_keys(db: Database) -> None:
+    async with db.session() as s, s.begin():
+        for desk, venue in [(A, "backpack"), (B, "hyperliquid"), ("dC", "paper")]:
+            s.add(
+                DeskSecret(desk_id=desk, venue=venue, sealed="v1.x", hint="ab", created_at_ms=NOW)
+            )
+    assert await desks_with_own_keys(db, "backpack") == {A}
+    assert await desks_with_own_keys(db, "hyperliquid") == {B}

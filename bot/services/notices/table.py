@@ -132,6 +132,14 @@ class TableOutbox:
         already there."""
         return await self._insert([note]) == 1
 
+    async def put_many(self, notes: Sequence[Note], *, chunk: int = 1000) -> int:
+        """:meth:`put` for many notes at once (a tick that crosses many alerts): durable when
+        it returns, one statement per ``chunk`` notes; how many rows were new."""
+        new = 0
+        for i in range(0, len(notes), chunk):
+            new += await self._insert(notes[i : i + chunk])
+        return new
+
     async def release_held(self) -> int:
         """Free held notes whose user is no longer in quiet hours (the hours were changed)."""
         if self.settings is None:
