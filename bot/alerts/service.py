@@ -251,14 +251,22 @@ class AlertService:
             for armed in crossed:
                 self.parked.park(armed, self.band)
             # one transaction for the whole batch: a burst costs one write, not hundreds
-            won = await self._disarm([a.id for a in crossed], price, now)
+            try:
+                won = await self._disarm([a.id for a in crossed], price, now)
+            except Exception:  # nothing stored: armed again, the next tick tries again
+                for armed in crossed:
+                    self.parked.remove(armed.id)
+                    self.index.add(armed)
+                raise
             for armed in crossed:
                 if armed.id in won:
                     firing = await self._announce(armed.id, price, now)
                     if firing is not None:
                         fired.append(firing)
-        for armed in self.parked.released(symbol, price):
-            await self.store.rearm(armed.id)
+        released = self.parked.released(symbol, price)
+        if released:  # one transaction for the batch, as for firing
+            await self.store.rearm_many([a.id for a in released])
+        for armed in released:
             alert = self.alerts.get(armed.id)
             if alert is None:
                 continue

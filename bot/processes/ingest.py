@@ -8,7 +8,8 @@ every 0.5 s). While it leads, a process
 
 * opens the public price and funding streams (the same callbacks as the single process's
   :func:`jobs.watchers.start_market_streams`),
-* evaluates every user's alerts on them, writing each fired alert's notice into the outbox table
+* evaluates every user's alerts on them (spread alerts on both venues' rates, read every
+  minute when a hedge venue is configured), writing each fired alert's notice into the outbox table
   (:meth:`TableOutbox.put_many`, durable, ``dedupe_key = alert:<id>:<n>`` where ``n`` is the alert's
   fire count after that crossing) *before* the alert is stored as fired — a leader killed in
   between leaves the alert armed, the next leader fires the same crossing again and its notice
@@ -28,7 +29,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -36,14 +37,19 @@ from sqlalchemy import text
 
 from bot.alerts.service import AlertService, Firing
 from bot.clock import Clock, SystemClock, now_ms
+from bot.desks.model import OPERATOR
 from bot.exchange.client import BackpackAPI
 from bot.faults import crash_point
+from bot.processes import compose
+from bot.processes.coord import Leader, ProcessRecord
 from bot.processes.follow import FULL_EVERY, AlertFollower
 from bot.processes.prices import PRICE_EVERY, PriceWriter
 from bot.render import alerts as render
 from bot.services.notices.outbox import Note
+from bot.services.notices.table import TableOutbox
 from bot.settings import Settings
 from bot.storage.db import Database
+from jobs.watchers import SPREAD_POLL_SECONDS
 
 log = logging.getLogger("bot.ingest")
 
@@ -51,6 +57,10 @@ log = logging.getLogger("bot.ingest")
 STREAM_WAIT = 10.0
 #: The crash point between an alert's notice written and the alert stored as fired (tests).
 NOTICED = "ingest-alert-noticed"
+
+
+#: The spread APR now of each of these Backpack perps (``ArbService.spreads``).
+Spreads = Callable[[Collection[str]], Awaitable[dict[str, Decimal]]]
 
 
 class DurableOutbox(Protocol):
@@ -97,8 +107,10 @@ class Ingest:
         clock: Clock,
         *,
         dsn: str,
+        spreads: Spreads | None = None,
         full_every: float = FULL_EVERY,
         price_every: float = PRICE_EVERY,
+        spread_every: float = SPREAD_POLL_SECONDS,
     ) -> None:
         self.db = db
         self.api = market_api
@@ -109,6 +121,9 @@ class Ingest:
         self.lock = asyncio.Lock()
         self.prices = PriceWriter(db, clock, every=price_every)
         self.follower = AlertFollower(dsn, alerts, self.lock, full_every=full_every)
+        #: The cross-venue spreads now (with a hedge venue): polled for spread alerts.
+        self.spreads = spreads
+        self.spread_every = spread_every
         self.tasks: list[asyncio.Task[None]] = []
         self.streaming = asyncio.Event()
 
@@ -116,7 +131,7 @@ class Ingest:
         """Settle what a dead leader left, load the alerts, hook and open the streams."""
         await settle_noticed(self.db, self.alerts, self.clock)
         self.alerts.on_fire = None
-        self.alerts.before_fired = self._notices
+        self.alerts.before_fired = self.write_notices
         await self.follower.start()
         log.info("%d alerts loaded", len(self.alerts.alerts))
         self.api.register_price_callback(self._on_price)
@@ -126,6 +141,8 @@ class Ingest:
             asyncio.create_task(self.prices.run(), name="ingest-prices"),
             asyncio.create_task(self.follower.run(), name="ingest-follow"),
         ]
+        if self.spreads is not None:
+            self.tasks.append(asyncio.create_task(self._poll_spreads(), name="ingest-spreads"))
         try:
             await asyncio.wait_for(self.api.start_ws_price_stream(), STREAM_WAIT)
             self.streaming.set()
@@ -165,7 +182,25 @@ class Ingest:
         async with self.lock:
             await self.alerts.check_all()
 
-    async def _notices(self, firings: list[Firing]) -> None:
+    async def check_spreads(self) -> None:
+        """Spread alerts: the hedge venue has no stream here, so both venues' rates are read."""
+        symbols = self.alerts.spread_symbols()
+        if self.spreads is None or not symbols:
+            return
+        found = await self.spreads(symbols)
+        async with self.lock:
+            for symbol, spread in found.items():
+                await self.alerts.on_spread(symbol, spread)
+
+    async def _poll_spreads(self) -> None:
+        while True:
+            try:
+                await self.check_spreads()
+            except Exception as exc:  # a venue that cannot be read now is read next time
+                log.warning("spread alerts not checked: %s", exc)
+            await asyncio.sleep(self.spread_every)
+
+    async def write_notices(self, firings: list[Firing]) -> None:
         """A crossing's notices into the outbox table, durably, before the alerts are stored as
         fired (``AlertService.before_fired``); muted alerts fire silently."""
         notes: list[Note] = []
@@ -193,10 +228,6 @@ async def run_ingest(settings: Settings, *, clock: Clock | None = None) -> int:
     Prints ``ingest standby <id>`` while it waits, ``ingest leading <id>`` once it holds the
     lock and ``ingest streaming <id>`` once its price stream is up.
     """
-    from bot.processes import compose
-    from bot.processes.coord import Leader, ProcessRecord
-    from bot.services.notices.table import TableOutbox
-
     the_clock = clock or SystemClock()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -219,7 +250,16 @@ async def run_ingest(settings: Settings, *, clock: Clock | None = None) -> int:
             if not await _first(leader.wait(), stop.wait()):
                 return 0
             say(f"ingest leading {record.id}")
-            ingest = Ingest(shared.db, shared.market_api, shared.alerts, outbox, the_clock, dsn=dsn)
+            arb = (await factory.get(OPERATOR)).arb if shared.hedges.first is not None else None
+            ingest = Ingest(
+                shared.db,
+                shared.market_api,
+                shared.alerts,
+                outbox,
+                the_clock,
+                dsn=dsn,
+                spreads=arb.spreads if arb is not None else None,
+            )
             stack.push_async_callback(ingest.stop)
             await ingest.start()
             if ingest.streaming.is_set():

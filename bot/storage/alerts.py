@@ -85,10 +85,17 @@ class WatchMark(Base):
 CHANNEL = "alerts_changed"
 
 
+#: Ids per notification: a payload stays well under PostgreSQL's 8,000 bytes.
+IDS_PER_NOTIFY = 500
+
+
 async def notify_changed(s: AsyncSession, ids: list[int]) -> None:
-    """One ``NOTIFY alerts_changed`` for a write of ``ids`` (PostgreSQL; delivered at commit)."""
-    if ids and s.get_bind().dialect.name == "postgresql":
-        payload = ",".join(str(i) for i in ids)
+    """``NOTIFY alerts_changed`` for a write of ``ids`` (PostgreSQL; delivered at commit): one
+    per write, one per :data:`IDS_PER_NOTIFY` ids for a batch."""
+    if not ids or s.get_bind().dialect.name != "postgresql":
+        return
+    for i in range(0, len(ids), IDS_PER_NOTIFY):
+        payload = ",".join(str(n) for n in ids[i : i + IDS_PER_NOTIFY])
         await s.execute(text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": payload})
 
 
@@ -263,8 +270,12 @@ class AlertStore:
             return int(n or 0)
 
     async def all(self) -> list[Alert]:
+        """Every user's alerts (the evaluator's index), read as plain rows: no ORM objects for
+        tens of thousands of alerts."""
+        columns = AlertRow.__table__.c
         async with self.db.session() as s:
-            return [_alert(r) for r in await s.scalars(select(AlertRow).order_by(AlertRow.id))]
+            rows = await s.execute(select(*columns).order_by(columns.id))
+            return [Alert(**r._mapping) for r in rows]
 
     async def delete(self, alert_id: int, user_id: int) -> bool:
         async with self.db.session() as s, s.begin():
@@ -315,6 +326,14 @@ class AlertStore:
         async with self.db.session() as s, s.begin():
             await s.execute(update(AlertRow).where(AlertRow.id == alert_id).values(armed=True))
             await notify_changed(s, [alert_id])
+
+    async def rearm_many(self, alert_ids: list[int]) -> None:
+        """:meth:`rearm` for a batch in one transaction."""
+        if not alert_ids:
+            return
+        async with self.db.session() as s, s.begin():
+            await s.execute(update(AlertRow).where(AlertRow.id.in_(alert_ids)).values(armed=True))
+            await notify_changed(s, alert_ids)
 
     async def mute(self, alert_id: int, user_id: int, until_ms: int) -> bool:
         async with self.db.session() as s, s.begin():

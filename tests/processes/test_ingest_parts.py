@@ -8,21 +8,27 @@ import asyncio
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from bot.alerts.service import AlertService
 from bot.clock import FakeClock, now_ms
 from bot.exchange.client import BackpackAPI
 from bot.processes.compose import asyncpg_dsn
-from bot.processes.follow import AlertFollower, parse_ids
-from bot.processes.ingest import alert_key, settle_noticed
+from bot.processes.follow import AlertFollower, fingerprint, parse_ids
+from bot.processes.ingest import Ingest, alert_key, settle_noticed
 from bot.processes.prices import PriceWriter
 from bot.services.notices.outbox import Note
 from bot.services.notices.table import TableOutbox
 from bot.storage.alerts import Alert, AlertStore
 from bot.storage.db import Database
+from bot.storage.models import load_all
 from bot.storage.prices import latest_prices, latest_quotes
 from jobs.outbox import TelegramMarkupCodec
 from tests.processes.ingest_procs import Pg, until
@@ -122,7 +128,7 @@ async def test_index_follows_other_processes_writes(
         )
         late = await add(other, "260")
         await until(lambda: _has(alerts, late.id), 10, "an alert added meanwhile is loaded")
-        await until(lambda: _full(follower, 2), 10, "everything re-read after the break")
+        await until(lambda: _checked(follower, 1), 10, "the table compared after the break")
         await pg.close()
     finally:
         task.cancel()
@@ -142,8 +148,8 @@ async def _muted(alerts: AlertService, alert_id: int) -> bool:
     return alerts.alerts[alert_id].muted_until_ms == 10**13
 
 
-async def _full(follower: AlertFollower, n: int) -> bool:
-    return follower.full >= n
+async def _checked(follower: AlertFollower, n: int) -> bool:
+    return follower.checks >= n
 
 
 def test_notification_payloads() -> None:
@@ -182,3 +188,117 @@ async def test_many_notices_at_once_are_durable_and_deduped(db: Database) -> Non
     assert await outbox.put_many([*notes[2000:], Note(USER, USER, "new", dedupe_key="x")]) == 1
     async with db.session() as s:
         assert (await s.execute(text("SELECT count(*) FROM outbox_messages"))).scalar() == 2501
+
+
+async def test_a_batch_rearm_is_followed(pg_url: str, db: Database, other: AlertStore) -> None:
+    """2,000 alerts re-armed in one transaction (more ids than one notification holds): each
+    is seen, without a full re-read."""
+    async with db.session() as s, s.begin():
+        rows = await s.execute(
+            text(
+                "INSERT INTO alerts (user_id, chat_id, symbol, kind, op, threshold, armed,"
+                " fired_count, created_at_ms) SELECT :u, :u, 'SOL_USDC', 'price', '>',"
+                " (200 + g)::text, false, 1, 0 FROM generate_series(1, 2000) g RETURNING id"
+            ),
+            {"u": USER},
+        )
+        ids = [int(i) for i in rows.scalars()]
+    api = BackpackAPI(None, None, "http://127.0.0.1:9", "ws://127.0.0.1:9/ws")
+    alerts = AlertService(AlertStore(db), api, FakeClock())
+    follower = AlertFollower(asyncpg_dsn(pg_url), alerts, asyncio.Lock(), full_every=3600)
+    await follower.start()
+    assert len(alerts.index) == 0 and len(alerts.parked) == 2000
+    task = asyncio.create_task(follower.run())
+    try:
+        await other.rearm_many(ids)
+        await until(lambda: _indexed(alerts, 2000), 5, "every re-armed alert indexed")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert len(alerts.parked) == 0 and follower.full == 1
+
+
+async def _indexed(alerts: AlertService, n: int) -> bool:
+    return len(alerts.index) == n
+
+
+def _price_diffs(connection: Connection) -> list[Any]:
+    def ours(obj: Any, name: str | None, kind: str, _reflected: bool, _other: Any) -> bool:
+        return (obj.table.name if kind in ("column", "index") else name) == "prices"
+
+    ctx = MigrationContext.configure(
+        connection, opts={"include_object": ours, "compare_type": True}
+    )
+    return list(compare_metadata(ctx, load_all().metadata))
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+async def test_the_prices_model_matches_the_migration(
+    backend: str, db: Database, tmp_path: Path
+) -> None:
+    target = db if backend == "postgresql" else Database(f"sqlite:///{tmp_path / 'bot.db'}")
+    try:
+        await target.start()
+        async with target.engine.connect() as conn:
+            assert await conn.run_sync(_price_diffs) == []
+    finally:
+        if target is not db:
+            await target.close()
+
+
+async def test_a_change_without_a_notice_is_found_by_the_periodic_comparison(
+    pg_url: str, db: Database, other: AlertStore
+) -> None:
+    """The safety net: every ``full_every`` the table's fingerprint is compared with the index;
+    everything is read again only when they differ."""
+    alert = await add(other, "250")
+    api = BackpackAPI(None, None, "http://127.0.0.1:9", "ws://127.0.0.1:9/ws")
+    alerts = AlertService(AlertStore(db), api, FakeClock())
+    follower = AlertFollower(asyncpg_dsn(pg_url), alerts, asyncio.Lock(), full_every=0.2)
+    await follower.start()
+    assert fingerprint(alerts.alerts.values()) == fingerprint([alert])
+    task = asyncio.create_task(follower.run())
+    try:
+        await until(lambda: _checked(follower, 2), 5, "two comparisons")
+        assert follower.full == 1  # nothing changed: nothing read again
+        async with db.session() as s, s.begin():  # a write that sends no notice
+            await s.execute(text("UPDATE alerts SET armed = false, fired_count = 1"))
+        await until(lambda: _parked(alerts, alert.id), 5, "the silent change is found")
+        assert follower.full == 2
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _parked(alerts: AlertService, alert_id: int) -> bool:
+    return alert_id not in alerts.index and alerts.alerts[alert_id].fired_count == 1
+
+
+async def test_a_notice_that_cannot_be_written_leaves_the_alert_armed(
+    pg_url: str, db: Database, other: AlertStore
+) -> None:
+    """The outbox table cannot be written at the crossing: nothing is stored as fired, the
+    alert stays in the index, and the next tick tells it once."""
+    alert = await add(other, "250")
+    clock = FakeClock()
+    api = BackpackAPI(None, None, "http://127.0.0.1:9", "ws://127.0.0.1:9/ws")
+    alerts = AlertService(AlertStore(db), api, clock)
+    outbox = TableOutbox(db, clock, TelegramMarkupCodec())
+    ingest = Ingest(db, api, alerts, outbox, clock, dsn=asyncpg_dsn(pg_url))
+    alerts.before_fired = ingest.write_notices
+    await alerts.reload()
+    pg = await Pg.connect(pg_url)
+    try:
+        await pg.execute("ALTER TABLE outbox_messages RENAME TO outbox_away")
+        with pytest.raises(DBAPIError):
+            await alerts.on_price("SOL_USDC", Decimal("300"))
+        assert alert.id in alerts.index and len(alerts.parked) == 0
+        stored = await other.get(alert.id)
+        assert stored is not None and (stored.armed, stored.fired_count) == (True, 0)
+        await pg.execute("ALTER TABLE outbox_away RENAME TO outbox_messages")
+        fired = await alerts.on_price("SOL_USDC", Decimal("301"))
+        assert [f.alert.id for f in fired] == [alert.id]
+        keys = await pg.rows("SELECT dedupe_key FROM outbox_messages")
+        assert [r["dedupe_key"] for r in keys] == [alert_key(alert.id, 1)]
+    finally:
+        await pg.close()
