@@ -59,8 +59,16 @@ def payload_error(type_name: str, detail: str) -> SimError:
 
 def iso(ts: float, *, ms: bool = True) -> str:
     """Naive UTC ISO time as the history endpoints print it."""
+    last = _ISO_LAST
+    if last[0] == ts and last[1] == ms:  # fills and settlements of one order share a time
+        return last[2]
     text = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
-    return text[:-3] if ms else text[:-7]
+    text = text[:-3] if ms else text[:-7]
+    _ISO_LAST[:] = (ts, ms, text)
+    return text
+
+
+_ISO_LAST: list[Any] = [None, None, ""]
 
 
 def dec(value: Any, name: str) -> Decimal:
