@@ -94,20 +94,19 @@ class GroupCommit:
 
     def _begin(self) -> _Round:
         """Take the waiters, prepare the round and hand its disk work to the writer thread."""
-        waiters, self._waiters = self._waiters, []
+        batch = _Round(Commit(), self._waiters)
+        self._waiters = []
         try:
-            commit = self._prepare()
-        except Exception as exc:
-            batch = _Round(Commit(), waiters)
+            batch.commit = self._prepare()
+            if batch.commit.write is not None:
+                if self._pool is None:
+                    self._pool = concurrent.futures.ThreadPoolExecutor(1, "sim-store")
+                batch.future = self._pool.submit(batch.commit.write)
+                self._inflight = batch
+        except Exception as exc:  # nothing was written: every waiter hears why
+            batch.commit = Commit()
             batch.future = concurrent.futures.Future()
             batch.future.set_exception(exc)
-            return batch
-        batch = _Round(commit, waiters)
-        if commit.write is not None:
-            if self._pool is None:
-                self._pool = concurrent.futures.ThreadPoolExecutor(1, "sim-store")
-            batch.future = self._pool.submit(commit.write)
-            self._inflight = batch
         return batch
 
     def _finish(self, batch: _Round) -> None:
@@ -118,17 +117,21 @@ class GroupCommit:
         if self._inflight is batch:
             self._inflight = None
         error = batch.future.exception() if batch.future is not None else None
-        if error is None and batch.commit.then is not None:
-            batch.commit.then()
-        elif error is not None:
-            log.error("simulator state not saved: %s", error)
-        for w in batch.waiters:
-            if w.done():
-                continue
-            if error is None:
-                w.set_result(None)
-            else:
-                w.set_exception(error)
+        try:
+            if error is None and batch.commit.then is not None:
+                batch.commit.then()
+            elif error is not None:
+                log.error("simulator state not saved: %s", error)
+        except Exception:
+            log.exception("simulator: releasing saved changes failed")
+        finally:
+            for w in batch.waiters:
+                if w.done():
+                    continue
+                if error is None:
+                    w.set_result(None)
+                else:
+                    w.set_exception(error)
 
     def flush(self) -> None:
         """Save now, on the caller's thread of control, and release every waiter.
