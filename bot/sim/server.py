@@ -171,7 +171,9 @@ class SimServer:
             store = StateStore(state_path, markets=random_walk)  # the walk's market continues
             store.load(engine)
         self.store = store
-        self._held: list[tuple[str, str, bytes]] = []  # private frames waiting for a save
+        #: Private frames waiting for a save: ``(stream, account, frame, client)``; a frame
+        #: with a client (a subscription's position snapshot) goes to that client only.
+        self._held: list[tuple[str, str, bytes, WsClient | None]] = []
         self.commit = GroupCommit(self._prepare_commit)
         self.faults: list[Fault] = []
         self.clients: set[WsClient] = set()
@@ -558,8 +560,6 @@ class SimServer:
                 await self._ws_error(client, 4009, err.message)
                 return
             self.engine.account(client.account)
-            if self.store is not None:
-                await self.commit.wait()  # the position snapshot below describes saved state
         for stream in params:
             # depth.200ms.X is served as the realtime stream: same payloads, same ids.
             key = _normalise_stream(stream)
@@ -567,7 +567,12 @@ class SimServer:
             if key.startswith("account.positionUpdate") and client.account is not None:
                 sym = key.split(".", 2)[2] if key.count(".") >= 2 else None
                 for data in self.engine.position_snapshot(client.account, sym):
-                    client.push(ws_frame({"stream": stream, "data": data}))
+                    frame = ws_frame({"stream": stream, "data": data})
+                    if self.store is None:
+                        client.push(frame)
+                    else:  # it describes the state now: sent once that is on disk
+                        self._held.append((stream, client.account, frame, client))
+                        self._schedule_flush()
 
     def _on_event(self, stream: str, account: str | None, data: dict[str, Any]) -> None:
         """Fan one engine event out: encoded once, the same bytes queued for every subscriber.
@@ -586,7 +591,7 @@ class SimServer:
                     client.push(frame)
         elif self.store is not None:
             # A private frame announces a change: it waits until that change is on disk.
-            self._held.append((stream, account, frame))
+            self._held.append((stream, account, frame, None))
             self._schedule_flush()
         else:
             self._deliver(subs, account, frame)
@@ -621,8 +626,12 @@ class SimServer:
         held, self._held = self._held, []
         return Commit(write, (lambda: self._release(held)) if held else None)
 
-    def _release(self, held: list[tuple[str, str, bytes]]) -> None:
-        for stream, account, frame in held:
+    def _release(self, held: list[tuple[str, str, bytes, WsClient | None]]) -> None:
+        for stream, account, frame, client in held:
+            if client is not None:
+                if not client.ws.closed:
+                    client.push(frame)
+                continue
             subs = self.subscribers.get(stream)
             if subs:
                 self._deliver(subs, account, frame)
