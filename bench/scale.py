@@ -50,6 +50,7 @@ def parse(argv: Sequence[str] | None = None) -> tuple[list[int], argparse.Namesp
     p.add_argument("--concurrency", type=int, default=16, help="conversations at a time")
     p.add_argument("--webs", type=int, default=2, help="web processes (2 or 3)")
     p.add_argument("--no-faults", action="store_true", help="play without killing anything")
+    p.add_argument("--no-throughput", action="store_true", help="skip the 1-web/2-web measure")
     p.add_argument(
         "--single", action="store_true", help="the single process `python -m bot` (webhook)"
     )
@@ -75,7 +76,7 @@ async def run_one(n: int, args: argparse.Namespace) -> Figures:
         hooks = Webhooks(list(stack.webhooks), stack.secret, stack.http)
         player = Player(stack.api, hooks)
         faults = Faults(stack, hooks, player, figures, enabled=not args.no_faults)
-        if stack.set_mode:
+        if stack.set_mode and not args.no_throughput:
             await faults.throughput(figures)
         stack.procs.check()
         traders = set(stack.seeded.owners)  # a trade per desk, by its owner
@@ -115,6 +116,8 @@ async def main_async(argv: Sequence[str] | None = None) -> int:
     for n in counts:
         try:
             results.append(await run_one(n, args))
+            if len(counts) > 1:  # a long table: each column as soon as it is measured
+                print(table(results[-1:]), flush=True)
         except ProcessDied as exc:
             print(f"scale run with {n} users failed: {exc}", file=sys.stderr, flush=True)
             return 1

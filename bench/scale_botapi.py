@@ -172,10 +172,12 @@ class BotApiRecorder:
         """Every message put in a chat (sends, not edits or answers)."""
         return [c for c in self.calls if c.method in SENDS]
 
-    def limits(self, since: float = 0.0) -> Limits:
+    def limits(
+        self, since: float = 0.0, unsolicited: Callable[[Call], bool] | None = None
+    ) -> Limits:
         """Telegram's limits as the bot met them: messages in the busiest 1-s window (all
-        chats), the shortest gap between two messages to one private chat, the most messages
-        to one group within 60 s."""
+        chats), the shortest gap before an ``unsolicited`` message (one the user did not just
+        ask for; default: any) to a private chat, the most messages to one group within 60 s."""
         sent = [c for c in self.messages() if c.at >= since]
         times = [c.at for c in sent]
         busiest = max(
@@ -191,6 +193,8 @@ class BotApiRecorder:
         for chat_id, calls in chats.items():
             if chat_id > 0:
                 for a, b in itertools.pairwise(calls):
+                    if unsolicited is not None and not unsolicited(b):
+                        continue
                     if gap is None or b.at - a.at < gap:
                         gap, closest = b.at - a.at, (a, b)
             else:

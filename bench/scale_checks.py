@@ -18,8 +18,9 @@ from bench.scale_walk import Step, crossing
 MAX_PER_SECOND = 30
 MIN_PRIVATE_GAP = 1.0
 MAX_GROUP_PER_MINUTE = 20
-#: How long after the play the checks wait for late messages (alerts behind the rate limit).
-DRAIN_TIMEOUT = 180.0
+#: How long after the play the checks wait for late messages (alerts behind the rate limit):
+#: this, plus twice what the due alerts take at Telegram's 30 messages/s.
+DRAIN_TIMEOUT = 120.0
 _ALERT = re.compile(r"rose above ([0-9][0-9,\u202f\u2009 .]*)")
 #: Words of an answer that tells the user their order filled.
 FILLED = ("Filled", "filled")
@@ -48,6 +49,7 @@ class Figures:
     alert_ms: tuple[float, float] = (float("nan"), float("nan"))
     rss: dict[str, float] = field(default_factory=dict)  # process name → peak MB
     ups: dict[int, float] = field(default_factory=dict)  # web processes → updates/s
+    tap_answers: Counter[str] = field(default_factory=Counter)
     takeovers: list[tuple[str, str]] = field(default_factory=list)  # fault → outcome
     problems: list[str] = field(default_factory=list)
 
@@ -67,7 +69,8 @@ def _threshold(text: str) -> Decimal | None:
 async def _drain(stack: Stack, figures: Figures, due: dict[tuple[int, Decimal], Step]) -> None:
     """Wait (polling the record, with a deadline) until every due alert was told."""
     assert stack.api is not None and stack.procs is not None
-    deadline = time.monotonic() + DRAIN_TIMEOUT
+    limit = DRAIN_TIMEOUT + 2 * len(due) / MAX_PER_SECOND
+    deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         told = {
             (c.chat_id, _threshold(c.text))
@@ -78,7 +81,7 @@ async def _drain(stack: Stack, figures: Figures, due: dict[tuple[int, Decimal], 
             return
         stack.procs.check()
         await _pause()
-    figures.problems.append(f"alerts still untold {DRAIN_TIMEOUT:.0f} s after the walk")
+    figures.problems.append(f"alerts still untold {limit:.0f} s after the walk")
 
 
 async def _pause() -> None:
@@ -115,6 +118,10 @@ async def check_run(stack: Stack, player: Player, figures: Figures, since: float
         elif len(figures.problems) < 20:
             figures.problems.append(f"user {user}: {kind} update answered {n} times")
     figures.taps = sum(1 for s in sent if s.kind == "tap")
+    for s in sent:
+        if s.kind == "tap":
+            answer = api.answers.get(s.query_id or "", [])
+            figures.tap_answers[answer[0].text[:40] if answer else "(none)"] += 1
     figures.update_ms = percentiles([s.replied - s.at for s in sent if s.replied is not None])
 
     # every alert crossing told once
@@ -140,10 +147,22 @@ async def check_run(stack: Stack, player: Player, figures: Figures, since: float
             f"alerts: {figures.alerts_lost} lost, {figures.alerts_doubled} doubled, "
             f"{extra} told that never crossed"
         )
+    doubled = next((k for k in due if counts[k] > 1), None)
+    if doubled is not None:
+        t0 = figures.walk[0].at if figures.walk else 0.0
+        told = [
+            f"{c.method} +{c.at - t0:.1f} s: {c.text[:240]!r}"
+            for c in api.by_chat.get(doubled[0], [])
+            if ALERT_MARK in c.text
+        ]
+        figures.problems.append(
+            f"e.g. chat {doubled[0]}, alert > {doubled[1]}: counted {counts[doubled]}; "
+            + "; ".join(told)
+        )
     figures.alert_ms = percentiles(late)
 
     # Telegram's limits, measured where Telegram would
-    figures.limits = lim = api.limits(since)
+    figures.limits = lim = api.limits(since, lambda c: c.text.startswith(ALERT_MARK))
     if lim.max_per_second > MAX_PER_SECOND:
         figures.problems.append(f"{lim.max_per_second} messages in one second (> {MAX_PER_SECOND})")
     if lim.min_private_gap is not None and lim.min_private_gap < MIN_PRIVATE_GAP * 0.95:

@@ -144,6 +144,7 @@ class Stack:
             "SIGNUP": "invite",
             "MAX_DESKS": str(o.desks + 10),
             "DESK_ORDERS_PER_MINUTE": "1000",
+            "STRATEGY_INTERVAL_SECONDS": "5",  # cycles often enough to kill a worker in one
             "LOG_LEVEL": "WARNING",
         }
         if self.set_mode:

@@ -22,6 +22,7 @@ from bot.keyring.desk_keys import DeskKeys, hint_of
 from bot.keyring.source import KeySource
 from bot.storage.alerts import AlertStore
 from bot.storage.db import Database
+from bot.storage.strategy import StrategyStore
 
 #: Telegram user ids of the bench's users (the operator is :data:`OPERATOR_USER`).
 FIRST_USER = 5_000_000
@@ -107,6 +108,11 @@ async def seed(
                 await keys.put(m.desk.id, "backpack", fields, hint_of(api_key))
                 out.desk_of[owner] = m.desk.id
                 out.api_key_of[m.desk.id] = api_key
+                # the strategy runs its cycle on every desk (the workers' per-desk jobs), paused
+                # and with nobody to ask: it reads and decides, opens nothing, sends nothing
+                await StrategyStore(db, desk=m.desk.id).save_settings(
+                    now_ms=now_ms(clock), mode="approve", paused=True
+                )
 
             return job
 

@@ -20,7 +20,7 @@ def _rss(f: Figures) -> str:
 
 def _ups(f: Figures) -> str:
     if not f.ups:
-        return "n/a (single process)"
+        return "not measured" if f.set_mode else "n/a (single process)"
     one, two = f.ups.get(1), f.ups.get(2)
     text = " · ".join(f"{n} web: {v:.1f}" for n, v in sorted(f.ups.items()))
     if one and two:
@@ -34,7 +34,11 @@ def _limits(f: Figures) -> str:
         return "-"
     gap = "-" if lim.min_private_gap is None else f"{lim.min_private_gap:.2f} s"
     group = f"group {lim.max_group_per_minute}/min (≤ {MAX_GROUP_PER_MINUTE})"
-    return f"{lim.max_per_second}/s (≤ {MAX_PER_SECOND}) · gap {gap} · {group}"
+    return f"{lim.max_per_second}/s (≤ {MAX_PER_SECOND}) · gap before a notice {gap} · {group}"
+
+
+def _taps(f: Figures) -> str:
+    return "; ".join(f"{text!r} ×{n}" for text, n in f.tap_answers.most_common(3)) or "-"
 
 
 ROWS: list[tuple[str, Callable[[Figures], str]]] = [
@@ -46,6 +50,7 @@ ROWS: list[tuple[str, Callable[[Figures], str]]] = [
         "orders: exchange / journal / told",
         lambda f: f"{f.orders_exchange} / {f.orders_journal} / {f.orders_told} ({f.taps} ✅)",
     ),
+    ("✅ answered", _taps),
     (
         "alerts told once / due (lost, doubled)",
         lambda f: f"{f.alerts_once} / {f.alerts_due} ({f.alerts_lost}, {f.alerts_doubled})",
