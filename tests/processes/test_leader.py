@@ -7,11 +7,7 @@ import asyncio
 import time
 import uuid
 
-<<<<<<< HEAD
 import asyncpg
-=======
-import asyncpg  # type: ignore[import-untyped]
->>>>>>> scale
 import pytest
 
 from bot.processes.coord import Leader, asyncpg_dsn
