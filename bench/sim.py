@@ -10,7 +10,8 @@ baseline measured in the same run on the same stack (aiohttp), as a ratio:
   without a state file, with durable state (``--state``: every answer waits for its journal
   record's fsync, shared by the requests waiting together), and durable again after
   ``ACCOUNTS`` other accounts each opened a position and the simulator restarted on that
-  state (per-order work must not grow with them).
+  state (per-order work must not grow with them). The server's CPU time per request is
+  printed too (a durable order's fsync runs on a writer thread while the loop serves).
 * WS: one subscriber to every public stream of every market while the simulator's random walk
   runs flat out (``--tick-interval 0``); the baseline is an aiohttp handler pushing one prebuilt
   frame in a loop. Each server's CPU time per message is printed as well: on a shared machine
@@ -103,9 +104,10 @@ def _signed(key: SigningKey, body: dict[str, Any]) -> tuple[bytes, dict[str, str
 
 
 async def _hammer(
-    send: Callable[[aiohttp.ClientSession, int], Awaitable[None]], seconds: float
-) -> float:
-    """Requests per second with ``CONCURRENCY`` workers on one keep-alive connection pool."""
+    send: Callable[[aiohttp.ClientSession, int], Awaitable[None]], seconds: float, pid: int
+) -> tuple[float, float]:
+    """Requests per second with ``CONCURRENCY`` workers on one keep-alive connection pool, and
+    the server's CPU µs per request (process ``pid``)."""
     connector = aiohttp.TCPConnector(limit=CONCURRENCY, force_close=False)
     async with aiohttp.ClientSession(connector=connector) as http:
         for i in range(CONCURRENCY):  # warm up the pool
@@ -121,12 +123,14 @@ async def _hammer(
                 i += CONCURRENCY
                 done += 1
 
+        cpu = _cpu_seconds(pid)
         start = time.perf_counter()
         await asyncio.gather(*(worker(n) for n in range(CONCURRENCY)))
-        return done / (time.perf_counter() - start)
+        rate = done / (time.perf_counter() - start)
+        return rate, (_cpu_seconds(pid) - cpu) / done * 1e6
 
 
-async def rest_orders(rest_url: str) -> float:
+async def rest_orders(rest_url: str, pid: int) -> tuple[float, float]:
     """Signed market-order round trips per second against the simulator."""
     key = SigningKey.generate()
     orders = [
@@ -145,7 +149,7 @@ async def rest_orders(rest_url: str) -> float:
             if r.status != 200:
                 raise RuntimeError(f"order failed: {r.status} {await r.text()}")
 
-    return await _hammer(send, REST_SECONDS)
+    return await _hammer(send, REST_SECONDS, pid)
 
 
 async def open_accounts(rest_url: str, n: int) -> None:
@@ -176,14 +180,14 @@ async def open_accounts(rest_url: str, n: int) -> None:
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
 
 
-async def rest_baseline(rest_url: str) -> float:
+async def rest_baseline(rest_url: str, pid: int) -> tuple[float, float]:
     """Hello-world GETs per second on the same stack."""
 
     async def send(http: aiohttp.ClientSession, i: int) -> None:
         async with http.get(rest_url + "/") as r:
             await r.read()
 
-    return await _hammer(send, REST_SECONDS)
+    return await _hammer(send, REST_SECONDS, pid)
 
 
 async def ws_rate(ws_url: str, subscribe: list[str], pid: int) -> tuple[float, float]:
@@ -279,21 +283,22 @@ async def measure() -> dict[str, float]:
     """Run all four measurements; returns rates per second."""
     out: dict[str, float] = {}
     async with _served("-m", "bench.sim", "--serve-baseline") as (rest, ws, pid):
-        out["rest_baseline"] = await rest_baseline(rest)
+        out["rest_baseline"], out["rest_baseline_cpu"] = await rest_baseline(rest, pid)
         out["ws_baseline"], out["ws_baseline_cpu"] = await ws_rate(ws, [], pid)
     sim_args = ("-m", "bot.sim", "--host", "127.0.0.1", "--port", "0", "--seed", "1")
-    async with _process(*sim_args) as (rest, ws):
-        out["rest_orders"] = await rest_orders(rest)
+    async with _served(*sim_args) as (rest, ws, pid):
+        out["rest_orders"], out["rest_orders_cpu"] = await rest_orders(rest, pid)
     with tempfile.TemporaryDirectory() as tmp:
-        async with _process(*sim_args, "--state", f"{tmp}/few.json") as (rest, ws):
-            out["rest_durable"] = await rest_orders(rest)
+        async with _served(*sim_args, "--state", f"{tmp}/few.json") as (rest, ws, pid):
+            out["rest_durable"], out["rest_durable_cpu"] = await rest_orders(rest, pid)
         async with _process(*sim_args, "--state", f"{tmp}/many.json") as (rest, ws):
             await open_accounts(rest, ACCOUNTS)
         # Restarted on that state, so both durable figures start right after a fold of the
         # journal into the snapshot (as the first one does at start-up) and compare per-order
         # work, not where the next fold happens to fall in a short window.
-        async with _process(*sim_args, "--state", f"{tmp}/many.json") as (rest, ws):
-            out["rest_durable_many"] = await rest_orders(rest)
+        async with _served(*sim_args, "--state", f"{tmp}/many.json") as (rest, ws, pid):
+            many = await rest_orders(rest, pid)
+            out["rest_durable_many"], out["rest_durable_many_cpu"] = many
     async with _served(*sim_args, "--tick-interval", "0") as (rest, ws, pid):
         out["ws_sim"], out["ws_sim_cpu"] = await ws_rate(ws, await _public_streams(rest), pid)
     return out
@@ -324,6 +329,12 @@ async def main() -> None:
         f"aiohttp push loop of one prebuilt depth frame; {ACCOUNTS:,} accounts with a position "
         f"each vs the few-accounts durable rate: {many / durable:.2f}x; server CPU per WS "
         f"message: simulator {r['ws_sim_cpu']:.1f} us, push loop {r['ws_baseline_cpu']:.1f} us"
+    )
+    print(
+        "server CPU per request (steadier than rates on a shared machine): hello-world "
+        f"{r['rest_baseline_cpu']:.0f} us; signed order {r['rest_orders_cpu']:.0f} us, "
+        f"durable {r['rest_durable_cpu']:.0f} us, durable with {ACCOUNTS:,} accounts "
+        f"{r['rest_durable_many_cpu']:.0f} us"
     )
 
 

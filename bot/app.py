@@ -272,7 +272,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> App:
     install_token_redaction(token)
     the_clock = clock or SystemClock()
     stack = contextlib.AsyncExitStack()
-    tail = LogTail(_secrets(settings))
+    tail = LogTail(secret_values(settings))
 
     async def post_init(app: App) -> None:
         try:
@@ -439,7 +439,7 @@ async def stop_polling(app: App) -> None:
         await app.post_shutdown(app)
 
 
-def _secrets(s: Settings) -> list[str]:
+def secret_values(s: Settings) -> list[str]:
     """Every secret setting's value, for /logs to blank out."""
     values = [s.telegram_bot_token, s.hedge_credentials]
     values += [v for v in (s.backpack_api_secret, s.webhook_secret, s.local_chat_password) if v]

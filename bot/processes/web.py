@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.app import App, feed_update, new_application, present
+from bot.app import App, feed_update, new_application, present, secret_values
 from bot.clock import Clock, SystemClock
 from bot.desks.connect import Connector, VenueUrls
 from bot.desks.doors import DeskDoors
@@ -70,7 +70,7 @@ class WebProcess:
         self.settings = settings.model_copy(update={"webapp_host": host, "webapp_port": port})
         self.clock = clock
         self.stack = contextlib.AsyncExitStack()
-        self.tail = LogTail([])
+        self.tail = LogTail(secret_values(settings))
         self.server: DashboardServer | None = None
         self.app = new_application(
             self.settings, post_init=self._post_init, post_shutdown=self._post_shutdown

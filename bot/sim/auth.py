@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -67,9 +67,12 @@ def pairs_string(pairs: Iterable[tuple[str, Any]], *, encoded: bool = False) -> 
 
 def candidate_strings(
     instruction: str, params: dict[str, Any] | list[dict[str, Any]], ts: str, window: str
-) -> list[str]:
-    """Every signing string we accept for these parameters (decoded first, then encoded)."""
-    out: list[str] = []
+) -> Iterator[str]:
+    """Every signing string we accept for these parameters (decoded first, then encoded).
+
+    Lazily: the encoded rendering (ccxt's) is built only when the decoded one did not verify.
+    """
+    seen = ""
     for encoded in (False, True):
         if isinstance(params, list):
             body = "&".join(
@@ -81,9 +84,9 @@ def candidate_strings(
             s = pairs_string(params.items(), encoded=encoded)
             body = f"instruction={instruction}" + (f"&{s}" if s else "")
         text = f"{body}&timestamp={ts}&window={window}"
-        if text not in out:
-            out.append(text)
-    return out
+        if text != seen:
+            seen = text
+            yield text
 
 
 class Verifier:

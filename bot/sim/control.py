@@ -108,7 +108,8 @@ class ControlApi:
             try:
                 body = await _body(request) if request.can_read_body else {}
                 result = run(body)
-                self.server.flush()
+                if self.server.store is not None:
+                    await self.server.commit.wait()
                 return self._respond(result, 200)
             except SimError as err:
                 if err.plain:

@@ -112,6 +112,9 @@ class Matching:
             max_qty = min(max_qty, cap) if max_qty is not None else cap
         quote_left = order.quote_quantity
         filled_any = False
+        #: Synthetic levels taken (price -> what is left): published as changes when no
+        #: user order was touched, instead of diffing both books.
+        synthetic: dict[Decimal, Decimal] | None = {}
         while True:
             left = (max_qty - order.executed) if max_qty is not None else None
             if left is not None and left <= 0:
@@ -138,7 +141,10 @@ class Matching:
                 book[price] -= take
                 if book[price] <= 0:
                     del book[price]
+                if synthetic is not None:
+                    synthetic[price] = book.get(price, ZERO)
             else:
+                synthetic = None
                 other = self.ex.accounts[maker.account]
                 self._fill(other, m, maker, price, take, maker_is_me=True)
             self.ex.moves.public_trade(
@@ -149,7 +155,11 @@ class Matching:
                 buyer=order.id if buy else (maker.id if maker else ""),
                 seller=order.id if not buy else (maker.id if maker else ""),
             )
-        if filled_any:
+        if filled_any and synthetic is not None and not m.resting:
+            levels = list(synthetic.items())
+            changes = (levels, []) if buy else ([], levels)
+            self.ex.streams.publish_changes(m, changes, every_ticker=True)
+        elif filled_any:
             self.ex.streams.publish_book(m)
         if order.quantity is None and order.order_type == "Market":
             order.quantity = order.executed

@@ -59,8 +59,23 @@ def payload_error(type_name: str, detail: str) -> SimError:
 
 def iso(ts: float, *, ms: bool = True) -> str:
     """Naive UTC ISO time as the history endpoints print it."""
-    text = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
-    return text[:-3] if ms else text[:-7]
+    if not ms:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-7]
+    # An order writes several rows (fill, fees, pnl, position) within the same millisecond:
+    # the text is made once per millisecond. Not within 1 µs of the next one, where rounding
+    # to the microsecond (as datetime does) could carry into it (float error here ≤ 0.25 µs).
+    scaled = ts * 1000
+    key = int(scaled)
+    same_ms = scaled - key < 0.999
+    if same_ms and _ISO_MS[0] == key:
+        return str(_ISO_MS[1])
+    text = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+    if same_ms:
+        _ISO_MS[:] = (key, text)
+    return text
+
+
+_ISO_MS: list[int | str] = [-1, ""]
 
 
 def dec(value: Any, name: str) -> Decimal:

@@ -26,7 +26,7 @@ from bot.sim.control import ControlApi, Fault
 from bot.sim.engine import Engine
 from bot.sim.markets import contract_address
 from bot.sim.model import SimError, bad_request, parse_error
-from bot.sim.store import GroupCommit, StateStore
+from bot.sim.store import Commit, GroupCommit, StateStore
 
 log = logging.getLogger("bot.sim")
 
@@ -171,8 +171,10 @@ class SimServer:
             store = StateStore(state_path, markets=random_walk)  # the walk's market continues
             store.load(engine)
         self.store = store
-        self._held: list[tuple[str, str, bytes]] = []  # private frames waiting for a save
-        self.commit = GroupCommit(self._save)
+        #: Private frames waiting for a save: ``(stream, account, frame, client)``; a frame
+        #: with a client (a subscription's position snapshot) goes to that client only.
+        self._held: list[tuple[str, str, bytes, WsClient | None]] = []
+        self.commit = GroupCommit(self._prepare_commit)
         self.faults: list[Fault] = []
         self.clients: set[WsClient] = set()
         self.stopping = False
@@ -558,7 +560,6 @@ class SimServer:
                 await self._ws_error(client, 4009, err.message)
                 return
             self.engine.account(client.account)
-            self.flush()  # the position snapshot below describes saved state only
         for stream in params:
             # depth.200ms.X is served as the realtime stream: same payloads, same ids.
             key = _normalise_stream(stream)
@@ -566,7 +567,12 @@ class SimServer:
             if key.startswith("account.positionUpdate") and client.account is not None:
                 sym = key.split(".", 2)[2] if key.count(".") >= 2 else None
                 for data in self.engine.position_snapshot(client.account, sym):
-                    client.push(ws_frame({"stream": stream, "data": data}))
+                    frame = ws_frame({"stream": stream, "data": data})
+                    if self.store is None:
+                        client.push(frame)
+                    else:  # it describes the state now: sent once that is on disk
+                        self._held.append((stream, client.account, frame, client))
+                        self._schedule_flush()
 
     def _on_event(self, stream: str, account: str | None, data: dict[str, Any]) -> None:
         """Fan one engine event out: encoded once, the same bytes queued for every subscriber.
@@ -585,7 +591,7 @@ class SimServer:
                     client.push(frame)
         elif self.store is not None:
             # A private frame announces a change: it waits until that change is on disk.
-            self._held.append((stream, account, frame))
+            self._held.append((stream, account, frame, None))
             self._schedule_flush()
         else:
             self._deliver(subs, account, frame)
@@ -604,20 +610,28 @@ class SimServer:
             self.commit.schedule()  # no loop yet: the first request or ``stop`` saves
 
     def flush(self) -> None:
-        """Persist every engine change now; release the answers and private frames waiting."""
+        """Persist every engine change now (blocking); release the answers and private frames
+        waiting. Requests and background steps go through :attr:`commit` instead."""
         self.commit.flush()
 
-    def _save(self) -> None:
-        """Persist every engine change, then release the private frames that announce them.
+    def _prepare_commit(self) -> Commit:
+        """One group-commit round: what changed, and the private frames that announce it.
 
-        Requests wait for this (:class:`GroupCommit`) and background steps call it before
-        the event loop can send anything, so no answer ever gets ahead of the disk.
+        Requests wait for the round (:class:`GroupCommit`) and private frames are held until
+        its write is durable, so no answer ever gets ahead of the disk.
         """
         if self.store is None:
-            return
-        self.store.save(self.engine)
+            return Commit()
+        write = self.store.prepare(self.engine)
         held, self._held = self._held, []
-        for stream, account, frame in held:
+        return Commit(write, (lambda: self._release(held)) if held else None)
+
+    def _release(self, held: list[tuple[str, str, bytes, WsClient | None]]) -> None:
+        for stream, account, frame, client in held:
+            if client is not None:
+                if not client.ws.closed:
+                    client.push(frame)
+                continue
             subs = self.subscribers.get(stream)
             if subs:
                 self._deliver(subs, account, frame)
@@ -653,7 +667,7 @@ class SimServer:
             await asyncio.sleep(period)
             try:
                 fn()
-                self.flush()
+                self._schedule_flush()
             except Exception:
                 log.exception("simulator background step failed")
 
@@ -665,7 +679,7 @@ class SimServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         self._tasks.clear()
-        self.flush()
+        await self.commit.close()
         await self.drop_ws()
         if self.store is not None:
             self.store.close()

@@ -6,10 +6,12 @@ the whole engine on every order costs time that grows with the account's history
 change is one JSON line appended to ``<state>.wal`` and ``fdatasync``-ed; the journal is folded
 into the snapshot (``<state>``, replaced atomically) when it grows past a few snapshots' size.
 
-Requests share fsyncs (group commit, :class:`GroupCommit`): each request makes its change, then
-waits; one save — one append and one ``fdatasync`` — covers every request waiting at that moment
-and then releases all their answers together. Under load the cost of a sync is spread over the
-whole batch; an answer still never leaves before its change is durable.
+Requests share fsyncs (group commit, :class:`~bot.sim.commit.GroupCommit`): each request makes
+its change, then waits; one save — one append and one ``fdatasync``, run by a writer thread
+while the event loop serves the next requests — covers every request waiting at that moment and
+then releases all their answers together. Under load the cost of a sync is spread over the
+whole batch and never paid on the event loop; an answer still never leaves before its change
+is durable. Records are encoded with orjson (compact JSON that ``json`` reads back).
 
 Journal records are idempotent (absolute values, rows placed at absolute offsets) and carry
 the snapshot's generation, so a crash between writing a new snapshot and emptying the journal
@@ -24,7 +26,6 @@ are lost to a ``kill -9``, never a jump back to the seed's prices.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import glob
 import json
@@ -35,7 +36,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
+from bot.sim.commit import Commit, GroupCommit, Work
 from bot.sim.engine import Engine
+
+__all__ = ["Commit", "GroupCommit", "StateStore", "write_durably"]
 
 MIN_COMPACT_BYTES = 1 << 20
 #: The journal is folded when it outgrows this many snapshots. Folding writes the whole
@@ -46,12 +52,12 @@ COMPACT_RATIO = 4
 MARKET_SAVE_SECONDS = 5.0
 
 
-def write_durably(path: Path, text: str) -> None:
+def write_durably(path: Path, text: str | bytes) -> None:
     """Write ``text`` to ``path`` so that either the old or the new file survives a crash."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as fh:
+        with os.fdopen(fd, "wb" if isinstance(text, bytes) else "w") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
@@ -78,7 +84,13 @@ DATA_SYNC: Syncer = getattr(os, "fdatasync", os.fsync)
 
 
 class StateStore:
-    """Owns ``path`` (the snapshot) and ``path.wal`` (the journal) for one engine."""
+    """Owns ``path`` (the snapshot) and ``path.wal`` (the journal) for one engine.
+
+    :meth:`prepare` (on the event loop) takes what changed and encodes it; the work it returns
+    (the disk part: append + ``fdatasync``, or a snapshot) may run on another thread, one at
+    a time and in the order prepared (:class:`~bot.sim.commit.GroupCommit` does both).
+    :meth:`save` does the two at once.
+    """
 
     def __init__(self, path: Path, *, markets: bool = False, syncer: Syncer = DATA_SYNC) -> None:
         self.path = path
@@ -89,15 +101,17 @@ class StateStore:
         self.wal_path = path.with_name(path.name + ".wal")
         self.generation = 0
         self._wal: IO[bytes] | None = None
-        self._wal_bytes = 0
+        self._wal_bytes = 0  # prepared (and, once its work ran, written) journal bytes
         self._snapshot_bytes = 0
+        #: A write failed: what it held is only in memory, so the next save is a snapshot.
+        self._broken = False
 
     def load(self, engine: Engine) -> None:
         """Restore the engine from the snapshot and the journal, then fold them together."""
         for tmp in self.path.parent.glob(f"{glob.escape(self.path.name)}*.tmp"):
             tmp.unlink(missing_ok=True)  # a snapshot write that a crash cut short
         if self.path.exists():
-            data = json.loads(self.path.read_text())
+            data = json.loads(self.path.read_bytes())
             if "engine" in data:  # {"generation", "engine"}; older files are a bare dump
                 self.generation = int(data.get("generation", 0))
                 data = data["engine"]
@@ -114,9 +128,18 @@ class StateStore:
 
     def save(self, engine: Engine) -> None:
         """Persist whatever changed since the last save; returns once it is on disk."""
-        if engine.needs_snapshot() or self._wal is None:
-            self.compact(engine)
-            return
+        work = self.prepare(engine)
+        if work is not None:
+            work()
+
+    def prepare(self, engine: Engine) -> Work | None:
+        """Take and encode what changed since the last call; ``None``: nothing to write.
+
+        Only the changed accounts' rows are encoded (a journal record), never the others; the
+        whole engine only when the journal has outgrown :data:`COMPACT_RATIO` snapshots.
+        """
+        if self._broken or engine.needs_snapshot() or self._wal is None:
+            return self._prepare_compact(engine)
         records: list[dict[str, Any]] = []
         changes = engine.take_changes()
         if changes is not None:
@@ -125,38 +148,55 @@ class StateStore:
             records.append({"generation": self.generation, "markets": engine.take_market_changes()})
             self._market_due = time.monotonic() + MARKET_SAVE_SECONDS
         if not records:
-            return
-        self._append(records)
-        if self._wal_bytes > max(MIN_COMPACT_BYTES, COMPACT_RATIO * self._snapshot_bytes):
-            self.compact(engine)
-
-    def _append(self, records: list[dict[str, Any]]) -> None:
-        assert self._wal is not None
-        data = b"".join(json.dumps(r, separators=(",", ":")).encode() + b"\n" for r in records)
-        self._wal.write(data)
-        self._sync(self._wal)
+            return None
+        data = b"".join(orjson.dumps(r, option=orjson.OPT_NON_STR_KEYS) + b"\n" for r in records)
+        if self._wal_bytes + len(data) > max(
+            MIN_COMPACT_BYTES, COMPACT_RATIO * self._snapshot_bytes
+        ):
+            return self._prepare_compact(engine)  # the snapshot holds these changes too
         self._wal_bytes += len(data)
+        return lambda: self._append(data)
+
+    def _append(self, data: bytes) -> None:
+        assert self._wal is not None
+        try:
+            self._wal.write(data)
+            self._sync(self._wal)
+        except BaseException:
+            self._broken = True
+            raise
 
     def compact(self, engine: Engine) -> None:
         """Write a full snapshot (new generation) and start an empty journal."""
+        self._prepare_compact(engine)()
+
+    def _prepare_compact(self, engine: Engine) -> Work:
         engine.take_changes()  # everything is in the snapshot
         self._engine = engine
         self.generation += 1
         self._market_due = time.monotonic() + MARKET_SAVE_SECONDS
-        text = json.dumps(
+        text = orjson.dumps(
             {"generation": self.generation, "engine": engine.dump_data(markets=self.markets)},
-            separators=(",", ":"),
+            option=orjson.OPT_NON_STR_KEYS,
         )
-        write_durably(self.path, text)
         self._snapshot_bytes = len(text)
-        if self._wal is not None:
-            self._wal.close()
-        existed = self.wal_path.exists()
-        self._wal = open(self.wal_path, "wb")  # noqa: SIM115 - held open for appends
-        self._sync(self._wal)
-        if not existed:
-            fsync_dir(self.wal_path.parent)
         self._wal_bytes = 0
+        self._broken = False
+        return lambda: self._write_snapshot(text)
+
+    def _write_snapshot(self, text: bytes) -> None:
+        try:
+            write_durably(self.path, text)
+            if self._wal is not None:
+                self._wal.close()
+            existed = self.wal_path.exists()
+            self._wal = open(self.wal_path, "wb")  # noqa: SIM115 - held open for appends
+            self._sync(self._wal)
+            if not existed:
+                fsync_dir(self.wal_path.parent)
+        except BaseException:
+            self._broken = True
+            raise
 
     def _sync(self, fh: IO[bytes]) -> None:
         fh.flush()
@@ -170,57 +210,6 @@ class StateStore:
                 self.compact(self._engine)
             self._wal.close()
             self._wal = None
-
-
-class GroupCommit:
-    """One save for every request waiting at that moment, then all their answers go.
-
-    A request calls :meth:`wait` after changing the engine; the first waiter schedules
-    ``save`` for the next turn of the event loop, so every request that made its change in
-    the meantime rides on the same journal append and the same fsync. A synchronous
-    :meth:`flush` (a background step, a control request) releases the waiters as well: the
-    save it runs covers their changes too. If the save fails, every waiter gets the error and
-    no answer claims a change that is not on disk.
-    """
-
-    def __init__(self, save: Callable[[], None]) -> None:
-        self._save = save
-        self._waiters: list[asyncio.Future[None]] = []
-        self._scheduled = False
-
-    async def wait(self) -> None:
-        """Return once every change made so far is durable."""
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[None] = loop.create_future()
-        self._waiters.append(fut)
-        self.schedule()
-        await fut
-
-    def schedule(self) -> None:
-        """Save on the next turn of the loop (or at the next request/``flush`` if none runs)."""
-        if self._scheduled:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        self._scheduled = True
-        loop.call_soon(self.flush)
-
-    def flush(self) -> None:
-        """Save now and release every waiter."""
-        self._scheduled = False
-        waiters, self._waiters = self._waiters, []
-        try:
-            self._save()
-        except BaseException as exc:
-            for w in waiters:
-                if not w.done():
-                    w.set_exception(exc)
-            raise
-        for w in waiters:
-            if not w.done():
-                w.set_result(None)
 
 
 def _records(raw: bytes) -> list[dict[str, Any]]:

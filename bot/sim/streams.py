@@ -68,12 +68,14 @@ class Streams:
                 },
             )
 
-    def publish_changes(self, m: Market, changes: Changes) -> None:
-        """Fast path of :meth:`_publish_book` when the changed synthetic levels are known.
+    def publish_changes(self, m: Market, changes: Changes, *, every_ticker: bool = False) -> None:
+        """Fast path of :meth:`publish_book` when the changed synthetic levels are known.
 
         Only valid while no user order rests in ``m`` (then the synthetic book *is* the
         aggregated book); saves diffing every level on every tick. Runs for every tick of the
-        random walk, hence written for speed.
+        random walk, hence written for speed. The walk skips the bookTicker frame when one
+        level other than the best changed; ``every_ticker`` sends it for any change, as
+        :meth:`publish_book` does (a fill: the frames stay what they were).
         """
         da, db = changes
         pub_asks, pub_bids = m.published
@@ -115,7 +117,11 @@ class Streams:
             self._emit_depth(names.depth, m.spec.symbol, now, m.update_id, (da, db))
         if ba is None or bb is None or not ex.wanted(names.book_ticker):
             return
-        if len(da) + len(db) == 1 and (da[0][0] != ba if da else db[0][0] != bb):
+        if (
+            not every_ticker
+            and len(da) + len(db) == 1
+            and (da[0][0] != ba if da else db[0][0] != bb)
+        ):
             return  # one level changed, not the best one: the top of the book is as it was
         ex.emit(
             names.book_ticker,

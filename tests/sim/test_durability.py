@@ -127,6 +127,35 @@ async def test_kill_after_fill_frame_keeps_the_fill(
     assert [p["netQuantity"] for p in acc["positions"]] == ["2"]
 
 
+async def test_kill_after_position_snapshot_keeps_the_position(
+    tmp_path: Path, procs: list[SimProcess]
+) -> None:
+    """A subscription's position snapshot (or, if the order comes second, the live position
+    frame) is sent once what it shows is on disk; with a state file it is sent at all."""
+    state = tmp_path / "paper.json"
+    keys = new_keypair()
+    first = await start(state)
+    procs.append(first)
+    wire = Wire(first.rest_url, keys)
+    order = {"symbol": SOL, "side": "Bid", "orderType": "Market", "quantity": "3"}
+    async with websockets.connect(first.ws_url) as ws:
+        await asyncio.gather(
+            wire.call("POST", "/api/v1/order", order),
+            ws.send(wire.subscribe_frame(["account.positionUpdate"])),
+        )
+        frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        first.kill()
+    await first.proc.wait()
+    await wire.close()
+    assert frame["stream"] == "account.positionUpdate"
+    shown = frame["data"]["q"]
+
+    second = await start(state)
+    procs.append(second)
+    acc = await account_state(second, keys.api_key)
+    assert [p["netQuantity"] for p in acc["positions"]] == [shown]
+
+
 async def test_many_orders_survive_compaction_and_restart(
     tmp_path: Path, procs: list[SimProcess]
 ) -> None:

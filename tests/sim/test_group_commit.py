@@ -1,13 +1,15 @@
 """Group commit: the requests waiting together share one fsync, and none is answered before it.
 
-The unit tests count syncs through the store's injectable syncer (no timing); the process test
-sends concurrent orders to a real ``python -m bot.sim --state`` and SIGKILLs it the moment the
-last answer is in.
+The unit tests count syncs through the store's injectable syncer (no timing) and hold a sync
+open to show the event loop serving the next requests meanwhile; the process test sends
+concurrent orders to a real ``python -m bot.sim --state`` and SIGKILLs it the moment the last
+answer is in.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import httpx
 import pytest
 
 from bot.sim.engine import Engine
-from bot.sim.store import DATA_SYNC, GroupCommit, StateStore
+from bot.sim.store import DATA_SYNC, Commit, GroupCommit, StateStore
 from tests.conftest import control_headers
 from tests.keys import new_keypair
 from tests.sim.wire import Wire
@@ -37,10 +39,18 @@ class CountingSyncer:
         self.answered_at_sync: list[int] = []
         self.answered = 0
         self.fail = False
+        #: When set, the next sync waits (on the writer thread) for ``release``.
+        self.hold: threading.Event | None = None
+        self.inside = threading.Event()
+        self.release = threading.Event()
 
     def __call__(self, fd: int) -> None:
         if self.fail:
             raise OSError(5, "Input/output error")
+        if self.hold is not None:
+            self.hold = None
+            self.inside.set()
+            assert self.release.wait(10)
         self.calls += 1
         self.answered_at_sync.append(self.answered)
         DATA_SYNC(fd)
@@ -54,10 +64,14 @@ def _loaded(path: Path, syncer: CountingSyncer) -> tuple[Engine, StateStore]:
     return engine, store
 
 
+def _commit(store: StateStore, engine: Engine) -> GroupCommit:
+    return GroupCommit(lambda: Commit(store.prepare(engine)))
+
+
 async def test_waiting_requests_share_one_fsync(tmp_path: Path) -> None:
     syncer = CountingSyncer()
     engine, store = _loaded(tmp_path / "s.json", syncer)
-    commit = GroupCommit(lambda: store.save(engine))
+    commit = _commit(store, engine)
     ids: list[str] = []
 
     async def request(i: int) -> None:
@@ -80,7 +94,7 @@ async def test_requests_one_after_another_each_pay_their_fsync(tmp_path: Path) -
     """The control: nothing waiting together, nothing shared — the count above is real."""
     syncer = CountingSyncer()
     engine, store = _loaded(tmp_path / "s.json", syncer)
-    commit = GroupCommit(lambda: store.save(engine))
+    commit = _commit(store, engine)
     for i in range(4):
         engine.execute("k", _order("Bid" if i % 2 else "Ask"))
         await commit.wait()
@@ -90,23 +104,59 @@ async def test_requests_one_after_another_each_pay_their_fsync(tmp_path: Path) -
     store.close()
 
 
+async def test_requests_arriving_during_a_sync_share_the_next_one(tmp_path: Path) -> None:
+    """The sync runs off the event loop: requests keep being served and queue for the next."""
+    syncer = CountingSyncer()
+    engine, store = _loaded(tmp_path / "s.json", syncer)
+    commit = _commit(store, engine)
+    syncer.hold = threading.Event()
+    syncs_before_answer: dict[int, int] = {}
+
+    async def request(i: int) -> None:
+        engine.execute(f"acct{i}", _order())
+        await commit.wait()
+        syncs_before_answer[i] = syncer.calls
+
+    first = asyncio.create_task(request(0))
+    await asyncio.to_thread(syncer.inside.wait, 10)  # the first sync is running, held
+    later = [asyncio.create_task(request(i)) for i in range(1, N)]
+    await asyncio.sleep(0)  # one turn of the loop: each later request runs to its wait
+    assert all(f"acct{i}" in engine.accounts for i in range(1, N))  # served meanwhile
+    assert not syncs_before_answer and not first.done()  # nobody answered before the sync
+    syncer.release.set()
+    await asyncio.gather(first, *later)
+    assert syncer.calls == 2
+    assert syncs_before_answer[0] >= 1
+    assert {syncs_before_answer[i] for i in range(1, N)} == {2}  # one more sync for all 15
+    await commit.close()
+    store.close()
+    restored = Engine(seed=1)
+    StateStore(tmp_path / "s.json").load(restored)
+    assert all(restored.accounts[f"acct{i}"].positions for i in range(N))
+
+
 async def test_a_failed_sync_fails_every_waiting_request(tmp_path: Path) -> None:
     syncer = CountingSyncer()
     engine, store = _loaded(tmp_path / "s.json", syncer)
-    commit = GroupCommit(lambda: store.save(engine))
+    commit = _commit(store, engine)
     syncer.fail = True
 
     async def request(i: int) -> None:
         engine.execute(f"acct{i}", _order())
         await commit.wait()
 
-    loop = asyncio.get_running_loop()
-    loop_errors: list[object] = []
-    loop.set_exception_handler(lambda _loop, ctx: loop_errors.append(ctx.get("exception")))
     results = await asyncio.gather(*(request(i) for i in range(4)), return_exceptions=True)
-    loop.set_exception_handler(None)
     assert all(isinstance(r, OSError) for r in results), results
-    assert loop_errors and isinstance(loop_errors[0], OSError)
+    # The disk comes back: the next save is a whole snapshot (the failed record may be torn).
+    syncer.fail = False
+    generation = store.generation
+    await request(4)
+    assert store.generation == generation + 1
+    await commit.close()
+    store.close()
+    restored = Engine(seed=1)
+    StateStore(tmp_path / "s.json").load(restored)
+    assert all(restored.accounts[f"acct{i}"].positions for i in range(5))
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""What several processes share to divide the work: the running processes, each desk's private
-stream lease, and the latest public prices (written by the ingest leader at a throttled rate).
+"""What several processes share to divide the work: the running processes, which one follows
+each desk's own account (a lease), and the latest public prices (the ingest leader's, throttled).
 
 Revision ID: 0017_coordination
 Revises: 0016_outbox
