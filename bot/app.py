@@ -236,6 +236,10 @@ async def open_services(
         Outbox(clock, alert_store.settings) if outbox is None else outbox(db, alert_store)
     )
     stack.push_async_callback(notices.stop)
+    # One desk's orders, cycle and recovery at a time: across the set's processes, advisory
+    # locks (on connections of their own); in the single process, this process's locks.
+    locks = DeskLocks.of(db) if role != "all" else DeskLocks()
+    stack.push_async_callback(locks.close)
     shared = Shared(
         settings=s,
         clock=clock,
@@ -249,7 +253,7 @@ async def open_services(
         hedges=hedges,
         operator_api=account_api,
         paper=paper,
-        locks=DeskLocks.of(db) if role != "all" else DeskLocks(),
+        locks=locks,
     )
     factory = DeskFactory(shared)
     stack.push_async_callback(factory.close)

@@ -49,12 +49,14 @@ from bot.services.notices.outbox import Note
 from bot.services.notices.table import TableOutbox
 from bot.settings import Settings
 from bot.storage.db import Database
-from jobs.watchers import SPREAD_POLL_SECONDS
+from jobs.watchers import SPREAD_POLL_SECONDS, tell_public
 
 log = logging.getLogger("bot.ingest")
 
 #: How long the leader waits for the price stream before it goes on (the stream keeps retrying).
 STREAM_WAIT = 10.0
+#: Seconds between looks for a silent public stream (the single process's ``watch-stale``).
+STALE_EVERY = 2.0
 #: The crash point between an alert's notice written and the alert stored as fired (tests).
 NOTICED = "ingest-alert-noticed"
 
@@ -111,6 +113,7 @@ class Ingest:
         full_every: float = FULL_EVERY,
         price_every: float = PRICE_EVERY,
         spread_every: float = SPREAD_POLL_SECONDS,
+        stale: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
         self.api = market_api
@@ -124,6 +127,8 @@ class Ingest:
         #: The cross-venue spreads now (with a hedge venue): polled for spread alerts.
         self.spreads = spreads
         self.spread_every = spread_every
+        #: The silent-stream watch (its notice to every member), while this process streams.
+        self.stale = stale
         self.tasks: list[asyncio.Task[None]] = []
         self.streaming = asyncio.Event()
 
@@ -143,6 +148,9 @@ class Ingest:
         ]
         if self.spreads is not None:
             self.tasks.append(asyncio.create_task(self._poll_spreads(), name="ingest-spreads"))
+        if self.stale is not None:
+            watch = self._watch_stale(self.stale)
+            self.tasks.append(asyncio.create_task(watch, name="ingest-stale"))
         try:
             await asyncio.wait_for(self.api.start_ws_price_stream(), STREAM_WAIT)
             self.streaming.set()
@@ -200,6 +208,16 @@ class Ingest:
                 log.warning("spread alerts not checked: %s", exc)
             await asyncio.sleep(self.spread_every)
 
+    async def _watch_stale(self, watch: Callable[[], Awaitable[None]]) -> None:
+        """The single process's ``watch-stale`` job: the leader owns the public streams, so it
+        is the one that can tell when they fall silent."""
+        while True:
+            await asyncio.sleep(STALE_EVERY)
+            try:
+                await watch()
+            except Exception:  # the next round looks again
+                log.exception("the silent-stream watch failed")
+
     async def write_notices(self, firings: list[Firing]) -> None:
         """A crossing's notices into the outbox table, durably, before the alerts are stored as
         fired (``AlertService.before_fired``); muted alerts fire silently."""
@@ -251,6 +269,11 @@ async def run_ingest(settings: Settings, *, clock: Clock | None = None) -> int:
                 return 0
             say(f"ingest leading {record.id}")
             arb = (await factory.get(OPERATOR)).arb if shared.hedges.first is not None else None
+            public = factory.public_watchers(await factory.get(OPERATOR))
+
+            async def stale() -> None:
+                await tell_public(shared, await public.stale())
+
             ingest = Ingest(
                 shared.db,
                 shared.market_api,
@@ -259,6 +282,7 @@ async def run_ingest(settings: Settings, *, clock: Clock | None = None) -> int:
                 the_clock,
                 dsn=dsn,
                 spreads=arb.spreads if arb is not None else None,
+                stale=stale,
             )
             stack.push_async_callback(ingest.stop)
             await ingest.start()

@@ -11,7 +11,8 @@ on its JobQueue (:mod:`jobs`), deferred once per period across every worker.
 * ``retry_stalled`` (5 s): jobs of a worker whose heartbeat stopped (SIGKILL) run again;
 * ``watch_accounts`` (30 s) → ``watch_shard(desk_ids)`` jobs of :data:`WATCH_SHARD` desks;
 * ``expiry_sweep`` (5 s), ``release_held`` (60 s), ``funding_digest`` (08:00 UTC),
-  ``forget_buttons`` (04:00 UTC), ``prune_updates`` (04:10 UTC), ``remove_old_jobs`` (hourly).
+  ``forget_buttons`` (04:00 UTC), ``prune_updates`` (04:10 UTC), ``prune_outbox`` (04:20 UTC),
+  ``remove_old_jobs`` (hourly).
 
 Every periodic task also carries a ``queueing_lock`` of its own name, so a slow run never
 piles up waiting copies.
@@ -35,6 +36,7 @@ from bot.container import Services
 from bot.desks.factory import BACKPACK, DeskFactory
 from bot.desks.model import OPERATOR
 from bot.processes.engine import STALLED_AFTER, every
+from bot.services.notices.table import TableOutbox
 from bot.storage.db import Database
 from bot.storage.desk_locks import DeskBusy
 from bot.storage.desks_scope import (
@@ -231,6 +233,10 @@ def register(app: App, work: Work) -> Tasks:
     async def prune_updates() -> None:
         await updates.prune(shared)
 
+    async def prune_outbox() -> None:
+        if isinstance(shared.outbox, TableOutbox):  # sent rows and dedupe keys, after a week
+            await shared.outbox.prune()
+
     @app.periodic(cron="7 * * * *", periodic_id="remove_old_jobs")
     @app.task(name="remove_old_jobs", queueing_lock="remove_old_jobs", pass_context=True)
     async def remove_old_jobs(context: job_context.JobContext, timestamp: int) -> None:
@@ -250,4 +256,5 @@ def register(app: App, work: Work) -> Tasks:
     periodic("funding_digest", "0 8 * * *", funding_digest)
     periodic("forget_buttons", "0 4 * * *", forget_buttons)
     periodic("prune_updates", "10 4 * * *", prune_updates)
+    periodic("prune_outbox", "20 4 * * *", prune_outbox)
     return tasks

@@ -284,7 +284,7 @@ async def test_a_desks_private_stream_has_one_holder_and_is_taken_over(world: Wo
 
         mark = len(world.tg.messages)
         first = await _buy(world)
-        await world.tg.next_message(ALICE, f"order <code>{first}</code>", after=mark, timeout=20)
+        await world.tg.next_message(ALICE, f"order <code>{first}</code>", after=mark, timeout=30)
 
         await holder.kill()
         killed = time.monotonic()
@@ -292,11 +292,12 @@ async def test_a_desks_private_stream_has_one_holder_and_is_taken_over(world: Wo
         async def taken_over() -> bool:
             return await _holders(world) == [other.id]
 
-        await until(taken_over, 20, "the other worker takes the stream over")
+        await until(taken_over, 30, "the other worker takes the stream over")
         takeover = time.monotonic() - killed
-        assert takeover < 12, takeover  # the lease's ttl (6 s) + a renewal round (2 s) + slack
+        # The lease's ttl (6 s) + a renewal round (2 s); the rest is slack for a loaded machine.
+        assert takeover < 20, takeover
         second = await _buy(world)
-        await world.tg.next_message(ALICE, f"order <code>{second}</code>", after=mark, timeout=20)
+        await world.tg.next_message(ALICE, f"order <code>{second}</code>", after=mark, timeout=30)
         # Each fill told once, by whichever process held the stream when it came.
         for order_id in (first, second):
             told = [m for m in world.tg.messages if f"order <code>{order_id}</code>" in m.text]
