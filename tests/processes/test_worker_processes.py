@@ -286,6 +286,10 @@ async def test_a_desks_private_stream_has_one_holder_and_is_taken_over(world: Wo
         first = await _buy(world)
         await world.tg.next_message(ALICE, f"order <code>{first}</code>", after=mark, timeout=30)
 
+        async def recorded() -> bool:  # this test kills a stream holder, not a sender mid-send
+            return not await rows(world.db, "SELECT id FROM outbox_messages WHERE sent_ms IS NULL")
+
+        await until(recorded, 10, "the fill's message recorded as sent")
         await holder.kill()
         killed = time.monotonic()
 
