@@ -167,6 +167,9 @@ class Faults:
         url = next(iter(self.stack.webhooks))
         victim = self.stack.webhooks[url]
         killed = victim.kill()
+        # Watched from the kill on, while the ✅'s answer is awaited (not after it: the two
+        # share one deadline).
+        settling = asyncio.create_task(self._settled(user, killed))
         if self.stack.set_mode:
             self.hooks.dead.add(url)
             await self._restart(victim)
@@ -179,11 +182,14 @@ class Faults:
             self.stack.webhooks[url] = p
         answered = await self._answered(update_id, killed)
         where = "restarted process" if not self.stack.set_mode else "another web process"
+        settled = await settling
         if answered is not None:
             outcome = f"✅ answered {answered:.1f} s after the kill by the {where}"
         else:
-            settled = await self._settled(user, killed)
-            outcome = f"✅ not answered; its journal row settled {settled} after the kill"
+            outcome = "✅ not answered"
+        outcome += f"; its journal row settled {settled} after the kill"
+        if settled.startswith("not within"):
+            self.figures.problems.append(f"a killed ✅'s journal row still in flight: {outcome}")
 
         self.figures.takeovers.append(("web (order in flight)", outcome))
 

@@ -154,6 +154,8 @@ class Stack:
                 await self.start_role(f"worker-{i + 1}", "worker")
             for name in ("ingest-a", "ingest-b"):
                 await self.start_role(name, "ingest")
+            for p in self.procs.named("worker"):  # the play (and its faults) meets them up
+                await wait_for_line(p.log, "worker ready", p, START_TIMEOUT)
         else:
             port = free_port()
             url = f"http://127.0.0.1:{port}/"
