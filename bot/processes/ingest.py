@@ -9,7 +9,11 @@ every 0.5 s). While it leads, a process
 * opens the public price and funding streams (the same callbacks as the single process's
   :func:`jobs.watchers.start_market_streams`),
 * evaluates every user's alerts on them (spread alerts on both venues' rates, read every
-  minute when a hedge venue is configured), writing each fired alert's notice into the outbox table
+  minute when a hedge venue is configured) — one evaluation at a time, each on the freshest
+  price the stream has given (a tick that waited for the evaluator's lock while a re-check
+  evaluated a newer price is evaluated at that newer price: an older one, evaluated after it,
+  would re-arm alerts the newer one had just fired and the next tick would tell them again) —
+  writing each fired alert's notice into the outbox table
   (:meth:`TableOutbox.put_many`, durable, ``dedupe_key = alert:<id>:<n>`` where ``n`` is the alert's
   fire count after that crossing) *before* the alert is stored as fired — a leader killed in
   between leaves the alert armed, the next leader fires the same crossing again and its notice
@@ -178,12 +182,12 @@ class Ingest:
         self.streaming.set()
         self.prices.on_price(symbol, price)
         async with self.lock:
-            await self.alerts.on_price(symbol, price)
+            await self.alerts.on_price(symbol, self.api.prices.get(symbol, price))
 
     async def _on_funding(self, symbol: str, rate: Decimal) -> None:
         self.prices.on_funding(symbol, rate)
         async with self.lock:
-            await self.alerts.on_funding(symbol, rate)
+            await self.alerts.on_funding(symbol, self.api.funding_rates.get(symbol, rate))
 
     async def _recheck(self) -> None:
         """After a (re)connect: every armed alert at the current values."""
@@ -214,9 +218,22 @@ class Ingest:
         while True:
             await asyncio.sleep(STALE_EVERY)
             try:
-                await watch()
+                await self.look_stale(watch)
             except Exception:  # the next round looks again
                 log.exception("the silent-stream watch failed")
+
+    async def look_stale(self, watch: Callable[[], Awaitable[None]]) -> None:
+        """One round of the silent-stream watch, under the evaluator's lock like every tick.
+
+        While the stream is (or seems) silent the watch reads prices over REST and evaluates
+        the alerts on them, and once it recovers it re-checks every alert. Outside the lock a
+        REST price read before a stream tick could be evaluated after it: the older, lower
+        price re-armed alerts that tick had just fired and the next tick told them again. Under
+        the lock no tick is evaluated between the REST read and its evaluation, so the prices
+        are evaluated in the order the exchange had them.
+        """
+        async with self.lock:
+            await watch()
 
     async def write_notices(self, firings: list[Firing]) -> None:
         """A crossing's notices into the outbox table, durably, before the alerts are stored as

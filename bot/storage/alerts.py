@@ -12,7 +12,8 @@ sends none: only the evaluator fires, and it knows.
 
 Watch marks are small "already done" records (``liq:<user>:<symbol>`` → last warning time,
 ``fund:<user>:<symbol>:<funding time>`` → notice sent) that keep watchers from repeating
-themselves across restarts.
+themselves across restarts. They are written with upserts (``INSERT … ON CONFLICT``), so two
+processes writing one mark at once (the watch jobs of two workers, a retried job) never collide.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from decimal import Decimal
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Insert,
     Integer,
     String,
     Text,
@@ -32,6 +34,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -381,20 +384,37 @@ class AlertStore:
             return WatchMarkView(row.at_ms, row.value) if row else None
 
     async def set_mark(self, key: str, at_ms: int, value: str | None = None) -> None:
+        """Set ``key`` to ``at_ms``/``value`` (one upsert: two processes writing the same mark
+        at once — the watch jobs of two workers, a retried job — both succeed, the last wins)."""
+        values = {"desk_id": self.desk, "key": key, "at_ms": at_ms, "value": value}
+        if self.db.engine.dialect.name == "postgresql":
+            pg = postgresql.insert(WatchMark).values(**values)
+            stmt: Insert = pg.on_conflict_do_update(
+                index_elements=[WatchMark.desk_id, WatchMark.key],
+                set_={"at_ms": pg.excluded.at_ms, "value": pg.excluded.value},
+            )
+        else:
+            lite = sqlite.insert(WatchMark).values(**values)
+            stmt = lite.on_conflict_do_update(
+                index_elements=[WatchMark.desk_id, WatchMark.key],
+                set_={"at_ms": lite.excluded.at_ms, "value": lite.excluded.value},
+            )
         async with self.db.session() as s, s.begin():
-            row = await s.get(WatchMark, (self.desk, key))
-            if row is None:
-                s.add(WatchMark(desk_id=self.desk, key=key, at_ms=at_ms, value=value))
-            else:
-                row.at_ms, row.value = at_ms, value
+            await s.execute(stmt)
 
     async def claim_mark(self, key: str, at_ms: int) -> bool:
-        """Set ``key`` once: true for the first caller only (a notice sent at most once)."""
+        """Set ``key`` once: true for the first caller only (a notice sent at most once), however
+        many processes race for it (``INSERT … ON CONFLICT DO NOTHING RETURNING``: the primary
+        key decides)."""
+        values = {"desk_id": self.desk, "key": key, "at_ms": at_ms}
+        insert: Insert
+        if self.db.engine.dialect.name == "postgresql":
+            insert = postgresql.insert(WatchMark).values(**values).on_conflict_do_nothing()
+        else:
+            insert = sqlite.insert(WatchMark).values(**values).on_conflict_do_nothing()
         async with self.db.session() as s, s.begin():
-            if await s.get(WatchMark, (self.desk, key)) is not None:
-                return False
-            s.add(WatchMark(desk_id=self.desk, key=key, at_ms=at_ms))
-            return True
+            result = await s.execute(insert.returning(WatchMark.key))
+            return result.first() is not None
 
 
 @dataclass(frozen=True, slots=True)
