@@ -282,8 +282,10 @@ class ReplySlots:
     async def answered(self, key: int, chat: int | None) -> None:
         now = now_ms(self.clock)
         pace = pace_ms(self.limits, chat) if chat is not None else 0
-        async with self.db.engine.begin() as conn:
-            await conn.execute(_REPLIED, {"key": key, "now": now, "at": now + pace, "chat": chat})
+        # One statement, committed on its own (no BEGIN/COMMIT round trips).
+        async with self.db.engine.connect() as conn:
+            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await auto.execute(_REPLIED, {"key": key, "now": now, "at": now + pace, "chat": chat})
 
     async def pause(self, chat: int, seconds: float) -> None:
         """Telegram's ``retry_after`` for ``chat`` (``0``: everything), where senders see it."""
