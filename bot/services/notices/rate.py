@@ -172,7 +172,9 @@ def _window_wait(counts: list[tuple[int, int]], overall: int, window: int, now: 
 # statement: the window has room, nothing pauses everything, and the chat's row is either absent
 # or free (not claimed by a sender: ``SKIP LOCKED``) with its ``next_ms`` passed — then the
 # chat's ``next_ms`` becomes ``:reserve`` (now + its pace, so no sender claims it meanwhile) and
-# the message counts as on its way.
+# the message counts as on its way. It never waits for a row lock while holding RATE_LOCK (a
+# sender holding its chat's row waits for RATE_LOCK): the row it updates is the one ``mine``
+# locked, and a new row is inserted with ``DO NOTHING``.
 _TRY_REPLY = text(
     """
     WITH counted AS (
@@ -189,11 +191,15 @@ _TRY_REPLY = text(
         SELECT 1 AS yes FROM counted, paused, known
         WHERE counted.n < :overall AND paused.until <= :now
           AND (known.n = 0 OR EXISTS (SELECT 1 FROM mine WHERE mine.next_ms <= :now))
-    ), pace AS (
+    ), held AS (
+        UPDATE outbox_chats SET next_ms = GREATEST(next_ms, :reserve)
+        WHERE chat_id = CAST(:chat AS BIGINT)
+          AND EXISTS (SELECT 1 FROM ok) AND EXISTS (SELECT 1 FROM mine)
+    ), new AS (
         INSERT INTO outbox_chats (chat_id, next_ms)
-        SELECT CAST(:chat AS BIGINT), :reserve FROM ok WHERE CAST(:chat AS BIGINT) IS NOT NULL
-        ON CONFLICT (chat_id) DO UPDATE
-        SET next_ms = GREATEST(outbox_chats.next_ms, EXCLUDED.next_ms)
+        SELECT CAST(:chat AS BIGINT), :reserve FROM ok, known
+        WHERE known.n = 0 AND CAST(:chat AS BIGINT) IS NOT NULL
+        ON CONFLICT (chat_id) DO NOTHING
     )
     INSERT INTO outbox_rate (second, sent) SELECT :key, 1 FROM ok
     ON CONFLICT (second) DO UPDATE SET sent = outbox_rate.sent + 1
