@@ -24,6 +24,7 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     BaseHandler,
+    BaseRateLimiter,
     ContextTypes,
     JobQueue,
     TypeHandler,
@@ -335,10 +336,12 @@ def new_application(
     post_init: Hook,
     post_shutdown: Hook,
     post_stop: Hook | None = None,
+    rate_limiter: BaseRateLimiter[Any] | None = None,
 ) -> App:
     """The ``Application`` with every handler, in order; the caller's hooks start and stop the
     services (the single process's in :func:`build_application`, a web process's in
-    :mod:`bot.processes.web`)."""
+    :mod:`bot.processes.web`). ``rate_limiter``: python-telegram-bot's per-process
+    ``AIORateLimiter`` unless given (a web process's counts for the whole bot)."""
     token = settings.telegram_bot_token.get_secret_value()
     base = settings.telegram_api_url
     builder = (
@@ -347,7 +350,7 @@ def new_application(
         .base_url(base)
         .base_file_url(base.removesuffix("/bot") + "/file/bot")
         .context_types(ContextTypes(context=DeskContext, bot_data=BotData))
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .concurrent_updates(True)

@@ -34,6 +34,7 @@ from bot.services.health import LogTail
 from bot.settings import Settings
 from bot.webapp.server import DashboardServer
 from jobs.outbox import TelegramTransport
+from jobs.ratelimit import SharedRateLimiter
 
 log = logging.getLogger("bot.web")
 
@@ -72,8 +73,14 @@ class WebProcess:
         self.stack = contextlib.AsyncExitStack()
         self.tail = LogTail(secret_values(settings))
         self.server: DashboardServer | None = None
+        # Replies count in the bot-wide window the outbox's senders keep (bound to the
+        # database in _post_init, before any update is taken).
+        self.limiter = SharedRateLimiter()
         self.app = new_application(
-            self.settings, post_init=self._post_init, post_shutdown=self._post_shutdown
+            self.settings,
+            post_init=self._post_init,
+            post_shutdown=self._post_shutdown,
+            rate_limiter=self.limiter,
         )
 
     async def _post_init(self, app: App) -> None:
@@ -82,6 +89,7 @@ class WebProcess:
         secret = s.webhook_secret.get_secret_value() if s.webhook_secret else ""
         try:
             factory = await open_shared(s, self.clock, self.stack, role="web")
+            self.limiter.bind(factory.shared.db, self.clock)
             factory.shared.outbox.start(TelegramTransport(app.bot))  # the table: unused
             record = ProcessRecord(factory.shared.db, "web", self.clock)
             await record.start()

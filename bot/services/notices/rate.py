@@ -164,3 +164,137 @@ def _window_wait(counts: list[tuple[int, int]], overall: int, window: int, now: 
         if must_leave <= 0:
             return max(1, k + window - now)
     return 20  # on their way: look again shortly
+
+
+# ---------------------------------------------------------------------- direct replies
+# What a web process sends itself (a handler's reply, :mod:`jobs.ratelimit`) takes a slot of
+# the same window and keeps the same per-chat pace row as the senders. Under the lock, one
+# statement: the window has room, nothing pauses everything, and the chat's row is either absent
+# or free (not claimed by a sender: ``SKIP LOCKED``) with its ``next_ms`` passed — then the
+# chat's ``next_ms`` becomes ``:reserve`` (now + its pace, so no sender claims it meanwhile) and
+# the message counts as on its way. It never waits for a row lock while holding RATE_LOCK (a
+# sender holding its chat's row waits for RATE_LOCK): the row it updates is the one ``mine``
+# locked, and a new row is inserted with ``DO NOTHING``.
+_TRY_REPLY = text(
+    """
+    WITH counted AS (
+        SELECT coalesce(sum(sent), 0) AS n FROM outbox_rate
+        WHERE second > :since OR (second < 0 AND -second >= :oldest)
+    ), paused AS (
+        SELECT coalesce(max(next_ms), 0) AS until FROM outbox_chats WHERE chat_id = 0
+    ), mine AS (
+        SELECT next_ms FROM outbox_chats WHERE chat_id = CAST(:chat AS BIGINT)
+        FOR UPDATE SKIP LOCKED
+    ), known AS (
+        SELECT count(*) AS n FROM outbox_chats WHERE chat_id = CAST(:chat AS BIGINT)
+    ), ok AS (
+        SELECT 1 AS yes FROM counted, paused, known
+        WHERE counted.n < :overall AND paused.until <= :now
+          AND (known.n = 0 OR EXISTS (SELECT 1 FROM mine WHERE mine.next_ms <= :now))
+    ), held AS (
+        UPDATE outbox_chats SET next_ms = GREATEST(next_ms, :reserve)
+        WHERE chat_id = CAST(:chat AS BIGINT)
+          AND EXISTS (SELECT 1 FROM ok) AND EXISTS (SELECT 1 FROM mine)
+    ), new AS (
+        INSERT INTO outbox_chats (chat_id, next_ms)
+        SELECT CAST(:chat AS BIGINT), :reserve FROM ok, known
+        WHERE known.n = 0 AND CAST(:chat AS BIGINT) IS NOT NULL
+        ON CONFLICT (chat_id) DO NOTHING
+    )
+    INSERT INTO outbox_rate (second, sent) SELECT :key, 1 FROM ok
+    ON CONFLICT (second) DO UPDATE SET sent = outbox_rate.sent + 1
+    RETURNING second
+    """
+)
+#: Refused: the chat's ``next_ms`` (None without a row) and whether a sender holds its row.
+_CHAT_STATE = text(
+    """
+    SELECT c.next_ms, NOT EXISTS (
+        SELECT 1 FROM outbox_chats f WHERE f.chat_id = c.chat_id FOR UPDATE SKIP LOCKED)
+    FROM outbox_chats c WHERE c.chat_id = CAST(:chat AS BIGINT)
+    """
+)
+#: Answered: the count moves to the answer's millisecond and the chat's pace starts from it
+#: (a chat a sender claimed meanwhile is left to that sender, which sets it itself).
+_REPLIED = text(
+    """
+    WITH gone AS (
+        UPDATE outbox_rate SET sent = sent - 1 WHERE second = :key
+    ), pace AS (
+        UPDATE outbox_chats SET next_ms = GREATEST(next_ms, :at) WHERE chat_id = (
+            SELECT chat_id FROM outbox_chats WHERE chat_id = CAST(:chat AS BIGINT)
+            FOR UPDATE SKIP LOCKED)
+    )
+    INSERT INTO outbox_rate (second, sent) VALUES (:now, 1)
+    ON CONFLICT (second) DO UPDATE SET sent = outbox_rate.sent + 1
+    """
+)
+_PAUSE = text(
+    "INSERT INTO outbox_chats (chat_id, next_ms) VALUES (:chat, :at) "
+    "ON CONFLICT (chat_id) DO UPDATE SET next_ms = GREATEST(outbox_chats.next_ms, :at)"
+)
+#: A sender holds the chat's row for one call: look again this soon.
+BUSY_MS = 20
+
+
+def pace_ms(limits: Limits, chat: int) -> int:
+    """The least time between two messages to ``chat`` (a group's 20 a minute: every 3 s)."""
+    if chat < 0:
+        return int(limits.group_window / limits.group * 1000)
+    return int(limits.private_window / limits.private * 1000)
+
+
+class ReplySlots:
+    """A direct reply's turn in the senders' window and its chat's pace (see above): ``take``
+    before the Bot API call, ``answered`` after it, ``pause`` for a ``retry_after``. ``chat``
+    None (a ``@username``) counts in the window only."""
+
+    def __init__(self, db: Database, clock: Clock, limits: Limits, call_timeout: float) -> None:
+        self.db = db
+        self.clock = clock
+        self.limits = limits
+        self.call_timeout = call_timeout
+        self._turn = asyncio.Lock()  # this process's replies take the lock one at a time
+
+    async def take(self, chat: int | None) -> tuple[int | None, int]:
+        """``(key, 0)``: the reply may go now, counted at ``key`` in ``outbox_rate``; else
+        ``(None, ms)``: how long until it may (at most a second: look again then)."""
+        lim = self.limits
+        window = int(lim.overall_window * 1000)
+        stale = int((self.call_timeout + STALE_AFTER) * 1000)
+        async with self._turn, self.db.engine.connect() as conn:
+            async with conn.begin():  # the lock is held for one statement and the commit
+                await conn.execute(_RATE_LOCK, {"k": RATE_LOCK})
+                now = now_ms(self.clock)
+                bounds = {"since": now - window, "oldest": now - stale}
+                reserve = now + (pace_ms(lim, chat) if chat is not None else 0)
+                left = await conn.execute(
+                    _TRY_REPLY,
+                    {**bounds, "now": now, "key": -now, "overall": lim.overall}
+                    | {"chat": chat, "reserve": reserve},
+                )
+                if left.first() is not None:
+                    return -now, 0
+            everything = (await conn.execute(_EVERYTHING)).scalar()
+            counts = [(int(k), int(n)) for k, n in await conn.execute(_COUNT, bounds)]
+            state = (await conn.execute(_CHAT_STATE, {"chat": chat})).first()
+            await conn.rollback()
+        wait = max((everything or 0) - now, _window_wait(counts, lim.overall, window, now))
+        if state is not None:
+            next_ms, busy = state
+            wait = max(wait, BUSY_MS if busy else int(next_ms) - now)
+        return None, min(max(wait, 5), 1000)
+
+    async def answered(self, key: int, chat: int | None) -> None:
+        now = now_ms(self.clock)
+        pace = pace_ms(self.limits, chat) if chat is not None else 0
+        # One statement, committed on its own (no BEGIN/COMMIT round trips).
+        async with self.db.engine.connect() as conn:
+            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await auto.execute(_REPLIED, {"key": key, "now": now, "at": now + pace, "chat": chat})
+
+    async def pause(self, chat: int, seconds: float) -> None:
+        """Telegram's ``retry_after`` for ``chat`` (``0``: everything), where senders see it."""
+        at = now_ms(self.clock) + int(seconds * 1000)
+        async with self.db.engine.begin() as conn:
+            await conn.execute(_PAUSE, {"chat": chat, "at": at})
