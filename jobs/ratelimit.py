@@ -108,6 +108,9 @@ class SharedRateLimiter(BaseRateLimiter[None]):
                 await self._pause(chat, _seconds(exc))
                 if attempt == 2:
                     raise
+                # A private chat's reply does not wait for the chat's pace (rate.paced): it
+                # waits out Telegram's pause here, the senders by the paused row.
+                await asyncio.sleep(_seconds(exc))
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
     async def _counted(

@@ -190,7 +190,8 @@ _TRY_REPLY = text(
     ), ok AS (
         SELECT 1 AS yes FROM counted, paused, known
         WHERE counted.n < :overall AND paused.until <= :now
-          AND (known.n = 0 OR EXISTS (SELECT 1 FROM mine WHERE mine.next_ms <= :now))
+          AND (known.n = 0 OR EXISTS (
+              SELECT 1 FROM mine WHERE NOT CAST(:paced AS BOOLEAN) OR mine.next_ms <= :now))
     ), held AS (
         UPDATE outbox_chats SET next_ms = GREATEST(next_ms, :reserve)
         WHERE chat_id = CAST(:chat AS BIGINT)
@@ -244,10 +245,19 @@ def pace_ms(limits: Limits, chat: int) -> int:
     return int(limits.private_window / limits.private * 1000)
 
 
+def paced(chat: int | None) -> bool:
+    """Whether a reply to ``chat`` waits for the chat's pace: in a group (20 a minute), yes; in
+    a private chat, no — an answer and the edit of a tapped preview go at once, as
+    python-telegram-bot's own limiter lets them (it paces groups only), and the reply moves the
+    chat's pace on, so the senders' next notice to that chat still comes a second after it."""
+    return chat is not None and chat < 0
+
+
 class ReplySlots:
     """A direct reply's turn in the senders' window and its chat's pace (see above): ``take``
     before the Bot API call, ``answered`` after it, ``pause`` for a ``retry_after``. ``chat``
-    None (a ``@username``) counts in the window only."""
+    None (a ``@username``) counts in the window only; a private chat's reply does not wait for
+    the chat's pace but sets it (:func:`paced`)."""
 
     def __init__(self, db: Database, clock: Clock, limits: Limits, call_timeout: float) -> None:
         self.db = db
@@ -271,7 +281,7 @@ class ReplySlots:
                 left = await conn.execute(
                     _TRY_REPLY,
                     {**bounds, "now": now, "key": -now, "overall": lim.overall}
-                    | {"chat": chat, "reserve": reserve},
+                    | {"chat": chat, "reserve": reserve, "paced": paced(chat)},
                 )
                 if left.first() is not None:
                     return -now, 0
