@@ -3,8 +3,10 @@
 Each user is a sequential conversation (the next update only after the bot answered the last),
 as a person types; many users play at once. An update is POSTed to one of the web processes
 with the secret header; when the POST fails (the process died) it is delivered again to another
-one, as Telegram redelivers an update its webhook did not accept — the database's ``update_id``
-de-duplication must make the bot handle it once.
+one after :data:`REDELIVER_AFTER` seconds, as Telegram redelivers an update its webhook did not
+accept after its own timeout — the web processes' claims on ``update_id`` must make the bot
+handle it once and not lose it (a redelivery sooner, while the killed process's heartbeat is
+fresh, would be dropped as in hand: Telegram never redelivers that fast).
 """
 
 from __future__ import annotations
@@ -20,10 +22,14 @@ from typing import Any
 import httpx
 
 from bench.scale_botapi import BotApiRecorder, Call
+from bot.storage.updates import CLAIM_ALIVE_MS
 
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 #: How long a user waits for the bot's answer before the run fails.
 REPLY_TIMEOUT = 30.0
+#: Seconds before a failed delivery is delivered again: once a killed claimer's heartbeat is
+#: stale (Telegram waits longer still).
+REDELIVER_AFTER = CLAIM_ALIVE_MS / 1000 + 1.0
 #: Prefix of an alert notice (bot/render/alerts.py ``fired``): not an answer to an update.
 ALERT_MARK = "🚨"
 
@@ -79,7 +85,7 @@ class Webhooks:
                 problem = f"{type(exc).__name__}"
             if time.monotonic() > deadline:
                 raise NoReply(f"no web process accepted update {update['update_id']}: {problem}")
-            await asyncio.sleep(0.05)  # a redelivery, as Telegram retries a failed webhook
+            await asyncio.sleep(REDELIVER_AFTER)  # as Telegram retries a failed webhook
 
 
 def message(update_id: int, user: int, text: str) -> dict[str, Any]:

@@ -1,9 +1,11 @@
-"""Every update is handled once (group -2, before the update gate).
+"""Every update is handled once (group -2, before the update gate) in the single process.
 
 Telegram sends a webhook update again when it did not get a timely ``200`` (a slow handler, a
-restart), and with several web processes (issue 22) two of them may each receive one update.
-The update's id is recorded in the database before anything handles it; an id seen before ends
-the update here, silently (the user was answered the first time), with one INFO line.
+restart). The update's id is recorded in the database before anything handles it; an id seen
+before ends the update here, silently (the user was answered the first time), with one INFO
+line. The web processes of issue 22 do without this handler: their webhook claims each update
+for the process handling it (:class:`bot.storage.updates.UpdateClaims`), so a redelivery after
+that process died is handled by another one.
 """
 
 from __future__ import annotations

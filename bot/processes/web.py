@@ -1,15 +1,18 @@
 """``python -m bot web --host H --port P``: one of N stateless web processes.
 
 Each serves, on one port: Telegram's webhook at ``POST /webhook`` (the secret token checked,
-each ``update_id`` handled once across every process — :mod:`handlers.dedupe` records it in the
-database before anything handles it), the Mini App's pages and API, and the key form. A web
+each ``update_id`` handled once across every process and never lost — the webhook claims it in
+the database for this process before handling it, :class:`bot.storage.updates.UpdateClaims`),
+the Mini App's pages and API, and the key form. A web
 process holds nothing of its own: desks' services are built on demand from the database, what
 the bot says unasked goes to the outbox table (the workers' senders deliver it), and every order
 is placed on the one journaled path under its desk's lock, so a web process killed mid-order is
 settled by a worker's recovery and any other web process can take the next update.
 
 Telegram is answered ``200`` only once the update is handled: a process killed before that
-leaves Telegram to deliver it again, and a redelivery of one that was handled is dropped.
+leaves Telegram to deliver it again (after its own timeout), and the process that receives the
+redelivery takes the dead process's claim over and handles it. A redelivery of an update that
+was handled, or that a live process is still handling, is dropped (``200``, nothing sent).
 """
 
 from __future__ import annotations
@@ -28,11 +31,14 @@ from bot.clock import Clock, SystemClock
 from bot.desks.connect import Connector, VenueUrls
 from bot.desks.doors import DeskDoors
 from bot.desks.factory import DeskFactory
+from bot.faults import crash_point
 from bot.processes.compose import open_shared
 from bot.processes.coord import ProcessRecord
 from bot.services.health import LogTail
 from bot.settings import Settings
+from bot.storage.updates import UpdateClaims
 from bot.webapp.server import DashboardServer
+from handlers.dedupe import dedupe
 from jobs.outbox import TelegramTransport
 from jobs.ratelimit import SharedRateLimiter
 
@@ -44,9 +50,10 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 class Webhook:
     """``POST /webhook``: Telegram's updates, refused without the secret token."""
 
-    def __init__(self, app: App, secret: str) -> None:
+    def __init__(self, app: App, secret: str, claims: UpdateClaims) -> None:
         self.app = app
         self.secret = secret.encode()
+        self.claims = claims
         self.handled = 0
 
     async def __call__(self, request: web.Request) -> web.Response:
@@ -59,7 +66,17 @@ class Webhook:
             return web.Response(status=400, text="the body is not JSON")
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return web.Response(status=400, text="not a Telegram update (no update_id)")
-        await feed_update(self.app, data)
+        update_id: int = data["update_id"]
+        if not await self.claims.claim(update_id):
+            log.info("update %s was delivered again; handled or in hand, dropped", update_id)
+            return web.Response(text="ok")
+        crash_point("update-claimed")
+        try:
+            await feed_update(self.app, data)
+        except Exception:
+            await self.claims.release(update_id)
+            raise
+        await self.claims.handled(update_id)
         self.handled += 1
         return web.Response(text="ok")
 
@@ -82,6 +99,11 @@ class WebProcess:
             post_shutdown=self._post_shutdown,
             rate_limiter=self.limiter,
         )
+        # The webhook claims each update itself (it knows this process's id); the single
+        # process's record-before-handling would drop the update the claim just took in.
+        for handler in list(self.app.handlers.get(-2, [])):
+            if getattr(handler, "callback", None) is dedupe:
+                self.app.remove_handler(handler, group=-2)
 
     async def _post_init(self, app: App) -> None:
         s = self.settings
@@ -95,7 +117,8 @@ class WebProcess:
             await record.start()
             self.stack.push_async_callback(record.stop)
             self.server = self._server(factory, token)
-            self.server.app.router.add_post("/webhook", Webhook(app, secret))
+            claims = UpdateClaims(factory.shared.db, self.clock, record.id)
+            self.server.app.router.add_post("/webhook", Webhook(app, secret, claims))
             await self.server.start()
             self.stack.push_async_callback(self.server.stop)
         except BaseException:
