@@ -1,12 +1,13 @@
 """The scale bench's short variant (``pytest -m scale`` also runs it; ``make test`` includes
-it): a real PostgreSQL, the simulator process, the bot's webhook process(es), users played
-through the webhook with a ✅ per desk, a price walk over every alert. (The kills run in
-``make scale``: python-telegram-bot's own webhook server answers 200 before it handles an
-update, so the single process loses the updates in flight when killed; the set's web process
-answers after handling.)
+it): the whole process set — a real PostgreSQL, the simulator process, 2 web processes, 2
+workers, ingest and its standby, a recording Bot API — with 40 users played through the webhook
+(a ✅ per desk), a price walk over every alert, and the four SIGKILLs of ``make scale``: a web
+process with an order in flight, the ingest leader, a worker holding a desk's lock, the holder
+of the private streams.
 
 The bench's own checks must hold: every update answered once, the exchange, the journal and
-what users were told agree on every order, every alert crossing told once.
+what users were told agree on every order, every alert crossing told once, Telegram's limits
+kept at the Bot API, every killed part taken over.
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ pytestmark = [
 
 
 async def test_a_short_run_loses_and_doubles_nothing() -> None:
-    argv = ["--users", "40", "--seconds", "8", "--concurrency", "4", "--single", "--no-faults"]
+    argv = ["--users", "40", "--seconds", "8", "--concurrency", "4", "--no-throughput"]
     counts, args = parse(argv)
     figures = await run_one(counts[0], args)
+    assert figures.set_mode
+    assert not figures.problems, figures.problems
+    assert len(figures.takeovers) == 4, figures.takeovers  # each kill's outcome measured
     assert figures.updates >= 20
     assert figures.answered_once == figures.updates, figures.problems
     assert figures.taps >= 1
     assert figures.orders_exchange == figures.orders_journal == figures.orders_told >= 1
     assert figures.alerts_due == 40
     assert figures.alerts_once == figures.alerts_due, figures.problems
-    assert figures.rss["bot"] > 0
+    assert all(mb > 0 for mb in figures.rss.values()), figures.rss
