@@ -55,6 +55,6 @@ clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
 
 # The process set on a local PostgreSQL (Debian's, in a temporary directory) under load and
-# SIGKILLs; prints one table (bench/scale.py; `--users 1000,3000,10000` for the full one).
+# SIGKILLs; prints one table (bench/scale/; `--users 1000,3000,10000` for the full one).
 scale: setup
 	$(BIN)/python -m bench.scale --users 1000,3000

@@ -1,5 +1,5 @@
 """A throw-away PostgreSQL server: Debian's ``postgresql`` package started in a temporary
-directory (``initdb`` + ``pg_ctl``), for the tests and for ``make scale`` / ``bench/scale.py``.
+directory (``initdb`` + ``pg_ctl``), for the tests and for ``make scale`` / ``bench/scale/``.
 
 ``initdb`` and ``postgres`` refuse to run as root, so as root both run as the ``postgres``
 system user (``runuser -u postgres``), which the Debian package creates. The server listens on

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from telegram import Bot
 
-from bench.scale_botapi import BotApiRecorder, Call
+from bench.scale.botapi import BotApiRecorder, Call
 
 TOKEN = "7000002:" + "T" * 35
 

@@ -9,10 +9,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from bench.scale_botapi import Limits
-from bench.scale_load import ALERT_MARK, Player, is_answer, percentiles
-from bench.scale_run import Stack
-from bench.scale_walk import Step, crossing
+from bench.scale.botapi import Limits
+from bench.scale.load import ALERT_MARK, Player, is_answer, percentiles
+from bench.scale.run import Stack
+from bench.scale.walk import Step, crossing
 
 #: Telegram's limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this)
 MAX_PER_SECOND = 30

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bench.scale_checks import MAX_GROUP_PER_MINUTE, MAX_PER_SECOND, Figures
+from bench.scale.checks import MAX_GROUP_PER_MINUTE, MAX_PER_SECOND, Figures
 
 
 def _ms(pair: tuple[float, float]) -> str:

@@ -17,10 +17,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.scale_checks import Figures
-from bench.scale_load import Player, Webhooks
-from bench.scale_procs import Proc
-from bench.scale_run import SYMBOL, Stack
+from bench.scale.checks import Figures
+from bench.scale.load import Player, Webhooks
+from bench.scale.procs import Proc
+from bench.scale.run import SYMBOL, Stack
 
 #: Seconds a takeover may take before the fault counts as failed.
 TAKEOVER_TIMEOUT = 30.0

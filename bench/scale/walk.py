@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 
-from bench.scale_run import SYMBOL, Stack
+from bench.scale.run import SYMBOL, Stack
 
 #: Steps of the walk; the last one is past the highest alert threshold.
 STEPS = 30

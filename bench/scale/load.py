@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from bench.scale_botapi import BotApiRecorder, Call
+from bench.scale.botapi import BotApiRecorder, Call
 from bot.storage.updates import CLAIM_ALIVE_MS
 
 HEADER = "X-Telegram-Bot-Api-Secret-Token"

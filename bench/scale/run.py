@@ -22,9 +22,9 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.scale_botapi import BotApiRecorder
-from bench.scale_procs import Proc, ProcessSet, clean_env, wait_for_line
-from bench.scale_seed import OPERATOR_USER, Seeded, new_keypair, seed
+from bench.scale.botapi import BotApiRecorder
+from bench.scale.procs import Proc, ProcessSet, clean_env, wait_for_line
+from bench.scale.seed import OPERATOR_USER, Seeded, new_keypair, seed
 from bot.keyring.ring import Key
 from bot.storage.pgserver import PgServer, free_port
 

@@ -1,10 +1,10 @@
 """Load and faults on the bot's process set (issue 22): ``python -m bench.scale``.
 
 For each user count: PostgreSQL (Debian's, in a temporary directory), the simulator process,
-the bot's processes (:mod:`bench.scale_run`), desks, members and price alerts seeded through the
+the bot's processes (:mod:`bench.scale.run`), desks, members and price alerts seeded through the
 product's storage APIs; then users play through the webhook (``/price``, ``/positions``,
 ``/alerts``, a ``/buy`` preview and its ✅) while a price walk crosses every alert and processes
-are SIGKILLed (:mod:`bench.scale_faults`). Checked and printed, as one markdown table with a
+are SIGKILLed (:mod:`bench.scale.faults`). Checked and printed, as one markdown table with a
 column per user count:
 
 * orders: fills on the exchange (``/_sim/state``) = filled journal rows = fills the users were
@@ -30,13 +30,13 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from bench.scale_checks import Figures, check_run
-from bench.scale_faults import Faults
-from bench.scale_load import Player, Webhooks
-from bench.scale_procs import ProcessDied
-from bench.scale_run import SYMBOL, Options, Stack
-from bench.scale_table import table
-from bench.scale_walk import walk
+from bench.scale.checks import Figures, check_run
+from bench.scale.faults import Faults
+from bench.scale.load import Player, Webhooks
+from bench.scale.procs import ProcessDied
+from bench.scale.run import SYMBOL, Options, Stack
+from bench.scale.table import table
+from bench.scale.walk import walk
 
 DEFAULT_USERS = (1000,)
 
@@ -127,7 +127,3 @@ async def main_async(argv: Sequence[str] | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     return asyncio.run(main_async(argv if argv is not None else sys.argv[1:]))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
