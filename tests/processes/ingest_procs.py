@@ -5,7 +5,6 @@ SIGKILL; and small reads of the shared PostgreSQL database."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 import time
@@ -15,8 +14,7 @@ from typing import Any
 import asyncpg
 
 from bot.processes.compose import asyncpg_dsn
-from tests.bot.conftest import ALICE, TOKEN
-from tests.keys import new_keypair
+from tests.processes.procs import live_set_env
 from tests.simproc import SimProcess
 
 #: What a test waits for a process at most (a busy 2-core machine starts Python slowly).
@@ -24,26 +22,9 @@ START_TIMEOUT = 60.0
 
 
 def ingest_env(sim: SimProcess, url: str, data: Path, **extra: str) -> dict[str, str]:
-    """The set's settings: PostgreSQL, live on the simulator process."""
-    keys = new_keypair()
-    drop = ("TELEGRAM_", "BACKPACK_", "TRADING_", "EXCHANGE", "DATABASE_", "BOT_CRASH")
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
-    return {
-        **clean,
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": "http://127.0.0.1:9/bot",  # ingest never calls Telegram
-        "TELEGRAM_ALLOWED_USERS": str(ALICE),
-        "TRADING_MODE": "live",
-        "EXCHANGE": "backpack",
-        "BACKPACK_API_KEY": keys.api_key,
-        "BACKPACK_API_SECRET": keys.api_secret,
-        "BACKPACK_API_URL": sim.rest_url,
-        "BACKPACK_WS_URL": sim.ws_url,
-        "DATABASE_URL": url,
-        "DATA_DIR": str(data),
-        "LOG_LEVEL": "INFO",
-        **extra,
-    }
+    """The set's settings: PostgreSQL, live on the simulator process (ingest never calls
+    Telegram)."""
+    return live_set_env(url, data, sim.rest_url, sim.ws_url, keys=None, **extra)
 
 
 class IngestProcess:

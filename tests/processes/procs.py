@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.crash.harness import ALICE, TOKEN, clean_env
+from tests.keys import KeyPair, new_keypair
 
 
 @dataclass
@@ -44,3 +48,35 @@ async def child(*args: str) -> Child:
         sys.executable, "-m", "tests.processes.child", *args, stdout=asyncio.subprocess.PIPE
     )
     return Child(proc)
+
+
+def live_set_env(
+    db_url: str,
+    data: Path,
+    rest_url: str,
+    ws_url: str,
+    *,
+    keys: KeyPair | None = None,
+    telegram_url: str = "http://127.0.0.1:9/bot",
+    **extra: str,
+) -> dict[str, str]:
+    """A process of the set's environment: PostgreSQL at ``db_url``, live on the simulator at
+    ``rest_url``/``ws_url`` with ``keys`` (new ones by default), Telegram at ``telegram_url``
+    (the default refuses connections: for a process that never calls Telegram)."""
+    keys = keys or new_keypair()
+    return {
+        **clean_env(),
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_URL": telegram_url,
+        "TELEGRAM_ALLOWED_USERS": str(ALICE),
+        "TRADING_MODE": "live",
+        "EXCHANGE": "backpack",
+        "BACKPACK_API_KEY": keys.api_key,
+        "BACKPACK_API_SECRET": keys.api_secret,
+        "BACKPACK_API_URL": rest_url,
+        "BACKPACK_WS_URL": ws_url,
+        "DATABASE_URL": db_url,
+        "DATA_DIR": str(data),
+        "LOG_LEVEL": "INFO",
+        **extra,
+    }

@@ -21,7 +21,7 @@ import pytest
 
 from tests.bot.conftest import ALICE, TOKEN
 from tests.fakes.telegram import FakeTelegram
-from tests.keys import new_keypair
+from tests.processes.procs import live_set_env
 from tests.simproc import SimProcess, start_sim
 
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -52,24 +52,11 @@ async def sim() -> AsyncIterator[SimProcess]:
 
 def set_env(tg: FakeTelegram, sim: SimProcess, url: str, data: Path) -> dict[str, str]:
     """The set's settings: PostgreSQL, live on the simulator, one shared webhook secret."""
-    keys = new_keypair()
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "BACKPACK_"))}
-    return {
-        **clean,
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": f"{tg.url}/bot",
-        "TELEGRAM_ALLOWED_USERS": str(ALICE),
-        "TRADING_MODE": "live",
-        "EXCHANGE": "backpack",
-        "BACKPACK_API_KEY": keys.api_key,
-        "BACKPACK_API_SECRET": keys.api_secret,
-        "BACKPACK_API_URL": sim.rest_url,
-        "BACKPACK_WS_URL": sim.ws_url,
-        "DATABASE_URL": url,
-        "DATA_DIR": str(data),
-        "WEBHOOK_SECRET": SECRET,
-        "LOG_LEVEL": "DEBUG",
-    }
+    telegram = f"{tg.url}/bot"
+    return live_set_env(
+        url, data, sim.rest_url, sim.ws_url, telegram_url=telegram,
+        WEBHOOK_SECRET=SECRET, LOG_LEVEL="DEBUG",
+    )  # fmt: skip
 
 
 async def start_web(env: dict[str, str], log: Path) -> tuple[asyncio.subprocess.Process, str]:

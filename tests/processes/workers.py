@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import text
 
 from bot.storage.db import Database
-from tests.crash.harness import ALICE, TOKEN, clean_env
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import KeyPair
+from tests.processes.procs import live_set_env
 
 READY_TIMEOUT = 60.0
 
@@ -29,23 +29,17 @@ def worker_env(
     tg: FakeTelegram, tmp_path: Path, pg_url: str, keys: KeyPair, sim_url: str, **extra: str
 ) -> dict[str, str]:
     """A worker's environment: live against the simulator at ``sim_url`` with ``keys``."""
-    return {
-        **clean_env(),
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "TELEGRAM_API_URL": f"{tg.url}/bot",
-        "TELEGRAM_ALLOWED_USERS": str(ALICE),
-        "DATABASE_URL": pg_url,
-        "DATA_DIR": str(tmp_path / "data"),
-        "MAX_ORDER_NOTIONAL": "20000",
-        "TRADING_MODE": "live",
-        "EXCHANGE": "backpack",
-        "BACKPACK_API_KEY": keys.api_key,
-        "BACKPACK_API_SECRET": keys.api_secret,
-        "BACKPACK_API_URL": sim_url,
-        "BACKPACK_WS_URL": sim_url.replace("http", "ws", 1) + "/ws",
-        "LOG_LEVEL": "INFO",
+    ws_url = sim_url.replace("http", "ws", 1) + "/ws"
+    return live_set_env(
+        pg_url,
+        tmp_path / "data",
+        sim_url,
+        ws_url,
+        keys=keys,
+        telegram_url=f"{tg.url}/bot",
+        MAX_ORDER_NOTIONAL="20000",
         **extra,
-    }
+    )
 
 
 class WorkerProc:
