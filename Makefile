@@ -37,7 +37,7 @@ fmt: setup
 	$(BIN)/ruff check --fix .
 
 test: lint
-	$(BIN)/pytest -q -n 2 --durations=20
+	$(BIN)/pytest -q -n 3 --durations=20
 
 # Everything, the long variants too (every crash kill point): `-m` replaces the default
 # `-m 'not crash'` from pyproject.toml.

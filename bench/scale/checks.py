@@ -36,6 +36,10 @@ class Figures:
     walk: list[Step] = field(default_factory=list)
     updates: int = 0
     answered_once: int = 0
+    #: Delivered again after its web process was killed, and answered by both: the killed one
+    #: answered, then died before it marked the update handled (the one point the claim cannot
+    #: close: Telegram's answer and our mark are not one transaction). Counted, not failed.
+    answered_twice_after_kill: int = 0
     taps: int = 0
     orders_exchange: int = 0
     orders_journal: int = 0
@@ -116,6 +120,8 @@ async def check_run(stack: Stack, player: Player, figures: Figures, since: float
             n = sum(1 for c in api.by_chat.get(user, []) if start <= c.at < end and is_answer(c))
         if n == 1:
             figures.answered_once += 1
+        elif n == 2 and deliveries > 1:
+            figures.answered_twice_after_kill += 1
         elif len(figures.problems) < 20:
             figures.problems.append(
                 f"user {user}: {kind} update answered {n} times (delivered {deliveries}×)"

@@ -45,6 +45,10 @@ ROWS: list[tuple[str, Callable[[Figures], str]]] = [
     ("processes", lambda f: "set" if f.set_mode else "single `python -m bot`"),
     ("play (s)", lambda f: f"{f.play_seconds:.0f}"),
     ("updates answered once", lambda f: f"{f.answered_once} / {f.updates}"),
+    (
+        "answered twice: delivered again after its web process was killed mid-answer",
+        lambda f: str(f.answered_twice_after_kill),
+    ),
     ("update → answer p50 / p95 (ms)", lambda f: _ms(f.update_ms)),
     (
         "orders: exchange / journal / told",

@@ -140,7 +140,8 @@ async def test_a_periodic_task_runs_once_per_period_with_two_workers(world: Worl
     assert await rows(world.db, "SELECT id FROM processes") == []  # each said goodbye
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.crash  # a long variant (`pytest -m crash`): test_worker_tasks and test_order_path
+@pytest.mark.timeout(150)  # keep the per-desk lock and the one waiting cycle in make test
 async def test_a_desks_cycles_never_overlap_across_workers(world: World) -> None:
     dave = await world.desk(DAVE, "Dave's desk")
     one, two = (

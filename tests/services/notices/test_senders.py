@@ -15,6 +15,8 @@ import os
 import re
 import signal
 
+import pytest
+
 from bot.services.notices.limits import is_group
 from bot.services.notices.outbox import Note
 from tests.services.notices.botapi import BotApi, min_gap, most_in_window
@@ -91,6 +93,7 @@ async def test_three_senders_keep_30_a_second_over_100_chats(db_url: str, api: B
     print(f"\n3 senders, 100 chats: {figures}")
 
 
+@pytest.mark.crash  # a long variant: the three in-process senders above keep the limits too
 async def test_two_sender_processes_share_the_limits(db_url: str, api: BotApi) -> None:
     chats = [*range(4001, 4061), -5001, -5002, -5003]
     plan = [(i, chats[i % len(chats)], True) for i in range(300)]
