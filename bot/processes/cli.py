@@ -15,6 +15,8 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from telegram.error import InvalidToken
+
 from bot.app import ProcessRole, install_token_redaction
 from bot.datadir import lock_down
 from bot.keyring.ring import KeyringError
@@ -63,6 +65,11 @@ def main(argv: list[str], settings_of: Callable[[], Settings | None]) -> int:
         return asyncio.run(_run(role, args, settings))
     except KeyringError as exc:
         print(f"Not starting: {exc}", file=sys.stderr)
+        return 2
+    except InvalidToken:
+        print(
+            "Telegram rejected TELEGRAM_BOT_TOKEN; copy it again from @BotFather.", file=sys.stderr
+        )
         return 2
     except KeyboardInterrupt:
         return 0

@@ -58,15 +58,17 @@ def live_set_env(
     *,
     keys: KeyPair | None = None,
     telegram_url: str = "http://127.0.0.1:9/bot",
+    token: str = TOKEN,
     **extra: str,
 ) -> dict[str, str]:
     """A process of the set's environment: PostgreSQL at ``db_url``, live on the simulator at
     ``rest_url``/``ws_url`` with ``keys`` (new ones by default), Telegram at ``telegram_url``
-    (the default refuses connections: for a process that never calls Telegram)."""
+    (the default refuses connections: for a process that never calls Telegram) with ``token``
+    (the fake Bot API's)."""
     keys = keys or new_keypair()
     return {
         **clean_env(),
-        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_BOT_TOKEN": token,
         "TELEGRAM_API_URL": telegram_url,
         "TELEGRAM_ALLOWED_USERS": str(ALICE),
         "TRADING_MODE": "live",

@@ -54,7 +54,7 @@ def set_env(tg: FakeTelegram, sim: SimProcess, url: str, data: Path) -> dict[str
     """The set's settings: PostgreSQL, live on the simulator, one shared webhook secret."""
     telegram = f"{tg.url}/bot"
     return live_set_env(
-        url, data, sim.rest_url, sim.ws_url, telegram_url=telegram,
+        url, data, sim.rest_url, sim.ws_url, telegram_url=telegram, token=TOKEN,
         WEBHOOK_SECRET=SECRET, LOG_LEVEL="DEBUG",
     )  # fmt: skip
 
