@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
     webhook_secret: SecretStr | None = None
+    #: Telegram's limit for the whole bot (30 a second; a bot with paid broadcasts may send up to
+    #: 1,000): the process set's senders and web processes keep it together.
+    telegram_messages_per_second: int = Field(default=30, ge=1, le=1000)
     paper_balance: Decimal = Decimal(10000)
     sim_seed: int = 1
     sim_tick_seconds: float = 0.5

@@ -35,6 +35,7 @@ from bot.faults import crash_point
 from bot.processes.compose import open_shared
 from bot.processes.coord import ProcessRecord
 from bot.services.health import LogTail
+from bot.services.notices.limits import Limits
 from bot.settings import Settings
 from bot.storage.updates import UpdateClaims
 from bot.webapp.server import DashboardServer
@@ -92,7 +93,7 @@ class WebProcess:
         self.server: DashboardServer | None = None
         # Replies count in the bot-wide window the outbox's senders keep (bound to the
         # database in _post_init, before any update is taken).
-        self.limiter = SharedRateLimiter()
+        self.limiter = SharedRateLimiter(Limits(overall=settings.telegram_messages_per_second))
         self.app = new_application(
             self.settings,
             post_init=self._post_init,

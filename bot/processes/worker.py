@@ -45,6 +45,7 @@ from bot.processes.engine import (
     make_app,
 )
 from bot.processes.leases import StreamLeases
+from bot.services.notices.limits import Limits
 from bot.services.notices.senders import Sender
 from bot.settings import Settings
 from jobs import desks as desk_jobs
@@ -167,6 +168,7 @@ class WorkerProcess:
                 shared.alert_store.settings,
                 TelegramMarkupCodec(),
                 {"proposal": proposal_hook(factory)},
+                limits=Limits(overall=s.telegram_messages_per_second),
             )
             streams = DeskStreams(factory)
             self.stack.push_async_callback(leases.release_all, streams.lost)

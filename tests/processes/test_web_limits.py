@@ -89,6 +89,9 @@ def test_a_web_process_counts_its_replies_bot_wide(tg: FakeTelegram, tmp_path: P
     web = WebProcess(make_settings(tg, tmp_path), "127.0.0.1", 0, SystemClock())
     assert web.app.bot.rate_limiter is web.limiter
     assert isinstance(web.limiter, SharedRateLimiter)
+    assert web.limiter.limits.overall == 30  # Telegram's, for the whole bot
+    paid = make_settings(tg, tmp_path, telegram_messages_per_second=1000)  # paid broadcasts
+    assert WebProcess(paid, "127.0.0.1", 0, SystemClock()).limiter.limits.overall == 1000
 
 
 async def test_two_web_processes_and_a_sender_keep_the_limits(db_url: str, api: BotApi) -> None:
