@@ -181,7 +181,7 @@ class Stack:
             name, *args, extra_env={**self.env_for(name), **(extra or {})}
         )
 
-    async def start_web(self, name: str) -> Proc:
+    async def start_web(self, name: str, extra: dict[str, str] | None = None) -> Proc:
         assert self.procs is not None
         port = free_port()
         p = await self.procs.start(
@@ -193,7 +193,7 @@ class Stack:
             "127.0.0.1",
             "--port",
             str(port),
-            extra_env=self.env_for(name),
+            extra_env={**self.env_for(name), **(extra or {})},
         )
         await self.wait_listening(p, port)
         self.webhooks[f"http://127.0.0.1:{port}/webhook"] = p
