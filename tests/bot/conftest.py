@@ -261,3 +261,19 @@ async def cross_bot(
     await runner.start()
     yield runner
     await runner.stop()
+
+
+def command_update(update_id: int, text: str) -> dict[str, Any]:
+    """Alice's command ``text`` as Telegram posts it to a webhook (update and message id alike)."""
+    command = text.split(maxsplit=1)[0]
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": int(time.time()),
+            "chat": {"id": ALICE, "type": "private", "first_name": "Alice"},
+            "from": {"id": ALICE, "is_bot": False, "first_name": "Alice"},
+            "text": text,
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(command)}],
+        },
+    }

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.bot.conftest import ALICE, TOKEN
-from tests.bot.test_webhook import HEADER, _free_port, _listening, _update
+from tests.bot.conftest import ALICE, TOKEN, command_update
+from tests.bot.test_webhook import HEADER, _free_port, _listening
 from tests.fakes.telegram import FakeTelegram
 
 SECRET = "a-fixed-webhook-secret-for-this-test-0123456789"
@@ -63,18 +63,27 @@ async def redeliveries_are_answered_once(tg: FakeTelegram, tmp_path: Path, datab
         url, headers = f"http://127.0.0.1:{port}/", {HEADER: SECRET}
         async with httpx.AsyncClient(timeout=10) as http:
             # Redelivered after the first was answered.
-            assert (await http.post(url, json=_update(7, "/whoami"), headers=headers)).is_success
+            assert (
+                await http.post(url, json=command_update(7, "/whoami"), headers=headers)
+            ).is_success
             await tg.wait_for(lambda: answers() == 1, timeout=15)
-            assert (await http.post(url, json=_update(7, "/whoami"), headers=headers)).is_success
+            assert (
+                await http.post(url, json=command_update(7, "/whoami"), headers=headers)
+            ).is_success
             await _poll(lambda: dropped(7))
             # Two deliveries of one update at the same moment.
             both = await asyncio.gather(
-                *(http.post(url, json=_update(8, "/whoami"), headers=headers) for _ in range(2))
+                *(
+                    http.post(url, json=command_update(8, "/whoami"), headers=headers)
+                    for _ in range(2)
+                )
             )
             assert all(r.is_success for r in both)
             await _poll(lambda: answers() >= 2 and dropped(8))
             # A new update still gets its answer, and it comes after everything before it.
-            assert (await http.post(url, json=_update(9, "/whoami"), headers=headers)).is_success
+            assert (
+                await http.post(url, json=command_update(9, "/whoami"), headers=headers)
+            ).is_success
             await tg.wait_for(lambda: answers() >= 3, timeout=15)
         assert answers() == 3
     finally:

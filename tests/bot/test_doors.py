@@ -27,8 +27,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.bot.conftest import ALICE, TOKEN
-from tests.bot.test_webhook import HEADER, _free_port, _listening, _update
+from tests.bot.conftest import ALICE, TOKEN, command_update
+from tests.bot.test_webhook import HEADER, _free_port, _listening
 from tests.fakes.telegram import FakeTelegram
 from tests.keys import open_paper_secret
 
@@ -127,7 +127,7 @@ async def test_the_doors_of_a_running_paper_bot(bot: Running, tg: FakeTelegram) 
     async with httpx.AsyncClient(timeout=10) as http:
         ok = await http.post(
             f"http://127.0.0.1:{bot.port}/",
-            json=_update(1, "/whoami"),
+            json=command_update(1, "/whoami"),
             headers={HEADER: WEBHOOK_SECRET},
         )
         assert ok.status_code == 200

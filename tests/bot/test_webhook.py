@@ -11,13 +11,11 @@ import os
 import signal
 import socket
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
-from tests.bot.conftest import ALICE, TOKEN
+from tests.bot.conftest import ALICE, TOKEN, command_update
 from tests.fakes.telegram import FakeTelegram
 
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -28,21 +26,6 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-def _update(update_id: int, text: str) -> dict[str, Any]:
-    command = text.split(maxsplit=1)[0]
-    return {
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id,
-            "date": int(time.time()),
-            "chat": {"id": ALICE, "type": "private", "first_name": "Alice"},
-            "from": {"id": ALICE, "is_bot": False, "first_name": "Alice"},
-            "text": text,
-            "entities": [{"type": "bot_command", "offset": 0, "length": len(command)}],
-        },
-    }
 
 
 async def test_forged_webhook_posts_are_refused_and_the_real_one_is_handled(
@@ -78,13 +61,13 @@ async def test_forged_webhook_posts_are_refused_and_the_real_one_is_handled(
         url = f"http://127.0.0.1:{port}/"
         async with httpx.AsyncClient(timeout=10) as http:
             await tg.wait_for(lambda: _listening(port), timeout=10)
-            forged = await http.post(url, json=_update(1, "/buy BTC 0.01"))
+            forged = await http.post(url, json=command_update(1, "/buy BTC 0.01"))
             assert forged.status_code == 403
             wrong = await http.post(
-                url, json=_update(2, "/buy BTC 0.01"), headers={HEADER: secret[:-1] + "x"}
+                url, json=command_update(2, "/buy BTC 0.01"), headers={HEADER: secret[:-1] + "x"}
             )
             assert wrong.status_code == 403
-            real = await http.post(url, json=_update(3, "/whoami"), headers={HEADER: secret})
+            real = await http.post(url, json=command_update(3, "/whoami"), headers={HEADER: secret})
             assert real.status_code == 200
         reply = await tg.next_message(ALICE, "Your role", timeout=10)
         assert "owner" in reply.text

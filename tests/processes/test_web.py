@@ -14,33 +14,17 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.bot.conftest import ALICE, TOKEN
+from tests.bot.conftest import ALICE, TOKEN, command_update
 from tests.fakes.telegram import FakeTelegram
 from tests.processes.procs import live_set_env
 from tests.simproc import SimProcess, start_sim
 
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SECRET = "s3cret-token_for-the-webhook-0123456789"
-
-
-def _update(update_id: int, text: str) -> dict[str, Any]:
-    command = text.split(maxsplit=1)[0]
-    return {
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id,
-            "date": int(time.time()),
-            "chat": {"id": ALICE, "type": "private", "first_name": "Alice"},
-            "from": {"id": ALICE, "is_bot": False, "first_name": "Alice"},
-            "text": text,
-            "entities": [{"type": "bot_command", "offset": 0, "length": len(command)}],
-        },
-    }
 
 
 @pytest.fixture
@@ -90,24 +74,28 @@ async def test_two_web_processes_share_one_webhook(
     b, url_b = await start_web(env, tmp_path / "b.log")
     try:
         async with httpx.AsyncClient(timeout=30) as http:
-            forged = await http.post(f"{url_a}/webhook", json=_update(1, "/buy BTC 0.01"))
+            forged = await http.post(f"{url_a}/webhook", json=command_update(1, "/buy BTC 0.01"))
             assert forged.status_code == 403
             wrong = await http.post(
-                f"{url_b}/webhook", json=_update(2, "/buy BTC 0.01"), headers={HEADER: "x" * 40}
+                f"{url_b}/webhook",
+                json=command_update(2, "/buy BTC 0.01"),
+                headers={HEADER: "x" * 40},
             )
             assert wrong.status_code == 403
             junk = await http.post(f"{url_a}/webhook", content=b"{", headers={HEADER: SECRET})
             assert junk.status_code == 400
             # /whoami to A, /help to B, then update 5 to both at once: three answers
             assert (await http.post(
-                f"{url_a}/webhook", json=_update(3, "/whoami"), headers={HEADER: SECRET}
+                f"{url_a}/webhook", json=command_update(3, "/whoami"), headers={HEADER: SECRET}
             )).status_code == 200  # fmt: skip
             assert (await http.post(
-                f"{url_b}/webhook", json=_update(4, "/help"), headers={HEADER: SECRET}
+                f"{url_b}/webhook", json=command_update(4, "/help"), headers={HEADER: SECRET}
             )).status_code == 200  # fmt: skip
             both = await asyncio.gather(
                 *(
-                    http.post(f"{u}/webhook", json=_update(5, "/whoami"), headers={HEADER: SECRET})
+                    http.post(
+                        f"{u}/webhook", json=command_update(5, "/whoami"), headers={HEADER: SECRET}
+                    )
                     for u in (url_a, url_b)
                 )
             )

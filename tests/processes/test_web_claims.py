@@ -19,9 +19,9 @@ import httpx
 
 from bot.processes.coord import asyncpg_dsn
 from bot.storage.updates import CLAIM_ALIVE_MS
-from tests.bot.conftest import ALICE
+from tests.bot.conftest import ALICE, command_update
 from tests.fakes.telegram import FakeTelegram
-from tests.processes.test_web import HEADER, SECRET, _update, set_env, sim, start_web
+from tests.processes.test_web import HEADER, SECRET, set_env, sim, start_web
 from tests.simproc import SimProcess
 
 __all__ = ["sim"]
@@ -45,7 +45,9 @@ async def test_an_update_in_hand_when_its_web_process_is_killed_is_answered_by_a
         async with httpx.AsyncClient(timeout=30) as http:
             hook = {HEADER: SECRET}
             try:
-                await http.post(f"{url_a}/webhook", json=_update(41, "/whoami"), headers=hook)
+                await http.post(
+                    f"{url_a}/webhook", json=command_update(41, "/whoami"), headers=hook
+                )
                 raise AssertionError("web A answered an update it was to die on")
             except httpx.TransportError:
                 pass
@@ -54,7 +56,9 @@ async def test_an_update_in_hand_when_its_web_process_is_killed_is_answered_by_a
             assert row is not None and row["handled_ms"] is None
             assert row["claimed_by"].startswith("web-") and f"-{a.pid}-" in row["claimed_by"]
             # a redelivery at once: A's heartbeat is fresh, so it counts as still at work
-            early = await http.post(f"{url_b}/webhook", json=_update(41, "/whoami"), headers=hook)
+            early = await http.post(
+                f"{url_b}/webhook", json=command_update(41, "/whoami"), headers=hook
+            )
             assert early.status_code == 200
             assert (await _claim(pg, 41)) == row
             # Telegram redelivers after its timeout: by then A's heartbeat is stale
@@ -66,17 +70,21 @@ async def test_an_update_in_hand_when_its_web_process_is_killed_is_answered_by_a
             ):
                 assert time.monotonic() < deadline, "web A's heartbeat did not go stale"
                 await asyncio.sleep(0.2)
-            late = await http.post(f"{url_b}/webhook", json=_update(41, "/whoami"), headers=hook)
+            late = await http.post(
+                f"{url_b}/webhook", json=command_update(41, "/whoami"), headers=hook
+            )
             assert late.status_code == 200
             await tg.wait_for(lambda: len(tg.to(ALICE)) >= 1, timeout=10)
             row = await _claim(pg, 41)
             assert row is not None and row["handled_ms"] is not None
             assert f"-{b.pid}-" in row["claimed_by"]
             # handled: every later delivery is dropped
-            again = await http.post(f"{url_b}/webhook", json=_update(41, "/whoami"), headers=hook)
+            again = await http.post(
+                f"{url_b}/webhook", json=command_update(41, "/whoami"), headers=hook
+            )
             assert again.status_code == 200
             assert (await http.post(
-                f"{url_b}/webhook", json=_update(42, "/help"), headers=hook
+                f"{url_b}/webhook", json=command_update(42, "/help"), headers=hook
             )).status_code == 200  # fmt: skip
             await tg.wait_for(lambda: len(tg.to(ALICE)) >= 2, timeout=10)
         texts = [m.text for m in tg.to(ALICE)]
